@@ -1,0 +1,240 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/slimgo/slimgo/graph"
+	"github.com/slimgo/slimgo/tensor"
+)
+
+// Executor runs a graph. It holds references to the graph's parameter tensors
+// (not copies): an optimizer updating g.Params changes what the next pass
+// computes, and training-mode BatchNormalization updates its running
+// statistics in place. Rebuild the executor after changing the graph's
+// structure or replacing parameter tensors.
+type Executor struct {
+	G     *graph.Graph
+	Grads map[string]*tensor.Tensor // d loss / d param, accumulated by Backward
+
+	order   []*graph.Node
+	kernels []Kernel
+	values  map[string]*tensor.Tensor
+	ins     [][]*tensor.Tensor
+	outs    [][]*tensor.Tensor
+	ctx     Ctx
+	pool    *Pool
+	trained bool // the last pass was in training mode
+}
+
+// New compiles every node of g. It errors naming the first unsupported node
+// or a graph whose values cannot be ordered.
+func New(g *graph.Graph) (*Executor, error) {
+	order, err := g.Topo()
+	if err != nil {
+		return nil, err
+	}
+	e := &Executor{G: g, order: order, Grads: map[string]*tensor.Tensor{}, pool: NewPool()}
+	for _, n := range order {
+		k, err := Compile(n)
+		if err != nil {
+			return nil, err
+		}
+		e.kernels = append(e.kernels, k)
+	}
+	e.ins = make([][]*tensor.Tensor, len(order))
+	e.outs = make([][]*tensor.Tensor, len(order))
+	e.ctx = Ctx{pool: e.pool, RNG: rand.New(rand.NewPCG(1, 2))}
+	return e, nil
+}
+
+// SetRNG sets the random source used by training-mode ops such as Dropout.
+func (e *Executor) SetRNG(r *rand.Rand) { e.ctx.RNG = r }
+
+// Forward runs the graph on its single input and returns its first output.
+// The result is valid until the next call.
+func (e *Executor) Forward(x *tensor.Tensor, train bool) (*tensor.Tensor, error) {
+	if len(e.G.Inputs) != 1 {
+		return nil, fmt.Errorf("engine: Forward needs a single-input graph, %q has %d inputs", e.G.Name, len(e.G.Inputs))
+	}
+	out, err := e.Run(map[string]*tensor.Tensor{e.G.Inputs[0].Name: x}, train)
+	if err != nil {
+		return nil, err
+	}
+	return out[e.G.Outputs[0].Name], nil
+}
+
+// Run executes every node. In training mode kernels keep what Backward needs.
+// Returned tensors are valid until the next Run. Errors name the node.
+func (e *Executor) Run(inputs map[string]*tensor.Tensor, train bool) (out map[string]*tensor.Tensor, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("engine: internal error: %v", r)
+		}
+	}()
+	e.pool.Reset()
+	e.values = make(map[string]*tensor.Tensor, len(e.G.Params)+2*len(e.order))
+	for k, t := range e.G.Params {
+		e.values[k] = t
+	}
+	for _, v := range e.G.Inputs {
+		t, ok := inputs[v.Name]
+		if !ok {
+			return nil, fmt.Errorf("engine: missing graph input %q", v.Name)
+		}
+		if len(t.Shape) != len(v.Shape) {
+			return nil, fmt.Errorf("engine: input %q has shape %v, the model expects %v", v.Name, t.Shape, v.Shape)
+		}
+		for i, d := range v.Shape {
+			if d >= 0 && t.Shape[i] != d {
+				return nil, fmt.Errorf("engine: input %q has shape %v, the model expects %v", v.Name, t.Shape, v.Shape)
+			}
+		}
+		e.values[v.Name] = t
+	}
+	e.ctx.Train = train
+	e.trained = train
+	for i, n := range e.order {
+		in := e.ins[i][:0]
+		for _, name := range n.Inputs {
+			if name == "" {
+				in = append(in, nil)
+				continue
+			}
+			in = append(in, e.values[name])
+		}
+		e.ins[i] = in
+		o, err := e.kernels[i].Forward(&e.ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("node %q (%s): %w", n.Name, n.Op, err)
+		}
+		e.outs[i] = o
+		for j, name := range n.Outputs {
+			if j < len(o) && name != "" {
+				e.values[name] = o[j]
+			}
+		}
+	}
+	out = map[string]*tensor.Tensor{}
+	for _, v := range e.G.Outputs {
+		out[v.Name] = e.values[v.Name]
+	}
+	return out, nil
+}
+
+// Value returns an intermediate value of the last Run (nil if unknown).
+func (e *Executor) Value(name string) *tensor.Tensor { return e.values[name] }
+
+// ZeroGrad clears the accumulated parameter gradients.
+func (e *Executor) ZeroGrad() {
+	for _, g := range e.Grads {
+		g.Zero()
+	}
+}
+
+// Backward propagates d loss / d output (one entry per graph output to
+// differentiate) through the last training-mode Run, adding parameter
+// gradients into e.Grads. It returns the gradients of the graph inputs.
+func (e *Executor) Backward(gradOut map[string]*tensor.Tensor) (inGrads map[string]*tensor.Tensor, err error) {
+	if !e.trained {
+		return nil, errors.New("engine: Backward needs a training-mode Run first")
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("engine: internal error in backward: %v", r)
+		}
+	}()
+	grads := map[string]*tensor.Tensor{}
+	for k, g := range gradOut {
+		grads[k] = g
+	}
+	isInput := map[string]bool{}
+	for _, v := range e.G.Inputs {
+		isInput[v.Name] = true
+	}
+	// Values that lead to a parameter or to something needing a gradient.
+	needVal := map[string]bool{}
+	for _, v := range e.G.Inputs {
+		needVal[v.Name] = true
+	}
+	for i, n := range e.order {
+		_ = i
+		for _, in := range n.Inputs {
+			if in == "" {
+				continue
+			}
+			if _, p := e.G.Params[in]; p || needVal[in] {
+				for _, o := range n.Outputs {
+					needVal[o] = true
+				}
+			}
+		}
+	}
+	for i := len(e.order) - 1; i >= 0; i-- {
+		n := e.order[i]
+		gout := make([]*tensor.Tensor, len(n.Outputs))
+		any := false
+		for j, o := range n.Outputs {
+			if g := grads[o]; g != nil {
+				gout[j] = g
+				any = true
+			}
+		}
+		if !any {
+			continue
+		}
+		need := make([]bool, len(n.Inputs))
+		for j, in := range n.Inputs {
+			if in == "" {
+				continue
+			}
+			if _, p := e.G.Params[in]; p {
+				need[j] = !graph.IsBuffer(n.Op, j)
+			} else {
+				need[j] = needVal[in]
+			}
+		}
+		gin, err := e.kernels[i].Backward(&e.ctx, e.ins[i], e.outs[i], gout, need)
+		if err != nil {
+			return nil, fmt.Errorf("node %q (%s) backward: %w", n.Name, n.Op, err)
+		}
+		for j, in := range n.Inputs {
+			if in == "" || j >= len(gin) || gin[j] == nil || !need[j] {
+				continue
+			}
+			g := gin[j]
+			if _, p := e.G.Params[in]; p {
+				acc := e.Grads[in]
+				if acc == nil {
+					acc = tensor.New(e.G.Params[in].Shape...)
+					e.Grads[in] = acc
+				}
+				addInto(acc.Data, g.Data)
+				continue
+			}
+			if prev := grads[in]; prev != nil {
+				sum := e.pool.Get(prev.Shape...)
+				copy(sum.Data, prev.Data)
+				addInto(sum.Data, g.Data)
+				grads[in] = sum
+			} else {
+				grads[in] = g
+			}
+		}
+	}
+	inGrads = map[string]*tensor.Tensor{}
+	for k := range isInput {
+		if g := grads[k]; g != nil {
+			inGrads[k] = g
+		}
+	}
+	return inGrads, nil
+}
+
+func addInto(dst, src []float32) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] += v
+	}
+}

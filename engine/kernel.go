@@ -1,0 +1,120 @@
+// Package engine executes a graph.Graph: forward in inference or training
+// mode, then backward through the recorded pass, accumulating parameter
+// gradients. Each op lives in its own file (op_*.go) with Forward and
+// Backward side by side and registers itself in the op table.
+package engine
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"sync"
+
+	"github.com/slimgo/slimgo/graph"
+	"github.com/slimgo/slimgo/tensor"
+)
+
+// Ctx is the per-pass context handed to kernels.
+type Ctx struct {
+	Train bool       // training mode: batch statistics, dropout, state saved for Backward
+	RNG   *rand.Rand // randomness for training-mode ops (dropout); never nil in training
+	pool  *Pool
+}
+
+// Alloc returns a zeroed tensor of the given shape, recycled from the pass's
+// pool when one is set. Tensors from Alloc stay valid until the executor's
+// next Run.
+func (c *Ctx) Alloc(shape ...int) *tensor.Tensor {
+	if c == nil || c.pool == nil {
+		return tensor.New(shape...)
+	}
+	return c.pool.Get(shape...)
+}
+
+// Kernel is the compiled form of one node. A kernel instance runs once per
+// pass and may keep in its own fields whatever Backward needs from the last
+// training-mode Forward; an executor is therefore not safe for concurrent use.
+type Kernel interface {
+	// Forward computes the node's outputs from its inputs (parameters included,
+	// in the node's input order; absent optional inputs are nil).
+	Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error)
+	// Backward returns d loss / d input for every input with need[i] true
+	// (nil elsewhere), given the inputs and outputs of the last Forward and the
+	// gradient of each output (nil for an output nothing reads).
+	Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error)
+}
+
+// Factory builds a kernel for a node; it may check attributes and errors
+// name the node, its op and the attribute at fault.
+type Factory func(n *graph.Node) (Kernel, error)
+
+var (
+	regMu    sync.RWMutex
+	registry = map[string]Factory{}
+)
+
+// Register adds an op to the table. It panics on a duplicate (a programmer error).
+func Register(op string, f Factory) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	if _, dup := registry[op]; dup {
+		panic("engine: op registered twice: " + op)
+	}
+	registry[op] = f
+}
+
+// Supported returns the registered op names, sorted.
+func Supported() []string {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	var ops []string
+	for k := range registry {
+		ops = append(ops, k)
+	}
+	sort.Strings(ops)
+	return ops
+}
+
+// Compile builds the kernel for one node.
+func Compile(n *graph.Node) (Kernel, error) {
+	regMu.RLock()
+	f := registry[n.Op]
+	regMu.RUnlock()
+	if f == nil {
+		return nil, fmt.Errorf("node %q: unsupported op %q", n.Name, n.Op)
+	}
+	return f(n)
+}
+
+// Pool recycles tensors by size across passes.
+type Pool struct {
+	free map[int][]*tensor.Tensor
+	used []*tensor.Tensor
+}
+
+// NewPool returns an empty pool.
+func NewPool() *Pool { return &Pool{free: map[int][]*tensor.Tensor{}} }
+
+// Get returns a zeroed tensor of the shape.
+func (p *Pool) Get(shape ...int) *tensor.Tensor {
+	n := tensor.Size(shape)
+	var t *tensor.Tensor
+	if l := p.free[n]; len(l) > 0 {
+		t = l[len(l)-1]
+		p.free[n] = l[:len(l)-1]
+		clear(t.Data)
+		t.Shape = append(t.Shape[:0], shape...)
+	} else {
+		t = tensor.New(shape...)
+	}
+	p.used = append(p.used, t)
+	return t
+}
+
+// Reset returns every tensor handed out since the last Reset to the pool.
+func (p *Pool) Reset() {
+	for _, t := range p.used {
+		p.free[len(t.Data)] = append(p.free[len(t.Data)], t)
+	}
+	p.used = p.used[:0]
+}
