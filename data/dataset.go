@@ -1,0 +1,123 @@
+// Package data loads labelled image sets (IDX files of the MNIST family,
+// folders of PNG/JPEG images), normalises them to float32 NCHW and serves
+// shuffled, optionally augmented mini-batches from a seeded random source.
+package data
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/slimgo/slimgo/tensor"
+)
+
+// Dataset is an in-memory labelled image set, already normalised.
+// X holds N*C*H*W values, image i at X[i*C*H*W:]; Labels[i] is in [0, len(Classes)).
+type Dataset struct {
+	Name    string
+	X       []float32
+	Labels  []int32
+	Classes []string
+	C, H, W int
+}
+
+// Len returns the number of examples.
+func (d *Dataset) Len() int { return len(d.Labels) }
+
+// ImageSize returns C*H*W.
+func (d *Dataset) ImageSize() int { return d.C * d.H * d.W }
+
+// Subset returns the examples at the given indices (copied).
+func (d *Dataset) Subset(idx []int) *Dataset {
+	s := &Dataset{Name: d.Name, Classes: d.Classes, C: d.C, H: d.H, W: d.W}
+	sz := d.ImageSize()
+	s.X = make([]float32, 0, len(idx)*sz)
+	for _, i := range idx {
+		s.X = append(s.X, d.X[i*sz:(i+1)*sz]...)
+		s.Labels = append(s.Labels, d.Labels[i])
+	}
+	return s
+}
+
+// Head returns the first n examples (all when n <= 0 or n >= Len), sharing memory.
+func (d *Dataset) Head(n int) *Dataset {
+	if n <= 0 || n >= d.Len() {
+		return d
+	}
+	s := *d
+	s.X = d.X[:n*d.ImageSize()]
+	s.Labels = d.Labels[:n]
+	return &s
+}
+
+// Split divides d into a validation part of n examples chosen with rng and
+// the rest, both copied; used for the DDPG search's held-out split.
+func (d *Dataset) Split(n int, rng *rand.Rand) (rest, val *Dataset, err error) {
+	if n <= 0 || n >= d.Len() {
+		return nil, nil, fmt.Errorf("data: cannot hold out %d of %d examples", n, d.Len())
+	}
+	perm := rng.Perm(d.Len())
+	return d.Subset(perm[n:]), d.Subset(perm[:n]), nil
+}
+
+// Batch copies the examples at idx into x (shape [len(idx), C, H, W],
+// allocated when nil or of the wrong size) and returns x and the labels.
+// With aug non-nil and rng non-nil, each image is augmented.
+func (d *Dataset) Batch(idx []int, x *tensor.Tensor, aug *Augment, rng *rand.Rand) (*tensor.Tensor, []int32) {
+	sz := d.ImageSize()
+	if x == nil || x.Len() != len(idx)*sz {
+		x = tensor.New(len(idx), d.C, d.H, d.W)
+	}
+	labels := make([]int32, len(idx))
+	for b, i := range idx {
+		dst := x.Data[b*sz : (b+1)*sz]
+		copy(dst, d.X[i*sz:(i+1)*sz])
+		if aug != nil && rng != nil {
+			aug.Apply(dst, d.C, d.H, d.W, rng)
+		}
+		labels[b] = d.Labels[i]
+	}
+	return x, labels
+}
+
+// Augment describes training-time augmentation. The zero value does nothing.
+type Augment struct {
+	CropPad int  // random crop after zero-padding by this many pixels (0: off)
+	FlipH   bool // random horizontal flip with probability 1/2
+	// Fill is the value padding takes, normally the normalised value of a
+	// black pixel so that padding looks like the image border.
+	Fill float32
+}
+
+// Apply augments one normalised image in place.
+func (a *Augment) Apply(img []float32, c, h, w int, rng *rand.Rand) {
+	if a.CropPad > 0 {
+		dy := rng.IntN(2*a.CropPad+1) - a.CropPad
+		dx := rng.IntN(2*a.CropPad+1) - a.CropPad
+		if dy != 0 || dx != 0 {
+			src := append([]float32(nil), img...)
+			for ch := range c {
+				for y := range h {
+					sy := y + dy
+					for x := range w {
+						sx := x + dx
+						v := a.Fill
+						if sy >= 0 && sy < h && sx >= 0 && sx < w {
+							v = src[(ch*h+sy)*w+sx]
+						}
+						img[(ch*h+y)*w+x] = v
+					}
+				}
+			}
+		}
+	}
+	if a.FlipH && rng.IntN(2) == 1 {
+		for ch := range c {
+			for y := range h {
+				row := img[(ch*h+y)*w : (ch*h+y+1)*w]
+				for i, j := 0, w-1; i < j; i, j = i+1, j-1 {
+					row[i], row[j] = row[j], row[i]
+				}
+			}
+		}
+	}
+}
