@@ -7,7 +7,8 @@ package kernels
 // op(B) is k x n (A is stored k x m when transA, B is stored n x k when
 // transB) and C is m x n. lda, ldb, ldc are the row strides of the stored
 // matrices. With beta == 0, C is overwritten (its old contents, even NaN, are
-// ignored). It panics if a slice is too short (a programmer error).
+// ignored). It runs on the calling goroutine only (see SgemmParallel). It
+// panics if a slice is too short (a programmer error).
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	SgemmRef(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
