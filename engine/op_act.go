@@ -1,0 +1,190 @@
+package engine
+
+// Element-wise activations: Relu, LeakyRelu, Clip, Sigmoid, Silu.
+//
+// Each takes one input X of any shape and returns Y of the same shape. The
+// backward pass reads X (and Y where that is cheaper) from the recorded
+// forward, so the kernels keep no state of their own. Derivatives at the
+// kinks follow PyTorch: Relu'(0) = 0, LeakyRelu'(0) = alpha, and Clip passes
+// the gradient where min <= x <= max.
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/slimgo/slimgo/graph"
+	"github.com/slimgo/slimgo/kernels"
+	"github.com/slimgo/slimgo/tensor"
+)
+
+// parallelMin is the element count above which element-wise loops are split
+// over kernels.ParallelFor; below it the goroutine overhead dominates.
+const parallelMin = 1 << 16
+
+// forChunks runs f over [0, n), in parallel chunks when n is large.
+func forChunks(n int, f func(lo, hi int)) {
+	if n > parallelMin {
+		kernels.ParallelFor(n, f)
+		return
+	}
+	f(0, n)
+}
+
+// actKernel is an element-wise activation. fwd maps x to y over a chunk;
+// bwd writes dx from x, y and dy over a chunk.
+type actKernel struct {
+	fwd func(x, y []float32)
+	bwd func(x, y, dy, dx []float32)
+}
+
+// oneInput checks the input list of a single-input op.
+func oneInput(in []*tensor.Tensor) error {
+	if len(in) < 1 || in[0] == nil {
+		return fmt.Errorf("needs input X, got %d inputs", len(in))
+	}
+	return nil
+}
+
+func (k *actKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	if err := oneInput(in); err != nil {
+		return nil, err
+	}
+	x := in[0]
+	y := ctx.Alloc(x.Shape...)
+	forChunks(len(x.Data), func(lo, hi int) { k.fwd(x.Data[lo:hi], y.Data[lo:hi]) })
+	return []*tensor.Tensor{y}, nil
+}
+
+func (k *actKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
+	gin := make([]*tensor.Tensor, len(in))
+	if len(need) == 0 || !need[0] || gout[0] == nil {
+		return gin, nil
+	}
+	x, y, dy := in[0], out[0], gout[0]
+	if len(dy.Data) != len(x.Data) {
+		return nil, fmt.Errorf("output gradient %v does not match input %v", dy.Shape, x.Shape)
+	}
+	dx := ctx.Alloc(x.Shape...)
+	forChunks(len(x.Data), func(lo, hi int) {
+		k.bwd(x.Data[lo:hi], y.Data[lo:hi], dy.Data[lo:hi], dx.Data[lo:hi])
+	})
+	gin[0] = dx
+	return gin, nil
+}
+
+func newRelu(n *graph.Node) (Kernel, error) {
+	return &actKernel{
+		fwd: func(x, y []float32) {
+			y = y[:len(x)]
+			for i, v := range x {
+				if v > 0 {
+					y[i] = v
+				}
+			}
+		},
+		bwd: func(x, _, dy, dx []float32) {
+			dy, dx = dy[:len(x)], dx[:len(x)]
+			for i, v := range x {
+				if v > 0 {
+					dx[i] = dy[i]
+				}
+			}
+		},
+	}, nil
+}
+
+func newLeakyRelu(n *graph.Node) (Kernel, error) {
+	a := n.Attrs.Float("alpha", 0.01)
+	return &actKernel{
+		fwd: func(x, y []float32) {
+			y = y[:len(x)]
+			for i, v := range x {
+				if v > 0 {
+					y[i] = v
+				} else {
+					y[i] = a * v
+				}
+			}
+		},
+		bwd: func(x, _, dy, dx []float32) {
+			dy, dx = dy[:len(x)], dx[:len(x)]
+			for i, v := range x {
+				if v > 0 {
+					dx[i] = dy[i]
+				} else {
+					dx[i] = a * dy[i]
+				}
+			}
+		},
+	}, nil
+}
+
+func newClip(n *graph.Node) (Kernel, error) {
+	lo := n.Attrs.Float("min", float32(math.Inf(-1)))
+	hi := n.Attrs.Float("max", float32(math.Inf(1)))
+	if lo > hi || math.IsNaN(float64(lo)) || math.IsNaN(float64(hi)) {
+		return nil, fmt.Errorf("node %q (Clip): min %g must not exceed max %g", n.Name, lo, hi)
+	}
+	return &actKernel{
+		fwd: func(x, y []float32) {
+			y = y[:len(x)]
+			for i, v := range x {
+				y[i] = min(max(v, lo), hi)
+			}
+		},
+		bwd: func(x, _, dy, dx []float32) {
+			dy, dx = dy[:len(x)], dx[:len(x)]
+			for i, v := range x {
+				if v >= lo && v <= hi {
+					dx[i] = dy[i]
+				}
+			}
+		},
+	}, nil
+}
+
+func sigmoid32(v float32) float32 { return float32(1 / (1 + math.Exp(-float64(v)))) }
+
+func newSigmoid(n *graph.Node) (Kernel, error) {
+	return &actKernel{
+		fwd: func(x, y []float32) {
+			y = y[:len(x)]
+			for i, v := range x {
+				y[i] = sigmoid32(v)
+			}
+		},
+		bwd: func(x, y, dy, dx []float32) {
+			y, dy, dx = y[:len(x)], dy[:len(x)], dx[:len(x)]
+			for i := range x {
+				s := y[i]
+				dx[i] = dy[i] * s * (1 - s)
+			}
+		},
+	}, nil
+}
+
+func newSilu(n *graph.Node) (Kernel, error) {
+	return &actKernel{
+		fwd: func(x, y []float32) {
+			y = y[:len(x)]
+			for i, v := range x {
+				y[i] = v * sigmoid32(v)
+			}
+		},
+		bwd: func(x, _, dy, dx []float32) {
+			dy, dx = dy[:len(x)], dx[:len(x)]
+			for i, v := range x {
+				s := sigmoid32(v)
+				dx[i] = dy[i] * s * (1 + v*(1-s))
+			}
+		},
+	}, nil
+}
+
+func init() {
+	Register(graph.OpRelu, newRelu)
+	Register(graph.OpLeakyRelu, newLeakyRelu)
+	Register(graph.OpClip, newClip)
+	Register(graph.OpSigmoid, newSigmoid)
+	Register(graph.OpSilu, newSilu)
+}
