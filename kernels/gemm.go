@@ -3,14 +3,264 @@
 // All matrices are row-major with explicit leading dimensions.
 package kernels
 
+import (
+	"fmt"
+	"os"
+	"sync"
+)
+
+// Register tile and cache-block sizes of the packed GEMM. A is packed in
+// row panels of gemmMR rows (k-major), B in column panels of gemmNR columns
+// (k-major); the micro-kernel multiplies one A panel by one B panel.
+// gemmKC x gemmNR floats of B (16 KiB) stay in L1 while gemmMC x gemmKC of A
+// (144 KiB) stays in L2.
+const (
+	gemmMR = 6
+	gemmNR = 16
+	gemmKC = 256
+	gemmMC = 144 // multiple of gemmMR
+	gemmNC = 2048
+)
+
+// UseAsm selects the AVX2+FMA assembly micro-kernel for Sgemm. It starts
+// true when the CPU supports AVX2 and FMA (golang.org/x/sys/cpu) and the
+// environment variable SLIMGO_NOASM is not "1". Setting it to false forces
+// the pure-Go micro-kernel (tests use this to exercise both paths); setting
+// it to true on a CPU without AVX2/FMA has no effect. Change it only while
+// no Sgemm call is running.
+var UseAsm = hasAsmKernel && os.Getenv("SLIMGO_NOASM") != "1"
+
+// AsmAvailable reports whether the assembly micro-kernel can run on this
+// CPU (independent of UseAsm).
+func AsmAvailable() bool { return hasAsmKernel }
+
 // Sgemm computes C = alpha*op(A)*op(B) + beta*C where op(A) is m x k and
 // op(B) is k x n (A is stored k x m when transA, B is stored n x k when
 // transB) and C is m x n. lda, ldb, ldc are the row strides of the stored
 // matrices. With beta == 0, C is overwritten (its old contents, even NaN, are
-// ignored). It runs on the calling goroutine only (see SgemmParallel). It
-// panics if a slice is too short (a programmer error).
+// ignored). With alpha == 0 or k == 0, A and B are not read and C becomes
+// beta*C. It runs on the calling goroutine only (see SgemmParallel). It
+// panics if a slice is too short or a leading dimension is smaller than its
+// row length (a programmer error).
+//
+// The product is cache-blocked: panels of A and B are packed into
+// contiguous scratch (pooled, so steady-state calls do not allocate) and
+// multiplied by a 6x16 register-tile micro-kernel (AVX2+FMA assembly when
+// UseAsm, pure Go otherwise).
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	SgemmRef(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleMatrix(m, n, beta, c, ldc)
+		return
+	}
+	sgemmBlocked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// checkGemmArgs panics with a message naming the operand when a stored
+// matrix does not fit its slice or its leading dimension is too small.
+func checkGemmArgs(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("kernels.Sgemm: negative dimension m=%d n=%d k=%d", m, n, k))
+	}
+	check := func(name string, rows, cols int, s []float32, ld int) {
+		if rows == 0 || cols == 0 {
+			return
+		}
+		if ld < cols {
+			panic(fmt.Sprintf("kernels.Sgemm: leading dimension of %s is %d, less than its %d columns", name, ld, cols))
+		}
+		if need := (rows-1)*ld + cols; len(s) < need {
+			panic(fmt.Sprintf("kernels.Sgemm: %s has %d elements, a %dx%d matrix with stride %d needs %d", name, len(s), rows, cols, ld, need))
+		}
+	}
+	if transA {
+		check("A", k, m, a, lda)
+	} else {
+		check("A", m, k, a, lda)
+	}
+	if transB {
+		check("B", n, k, b, ldb)
+	} else {
+		check("B", k, n, b, ldb)
+	}
+	check("C", m, n, c, ldc)
+}
+
+// scaleMatrix sets C = beta*C (C = 0 when beta == 0, ignoring NaN).
+func scaleMatrix(m, n int, beta float32, c []float32, ldc int) {
+	if beta == 1 {
+		return
+	}
+	for i := range m {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
+}
+
+// gemmScratch is the per-call packing space: one A block and one B block.
+type gemmScratch struct {
+	a    [gemmMC * gemmKC]float32
+	b    [gemmKC * gemmNC]float32
+	tile [gemmMR * gemmNR]float32
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(gemmScratch) }}
+
+// ceilDiv returns ceil(a/b) for a >= 0, b > 0.
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// balancedBlock splits total into ceil(total/max) nearly equal blocks,
+// rounded up to a multiple of unit (but never above max).
+func balancedBlock(total, max, unit int) int {
+	nb := ceilDiv(total, max)
+	bs := ceilDiv(ceilDiv(total, nb), unit) * unit
+	return min(bs, max)
+}
+
+// sgemmBlocked is the packed GEMM for m, n, k > 0 and alpha != 0.
+func sgemmBlocked(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if beta != 0 {
+		scaleMatrix(m, n, beta, c, ldc)
+	}
+	kern := goKernel
+	if UseAsm && hasAsmKernel {
+		kern = asmKernel
+	}
+	s := scratchPool.Get().(*gemmScratch)
+	defer scratchPool.Put(s)
+
+	kc := balancedBlock(k, gemmKC, 1)
+	mc := balancedBlock(m, gemmMC, gemmMR)
+	nc := balancedBlock(n, gemmNC, gemmNR)
+	for jc := 0; jc < n; jc += nc {
+		ncur := min(nc, n-jc)
+		for pc := 0; pc < k; pc += kc {
+			kcur := min(kc, k-pc)
+			packB(transB, kcur, ncur, b, ldb, pc, jc, s.b[:])
+			accum := beta != 0 || pc > 0
+			for ic := 0; ic < m; ic += mc {
+				mcur := min(mc, m-ic)
+				packA(transA, mcur, kcur, alpha, a, lda, ic, pc, s.a[:])
+				macroKernel(kern, mcur, ncur, kcur, s.a[:], s.b[:], c[ic*ldc+jc:], ldc, accum, &s.tile)
+			}
+		}
+	}
+}
+
+// macroKernel multiplies a packed mcur x kc block of A by a packed kc x ncur
+// block of B into C (offset to the block's corner), tile by tile. Edge tiles
+// are computed into tile and the valid part copied out.
+func macroKernel(kern func(k int, a, b, c []float32, ldc int, accum bool), mcur, ncur, kc int, ap, bp, c []float32, ldc int, accum bool, tile *[gemmMR * gemmNR]float32) {
+	for jr := 0; jr < ncur; jr += gemmNR {
+		nr := min(gemmNR, ncur-jr)
+		bpanel := bp[jr*kc : (jr+gemmNR)*kc]
+		for ir := 0; ir < mcur; ir += gemmMR {
+			mr := min(gemmMR, mcur-ir)
+			apanel := ap[ir*kc : (ir+gemmMR)*kc]
+			if mr == gemmMR && nr == gemmNR {
+				kern(kc, apanel, bpanel, c[ir*ldc+jr:(ir+gemmMR-1)*ldc+jr+gemmNR], ldc, accum)
+				continue
+			}
+			kern(kc, apanel, bpanel, tile[:], gemmNR, false)
+			for i := range mr {
+				dst := c[(ir+i)*ldc+jr : (ir+i)*ldc+jr+nr]
+				src := tile[i*gemmNR : i*gemmNR+nr]
+				if accum {
+					for j, v := range src {
+						dst[j] += v
+					}
+				} else {
+					copy(dst, src)
+				}
+			}
+		}
+	}
+}
+
+// packA copies alpha*op(A)[ic:ic+mc, pc:pc+kc] into dst as ceil(mc/MR)
+// panels; panel q holds rows ic+q*MR.. in k-major order (dst[q*MR*kc +
+// p*MR + i]), zero-padded to MR rows.
+func packA(transA bool, mc, kc int, alpha float32, a []float32, lda, ic, pc int, dst []float32) {
+	for q := 0; q*gemmMR < mc; q++ {
+		panel := dst[q*gemmMR*kc : (q+1)*gemmMR*kc]
+		r0 := ic + q*gemmMR
+		rows := min(gemmMR, mc-q*gemmMR)
+		if transA {
+			// op(A)[r][p] = a[p*lda+r]: each p gives rows contiguous values.
+			for p := range kc {
+				src := a[(pc+p)*lda+r0 : (pc+p)*lda+r0+rows]
+				d := panel[p*gemmMR : p*gemmMR+gemmMR]
+				if rows == gemmMR && alpha == 1 {
+					copy(d, src)
+					continue
+				}
+				for i, v := range src {
+					d[i] = alpha * v
+				}
+				clear(d[rows:])
+			}
+			continue
+		}
+		for i := range rows {
+			src := a[(r0+i)*lda+pc : (r0+i)*lda+pc+kc]
+			if alpha == 1 {
+				for p, v := range src {
+					panel[p*gemmMR+i] = v
+				}
+			} else {
+				for p, v := range src {
+					panel[p*gemmMR+i] = alpha * v
+				}
+			}
+		}
+		for i := rows; i < gemmMR; i++ {
+			for p := range kc {
+				panel[p*gemmMR+i] = 0
+			}
+		}
+	}
+}
+
+// packB copies op(B)[pc:pc+kc, jc:jc+nc] into dst as ceil(nc/NR) panels;
+// panel q holds columns jc+q*NR.. in k-major order (dst[q*NR*kc + p*NR +
+// j]), zero-padded to NR columns.
+func packB(transB bool, kc, nc int, b []float32, ldb, pc, jc int, dst []float32) {
+	for q := 0; q*gemmNR < nc; q++ {
+		panel := dst[q*gemmNR*kc : (q+1)*gemmNR*kc]
+		c0 := jc + q*gemmNR
+		cols := min(gemmNR, nc-q*gemmNR)
+		if !transB {
+			for p := range kc {
+				d := panel[p*gemmNR : p*gemmNR+gemmNR]
+				copy(d, b[(pc+p)*ldb+c0:(pc+p)*ldb+c0+cols])
+				if cols < gemmNR {
+					clear(d[cols:])
+				}
+			}
+			continue
+		}
+		// op(B)[p][j] = b[j*ldb+p]: each column j is a contiguous run over p.
+		for j := range cols {
+			src := b[(c0+j)*ldb+pc : (c0+j)*ldb+pc+kc]
+			for p, v := range src {
+				panel[p*gemmNR+j] = v
+			}
+		}
+		for j := cols; j < gemmNR; j++ {
+			for p := range kc {
+				panel[p*gemmNR+j] = 0
+			}
+		}
+	}
 }
 
 // SgemmRef is the naive triple loop that defines Sgemm's result; tests

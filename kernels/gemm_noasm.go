@@ -1,0 +1,11 @@
+//go:build !amd64 || purego
+
+package kernels
+
+// hasAsmKernel is false where no assembly micro-kernel is built.
+var hasAsmKernel = false
+
+// asmKernel is never called when hasAsmKernel is false.
+func asmKernel(k int, a, b, c []float32, ldc int, accum bool) {
+	goKernel(k, a, b, c, ldc, accum)
+}

@@ -1,0 +1,223 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// randSlice returns n values uniform in [-1, 1) from a fixed-seed source.
+func randSlice(r *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = r.Float32()*2 - 1
+	}
+	return s
+}
+
+// withAsm runs f with UseAsm set to on and restores the previous value.
+func withAsm(on bool, f func()) {
+	old := UseAsm
+	UseAsm = on
+	defer func() { UseAsm = old }()
+	f()
+}
+
+// gemmPaths are the micro-kernel paths exercised on this machine.
+func gemmPaths(t testing.TB) []struct {
+	name string
+	asm  bool
+} {
+	paths := []struct {
+		name string
+		asm  bool
+	}{{"go", false}}
+	if AsmAvailable() {
+		paths = append(paths, struct {
+			name string
+			asm  bool
+		}{"asm", true})
+	} else {
+		t.Log("assembly micro-kernel not available on this CPU; testing the Go path only")
+	}
+	return paths
+}
+
+type gemmCase struct {
+	name           string
+	ta, tb         bool
+	m, n, k        int
+	alpha, beta    float32
+	padA, padB, pC int // extra leading-dimension padding (sub-matrix views)
+	nanC           bool
+}
+
+// gemmOperands builds A, B, C for a case with the stored shapes implied by
+// the transpose flags plus leading-dimension padding.
+func gemmOperands(r *rand.Rand, tc gemmCase) (a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	ar, ac := tc.m, tc.k
+	if tc.ta {
+		ar, ac = tc.k, tc.m
+	}
+	br, bc := tc.k, tc.n
+	if tc.tb {
+		br, bc = tc.n, tc.k
+	}
+	lda, ldb, ldc = ac+tc.padA, bc+tc.padB, tc.n+tc.pC
+	a = randSlice(r, max(ar*lda, 1))
+	b = randSlice(r, max(br*ldb, 1))
+	c = randSlice(r, max(tc.m*ldc, 1))
+	if tc.nanC {
+		for i := range c {
+			c[i] = float32(math.NaN())
+		}
+	}
+	return
+}
+
+// maxRelErr compares got and want elementwise relative to scale, which is
+// the expected magnitude of the result (so cancellation does not inflate).
+func maxRelErr(got, want []float32, scale float64) float64 {
+	worst := 0.0
+	for i := range want {
+		g, w := float64(got[i]), float64(want[i])
+		if math.IsNaN(g) != math.IsNaN(w) {
+			return math.Inf(1)
+		}
+		if math.IsNaN(w) {
+			continue
+		}
+		worst = max(worst, math.Abs(g-w)/scale)
+	}
+	return worst
+}
+
+func gemmCases() []gemmCase {
+	var cases []gemmCase
+	shapes := [][3]int{
+		{1, 1, 1}, {1, 1, 7}, {3, 5, 1}, {6, 16, 1}, {6, 16, 4}, {7, 17, 5},
+		{5, 15, 3}, {13, 33, 9}, {1, 100, 37}, {100, 1, 37}, {37, 41, 300},
+		{64, 784, 144}, {150, 70, 513}, {12, 48, 256}, {145, 2050, 3},
+		{19, 2100, 260},
+	}
+	for _, s := range shapes {
+		for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+			cases = append(cases, gemmCase{
+				name: fmt.Sprintf("%dx%dx%d_tA%v_tB%v", s[0], s[1], s[2], tr[0], tr[1]),
+				ta:   tr[0], tb: tr[1], m: s[0], n: s[1], k: s[2], alpha: 1, beta: 0, nanC: true,
+			})
+		}
+	}
+	more := []gemmCase{
+		{name: "alpha2_beta0_nanC", m: 9, n: 20, k: 11, alpha: 2, beta: 0, nanC: true},
+		{name: "alpha1_beta1", m: 9, n: 20, k: 11, alpha: 1, beta: 1},
+		{name: "alpha-0.5_beta0.25", ta: true, m: 14, n: 35, k: 300, alpha: -0.5, beta: 0.25},
+		{name: "alpha3_beta-1_tB", tb: true, m: 8, n: 19, k: 17, alpha: 3, beta: -1},
+		{name: "alpha0_beta0.5", m: 7, n: 9, k: 5, alpha: 0, beta: 0.5},
+		{name: "alpha0_beta0_nanC", m: 7, n: 9, k: 5, alpha: 0, beta: 0, nanC: true},
+		{name: "k0_beta2", m: 4, n: 5, k: 0, alpha: 1, beta: 2},
+		{name: "k0_beta0_nanC", m: 4, n: 5, k: 0, alpha: 1, beta: 0, nanC: true},
+		{name: "m0", m: 0, n: 5, k: 3, alpha: 1, beta: 0},
+		{name: "n0", m: 4, n: 0, k: 3, alpha: 1, beta: 0},
+		{name: "subview_nn", m: 13, n: 21, k: 10, alpha: 1, beta: 0.5, padA: 3, padB: 5, pC: 7},
+		{name: "subview_tt", ta: true, tb: true, m: 13, n: 21, k: 10, alpha: 1, beta: 0, padA: 1, padB: 2, pC: 3, nanC: true},
+		{name: "subview_large_tn", ta: true, m: 70, n: 300, k: 270, alpha: 1.5, beta: 1, padA: 9, padB: 4, pC: 11},
+	}
+	return append(cases, more...)
+}
+
+// TestSgemmMatchesRef checks both micro-kernel paths against the naive
+// triple loop over shapes with edge tiles, all transpose combinations,
+// alpha/beta variants, NaN-filled C with beta == 0, and padded strides.
+func TestSgemmMatchesRef(t *testing.T) {
+	for _, path := range gemmPaths(t) {
+		for ci, tc := range gemmCases() {
+			t.Run(path.name+"/"+tc.name, func(t *testing.T) {
+				r := rand.New(rand.NewPCG(uint64(ci), 42))
+				a, lda, b, ldb, c, ldc := gemmOperands(r, tc)
+				want := append([]float32(nil), c...)
+				got := append([]float32(nil), c...)
+				SgemmRef(tc.ta, tc.tb, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, want, ldc)
+				withAsm(path.asm, func() {
+					Sgemm(tc.ta, tc.tb, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, got, ldc)
+				})
+				// Elements outside the m x n view (padding) must be untouched.
+				for i := range c {
+					if ldc == 0 || i/ldc >= tc.m || i%ldc >= tc.n {
+						if math.Float32bits(got[i]) != math.Float32bits(c[i]) {
+							t.Fatalf("element %d outside the C view changed: %v -> %v", i, c[i], got[i])
+						}
+					}
+				}
+				scale := math.Abs(float64(tc.alpha))*math.Sqrt(float64(max(tc.k, 1))) + math.Abs(float64(tc.beta)) + 1e-6
+				if e := maxRelErr(got, want, scale); e > 1e-5 {
+					t.Fatalf("max scaled error %g > 1e-5", e)
+				}
+			})
+		}
+	}
+}
+
+// TestSgemmAsmMatchesGo checks the two micro-kernel paths agree with each
+// other on shapes larger than the reference test uses.
+func TestSgemmAsmMatchesGo(t *testing.T) {
+	if !AsmAvailable() {
+		t.Skip("assembly micro-kernel not available on this CPU")
+	}
+	for ci, tc := range []gemmCase{
+		{name: "conv_like", m: 32, n: 1568, k: 288, alpha: 1, beta: 0, nanC: true},
+		{name: "square_tt", ta: true, tb: true, m: 161, n: 163, k: 517, alpha: 0.5, beta: 1},
+		{name: "wide_k", tb: true, m: 10, n: 50, k: 1100, alpha: 1, beta: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(uint64(ci), 7))
+			a, lda, b, ldb, c, ldc := gemmOperands(r, tc)
+			g := append([]float32(nil), c...)
+			s := append([]float32(nil), c...)
+			withAsm(false, func() { Sgemm(tc.ta, tc.tb, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, g, ldc) })
+			withAsm(true, func() { Sgemm(tc.ta, tc.tb, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, s, ldc) })
+			scale := math.Sqrt(float64(tc.k)) + 1
+			if e := maxRelErr(s, g, scale); e > 1e-5 {
+				t.Fatalf("asm vs go: max scaled error %g > 1e-5", e)
+			}
+		})
+	}
+}
+
+// TestSgemmBadArgsPanics checks short slices and small leading dimensions
+// are reported with a message instead of corrupting memory.
+func TestSgemmBadArgsPanics(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		f    func()
+	}{
+		{"shortA", func() { Sgemm(false, false, 4, 4, 4, 1, make([]float32, 15), 4, make([]float32, 16), 4, 0, make([]float32, 16), 4) }},
+		{"shortB_transB", func() { Sgemm(false, true, 4, 5, 4, 1, make([]float32, 16), 4, make([]float32, 19), 4, 0, make([]float32, 20), 5) }},
+		{"shortC", func() { Sgemm(false, false, 4, 4, 4, 1, make([]float32, 16), 4, make([]float32, 16), 4, 0, make([]float32, 15), 4) }},
+		{"smallLdc", func() { Sgemm(false, false, 4, 4, 4, 1, make([]float32, 16), 4, make([]float32, 16), 4, 0, make([]float32, 64), 3) }},
+		{"negative", func() { Sgemm(false, false, -1, 4, 4, 1, nil, 4, nil, 4, 0, nil, 4) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func() {
+				if r := recover(); r == nil {
+					t.Fatal("expected a panic")
+				} else if s, ok := r.(string); !ok || len(s) < 15 {
+					t.Fatalf("panic value %v is not a descriptive message", r)
+				}
+			}()
+			tc.f()
+		})
+	}
+}
+
+// TestSgemmNoAllocs checks the pooled scratch keeps steady-state calls
+// allocation free.
+func TestSgemmNoAllocs(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	a, b, c := randSlice(r, 40*300), randSlice(r, 300*500), make([]float32, 40*500)
+	Sgemm(false, false, 40, 500, 300, 1, a, 300, b, 500, 0, c, 500)
+	if n := testing.AllocsPerRun(5, func() { Sgemm(false, false, 40, 500, 300, 1, a, 300, b, 500, 0, c, 500) }); n > 0.5 {
+		t.Fatalf("Sgemm allocates %v times per call", n)
+	}
+}
