@@ -1,0 +1,148 @@
+// Package ort runs ONNX models with ONNX Runtime, for tests that prove
+// slimgo's exported models load and compute what slimgo computes. It drives
+// the Node.js harness in tools/ort (npm onnxruntime-node, CPU), installing
+// its node_modules on first use with `npm install --ignore-scripts` when
+// missing; only the npm registry is needed for that.
+package ort
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	"github.com/slimgo/slimgo/npy"
+	"github.com/slimgo/slimgo/tensor"
+)
+
+// Dir returns the harness directory: $SLIMGO_ORT_DIR if set, else tools/ort
+// of the source tree this package was built from.
+func Dir() string {
+	if d := os.Getenv("SLIMGO_ORT_DIR"); d != "" {
+		return d
+	}
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "tools", "ort")
+}
+
+// Available reports whether node is on PATH. Tests skip ONNX Runtime checks
+// only when it is not; a failing install or run is an error, not a skip.
+func Available() bool {
+	_, err := exec.LookPath("node")
+	return err == nil
+}
+
+var (
+	installMu  sync.Mutex
+	installErr error
+	installed  bool
+)
+
+// Install makes sure tools/ort/node_modules holds onnxruntime-node, running
+// `npm install --ignore-scripts` (under a file lock shared with other test
+// processes) when it does not.
+func Install() error {
+	installMu.Lock()
+	defer installMu.Unlock()
+	if installed {
+		return installErr
+	}
+	installed = true
+	installErr = install(Dir())
+	return installErr
+}
+
+func install(dir string) error {
+	marker := filepath.Join(dir, "node_modules", "onnxruntime-node", "package.json")
+	if _, err := os.Stat(marker); err == nil {
+		return nil
+	}
+	unlock, err := lockFile(filepath.Join(dir, ".install.lock"))
+	if err != nil {
+		return fmt.Errorf("ort: locking %s: %w", dir, err)
+	}
+	defer unlock()
+	if _, err := os.Stat(marker); err == nil {
+		return nil // another process installed it while we waited
+	}
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		return fmt.Errorf("ort: %s has no node_modules and npm is not installed: %w", dir, err)
+	}
+	cmd := exec.Command(npm, "install", "--ignore-scripts", "--no-audit", "--no-fund")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ort: npm install --ignore-scripts in %s failed: %v\n%s", dir, err, out)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		return fmt.Errorf("ort: npm install in %s did not install onnxruntime-node", dir)
+	}
+	return nil
+}
+
+// Result is what the harness reports about one run.
+type Result struct {
+	Input  string  `json:"input"`  // name of the model input fed
+	Output string  `json:"output"` // name of the model output returned
+	Shape  []int   `json:"shape"`
+	Ms     float64 `json:"ms"` // median wall time of one session.run, milliseconds
+}
+
+// RunFiles runs model (an .onnx path) on the float32 .npy file in, writes the
+// first output to out (.npy) and returns the harness's report. repeat >= 1
+// runs the session that many times for timing.
+func RunFiles(model, in, out string, repeat int) (Result, error) {
+	if !Available() {
+		return Result{}, errors.New("ort: node is not installed")
+	}
+	if err := Install(); err != nil {
+		return Result{}, err
+	}
+	cmd := exec.Command("node", filepath.Join(Dir(), "run.js"), model, in, out, "--repeat", fmt.Sprint(max(repeat, 1)))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return Result{}, fmt.Errorf("ort: running %s: %v: %s", model, err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	var r Result
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		return Result{}, fmt.Errorf("ort: bad harness output %q: %w", stdout.String(), err)
+	}
+	return r, nil
+}
+
+// Run runs model (an .onnx path) on the .npy file in and returns the model's
+// first output.
+func Run(model, in string) (*tensor.Tensor, error) {
+	dir, err := os.MkdirTemp("", "slimgo-ort")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, "out.npy")
+	if _, err := RunFiles(model, in, out, 1); err != nil {
+		return nil, err
+	}
+	return npy.ReadFile(out)
+}
+
+// RunTensor runs model on x (written to a temporary .npy) and returns the
+// first output.
+func RunTensor(model string, x *tensor.Tensor) (*tensor.Tensor, error) {
+	dir, err := os.MkdirTemp("", "slimgo-ort")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	in := filepath.Join(dir, "in.npy")
+	if err := npy.WriteFile(in, x); err != nil {
+		return nil, err
+	}
+	return Run(model, in)
+}

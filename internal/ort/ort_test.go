@@ -1,0 +1,88 @@
+package ort
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/slimgo/slimgo/tensor"
+)
+
+// reluModel is a hand-encoded ONNX model (IR 7, opset 13): y = Relu(x),
+// x float32 [N, 3]. Encoded here byte by byte so this test does not depend on
+// the onnx package it helps to test.
+func reluModel() []byte {
+	var b []byte
+	field := func(dst []byte, num int, wire int, payload []byte) []byte {
+		dst = appendVarint(dst, uint64(num<<3|wire))
+		if wire == 2 {
+			dst = appendVarint(dst, uint64(len(payload)))
+			return append(dst, payload...)
+		}
+		return append(dst, payload...)
+	}
+	str := func(num int, s string) []byte { return field(nil, num, 2, []byte(s)) }
+	dim := func(d []byte) []byte { return field(nil, 1, 2, d) }
+	valueInfo := func(name string) []byte {
+		shape := append(dim(str(2, "N")), dim(field(nil, 1, 0, appendVarint(nil, 3)))...)
+		tensorType := append(field(nil, 1, 0, appendVarint(nil, 1)), field(nil, 2, 2, shape)...)
+		typ := field(nil, 1, 2, tensorType)
+		return append(str(1, name), field(nil, 2, 2, typ)...)
+	}
+	node := append(append(str(1, "x"), str(2, "y")...), str(4, "Relu")...)
+	graph := field(nil, 1, 2, node)
+	graph = append(graph, str(2, "g")...)
+	graph = field(graph, 11, 2, valueInfo("x"))
+	graph = field(graph, 12, 2, valueInfo("y"))
+	b = field(b, 1, 0, appendVarint(nil, 7))
+	b = field(b, 7, 2, graph)
+	b = field(b, 8, 2, field(nil, 2, 0, appendVarint(nil, 13)))
+	return b
+}
+
+func appendVarint(b []byte, v uint64) []byte {
+	for v >= 0x80 {
+		b = append(b, byte(v)|0x80)
+		v >>= 7
+	}
+	return append(b, byte(v))
+}
+
+func TestRunRelu(t *testing.T) {
+	if !Available() {
+		t.Skip("node is not installed: ONNX Runtime checks skipped")
+	}
+	model := filepath.Join(t.TempDir(), "relu.onnx")
+	if err := os.WriteFile(model, reluModel(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	x := tensor.From([]float32{1, -2, 3, -4, 5, -6}, 2, 3)
+	y, err := RunTensor(model, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []float32{1, 0, 3, 0, 5, 0}
+	if !tensor.SameShape(y.Shape, []int{2, 3}) {
+		t.Fatalf("shape %v", y.Shape)
+	}
+	for i, v := range want {
+		if y.Data[i] != v {
+			t.Fatalf("y = %v, want %v", y.Data, want)
+		}
+	}
+}
+
+func TestRunBadModel(t *testing.T) {
+	if !Available() {
+		t.Skip("node is not installed: ONNX Runtime checks skipped")
+	}
+	model := filepath.Join(t.TempDir(), "bad.onnx")
+	if err := os.WriteFile(model, []byte("not a model"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := RunTensor(model, tensor.New(1, 3))
+	if err == nil || !strings.Contains(err.Error(), "cannot load the model") {
+		t.Fatalf("err = %v", err)
+	}
+}

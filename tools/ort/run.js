@@ -1,0 +1,121 @@
+#!/usr/bin/env node
+// Runs an ONNX model with ONNX Runtime (CPU) on a float32 .npy array fed to
+// the model's first input, and writes the model's first output as a float32
+// .npy file. Prints one JSON line on stdout:
+//   {"input": NAME, "output": NAME, "shape": [...], "ms": median run time}
+//
+// usage: node run.js MODEL.onnx IN.npy OUT.npy [--repeat N] [--opt disabled|basic|extended|all]
+//
+// Install the runtime once with `npm install --ignore-scripts` in this
+// directory (the CPU library ships inside the onnxruntime-node package).
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+
+function die(msg) {
+  process.stderr.write(`run.js: ${msg}\n`);
+  process.exit(2);
+}
+
+// readNpy parses a .npy file holding float32 or float64 (converted) data in
+// C order, little endian.
+function readNpy(file) {
+  const b = fs.readFileSync(file);
+  if (b.length < 10 || b.toString('latin1', 0, 6) !== '\x93NUMPY') die(`${file}: not a .npy file`);
+  const major = b[6];
+  let hlen, off;
+  if (major === 1) { hlen = b.readUInt16LE(8); off = 10; }
+  else if (major === 2 || major === 3) { hlen = b.readUInt32LE(8); off = 12; }
+  else die(`${file}: unsupported .npy version ${major}`);
+  const header = b.toString('latin1', off, off + hlen);
+  const descr = /'descr':\s*'([^']*)'/.exec(header);
+  const fortran = /'fortran_order':\s*(True|False)/.exec(header);
+  const shape = /'shape':\s*\(([^)]*)\)/.exec(header);
+  if (!descr || !fortran || !shape) die(`${file}: malformed header ${JSON.stringify(header)}`);
+  if (fortran[1] === 'True') die(`${file}: Fortran-order arrays are not supported`);
+  const dims = shape[1].split(',').map((s) => s.trim()).filter((s) => s !== '').map((s) => parseInt(s, 10));
+  const n = dims.reduce((a, d) => a * d, 1);
+  const body = b.subarray(off + hlen);
+  const out = new Float32Array(n);
+  if (descr[1] === '<f4') {
+    if (body.length !== 4 * n) die(`${file}: shape [${dims}] needs ${4 * n} bytes, file has ${body.length}`);
+    for (let i = 0; i < n; i++) out[i] = body.readFloatLE(4 * i);
+  } else if (descr[1] === '<f8') {
+    if (body.length !== 8 * n) die(`${file}: shape [${dims}] needs ${8 * n} bytes, file has ${body.length}`);
+    for (let i = 0; i < n; i++) out[i] = body.readDoubleLE(8 * i);
+  } else {
+    die(`${file}: dtype ${descr[1]} is not supported (want <f4 or <f8)`);
+  }
+  return { dims, data: out };
+}
+
+// writeNpy writes a float32 C-order .npy (version 1.0, 64-byte aligned data).
+function writeNpy(file, dims, data) {
+  const shape = dims.length === 1 ? `(${dims[0]},)` : `(${dims.join(', ')})`;
+  let dict = `{'descr': '<f4', 'fortran_order': False, 'shape': ${shape}, }`;
+  const total = Math.ceil((10 + dict.length + 1) / 64) * 64;
+  dict = dict.padEnd(total - 10 - 1, ' ') + '\n';
+  const head = Buffer.alloc(10);
+  head.write('\x93NUMPY', 0, 'latin1');
+  head[6] = 1;
+  head[7] = 0;
+  head.writeUInt16LE(dict.length, 8);
+  const body = Buffer.alloc(4 * data.length);
+  for (let i = 0; i < data.length; i++) body.writeFloatLE(data[i], 4 * i);
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp${process.pid}`);
+  fs.writeFileSync(tmp, Buffer.concat([head, Buffer.from(dict, 'latin1'), body]));
+  fs.renameSync(tmp, file);
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  let repeat = 1;
+  let opt = 'all';
+  const pos = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--repeat') repeat = parseInt(args[++i], 10);
+    else if (args[i] === '--opt') opt = args[++i];
+    else pos.push(args[i]);
+  }
+  if (pos.length !== 3 || !(repeat >= 1)) die('usage: node run.js MODEL.onnx IN.npy OUT.npy [--repeat N] [--opt disabled|basic|extended|all]');
+  const [model, inFile, outFile] = pos;
+  let ort;
+  try {
+    ort = require('onnxruntime-node');
+  } catch (e) {
+    die(`onnxruntime-node is not installed: run "npm install --ignore-scripts" in ${__dirname} (${e.message})`);
+  }
+  const x = readNpy(inFile);
+  let session;
+  try {
+    session = await ort.InferenceSession.create(model, {
+      graphOptimizationLevel: opt,
+      executionProviders: ['cpu'],
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+    });
+  } catch (e) {
+    die(`${model}: ONNX Runtime cannot load the model: ${e.message}`);
+  }
+  const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', x.data, x.dims) };
+  const times = [];
+  let result;
+  for (let r = 0; r < repeat; r++) {
+    const t0 = process.hrtime.bigint();
+    try {
+      result = await session.run(feeds);
+    } catch (e) {
+      die(`${model}: ONNX Runtime failed: ${e.message}`);
+    }
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  const name = session.outputNames[0];
+  const y = result[name];
+  if (y.type !== 'float32') die(`${model}: first output ${name} is ${y.type}, want float32`);
+  writeNpy(outFile, y.dims.map(Number), y.data);
+  times.sort((a, b) => a - b);
+  process.stdout.write(JSON.stringify({ input: session.inputNames[0], output: name, shape: y.dims.map(Number), ms: times[times.length >> 1] }) + '\n');
+}
+
+main().catch((e) => die(e.stack || String(e)));
