@@ -1,0 +1,396 @@
+package engine
+
+// Conv: 2-D convolution in NCHW, lowered to GEMM per image.
+//
+//	X[N,C,H,W], W[M,C/group,kh,kw], B[M]? -> Y[N,M,OH,OW]
+//
+// For image n and group g, Y_g = W_g * col_g (+ B), where W_g is the
+// [M/group, C/group*kh*kw] slice of the weight and col_g the matching rows of
+// the im2col matrix of the image. A 1x1 stride-1 unpadded convolution skips
+// im2col: the image itself is the [C, H*W] matrix. The batch is split over
+// kernels.ParallelFor workers, each with its own col buffer; the backward
+// pass gives each worker its own weight-gradient accumulator and sums them in
+// worker order, so results are bit-identical for a fixed GOMAXPROCS.
+//
+// Backward recomputes im2col rather than keeping the columns of every image
+// from the forward pass (memory N*C*kh*kw*OH*OW), so a Conv kernel keeps no
+// state between Forward and Backward beyond its scratch buffers.
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/slimgo/slimgo/graph"
+	"github.com/slimgo/slimgo/kernels"
+	"github.com/slimgo/slimgo/tensor"
+)
+
+// attrErrorf formats an error naming the node and its op, as factories and
+// kernels report attribute problems: node "conv1" (Conv): ...
+func attrErrorf(n *graph.Node, format string, args ...any) error {
+	return fmt.Errorf("node %q (%s): %s", n.Name, n.Op, fmt.Sprintf(format, args...))
+}
+
+// rejectUnknownAttrs errors on any attribute of n not in allowed, listing
+// them in sorted order so the message is stable.
+func rejectUnknownAttrs(n *graph.Node, allowed ...string) error {
+	var bad []string
+	for k := range n.Attrs {
+		if !slices.Contains(allowed, k) {
+			bad = append(bad, k)
+		}
+	}
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		return attrErrorf(n, "unsupported attribute(s) %v (supported: %v)", bad, allowed)
+	}
+	return nil
+}
+
+// checkAutoPad accepts auto_pad absent, "NOTSET" or "VALID" (the latter
+// only with zero pads) and refuses SAME_UPPER/SAME_LOWER: the importer is
+// expected to resolve them into explicit pads.
+func checkAutoPad(n *graph.Node) error {
+	switch ap := n.Attrs.String("auto_pad", "NOTSET"); ap {
+	case "NOTSET", "":
+		return nil
+	case "VALID":
+		for _, p := range n.Attrs.Ints("pads", nil) {
+			if p != 0 {
+				return attrErrorf(n, "auto_pad VALID with non-zero pads %v", n.Attrs.Ints("pads", nil))
+			}
+		}
+		return nil
+	default:
+		return attrErrorf(n, "auto_pad %q is not supported (use explicit pads)", ap)
+	}
+}
+
+// convShape converts a node geometry and one image of c x h x w into the
+// per-image shape the kernels package works on (output size included).
+func convShape(g graph.ConvGeom, c, h, w int) kernels.ConvShape {
+	oh, ow := g.Out(h, w)
+	return kernels.ConvShape{
+		C: c, H: h, W: w,
+		KH: g.KH, KW: g.KW,
+		SH: g.SH, SW: g.SW,
+		PadT: g.PadT, PadL: g.PadL,
+		DH: g.DH, DW: g.DW,
+		OH: oh, OW: ow,
+	}
+}
+
+// isPointwise reports whether a geometry is a 1x1, stride-1, unpadded,
+// undilated convolution, whose im2col matrix is the image itself.
+func isPointwise(g graph.ConvGeom) bool {
+	return g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 &&
+		g.PadT == 0 && g.PadL == 0 && g.PadB == 0 && g.PadR == 0
+}
+
+// grow returns buf resized to n elements, reallocating only when too small.
+// The contents are unspecified.
+func grow(buf []float32, n int) []float32 {
+	if cap(buf) < n {
+		return make([]float32, n)
+	}
+	return buf[:n]
+}
+
+// workers returns how many workers workerSplit should use for n items:
+// min(kernels.Threads(), n), at least 1.
+func workers(n int) int { return max(1, min(kernels.Threads(), n)) }
+
+// workerSplit runs f(w, lo, hi) for t contiguous chunks [lo, hi) of [0, n)
+// concurrently through kernels.ParallelFor; w is the chunk (worker) index in
+// [0, t), so callers can give each worker its own scratch buffers. Chunk
+// boundaries depend only on n and t, so per-worker partial results summed in
+// worker order are reproducible for a fixed t.
+func workerSplit(n, t int, f func(w, lo, hi int)) {
+	kernels.ParallelFor(t, func(wlo, whi int) {
+		for w := wlo; w < whi; w++ {
+			f(w, w*n/t, (w+1)*n/t)
+		}
+	})
+}
+
+// convKernel is a compiled Conv node.
+type convKernel struct {
+	node *graph.Node
+
+	// cached geometry for the last weight shape seen
+	wshape []int
+	geom   graph.ConvGeom
+
+	cols  [][]float32 // per-worker im2col buffers
+	dcols [][]float32 // per-worker column-gradient buffers
+	dws   [][]float32 // per-worker weight-gradient accumulators
+}
+
+var convAttrs = []string{"kernel_shape", "strides", "pads", "dilations", "group", "auto_pad"}
+
+// newConv validates a Conv node's attributes. It errors on unknown
+// attributes, auto_pad SAME_*, and malformed strides/pads/dilations/group.
+func newConv(n *graph.Node) (Kernel, error) {
+	if err := rejectUnknownAttrs(n, convAttrs...); err != nil {
+		return nil, err
+	}
+	if err := checkAutoPad(n); err != nil {
+		return nil, err
+	}
+	// Validate the geometry now with a placeholder kernel size; the real one
+	// comes from the weight shape at Forward.
+	probe := []int{1, 1, 1, 1}
+	if ks := n.Attrs.Ints("kernel_shape", nil); len(ks) == 2 {
+		probe = []int{1, 1, ks[0], ks[1]}
+	}
+	if _, err := graph.Geom(n, probe); err != nil {
+		return nil, err
+	}
+	return &convKernel{node: n}, nil
+}
+
+// geometry returns the node geometry for weight shape w, caching it.
+func (k *convKernel) geometry(w []int) (graph.ConvGeom, error) {
+	if k.wshape != nil && slices.Equal(k.wshape, w) {
+		return k.geom, nil
+	}
+	g, err := graph.Geom(k.node, w)
+	if err != nil {
+		return g, err
+	}
+	k.wshape, k.geom = slices.Clone(w), g
+	return g, nil
+}
+
+// convDims is the checked problem size of one Conv call.
+type convDims struct {
+	g                  graph.ConvGeom
+	s                  kernels.ConvShape // per image, all C channels
+	n, c, m            int
+	cg, mg             int // channels and filters per group
+	kk                 int // rows of one group's col block: cg*kh*kw
+	ohw                int
+	hasBias, pointwise bool
+}
+
+// check validates the inputs of a Conv call and returns its sizes. Errors
+// name the offending shapes.
+func (k *convKernel) check(in []*tensor.Tensor) (convDims, error) {
+	var d convDims
+	if len(in) < 2 || in[0] == nil || in[1] == nil {
+		return d, fmt.Errorf("needs inputs X and W, got %d inputs", len(in))
+	}
+	x, w := in[0], in[1]
+	if len(x.Shape) != 4 || len(w.Shape) != 4 {
+		return d, fmt.Errorf("input %v and weight %v must be 4-D (NCHW and [M, C/group, kh, kw])", x.Shape, w.Shape)
+	}
+	g, err := k.geometry(w.Shape)
+	if err != nil {
+		return d, err
+	}
+	d.g = g
+	d.n, d.c, d.m = x.Shape[0], x.Shape[1], w.Shape[0]
+	if d.c != w.Shape[1]*g.Group || d.m%g.Group != 0 {
+		return d, fmt.Errorf("input channels %d (input %v) do not match weight %v with group %d", d.c, x.Shape, w.Shape, g.Group)
+	}
+	if len(in) > 2 && in[2] != nil {
+		if b := in[2].Shape; len(b) != 1 || b[0] != d.m {
+			return d, fmt.Errorf("bias %v for %d filters", b, d.m)
+		}
+		d.hasBias = true
+	}
+	d.s = convShape(g, d.c, x.Shape[2], x.Shape[3])
+	if d.s.OH < 1 || d.s.OW < 1 {
+		return d, fmt.Errorf("input %v with pads %v is smaller than the dilated %dx%d kernel",
+			x.Shape, []int{g.PadT, g.PadL, g.PadB, g.PadR}, (g.KH-1)*g.DH+1, (g.KW-1)*g.DW+1)
+	}
+	d.cg, d.mg = d.c/g.Group, d.m/g.Group
+	d.kk = d.cg * g.KH * g.KW
+	d.ohw = d.s.OH * d.s.OW
+	d.pointwise = isPointwise(g)
+	return d, nil
+}
+
+// gemmFor picks the single-threaded GEMM when the batch already keeps every
+// worker busy, and the row-parallel one for a single image.
+func gemmFor(n int) func(bool, bool, int, int, int, float32, []float32, int, []float32, int, float32, []float32, int) {
+	if n == 1 {
+		return kernels.SgemmParallel
+	}
+	return kernels.Sgemm
+}
+
+// ensure grows a per-worker buffer set to t buffers of size elements each.
+func ensure(bufs [][]float32, t, size int) [][]float32 {
+	for len(bufs) < t {
+		bufs = append(bufs, nil)
+	}
+	for i := range t {
+		bufs[i] = grow(bufs[i], size)
+	}
+	return bufs
+}
+
+// Forward computes Y[N,M,OH,OW]. It errors on missing or non-4-D inputs, a
+// channel/group mismatch, a bias of the wrong length, or an input smaller
+// than the dilated kernel after padding.
+func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	d, err := k.check(in)
+	if err != nil {
+		return nil, err
+	}
+	x, w := in[0].Data, in[1].Data
+	y := ctx.Alloc(d.n, d.m, d.s.OH, d.s.OW)
+	var bias []float32
+	if d.hasBias {
+		bias = in[2].Data
+	}
+	colSize := d.c * d.s.KH * d.s.KW * d.ohw
+	t := workers(d.n)
+	if !d.pointwise {
+		k.cols = ensure(k.cols, t, colSize)
+	}
+	gemm := gemmFor(d.n)
+	chw := d.c * d.s.H * d.s.W
+	workerSplit(d.n, t, func(wk, lo, hi int) {
+		for img := lo; img < hi; img++ {
+			var col []float32
+			if d.pointwise {
+				col = x[img*chw : (img+1)*chw]
+			} else {
+				col = k.cols[wk]
+				kernels.Im2col(x[img*chw:(img+1)*chw], d.s, col)
+			}
+			yi := y.Data[img*d.m*d.ohw : (img+1)*d.m*d.ohw]
+			beta := float32(0)
+			if bias != nil {
+				for m := range d.m {
+					row := yi[m*d.ohw : (m+1)*d.ohw]
+					for i := range row {
+						row[i] = bias[m]
+					}
+				}
+				beta = 1
+			}
+			for g := range d.g.Group {
+				gemm(false, false, d.mg, d.ohw, d.kk, 1,
+					w[g*d.mg*d.kk:], d.kk,
+					col[g*d.kk*d.ohw:], d.ohw,
+					beta, yi[g*d.mg*d.ohw:], d.ohw)
+			}
+		}
+	})
+	return []*tensor.Tensor{y}, nil
+}
+
+// Backward returns dX (if need[0]), dW (if need[1]) and dB (if need[2] and
+// the bias is present): dW = sum_n dY_n * col_n^T per group, dcol = W^T * dY
+// scattered back with Col2im, dB = sum of dY over batch and pixels.
+func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
+	gin := make([]*tensor.Tensor, len(in))
+	d, err := k.check(in)
+	if err != nil {
+		return nil, err
+	}
+	if len(gout) < 1 || gout[0] == nil {
+		return gin, nil
+	}
+	dy := gout[0]
+	if !tensor.SameShape(dy.Shape, []int{d.n, d.m, d.s.OH, d.s.OW}) {
+		return nil, fmt.Errorf("output gradient %v, want %v", dy.Shape, []int{d.n, d.m, d.s.OH, d.s.OW})
+	}
+	needX := len(need) > 0 && need[0]
+	needW := len(need) > 1 && need[1]
+	needB := len(need) > 2 && need[2] && d.hasBias
+	x, w := in[0].Data, in[1].Data
+	chw := d.c * d.s.H * d.s.W
+	myhw := d.m * d.ohw
+	wsize := d.m * d.kk
+	colSize := d.c * d.s.KH * d.s.KW * d.ohw
+
+	var dx *tensor.Tensor
+	if needX {
+		dx = ctx.Alloc(in[0].Shape...)
+	}
+	if needX || needW {
+		t := workers(d.n)
+		if !d.pointwise {
+			if needW {
+				k.cols = ensure(k.cols, t, colSize)
+			}
+			if needX {
+				k.dcols = ensure(k.dcols, t, colSize)
+			}
+		}
+		if needW {
+			k.dws = ensure(k.dws, t, wsize)
+			for i := range t {
+				clear(k.dws[i])
+			}
+		}
+		gemm := gemmFor(d.n)
+		workerSplit(d.n, t, func(wk, lo, hi int) {
+			for img := lo; img < hi; img++ {
+				xi := x[img*chw : (img+1)*chw]
+				dyi := dy.Data[img*myhw : (img+1)*myhw]
+				if needW {
+					col := xi
+					if !d.pointwise {
+						col = k.cols[wk]
+						kernels.Im2col(xi, d.s, col)
+					}
+					dw := k.dws[wk]
+					for g := range d.g.Group {
+						gemm(false, true, d.mg, d.kk, d.ohw, 1,
+							dyi[g*d.mg*d.ohw:], d.ohw,
+							col[g*d.kk*d.ohw:], d.ohw,
+							1, dw[g*d.mg*d.kk:], d.kk)
+					}
+				}
+				if needX {
+					dxi := dx.Data[img*chw : (img+1)*chw]
+					dcol := dxi
+					if !d.pointwise {
+						dcol = k.dcols[wk]
+					}
+					for g := range d.g.Group {
+						gemm(true, false, d.kk, d.ohw, d.mg, 1,
+							w[g*d.mg*d.kk:], d.kk,
+							dyi[g*d.mg*d.ohw:], d.ohw,
+							0, dcol[g*d.kk*d.ohw:], d.ohw)
+					}
+					if !d.pointwise {
+						kernels.Col2im(dcol, d.s, dxi)
+					}
+				}
+			}
+		})
+		if needW {
+			dw := ctx.Alloc(in[1].Shape...)
+			for i := range t {
+				addInto(dw.Data, k.dws[i])
+			}
+			gin[1] = dw
+		}
+	}
+	if needX {
+		gin[0] = dx
+	}
+	if needB {
+		db := ctx.Alloc(d.m)
+		for m := range d.m {
+			var s float64
+			for img := range d.n {
+				for _, v := range dy.Data[img*myhw+m*d.ohw : img*myhw+(m+1)*d.ohw] {
+					s += float64(v)
+				}
+			}
+			db.Data[m] = float32(s)
+		}
+		gin[2] = db
+	}
+	return gin, nil
+}
+
+func init() { Register(graph.OpConv, newConv) }

@@ -1,0 +1,287 @@
+package engine
+
+import (
+	"runtime"
+	"testing"
+
+	"github.com/slimgo/slimgo/graph"
+	"github.com/slimgo/slimgo/tensor"
+)
+
+// convCase is one Conv geometry: input [n,c,h,w], m filters of kh x kw.
+type convCase struct {
+	name       string
+	n, c, h, w int
+	m          int
+	g          refGeom
+	bias       bool
+}
+
+func g2(kh, kw, s, pad, dil, group int) refGeom {
+	return refGeom{kh: kh, kw: kw, sh: s, sw: s, padT: pad, padL: pad, padB: pad, padR: pad, dh: dil, dw: dil, group: group}
+}
+
+var convCases = []convCase{
+	{"3x3 pad1", 2, 3, 6, 5, 4, g2(3, 3, 1, 1, 1, 1), true},
+	{"3x3 nopad nobias", 2, 3, 7, 6, 5, g2(3, 3, 1, 0, 1, 1), false},
+	{"1x1 pointwise", 3, 5, 4, 3, 6, g2(1, 1, 1, 0, 1, 1), true},
+	{"1x1 pointwise groups2", 2, 4, 3, 5, 6, g2(1, 1, 1, 0, 1, 2), false},
+	{"1x1 stride2", 2, 4, 5, 5, 3, g2(1, 1, 2, 0, 1, 1), true},
+	{"3x3 stride2 pad1 odd", 3, 3, 9, 7, 4, g2(3, 3, 2, 1, 1, 1), true},
+	{"3x3 dilation2 pad2", 2, 2, 8, 9, 3, g2(3, 3, 1, 2, 2, 1), true},
+	{"groups2", 2, 4, 6, 6, 6, g2(3, 3, 1, 1, 1, 2), true},
+	{"depthwise", 3, 5, 6, 7, 5, g2(3, 3, 1, 1, 1, 5), false},
+	{"depthwise stride2", 2, 4, 7, 7, 4, g2(3, 3, 2, 1, 1, 4), true},
+	{"depthwise multiplier2", 2, 3, 5, 5, 6, g2(3, 3, 1, 1, 1, 3), true},
+	{"rect kernel asym pads", 2, 3, 7, 8, 4, refGeom{kh: 2, kw: 3, sh: 1, sw: 2, padT: 0, padL: 1, padB: 2, padR: 0, dh: 1, dw: 1, group: 1}, true},
+	{"5x5 stride3 dil2", 1, 2, 11, 12, 3, refGeom{kh: 5, kw: 3, sh: 3, sw: 2, padT: 1, padL: 2, padB: 3, padR: 1, dh: 2, dw: 2, group: 1}, true},
+	{"batch1", 1, 3, 6, 6, 2, g2(3, 3, 1, 1, 1, 1), true},
+	{"batch larger than threads", 7, 2, 5, 4, 3, g2(3, 3, 2, 1, 1, 1), true},
+	{"kernel equals input", 2, 3, 3, 3, 4, g2(3, 3, 1, 0, 1, 1), true},
+}
+
+// convNode builds the Conv node of a case and its random tensors.
+func (tc convCase) build(seed uint64) (*graph.Node, *tensor.Tensor, *tensor.Tensor, *tensor.Tensor) {
+	x := cvRand(seed, tc.n, tc.c, tc.h, tc.w)
+	w := cvRand(seed+1, tc.m, tc.c/tc.g.group, tc.g.kh, tc.g.kw)
+	inputs := []string{"x", "w"}
+	var b *tensor.Tensor
+	if tc.bias {
+		b = cvRand(seed+2, tc.m)
+		inputs = append(inputs, "b")
+	}
+	n := &graph.Node{Name: "conv_" + tc.name, Op: graph.OpConv, Inputs: inputs, Outputs: []string{"y"}, Attrs: tc.g.attrs()}
+	return n, x, w, b
+}
+
+func convIn(x, w, b *tensor.Tensor) []*tensor.Tensor {
+	if b == nil {
+		return []*tensor.Tensor{x, w}
+	}
+	return []*tensor.Tensor{x, w, b}
+}
+
+func TestConvForwardMatchesNaive(t *testing.T) {
+	for i, tc := range convCases {
+		t.Run(tc.name, func(t *testing.T) {
+			n, x, w, b := tc.build(uint64(100 + 10*i))
+			y := cvForward(t, cvCompile(t, n), false, convIn(x, w, b)...)
+			want, shape := naiveConv(x, w, b, tc.g)
+			if !tensor.SameShape(y.Shape, shape) {
+				t.Fatalf("shape %v, want %v", y.Shape, shape)
+			}
+			if msg := cvClose(y.Data, want, 1e-4); msg != "" {
+				t.Fatal(msg)
+			}
+		})
+	}
+}
+
+func TestConvBackwardMatchesNaiveAdjoint(t *testing.T) {
+	for i, tc := range convCases {
+		t.Run(tc.name, func(t *testing.T) {
+			n, x, w, b := tc.build(uint64(300 + 10*i))
+			k := cvCompile(t, n)
+			in := convIn(x, w, b)
+			y := cvForward(t, k, true, in...)
+			dy := cvRand(uint64(301+10*i), y.Shape...)
+			need := []bool{true, true, b != nil}[:len(in)]
+			g := cvBackward(t, k, in, y, dy, need)
+			dx, dw, db := naiveConvAdjoint(x, w, dy, tc.g)
+			if msg := cvClose(g[0].Data, dx, 1e-4); msg != "" {
+				t.Errorf("dX: %s", msg)
+			}
+			if msg := cvClose(g[1].Data, dw, 1e-4); msg != "" {
+				t.Errorf("dW: %s", msg)
+			}
+			if b != nil {
+				if msg := cvClose(g[2].Data, db, 1e-4); msg != "" {
+					t.Errorf("dB: %s", msg)
+				}
+			}
+		})
+	}
+}
+
+// TestConvBackwardNeed checks that only requested gradients are computed
+// and that each one alone equals the one computed with all requested.
+func TestConvBackwardNeed(t *testing.T) {
+	tc := convCases[5]
+	n, x, w, b := tc.build(7)
+	k := cvCompile(t, n)
+	in := convIn(x, w, b)
+	y := cvForward(t, k, true, in...)
+	dy := cvRand(8, y.Shape...)
+	all := cvBackward(t, k, in, y, dy, []bool{true, true, true})
+	for _, need := range [][]bool{{false, true, true}, {true, false, false}, {false, false, true}, {false, true, false}} {
+		g := cvBackward(t, k, in, y, dy, need)
+		for i := range need {
+			switch {
+			case !need[i] && g[i] != nil:
+				t.Errorf("need %v: gradient %d computed", need, i)
+			case need[i] && (g[i] == nil || !cvBitEqual(g[i], all[i])):
+				t.Errorf("need %v: gradient %d differs from the all-inputs pass", need, i)
+			}
+		}
+	}
+}
+
+func TestConvGradCheck(t *testing.T) {
+	for i, tc := range convCases {
+		if tc.n*tc.c*tc.h*tc.w > 400 {
+			continue // the adjoint test covers the large cases
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			n, x, w, b := tc.build(uint64(500 + 10*i))
+			params := map[string]*tensor.Tensor{"w": w}
+			if b != nil {
+				params["b"] = b
+			}
+			err := CheckOp(n, map[string]*tensor.Tensor{"x": x}, params, GradCheck{MaxPerTensor: 48})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestConvErrors(t *testing.T) {
+	mk := func(attrs graph.Attrs) *graph.Node {
+		return &graph.Node{Name: "conv1", Op: graph.OpConv, Inputs: []string{"x", "w", "b"}, Outputs: []string{"y"}, Attrs: attrs}
+	}
+	factory := []struct {
+		name  string
+		attrs graph.Attrs
+		frag  []string
+	}{
+		{"auto_pad same", graph.Attrs{"auto_pad": "SAME_UPPER"}, []string{`node "conv1" (Conv)`, `auto_pad "SAME_UPPER" is not supported`}},
+		{"valid with pads", graph.Attrs{"auto_pad": "VALID", "pads": []int{1, 1, 1, 1}}, []string{"conv1", "VALID"}},
+		{"unknown attr", graph.Attrs{"padding": 1}, []string{"conv1", "padding"}},
+		{"three pads", graph.Attrs{"pads": []int{1, 1, 1}}, []string{"conv1", "pads"}},
+		{"zero stride", graph.Attrs{"strides": []int{0, 1}}, []string{"conv1", "geometry"}},
+		{"zero group", graph.Attrs{"group": 0}, []string{"conv1", "geometry"}},
+		{"negative pad", graph.Attrs{"pads": []int{0, -1, 0, 0}}, []string{"conv1", "geometry"}},
+	}
+	for _, tc := range factory {
+		t.Run("factory "+tc.name, func(t *testing.T) {
+			_, err := Compile(mk(tc.attrs))
+			cvWantErr(t, err, tc.frag...)
+		})
+	}
+	forward := []struct {
+		name  string
+		attrs graph.Attrs
+		in    []*tensor.Tensor
+		frag  []string
+	}{
+		{"channel mismatch", nil, []*tensor.Tensor{tensor.New(1, 3, 5, 5), tensor.New(4, 2, 3, 3)}, []string{"input channels 3", "[4 2 3 3]"}},
+		{"group mismatch", graph.Attrs{"group": 2}, []*tensor.Tensor{tensor.New(1, 4, 5, 5), tensor.New(3, 2, 3, 3)}, []string{"group 2"}},
+		{"kernel larger than padded input", graph.Attrs{"pads": []int{1, 1, 1, 1}}, []*tensor.Tensor{tensor.New(1, 2, 2, 2), tensor.New(1, 2, 5, 5)}, []string{"smaller than the dilated 5x5 kernel"}},
+		{"dilated kernel too large", graph.Attrs{"dilations": []int{3, 3}}, []*tensor.Tensor{tensor.New(1, 2, 6, 6), tensor.New(1, 2, 3, 3)}, []string{"dilated 7x7"}},
+		{"3-D input", nil, []*tensor.Tensor{tensor.New(2, 5, 5), tensor.New(1, 2, 3, 3)}, []string{"4-D"}},
+		{"bias length", nil, []*tensor.Tensor{tensor.New(1, 2, 5, 5), tensor.New(3, 2, 3, 3), tensor.New(2)}, []string{"bias [2] for 3 filters"}},
+		{"missing weight", nil, []*tensor.Tensor{tensor.New(1, 2, 5, 5)}, []string{"needs inputs X and W"}},
+		{"kernel_shape disagrees", graph.Attrs{"kernel_shape": []int{5, 5}}, []*tensor.Tensor{tensor.New(1, 2, 5, 5), tensor.New(3, 2, 3, 3)}, []string{"kernel_shape"}},
+	}
+	for _, tc := range forward {
+		t.Run("forward "+tc.name, func(t *testing.T) {
+			k := cvCompile(t, mk(tc.attrs))
+			_, err := k.Forward(&Ctx{}, tc.in)
+			cvWantErr(t, err, tc.frag...)
+		})
+	}
+	t.Run("backward gradient shape", func(t *testing.T) {
+		k := cvCompile(t, mk(nil))
+		in := []*tensor.Tensor{tensor.New(1, 2, 5, 5), tensor.New(3, 2, 3, 3)}
+		_, err := k.Backward(&Ctx{}, in, nil, []*tensor.Tensor{tensor.New(1, 3, 4, 4)}, []bool{true, true})
+		cvWantErr(t, err, "output gradient [1 3 4 4]")
+	})
+	t.Run("executor names the node", func(t *testing.T) {
+		g := graph.New("bad")
+		g.Inputs = []graph.Value{{Name: "x", Shape: []int{1, 3, 5, 5}}}
+		g.Params["w"] = tensor.New(4, 2, 3, 3)
+		g.Nodes = []*graph.Node{{Name: "conv1", Op: graph.OpConv, Inputs: []string{"x", "w"}, Outputs: []string{"y"}}}
+		g.Outputs = []graph.Value{{Name: "y"}}
+		e, err := New(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.Run(map[string]*tensor.Tensor{"x": tensor.New(1, 3, 5, 5)}, false)
+		cvWantErr(t, err, `node "conv1" (Conv)`, "input channels 3")
+	})
+}
+
+// convGraph is a one-Conv graph for determinism and benchmarks.
+func convGraph(n, c, h, w, m int, geom refGeom, seed uint64) (*graph.Graph, *tensor.Tensor) {
+	g := graph.New("conv")
+	g.Inputs = []graph.Value{{Name: "x", Shape: []int{n, c, h, w}}}
+	g.Params["w"] = cvRand(seed, m, c/geom.group, geom.kh, geom.kw)
+	g.Params["b"] = cvRand(seed+1, m)
+	g.Nodes = []*graph.Node{{Name: "conv", Op: graph.OpConv, Inputs: []string{"x", "w", "b"}, Outputs: []string{"y"}, Attrs: geom.attrs()}}
+	g.Outputs = []graph.Value{{Name: "y"}}
+	return g, cvRand(seed+2, n, c, h, w)
+}
+
+// TestConvDeterministic runs forward+backward twice through fresh executors
+// (with 3 workers, so the batch splits unevenly) and wants identical bits.
+func TestConvDeterministic(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
+	for _, geom := range []refGeom{g2(3, 3, 1, 1, 1, 1), g2(1, 1, 1, 0, 1, 1), g2(3, 3, 2, 1, 1, 4)} {
+		type result struct{ y, dx, dw, db *tensor.Tensor }
+		run := func() result {
+			g, x := convGraph(7, 4, 9, 9, 8, geom, 11)
+			e, err := New(g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			y, err := e.Forward(x, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dy := cvRand(12, y.Shape...)
+			gi, err := e.Backward(map[string]*tensor.Tensor{"y": dy})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return result{y.Clone(), gi["x"].Clone(), e.Grads["w"].Clone(), e.Grads["b"].Clone()}
+		}
+		a, b := run(), run()
+		if !cvBitEqual(a.y, b.y) || !cvBitEqual(a.dx, b.dx) || !cvBitEqual(a.dw, b.dw) || !cvBitEqual(a.db, b.db) {
+			t.Errorf("geometry %+v: two runs differ", geom)
+		}
+	}
+}
+
+// benchConv measures forward+backward (dX, dW, dB) of one Conv layer.
+func benchConv(b *testing.B, n, c, hw, m int, geom refGeom) {
+	g, x := convGraph(n, c, hw, hw, m, geom, 1)
+	e, err := New(g)
+	if err != nil {
+		b.Fatal(err)
+	}
+	y, err := e.Forward(x, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dy := cvRand(2, y.Shape...)
+	gout := map[string]*tensor.Tensor{"y": dy}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := e.Forward(x, true); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := e.Backward(gout); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "images/s")
+}
+
+// Resnet8-like layers at batch 128 (CIFAR-style stages after the stem).
+func BenchmarkConvFwdBwd16x28x28(b *testing.B) { benchConv(b, 128, 16, 28, 16, g2(3, 3, 1, 1, 1, 1)) }
+func BenchmarkConvFwdBwd32x14x14(b *testing.B) { benchConv(b, 128, 32, 14, 32, g2(3, 3, 1, 1, 1, 1)) }
+func BenchmarkConvFwdBwd64x7x7(b *testing.B)   { benchConv(b, 128, 64, 7, 64, g2(3, 3, 1, 1, 1, 1)) }
+func BenchmarkConvFwdBwd16to32Stride2(b *testing.B) {
+	benchConv(b, 128, 16, 28, 32, g2(3, 3, 2, 1, 1, 1))
+}
+func BenchmarkConvFwdBwd1x1(b *testing.B) { benchConv(b, 128, 32, 14, 64, g2(1, 1, 1, 0, 1, 1)) }
