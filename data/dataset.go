@@ -12,12 +12,19 @@ import (
 
 // Dataset is an in-memory labelled image set, already normalised.
 // X holds N*C*H*W values, image i at X[i*C*H*W:]; Labels[i] is in [0, len(Classes)).
+// Pixel p (0..255) of channel c is stored as (p/255 - Mean[c]) / Std[c].
 type Dataset struct {
 	Name    string
 	X       []float32
 	Labels  []int32
 	Classes []string
 	C, H, W int
+	// Mean and Std hold the per-channel normalisation (len C), so a model's
+	// metadata can carry them and new inputs can be normalised alike.
+	Mean, Std []float32
+	// Source says where the examples came from (a directory, or
+	// "bundled sample ..."), for the CLI to print.
+	Source string
 }
 
 // Len returns the number of examples.
@@ -28,7 +35,8 @@ func (d *Dataset) ImageSize() int { return d.C * d.H * d.W }
 
 // Subset returns the examples at the given indices (copied).
 func (d *Dataset) Subset(idx []int) *Dataset {
-	s := &Dataset{Name: d.Name, Classes: d.Classes, C: d.C, H: d.H, W: d.W}
+	s := &Dataset{Name: d.Name, Classes: d.Classes, C: d.C, H: d.H, W: d.W,
+		Mean: d.Mean, Std: d.Std, Source: d.Source}
 	sz := d.ImageSize()
 	s.X = make([]float32, 0, len(idx)*sz)
 	for _, i := range idx {
@@ -86,6 +94,22 @@ type Augment struct {
 	// Fill is the value padding takes, normally the normalised value of a
 	// black pixel so that padding looks like the image border.
 	Fill float32
+	// FillC, when it has one entry per channel, overrides Fill channel by
+	// channel (see Dataset.BlackLevel).
+	FillC []float32
+}
+
+// BlackLevel returns the normalised value of a black pixel per channel,
+// (0 - Mean[c]) / Std[c], the natural padding for Augment.FillC. Without
+// recorded statistics it returns zeros.
+func (d *Dataset) BlackLevel() []float32 {
+	out := make([]float32, d.C)
+	if len(d.Mean) == d.C && len(d.Std) == d.C {
+		for c := range out {
+			out[c] = -d.Mean[c] / d.Std[c]
+		}
+	}
+	return out
 }
 
 // Apply augments one normalised image in place.
@@ -96,11 +120,15 @@ func (a *Augment) Apply(img []float32, c, h, w int, rng *rand.Rand) {
 		if dy != 0 || dx != 0 {
 			src := append([]float32(nil), img...)
 			for ch := range c {
+				fill := a.Fill
+				if len(a.FillC) == c {
+					fill = a.FillC[ch]
+				}
 				for y := range h {
 					sy := y + dy
 					for x := range w {
 						sx := x + dx
-						v := a.Fill
+						v := fill
 						if sy >= 0 && sy < h && sx >= 0 && sx < w {
 							v = src[(ch*h+sy)*w+sx]
 						}
