@@ -289,3 +289,79 @@ func cvBitEqual(a, b *tensor.Tensor) bool {
 	}
 	return true
 }
+
+// naiveBN normalises x[N,C,...] per channel with float64 arithmetic. In
+// training mode it uses the batch mean and biased variance and also returns
+// them with the unbiased variance; otherwise it uses mean and vr.
+func naiveBN(x, scale, b, mean, vr *tensor.Tensor, eps float64, train bool) (y, bmean, bvar, bvarUnbiased []float64) {
+	n, c := x.Shape[0], x.Shape[1]
+	inner := x.Len() / (n * c)
+	at := func(img, ch, i int) int { return (img*c+ch)*inner + i }
+	y = make([]float64, x.Len())
+	bmean, bvar, bvarUnbiased = make([]float64, c), make([]float64, c), make([]float64, c)
+	for ch := range c {
+		mu, v := float64(mean.Data[ch]), float64(vr.Data[ch])
+		if train {
+			var s, ss float64
+			for img := range n {
+				for i := range inner {
+					s += float64(x.Data[at(img, ch, i)])
+				}
+			}
+			mu = s / float64(n*inner)
+			for img := range n {
+				for i := range inner {
+					d := float64(x.Data[at(img, ch, i)]) - mu
+					ss += d * d
+				}
+			}
+			v = ss / float64(n*inner)
+			bmean[ch], bvar[ch], bvarUnbiased[ch] = mu, v, ss/float64(n*inner-1)
+		}
+		for img := range n {
+			for i := range inner {
+				j := at(img, ch, i)
+				y[j] = float64(scale.Data[ch])*(float64(x.Data[j])-mu)/math.Sqrt(v+eps) + float64(b.Data[ch])
+			}
+		}
+	}
+	return y, bmean, bvar, bvarUnbiased
+}
+
+// naiveBNBackward is the textbook chain rule through batch statistics
+// (d xhat, then d var, then d mean), in float64.
+func naiveBNBackward(x, scale, dy *tensor.Tensor, eps float64) (dx, dscale, db []float64) {
+	n, c := x.Shape[0], x.Shape[1]
+	inner := x.Len() / (n * c)
+	m := float64(n * inner)
+	at := func(img, ch, i int) int { return (img*c+ch)*inner + i }
+	dx = make([]float64, x.Len())
+	dscale, db = make([]float64, c), make([]float64, c)
+	_, mean, vr, _ := naiveBN(x, scale, scale, scale, scale, eps, true)
+	for ch := range c {
+		mu, v := mean[ch], vr[ch]
+		std := math.Sqrt(v + eps)
+		var dvar, dmu, sumDev float64
+		for img := range n {
+			for i := range inner {
+				j := at(img, ch, i)
+				xv, g := float64(x.Data[j]), float64(dy.Data[j])
+				db[ch] += g
+				dscale[ch] += g * (xv - mu) / std
+				dxhat := g * float64(scale.Data[ch])
+				dvar += dxhat * (xv - mu) * -0.5 * math.Pow(v+eps, -1.5)
+				dmu += -dxhat / std
+				sumDev += -2 * (xv - mu)
+			}
+		}
+		dmu += dvar * sumDev / m
+		for img := range n {
+			for i := range inner {
+				j := at(img, ch, i)
+				xv, g := float64(x.Data[j]), float64(dy.Data[j])
+				dx[j] = g*float64(scale.Data[ch])/std + dvar*2*(xv-mu)/m + dmu/m
+			}
+		}
+	}
+	return dx, dscale, db
+}

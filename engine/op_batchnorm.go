@@ -1,0 +1,274 @@
+package engine
+
+// BatchNormalization over the channel axis 1 of X[N,C,...] (4-D NCHW, 2-D
+// [N,C] and any rank >= 2 alike; statistics are taken over N and every axis
+// after C):
+//
+//	X, scale[C], B[C], mean[C], var[C] -> Y with the shape of X
+//	Y = scale * (X - mu) / sqrt(sigma2 + epsilon) + B
+//
+// In training mode mu and sigma2 are the batch mean and biased batch
+// variance, and the running statistics in[3] and in[4] are updated in place
+// with ONNX momentum: running = momentum*running + (1-momentum)*batch, using
+// the unbiased batch variance for the running variance as PyTorch does. In
+// inference mode mu and sigma2 are the running statistics. Sums are taken in
+// float64, channel by channel, split over kernels.ParallelFor workers (each
+// channel is reduced by one worker in a fixed order, so results do not
+// depend on the thread count).
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/slimgo/slimgo/graph"
+	"github.com/slimgo/slimgo/kernels"
+	"github.com/slimgo/slimgo/tensor"
+)
+
+// bnParallelMin is the element count of X above which channels are split
+// over workers; below it goroutine start-up costs more than it saves.
+const bnParallelMin = 1 << 14
+
+// bnKernel is a compiled BatchNormalization node.
+type bnKernel struct {
+	node     *graph.Node
+	eps      float64
+	momentum float64
+
+	// From the last training-mode Forward, for Backward.
+	saved  bool
+	xshape []int
+	mean   []float64 // batch mean per channel
+	invstd []float64 // 1/sqrt(biased batch variance + eps) per channel
+}
+
+// newBN validates a BatchNormalization node: epsilon >= 0 and momentum in
+// [0, 1]; training_mode is accepted and ignored (the pass's mode decides),
+// spatial must be 1; other attributes are refused.
+func newBN(n *graph.Node) (Kernel, error) {
+	if err := rejectUnknownAttrs(n, "epsilon", "momentum", "training_mode", "spatial"); err != nil {
+		return nil, err
+	}
+	eps := n.Attrs.Float("epsilon", 1e-5)
+	mom := n.Attrs.Float("momentum", 0.9)
+	if !(eps >= 0) {
+		return nil, attrErrorf(n, "epsilon %g must be >= 0", eps)
+	}
+	if !(mom >= 0 && mom <= 1) {
+		return nil, attrErrorf(n, "momentum %g must be in [0, 1]", mom)
+	}
+	if sp := n.Attrs.Int("spatial", 1); sp != 1 {
+		return nil, attrErrorf(n, "spatial %d is not supported (only per-channel statistics)", sp)
+	}
+	return &bnKernel{node: n, eps: float64(eps), momentum: float64(mom)}, nil
+}
+
+// bnDims returns N, C and the number of elements per (image, channel).
+func bnDims(shape []int) (n, c, inner int) {
+	inner = 1
+	for _, d := range shape[2:] {
+		inner *= d
+	}
+	return shape[0], shape[1], inner
+}
+
+// check validates the five inputs of a BN call.
+func (k *bnKernel) check(in []*tensor.Tensor) error {
+	if len(in) < 5 {
+		return fmt.Errorf("needs inputs X, scale, B, mean, var; got %d inputs", len(in))
+	}
+	names := []string{"X", "scale", "B", "mean", "var"}
+	for i, t := range in[:5] {
+		if t == nil {
+			return fmt.Errorf("input %s is missing", names[i])
+		}
+	}
+	x := in[0]
+	if len(x.Shape) < 2 {
+		return fmt.Errorf("input %v has no channel axis (want [N, C, ...])", x.Shape)
+	}
+	c := x.Shape[1]
+	for i := 1; i < 5; i++ {
+		if s := in[i].Shape; len(s) != 1 || s[0] != c {
+			return fmt.Errorf("%s has shape %v, want [%d] for input %v", names[i], s, c, x.Shape)
+		}
+	}
+	return nil
+}
+
+// bnForChannels runs f(c) for every channel, split over workers when the
+// tensor is large.
+func bnForChannels(c, size int, f func(c int)) {
+	body := func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			f(ch)
+		}
+	}
+	if size >= bnParallelMin && c > 1 {
+		kernels.ParallelFor(c, body)
+		return
+	}
+	body(0, c)
+}
+
+// Forward normalises X. It errors on missing inputs, an input of rank < 2,
+// parameters that are not [C], and in training mode on a batch with a
+// single value per channel (its variance is undefined).
+func (k *bnKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	if err := k.check(in); err != nil {
+		return nil, err
+	}
+	x := in[0]
+	n, c, inner := bnDims(x.Shape)
+	scale, bias, rmean, rvar := in[1].Data, in[2].Data, in[3].Data, in[4].Data
+	y := ctx.Alloc(x.Shape...)
+	cstride := c * inner
+	// apply writes y = (x-mu)*a + b over channel ch; subtracting the mean
+	// first keeps precision when it is large against the spread.
+	apply := func(ch int, mu, a, b float32) {
+		for img := range n {
+			off := img*cstride + ch*inner
+			xs, ys := x.Data[off:off+inner], y.Data[off:off+inner]
+			for i, v := range xs {
+				ys[i] = (v-mu)*a + b
+			}
+		}
+	}
+	if !ctx.Train {
+		k.saved = false
+		bnForChannels(c, len(x.Data), func(ch int) {
+			inv := 1 / math.Sqrt(float64(rvar[ch])+k.eps)
+			a := float64(scale[ch]) * inv
+			apply(ch, rmean[ch], float32(a), bias[ch])
+		})
+		return []*tensor.Tensor{y}, nil
+	}
+	m := n * inner
+	if m < 2 {
+		return nil, fmt.Errorf("training needs more than one value per channel, input is %v", x.Shape)
+	}
+	if cap(k.mean) < c {
+		k.mean, k.invstd = make([]float64, c), make([]float64, c)
+	}
+	k.mean, k.invstd = k.mean[:c], k.invstd[:c]
+	k.xshape = append(k.xshape[:0], x.Shape...)
+	bnForChannels(c, len(x.Data), func(ch int) {
+		var s float64
+		for img := range n {
+			off := img*cstride + ch*inner
+			for _, v := range x.Data[off : off+inner] {
+				s += float64(v)
+			}
+		}
+		mu := s / float64(m)
+		var ss float64
+		for img := range n {
+			off := img*cstride + ch*inner
+			for _, v := range x.Data[off : off+inner] {
+				d := float64(v) - mu
+				ss += d * d
+			}
+		}
+		v := ss / float64(m)
+		inv := 1 / math.Sqrt(v+k.eps)
+		k.mean[ch], k.invstd[ch] = mu, inv
+		a := float64(scale[ch]) * inv
+		apply(ch, float32(mu), float32(a), bias[ch])
+		rmean[ch] = float32(k.momentum*float64(rmean[ch]) + (1-k.momentum)*mu)
+		rvar[ch] = float32(k.momentum*float64(rvar[ch]) + (1-k.momentum)*ss/float64(m-1))
+	})
+	k.saved = true
+	return []*tensor.Tensor{y}, nil
+}
+
+// Backward returns dX (need[0]), dScale (need[1]) and dB (need[2]) through
+// the batch statistics of the last training-mode Forward; the running mean
+// and variance get no gradient. With xhat = (X-mu)*invstd and m values per
+// channel:
+//
+//	dB = sum dY, dScale = sum dY*xhat,
+//	dX = scale*invstd * (dY - dB/m - xhat*dScale/m).
+//
+// It errors if the last Forward was not in training mode or had a different
+// input shape.
+func (k *bnKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
+	gin := make([]*tensor.Tensor, len(in))
+	if err := k.check(in); err != nil {
+		return nil, err
+	}
+	if len(gout) < 1 || gout[0] == nil {
+		return gin, nil
+	}
+	x, dy := in[0], gout[0]
+	if !k.saved || !tensor.SameShape(k.xshape, x.Shape) {
+		return nil, fmt.Errorf("backward needs a training-mode forward pass on input %v first", x.Shape)
+	}
+	if !tensor.SameShape(dy.Shape, x.Shape) {
+		return nil, fmt.Errorf("output gradient %v, want %v", dy.Shape, x.Shape)
+	}
+	needX := len(need) > 0 && need[0]
+	needS := len(need) > 1 && need[1]
+	needB := len(need) > 2 && need[2]
+	if !needX && !needS && !needB {
+		return gin, nil
+	}
+	n, c, inner := bnDims(x.Shape)
+	m := float64(n * inner)
+	cstride := c * inner
+	scale := in[1].Data
+	var dx, ds, db *tensor.Tensor
+	if needX {
+		dx = ctx.Alloc(x.Shape...)
+	}
+	if needS {
+		ds = ctx.Alloc(c)
+	}
+	if needB {
+		db = ctx.Alloc(c)
+	}
+	bnForChannels(c, len(x.Data), func(ch int) {
+		mu, inv := k.mean[ch], k.invstd[ch]
+		var sdy, sdyx float64
+		for img := range n {
+			off := img*cstride + ch*inner
+			xs, gs := x.Data[off:off+inner], dy.Data[off:off+inner]
+			for i, v := range xs {
+				g := float64(gs[i])
+				sdy += g
+				sdyx += g * (float64(v) - mu) * inv
+			}
+		}
+		if needS {
+			ds.Data[ch] = float32(sdyx)
+		}
+		if needB {
+			db.Data[ch] = float32(sdy)
+		}
+		if !needX {
+			return
+		}
+		// dx = a*dy + bx*(x-mu) + c0 with the per-channel constants folded;
+		// x-mu is formed first so a large channel mean does not cancel.
+		a := float64(scale[ch]) * inv
+		bx := -a * inv * sdyx / m
+		c0 := -a * sdy / m
+		a32, b32, c32, mu32 := float32(a), float32(bx), float32(c0), float32(mu)
+		for img := range n {
+			off := img*cstride + ch*inner
+			xs, gs, dxs := x.Data[off:off+inner], dy.Data[off:off+inner], dx.Data[off:off+inner]
+			for i, v := range xs {
+				dxs[i] = a32*gs[i] + b32*(v-mu32) + c32
+			}
+		}
+	})
+	gin[0] = dx
+	if needS {
+		gin[1] = ds
+	}
+	if needB {
+		gin[2] = db
+	}
+	return gin, nil
+}
+
+func init() { Register(graph.OpBN, newBN) }
