@@ -139,13 +139,16 @@ func (a *Augment) Apply(img []float32, c, h, w int, rng *rand.Rand) {
 		}
 	}
 	if a.FlipH && rng.IntN(2) == 1 {
-		for ch := range c {
-			for y := range h {
-				row := img[(ch*h+y)*w : (ch*h+y+1)*w]
-				for i, j := 0, w-1; i < j; i, j = i+1, j-1 {
-					row[i], row[j] = row[j], row[i]
-				}
-			}
+		FlipImageH(img, c, h, w)
+	}
+}
+
+// FlipImageH mirrors a C x H x W image left to right in place.
+func FlipImageH(img []float32, c, h, w int) {
+	for r := range c * h {
+		row := img[r*w : (r+1)*w]
+		for i, j := 0, w-1; i < j; i, j = i+1, j-1 {
+			row[i], row[j] = row[j], row[i]
 		}
 	}
 }
