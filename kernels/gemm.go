@@ -200,7 +200,7 @@ func packA(transA bool, mc, kc int, alpha float32, a []float32, lda, ic, pc int,
 				src := a[(pc+p)*lda+r0 : (pc+p)*lda+r0+rows]
 				d := panel[p*gemmMR : p*gemmMR+gemmMR]
 				if rows == gemmMR && alpha == 1 {
-					copy(d, src)
+					*(*[gemmMR]float32)(d) = *(*[gemmMR]float32)(src)
 					continue
 				}
 				for i, v := range src {
@@ -239,12 +239,14 @@ func packB(transB bool, kc, nc int, b []float32, ldb, pc, jc int, dst []float32)
 		c0 := jc + q*gemmNR
 		cols := min(gemmNR, nc-q*gemmNR)
 		if !transB {
+			if cols == gemmNR {
+				packPanelB16(kc, b[pc*ldb+c0:], ldb, panel)
+				continue
+			}
 			for p := range kc {
 				d := panel[p*gemmNR : p*gemmNR+gemmNR]
 				copy(d, b[(pc+p)*ldb+c0:(pc+p)*ldb+c0+cols])
-				if cols < gemmNR {
-					clear(d[cols:])
-				}
+				clear(d[cols:])
 			}
 			continue
 		}
@@ -260,6 +262,14 @@ func packB(transB bool, kc, nc int, b []float32, ldb, pc, jc int, dst []float32)
 				panel[p*gemmNR+j] = 0
 			}
 		}
+	}
+}
+
+// packPanelB16Go is the portable packPanelB16: dst[p*16+j] =
+// src[p*ldb+j] for p < kc, j < 16.
+func packPanelB16Go(kc int, src []float32, ldb int, dst []float32) {
+	for p := range kc {
+		*(*[gemmNR]float32)(dst[p*gemmNR:]) = *(*[gemmNR]float32)(src[p*ldb:])
 	}
 }
 

@@ -24,3 +24,21 @@ func asmKernel(k int, a, b, c []float32, ldc int, accum bool) {
 	}
 	sgemmKernel6x16AVX2(k, &a[0], &b[0], &c[0], ldc, acc)
 }
+
+// packB16AVX copies kc >= 1 rows of 16 floats from src (rows ldb floats
+// apart) to dst contiguously. Implemented in gemm_avx2_amd64.s (AVX).
+//
+//go:noescape
+func packB16AVX(kc int, src *float32, ldb int, dst *float32)
+
+// packPanelB16 packs one full 16-column panel of an untransposed B:
+// dst[p*16+j] = src[p*ldb+j] for p < kc. Callers guarantee the bounds.
+func packPanelB16(kc int, src []float32, ldb int, dst []float32) {
+	if UseAsm && hasAsmKernel {
+		_ = src[(kc-1)*ldb+gemmNR-1]
+		_ = dst[kc*gemmNR-1]
+		packB16AVX(kc, &src[0], ldb, &dst[0])
+		return
+	}
+	packPanelB16Go(kc, src, ldb, dst)
+}

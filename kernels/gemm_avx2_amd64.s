@@ -112,3 +112,25 @@ overwrite:
 	STROW(Y14, Y15)
 	VZEROUPPER
 	RET
+
+// func packB16AVX(kc int, src *float32, ldb int, dst *float32)
+// Copies kc rows of 16 floats, src rows ldb floats apart, to dst
+// contiguously (one packed B panel). kc >= 1.
+TEXT ·packB16AVX(SB), NOSPLIT, $0-32
+	MOVQ kc+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ ldb+16(FP), R8
+	SHLQ $2, R8
+	MOVQ dst+24(FP), DI
+
+packloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ    R8, SI
+	ADDQ    $64, DI
+	DECQ    CX
+	JNZ     packloop
+	VZEROUPPER
+	RET

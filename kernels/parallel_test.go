@@ -1,0 +1,81 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"sync/atomic"
+	"testing"
+)
+
+// withProcs runs f with GOMAXPROCS set to p and restores it.
+func withProcs(p int, f func()) {
+	old := runtime.GOMAXPROCS(p)
+	defer runtime.GOMAXPROCS(old)
+	f()
+}
+
+// TestParallelForCoversRange checks every index in [0, n) is visited
+// exactly once, in at most Threads() chunks.
+func TestParallelForCoversRange(t *testing.T) {
+	for _, tc := range []struct{ n, procs int }{{0, 2}, {1, 2}, {2, 2}, {7, 3}, {100, 2}, {5, 8}, {9, 1}} {
+		t.Run(fmt.Sprintf("n%d_p%d", tc.n, tc.procs), func(t *testing.T) {
+			withProcs(tc.procs, func() {
+				hits := make([]int32, tc.n)
+				var chunks atomic.Int32
+				ParallelFor(tc.n, func(lo, hi int) {
+					chunks.Add(1)
+					for i := lo; i < hi; i++ {
+						atomic.AddInt32(&hits[i], 1)
+					}
+				})
+				for i, h := range hits {
+					if h != 1 {
+						t.Fatalf("index %d visited %d times", i, h)
+					}
+				}
+				if c := int(chunks.Load()); c > max(1, tc.procs) {
+					t.Fatalf("%d chunks for %d threads", c, tc.procs)
+				}
+			})
+		})
+	}
+}
+
+// TestSgemmParallelMatchesSerial checks SgemmParallel is bitwise equal to
+// Sgemm for column splits, row splits and the small serial fallback, at
+// several thread counts, and close to the reference.
+func TestSgemmParallelMatchesSerial(t *testing.T) {
+	cases := []gemmCase{
+		{name: "colsplit_conv", m: 32, n: 1570, k: 150, alpha: 1, beta: 0, nanC: true},
+		{name: "colsplit_tt_beta", ta: true, tb: true, m: 70, n: 333, k: 90, alpha: 0.5, beta: 0.75},
+		{name: "rowsplit_thinN", m: 1000, n: 20, k: 70, alpha: 1, beta: 1},
+		{name: "rowsplit_tA_pad", ta: true, m: 601, n: 40, k: 65, alpha: -1, beta: 0, padA: 3, pC: 5, nanC: true},
+		{name: "small_serial", m: 5, n: 7, k: 3, alpha: 1, beta: 0},
+	}
+	for ci, tc := range cases {
+		for _, procs := range []int{1, 2, 3, 5} {
+			t.Run(fmt.Sprintf("%s/p%d", tc.name, procs), func(t *testing.T) {
+				r := rand.New(rand.NewPCG(uint64(ci), 9))
+				a, lda, b, ldb, c, ldc := gemmOperands(r, tc)
+				ser := append([]float32(nil), c...)
+				par := append([]float32(nil), c...)
+				ref := append([]float32(nil), c...)
+				Sgemm(tc.ta, tc.tb, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, ser, ldc)
+				withProcs(procs, func() {
+					SgemmParallel(tc.ta, tc.tb, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, par, ldc)
+				})
+				SgemmRef(tc.ta, tc.tb, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, ref, ldc)
+				for i := range ser {
+					if math.Float32bits(ser[i]) != math.Float32bits(par[i]) {
+						t.Fatalf("element %d: parallel %v != serial %v", i, par[i], ser[i])
+					}
+				}
+				if e := maxRelErr(par, ref, math.Sqrt(float64(tc.k))+1); e > 1e-5 {
+					t.Fatalf("parallel vs reference: max scaled error %g", e)
+				}
+			})
+		}
+	}
+}
