@@ -1,0 +1,103 @@
+// Package train trains a graph.Graph with the engine: softmax cross-entropy,
+// SGD (momentum, Nesterov) and Adam optimizers with per-parameter state,
+// learning-rate schedules, extra loss terms such as the BN-gamma L1 penalty
+// of network slimming, and Fit, a loop with progress output, evaluation,
+// NaN recovery and atomic, checksummed, exactly resumable checkpoints.
+package train
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/slimgo/slimgo/tensor"
+)
+
+// SoftmaxCrossEntropy returns the mean over the batch of
+// -log softmax(logits[i])[labels[i]] and the number of rows whose argmax
+// (first maximum on ties) equals the label.
+//
+// logits is [N, K]; labels has N entries in [0, K). When grad is non-nil it
+// must have the shape of logits and receives d loss / d logits
+// ((softmax - onehot) / N), overwriting its contents. The softmax is computed
+// in float64 with the log-sum-exp shift, so logits of any finite magnitude
+// give a finite loss. It errors on a bad shape or an out-of-range label,
+// naming the row; non-finite logits give a non-finite loss, not an error.
+func SoftmaxCrossEntropy(logits *tensor.Tensor, labels []int32, grad *tensor.Tensor) (loss float64, correct int, err error) {
+	return SoftmaxCrossEntropySmoothed(logits, labels, 0, grad)
+}
+
+// SoftmaxCrossEntropySmoothed is SoftmaxCrossEntropy against label-smoothed
+// targets q = (1-smoothing)*onehot(label) + smoothing/K, as PyTorch's
+// CrossEntropyLoss(label_smoothing=...) does: loss = mean_i -sum_k q_ik log p_ik
+// and grad = (p - q) / N. smoothing must be in [0, 1).
+func SoftmaxCrossEntropySmoothed(logits *tensor.Tensor, labels []int32, smoothing float64, grad *tensor.Tensor) (loss float64, correct int, err error) {
+	if logits == nil || len(logits.Shape) != 2 {
+		var s []int
+		if logits != nil {
+			s = logits.Shape
+		}
+		return 0, 0, fmt.Errorf("train: cross-entropy needs 2-D logits [N, K], got shape %v", s)
+	}
+	n, k := logits.Shape[0], logits.Shape[1]
+	if n == 0 || k == 0 {
+		return 0, 0, fmt.Errorf("train: cross-entropy on empty logits %v", logits.Shape)
+	}
+	if len(labels) != n {
+		return 0, 0, fmt.Errorf("train: cross-entropy has %d labels for logits %v", len(labels), logits.Shape)
+	}
+	if grad != nil && !tensor.SameShape(grad.Shape, logits.Shape) {
+		return 0, 0, fmt.Errorf("train: cross-entropy gradient has shape %v, logits %v", grad.Shape, logits.Shape)
+	}
+	if !(smoothing >= 0 && smoothing < 1) {
+		return 0, 0, fmt.Errorf("train: label smoothing %g outside [0, 1)", smoothing)
+	}
+	for i, l := range labels {
+		if l < 0 || int(l) >= k {
+			return 0, 0, fmt.Errorf("train: label %d of example %d is outside [0, %d): the model has %d outputs", l, i, k, k)
+		}
+	}
+	off := smoothing / float64(k)
+	on := 1 - smoothing + off
+	inv := 1 / float64(n)
+	total := 0.0
+	for i := range n {
+		row := logits.Data[i*k : (i+1)*k]
+		m := float64(row[0])
+		arg := 0
+		for j, v := range row {
+			if float64(v) > m {
+				m, arg = float64(v), j
+			}
+		}
+		if arg == int(labels[i]) {
+			correct++
+		}
+		s := 0.0
+		for _, v := range row {
+			s += math.Exp(float64(v) - m)
+		}
+		lse := m + math.Log(s)
+		// -sum_k q_k (z_k - lse) = lse - sum_k q_k z_k
+		qz := 0.0
+		if smoothing != 0 {
+			for _, v := range row {
+				qz += off * float64(v)
+			}
+			qz += (on - off) * float64(row[labels[i]])
+		} else {
+			qz = float64(row[labels[i]])
+		}
+		total += lse - qz
+		if grad != nil {
+			g := grad.Data[i*k : (i+1)*k]
+			for j, v := range row {
+				q := off
+				if j == int(labels[i]) {
+					q = on
+				}
+				g[j] = float32((math.Exp(float64(v)-lse) - q) * inv)
+			}
+		}
+	}
+	return total * inv, correct, nil
+}

@@ -1,0 +1,63 @@
+package train
+
+import (
+	"math"
+	"testing"
+)
+
+func TestSchedules(t *testing.T) {
+	type pt struct {
+		step int
+		want float64
+	}
+	for _, tc := range []struct {
+		name  string
+		s     Schedule
+		total int
+		pts   []pt
+	}{
+		{"constant", Constant(0.3), 10, []pt{{0, 0.3}, {9, 0.3}}},
+		{"step", StepDecay(1, []int{3, 6}, 0.1), 10, []pt{{0, 1}, {2, 1}, {3, 0.1}, {5, 0.1}, {6, 0.01}, {9, 0.01}}},
+		// warm-up lr*(s+1)/w for s < w; then cos from lr at step w to minLR at total-1.
+		{"cosine warm-up", CosineWarmup(1, 0, 4), 15, []pt{{0, 0.25}, {1, 0.5}, {3, 1}, {4, 1}, {9, 0.5}, {14, 0}}},
+		{"cosine min", CosineWarmup(2, 0.2, 0), 11, []pt{{0, 2}, {5, 1.1}, {10, 0.2}}},
+		// PyTorch 1.13 OneCycleLR(max_lr=0.1, total_steps=100), defaults.
+		{"onecycle torch", OneCycle(0.1, 0.3, 25, 1e4), 100, []pt{{0, 0.0040000000000000036}, {1, 0.004281378056590748},
+			{10, 0.029516394846410082}, {29, 0.1}, {30, 0.09994965352845243}, {50, 0.0793893450575732}, {99, 4e-07}}},
+		// OneCycleLR(max_lr=0.5, total_steps=37, pct_start=0.25): a fractional phase end.
+		{"onecycle torch fractional", OneCycle(0.5, 0.25, 25, 1e4), 37, []pt{{0, 0.020000000000000018}, {3, 0.16030039687954722},
+			{8, 0.4989132614175403}, {9, 0.49909937573814306}, {20, 0.3095654095971998}, {36, 2e-06}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, p := range tc.pts {
+				if got := tc.s(p.step, tc.total); math.Abs(got-p.want) > 1e-12 {
+					t.Errorf("step %d: %.15g, want %.15g", p.step, got, p.want)
+				}
+			}
+		})
+	}
+}
+
+func TestScheduleConfig(t *testing.T) {
+	s, err := ScheduleConfig{Name: "step", LR: 1}.Build(4, 10) // milestones at epochs 2 and 3
+	if err != nil {
+		t.Fatal(err)
+	}
+	for step, want := range map[int]float64{19: 1, 20: 0.1, 29: 0.1, 30: 0.01} {
+		if got := s(step, 40); math.Abs(got-want) > 1e-12 {
+			t.Errorf("step schedule at %d: %g, want %g", step, got, want)
+		}
+	}
+	s, err = ScheduleConfig{Name: "onecycle", LR: 1, WarmupEpochs: 1}.Build(4, 10) // peak at step 9
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s(9, 40); got != 1 {
+		t.Errorf("onecycle peak %g at step 9", got)
+	}
+	for _, bad := range []ScheduleConfig{{Name: "linear", LR: 1}, {Name: "cosine", LR: 0}, {Name: "cosine", LR: 1, WarmupEpochs: 9}} {
+		if _, err := bad.Build(4, 10); err == nil {
+			t.Errorf("%+v: no error", bad)
+		}
+	}
+}
