@@ -12,14 +12,14 @@ import (
 // Register tile and cache-block sizes of the packed GEMM. A is packed in
 // row panels of gemmMR rows (k-major), B in column panels of gemmNR columns
 // (k-major); the micro-kernel multiplies one A panel by one B panel.
-// gemmKC x gemmNR floats of B (16 KiB) stay in L1 while gemmMC x gemmKC of A
+// gemmKC x gemmNR floats of B (24 KiB) stay in L1 while gemmMC x gemmKC of A
 // (144 KiB) stays in L2.
 const (
-	gemmMR = 6
-	gemmNR = 16
+	gemmMR = 4
+	gemmNR = 24
 	gemmKC = 256
-	gemmMC = 144 // multiple of gemmMR
-	gemmNC = 2048
+	gemmMC = 144  // multiple of gemmMR
+	gemmNC = 2016 // multiple of gemmNR
 )
 
 // UseAsm selects the AVX2+FMA assembly micro-kernel for Sgemm. It starts
@@ -45,7 +45,7 @@ func AsmAvailable() bool { return hasAsmKernel }
 //
 // The product is cache-blocked: panels of A and B are packed into
 // contiguous scratch (pooled, so steady-state calls do not allocate) and
-// multiplied by a 6x16 register-tile micro-kernel (AVX2+FMA assembly when
+// multiplied by a 4x24 register-tile micro-kernel (AVX2+FMA assembly when
 // UseAsm, pure Go otherwise).
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
@@ -240,7 +240,7 @@ func packB(transB bool, kc, nc int, b []float32, ldb, pc, jc int, dst []float32)
 		cols := min(gemmNR, nc-q*gemmNR)
 		if !transB {
 			if cols == gemmNR {
-				packPanelB16(kc, b[pc*ldb+c0:], ldb, panel)
+				packPanelB(kc, b[pc*ldb+c0:], ldb, panel)
 				continue
 			}
 			for p := range kc {
@@ -265,9 +265,9 @@ func packB(transB bool, kc, nc int, b []float32, ldb, pc, jc int, dst []float32)
 	}
 }
 
-// packPanelB16Go is the portable packPanelB16: dst[p*16+j] =
-// src[p*ldb+j] for p < kc, j < 16.
-func packPanelB16Go(kc int, src []float32, ldb int, dst []float32) {
+// packPanelBGo is the portable packPanelB: dst[p*NR+j] = src[p*ldb+j] for
+// p < kc, j < NR.
+func packPanelBGo(kc int, src []float32, ldb int, dst []float32) {
 	for p := range kc {
 		*(*[gemmNR]float32)(dst[p*gemmNR:]) = *(*[gemmNR]float32)(src[p*ldb:])
 	}

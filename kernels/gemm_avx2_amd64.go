@@ -4,41 +4,44 @@ package kernels
 
 import "golang.org/x/sys/cpu"
 
-// sgemmKernel6x16AVX2 computes the 6x16 tile sum_p a[p*6+i]*b[p*16+j] over
-// p < k (k >= 1) from packed panels and stores it into c (row stride ldc
-// elements), or adds it to c when accum != 0. Implemented in
-// gemm_avx2_amd64.s; requires AVX2 and FMA.
+// sgemmKernelAVX2 computes the 4x24 (gemmMR x gemmNR) tile
+// sum_p a[p*4+i]*b[p*24+j] over p < k (k >= 1) from packed panels and
+// stores it into c (row stride ldc elements), or adds it to c when
+// accum != 0. Implemented in gemm_avx2_amd64.s; requires AVX2 and FMA.
 //
 //go:noescape
-func sgemmKernel6x16AVX2(k int, a, b, c *float32, ldc int, accum int)
+func sgemmKernelAVX2(k int, a, b, c *float32, ldc int, accum int)
+
+// packBPanelAVX copies kc >= 1 rows of 24 floats from src (rows ldb floats
+// apart) to dst contiguously. Implemented in gemm_avx2_amd64.s (AVX).
+//
+//go:noescape
+func packBPanelAVX(kc int, src *float32, ldb int, dst *float32)
 
 // hasAsmKernel reports whether this CPU can run the assembly micro-kernel.
 var hasAsmKernel = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
-// asmKernel calls the assembly micro-kernel; callers guarantee the panels
-// hold k*mr and k*nr elements and c covers a full mr x nr tile at ldc.
+// asmKernel calls the assembly micro-kernel after checking the panels hold
+// k*MR and k*NR elements and c covers a full MR x NR tile at ldc.
 func asmKernel(k int, a, b, c []float32, ldc int, accum bool) {
+	_ = a[k*gemmMR-1]
+	_ = b[k*gemmNR-1]
+	_ = c[(gemmMR-1)*ldc+gemmNR-1]
 	acc := 0
 	if accum {
 		acc = 1
 	}
-	sgemmKernel6x16AVX2(k, &a[0], &b[0], &c[0], ldc, acc)
+	sgemmKernelAVX2(k, &a[0], &b[0], &c[0], ldc, acc)
 }
 
-// packB16AVX copies kc >= 1 rows of 16 floats from src (rows ldb floats
-// apart) to dst contiguously. Implemented in gemm_avx2_amd64.s (AVX).
-//
-//go:noescape
-func packB16AVX(kc int, src *float32, ldb int, dst *float32)
-
-// packPanelB16 packs one full 16-column panel of an untransposed B:
-// dst[p*16+j] = src[p*ldb+j] for p < kc. Callers guarantee the bounds.
-func packPanelB16(kc int, src []float32, ldb int, dst []float32) {
+// packPanelB packs one full gemmNR-column panel of an untransposed B:
+// dst[p*NR+j] = src[p*ldb+j] for p < kc.
+func packPanelB(kc int, src []float32, ldb int, dst []float32) {
 	if UseAsm && hasAsmKernel {
 		_ = src[(kc-1)*ldb+gemmNR-1]
 		_ = dst[kc*gemmNR-1]
-		packB16AVX(kc, &src[0], ldb, &dst[0])
+		packBPanelAVX(kc, &src[0], ldb, &dst[0])
 		return
 	}
-	packPanelB16Go(kc, src, ldb, dst)
+	packPanelBGo(kc, src, ldb, dst)
 }

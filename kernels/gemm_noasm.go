@@ -10,7 +10,7 @@ func asmKernel(k int, a, b, c []float32, ldc int, accum bool) {
 	goKernel(k, a, b, c, ldc, accum)
 }
 
-// packPanelB16 packs one full 16-column panel of an untransposed B.
-func packPanelB16(kc int, src []float32, ldb int, dst []float32) {
-	packPanelB16Go(kc, src, ldb, dst)
+// packPanelB packs one full gemmNR-column panel of an untransposed B.
+func packPanelB(kc int, src []float32, ldb int, dst []float32) {
+	packPanelBGo(kc, src, ldb, dst)
 }

@@ -34,9 +34,9 @@ func ParallelFor(n int, f func(lo, hi int)) {
 // product; same arguments, result and panics as Sgemm. Ops that already
 // parallelise over the batch call the single-threaded Sgemm instead.
 //
-// C is split into contiguous column ranges of whole 16-wide register tiles
+// C is split into contiguous column ranges of whole 24-wide register tiles
 // (or, when C has fewer column tiles than row tiles and too few to go
-// round, row ranges of whole 6-row tiles). Each goroutine runs the packed
+// round, row ranges of whole 4-row tiles). Each goroutine runs the packed
 // Sgemm on its range, so every part of B is packed exactly once overall and
 // only the (usually small, e.g. conv weight) A operand is packed per
 // goroutine. Every element is computed with the same blocking and
