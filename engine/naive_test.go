@@ -365,3 +365,52 @@ func naiveBNBackward(x, scale, dy *tensor.Tensor, eps float64) (dx, dscale, db [
 	}
 	return dx, dscale, db
 }
+
+// naivePoolAdjoint scatters dy back through naivePool's windows: for max to
+// the first tap (in row-major window order) holding the window maximum, for
+// averages evenly over the taps inside the image divided by the divisor.
+func naivePoolAdjoint(x, dy *tensor.Tensor, g refGeom, max, countPad bool) []float64 {
+	n, c, h, wd := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+	oh, ow := dy.Shape[2], dy.Shape[3]
+	dx := make([]float64, x.Len())
+	for p := range n * c {
+		for oy := range oh {
+			for ox := range ow {
+				gv := float64(dy.Data[(p*oh+oy)*ow+ox])
+				var taps []int
+				best, bestAt, padded := math.Inf(-1), -1, 0
+				for ky := range g.kh {
+					for kx := range g.kw {
+						iy := oy*g.sh - g.padT + ky*g.dh
+						ix := ox*g.sw - g.padL + kx*g.dw
+						if iy >= -g.padT && iy < h+g.padB && ix >= -g.padL && ix < wd+g.padR {
+							padded++
+						}
+						if iy < 0 || iy >= h || ix < 0 || ix >= wd {
+							continue
+						}
+						j := (p*h+iy)*wd + ix
+						taps = append(taps, j)
+						if v := float64(x.Data[j]); v > best {
+							best, bestAt = v, j
+						}
+					}
+				}
+				switch {
+				case len(taps) == 0:
+				case max:
+					dx[bestAt] += gv
+				default:
+					div := float64(len(taps))
+					if countPad {
+						div = float64(padded)
+					}
+					for _, j := range taps {
+						dx[j] += gv / div
+					}
+				}
+			}
+		}
+	}
+	return dx
+}

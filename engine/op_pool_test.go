@@ -1,0 +1,207 @@
+package engine
+
+import (
+	"runtime"
+	"testing"
+
+	"github.com/slimgo/slimgo/graph"
+	"github.com/slimgo/slimgo/tensor"
+)
+
+type poolCase struct {
+	name       string
+	n, c, h, w int
+	g          refGeom
+	countPad   bool // AveragePool only
+}
+
+func pg(k, s, pad, dil int, ceil bool) refGeom {
+	g := g2(k, k, s, pad, dil, 1)
+	g.ceil = ceil
+	return g
+}
+
+var poolCases = []poolCase{
+	{"2x2 stride2", 2, 3, 6, 8, pg(2, 2, 0, 1, false), false},
+	{"2x2 stride2 odd floor", 2, 2, 7, 5, pg(2, 2, 0, 1, false), false},
+	{"2x2 stride2 odd ceil", 2, 2, 7, 5, pg(2, 2, 0, 1, true), false},
+	{"3x3 stride2 pad1", 2, 3, 7, 7, pg(3, 3, 2, 1, false), false},
+	{"3x3 stride2 pad1 countpad", 2, 3, 7, 7, pg(3, 3, 2, 1, false), true},
+	{"3x3 stride2 pad1 ceil countpad", 1, 3, 8, 6, pg(3, 2, 1, 1, true), true},
+	{"3x3 stride1 pad1", 2, 2, 5, 6, pg(3, 1, 1, 1, false), false},
+	{"dilation2", 2, 2, 9, 8, pg(3, 1, 2, 2, false), false},
+	{"dilation2 ceil stride2", 1, 3, 10, 9, pg(2, 2, 1, 2, true), true},
+	{"rect asym", 2, 2, 7, 9, refGeom{kh: 2, kw: 3, sh: 1, sw: 2, padT: 1, padL: 0, padB: 0, padR: 2, dh: 1, dw: 1, group: 1}, true},
+	{"whole plane", 3, 2, 4, 4, pg(4, 1, 0, 1, false), false},
+	{"large parallel", 8, 16, 12, 12, pg(3, 2, 1, 1, true), false},
+}
+
+func (tc poolCase) node(op string) *graph.Node {
+	a := tc.g.attrs()
+	a["kernel_shape"] = []int{tc.g.kh, tc.g.kw}
+	if tc.countPad && op == graph.OpAveragePool {
+		a["count_include_pad"] = 1
+	}
+	return &graph.Node{Name: "pool_" + tc.name, Op: op, Inputs: []string{"x"}, Outputs: []string{"y"}, Attrs: a}
+}
+
+func TestPoolMatchesNaive(t *testing.T) {
+	for i, tc := range poolCases {
+		for _, op := range []string{graph.OpMaxPool, graph.OpAveragePool} {
+			t.Run(op+"/"+tc.name, func(t *testing.T) {
+				isMax := op == graph.OpMaxPool
+				x := cvRand(uint64(600+i), tc.n, tc.c, tc.h, tc.w)
+				k := cvCompile(t, tc.node(op))
+				y := cvForward(t, k, true, x)
+				want, shape := naivePool(x, tc.g, isMax, tc.countPad)
+				if !tensor.SameShape(y.Shape, shape) {
+					t.Fatalf("shape %v, want %v", y.Shape, shape)
+				}
+				if msg := cvClose(y.Data, want, 1e-5); msg != "" {
+					t.Fatalf("Y: %s", msg)
+				}
+				dy := cvRand(uint64(700+i), y.Shape...)
+				g := cvBackward(t, k, []*tensor.Tensor{x}, y, dy, []bool{true})
+				if msg := cvClose(g[0].Data, naivePoolAdjoint(x, dy, tc.g, isMax, tc.countPad), 1e-5); msg != "" {
+					t.Fatalf("dX: %s", msg)
+				}
+				// Inference gives the same output.
+				if yi := cvForward(t, k, false, x); !cvBitEqual(yi, y) {
+					t.Error("inference output differs from training output")
+				}
+			})
+		}
+	}
+}
+
+func TestPoolGradCheck(t *testing.T) {
+	for i, tc := range poolCases {
+		if tc.n*tc.c*tc.h*tc.w > 300 {
+			continue
+		}
+		for _, op := range []string{graph.OpMaxPool, graph.OpAveragePool} {
+			t.Run(op+"/"+tc.name, func(t *testing.T) {
+				// Values 0.05 apart: the 0.01 step never changes a window's maximum.
+				x := cvPermuted(uint64(800+i), 0.05, tc.n, tc.c, tc.h, tc.w)
+				if err := CheckOp(tc.node(op), map[string]*tensor.Tensor{"x": x}, nil, GradCheck{MaxPerTensor: 64}); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
+	}
+}
+
+// TestMaxPoolTies checks PyTorch's tie rule: the first maximum in window
+// order gets the gradient, exactly once.
+func TestMaxPoolTies(t *testing.T) {
+	x := tensor.From([]float32{1, 3, 3, 0, 2, 3, 3, 3, 0}, 1, 1, 3, 3)
+	k := cvCompile(t, poolCase{g: pg(2, 1, 0, 1, false)}.node(graph.OpMaxPool))
+	y := cvForward(t, k, true, x)
+	dy := tensor.From([]float32{1, 10, 100, 1000}, 1, 1, 2, 2)
+	g := cvBackward(t, k, []*tensor.Tensor{x}, y, dy, []bool{true})
+	// Windows: {1,3,0,2}->x[1]; {3,3,2,3}->x[1]; {0,2,3,3}->x[6]; {2,3,3,0}->x[5].
+	want := []float64{0, 11, 0, 0, 0, 1000, 100, 0, 0}
+	if msg := cvClose(g[0].Data, want, 0); msg != "" {
+		t.Fatal(msg)
+	}
+}
+
+func TestGlobalAveragePool(t *testing.T) {
+	for i, shape := range [][]int{{2, 3, 4, 5}, {1, 1, 1, 1}, {3, 2, 7, 7}, {16, 16, 9, 9}} {
+		x := cvRand(uint64(900+i), shape...)
+		n := &graph.Node{Name: "gap", Op: graph.OpGlobalAvg, Inputs: []string{"x"}, Outputs: []string{"y"}}
+		k := cvCompile(t, n)
+		y := cvForward(t, k, true, x)
+		// Reference: AveragePool with a whole-plane window.
+		whole := refGeom{kh: shape[2], kw: shape[3], sh: 1, sw: 1, dh: 1, dw: 1, group: 1}
+		want, wshape := naivePool(x, whole, false, false)
+		if !tensor.SameShape(y.Shape, wshape) {
+			t.Fatalf("%v: shape %v, want %v", shape, y.Shape, wshape)
+		}
+		if msg := cvClose(y.Data, want, 1e-6); msg != "" {
+			t.Fatalf("%v: %s", shape, msg)
+		}
+		dy := cvRand(uint64(950+i), y.Shape...)
+		g := cvBackward(t, k, []*tensor.Tensor{x}, y, dy, []bool{true})
+		if msg := cvClose(g[0].Data, naivePoolAdjoint(x, dy, whole, false, false), 1e-6); msg != "" {
+			t.Fatalf("%v dX: %s", shape, msg)
+		}
+		if tensor.Size(shape) <= 200 {
+			if err := CheckOp(n, map[string]*tensor.Tensor{"x": x}, nil, GradCheck{MaxPerTensor: 64}); err != nil {
+				t.Fatalf("%v: %v", shape, err)
+			}
+		}
+	}
+}
+
+func TestPoolErrors(t *testing.T) {
+	mk := func(op string, attrs graph.Attrs) *graph.Node {
+		return &graph.Node{Name: "pool1", Op: op, Inputs: []string{"x"}, Outputs: []string{"y"}, Attrs: attrs}
+	}
+	k3 := []int{3, 3}
+	for _, tc := range []struct {
+		name  string
+		op    string
+		attrs graph.Attrs
+		frag  []string
+	}{
+		{"auto_pad same", graph.OpMaxPool, graph.Attrs{"kernel_shape": k3, "auto_pad": "SAME_LOWER"}, []string{`node "pool1" (MaxPool)`, `auto_pad "SAME_LOWER"`}},
+		{"no kernel_shape", graph.OpAveragePool, graph.Attrs{}, []string{`node "pool1" (AveragePool)`, "kernel_shape"}},
+		{"3-D kernel_shape", graph.OpMaxPool, graph.Attrs{"kernel_shape": []int{2, 2, 2}}, []string{"pool1", "kernel_shape"}},
+		{"storage_order", graph.OpMaxPool, graph.Attrs{"kernel_shape": k3, "storage_order": 1}, []string{"pool1", "storage_order 1"}},
+		{"count_include_pad on max", graph.OpMaxPool, graph.Attrs{"kernel_shape": k3, "count_include_pad": 1}, []string{"pool1", "count_include_pad"}},
+		{"count_include_pad 2", graph.OpAveragePool, graph.Attrs{"kernel_shape": k3, "count_include_pad": 2}, []string{"pool1", "count_include_pad 2"}},
+		{"group", graph.OpAveragePool, graph.Attrs{"kernel_shape": k3, "group": 2}, []string{"pool1", "group"}},
+		{"zero stride", graph.OpMaxPool, graph.Attrs{"kernel_shape": k3, "strides": []int{0, 0}}, []string{"pool1", "geometry"}},
+		{"global with attr", graph.OpGlobalAvg, graph.Attrs{"kernel_shape": k3}, []string{`node "pool1" (GlobalAveragePool)`, "kernel_shape"}},
+	} {
+		t.Run("factory "+tc.name, func(t *testing.T) {
+			_, err := Compile(mk(tc.op, tc.attrs))
+			cvWantErr(t, err, tc.frag...)
+		})
+	}
+	for _, tc := range []struct {
+		name  string
+		op    string
+		attrs graph.Attrs
+		in    []*tensor.Tensor
+		frag  []string
+	}{
+		{"window larger than padded input", graph.OpMaxPool, graph.Attrs{"kernel_shape": []int{5, 5}, "pads": []int{1, 1, 1, 1}}, []*tensor.Tensor{tensor.New(1, 1, 2, 2)}, []string{"smaller than the dilated 5x5 window"}},
+		{"dilated window too large", graph.OpAveragePool, graph.Attrs{"kernel_shape": k3, "dilations": []int{3, 3}}, []*tensor.Tensor{tensor.New(1, 1, 6, 6)}, []string{"dilated 7x7"}},
+		{"3-D input", graph.OpMaxPool, graph.Attrs{"kernel_shape": k3}, []*tensor.Tensor{tensor.New(1, 5, 5)}, []string{"must be 4-D"}},
+		{"no input", graph.OpAveragePool, graph.Attrs{"kernel_shape": k3}, nil, []string{"needs input X"}},
+		{"global 2-D", graph.OpGlobalAvg, nil, []*tensor.Tensor{tensor.New(2, 3)}, []string{"must be 4-D"}},
+		{"global empty plane", graph.OpGlobalAvg, nil, []*tensor.Tensor{tensor.New(2, 3, 0, 4)}, []string{"non-empty plane"}},
+	} {
+		t.Run("forward "+tc.name, func(t *testing.T) {
+			_, err := cvCompile(t, mk(tc.op, tc.attrs)).Forward(&Ctx{}, tc.in)
+			cvWantErr(t, err, tc.frag...)
+		})
+	}
+	t.Run("maxpool backward after inference", func(t *testing.T) {
+		k := cvCompile(t, mk(graph.OpMaxPool, graph.Attrs{"kernel_shape": []int{2, 2}}))
+		x := cvRand(1, 1, 2, 4, 4)
+		y := cvForward(t, k, false, x)
+		_, err := k.Backward(&Ctx{}, []*tensor.Tensor{x}, []*tensor.Tensor{y}, []*tensor.Tensor{y}, []bool{true})
+		cvWantErr(t, err, "training-mode forward")
+	})
+}
+
+func TestPoolDeterministic(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
+	tc := poolCases[len(poolCases)-1]
+	for _, op := range []string{graph.OpMaxPool, graph.OpAveragePool} {
+		run := func() []*tensor.Tensor {
+			x := cvRand(3, tc.n, tc.c, tc.h, tc.w)
+			k := cvCompile(t, tc.node(op))
+			y := cvForward(t, k, true, x)
+			g := cvBackward(t, k, []*tensor.Tensor{x}, y, cvRand(4, y.Shape...), []bool{true})
+			return []*tensor.Tensor{y, g[0]}
+		}
+		a, b := run(), run()
+		if !cvBitEqual(a[0], b[0]) || !cvBitEqual(a[1], b[1]) {
+			t.Errorf("%s: two runs differ", op)
+		}
+	}
+}
