@@ -17,10 +17,131 @@ func (s ConvShape) ColRows() int { return s.C * s.KH * s.KW }
 // ColCols returns the columns of the im2col matrix: OH*OW.
 func (s ConvShape) ColCols() int { return s.OH * s.OW }
 
+// validCols returns the output columns [lo, hi) whose input column
+// ox*sw + off lies inside [0, w), clamped to [0, ow) (lo == hi when none).
+func validCols(off, sw, w, ow int) (lo, hi int) {
+	if off < 0 {
+		lo = ceilDiv(-off, sw)
+	}
+	if w-off > 0 {
+		hi = ceilDiv(w-off, sw)
+	}
+	lo, hi = min(lo, ow), min(hi, ow)
+	if hi < lo {
+		hi = lo
+	}
+	return lo, hi
+}
+
 // Im2col writes the im2col matrix of one image x[C,H,W] into col, which has
 // ColRows() x ColCols() elements: row (c*KH+i)*KW+j, column oy*OW+ox holds
-// x[c, oy*SH-PadT+i*DH, ox*SW-PadL+j*DW], or 0 outside the image.
+// x[c, oy*SH-PadT+i*DH, ox*SW-PadL+j*DW], or 0 outside the image. Every
+// element of col is written. It panics if x or col is shorter than the
+// shape implies (a programmer error).
+//
+// Each output row segment is filled with at most two zero runs and one
+// contiguous copy (stride 1) or strided gather, computed once per kernel
+// column instead of per element; the result equals Im2colRef exactly.
 func Im2col(x []float32, s ConvShape, col []float32) {
+	hw := s.OH * s.OW
+	plane := s.H * s.W
+	if s.C*s.KH*s.KW*hw == 0 {
+		return
+	}
+	_ = x[:s.C*plane]
+	_ = col[s.C*s.KH*s.KW*hw-1]
+	for c := range s.C {
+		xc := x[c*plane : (c+1)*plane]
+		for i := range s.KH {
+			for j := range s.KW {
+				row := col[((c*s.KH+i)*s.KW+j)*hw : ((c*s.KH+i)*s.KW+j+1)*hw]
+				off := j*s.DW - s.PadL
+				lo, hi := validCols(off, s.SW, s.W, s.OW)
+				for oy := range s.OH {
+					dst := row[oy*s.OW : (oy+1)*s.OW]
+					y := oy*s.SH - s.PadT + i*s.DH
+					if y < 0 || y >= s.H || lo == hi {
+						clear(dst)
+						continue
+					}
+					// The zero runs are at most a few pad columns: plain
+					// loops beat memclr calls here.
+					for t := range lo {
+						dst[t] = 0
+					}
+					for t := hi; t < len(dst); t++ {
+						dst[t] = 0
+					}
+					src := xc[y*s.W : (y+1)*s.W]
+					if s.SW == 1 {
+						copy(dst[lo:hi], src[lo+off:hi+off])
+						continue
+					}
+					p := lo*s.SW + off
+					for ox := lo; ox < hi; ox++ {
+						dst[ox] = src[p]
+						p += s.SW
+					}
+				}
+			}
+		}
+	}
+}
+
+// Col2im is the adjoint of Im2col: it adds each element of col into the
+// image position it was read from (positions in the padding are dropped).
+// dx has C*H*W elements and is accumulated into, not overwritten. It panics
+// if col or dx is shorter than the shape implies (a programmer error).
+//
+// It visits elements in the same order as Col2imRef, so the sums are
+// bitwise identical; the bounds tests are hoisted out of the inner loop.
+func Col2im(col []float32, s ConvShape, dx []float32) {
+	hw := s.OH * s.OW
+	plane := s.H * s.W
+	if s.C*s.KH*s.KW*hw == 0 {
+		return
+	}
+	_ = dx[:s.C*plane]
+	_ = col[s.C*s.KH*s.KW*hw-1]
+	for c := range s.C {
+		dc := dx[c*plane : (c+1)*plane]
+		for i := range s.KH {
+			for j := range s.KW {
+				row := col[((c*s.KH+i)*s.KW+j)*hw : ((c*s.KH+i)*s.KW+j+1)*hw]
+				off := j*s.DW - s.PadL
+				lo, hi := validCols(off, s.SW, s.W, s.OW)
+				if lo == hi {
+					continue
+				}
+				for oy := range s.OH {
+					y := oy*s.SH - s.PadT + i*s.DH
+					if y < 0 || y >= s.H {
+						continue
+					}
+					src := row[oy*s.OW+lo : oy*s.OW+hi]
+					drow := dc[y*s.W : (y+1)*s.W]
+					if s.SW == 1 {
+						d := drow[lo+off : hi+off]
+						d = d[:len(src)]
+						for t, v := range src {
+							d[t] += v
+						}
+						continue
+					}
+					p := lo*s.SW + off
+					for _, v := range src {
+						drow[p] += v
+						p += s.SW
+					}
+				}
+			}
+		}
+	}
+}
+
+// Im2colRef is the per-element reference for Im2col; tests compare the
+// fast path against it.
+func Im2colRef(x []float32, s ConvShape, col []float32) {
 	for c := range s.C {
 		for i := range s.KH {
 			for j := range s.KW {
@@ -41,10 +162,8 @@ func Im2col(x []float32, s ConvShape, col []float32) {
 	}
 }
 
-// Col2im is the adjoint of Im2col: it adds each element of col into the
-// image position it was read from (positions in the padding are dropped).
-// dx has C*H*W elements and is accumulated into, not overwritten.
-func Col2im(col []float32, s ConvShape, dx []float32) {
+// Col2imRef is the per-element reference for Col2im.
+func Col2imRef(col []float32, s ConvShape, dx []float32) {
 	for c := range s.C {
 		for i := range s.KH {
 			for j := range s.KW {
