@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"errors"
 	"fmt"
 	"math"
 )
@@ -340,6 +339,3 @@ func (t *Tree) rebuild() {
 		t.rebuilds++
 	}
 }
-
-// errNoData is returned when there is nothing to cluster.
-var errNoData = errors.New("cluster: no data")
