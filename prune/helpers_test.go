@@ -197,9 +197,9 @@ func concatNet(seed uint64) *graph.Graph {
 // zeroPruned makes the channels a plan removes contribute nothing: for a
 // group with BatchNormalizations it zeroes gamma and beta of every BN of the
 // group at those channels; for a group without, the producing filters and
-// biases. Additive per-channel offsets (Add of a parameter) are zeroed too,
-// since they would make a removed channel a non-zero constant. Returns a
-// modified copy.
+// biases. Additive per-channel offsets (Add of a parameter) and depthwise
+// biases are zeroed too, since after the BN they would make a removed
+// channel a non-zero constant. Returns a modified copy.
 func zeroPruned(t *testing.T, g *graph.Graph, plan Plan) *graph.Graph {
 	t.Helper()
 	z := g.Clone()
@@ -213,6 +213,8 @@ func zeroPruned(t *testing.T, g *graph.Graph, plan Plan) *graph.Graph {
 				switch {
 				case m.Role == BN:
 					z.Params[m.Tensors[0].Param].Data[m.Index[j]] = 0
+					z.Params[m.Tensors[1].Param].Data[m.Index[j]] = 0
+				case m.Role == Depthwise && hasBN && len(m.Tensors) > 1:
 					z.Params[m.Tensors[1].Param].Data[m.Index[j]] = 0
 				case m.Role == ChanParam && m.Op == graph.OpAdd,
 					!hasBN && (m.Role == ConvOut || m.Role == GemmOut || m.Role == Depthwise):
@@ -351,7 +353,7 @@ func refRun(g *graph.Graph, x *tensor.Tensor) (*tensor.Tensor, error) {
 			for i := range a.Shape[0] {
 				for j := range m {
 					s := 0.0
-					if in[2] != nil {
+					if len(in) > 2 && in[2] != nil {
 						s = float64(in[2].Data[j])
 					}
 					for kk := range k {
@@ -372,7 +374,11 @@ func refRun(g *graph.Graph, x *tensor.Tensor) (*tensor.Tensor, error) {
 }
 
 func refConv(n *graph.Node, in []*tensor.Tensor) (*tensor.Tensor, error) {
-	x, w, b := in[0], in[1], in[2]
+	x, w := in[0], in[1]
+	var b *tensor.Tensor
+	if len(in) > 2 {
+		b = in[2]
+	}
 	geo, err := graph.Geom(n, w.Shape)
 	if err != nil {
 		return nil, err
