@@ -160,7 +160,7 @@ func TestScoreAndPlanLayerPrune(t *testing.T) {
 	}
 	setGamma("s2.b1.bn2", 0.1)
 	setGamma("s1.b2.bn2", 0.2)
-	setGamma("s3.b1.bn1", 0.05) // first 3x3 BN: matters only for FirstBN3x3/MeanBN3x3
+	setGamma("s3.b1.bn1", 0.05)                // first 3x3 BN: matters only for FirstBN3x3/MeanBN3x3
 	g.Params["s3.b2.bn2.scale"].Data[0] = -0.5 // |gamma| counts
 
 	scoreTests := []struct {
