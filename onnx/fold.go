@@ -1,0 +1,248 @@
+package onnx
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/slimgo/slimgo/graph"
+	"github.com/slimgo/slimgo/onnx/pb"
+)
+
+// foldConst evaluates a node whose inputs are all constants when its op is
+// one exporters use to build constants (Concat of scale pieces, Transpose of
+// a weight, Cast, Unsqueeze, Squeeze, Reshape, Identity), storing the result
+// as a constant instead of emitting a node. It reports whether it did.
+func (im *importer) foldConst(n *graph.Node, p *pb.NodeProto) (bool, error) {
+	var in []*constant
+	for _, name := range n.Inputs {
+		if name == "" {
+			in = append(in, nil)
+			continue
+		}
+		c, ok := im.consts[name]
+		if !ok {
+			return false, nil
+		}
+		in = append(in, c)
+	}
+	if len(in) == 0 || in[0] == nil || len(n.Outputs) != 1 {
+		return false, nil
+	}
+	attrs := map[string]*pb.AttributeProto{}
+	for _, a := range p.GetAttribute() {
+		attrs[a.GetName()] = a
+	}
+	var out *constant
+	switch n.Op {
+	case "Identity":
+		out = in[0]
+	case "Cast":
+		to, err := attrInt(n, attrs, "to", 0)
+		if err != nil {
+			return false, err
+		}
+		switch int32(to) {
+		case dtFloat, dtDouble:
+			out = &constant{Shape: in[0].Shape, F: in[0].floats()}
+		case dtInt64, dtInt32:
+			v, err := in[0].ints()
+			if err != nil {
+				return false, nodeErr(n, "casting constant %q: %v", n.Inputs[0], err)
+			}
+			out = &constant{Shape: in[0].Shape, I: toInt64(v)}
+		default:
+			return false, nodeErr(n, "attribute to=%s is not supported", dtypeName(int32(to)))
+		}
+	case "Concat":
+		ax, err := attrInt(n, attrs, "axis", 0)
+		if err != nil {
+			return false, err
+		}
+		if ax != 0 && !(ax == -1 && len(in[0].Shape) == 1) {
+			return false, nodeErr(n, "folding a constant Concat on axis %d is not supported", ax)
+		}
+		out = &constant{Shape: slices.Clone(in[0].Shape)}
+		if len(out.Shape) == 0 {
+			return false, nodeErr(n, "cannot concatenate scalars")
+		}
+		out.Shape[0] = 0
+		isInt := in[0].isInt()
+		for _, c := range in {
+			if c == nil || len(c.Shape) != len(in[0].Shape) || c.isInt() != isInt || !slices.Equal(c.Shape[1:], in[0].Shape[1:]) {
+				return false, nodeErr(n, "constant inputs do not concatenate")
+			}
+			out.Shape[0] += c.Shape[0]
+			if isInt {
+				out.I = append(out.I, c.I...)
+			} else {
+				out.F = append(out.F, c.F...)
+			}
+		}
+		if isInt && out.I == nil {
+			out.I = []int64{}
+		}
+	case "Transpose":
+		c := in[0]
+		perm, ok, err := attrInts(n, attrs, "perm")
+		if err != nil {
+			return false, err
+		}
+		r := len(c.Shape)
+		if !ok {
+			for i := r - 1; i >= 0; i-- {
+				perm = append(perm, i)
+			}
+		}
+		if len(perm) != r {
+			return false, nodeErr(n, "attribute perm=%v for a rank-%d constant", perm, r)
+		}
+		out = transposeConst(c, perm)
+		if out == nil {
+			return false, nodeErr(n, "attribute perm=%v is not a permutation", perm)
+		}
+		if r == 2 && perm[0] == 1 {
+			im.transposeOf[n.Outputs[0]] = n.Inputs[0]
+		}
+	case "Unsqueeze", "Squeeze":
+		axes, _, err := attrInts(n, attrs, "axes")
+		if err != nil {
+			return false, err
+		}
+		if len(in) > 1 && in[1] != nil {
+			if axes, err = in[1].ints(); err != nil {
+				return false, nodeErr(n, "axes: %v", err)
+			}
+		}
+		shape, err := squeezeShape(in[0].Shape, axes, n.Op == "Unsqueeze")
+		if err != nil {
+			return false, nodeErr(n, "%v", err)
+		}
+		out = &constant{Shape: shape, F: in[0].F, I: in[0].I}
+	case "Reshape":
+		if len(in) < 2 || in[1] == nil {
+			return false, nil
+		}
+		s, err := in[1].ints()
+		if err != nil {
+			return false, nodeErr(n, "shape: %v", err)
+		}
+		shape, err := graph.ReshapeTarget(in[0].Shape, s)
+		if err != nil {
+			return false, nodeErr(n, "%v", err)
+		}
+		out = &constant{Shape: shape, F: in[0].F, I: in[0].I}
+	default:
+		return false, nil
+	}
+	im.consts[n.Outputs[0]] = out
+	return true, nil
+}
+
+func toInt64(v []int) []int64 {
+	out := make([]int64, len(v))
+	for i, x := range v {
+		out[i] = int64(x)
+	}
+	return out
+}
+
+// transposeConst permutes the axes of c, or returns nil for a bad perm.
+func transposeConst(c *constant, perm []int) *constant {
+	r := len(c.Shape)
+	seen := make([]bool, r)
+	shape := make([]int, r)
+	for i, p := range perm {
+		if p < 0 || p >= r || seen[p] {
+			return nil
+		}
+		seen[p] = true
+		shape[i] = c.Shape[p]
+	}
+	// strides of the source
+	st := make([]int, r)
+	s := 1
+	for i := r - 1; i >= 0; i-- {
+		st[i] = s
+		s *= c.Shape[i]
+	}
+	out := &constant{Shape: shape}
+	n := s
+	src := make([]int, n) // index of source element for each output element
+	idx := make([]int, r)
+	for o := range n {
+		off := 0
+		for i := range r {
+			off += idx[i] * st[perm[i]]
+		}
+		src[o] = off
+		for i := r - 1; i >= 0; i-- {
+			idx[i]++
+			if idx[i] < shape[i] {
+				break
+			}
+			idx[i] = 0
+		}
+	}
+	if c.isInt() {
+		out.I = make([]int64, n)
+		for o, k := range src {
+			out.I[o] = c.I[k]
+		}
+	} else {
+		out.F = make([]float32, n)
+		for o, k := range src {
+			out.F[o] = c.F[k]
+		}
+	}
+	return out
+}
+
+// squeezeShape applies Unsqueeze (insert size-1 axes) or Squeeze (remove the
+// listed, or all, size-1 axes) to a shape.
+func squeezeShape(shape, axes []int, unsqueeze bool) ([]int, error) {
+	if unsqueeze {
+		r := len(shape) + len(axes)
+		ins := make([]bool, r)
+		for _, a := range axes {
+			if a < 0 {
+				a += r
+			}
+			if a < 0 || a >= r || ins[a] {
+				return nil, fmt.Errorf("axes %v out of range for rank %d", axes, r)
+			}
+			ins[a] = true
+		}
+		out := make([]int, 0, r)
+		j := 0
+		for i := range r {
+			if ins[i] {
+				out = append(out, 1)
+			} else {
+				out = append(out, shape[j])
+				j++
+			}
+		}
+		return out, nil
+	}
+	drop := make([]bool, len(shape))
+	for _, a := range axes {
+		if a < 0 {
+			a += len(shape)
+		}
+		if a < 0 || a >= len(shape) || shape[a] != 1 {
+			return nil, fmt.Errorf("cannot squeeze axes %v of shape %v", axes, shape)
+		}
+		drop[a] = true
+	}
+	var out []int
+	for i, d := range shape {
+		if (len(axes) == 0 && d == 1) || drop[i] {
+			continue
+		}
+		out = append(out, d)
+	}
+	if out == nil {
+		out = []int{}
+	}
+	return out, nil
+}
