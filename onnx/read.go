@@ -78,7 +78,7 @@ type importer struct {
 	consts map[string]*constant // initializers and Constant outputs by value name
 	used   map[string]bool      // names of nodes and values already taken
 	// floatUse marks constants read as data by some node (they become params).
-	floatUse map[string]bool
+	floatUse     map[string]bool
 	pendingSizes map[*graph.Node][]int // Resize nodes given by sizes, resolved after import
 	nodeNames    map[string]bool       // node names assigned so far
 	dropped      map[string]string     // optional outputs dropped on import -> node name
