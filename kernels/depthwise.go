@@ -29,7 +29,6 @@ func checkDepthwise(name string, s ConvShape, operands ...dwOperand) error {
 	return nil
 }
 
-
 // DepthwiseConv2D is the forward pass of a depthwise (group == C, one
 // filter per channel) convolution over one image:
 //
