@@ -234,15 +234,17 @@ func LoadImageFolder(dir string, opt LoadOptions) (train, test *Dataset, err err
 	if err := opt.check(); err != nil {
 		return nil, nil, err
 	}
-	testDir := filepath.Join(dir, "test")
-	if _, err := os.Stat(testDir); errors.Is(err, os.ErrNotExist) {
-		if st, err := os.Stat(filepath.Join(dir, "val")); err == nil && st.IsDir() {
-			testDir = filepath.Join(dir, "val")
-		}
-	}
 	classes, trainFiles, err := scanSplit(filepath.Join(dir, "train"))
 	if err != nil {
 		return nil, nil, err
+	}
+	testDir := filepath.Join(dir, "test")
+	if _, err := os.Stat(testDir); errors.Is(err, os.ErrNotExist) {
+		st, err := os.Stat(filepath.Join(dir, "val"))
+		if err != nil || !st.IsDir() {
+			return nil, nil, fmt.Errorf("image folder: %s has no test/ (or val/) split", dir)
+		}
+		testDir = filepath.Join(dir, "val")
 	}
 	testClasses, testFiles, err := scanSplit(testDir)
 	if err != nil {
