@@ -42,8 +42,8 @@ func decodeImageLimit(b []byte, name string, maxPixels int64) (img image.Image, 
 	}
 	if format == "png" {
 		// Deflate expands at most ~1032:1; the filtered data needs at least
-		// one byte per row plus one byte per pixel.
-		if need := h * (1 + w); need > int64(len(b))*1100 {
+		// one byte per row plus one bit per pixel (1-bit images).
+		if need := h * (1 + (w+7)/8); need > int64(len(b))*1100 {
 			return nil, fmt.Errorf("%s: corrupt PNG: %d x %d pixels cannot fit in %d bytes", name, w, h, len(b))
 		}
 	}

@@ -214,7 +214,7 @@ func TestImageFolderErrors(t *testing.T) {
 		{"png bigger than its bytes allow", func(dir string) {
 			writePNG(t, filepath.Join(dir, "train", "a", "1.png"), grayImg(2, 2, 1))
 			os.MkdirAll(filepath.Join(dir, "test", "a"), 0o755)
-			os.WriteFile(filepath.Join(dir, "test", "a", "big.png"), pngHeaderOnly(4000, 4000), 0o644)
+			os.WriteFile(filepath.Join(dir, "test", "a", "big.png"), pngHeaderOnly(5000, 5000), 0o644)
 		}, "cannot fit in"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
