@@ -12,6 +12,10 @@ package engine
 // pass gives each worker its own weight-gradient accumulator and sums them in
 // worker order, so results are bit-identical for a fixed GOMAXPROCS.
 //
+// Depthwise convolutions (one input channel per group, any channel
+// multiplier) skip the GEMM lowering, whose per-group products would be a
+// single row each, and run direct per-plane loops instead.
+//
 // Backward recomputes im2col rather than keeping the columns of every image
 // from the forward pass (memory N*C*kh*kw*OH*OW), so a Conv kernel keeps no
 // state between Forward and Backward beyond its scratch buffers.
@@ -172,6 +176,7 @@ type convDims struct {
 	kk                 int // rows of one group's col block: cg*kh*kw
 	ohw                int
 	hasBias, pointwise bool
+	depthwise          bool // one input channel per group: direct loops, no GEMM
 }
 
 // check validates the inputs of a Conv call and returns its sizes. Errors
@@ -209,6 +214,7 @@ func (k *convKernel) check(in []*tensor.Tensor) (convDims, error) {
 	d.kk = d.cg * g.KH * g.KW
 	d.ohw = d.s.OH * d.s.OW
 	d.pointwise = isPointwise(g)
+	d.depthwise = d.cg == 1 && g.Group > 1 && !d.pointwise
 	return d, nil
 }
 
@@ -248,20 +254,15 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 	}
 	colSize := d.c * d.s.KH * d.s.KW * d.ohw
 	t := workers(d.n)
-	if !d.pointwise {
+	if !d.pointwise && !d.depthwise {
 		k.cols = ensure(k.cols, t, colSize)
 	}
 	gemm := gemmFor(d.n)
-	chw := d.c * d.s.H * d.s.W
+	hw := d.s.H * d.s.W
+	chw := d.c * hw
 	workerSplit(d.n, t, func(wk, lo, hi int) {
 		for img := lo; img < hi; img++ {
-			var col []float32
-			if d.pointwise {
-				col = x[img*chw : (img+1)*chw]
-			} else {
-				col = k.cols[wk]
-				kernels.Im2col(x[img*chw:(img+1)*chw], d.s, col)
-			}
+			xi := x[img*chw : (img+1)*chw]
 			yi := y.Data[img*d.m*d.ohw : (img+1)*d.m*d.ohw]
 			beta := float32(0)
 			if bias != nil {
@@ -272,6 +273,18 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 					}
 				}
 				beta = 1
+			}
+			if d.depthwise {
+				for m := range d.m {
+					c := m / d.mg
+					dwForward(d.s, xi[c*hw:(c+1)*hw], w[m*d.kk:(m+1)*d.kk], yi[m*d.ohw:(m+1)*d.ohw])
+				}
+				continue
+			}
+			col := xi
+			if !d.pointwise {
+				col = k.cols[wk]
+				kernels.Im2col(xi, d.s, col)
 			}
 			for g := range d.g.Group {
 				gemm(false, false, d.mg, d.ohw, d.kk, 1,
@@ -304,7 +317,8 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 	needW := len(need) > 1 && need[1]
 	needB := len(need) > 2 && need[2] && d.hasBias
 	x, w := in[0].Data, in[1].Data
-	chw := d.c * d.s.H * d.s.W
+	hw := d.s.H * d.s.W
+	chw := d.c * hw
 	myhw := d.m * d.ohw
 	wsize := d.m * d.kk
 	colSize := d.c * d.s.KH * d.s.KW * d.ohw
@@ -315,7 +329,7 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 	}
 	if needX || needW {
 		t := workers(d.n)
-		if !d.pointwise {
+		if !d.pointwise && !d.depthwise {
 			if needW {
 				k.cols = ensure(k.cols, t, colSize)
 			}
@@ -334,6 +348,19 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 			for img := lo; img < hi; img++ {
 				xi := x[img*chw : (img+1)*chw]
 				dyi := dy.Data[img*myhw : (img+1)*myhw]
+				if d.depthwise {
+					for m := range d.m {
+						c := m / d.mg
+						xc, dym := xi[c*hw:(c+1)*hw], dyi[m*d.ohw:(m+1)*d.ohw]
+						if needW {
+							dwBackwardW(d.s, xc, dym, k.dws[wk][m*d.kk:(m+1)*d.kk])
+						}
+						if needX {
+							dwBackwardX(d.s, dym, w[m*d.kk:(m+1)*d.kk], dx.Data[img*chw+c*hw:img*chw+(c+1)*hw])
+						}
+					}
+					continue
+				}
 				if needW {
 					col := xi
 					if !d.pointwise {
@@ -391,6 +418,71 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 		gin[2] = db
 	}
 	return gin, nil
+}
+
+// dwRuns calls f for every kernel tap (ky, kx) and output row oy of one
+// depthwise plane whose taps hit the image: the run of n outputs starting at
+// (oy, ox0) reads input row iy from column ix0 with stride SW. Taps in the
+// padding are never visited.
+func dwRuns(s kernels.ConvShape, f func(tap, iy, oy, ix0, ox0, n int)) {
+	for ky := range s.KH {
+		oy0, oy1 := tapRange(ky*s.DH-s.PadT, s.SH, s.OH, 0, s.H)
+		for kx := range s.KW {
+			ox0, ox1 := tapRange(kx*s.DW-s.PadL, s.SW, s.OW, 0, s.W)
+			if ox1 <= ox0 {
+				continue
+			}
+			ix0 := ox0*s.SW - s.PadL + kx*s.DW
+			for oy := oy0; oy < oy1; oy++ {
+				f(ky*s.KW+kx, oy*s.SH-s.PadT+ky*s.DH, oy, ix0, ox0, ox1-ox0)
+			}
+		}
+	}
+}
+
+// dwForward adds the depthwise convolution of one input plane x[H*W] with
+// one filter w[KH*KW] into the output plane y[OH*OW].
+func dwForward(s kernels.ConvShape, x, w, y []float32) {
+	dwRuns(s, func(tap, iy, oy, ix0, ox0, n int) {
+		wv := w[tap]
+		yr := y[oy*s.OW+ox0 : oy*s.OW+ox0+n]
+		xr := x[iy*s.W+ix0:]
+		if s.SW == 1 {
+			xr = xr[:n]
+			for i := range yr {
+				yr[i] += wv * xr[i]
+			}
+			return
+		}
+		for i := range yr {
+			yr[i] += wv * xr[i*s.SW]
+		}
+	})
+}
+
+// dwBackwardX adds the input-plane gradient of one depthwise filter into dx.
+func dwBackwardX(s kernels.ConvShape, dy, w, dx []float32) {
+	dwRuns(s, func(tap, iy, oy, ix0, ox0, n int) {
+		wv := w[tap]
+		gr := dy[oy*s.OW+ox0 : oy*s.OW+ox0+n]
+		xr := dx[iy*s.W+ix0:]
+		for i, g := range gr {
+			xr[i*s.SW] += wv * g
+		}
+	})
+}
+
+// dwBackwardW adds the filter gradient of one depthwise plane into dw[KH*KW].
+func dwBackwardW(s kernels.ConvShape, x, dy, dw []float32) {
+	dwRuns(s, func(tap, iy, oy, ix0, ox0, n int) {
+		gr := dy[oy*s.OW+ox0 : oy*s.OW+ox0+n]
+		xr := x[iy*s.W+ix0:]
+		var acc float32
+		for i, g := range gr {
+			acc += g * xr[i*s.SW]
+		}
+		dw[tap] += acc
+	})
 }
 
 func init() { Register(graph.OpConv, newConv) }

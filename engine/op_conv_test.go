@@ -35,6 +35,9 @@ var convCases = []convCase{
 	{"depthwise multiplier2", 2, 3, 5, 5, 6, g2(3, 3, 1, 1, 1, 3), true},
 	{"rect kernel asym pads", 2, 3, 7, 8, 4, refGeom{kh: 2, kw: 3, sh: 1, sw: 2, padT: 0, padL: 1, padB: 2, padR: 0, dh: 1, dw: 1, group: 1}, true},
 	{"5x5 stride3 dil2", 1, 2, 11, 12, 3, refGeom{kh: 5, kw: 3, sh: 3, sw: 2, padT: 1, padL: 2, padB: 3, padR: 1, dh: 2, dw: 2, group: 1}, true},
+	{"depthwise dilation2 asym stride", 2, 3, 8, 8, 3, refGeom{kh: 3, kw: 2, sh: 2, sw: 1, padT: 2, padL: 0, padB: 1, padR: 1, dh: 2, dw: 1, group: 3}, true},
+	{"depthwise 5x5 stride2 multiplier2", 2, 2, 9, 7, 4, g2(5, 5, 2, 2, 1, 2), false},
+	{"depthwise stride3 wide pad", 1, 2, 7, 10, 2, refGeom{kh: 3, kw: 3, sh: 3, sw: 3, padT: 2, padL: 2, padB: 2, padR: 2, dh: 1, dw: 1, group: 2}, true},
 	{"batch1", 1, 3, 6, 6, 2, g2(3, 3, 1, 1, 1, 1), true},
 	{"batch larger than threads", 7, 2, 5, 4, 3, g2(3, 3, 2, 1, 1, 1), true},
 	{"kernel equals input", 2, 3, 3, 3, 4, g2(3, 3, 1, 0, 1, 1), true},
@@ -106,23 +109,27 @@ func TestConvBackwardMatchesNaiveAdjoint(t *testing.T) {
 // TestConvBackwardNeed checks that only requested gradients are computed
 // and that each one alone equals the one computed with all requested.
 func TestConvBackwardNeed(t *testing.T) {
-	tc := convCases[5]
-	n, x, w, b := tc.build(7)
-	k := cvCompile(t, n)
-	in := convIn(x, w, b)
-	y := cvForward(t, k, true, in...)
-	dy := cvRand(8, y.Shape...)
-	all := cvBackward(t, k, in, y, dy, []bool{true, true, true})
-	for _, need := range [][]bool{{false, true, true}, {true, false, false}, {false, false, true}, {false, true, false}} {
-		g := cvBackward(t, k, in, y, dy, need)
-		for i := range need {
-			switch {
-			case !need[i] && g[i] != nil:
-				t.Errorf("need %v: gradient %d computed", need, i)
-			case need[i] && (g[i] == nil || !cvBitEqual(g[i], all[i])):
-				t.Errorf("need %v: gradient %d differs from the all-inputs pass", need, i)
+	for _, ci := range []int{2, 5, 9} { // pointwise, im2col, depthwise
+		tc := convCases[ci]
+		t.Run(tc.name, func(t *testing.T) {
+			n, x, w, b := tc.build(7)
+			k := cvCompile(t, n)
+			in := convIn(x, w, b)
+			y := cvForward(t, k, true, in...)
+			dy := cvRand(8, y.Shape...)
+			all := cvBackward(t, k, in, y, dy, []bool{true, true, true})
+			for _, need := range [][]bool{{false, true, true}, {true, false, false}, {false, false, true}, {false, true, false}} {
+				g := cvBackward(t, k, in, y, dy, need)
+				for i := range need {
+					switch {
+					case !need[i] && g[i] != nil:
+						t.Errorf("need %v: gradient %d computed", need, i)
+					case need[i] && (g[i] == nil || !cvBitEqual(g[i], all[i])):
+						t.Errorf("need %v: gradient %d differs from the all-inputs pass", need, i)
+					}
+				}
 			}
-		}
+		})
 	}
 }
 
@@ -285,3 +292,6 @@ func BenchmarkConvFwdBwd16to32Stride2(b *testing.B) {
 	benchConv(b, 128, 16, 28, 32, g2(3, 3, 2, 1, 1, 1))
 }
 func BenchmarkConvFwdBwd1x1(b *testing.B) { benchConv(b, 128, 32, 14, 64, g2(1, 1, 1, 0, 1, 1)) }
+func BenchmarkConvFwdBwdDepthwise(b *testing.B) {
+	benchConv(b, 128, 64, 14, 64, g2(3, 3, 1, 1, 1, 64))
+}
