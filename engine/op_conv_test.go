@@ -295,3 +295,55 @@ func BenchmarkConvFwdBwd1x1(b *testing.B) { benchConv(b, 128, 32, 14, 64, g2(1, 
 func BenchmarkConvFwdBwdDepthwise(b *testing.B) {
 	benchConv(b, 128, 64, 14, 64, g2(3, 3, 1, 1, 1, 64))
 }
+
+// TestConvBNPoolChainGradCheck checks the ops of this area composed through
+// the executor: Conv (no bias) -> BatchNormalization (training) ->
+// AveragePool (ceil, count_include_pad) -> depthwise Conv -> GlobalAveragePool,
+// with gradients for the input and every trainable parameter.
+func TestConvBNPoolChainGradCheck(t *testing.T) {
+	g := graph.New("chain")
+	g.Inputs = []graph.Value{{Name: "x", Shape: []int{2, 3, 7, 6}}}
+	g.Params["w1"] = cvRand(1, 4, 3, 3, 3)
+	g.Params["s"] = cvRand(2, 4)
+	g.Params["b"] = cvRand(3, 4)
+	g.Params["m"] = tensor.New(4)
+	g.Params["v"] = tensor.New(4)
+	g.Params["v"].Fill(1)
+	g.Params["w2"] = cvRand(4, 4, 1, 3, 3)
+	g.Params["b2"] = cvRand(5, 4)
+	g.Nodes = []*graph.Node{
+		{Name: "conv1", Op: graph.OpConv, Inputs: []string{"x", "w1"}, Outputs: []string{"c1"}, Attrs: g2(3, 3, 1, 1, 1, 1).attrs()},
+		{Name: "bn1", Op: graph.OpBN, Inputs: []string{"c1", "s", "b", "m", "v"}, Outputs: []string{"n1"}},
+		{Name: "pool", Op: graph.OpAveragePool, Inputs: []string{"n1"}, Outputs: []string{"p"},
+			Attrs: graph.Attrs{"kernel_shape": []int{2, 2}, "strides": []int{2, 2}, "pads": []int{1, 0, 1, 0}, "ceil_mode": 1, "count_include_pad": 1}},
+		{Name: "dw", Op: graph.OpConv, Inputs: []string{"p", "w2", "b2"}, Outputs: []string{"d"}, Attrs: g2(3, 3, 1, 1, 1, 4).attrs()},
+		{Name: "gap", Op: graph.OpGlobalAvg, Inputs: []string{"d"}, Outputs: []string{"y"}},
+	}
+	g.Outputs = []graph.Value{{Name: "y"}}
+	x := cvRand(6, 2, 3, 7, 6)
+	if err := CheckGraph(g, map[string]*tensor.Tensor{"x": x}, GradCheck{MaxPerTensor: 48}); err != nil {
+		t.Fatal(err)
+	}
+	shapes, err := g.InferShapes(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, train := range []bool{false, true} {
+		out, err := e.Run(map[string]*tensor.Tensor{"x": x}, train)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"c1", "n1", "p", "d", "y"} {
+			if got := e.Value(name).Shape; !tensor.SameShape(got, shapes[name]) {
+				t.Errorf("train=%v: %s has shape %v, graph.InferShapes says %v", train, name, got, shapes[name])
+			}
+		}
+		if out["y"].HasNaN() {
+			t.Errorf("train=%v: non-finite output", train)
+		}
+	}
+}
