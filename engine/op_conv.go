@@ -92,18 +92,18 @@ func isPointwise(g graph.ConvGeom) bool {
 		g.PadT == 0 && g.PadL == 0 && g.PadB == 0 && g.PadR == 0
 }
 
-// grow returns buf resized to n elements, reallocating only when too small.
+// growBuf returns buf resized to n elements, reallocating only when too small.
 // The contents are unspecified.
-func grow(buf []float32, n int) []float32 {
+func growBuf(buf []float32, n int) []float32 {
 	if cap(buf) < n {
 		return make([]float32, n)
 	}
 	return buf[:n]
 }
 
-// workers returns how many workers workerSplit should use for n items:
+// batchWorkers returns how many workers workerSplit should use for n items:
 // min(kernels.Threads(), n), at least 1.
-func workers(n int) int { return max(1, min(kernels.Threads(), n)) }
+func batchWorkers(n int) int { return max(1, min(kernels.Threads(), n)) }
 
 // workerSplit runs f(w, lo, hi) for t contiguous chunks [lo, hi) of [0, n)
 // concurrently through kernels.ParallelFor; w is the chunk (worker) index in
@@ -227,13 +227,13 @@ func gemmFor(n int) func(bool, bool, int, int, int, float32, []float32, int, []f
 	return kernels.Sgemm
 }
 
-// ensure grows a per-worker buffer set to t buffers of size elements each.
-func ensure(bufs [][]float32, t, size int) [][]float32 {
+// ensureBufs grows a per-worker buffer set to t buffers of size elements each.
+func ensureBufs(bufs [][]float32, t, size int) [][]float32 {
 	for len(bufs) < t {
 		bufs = append(bufs, nil)
 	}
 	for i := range t {
-		bufs[i] = grow(bufs[i], size)
+		bufs[i] = growBuf(bufs[i], size)
 	}
 	return bufs
 }
@@ -253,9 +253,9 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 		bias = in[2].Data
 	}
 	colSize := d.c * d.s.KH * d.s.KW * d.ohw
-	t := workers(d.n)
+	t := batchWorkers(d.n)
 	if !d.pointwise && !d.depthwise {
-		k.cols = ensure(k.cols, t, colSize)
+		k.cols = ensureBufs(k.cols, t, colSize)
 	}
 	gemm := gemmFor(d.n)
 	hw := d.s.H * d.s.W
@@ -328,17 +328,17 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 		dx = ctx.Alloc(in[0].Shape...)
 	}
 	if needX || needW {
-		t := workers(d.n)
+		t := batchWorkers(d.n)
 		if !d.pointwise && !d.depthwise {
 			if needW {
-				k.cols = ensure(k.cols, t, colSize)
+				k.cols = ensureBufs(k.cols, t, colSize)
 			}
 			if needX {
-				k.dcols = ensure(k.dcols, t, colSize)
+				k.dcols = ensureBufs(k.dcols, t, colSize)
 			}
 		}
 		if needW {
-			k.dws = ensure(k.dws, t, wsize)
+			k.dws = ensureBufs(k.dws, t, wsize)
 			for i := range t {
 				clear(k.dws[i])
 			}

@@ -17,30 +17,30 @@ type convCase struct {
 	bias       bool
 }
 
-func g2(kh, kw, s, pad, dil, group int) refGeom {
+func cvGeom(kh, kw, s, pad, dil, group int) refGeom {
 	return refGeom{kh: kh, kw: kw, sh: s, sw: s, padT: pad, padL: pad, padB: pad, padR: pad, dh: dil, dw: dil, group: group}
 }
 
 var convCases = []convCase{
-	{"3x3 pad1", 2, 3, 6, 5, 4, g2(3, 3, 1, 1, 1, 1), true},
-	{"3x3 nopad nobias", 2, 3, 7, 6, 5, g2(3, 3, 1, 0, 1, 1), false},
-	{"1x1 pointwise", 3, 5, 4, 3, 6, g2(1, 1, 1, 0, 1, 1), true},
-	{"1x1 pointwise groups2", 2, 4, 3, 5, 6, g2(1, 1, 1, 0, 1, 2), false},
-	{"1x1 stride2", 2, 4, 5, 5, 3, g2(1, 1, 2, 0, 1, 1), true},
-	{"3x3 stride2 pad1 odd", 3, 3, 9, 7, 4, g2(3, 3, 2, 1, 1, 1), true},
-	{"3x3 dilation2 pad2", 2, 2, 8, 9, 3, g2(3, 3, 1, 2, 2, 1), true},
-	{"groups2", 2, 4, 6, 6, 6, g2(3, 3, 1, 1, 1, 2), true},
-	{"depthwise", 3, 5, 6, 7, 5, g2(3, 3, 1, 1, 1, 5), false},
-	{"depthwise stride2", 2, 4, 7, 7, 4, g2(3, 3, 2, 1, 1, 4), true},
-	{"depthwise multiplier2", 2, 3, 5, 5, 6, g2(3, 3, 1, 1, 1, 3), true},
+	{"3x3 pad1", 2, 3, 6, 5, 4, cvGeom(3, 3, 1, 1, 1, 1), true},
+	{"3x3 nopad nobias", 2, 3, 7, 6, 5, cvGeom(3, 3, 1, 0, 1, 1), false},
+	{"1x1 pointwise", 3, 5, 4, 3, 6, cvGeom(1, 1, 1, 0, 1, 1), true},
+	{"1x1 pointwise groups2", 2, 4, 3, 5, 6, cvGeom(1, 1, 1, 0, 1, 2), false},
+	{"1x1 stride2", 2, 4, 5, 5, 3, cvGeom(1, 1, 2, 0, 1, 1), true},
+	{"3x3 stride2 pad1 odd", 3, 3, 9, 7, 4, cvGeom(3, 3, 2, 1, 1, 1), true},
+	{"3x3 dilation2 pad2", 2, 2, 8, 9, 3, cvGeom(3, 3, 1, 2, 2, 1), true},
+	{"groups2", 2, 4, 6, 6, 6, cvGeom(3, 3, 1, 1, 1, 2), true},
+	{"depthwise", 3, 5, 6, 7, 5, cvGeom(3, 3, 1, 1, 1, 5), false},
+	{"depthwise stride2", 2, 4, 7, 7, 4, cvGeom(3, 3, 2, 1, 1, 4), true},
+	{"depthwise multiplier2", 2, 3, 5, 5, 6, cvGeom(3, 3, 1, 1, 1, 3), true},
 	{"rect kernel asym pads", 2, 3, 7, 8, 4, refGeom{kh: 2, kw: 3, sh: 1, sw: 2, padT: 0, padL: 1, padB: 2, padR: 0, dh: 1, dw: 1, group: 1}, true},
 	{"5x5 stride3 dil2", 1, 2, 11, 12, 3, refGeom{kh: 5, kw: 3, sh: 3, sw: 2, padT: 1, padL: 2, padB: 3, padR: 1, dh: 2, dw: 2, group: 1}, true},
 	{"depthwise dilation2 asym stride", 2, 3, 8, 8, 3, refGeom{kh: 3, kw: 2, sh: 2, sw: 1, padT: 2, padL: 0, padB: 1, padR: 1, dh: 2, dw: 1, group: 3}, true},
-	{"depthwise 5x5 stride2 multiplier2", 2, 2, 9, 7, 4, g2(5, 5, 2, 2, 1, 2), false},
+	{"depthwise 5x5 stride2 multiplier2", 2, 2, 9, 7, 4, cvGeom(5, 5, 2, 2, 1, 2), false},
 	{"depthwise stride3 wide pad", 1, 2, 7, 10, 2, refGeom{kh: 3, kw: 3, sh: 3, sw: 3, padT: 2, padL: 2, padB: 2, padR: 2, dh: 1, dw: 1, group: 2}, true},
-	{"batch1", 1, 3, 6, 6, 2, g2(3, 3, 1, 1, 1, 1), true},
-	{"batch larger than threads", 7, 2, 5, 4, 3, g2(3, 3, 2, 1, 1, 1), true},
-	{"kernel equals input", 2, 3, 3, 3, 4, g2(3, 3, 1, 0, 1, 1), true},
+	{"batch1", 1, 3, 6, 6, 2, cvGeom(3, 3, 1, 1, 1, 1), true},
+	{"batch larger than threads", 7, 2, 5, 4, 3, cvGeom(3, 3, 2, 1, 1, 1), true},
+	{"kernel equals input", 2, 3, 3, 3, 4, cvGeom(3, 3, 1, 0, 1, 1), true},
 }
 
 // convNode builds the Conv node of a case and its random tensors.
@@ -233,7 +233,7 @@ func convGraph(n, c, h, w, m int, geom refGeom, seed uint64) (*graph.Graph, *ten
 // (with 3 workers, so the batch splits unevenly) and wants identical bits.
 func TestConvDeterministic(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
-	for _, geom := range []refGeom{g2(3, 3, 1, 1, 1, 1), g2(1, 1, 1, 0, 1, 1), g2(3, 3, 2, 1, 1, 4)} {
+	for _, geom := range []refGeom{cvGeom(3, 3, 1, 1, 1, 1), cvGeom(1, 1, 1, 0, 1, 1), cvGeom(3, 3, 2, 1, 1, 4)} {
 		type result struct{ y, dx, dw, db *tensor.Tensor }
 		run := func() result {
 			g, x := convGraph(7, 4, 9, 9, 8, geom, 11)
@@ -285,15 +285,15 @@ func benchConv(b *testing.B, n, c, hw, m int, geom refGeom) {
 }
 
 // Resnet8-like layers at batch 128 (CIFAR-style stages after the stem).
-func BenchmarkConvFwdBwd16x28x28(b *testing.B) { benchConv(b, 128, 16, 28, 16, g2(3, 3, 1, 1, 1, 1)) }
-func BenchmarkConvFwdBwd32x14x14(b *testing.B) { benchConv(b, 128, 32, 14, 32, g2(3, 3, 1, 1, 1, 1)) }
-func BenchmarkConvFwdBwd64x7x7(b *testing.B)   { benchConv(b, 128, 64, 7, 64, g2(3, 3, 1, 1, 1, 1)) }
+func BenchmarkConvFwdBwd16x28x28(b *testing.B) { benchConv(b, 128, 16, 28, 16, cvGeom(3, 3, 1, 1, 1, 1)) }
+func BenchmarkConvFwdBwd32x14x14(b *testing.B) { benchConv(b, 128, 32, 14, 32, cvGeom(3, 3, 1, 1, 1, 1)) }
+func BenchmarkConvFwdBwd64x7x7(b *testing.B)   { benchConv(b, 128, 64, 7, 64, cvGeom(3, 3, 1, 1, 1, 1)) }
 func BenchmarkConvFwdBwd16to32Stride2(b *testing.B) {
-	benchConv(b, 128, 16, 28, 32, g2(3, 3, 2, 1, 1, 1))
+	benchConv(b, 128, 16, 28, 32, cvGeom(3, 3, 2, 1, 1, 1))
 }
-func BenchmarkConvFwdBwd1x1(b *testing.B) { benchConv(b, 128, 32, 14, 64, g2(1, 1, 1, 0, 1, 1)) }
+func BenchmarkConvFwdBwd1x1(b *testing.B) { benchConv(b, 128, 32, 14, 64, cvGeom(1, 1, 1, 0, 1, 1)) }
 func BenchmarkConvFwdBwdDepthwise(b *testing.B) {
-	benchConv(b, 128, 64, 14, 64, g2(3, 3, 1, 1, 1, 64))
+	benchConv(b, 128, 64, 14, 64, cvGeom(3, 3, 1, 1, 1, 64))
 }
 
 // TestConvBNPoolChainGradCheck checks the ops of this area composed through
@@ -312,11 +312,11 @@ func TestConvBNPoolChainGradCheck(t *testing.T) {
 	g.Params["w2"] = cvRand(4, 4, 1, 3, 3)
 	g.Params["b2"] = cvRand(5, 4)
 	g.Nodes = []*graph.Node{
-		{Name: "conv1", Op: graph.OpConv, Inputs: []string{"x", "w1"}, Outputs: []string{"c1"}, Attrs: g2(3, 3, 1, 1, 1, 1).attrs()},
+		{Name: "conv1", Op: graph.OpConv, Inputs: []string{"x", "w1"}, Outputs: []string{"c1"}, Attrs: cvGeom(3, 3, 1, 1, 1, 1).attrs()},
 		{Name: "bn1", Op: graph.OpBN, Inputs: []string{"c1", "s", "b", "m", "v"}, Outputs: []string{"n1"}},
 		{Name: "pool", Op: graph.OpAveragePool, Inputs: []string{"n1"}, Outputs: []string{"p"},
 			Attrs: graph.Attrs{"kernel_shape": []int{2, 2}, "strides": []int{2, 2}, "pads": []int{1, 0, 1, 0}, "ceil_mode": 1, "count_include_pad": 1}},
-		{Name: "dw", Op: graph.OpConv, Inputs: []string{"p", "w2", "b2"}, Outputs: []string{"d"}, Attrs: g2(3, 3, 1, 1, 1, 4).attrs()},
+		{Name: "dw", Op: graph.OpConv, Inputs: []string{"p", "w2", "b2"}, Outputs: []string{"d"}, Attrs: cvGeom(3, 3, 1, 1, 1, 4).attrs()},
 		{Name: "gap", Op: graph.OpGlobalAvg, Inputs: []string{"d"}, Outputs: []string{"y"}},
 	}
 	g.Outputs = []graph.Value{{Name: "y"}}

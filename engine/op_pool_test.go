@@ -15,25 +15,25 @@ type poolCase struct {
 	countPad   bool // AveragePool only
 }
 
-func pg(k, s, pad, dil int, ceil bool) refGeom {
-	g := g2(k, k, s, pad, dil, 1)
+func cvPoolGeom(k, s, pad, dil int, ceil bool) refGeom {
+	g := cvGeom(k, k, s, pad, dil, 1)
 	g.ceil = ceil
 	return g
 }
 
 var poolCases = []poolCase{
-	{"2x2 stride2", 2, 3, 6, 8, pg(2, 2, 0, 1, false), false},
-	{"2x2 stride2 odd floor", 2, 2, 7, 5, pg(2, 2, 0, 1, false), false},
-	{"2x2 stride2 odd ceil", 2, 2, 7, 5, pg(2, 2, 0, 1, true), false},
-	{"3x3 stride2 pad1", 2, 3, 7, 7, pg(3, 3, 2, 1, false), false},
-	{"3x3 stride2 pad1 countpad", 2, 3, 7, 7, pg(3, 3, 2, 1, false), true},
-	{"3x3 stride2 pad1 ceil countpad", 1, 3, 8, 6, pg(3, 2, 1, 1, true), true},
-	{"3x3 stride1 pad1", 2, 2, 5, 6, pg(3, 1, 1, 1, false), false},
-	{"dilation2", 2, 2, 9, 8, pg(3, 1, 2, 2, false), false},
-	{"dilation2 ceil stride2", 1, 3, 10, 9, pg(2, 2, 1, 2, true), true},
+	{"2x2 stride2", 2, 3, 6, 8, cvPoolGeom(2, 2, 0, 1, false), false},
+	{"2x2 stride2 odd floor", 2, 2, 7, 5, cvPoolGeom(2, 2, 0, 1, false), false},
+	{"2x2 stride2 odd ceil", 2, 2, 7, 5, cvPoolGeom(2, 2, 0, 1, true), false},
+	{"3x3 stride2 pad1", 2, 3, 7, 7, cvPoolGeom(3, 3, 2, 1, false), false},
+	{"3x3 stride2 pad1 countpad", 2, 3, 7, 7, cvPoolGeom(3, 3, 2, 1, false), true},
+	{"3x3 stride2 pad1 ceil countpad", 1, 3, 8, 6, cvPoolGeom(3, 2, 1, 1, true), true},
+	{"3x3 stride1 pad1", 2, 2, 5, 6, cvPoolGeom(3, 1, 1, 1, false), false},
+	{"dilation2", 2, 2, 9, 8, cvPoolGeom(3, 1, 2, 2, false), false},
+	{"dilation2 ceil stride2", 1, 3, 10, 9, cvPoolGeom(2, 2, 1, 2, true), true},
 	{"rect asym", 2, 2, 7, 9, refGeom{kh: 2, kw: 3, sh: 1, sw: 2, padT: 1, padL: 0, padB: 0, padR: 2, dh: 1, dw: 1, group: 1}, true},
-	{"whole plane", 3, 2, 4, 4, pg(4, 1, 0, 1, false), false},
-	{"large parallel", 8, 16, 12, 12, pg(3, 2, 1, 1, true), false},
+	{"whole plane", 3, 2, 4, 4, cvPoolGeom(4, 1, 0, 1, false), false},
+	{"large parallel", 8, 16, 12, 12, cvPoolGeom(3, 2, 1, 1, true), false},
 }
 
 func (tc poolCase) node(op string) *graph.Node {
@@ -95,7 +95,7 @@ func TestPoolGradCheck(t *testing.T) {
 // order gets the gradient, exactly once.
 func TestMaxPoolTies(t *testing.T) {
 	x := tensor.From([]float32{1, 3, 3, 0, 2, 3, 3, 3, 0}, 1, 1, 3, 3)
-	k := cvCompile(t, poolCase{g: pg(2, 1, 0, 1, false)}.node(graph.OpMaxPool))
+	k := cvCompile(t, poolCase{g: cvPoolGeom(2, 1, 0, 1, false)}.node(graph.OpMaxPool))
 	y := cvForward(t, k, true, x)
 	dy := tensor.From([]float32{1, 10, 100, 1000}, 1, 1, 2, 2)
 	g := cvBackward(t, k, []*tensor.Tensor{x}, y, dy, []bool{true})
