@@ -285,9 +285,13 @@ func benchConv(b *testing.B, n, c, hw, m int, geom refGeom) {
 }
 
 // Resnet8-like layers at batch 128 (CIFAR-style stages after the stem).
-func BenchmarkConvFwdBwd16x28x28(b *testing.B) { benchConv(b, 128, 16, 28, 16, cvGeom(3, 3, 1, 1, 1, 1)) }
-func BenchmarkConvFwdBwd32x14x14(b *testing.B) { benchConv(b, 128, 32, 14, 32, cvGeom(3, 3, 1, 1, 1, 1)) }
-func BenchmarkConvFwdBwd64x7x7(b *testing.B)   { benchConv(b, 128, 64, 7, 64, cvGeom(3, 3, 1, 1, 1, 1)) }
+func BenchmarkConvFwdBwd16x28x28(b *testing.B) {
+	benchConv(b, 128, 16, 28, 16, cvGeom(3, 3, 1, 1, 1, 1))
+}
+func BenchmarkConvFwdBwd32x14x14(b *testing.B) {
+	benchConv(b, 128, 32, 14, 32, cvGeom(3, 3, 1, 1, 1, 1))
+}
+func BenchmarkConvFwdBwd64x7x7(b *testing.B) { benchConv(b, 128, 64, 7, 64, cvGeom(3, 3, 1, 1, 1, 1)) }
 func BenchmarkConvFwdBwd16to32Stride2(b *testing.B) {
 	benchConv(b, 128, 16, 28, 32, cvGeom(3, 3, 2, 1, 1, 1))
 }
