@@ -179,14 +179,39 @@ func TestResNetCosts(t *testing.T) {
 			}
 		})
 	}
-	// The other architectures: print their size for the record.
-	for _, arch := range []string{"darknet-s", "vgg-s", "mobilenet-s"} {
-		g, err := nn.Build(arch, []int{1, 28, 28}, 10, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, _ := g.ComputeStats()
-		t.Logf("%s: %s", arch, st)
+}
+
+// Parameter counts of the small nets, summed by hand from their layouts
+// (conv weights + 2 per BN channel, fc 10*C+10) at 1x28x28, 10 classes.
+func TestSmallNetParams(t *testing.T) {
+	tests := []struct {
+		arch   string
+		params int
+	}{
+		// stem 144+32; s1 4608+64, 512+32, 4608+64; s2 18432+128, 2048+64,
+		// 18432+128; s3 73728+256, 8192+128, 73728+256; fc 1290.
+		{"darknet-s", 176 + 9888 + 39232 + 156288 + 1290},
+		// 144+32, 2304+32; 4608+64, 9216+64; 18432+128, 36864+128; fc 650.
+		{"vgg-s", 176 + 2336 + 4672 + 9280 + 18560 + 36992 + 650},
+		// stem 176; s1.b0 dw+project 464; s2 3440, 5904; s3 6688, 9920;
+		// s4 14080; head 8192+256; fc 1290.
+		{"mobilenet-s", 176 + 464 + 3440 + 5904 + 6688 + 9920 + 14080 + 8448 + 1290},
+	}
+	for _, tc := range tests {
+		t.Run(tc.arch, func(t *testing.T) {
+			g, err := nn.Build(tc.arch, []int{1, 28, 28}, 10, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := g.ComputeStats()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: %s", tc.arch, st)
+			if st.Params != tc.params {
+				t.Errorf("%d params, want %d", st.Params, tc.params)
+			}
+		})
 	}
 }
 
