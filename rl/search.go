@@ -1,0 +1,257 @@
+package rl
+
+import (
+	"bytes"
+	"context"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"os"
+	"time"
+
+	"github.com/slimgo/slimgo/internal/atomicfile"
+)
+
+// Env is an episodic environment with one scalar action per step, as the
+// pruning search is: step t chooses the pruning ratio of layer (group) t.
+type Env interface {
+	// Steps is the episode length T.
+	Steps() int
+	// State returns the state of step t given the actions already taken
+	// (len(prev) == t). Its length is the agent's StateDim.
+	State(t int, prev []float64) []float64
+	// Clamp may restrict an action (the budget wall); it returns a itself
+	// when there is no budget.
+	Clamp(t int, prev []float64, a float64) float64
+	// Reward evaluates a whole episode's actions.
+	Reward(actions []float64) (reward float64, info map[string]float64, err error)
+}
+
+// Episode is one finished episode of a search.
+type Episode struct {
+	N       int
+	Actions []float64
+	Reward  float64
+	Info    map[string]float64
+	Random  bool // a warm-up episode of random actions
+	Seconds float64
+}
+
+// SearchOptions configure Search.
+type SearchOptions struct {
+	Episodes   int                           // total episodes, warm-up included
+	Warmup     int                           // leading episodes with uniformly random actions
+	Checkpoint string                        // file for periodic checkpoints ("" = none)
+	Every      int                           // checkpoint every this many episodes (default 5)
+	Updates    int                           // agent updates per episode step (default 1, as AMC)
+	Resume     bool                          // continue from Checkpoint when it exists
+	Context    context.Context               // cancellation (SIGINT): a checkpoint is written, then ctx.Err() returned
+	OnEpisode  func(e Episode, best Episode) // progress callback
+}
+
+// SearchResult is what a search found.
+type SearchResult struct {
+	Best     Episode
+	Episodes []Episode
+	Resumed  int // episodes restored from a checkpoint
+}
+
+// Search runs the DDPG search: warm-up episodes with random actions, then
+// episodes with explored actions pi(s)+N; after each episode the transitions
+// are stored with the baseline-normalised reward and the agent is updated
+// once per step. The best episode (highest reward) is kept.
+func Search(env Env, ag *Agent, opt SearchOptions) (*SearchResult, error) {
+	if opt.Episodes <= 0 {
+		return nil, fmt.Errorf("rl: episodes must be > 0, got %d", opt.Episodes)
+	}
+	if opt.Every <= 0 {
+		opt.Every = 5
+	}
+	if opt.Updates <= 0 {
+		opt.Updates = 1
+	}
+	ctx := opt.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	res := &SearchResult{Best: Episode{Reward: math.Inf(-1)}}
+	if opt.Resume && opt.Checkpoint != "" {
+		if err := loadSearch(opt.Checkpoint, ag, res); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		res.Resumed = len(res.Episodes)
+	}
+	T := env.Steps()
+	for ep := len(res.Episodes); ep < opt.Episodes; ep++ {
+		if err := ctx.Err(); err != nil {
+			if opt.Checkpoint != "" {
+				if cerr := saveSearch(opt.Checkpoint, ag, res); cerr != nil {
+					return nil, cerr
+				}
+			}
+			return res, err
+		}
+		start := time.Now()
+		random := ep < opt.Warmup
+		actions := make([]float64, 0, T)
+		states := make([][]float64, 0, T+1)
+		for t := range T {
+			s := env.State(t, actions)
+			var a float64
+			var err error
+			if random {
+				a = ag.RandomAction()
+			} else if a, err = ag.Explore(s, ep-opt.Warmup); err != nil {
+				return nil, err
+			}
+			a = env.Clamp(t, actions, a)
+			states = append(states, s)
+			actions = append(actions, a)
+		}
+		r, info, err := env.Reward(actions)
+		if err != nil {
+			return nil, fmt.Errorf("rl: episode %d: %w", ep, err)
+		}
+		if math.IsNaN(r) || math.IsInf(r, 0) {
+			return nil, fmt.Errorf("rl: episode %d: reward is %g", ep, r)
+		}
+		trans := make([]Transition, T)
+		for t := range T {
+			trans[t] = Transition{S: states[t], A: actions[t], Done: t == T-1}
+			if t+1 < T {
+				trans[t].S2 = states[t+1]
+			}
+		}
+		ag.Observe(trans, r)
+		if !random || ep == opt.Warmup-1 {
+			for range T * opt.Updates {
+				if _, _, err := ag.Update(); err != nil {
+					return nil, err
+				}
+			}
+		}
+		e := Episode{N: ep, Actions: actions, Reward: r, Info: info, Random: random, Seconds: time.Since(start).Seconds()}
+		res.Episodes = append(res.Episodes, e)
+		if r > res.Best.Reward {
+			res.Best = e
+		}
+		if opt.OnEpisode != nil {
+			opt.OnEpisode(e, res.Best)
+		}
+		if opt.Checkpoint != "" && ((ep+1)%opt.Every == 0 || ep+1 == opt.Episodes) {
+			if err := saveSearch(opt.Checkpoint, ag, res); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return res, nil
+}
+
+// searchState is what a checkpoint holds.
+type searchState struct {
+	Version  int
+	Actor    map[string][]float32
+	Critic   map[string][]float32
+	ActorT   map[string][]float32
+	CriticT  map[string][]float32
+	ActorO   []byte
+	CriticO  []byte
+	Replay   Replay
+	RNG      []byte
+	Baseline float64
+	HasBase  bool
+	Updates  int
+	Episodes []Episode
+	Best     Episode
+}
+
+const ckptMagic = "SLIMGO-DDPG\x00"
+
+func saveSearch(path string, ag *Agent, res *SearchResult) error {
+	rngState, err := ag.src.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	st := searchState{Version: 1, Actor: ag.actor.params(), Critic: ag.critic.params(),
+		ActorT: ag.actorT.params(), CriticT: ag.criticT.params(), Replay: *ag.Replay, RNG: rngState,
+		Baseline: ag.Baseline, HasBase: ag.HasBase, Updates: ag.Updates, Episodes: res.Episodes, Best: res.Best}
+	if st.ActorO, err = encodeOpt(ag.actor); err != nil {
+		return err
+	}
+	if st.CriticO, err = encodeOpt(ag.critic); err != nil {
+		return err
+	}
+	var body bytes.Buffer
+	if err := gob.NewEncoder(&body).Encode(&st); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	buf.WriteString(ckptMagic)
+	var crc [4]byte
+	c := crc32.ChecksumIEEE(body.Bytes())
+	crc[0], crc[1], crc[2], crc[3] = byte(c), byte(c>>8), byte(c>>16), byte(c>>24)
+	buf.Write(crc[:])
+	buf.Write(body.Bytes())
+	return atomicfile.WriteFile(path, buf.Bytes())
+}
+
+func encodeOpt(m *mlp) ([]byte, error) {
+	var b bytes.Buffer
+	err := gob.NewEncoder(&b).Encode(m.opt.State())
+	return b.Bytes(), err
+}
+
+func loadSearch(path string, ag *Agent, res *SearchResult) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if len(b) < len(ckptMagic)+4 || string(b[:len(ckptMagic)]) != ckptMagic {
+		return fmt.Errorf("rl: %s is not a DDPG search checkpoint", path)
+	}
+	crc := b[len(ckptMagic) : len(ckptMagic)+4]
+	body := b[len(ckptMagic)+4:]
+	c := crc32.ChecksumIEEE(body)
+	if byte(c) != crc[0] || byte(c>>8) != crc[1] || byte(c>>16) != crc[2] || byte(c>>24) != crc[3] {
+		return fmt.Errorf("rl: checkpoint %s is corrupt (checksum mismatch)", path)
+	}
+	var st searchState
+	if err := gob.NewDecoder(bytes.NewReader(body)).Decode(&st); err != nil {
+		return fmt.Errorf("rl: checkpoint %s: %w", path, err)
+	}
+	if st.Version != 1 {
+		return fmt.Errorf("rl: checkpoint %s has version %d, this slimgo reads 1", path, st.Version)
+	}
+	for _, p := range []struct {
+		m *mlp
+		v map[string][]float32
+	}{{ag.actor, st.Actor}, {ag.critic, st.Critic}, {ag.actorT, st.ActorT}, {ag.criticT, st.CriticT}} {
+		if err := p.m.setParams(p.v); err != nil {
+			return fmt.Errorf("%w (was the checkpoint made with other settings?)", err)
+		}
+	}
+	for _, p := range []struct {
+		m *mlp
+		b []byte
+	}{{ag.actor, st.ActorO}, {ag.critic, st.CriticO}} {
+		var os_ = p.m.opt.State()
+		if err := gob.NewDecoder(bytes.NewReader(p.b)).Decode(&os_); err != nil {
+			return fmt.Errorf("rl: checkpoint %s optimizer: %w", path, err)
+		}
+		if err := p.m.opt.SetState(os_); err != nil {
+			return err
+		}
+	}
+	if err := ag.src.UnmarshalBinary(st.RNG); err != nil {
+		return err
+	}
+	*ag.Replay = st.Replay
+	ag.Baseline, ag.HasBase, ag.Updates = st.Baseline, st.HasBase, st.Updates
+	res.Episodes, res.Best = st.Episodes, st.Best
+	if len(res.Episodes) == 0 {
+		res.Best.Reward = math.Inf(-1)
+	}
+	return nil
+}
