@@ -243,11 +243,27 @@ func engineSupports(g *graph.Graph) bool {
 	return true
 }
 
+// skipReference makes forward use the engine alone (for large imported
+// models, where the naive evaluator would dominate the test time; the
+// engine is checked against the reference on the smaller nets).
+var skipReference bool
+
 // forward runs g in inference mode with the naive reference evaluator and,
 // when the engine supports every op, with engine.Executor too (checking the
 // two agree); it returns the reference output.
 func forward(t *testing.T, g *graph.Graph, x *tensor.Tensor) *tensor.Tensor {
 	t.Helper()
+	if skipReference {
+		e, err := engine.New(g)
+		if err != nil {
+			t.Fatalf("engine.New(%s): %v", g.Name, err)
+		}
+		y, err := e.Forward(x, false)
+		if err != nil {
+			t.Fatalf("engine run of %s: %v", g.Name, err)
+		}
+		return y.Clone()
+	}
 	ref, err := refRun(g, x)
 	if err != nil {
 		t.Fatalf("reference run of %s: %v", g.Name, err)
