@@ -103,6 +103,42 @@ func (im *importer) foldConst(n *graph.Node, p *pb.NodeProto) (bool, error) {
 		if r == 2 && perm[0] == 1 {
 			im.transposeOf[n.Outputs[0]] = n.Inputs[0]
 		}
+	case "Gather":
+		// Gather(data, indices) on axis 0: how a shared (codebook) weight is
+		// expanded; folding it lets such files re-import as plain weights.
+		ax, err := attrInt(n, attrs, "axis", 0)
+		if err != nil {
+			return false, err
+		}
+		if len(in) != 2 || in[1] == nil || ax != 0 || len(in[0].Shape) == 0 || !in[1].isInt() {
+			return false, nodeErr(n, "only Gather of constants on axis 0 with integer indices is supported")
+		}
+		data, idx := in[0], in[1].I
+		rows := data.Shape[0]
+		inner := 1
+		for _, d := range data.Shape[1:] {
+			inner *= d
+		}
+		if int64(len(idx))*int64(inner) > MaxElements {
+			return false, nodeErr(n, "result exceeds %d elements", MaxElements)
+		}
+		out = &constant{Shape: append(slices.Clone(in[1].Shape), data.Shape[1:]...)}
+		for _, ix := range idx {
+			if ix < 0 {
+				ix += int64(rows)
+			}
+			if ix < 0 || ix >= int64(rows) {
+				return false, nodeErr(n, "index %d out of range for %d rows", ix, rows)
+			}
+			if data.isInt() {
+				out.I = append(out.I, data.I[int(ix)*inner:(int(ix)+1)*inner]...)
+			} else {
+				out.F = append(out.F, data.F[int(ix)*inner:(int(ix)+1)*inner]...)
+			}
+		}
+		if out.F == nil && out.I == nil {
+			out.I = []int64{}
+		}
 	case "Unsqueeze", "Squeeze":
 		axes, _, err := attrInts(n, attrs, "axes")
 		if err != nil {

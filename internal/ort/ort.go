@@ -117,6 +117,49 @@ func RunFiles(model, in, out string, repeat int) (Result, error) {
 	return r, nil
 }
 
+// Job is one model run for RunBatch.
+type Job struct {
+	Model string         // .onnx path
+	X     *tensor.Tensor // input fed to the model's first input
+}
+
+// RunBatch runs every job in a single ONNX Runtime process (saving its
+// start-up per model) and returns each job's first output, in order.
+func RunBatch(jobs []Job) ([]*tensor.Tensor, error) {
+	if !Available() {
+		return nil, errors.New("ort: node is not installed")
+	}
+	if err := Install(); err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "slimgo-ort")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	args := []string{filepath.Join(Dir(), "run.js")}
+	for i, j := range jobs {
+		in := filepath.Join(dir, fmt.Sprintf("in%d.npy", i))
+		if err := npy.WriteFile(in, j.X); err != nil {
+			return nil, err
+		}
+		args = append(args, j.Model, in, filepath.Join(dir, fmt.Sprintf("out%d.npy", i)))
+	}
+	cmd := exec.Command("node", args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("ort: %v: %s", err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	outs := make([]*tensor.Tensor, len(jobs))
+	for i := range jobs {
+		if outs[i], err = npy.ReadFile(filepath.Join(dir, fmt.Sprintf("out%d.npy", i))); err != nil {
+			return nil, err
+		}
+	}
+	return outs, nil
+}
+
 // Run runs model (an .onnx path) on the .npy file in and returns the model's
 // first output.
 func Run(model, in string) (*tensor.Tensor, error) {

@@ -73,6 +73,33 @@ func TestRunRelu(t *testing.T) {
 	}
 }
 
+func TestRunBatch(t *testing.T) {
+	if !Available() {
+		t.Skip("node is not installed: ONNX Runtime checks skipped")
+	}
+	model := filepath.Join(t.TempDir(), "relu.onnx")
+	if err := os.WriteFile(model, reluModel(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := tensor.From([]float32{-1, 2, -3}, 1, 3)
+	b := tensor.From([]float32{4, -5, 6, -7, 8, -9}, 2, 3)
+	ys, err := RunBatch([]Job{{model, a}, {model, b}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]float32{{0, 2, 0}, {4, 0, 6, 0, 8, 0}}
+	for i, y := range ys {
+		if len(y.Data) != len(want[i]) || y.Shape[0] != i+1 {
+			t.Fatalf("job %d: %v", i, y)
+		}
+		for k, v := range want[i] {
+			if y.Data[k] != v {
+				t.Fatalf("job %d: %v, want %v", i, y.Data, want[i])
+			}
+		}
+	}
+}
+
 func TestRunBadModel(t *testing.T) {
 	if !Available() {
 		t.Skip("node is not installed: ONNX Runtime checks skipped")

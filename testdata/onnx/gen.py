@@ -171,7 +171,8 @@ def hand_models(out):
 
     # Opset 13: Resize by sizes, Clip by inputs from Constant nodes, Gemm with
     # alpha/beta and transB, Dropout with a ratio input, Reshape by a constant,
-    # Identity, Sigmoid, Mul, Concat, GlobalAveragePool, BatchNormalization.
+    # Identity, Sigmoid, Mul, Concat, GlobalAveragePool, BatchNormalization;
+    # a static batch of 2 (sizes name the batch literally).
     c, h = 4, 6
     bn = [rng.uniform(0.5, 1.5, c), rng.normal(0, 0.2, c), rng.normal(0, 0.3, c), rng.uniform(0.5, 2, c)]
     wg = rng.normal(0, 0.3, (3, 2 * c)).astype(np.float32)
@@ -195,9 +196,9 @@ def hand_models(out):
         helper.make_node("Gemm", ["drop", "wg", "bg"], ["y"], alpha=0.5, beta=2.0, transB=1, name="fc"),
     ], [init("w1", w1), init("g", bn[0].astype(np.float32)), init("b", bn[1].astype(np.float32)),
         init("m", bn[2].astype(np.float32)), init("v", bn[3].astype(np.float32)),
-        init("sizes", np.array([1, c, 2 * h, 2 * h], np.int64)), init("shape", np.array([0, -1], np.int64)),
+        init("sizes", np.array([2, c, 2 * h, 2 * h], np.int64)), init("shape", np.array([0, -1], np.int64)),
         init("ratio", np.array(0.3, np.float32)), init("wg", wg), init("bg", bg)],
-        13, ["N", 3, h, h], ["N", 3])
+        13, [2, 3, h, h], [2, 3])
 
 
 def main():

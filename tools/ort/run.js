@@ -4,8 +4,10 @@
 // .npy file. Prints one JSON line on stdout:
 //   {"input": NAME, "output": NAME, "shape": [...], "ms": median run time}
 //
-// usage: node run.js MODEL.onnx IN.npy OUT.npy [--repeat N] [--opt disabled|basic|extended|all]
+// usage: node run.js MODEL.onnx IN.npy OUT.npy [MODEL2 IN2 OUT2 ...] [--repeat N] [--opt disabled|basic|extended|all]
 //
+// Several MODEL IN OUT triples run in one process (one JSON line each), which
+// saves the runtime's start-up per model in tests.
 // Install the runtime once with `npm install --ignore-scripts` in this
 // directory (the CPU library ships inside the onnxruntime-node package).
 'use strict';
@@ -78,14 +80,19 @@ async function main() {
     else if (args[i] === '--opt') opt = args[++i];
     else pos.push(args[i]);
   }
-  if (pos.length !== 3 || !(repeat >= 1)) die('usage: node run.js MODEL.onnx IN.npy OUT.npy [--repeat N] [--opt disabled|basic|extended|all]');
-  const [model, inFile, outFile] = pos;
+  if (pos.length === 0 || pos.length % 3 !== 0 || !(repeat >= 1)) die('usage: node run.js MODEL.onnx IN.npy OUT.npy [MODEL2 IN2 OUT2 ...] [--repeat N] [--opt disabled|basic|extended|all]');
   let ort;
   try {
     ort = require('onnxruntime-node');
   } catch (e) {
     die(`onnxruntime-node is not installed: run "npm install --ignore-scripts" in ${__dirname} (${e.message})`);
   }
+  for (let j = 0; j < pos.length; j += 3) {
+    await runOne(ort, pos[j], pos[j + 1], pos[j + 2], repeat, opt);
+  }
+}
+
+async function runOne(ort, model, inFile, outFile, repeat, opt) {
   const x = readNpy(inFile);
   let session;
   try {
