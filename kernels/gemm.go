@@ -210,6 +210,10 @@ func packA(transA bool, mc, kc int, alpha float32, a []float32, lda, ic, pc int,
 			}
 			continue
 		}
+		if rows == gemmMR && alpha == 1 {
+			packPanelANoTrans(kc, a[r0*lda+pc:], lda, panel)
+			continue
+		}
 		for i := range rows {
 			src := a[(r0+i)*lda+pc : (r0+i)*lda+pc+kc]
 			if alpha == 1 {
@@ -251,6 +255,10 @@ func packB(transB bool, kc, nc int, b []float32, ldb, pc, jc int, dst []float32)
 			continue
 		}
 		// op(B)[p][j] = b[j*ldb+p]: each column j is a contiguous run over p.
+		if cols == gemmNR {
+			packPanelBTrans(kc, b[c0*ldb+pc:], ldb, panel)
+			continue
+		}
 		for j := range cols {
 			src := b[(c0+j)*ldb+pc : (c0+j)*ldb+pc+kc]
 			for p, v := range src {
@@ -270,6 +278,28 @@ func packB(transB bool, kc, nc int, b []float32, ldb, pc, jc int, dst []float32)
 func packPanelBGo(kc int, src []float32, ldb int, dst []float32) {
 	for p := range kc {
 		*(*[gemmNR]float32)(dst[p*gemmNR:]) = *(*[gemmNR]float32)(src[p*ldb:])
+	}
+}
+
+// packPanelBTransGo packs k-values [p0, kc) of one full panel of a
+// transposed B: dst[p*NR+j] = src[j*ldb+p].
+func packPanelBTransGo(p0, kc int, src []float32, ldb int, dst []float32) {
+	for j := range gemmNR {
+		s := src[j*ldb : j*ldb+kc]
+		for p := p0; p < kc; p++ {
+			dst[p*gemmNR+j] = s[p]
+		}
+	}
+}
+
+// packPanelANoTransGo packs k-values [p0, kc) of one full panel of an
+// untransposed A: dst[p*MR+i] = src[i*lda+p].
+func packPanelANoTransGo(p0, kc int, src []float32, lda int, dst []float32) {
+	for i := range gemmMR {
+		s := src[i*lda : i*lda+kc]
+		for p := p0; p < kc; p++ {
+			dst[p*gemmMR+i] = s[p]
+		}
 	}
 }
 

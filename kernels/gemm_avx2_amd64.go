@@ -45,3 +45,45 @@ func packPanelB(kc int, src []float32, ldb int, dst []float32) {
 	}
 	packPanelBGo(kc, src, ldb, dst)
 }
+
+// packBTransAVX transposes nblk 8x8 blocks of a transposed B into a packed
+// panel (see gemm_avx2_amd64.s).
+//
+//go:noescape
+func packBTransAVX(nblk int, src *float32, ldb int, dst *float32)
+
+// packANoTransAVX transposes nblk 4x8 blocks of an untransposed A into a
+// packed panel (see gemm_avx2_amd64.s).
+//
+//go:noescape
+func packANoTransAVX(nblk int, src *float32, lda int, dst *float32)
+
+// packPanelBTrans packs one full panel of a transposed B: dst[p*NR+j] =
+// src[j*ldb+p] for p < kc, j < NR.
+func packPanelBTrans(kc int, src []float32, ldb int, dst []float32) {
+	nblk := kc / 8
+	if UseAsm && hasAsmKernel && nblk > 0 {
+		_ = src[(gemmNR-1)*ldb+nblk*8-1]
+		_ = dst[kc*gemmNR-1]
+		for g := 0; g < gemmNR; g += 8 {
+			packBTransAVX(nblk, &src[g*ldb], ldb, &dst[g])
+		}
+		packPanelBTransGo(nblk*8, kc, src, ldb, dst)
+		return
+	}
+	packPanelBTransGo(0, kc, src, ldb, dst)
+}
+
+// packPanelANoTrans packs one full panel of an untransposed A (alpha 1):
+// dst[p*MR+i] = src[i*lda+p] for p < kc, i < MR.
+func packPanelANoTrans(kc int, src []float32, lda int, dst []float32) {
+	nblk := kc / 8
+	if UseAsm && hasAsmKernel && nblk > 0 {
+		_ = src[(gemmMR-1)*lda+nblk*8-1]
+		_ = dst[kc*gemmMR-1]
+		packANoTransAVX(nblk, &src[0], lda, &dst[0])
+		packPanelANoTransGo(nblk*8, kc, src, lda, dst)
+		return
+	}
+	packPanelANoTransGo(0, kc, src, lda, dst)
+}

@@ -135,3 +135,115 @@ packloop:
 	JNZ     packloop
 	VZEROUPPER
 	RET
+
+// func packBTransAVX(nblk int, src *float32, ldb int, dst *float32)
+// For each of nblk blocks of 8 k-values, transposes the 8x8 block whose
+// rows (8 consecutive columns j of op(B)) start at src + r*ldb into 8 rows
+// of a packed B panel (stride 24 floats) at dst. Row addresses advance 8
+// floats per block, dst advances 8 panel rows. nblk >= 1.
+TEXT ·packBTransAVX(SB), NOSPLIT, $0-32
+	MOVQ nblk+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ ldb+16(FP), R8
+	SHLQ $2, R8
+	MOVQ dst+24(FP), DI
+	LEAQ (R8)(R8*2), R9
+
+tloop:
+	LEAQ    (SI)(R8*4), R10
+	VMOVUPS (SI), Y0
+	VMOVUPS (SI)(R8*1), Y1
+	VMOVUPS (SI)(R8*2), Y2
+	VMOVUPS (SI)(R9*1), Y3
+	VMOVUPS (R10), Y4
+	VMOVUPS (R10)(R8*1), Y5
+	VMOVUPS (R10)(R8*2), Y6
+	VMOVUPS (R10)(R9*1), Y7
+
+	VUNPCKLPS Y1, Y0, Y8
+	VUNPCKHPS Y1, Y0, Y9
+	VUNPCKLPS Y3, Y2, Y10
+	VUNPCKHPS Y3, Y2, Y11
+	VUNPCKLPS Y5, Y4, Y12
+	VUNPCKHPS Y5, Y4, Y13
+	VUNPCKLPS Y7, Y6, Y14
+	VUNPCKHPS Y7, Y6, Y15
+
+	VSHUFPS $0x44, Y10, Y8, Y0
+	VSHUFPS $0xEE, Y10, Y8, Y1
+	VSHUFPS $0x44, Y11, Y9, Y2
+	VSHUFPS $0xEE, Y11, Y9, Y3
+	VSHUFPS $0x44, Y14, Y12, Y4
+	VSHUFPS $0xEE, Y14, Y12, Y5
+	VSHUFPS $0x44, Y15, Y13, Y6
+	VSHUFPS $0xEE, Y15, Y13, Y7
+
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x31, Y7, Y3, Y15
+
+	VMOVUPS Y8, (DI)
+	VMOVUPS Y9, 96(DI)
+	VMOVUPS Y10, 192(DI)
+	VMOVUPS Y11, 288(DI)
+	VMOVUPS Y12, 384(DI)
+	VMOVUPS Y13, 480(DI)
+	VMOVUPS Y14, 576(DI)
+	VMOVUPS Y15, 672(DI)
+
+	ADDQ $32, SI
+	ADDQ $768, DI
+	DECQ CX
+	JNZ  tloop
+	VZEROUPPER
+	RET
+
+// func packANoTransAVX(nblk int, src *float32, lda int, dst *float32)
+// For each of nblk blocks of 8 k-values, transposes the 4x8 block whose
+// rows (4 consecutive rows of A) start at src + r*lda into 8 packed A
+// columns of 4 floats (32 contiguous floats) at dst. nblk >= 1.
+TEXT ·packANoTransAVX(SB), NOSPLIT, $0-32
+	MOVQ nblk+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ lda+16(FP), R8
+	SHLQ $2, R8
+	MOVQ dst+24(FP), DI
+	LEAQ (R8)(R8*2), R9
+
+aloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS (SI)(R8*1), Y1
+	VMOVUPS (SI)(R8*2), Y2
+	VMOVUPS (SI)(R9*1), Y3
+
+	VUNPCKLPS Y1, Y0, Y4
+	VUNPCKHPS Y1, Y0, Y5
+	VUNPCKLPS Y3, Y2, Y6
+	VUNPCKHPS Y3, Y2, Y7
+
+	VSHUFPS $0x44, Y6, Y4, Y8
+	VSHUFPS $0xEE, Y6, Y4, Y9
+	VSHUFPS $0x44, Y7, Y5, Y10
+	VSHUFPS $0xEE, Y7, Y5, Y11
+
+	VPERM2F128 $0x20, Y9, Y8, Y0
+	VPERM2F128 $0x20, Y11, Y10, Y1
+	VPERM2F128 $0x31, Y9, Y8, Y2
+	VPERM2F128 $0x31, Y11, Y10, Y3
+
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+
+	ADDQ $32, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ  aloop
+	VZEROUPPER
+	RET

@@ -14,3 +14,13 @@ func asmKernel(k int, a, b, c []float32, ldc int, accum bool) {
 func packPanelB(kc int, src []float32, ldb int, dst []float32) {
 	packPanelBGo(kc, src, ldb, dst)
 }
+
+// packPanelBTrans packs one full panel of a transposed B.
+func packPanelBTrans(kc int, src []float32, ldb int, dst []float32) {
+	packPanelBTransGo(0, kc, src, ldb, dst)
+}
+
+// packPanelANoTrans packs one full panel of an untransposed A.
+func packPanelANoTrans(kc int, src []float32, lda int, dst []float32) {
+	packPanelANoTransGo(0, kc, src, lda, dst)
+}

@@ -45,6 +45,8 @@ func main() {
 	reps := flag.Int("reps", 3, "timed batches per measurement (best is reported)")
 	minSec := flag.Float64("min", 0.2, "minimum seconds per timed batch")
 	only := flag.String("shapes", "", "comma-separated MxNxK list replacing the default shapes")
+	ta := flag.Bool("ta", false, "A is stored transposed (k x m)")
+	tb := flag.Bool("tb", false, "B is stored transposed (n x k)")
 	flag.Parse()
 
 	shapes := defaultShapes
@@ -60,8 +62,8 @@ func main() {
 	if openblasAvailable {
 		cols = append(cols, "OpenBLAS 1T", fmt.Sprintf("OpenBLAS %dT", threads), "ratio 1T", fmt.Sprintf("ratio %dT", threads))
 	}
-	fmt.Printf("GFLOP/s, best of %d batches of >= %.2fs; asm micro-kernel: %v; GOMAXPROCS=%d\n",
-		*reps, *minSec, kernels.UseAsm && kernels.AsmAvailable(), threads)
+	fmt.Printf("GFLOP/s, best of %d batches of >= %.2fs; asm micro-kernel: %v; GOMAXPROCS=%d; transA=%v transB=%v\n",
+		*reps, *minSec, kernels.UseAsm && kernels.AsmAvailable(), threads, *ta, *tb)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, strings.Join(cols, "\t")+"\t")
 	for _, s := range shapes {
@@ -69,12 +71,19 @@ func main() {
 		a, b, c := randSlice(r, s.m*s.k), randSlice(r, s.k*s.n), make([]float32, s.m*s.n)
 		flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
 		gf := func(f func()) float64 { return flops / bestTime(f, *reps, *minSec) / 1e9 }
-		ser := gf(func() { kernels.Sgemm(false, false, s.m, s.n, s.k, 1, a, s.k, b, s.n, 0, c, s.n) })
-		par := gf(func() { kernels.SgemmParallel(false, false, s.m, s.n, s.k, 1, a, s.k, b, s.n, 0, c, s.n) })
+		lda, ldb := s.k, s.n
+		if *ta {
+			lda = s.m
+		}
+		if *tb {
+			ldb = s.k
+		}
+		ser := gf(func() { kernels.Sgemm(*ta, *tb, s.m, s.n, s.k, 1, a, lda, b, ldb, 0, c, s.n) })
+		par := gf(func() { kernels.SgemmParallel(*ta, *tb, s.m, s.n, s.k, 1, a, lda, b, ldb, 0, c, s.n) })
 		row := []string{s.name, strconv.Itoa(s.m), strconv.Itoa(s.n), strconv.Itoa(s.k), f1(ser), f1(par)}
 		if openblasAvailable {
-			ob1 := gf(func() { openblasSgemm(1, s.m, s.n, s.k, a, b, c) })
-			obT := gf(func() { openblasSgemm(threads, s.m, s.n, s.k, a, b, c) })
+			ob1 := gf(func() { openblasSgemm(1, *ta, *tb, s.m, s.n, s.k, a, lda, b, ldb, c) })
+			obT := gf(func() { openblasSgemm(threads, *ta, *tb, s.m, s.n, s.k, a, lda, b, ldb, c) })
 			row = append(row, f1(ob1), f1(obT), fmt.Sprintf("%.2f", ser/ob1), fmt.Sprintf("%.2f", par/obT))
 		}
 		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")

@@ -6,6 +6,6 @@ package main
 // with -tags openblas for the OpenBLAS columns.
 const openblasAvailable = false
 
-func openblasSgemm(threads, m, n, k int, a, b, c []float32) {
+func openblasSgemm(threads int, ta, tb bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32) {
 	panic("gemm: built without -tags openblas")
 }
