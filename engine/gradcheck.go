@@ -2,7 +2,9 @@ package engine
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 
 	"github.com/slimgo/slimgo/graph"
 	"github.com/slimgo/slimgo/tensor"
@@ -12,7 +14,7 @@ import (
 //
 // The engine computes in float32, so the check cannot use the tiny steps a
 // float64 check would. With a step of 1e-2 the truncation error of the
-// central difference is O(eps^2 * f''') ~ 1e-4 for smooth ops, while float32
+// central difference is O(eps^2 * f”') ~ 1e-4 for smooth ops, while float32
 // rounding of a loss summed over n outputs adds about sqrt(n)*1e-7/(2*eps),
 // ~1e-4 for the few thousand outputs of a test. The default tolerance
 // |analytic - numeric| <= ATol + RTol*max(|analytic|, |numeric|) with
@@ -162,11 +164,13 @@ func CheckGraph(g *graph.Graph, data map[string]*tensor.Tensor, c GradCheck) err
 			}
 		}
 	}
-	for k, t := range g.Params {
+	// Sorted order: the element subsets come from one RNG, so a fixed order
+	// makes the checked elements the same on every run.
+	for _, k := range slices.Sorted(maps.Keys(g.Params)) {
 		if buffers[k] {
 			continue
 		}
-		if err := check("param", k, t); err != nil {
+		if err := check("param", k, g.Params[k]); err != nil {
 			return err
 		}
 	}
