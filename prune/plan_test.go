@@ -143,6 +143,29 @@ func TestSlimPlanGlobalThreshold(t *testing.T) {
 			t.Errorf("ratio %g: lowest kept score %g, naive threshold %g", ratio, minKept, thr)
 		}
 	}
+	// Ratio 1 never empties a group.
+	plan, err := SlimPlan(g, groups, 1, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, grp := range groups {
+		if len(plan[grp]) != 1 {
+			t.Errorf("ratio 1: group %d keeps %d channels, want the minimum 1", grp.ID, len(plan[grp]))
+		}
+	}
+	if _, err := Apply(g, plan); err != nil {
+		t.Fatal(err)
+	}
+	// With a BN criterion a group without BN is left whole.
+	cn := concatNet(2)
+	cgroups, _ := Groups(cn)
+	cplan, err := SlimPlan(cn, cgroups, 0.9, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := cplan[cgroups[3]]; ok || len(cplan) != 3 {
+		t.Errorf("BN-less group %s was planned: %v", cgroups[3].Details(), cplan[cgroups[3]])
+	}
 	if _, err := SlimPlan(g, groups, 1.2, Options{}); err == nil {
 		t.Error("ratio 1.2 accepted")
 	}
