@@ -418,3 +418,29 @@ func TestKMeansErrors(t *testing.T) {
 		t.Error("exact recluster in the general path accepted")
 	}
 }
+
+func TestSortFloat32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(61, 62))
+	for _, n := range []int{0, 1, 2, 100, 5000} {
+		xs := make([]float32, n)
+		for i := range xs {
+			switch rng.IntN(5) {
+			case 0:
+				xs[i] = 0
+			case 1:
+				xs[i] = float32(math.Copysign(0, -1))
+			default:
+				xs[i] = float32(rng.NormFloat64() * math.Pow(10, float64(rng.IntN(20)-10)))
+			}
+		}
+		got := sortFloat32(xs)
+		want := make([]float64, n)
+		for i, v := range xs {
+			want[i] = float64(v)
+		}
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("n=%d: radix sort differs from slices.Sort", n)
+		}
+	}
+}

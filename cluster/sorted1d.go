@@ -30,16 +30,12 @@ func NewSorted1D(xs []float32) (*Sorted1D, error) {
 	if len(xs) == 0 {
 		return nil, fmt.Errorf("cluster: no values to cluster")
 	}
-	x := make([]float64, len(xs))
 	for i, v := range xs {
-		f := float64(v)
-		if math.IsNaN(f) || math.IsInf(f, 0) {
+		if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
 			return nil, fmt.Errorf("cluster: value %d is %v", i, v)
 		}
-		x[i] = f
 	}
-	slices.Sort(x)
-	s := &Sorted1D{X: x}
+	s := &Sorted1D{X: sortFloat32(xs)}
 	s.prefix()
 	return s, nil
 }
@@ -71,6 +67,52 @@ func NewWeighted1D(xs, ws []float64) (*Sorted1D, error) {
 	}
 	s.prefix()
 	return s, nil
+}
+
+// sortFloat32 returns xs sorted ascending as float64, by an LSD radix sort
+// (three 11-bit passes) of order-preserving integer keys: O(n), several
+// times faster than a comparison sort at 10^6 values. xs must be finite.
+func sortFloat32(xs []float32) []float64 {
+	n := len(xs)
+	key := make([]uint32, n)
+	for i, v := range xs {
+		b := math.Float32bits(v)
+		if b&0x80000000 != 0 {
+			b = ^b // negative: reverse the order of magnitudes
+		} else {
+			b |= 0x80000000
+		}
+		key[i] = b
+	}
+	tmp := make([]uint32, n)
+	var count [2048]int
+	for shift := uint(0); shift < 33; shift += 11 {
+		clear(count[:])
+		for _, k := range key {
+			count[(k>>shift)&2047]++
+		}
+		pos := 0
+		for b, c := range count {
+			count[b] = pos
+			pos += c
+		}
+		for _, k := range key {
+			d := (k >> shift) & 2047
+			tmp[count[d]] = k
+			count[d]++
+		}
+		key, tmp = tmp, key
+	}
+	out := make([]float64, n)
+	for i, k := range key {
+		if k&0x80000000 != 0 {
+			k &^= 0x80000000
+		} else {
+			k = ^k
+		}
+		out[i] = float64(math.Float32frombits(k))
+	}
+	return out
 }
 
 func (s *Sorted1D) prefix() {
