@@ -74,11 +74,7 @@ func DepthwiseConv2D(x []float32, s ConvShape, w, bias, y []float32) error {
 					dst := yc[oy*s.OW+lo : oy*s.OW+hi]
 					src := xc[iy*s.W : (iy+1)*s.W]
 					if s.SW == 1 {
-						src = src[lo+off : hi+off]
-						src = src[:len(dst)]
-						for t, v := range src {
-							dst[t] += wv * v
-						}
+						axpy(wv, src[lo+off:hi+off], dst)
 						continue
 					}
 					p := lo*s.SW + off
@@ -154,10 +150,7 @@ func DepthwiseConv2DBackward(x []float32, s ConvShape, w, dy, dx, dw, dbias []fl
 							}
 						}
 						if dx != nil {
-							ds := dxc[p0 : p0+len(g)]
-							for t, v := range g {
-								ds[t] += wv * v
-							}
+							axpy(wv, g, dxc[p0:p0+len(g)])
 						}
 						continue
 					}

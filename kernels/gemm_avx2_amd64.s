@@ -1,3 +1,5 @@
+//go:build !purego
+
 #include "textflag.h"
 
 // One k step of the 4x24 micro-kernel: load 24 floats of the packed B

@@ -94,7 +94,8 @@ func Im2col(x []float32, s ConvShape, col []float32) {
 // if col or dx is shorter than the shape implies (a programmer error).
 //
 // It visits elements in the same order as Col2imRef, so the sums are
-// bitwise identical; the bounds tests are hoisted out of the inner loop.
+// bitwise identical; the bounds tests are hoisted out of the inner loop and
+// stride-1 rows are added with vector instructions.
 func Col2im(col []float32, s ConvShape, dx []float32) {
 	hw := s.OH * s.OW
 	plane := s.H * s.W
@@ -121,11 +122,7 @@ func Col2im(col []float32, s ConvShape, dx []float32) {
 					src := row[oy*s.OW+lo : oy*s.OW+hi]
 					drow := dc[y*s.W : (y+1)*s.W]
 					if s.SW == 1 {
-						d := drow[lo+off : hi+off]
-						d = d[:len(src)]
-						for t, v := range src {
-							d[t] += v
-						}
+						addTo(src, drow[lo+off:hi+off])
 						continue
 					}
 					p := lo*s.SW + off

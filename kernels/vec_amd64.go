@@ -1,0 +1,45 @@
+//go:build amd64 && !purego
+
+package kernels
+
+// axpyAVX sets y[i] += alpha*x[i] for i < n (n a positive multiple of 8).
+// Implemented in vec_amd64.s (AVX2+FMA).
+//
+//go:noescape
+func axpyAVX(alpha float32, x, y *float32, n int)
+
+// addAVX sets y[i] += x[i] for i < n (n a positive multiple of 8).
+// Implemented in vec_amd64.s (AVX).
+//
+//go:noescape
+func addAVX(x, y *float32, n int)
+
+// axpy sets y[i] += alpha*x[i] for i < len(x); y must be at least as long.
+// Note the vector body rounds alpha*x[i] and the add once (FMA), the Go
+// tail twice, so results can differ from a scalar loop in the last bit.
+func axpy(alpha float32, x, y []float32) {
+	n := len(x)
+	y = y[:n]
+	v := n &^ 7
+	if v > 0 && UseAsm && hasAsmKernel {
+		axpyAVX(alpha, &x[0], &y[0], v)
+		x, y = x[v:], y[v:]
+	}
+	for i, xv := range x {
+		y[i] += alpha * xv
+	}
+}
+
+// addTo sets y[i] += x[i] for i < len(x); y must be at least as long.
+func addTo(x, y []float32) {
+	n := len(x)
+	y = y[:n]
+	v := n &^ 7
+	if v > 0 && UseAsm && hasAsmKernel {
+		addAVX(&x[0], &y[0], v)
+		x, y = x[v:], y[v:]
+	}
+	for i, xv := range x {
+		y[i] += xv
+	}
+}

@@ -1,0 +1,71 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// func axpyAVX(alpha float32, x, y *float32, n int)
+// y[i] += alpha*x[i] for i < n, n a multiple of 8 and >= 8.
+TEXT ·axpyAVX(SB), NOSPLIT, $0-32
+	VBROADCASTSS alpha+0(FP), Y0
+	MOVQ         x+8(FP), SI
+	MOVQ         y+16(FP), DI
+	MOVQ         n+24(FP), CX
+	SHRQ         $3, CX
+	MOVQ         CX, R9
+	SHRQ         $2, R9
+	ANDQ         $3, CX
+	TESTQ        R9, R9
+	JZ           axtail
+
+axloop4:
+	VMOVUPS     (DI), Y1
+	VMOVUPS     32(DI), Y2
+	VMOVUPS     64(DI), Y3
+	VMOVUPS     96(DI), Y4
+	VFMADD231PS (SI), Y0, Y1
+	VFMADD231PS 32(SI), Y0, Y2
+	VFMADD231PS 64(SI), Y0, Y3
+	VFMADD231PS 96(SI), Y0, Y4
+	VMOVUPS     Y1, (DI)
+	VMOVUPS     Y2, 32(DI)
+	VMOVUPS     Y3, 64(DI)
+	VMOVUPS     Y4, 96(DI)
+	ADDQ        $128, SI
+	ADDQ        $128, DI
+	DECQ        R9
+	JNZ         axloop4
+
+axtail:
+	TESTQ CX, CX
+	JZ    axdone
+
+axloop1:
+	VMOVUPS     (DI), Y1
+	VFMADD231PS (SI), Y0, Y1
+	VMOVUPS     Y1, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	DECQ        CX
+	JNZ         axloop1
+
+axdone:
+	VZEROUPPER
+	RET
+
+// func addAVX(x, y *float32, n int)
+// y[i] += x[i] for i < n, n a multiple of 8 and >= 8.
+TEXT ·addAVX(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	MOVQ y+8(FP), DI
+	MOVQ n+16(FP), CX
+	SHRQ $3, CX
+
+adloop:
+	VMOVUPS (DI), Y1
+	VADDPS  (SI), Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     adloop
+	VZEROUPPER
+	RET
