@@ -1,0 +1,329 @@
+package rl
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/slimgo/slimgo/data"
+	"github.com/slimgo/slimgo/graph"
+	"github.com/slimgo/slimgo/prune"
+	"github.com/slimgo/slimgo/train"
+)
+
+// StateDim is the length of the pruning environment's state (METHOD.md 1c):
+// (t, n, c, h, w, stride, k, params, params_reduce, a_(t-1)).
+const StateDim = 10
+
+// PruneConfig configures the pruning environment.
+type PruneConfig struct {
+	Prune        prune.Options // channel selection (importance criterion, min channels, rounding)
+	B            float64       // accuracy-protection hyperparameter b, in accuracy points (default 2)
+	TargetParams int           // > 0: budget mode, actions are walled so the pruned model has <= TargetParams
+	RBound       float64       // largest ratio an action may take (default 0.8)
+	CalibBatches int           // BN recalibration batches per episode (default 8)
+	Batch        int           // batch size for recalibration and evaluation (default 128)
+}
+
+// PruneEnv is the DDPG pruning environment: one step per prunable channel
+// group in topological order; the action is the group's pruning ratio; at the
+// episode's end the ratios are applied with the BN-gamma importance, BN
+// statistics are recalibrated on a few training batches and accuracy is
+// measured on a validation split held out from the training data.
+//
+// Reward (METHOD.md equations 4-6, with our form of the lost equation 5):
+//
+//	R = Accuracy * Complexity
+//	Complexity = -ln(params_after / params_before)
+//	Accuracy   = 1 - delta_acc / b     (delta_acc = acc_before - acc_after, in points)
+//
+// Accuracy is 1 with no loss, 0 when delta_acc = b and negative beyond.
+type PruneEnv struct {
+	Cfg     PruneConfig
+	Base    *graph.Graph
+	Groups  []*prune.Group
+	Calib   *data.Dataset
+	Val     *data.Dataset
+	BaseAcc float64 // validation accuracy of Base, percent
+	Params0 int     // trainable parameters of Base
+
+	raw   [][]float64 // per group: n, c, h, w, stride, k, params (unnormalised)
+	lo    []float64
+	hi    []float64
+	sizes map[string][]int   // trainable parameter shapes
+	axes  map[string][][]cut // per param, per axis: the groups cutting it
+}
+
+type cut struct {
+	group int
+	block int // entries per channel along the axis
+}
+
+// NewPruneEnv analyses base, measures its validation accuracy and prepares
+// the per-group features. It errors when the graph has no prunable group.
+func NewPruneEnv(base *graph.Graph, calib, val *data.Dataset, cfg PruneConfig) (*PruneEnv, error) {
+	if cfg.B <= 0 {
+		cfg.B = 2
+	}
+	if cfg.RBound <= 0 {
+		cfg.RBound = 0.8
+	}
+	if cfg.CalibBatches <= 0 {
+		cfg.CalibBatches = 8
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 128
+	}
+	groups, err := prune.Groups(base)
+	if err != nil {
+		return nil, err
+	}
+	if len(groups) == 0 {
+		return nil, fmt.Errorf("rl: model %q has no prunable channel group", base.Name)
+	}
+	st, err := base.ComputeStats()
+	if err != nil {
+		return nil, err
+	}
+	env := &PruneEnv{Cfg: cfg, Base: base, Groups: groups, Calib: calib, Val: val, Params0: st.Params}
+	ev, err := train.Evaluate(base, val, cfg.Batch)
+	if err != nil {
+		return nil, err
+	}
+	env.BaseAcc = 100 * ev.Accuracy
+	if err := env.features(); err != nil {
+		return nil, err
+	}
+	env.paramCuts()
+	if cfg.TargetParams > 0 {
+		full := make([]float64, len(groups))
+		for i := range full {
+			full[i] = cfg.RBound
+		}
+		if least := env.ParamsAfter(full); least > cfg.TargetParams {
+			return nil, fmt.Errorf("rl: target of %d params is out of reach: pruning every group by %.2f still leaves %d (of %d)", cfg.TargetParams, cfg.RBound, least, env.Params0)
+		}
+	}
+	return env, nil
+}
+
+// features computes the static per-group features from the group's first
+// producing Conv (or Gemm): out channels n, in channels c, input h, w,
+// stride, kernel k, and the parameters of the group's producers.
+func (e *PruneEnv) features() error {
+	shapes, err := e.Base.InferShapes(nil)
+	if err != nil {
+		return err
+	}
+	e.raw = make([][]float64, len(e.Groups))
+	for i, grp := range e.Groups {
+		f := []float64{float64(grp.Size), 0, 1, 1, 1, 1, 0}
+		for _, name := range grp.Producers() {
+			n := e.Base.Node(name)
+			w := e.Base.Params[n.Input(1)]
+			if w == nil {
+				continue
+			}
+			f[6] += float64(w.Len())
+			if f[1] != 0 {
+				continue // the first producer sets the geometry
+			}
+			in := shapes[n.Inputs[0]]
+			switch n.Op {
+			case graph.OpConv:
+				geo, err := graph.Geom(n, w.Shape)
+				if err != nil {
+					return err
+				}
+				f[1] = float64(w.Shape[1] * geo.Group)
+				f[2], f[3] = float64(in[2]), float64(in[3])
+				f[4], f[5] = float64(geo.SH), float64(geo.KH)
+			case graph.OpGemm:
+				f[1] = float64(in[1])
+			}
+		}
+		e.raw[i] = f
+	}
+	e.lo = make([]float64, 7)
+	e.hi = make([]float64, 7)
+	for j := range 7 {
+		e.lo[j], e.hi[j] = math.Inf(1), math.Inf(-1)
+		for _, f := range e.raw {
+			e.lo[j] = math.Min(e.lo[j], f[j])
+			e.hi[j] = math.Max(e.hi[j], f[j])
+		}
+	}
+	return nil
+}
+
+// paramCuts records, for every trainable parameter, which groups shrink
+// which axis, so ParamsAfter can count parameters without doing surgery.
+func (e *PruneEnv) paramCuts() {
+	e.sizes = map[string][]int{}
+	buffers := map[string]bool{}
+	for _, n := range e.Base.Nodes {
+		for i, in := range n.Inputs {
+			if graph.IsBuffer(n.Op, i) {
+				buffers[in] = true
+			}
+		}
+	}
+	for k, t := range e.Base.Params {
+		if !buffers[k] {
+			e.sizes[k] = t.Shape
+		}
+	}
+	e.axes = map[string][][]cut{}
+	for gi, grp := range e.Groups {
+		for _, m := range grp.Members {
+			for _, ta := range m.Tensors {
+				shape, ok := e.sizes[ta.Param]
+				if !ok || ta.Axis >= len(shape) {
+					continue
+				}
+				if e.axes[ta.Param] == nil {
+					e.axes[ta.Param] = make([][]cut, len(shape))
+				}
+				blk := max(m.Block, 1)
+				e.axes[ta.Param][ta.Axis] = append(e.axes[ta.Param][ta.Axis], cut{gi, blk})
+			}
+		}
+	}
+}
+
+// keep returns how many channels group i keeps at ratio a.
+func (e *PruneEnv) keep(i int, a float64) int {
+	return prune.KeepCount(e.Groups[i].Size, a, e.Cfg.Prune.MinChannels, e.Cfg.Prune.RoundTo)
+}
+
+// ParamsAfter counts the trainable parameters left after pruning group i by
+// ratios[i] (groups beyond len(ratios) are not pruned).
+func (e *PruneEnv) ParamsAfter(ratios []float64) int {
+	removed := make([]int, len(e.Groups))
+	for i, a := range ratios {
+		removed[i] = e.Groups[i].Size - e.keep(i, a)
+	}
+	total := 0
+	for k, shape := range e.sizes {
+		n := 1
+		for ax, d := range shape {
+			if cuts := e.axes[k]; cuts != nil {
+				for _, c := range cuts[ax] {
+					d -= removed[c.group] * c.block
+				}
+			}
+			n *= d
+		}
+		total += n
+	}
+	return total
+}
+
+// Steps implements Env: one step per group.
+func (e *PruneEnv) Steps() int { return len(e.Groups) }
+
+// State implements Env: the 10 features of group t, each min-max
+// normalised to [0, 1] over the model's groups (t over the steps,
+// params_reduce as a share of the original parameters).
+func (e *PruneEnv) State(t int, prev []float64) []float64 {
+	norm := func(j int) float64 {
+		if e.hi[j] == e.lo[j] {
+			return 0
+		}
+		return (e.raw[t][j] - e.lo[j]) / (e.hi[j] - e.lo[j])
+	}
+	s := make([]float64, StateDim)
+	if len(e.Groups) > 1 {
+		s[0] = float64(t) / float64(len(e.Groups)-1)
+	}
+	for j := range 7 {
+		s[1+j] = norm(j)
+	}
+	s[8] = float64(e.Params0-e.ParamsAfter(prev)) / float64(e.Params0)
+	if t > 0 {
+		s[9] = prev[t-1]
+	}
+	return s
+}
+
+// Clamp implements Env. In budget mode it is AMC's action wall: the action
+// is raised to the smallest ratio that still lets the budget be met when
+// every later group is pruned by RBound, so the final policy never exceeds
+// TargetParams. Actions are always kept within [0, RBound].
+func (e *PruneEnv) Clamp(t int, prev []float64, a float64) float64 {
+	a = math.Min(math.Max(a, 0), e.Cfg.RBound)
+	if e.Cfg.TargetParams <= 0 {
+		return a
+	}
+	trial := make([]float64, len(e.Groups))
+	copy(trial, prev)
+	for i := t + 1; i < len(trial); i++ {
+		trial[i] = e.Cfg.RBound
+	}
+	fits := func(x float64) bool {
+		trial[t] = x
+		return e.ParamsAfter(trial) <= e.Cfg.TargetParams
+	}
+	if fits(a) {
+		return a
+	}
+	lo, hi := a, e.Cfg.RBound
+	for range 40 {
+		mid := (lo + hi) / 2
+		if fits(mid) {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi
+}
+
+// Apply prunes Base by ratios (BN-gamma importance) and recalibrates BN.
+func (e *PruneEnv) Apply(ratios []float64) (*graph.Graph, error) {
+	plan, err := prune.PlanByRatios(e.Base, e.Groups, ratios, e.Cfg.Prune)
+	if err != nil {
+		return nil, err
+	}
+	g, err := prune.Apply(e.Base, plan)
+	if err != nil {
+		return nil, err
+	}
+	if err := train.RecalibrateBN(g, e.Calib, e.Cfg.CalibBatches, e.Cfg.Batch); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// RewardOf returns the reward for a validation accuracy (percent) and a
+// parameter count, per the formula in the PruneEnv comment.
+func (e *PruneEnv) RewardOf(acc float64, params int) float64 {
+	return AccuracyTerm(e.BaseAcc-acc, e.Cfg.B) * ComplexityTerm(params, e.Params0)
+}
+
+// AccuracyTerm is 1 - deltaAcc/b.
+func AccuracyTerm(deltaAcc, b float64) float64 { return 1 - deltaAcc/b }
+
+// ComplexityTerm is -ln(after/before): 0 without pruning, growing as the
+// model shrinks.
+func ComplexityTerm(after, before int) float64 {
+	return -math.Log(float64(after) / float64(before))
+}
+
+// Reward implements Env: apply, recalibrate, evaluate on the validation split.
+func (e *PruneEnv) Reward(ratios []float64) (float64, map[string]float64, error) {
+	g, err := e.Apply(ratios)
+	if err != nil {
+		return 0, nil, err
+	}
+	ev, err := train.Evaluate(g, e.Val, e.Cfg.Batch)
+	if err != nil {
+		return 0, nil, err
+	}
+	st, err := g.ComputeStats()
+	if err != nil {
+		return 0, nil, err
+	}
+	acc := 100 * ev.Accuracy
+	info := map[string]float64{"accuracy": acc, "params": float64(st.Params), "macs": float64(st.MACs)}
+	return e.RewardOf(acc, st.Params), info, nil
+}

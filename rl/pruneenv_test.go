@@ -1,0 +1,176 @@
+package rl
+
+import (
+	"math"
+	"testing"
+
+	"github.com/slimgo/slimgo/data"
+	"github.com/slimgo/slimgo/nn"
+	"github.com/slimgo/slimgo/prune"
+	"github.com/slimgo/slimgo/tensor"
+)
+
+// randomSet is a small labelled set of noise images (accuracy does not
+// matter to these tests, only shapes and determinism).
+func randomSet(n int, seed uint64) *data.Dataset {
+	rng := tensor.NewRNG(seed)
+	d := &data.Dataset{Name: "noise", C: 1, H: 28, W: 28}
+	for i := range 10 {
+		d.Classes = append(d.Classes, string(rune('a'+i)))
+	}
+	d.X = make([]float32, n*28*28)
+	for i := range d.X {
+		d.X[i] = float32(rng.NormFloat64())
+	}
+	for i := range n {
+		d.Labels = append(d.Labels, int32(i%10))
+	}
+	return d
+}
+
+func resnet8Env(t *testing.T, cfg PruneConfig) *PruneEnv {
+	t.Helper()
+	g, err := nn.Build("resnet8", []int{1, 28, 28}, 10, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.CalibBatches, cfg.Batch = 1, 16
+	env, err := NewPruneEnv(g, randomSet(32, 1), randomSet(32, 2), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+// TestStateVectorResnet8 checks group 2 (s2.b0.conv1) of resnet8 by hand.
+// The six groups' raw features (n, c, h, w, stride, k, params) are:
+//
+//	0 stem.conv+s1.b0.conv2  16  1 28 28 1 3  144+2304
+//	1 s1.b0.conv1            16 16 28 28 1 3  2304
+//	2 s2.b0.conv1            32 16 28 28 2 3  4608
+//	3 s2.b0.conv2+down       32 32 14 14 1 3  9216+512
+//	4 s3.b0.conv1            64 32 14 14 2 3  18432
+//	5 s3.b0.conv2+down       64 64  7  7 1 3  36864+2048
+//
+// so n spans 16..64, c 1..64, h and w 7..28, stride 1..2, k is constant (0),
+// params 2304..38912. With groups 0 and 1 pruned by half (16 -> 8 channels),
+// the parameters removed are: stem.conv 72, stem.bn 16, s1.b0.conv1 2304-576,
+// s1.b0.bn1 16, s1.b0.conv2 2304-576, s1.b0.bn2 16, s2.b0.conv1's inputs 2304,
+// s2.b0.down.conv's inputs 256: 6136 of 77754.
+func TestStateVectorResnet8(t *testing.T) {
+	env := resnet8Env(t, PruneConfig{})
+	if env.Steps() != 6 {
+		t.Fatalf("%d steps, want 6 groups", env.Steps())
+	}
+	got := env.State(2, []float64{0.5, 0.5})
+	want := []float64{
+		2.0 / 5,          // t
+		(32 - 16) / 48.0, // n
+		(16 - 1) / 63.0,  // c
+		1, 1,             // h, w (28 is the largest)
+		1,                       // stride 2 is the largest
+		0,                       // k constant
+		(4608 - 2304) / 36608.0, // params
+		6136 / 77754.0,          // params_reduce
+		0.5,                     // a_(t-1)
+	}
+	for i := range want {
+		if math.Abs(got[i]-want[i]) > 1e-9 {
+			t.Errorf("feature %d = %.6f, want %.6f (state %v)", i, got[i], want[i], got)
+		}
+	}
+	for ti := range env.Steps() {
+		for i, v := range env.State(ti, make([]float64, ti)) {
+			if v < 0 || v > 1 {
+				t.Errorf("step %d feature %d = %g outside [0, 1]", ti, i, v)
+			}
+		}
+	}
+}
+
+// TestParamsAfterMatchesSurgery: the analytic count equals the real pruned graph's.
+func TestParamsAfterMatchesSurgery(t *testing.T) {
+	env := resnet8Env(t, PruneConfig{Prune: prune.Options{RoundTo: 4}})
+	rng := tensor.NewRNG(3)
+	for trial := range 5 {
+		r := make([]float64, env.Steps())
+		for i := range r {
+			r[i] = 0.8 * rng.Float64()
+		}
+		g, err := env.Apply(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, _ := g.ComputeStats()
+		if got := env.ParamsAfter(r); got != st.Params {
+			t.Fatalf("trial %d ratios %v: analytic %d params, surgery %d", trial, r, got, st.Params)
+		}
+	}
+}
+
+func TestRewardEdgeCases(t *testing.T) {
+	if c := ComplexityTerm(1000, 1000); c != 0 {
+		t.Fatalf("no pruning: complexity %g, want 0", c)
+	}
+	if c := ComplexityTerm(500, 1000); math.Abs(c-math.Ln2) > 1e-12 {
+		t.Fatalf("half the params: complexity %g, want ln 2", c)
+	}
+	if a := AccuracyTerm(0, 2); a != 1 {
+		t.Fatalf("no accuracy loss: term %g, want 1", a)
+	}
+	if a := AccuracyTerm(2, 2); a != 0 {
+		t.Fatalf("delta_acc = b: term %g, want 0", a)
+	}
+	if a := AccuracyTerm(3, 2); a >= 0 {
+		t.Fatalf("delta_acc > b: term %g, want < 0", a)
+	}
+	if a := AccuracyTerm(-1, 2); a <= 1 {
+		t.Fatalf("accuracy gain: term %g, want > 1", a)
+	}
+	env := resnet8Env(t, PruneConfig{B: 2})
+	if r := env.RewardOf(env.BaseAcc, env.Params0); r != 0 {
+		t.Fatalf("unpruned model: reward %g, want 0", r)
+	}
+	if r := env.RewardOf(env.BaseAcc-2, env.Params0/2); r != 0 {
+		t.Fatalf("losing exactly b: reward %g, want 0", r)
+	}
+	if r := env.RewardOf(env.BaseAcc-4, env.Params0/2); r >= 0 {
+		t.Fatalf("losing 2b: reward %g, want < 0", r)
+	}
+}
+
+// TestActionWallMeetsBudget: whatever the agent proposes, the walled policy
+// stays within the parameter budget, checked on the real pruned graph.
+func TestActionWallMeetsBudget(t *testing.T) {
+	env := resnet8Env(t, PruneConfig{TargetParams: 77754 / 2})
+	rng := tensor.NewRNG(8)
+	for trial := range 20 {
+		var acts []float64
+		for step := range env.Steps() {
+			a := rng.Float64()
+			if trial%4 == 0 {
+				a = 0 // an agent that wants to prune nothing
+			}
+			c := env.Clamp(step, acts, a)
+			if c < 0 || c > env.Cfg.RBound {
+				t.Fatalf("clamped action %g outside [0, %g]", c, env.Cfg.RBound)
+			}
+			if a <= env.Cfg.RBound && c < a {
+				t.Fatalf("the wall lowered an action: %g -> %g", a, c)
+			}
+			acts = append(acts, c)
+		}
+		g, err := env.Apply(acts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, _ := g.ComputeStats()
+		if st.Params > env.Cfg.TargetParams {
+			t.Fatalf("trial %d: policy %v leaves %d params, budget %d", trial, acts, st.Params, env.Cfg.TargetParams)
+		}
+	}
+	g, _ := nn.Build("resnet8", []int{1, 28, 28}, 10, 1)
+	if _, err := NewPruneEnv(g, randomSet(32, 1), randomSet(32, 2), PruneConfig{TargetParams: 100, CalibBatches: 1, Batch: 16}); err == nil {
+		t.Fatal("an unreachable budget was accepted")
+	}
+}
