@@ -106,11 +106,21 @@ func scaleMatrix(m, n int, beta float32, c []float32, ldc int) {
 	}
 }
 
-// gemmScratch is the per-call packing space: one A block and one B block.
+// gemmScratch is the per-call packing space: one A block and one B block,
+// grown on demand up to gemmMC*gemmKC and gemmKC*gemmNC floats so small
+// products do not allocate (and zero) the full blocks after a GC empties
+// the pool.
 type gemmScratch struct {
-	a    [gemmMC * gemmKC]float32
-	b    [gemmKC * gemmNC]float32
+	a, b []float32
 	tile [gemmMR * gemmNR]float32
+}
+
+// grow returns s[:n], reallocating when s is too short.
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(gemmScratch) }}
@@ -141,16 +151,18 @@ func sgemmBlocked(transA, transB bool, m, n, k int, alpha float32, a []float32, 
 	kc := balancedBlock(k, gemmKC, 1)
 	mc := balancedBlock(m, gemmMC, gemmMR)
 	nc := balancedBlock(n, gemmNC, gemmNR)
+	s.a = grow(s.a, ceilDiv(mc, gemmMR)*gemmMR*kc)
+	s.b = grow(s.b, ceilDiv(nc, gemmNR)*gemmNR*kc)
 	for jc := 0; jc < n; jc += nc {
 		ncur := min(nc, n-jc)
 		for pc := 0; pc < k; pc += kc {
 			kcur := min(kc, k-pc)
-			packB(transB, kcur, ncur, b, ldb, pc, jc, s.b[:])
+			packB(transB, kcur, ncur, b, ldb, pc, jc, s.b)
 			accum := beta != 0 || pc > 0
 			for ic := 0; ic < m; ic += mc {
 				mcur := min(mc, m-ic)
-				packA(transA, mcur, kcur, alpha, a, lda, ic, pc, s.a[:])
-				macroKernel(kern, mcur, ncur, kcur, s.a[:], s.b[:], c[ic*ldc+jc:], ldc, accum, &s.tile)
+				packA(transA, mcur, kcur, alpha, a, lda, ic, pc, s.a)
+				macroKernel(kern, mcur, ncur, kcur, s.a, s.b, c[ic*ldc+jc:], ldc, accum, &s.tile)
 			}
 		}
 	}
