@@ -44,11 +44,11 @@ type Options struct {
 // K), so one constant suits every layer. BIRCH entries with radius <= T cover
 // an interval of about 2*sqrt(3)*T, so K ~ (spread of the bulk)/(3.5*T) plus
 // a few tail entries; with c = 0.2, 10^4-10^6 Laplace-shaped weights (the
-// usual shape of trained conv weights) get K of about 25-35, i.e. 5-bit
-// indices, and a Gaussian layer about 20-25. That is the regime in which
-// Deep Compression (Han et al. 2016) and later work report weight sharing
-// with no accuracy loss for conv layers; smaller c gives more clusters
-// (measured sweep in bench/cluster/README.md).
+// usual shape of trained conv weights) get K of about 27-35, i.e. 5-6 bit
+// indices, and a Gaussian layer 14-22. That is the regime in which Deep
+// Compression (Han et al. 2016) and later work report weight sharing with
+// no accuracy loss for conv layers; smaller c gives more clusters (measured
+// sweep in bench/cluster/README.md).
 const DefaultThresholdScale = 0.2
 
 // MaxK is the largest number of clusters a layer may have (uint8 indices).
