@@ -444,3 +444,25 @@ func TestSortFloat32(t *testing.T) {
 		}
 	}
 }
+
+func TestKMeansParallelSeeds(t *testing.T) {
+	xs := laplace(rand.New(rand.NewPCG(63, 64)), 5000, 1)
+	s, _ := NewSorted1D(xs)
+	for _, rc := range []string{"exact", "kmeans++"} {
+		for _, k := range []int{1, 5, 40} {
+			c, err := s.KMeansParallelSeeds(KMeansOptions{K: k, Seed: 2, Recluster: rc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(c) != k || !slices.IsSorted(c) || c[0] < s.X[0] || c[k-1] > s.X[len(s.X)-1] {
+				t.Fatalf("%s K=%d: seeds %v", rc, k, c)
+			}
+			// Seeds are already good: their cost is within 2x of the optimum
+			// for these smooth samples.
+			ex, _ := s.Exact(k)
+			if in := s.Inertia(c); in > 2*ex.Inertia {
+				t.Errorf("%s K=%d: seed inertia %g vs optimum %g", rc, k, in, ex.Inertia)
+			}
+		}
+	}
+}

@@ -59,7 +59,7 @@ type LayerResult struct {
 	Param         string
 	Shape         []int
 	K             int       // number of centroids (len(Codebook))
-	Codebook      []float32 // centroids, sorted ascending, distinct
+	Codebook      []float32 // centroids, sorted ascending (distinct as produced by QuantizeValues)
 	Indices       []uint8   // per weight (row-major, as the tensor), index into Codebook
 	IndexBits     int       // ceil(log2 K), the bits a packed index takes (0 when K = 1)
 	BitsPerWeight float64   // (IndexBits*n + 32*K) / n: indices plus a float32 codebook
