@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"flag"
+	"fmt"
+
+	"github.com/slimgo/slimgo/data"
+	"github.com/slimgo/slimgo/graph"
+	"github.com/slimgo/slimgo/train"
+)
+
+// tuneFlags are the fine-tuning flags shared by prune, quantize and compress.
+type tuneFlags struct {
+	Epochs int
+	LR     float64
+	Batch  int
+	WD     float64
+}
+
+func (t *tuneFlags) register(fs *flag.FlagSet, defEpochs int) {
+	fs.IntVar(&t.Epochs, "finetune-epochs", defEpochs, "fine-tuning epochs after pruning (0: none)")
+	fs.Float64Var(&t.LR, "finetune-lr", 0.02, "peak learning rate of fine-tuning (SGD Nesterov, one-cycle)")
+	fs.IntVar(&t.Batch, "batch", 128, "mini-batch size")
+	fs.Float64Var(&t.WD, "wd", 5e-4, "weight decay")
+}
+
+func (t *tuneFlags) validate() error {
+	switch {
+	case t.Epochs < 0:
+		return badInput("--finetune-epochs must be >= 0, got %d", t.Epochs)
+	case t.Batch <= 1:
+		return badInput("--batch must be > 1, got %d", t.Batch)
+	case t.LR <= 0:
+		return badInput("--finetune-lr must be > 0, got %g", t.LR)
+	}
+	return nil
+}
+
+// finetune trains g in place for t.Epochs (nothing when 0) and returns the
+// final test accuracy in percent (or the current one without training).
+// ckptDir, when set, makes the run resumable.
+func finetune(e *env, g *graph.Graph, t tuneFlags, trainSet, testSet *data.Dataset, seed uint64, sparsity float64, ckptDir string, resume bool) (float64, error) {
+	if t.Epochs == 0 {
+		ev, err := train.Evaluate(g, testSet, 256)
+		if err != nil {
+			return 0, err
+		}
+		return 100 * ev.Accuracy, nil
+	}
+	fmt.Fprintf(e.stderr, "fine-tuning %d epochs (lr %g)\n", t.Epochs, t.LR)
+	res, err := train.Fit(g, trainSet, testSet, train.Options{
+		Epochs: t.Epochs, Batch: t.Batch, Optimizer: "sgd", LR: t.LR, Momentum: 0.9, Nesterov: true,
+		WeightDecay: t.WD, Schedule: "onecycle", Sparsity: sparsity, Seed: seed, Progress: e.stderr,
+		CheckpointDir: ckptDir, Resume: resume, Context: e.ctx,
+	})
+	if err != nil {
+		return 0, err
+	}
+	return 100 * res.FinalAcc, nil
+}
