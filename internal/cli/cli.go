@@ -67,6 +67,7 @@ func commands() []command {
 		{"eval", "measure a model's test accuracy and speed", runEval},
 		{"info", "describe a model: params, MACs, layers, prunable groups", runInfo},
 		{"prune", "prune channels (slim, ddpg) or residual blocks (layer)", runPrune},
+		{"quantize", "share weights by clustering (BIRCH + k-means||), write shared ONNX and a packed file", runQuantize},
 	}
 }
 

@@ -1,0 +1,230 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/slimgo/slimgo/cluster"
+	"github.com/slimgo/slimgo/data"
+	"github.com/slimgo/slimgo/graph"
+	"github.com/slimgo/slimgo/onnx"
+	"github.com/slimgo/slimgo/tensor"
+	"github.com/slimgo/slimgo/train"
+)
+
+type quantizeOptions struct {
+	Model       string
+	Data        dataFlags
+	Threshold   float64
+	Scale       float64
+	MaxClusters int
+	Clusters    int
+	Method      string
+	MinSize     int
+	Float16     bool
+	Tune        tuneFlags
+	CentroidLR  float64
+	Out         string
+	Packed      string
+	Seed        uint64
+	JSON        bool
+}
+
+func parseQuantize(e *env, args []string) (*quantizeOptions, error) {
+	o := &quantizeOptions{}
+	fs := newFlags("quantize", e.stderr)
+	fs.StringVar(&o.Model, "model", "", "ONNX model to quantize (required)")
+	o.Data.register(fs)
+	fs.Float64Var(&o.Threshold, "threshold", 0, "BIRCH threshold T in weight units (0: derived per layer as --threshold-scale * std)")
+	fs.Float64Var(&o.Scale, "threshold-scale", cluster.DefaultThresholdScale, "c in T = c * std(layer weights) when --threshold is 0")
+	fs.IntVar(&o.MaxClusters, "max-clusters", 256, "cap on clusters per layer (<= 256 so an index fits a byte)")
+	fs.IntVar(&o.Clusters, "clusters", 0, "fixed clusters per layer, skipping BIRCH (0: BIRCH decides)")
+	fs.StringVar(&o.Method, "cluster-method", "birch-kmeans", "birch-kmeans, kmeans (needs --clusters) or exact (1-D optimum)")
+	fs.IntVar(&o.MinSize, "min-size", 0, "Conv/Gemm weights with fewer values stay float")
+	fs.BoolVar(&o.Float16, "float16-codebook", false, "store codebooks as float16 in the packed file")
+	o.Tune.register(fs, 0)
+	fs.Float64Var(&o.CentroidLR, "centroid-lr", 1e-4, "Adam learning rate of centroid fine-tuning (--finetune-epochs)")
+	fs.StringVar(&o.Out, "out", "", "output weight-shared ONNX model (required)")
+	fs.StringVar(&o.Packed, "packed", "", "output bit-packed model (default: OUT with extension .slimpack)")
+	fs.Uint64Var(&o.Seed, "seed", 1, "random seed")
+	fs.BoolVar(&o.JSON, "json", false, "print the summary as one JSON object on stdout")
+	if err := parse(fs, args); err != nil {
+		return nil, err
+	}
+	switch {
+	case o.Model == "":
+		return nil, badInput("--model is required")
+	case o.Out == "":
+		return nil, badInput("--out is required")
+	case o.Threshold < 0 || o.Scale <= 0:
+		return nil, badInput("--threshold must be >= 0 and --threshold-scale > 0")
+	case o.MaxClusters < 1 || o.MaxClusters > 256:
+		return nil, badInput("--max-clusters must be in [1, 256], got %d", o.MaxClusters)
+	case o.Clusters < 0 || o.Clusters > 256:
+		return nil, badInput("--clusters must be in [0, 256], got %d", o.Clusters)
+	case o.Method != "birch-kmeans" && o.Method != "kmeans" && o.Method != "exact":
+		return nil, badInput("--cluster-method must be birch-kmeans, kmeans or exact, got %q", o.Method)
+	case o.Method == "kmeans" && o.Clusters == 0:
+		return nil, badInput("--cluster-method kmeans needs --clusters K")
+	case o.Tune.Epochs > 0 && o.Data.Spec == "":
+		return nil, badInput("--finetune-epochs needs --data")
+	case o.CentroidLR <= 0:
+		return nil, badInput("--centroid-lr must be > 0, got %g", o.CentroidLR)
+	}
+	o.Tune.LR = o.CentroidLR
+	if o.Packed == "" {
+		o.Packed = strings.TrimSuffix(o.Out, ".onnx") + ".slimpack"
+	}
+	if err := o.Tune.validate(); err != nil {
+		return nil, err
+	}
+	return o, o.Data.validate()
+}
+
+func (o *quantizeOptions) clusterOpts() cluster.Options {
+	return cluster.Options{Threshold: o.Threshold, ThresholdScale: o.Scale, MaxClusters: o.MaxClusters,
+		Method: o.Method, FixedK: o.Clusters, Seed: o.Seed, MinSize: o.MinSize}
+}
+
+// centroidTuning makes training move centroids, not individual weights:
+// every clustered weight's gradient becomes its cluster's summed gradient
+// (Deep Compression's trained quantization). The members of a cluster then
+// see identical gradients and, with Adam and no weight decay, identical
+// updates, so they stay shared. Adam rather than SGD because a summed
+// gradient scales with the cluster's size (from a few to tens of thousands
+// of weights), which no single SGD learning rate suits.
+type centroidTuning struct {
+	r   *cluster.Result
+	err error
+}
+
+func (c *centroidTuning) Name() string                   { return "centroids" }
+func (c *centroidTuning) Penalty(_ *graph.Graph) float64 { return 0 }
+func (c *centroidTuning) AddGrad(_ *graph.Graph, grads map[string]*tensor.Tensor) {
+	if err := c.r.ProjectGrads(grads); err != nil && c.err == nil {
+		c.err = err
+	}
+}
+
+// quantizeResult is what quantizeGraph reports.
+type quantizeResult struct {
+	Result      *cluster.Result
+	PackedBytes int64
+	ONNXBytes   int64
+	Accuracy    float64 // percent, -1 without data
+	BitsAvg     float64
+	Clusters    []map[string]any
+}
+
+// quantizeGraph clusters g in place, optionally fine-tunes the centroids,
+// and writes the weight-shared ONNX and the packed file.
+func quantizeGraph(e *env, g *graph.Graph, copt cluster.Options, tune tuneFlags, trainSet, testSet *data.Dataset, out, packed string, f16 bool, seed uint64) (*quantizeResult, error) {
+	r, err := cluster.QuantizeGraph(g, copt)
+	if err != nil {
+		return nil, err
+	}
+	res := &quantizeResult{Result: r, Accuracy: -1}
+	return res, finishQuantize(e, g, res, tune, trainSet, testSet, out, packed, f16, seed)
+}
+
+func runQuantize(e *env, args []string) error {
+	o, err := parseQuantize(e, args)
+	if err != nil {
+		return err
+	}
+	g, err := loadModel(o.Model)
+	if err != nil {
+		return err
+	}
+	summary := map[string]any{"bytes_before": fileSize(o.Model)}
+	var trainSet, testSet *data.Dataset
+	if o.Data.Spec != "" {
+		chw, err := inputCHW(g)
+		if err != nil {
+			return err
+		}
+		tr, te, err := o.Data.load(e, chw)
+		if err != nil {
+			return err
+		}
+		if err := checkClasses(g, tr); err != nil {
+			return err
+		}
+		ev, err := train.Evaluate(g, te, 256)
+		if err != nil {
+			return err
+		}
+		summary["accuracy_before"] = 100 * ev.Accuracy
+		trainSet, testSet = tr, te
+	}
+	res, err := quantizeGraph(e, g, o.clusterOpts(), o.Tune, trainSet, testSet, o.Out, o.Packed, o.Float16, o.Seed)
+	if err != nil {
+		return err
+	}
+	if res.Accuracy >= 0 {
+		summary["accuracy"] = res.Accuracy
+	}
+	summary["clusters"] = res.Clusters
+	summary["bits_per_weight"] = res.BitsAvg
+	summary["bytes"] = res.PackedBytes
+	summary["onnx_bytes"] = res.ONNXBytes
+	summary["compression"] = float64(fileSize(o.Model)) / float64(res.PackedBytes)
+	summary["out"], summary["packed"] = o.Out, o.Packed
+	fmt.Fprintf(e.stderr, "wrote %s (%d bytes, runs in ONNX Runtime) and %s (%d bytes, %.1fx smaller than %s)\n",
+		o.Out, res.ONNXBytes, o.Packed, res.PackedBytes, summary["compression"], o.Model)
+	return emit(e, o.JSON, summary)
+}
+
+// finishQuantize fine-tunes centroids (when asked), measures accuracy and
+// writes both outputs, filling res.
+func finishQuantize(e *env, g *graph.Graph, res *quantizeResult, tune tuneFlags, trainSet, testSet *data.Dataset, out, packed string, f16 bool, seed uint64) error {
+	r := res.Result
+	if tr, te := trainSet, testSet; te != nil {
+		if tune.Epochs > 0 {
+			ct := &centroidTuning{r: r}
+			fmt.Fprintf(e.stderr, "fine-tuning centroids %d epochs (Adam, lr %g)\n", tune.Epochs, tune.LR)
+			_, err := train.Fit(g, tr, te, train.Options{Epochs: tune.Epochs, Batch: tune.Batch, Optimizer: "adam",
+				LR: tune.LR, WeightDecay: 0, Schedule: "cosine",
+				Regularizers: []train.Regularizer{ct}, Seed: seed, Progress: e.stderr, Context: e.ctx})
+			if err != nil {
+				return err
+			}
+			if ct.err != nil {
+				return ct.err
+			}
+			if err := r.Reshare(g); err != nil {
+				return err
+			}
+		}
+		ev, err := train.Evaluate(g, te, 256)
+		if err != nil {
+			return err
+		}
+		res.Accuracy = 100 * ev.Accuracy
+	}
+	shared := map[string]onnx.Shared{}
+	totalBits, totalW := 0.0, 0
+	for _, l := range r.Layers {
+		shared[l.Param] = onnx.Shared{Codebook: l.Codebook, Indices: l.Indices}
+		n := len(l.Indices)
+		totalBits += l.BitsPerWeight * float64(n)
+		totalW += n
+		res.Clusters = append(res.Clusters, map[string]any{"layer": l.Param, "k": l.K, "bits": l.BitsPerWeight, "weights": n})
+	}
+	if totalW > 0 {
+		res.BitsAvg = totalBits / float64(totalW)
+	}
+	g.Meta["slimgo.stage"] = "quantized"
+	if err := onnx.WriteFile(out, g, onnx.WriteOptions{Shared: shared}); err != nil {
+		return err
+	}
+	res.ONNXBytes = fileSize(out)
+	n, err := cluster.WritePackedFile(packed, g, r, cluster.PackOptions{Float16Codebook: f16})
+	if err != nil {
+		os.Remove(out)
+		return err
+	}
+	res.PackedBytes = n
+	return nil
+}
