@@ -230,3 +230,40 @@ func TestSgemmNoAllocs(t *testing.T) {
 		t.Fatalf("Sgemm allocates %v times per call", n)
 	}
 }
+
+// TestSgemmRandomShapes draws fixed-seed random shapes, transposes,
+// alpha/beta and stride padding (including K above one cache block) and
+// checks both paths against the reference.
+func TestSgemmRandomShapes(t *testing.T) {
+	r := rand.New(rand.NewPCG(2026, 11))
+	alphas := []float32{1, -1, 0.5, 2}
+	betas := []float32{0, 1, -0.5, 0.3}
+	for ci := range 60 {
+		tc := gemmCase{
+			ta: r.IntN(2) == 1, tb: r.IntN(2) == 1,
+			m: 1 + r.IntN(40), n: 1 + r.IntN(70), k: 1 + r.IntN(60),
+			alpha: alphas[r.IntN(len(alphas))], beta: betas[r.IntN(len(betas))],
+			padA: r.IntN(3), padB: r.IntN(3), pC: r.IntN(3),
+		}
+		if ci%10 == 0 {
+			tc.k = 257 + r.IntN(300)
+		}
+		tc.nanC = tc.beta == 0
+		tc.name = fmt.Sprintf("%d_%dx%dx%d_tA%v_tB%v_a%v_b%v", ci, tc.m, tc.n, tc.k, tc.ta, tc.tb, tc.alpha, tc.beta)
+		a, lda, b, ldb, c, ldc := gemmOperands(r, tc)
+		want := append([]float32(nil), c...)
+		SgemmRef(tc.ta, tc.tb, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, want, ldc)
+		for _, path := range gemmPaths(t) {
+			t.Run(path.name+"/"+tc.name, func(t *testing.T) {
+				got := append([]float32(nil), c...)
+				withAsm(path.asm, func() {
+					Sgemm(tc.ta, tc.tb, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, got, ldc)
+				})
+				scale := math.Abs(float64(tc.alpha))*math.Sqrt(float64(tc.k)) + math.Abs(float64(tc.beta)) + 1e-6
+				if e := maxRelErr(got, want, scale); e > 1e-5 {
+					t.Fatalf("max scaled error %g > 1e-5", e)
+				}
+			})
+		}
+	}
+}
