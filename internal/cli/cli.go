@@ -66,6 +66,8 @@ func commands() []command {
 		{"train", "train or fine-tune a model (optionally with BN sparsity)", runTrain},
 		{"eval", "measure a model's test accuracy and speed", runEval},
 		{"info", "describe a model: params, MACs, layers, prunable groups", runInfo},
+		{"predict", "run a model on a .npy array and write its output as .npy", runPredict},
+		{"convert", "read and write back a model (ONNX round trip, --fold-bn for deployment)", runConvert},
 		{"prune", "prune channels (slim, ddpg) or residual blocks (layer)", runPrune},
 		{"quantize", "share weights by clustering (BIRCH + k-means||), write shared ONNX and a packed file", runQuantize},
 	}
