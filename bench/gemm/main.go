@@ -25,45 +25,58 @@ import (
 	"github.com/slimgo/slimgo/kernels"
 )
 
-// shape is one product C[m,n] = A[m,k] * B[k,n] (row-major, no transposes).
+// shape is one product C[m,n] = op(A)*op(B); A is stored k x m when ta,
+// B is stored n x k when tb.
 type shape struct {
 	name    string
+	ta, tb  bool
 	m, n, k int
 }
 
+// defaultShapes are the per-image GEMMs the engine's Conv runs for a
+// resnet8 on 32x32 CIFAR images (forward W*col, weight gradient dY*colT,
+// input gradient WT*dY), batch-lowered conv products and squares.
 var defaultShapes = []shape{
-	{"conv 16f 3x3x16 28x28 b8", 16, 784 * 8, 144},
-	{"conv 32f 3x3x32 14x14 b8", 32, 196 * 8, 288},
-	{"conv 64f 3x3x64 7x7 b32", 64, 49 * 32, 576},
-	{"conv 64f 3x3x64 28x28 b8", 64, 784 * 8, 576},
-	{"square 256", 256, 256, 256},
-	{"square 512", 512, 512, 512},
-	{"square 1024", 1024, 1024, 1024},
+	{"conv1 fwd 16f k27 32x32", false, false, 16, 1024, 27},
+	{"s1 fwd 16f 3x3x16 32x32", false, false, 16, 1024, 144},
+	{"s1 dW", false, true, 16, 144, 1024},
+	{"s1 dX", true, false, 144, 1024, 16},
+	{"s2 fwd 32f 3x3x32 16x16", false, false, 32, 256, 288},
+	{"s2 dW", false, true, 32, 288, 256},
+	{"s2 dX", true, false, 288, 256, 32},
+	{"s3 fwd 64f 3x3x64 8x8", false, false, 64, 64, 576},
+	{"s3 dW", false, true, 64, 576, 64},
+	{"s3 dX", true, false, 576, 64, 64},
+	{"batch-lowered 16f 28x28 b8", false, false, 16, 784 * 8, 144},
+	{"batch-lowered 64f 7x7 b32", false, false, 64, 49 * 32, 576},
+	{"square 256", false, false, 256, 256, 256},
+	{"square 512", false, false, 512, 512, 512},
+	{"square 1024", false, false, 1024, 1024, 1024},
 }
 
 func main() {
 	reps := flag.Int("reps", 3, "timed batches per measurement (best is reported)")
 	minSec := flag.Float64("min", 0.2, "minimum seconds per timed batch")
 	only := flag.String("shapes", "", "comma-separated MxNxK list replacing the default shapes")
-	ta := flag.Bool("ta", false, "A is stored transposed (k x m)")
-	tb := flag.Bool("tb", false, "B is stored transposed (n x k)")
+	ta := flag.Bool("ta", false, "with -shapes: A is stored transposed (k x m)")
+	tb := flag.Bool("tb", false, "with -shapes: B is stored transposed (n x k)")
 	flag.Parse()
 
 	shapes := defaultShapes
 	if *only != "" {
 		var err error
-		if shapes, err = parseShapes(*only); err != nil {
+		if shapes, err = parseShapes(*only, *ta, *tb); err != nil {
 			fmt.Fprintln(os.Stderr, "gemm:", err)
 			os.Exit(2)
 		}
 	}
 	threads := runtime.GOMAXPROCS(0)
-	cols := []string{"shape", "M", "N", "K", "slimgo 1T", fmt.Sprintf("slimgo %dT", threads)}
+	cols := []string{"shape", "op", "M", "N", "K", "slimgo 1T", fmt.Sprintf("slimgo %dT", threads)}
 	if openblasAvailable {
 		cols = append(cols, "OpenBLAS 1T", fmt.Sprintf("OpenBLAS %dT", threads), "ratio 1T", fmt.Sprintf("ratio %dT", threads))
 	}
-	fmt.Printf("GFLOP/s, best of %d batches of >= %.2fs; asm micro-kernel: %v; GOMAXPROCS=%d; transA=%v transB=%v\n",
-		*reps, *minSec, kernels.UseAsm && kernels.AsmAvailable(), threads, *ta, *tb)
+	fmt.Printf("GFLOP/s, best of %d batches of >= %.2fs; asm micro-kernel: %v; GOMAXPROCS=%d\n",
+		*reps, *minSec, kernels.UseAsm && kernels.AsmAvailable(), threads)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, strings.Join(cols, "\t")+"\t")
 	for _, s := range shapes {
@@ -72,18 +85,21 @@ func main() {
 		flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
 		gf := func(f func()) float64 { return flops / bestTime(f, *reps, *minSec) / 1e9 }
 		lda, ldb := s.k, s.n
-		if *ta {
+		op := "A*B"
+		if s.ta {
 			lda = s.m
+			op = "AT*B"
 		}
-		if *tb {
+		if s.tb {
 			ldb = s.k
+			op = strings.Replace(op, "*B", "*BT", 1)
 		}
-		ser := gf(func() { kernels.Sgemm(*ta, *tb, s.m, s.n, s.k, 1, a, lda, b, ldb, 0, c, s.n) })
-		par := gf(func() { kernels.SgemmParallel(*ta, *tb, s.m, s.n, s.k, 1, a, lda, b, ldb, 0, c, s.n) })
-		row := []string{s.name, strconv.Itoa(s.m), strconv.Itoa(s.n), strconv.Itoa(s.k), f1(ser), f1(par)}
+		ser := gf(func() { kernels.Sgemm(s.ta, s.tb, s.m, s.n, s.k, 1, a, lda, b, ldb, 0, c, s.n) })
+		par := gf(func() { kernels.SgemmParallel(s.ta, s.tb, s.m, s.n, s.k, 1, a, lda, b, ldb, 0, c, s.n) })
+		row := []string{s.name, op, strconv.Itoa(s.m), strconv.Itoa(s.n), strconv.Itoa(s.k), f1(ser), f1(par)}
 		if openblasAvailable {
-			ob1 := gf(func() { openblasSgemm(1, *ta, *tb, s.m, s.n, s.k, a, lda, b, ldb, c) })
-			obT := gf(func() { openblasSgemm(threads, *ta, *tb, s.m, s.n, s.k, a, lda, b, ldb, c) })
+			ob1 := gf(func() { openblasSgemm(1, s.ta, s.tb, s.m, s.n, s.k, a, lda, b, ldb, c) })
+			obT := gf(func() { openblasSgemm(threads, s.ta, s.tb, s.m, s.n, s.k, a, lda, b, ldb, c) })
 			row = append(row, f1(ob1), f1(obT), fmt.Sprintf("%.2f", ser/ob1), fmt.Sprintf("%.2f", par/obT))
 		}
 		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
@@ -121,8 +137,8 @@ func randSlice(r *rand.Rand, n int) []float32 {
 	return s
 }
 
-// parseShapes reads "MxNxK,MxNxK,...".
-func parseShapes(list string) ([]shape, error) {
+// parseShapes reads "MxNxK,MxNxK,..." with the given transposes.
+func parseShapes(list string, ta, tb bool) ([]shape, error) {
 	var out []shape
 	for _, f := range strings.Split(list, ",") {
 		parts := strings.Split(strings.TrimSpace(f), "x")
@@ -137,7 +153,7 @@ func parseShapes(list string) ([]shape, error) {
 			}
 			d[i] = v
 		}
-		out = append(out, shape{f, d[0], d[1], d[2]})
+		out = append(out, shape{f, ta, tb, d[0], d[1], d[2]})
 	}
 	return out, nil
 }
