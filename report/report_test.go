@@ -337,6 +337,27 @@ func TestSummaryJSON(t *testing.T) {
 	if !reflect.DeepEqual(cli, m) {
 		t.Errorf("s.JSON() differs from summary.json")
 	}
+	// Brief keeps the scalar contract keys and drops the lists.
+	br, err := s.Brief()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range br {
+		if _, ok := v.([]any); ok && k != "removed_blocks" && k != "plots" && k != "notes" {
+			t.Errorf("Brief keeps list %q", k)
+		}
+		if !reflect.DeepEqual(v, m[k]) {
+			t.Errorf("Brief %q = %v, summary.json has %v", k, v, m[k])
+		}
+	}
+	for k := range want {
+		if _, ok := br[k]; !ok {
+			t.Errorf("Brief lacks %q", k)
+		}
+	}
+	if _, ok := br["gamma_before"]; ok {
+		t.Error("Brief keeps gamma_before")
+	}
 	// Round trip.
 	back, err := ReadJSON(filepath.Join(dir, "summary.json"))
 	if err != nil {

@@ -390,6 +390,25 @@ func (s *Summary) JSON() (map[string]any, error) {
 	return m, nil
 }
 
+// bulkyKeys are the JSON() keys holding per-channel, per-episode or
+// per-layer lists, left out by Brief.
+var bulkyKeys = []string{"gamma_before", "gamma_after", "episodes", "layers", "layer_clusters", "blocks", "ratios", "clusters", "stages", "settings"}
+
+// Brief returns JSON() without the long per-item lists (gamma_before,
+// gamma_after, episodes, layers, layer_clusters, blocks, ratios, clusters,
+// stages, settings): the figures a terminal listing shows when --json is
+// not given. The full object stays in summary.json.
+func (s *Summary) Brief() (map[string]any, error) {
+	m, err := s.JSON()
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range bulkyKeys {
+		delete(m, k)
+	}
+	return m, nil
+}
+
 // MarshalJSONIndent encodes JSON() with two-space indentation and a final
 // newline, keys sorted: the bytes of summary.json.
 func (s *Summary) MarshalJSONIndent() ([]byte, error) {
