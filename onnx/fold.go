@@ -32,6 +32,34 @@ func (im *importer) foldConst(n *graph.Node, p *pb.NodeProto) (bool, error) {
 	for _, a := range p.GetAttribute() {
 		attrs[a.GetName()] = a
 	}
+	// Ops that copy data spend from the import's budget before allocating.
+	switch n.Op {
+	case "Cast", "Transpose":
+		if err := im.spend(n, len(in[0].F)+len(in[0].I)); err != nil {
+			return false, err
+		}
+	case "Concat":
+		for _, c := range in {
+			if c != nil {
+				if err := im.spend(n, len(c.F)+len(c.I)); err != nil {
+					return false, err
+				}
+			}
+		}
+	case "Gather":
+		if len(in) == 2 && in[1] != nil {
+			inner := 1
+			for _, d := range in[0].Shape[min(1, len(in[0].Shape)):] {
+				inner *= d
+			}
+			if int64(len(in[1].I))*int64(inner) > MaxElements {
+				return false, nodeErr(n, "result exceeds %d elements", MaxElements)
+			}
+			if err := im.spend(n, len(in[1].I)*inner); err != nil {
+				return false, err
+			}
+		}
+	}
 	var out *constant
 	switch n.Op {
 	case "Identity":
@@ -118,9 +146,6 @@ func (im *importer) foldConst(n *graph.Node, p *pb.NodeProto) (bool, error) {
 		inner := 1
 		for _, d := range data.Shape[1:] {
 			inner *= d
-		}
-		if int64(len(idx))*int64(inner) > MaxElements {
-			return false, nodeErr(n, "result exceeds %d elements", MaxElements)
 		}
 		out = &constant{Shape: append(slices.Clone(in[1].Shape), data.Shape[1:]...)}
 		for _, ix := range idx {

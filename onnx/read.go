@@ -64,7 +64,7 @@ func Read(b []byte) (g *graph.Graph, err error) {
 	if err := (proto.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("onnx: not a valid ONNX model (protobuf decoding failed: %v)", err)
 	}
-	g, err = importModel(&m)
+	g, err = importModel(&m, int64(len(b)))
 	if err != nil {
 		return nil, fmt.Errorf("onnx: %w", err)
 	}
@@ -83,9 +83,23 @@ type importer struct {
 	nodeNames    map[string]bool       // node names assigned so far
 	dropped      map[string]string     // optional outputs dropped on import -> node name
 	transposeOf  map[string]string     // constant = 2-D transpose of another constant
+	// budget bounds the elements that constant folding may create in total
+	// (file size + 64Ki), so a small file cannot make the importer allocate
+	// much more than it holds (e.g. one big constant concatenated or
+	// transposed a thousand times).
+	budget int64
 }
 
-func importModel(m *pb.ModelProto) (*graph.Graph, error) {
+// spend takes n elements from the folding budget.
+func (im *importer) spend(n *graph.Node, elems int) error {
+	im.budget -= int64(elems)
+	if im.budget < 0 {
+		return nodeErr(n, "constant folding would create more values than the file holds")
+	}
+	return nil
+}
+
+func importModel(m *pb.ModelProto, size int64) (*graph.Graph, error) {
 	gp := m.GetGraph()
 	if gp == nil {
 		return nil, errors.New("model has no graph")
@@ -99,6 +113,7 @@ func importModel(m *pb.ModelProto) (*graph.Graph, error) {
 		nodeNames:    map[string]bool{},
 		dropped:      map[string]string{},
 		transposeOf:  map[string]string{},
+		budget:       size + 1<<16,
 	}
 	for _, o := range m.GetOpsetImport() {
 		if d := o.GetDomain(); d == "" || d == "ai.onnx" {
@@ -819,6 +834,9 @@ func (im *importer) gemm(n *graph.Node, p *pb.NodeProto) error {
 	// canonical form has alpha = beta = 1.
 	if alpha != 1 {
 		if c, ok := im.consts[n.Inputs[1]]; ok && !c.isInt() {
+			if err := im.spend(n, len(c.F)); err != nil {
+				return err
+			}
 			nm := im.fresh(n.Inputs[1] + "_alpha")
 			s := &constant{Shape: c.Shape, F: scaled(c.F, alpha)}
 			im.consts[nm] = s
@@ -832,6 +850,9 @@ func (im *importer) gemm(n *graph.Node, p *pb.NodeProto) error {
 			n.Inputs = n.Inputs[:2]
 		} else if beta != 1 {
 			if c, ok := im.consts[n.Inputs[2]]; ok && !c.isInt() {
+				if err := im.spend(n, len(c.F)); err != nil {
+					return err
+				}
 				nm := im.fresh(n.Inputs[2] + "_beta")
 				im.consts[nm] = &constant{Shape: c.Shape, F: scaled(c.F, beta)}
 				n.Inputs[2] = nm
