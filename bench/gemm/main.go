@@ -6,9 +6,10 @@
 //	go run ./bench/gemm                  # slimgo only, pure Go build
 //	go run -tags openblas ./bench/gemm   # plus OpenBLAS columns
 //
-// Each figure is the best of -reps timed batches, each batch running the
-// product enough times to take at least -min seconds; the best time is the
-// least disturbed by other load on a shared machine.
+// Each figure is the best of -rounds passes over all shapes times -reps
+// timed batches, each batch running the product enough times to take at
+// least -min seconds; the best time is the least disturbed by other load
+// on a shared machine.
 package main
 
 import (
@@ -57,6 +58,7 @@ var defaultShapes = []shape{
 func main() {
 	reps := flag.Int("reps", 3, "timed batches per measurement (best is reported)")
 	minSec := flag.Float64("min", 0.2, "minimum seconds per timed batch")
+	rounds := flag.Int("rounds", 1, "passes over all shapes; each cell reports its best pass")
 	only := flag.String("shapes", "", "comma-separated MxNxK list replacing the default shapes")
 	ta := flag.Bool("ta", false, "with -shapes: A is stored transposed (k x m)")
 	tb := flag.Bool("tb", false, "with -shapes: B is stored transposed (n x k)")
@@ -75,32 +77,54 @@ func main() {
 	if openblasAvailable {
 		cols = append(cols, "OpenBLAS 1T", fmt.Sprintf("OpenBLAS %dT", threads), "ratio 1T", fmt.Sprintf("ratio %dT", threads))
 	}
-	fmt.Printf("GFLOP/s, best of %d batches of >= %.2fs; asm micro-kernel: %v; GOMAXPROCS=%d\n",
-		*reps, *minSec, kernels.UseAsm && kernels.AsmAvailable(), threads)
+	if *reps < 1 || *rounds < 1 || *minSec <= 0 {
+		fmt.Fprintln(os.Stderr, "gemm: -reps and -rounds must be >= 1 and -min > 0")
+		os.Exit(2)
+	}
+	fmt.Printf("GFLOP/s, best of %d rounds x %d batches of >= %.2fs; asm micro-kernel: %v; GOMAXPROCS=%d\n",
+		*rounds, *reps, *minSec, kernels.UseAsm && kernels.AsmAvailable(), threads)
+	// Rounds go over every shape in turn, so each cell's best time is
+	// taken from moments spread over the whole run.
+	best := make([][4]float64, len(shapes))
+	ops := make([]string, len(shapes))
+	for round := range *rounds {
+		for i, s := range shapes {
+			r := rand.New(rand.NewPCG(1, 2))
+			a, b, c := randSlice(r, s.m*s.k), randSlice(r, s.k*s.n), make([]float32, s.m*s.n)
+			flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
+			gf := func(f func()) float64 { return flops / bestTime(f, *reps, *minSec) / 1e9 }
+			lda, ldb := s.k, s.n
+			ops[i] = "A*B"
+			if s.ta {
+				lda = s.m
+				ops[i] = "AT*B"
+			}
+			if s.tb {
+				ldb = s.k
+				ops[i] = strings.Replace(ops[i], "*B", "*BT", 1)
+			}
+			got := [4]float64{
+				gf(func() { kernels.Sgemm(s.ta, s.tb, s.m, s.n, s.k, 1, a, lda, b, ldb, 0, c, s.n) }),
+				gf(func() { kernels.SgemmParallel(s.ta, s.tb, s.m, s.n, s.k, 1, a, lda, b, ldb, 0, c, s.n) }),
+			}
+			if openblasAvailable {
+				got[2] = gf(func() { openblasSgemm(1, s.ta, s.tb, s.m, s.n, s.k, a, lda, b, ldb, c) })
+				got[3] = gf(func() { openblasSgemm(threads, s.ta, s.tb, s.m, s.n, s.k, a, lda, b, ldb, c) })
+			}
+			for j := range got {
+				if round == 0 || got[j] > best[i][j] {
+					best[i][j] = got[j]
+				}
+			}
+		}
+	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, strings.Join(cols, "\t")+"\t")
-	for _, s := range shapes {
-		r := rand.New(rand.NewPCG(1, 2))
-		a, b, c := randSlice(r, s.m*s.k), randSlice(r, s.k*s.n), make([]float32, s.m*s.n)
-		flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
-		gf := func(f func()) float64 { return flops / bestTime(f, *reps, *minSec) / 1e9 }
-		lda, ldb := s.k, s.n
-		op := "A*B"
-		if s.ta {
-			lda = s.m
-			op = "AT*B"
-		}
-		if s.tb {
-			ldb = s.k
-			op = strings.Replace(op, "*B", "*BT", 1)
-		}
-		ser := gf(func() { kernels.Sgemm(s.ta, s.tb, s.m, s.n, s.k, 1, a, lda, b, ldb, 0, c, s.n) })
-		par := gf(func() { kernels.SgemmParallel(s.ta, s.tb, s.m, s.n, s.k, 1, a, lda, b, ldb, 0, c, s.n) })
-		row := []string{s.name, op, strconv.Itoa(s.m), strconv.Itoa(s.n), strconv.Itoa(s.k), f1(ser), f1(par)}
+	for i, s := range shapes {
+		g := best[i]
+		row := []string{s.name, ops[i], strconv.Itoa(s.m), strconv.Itoa(s.n), strconv.Itoa(s.k), f1(g[0]), f1(g[1])}
 		if openblasAvailable {
-			ob1 := gf(func() { openblasSgemm(1, s.ta, s.tb, s.m, s.n, s.k, a, lda, b, ldb, c) })
-			obT := gf(func() { openblasSgemm(threads, s.ta, s.tb, s.m, s.n, s.k, a, lda, b, ldb, c) })
-			row = append(row, f1(ob1), f1(obT), fmt.Sprintf("%.2f", ser/ob1), fmt.Sprintf("%.2f", par/obT))
+			row = append(row, f1(g[2]), f1(g[3]), fmt.Sprintf("%.2f", g[0]/g[2]), fmt.Sprintf("%.2f", g[1]/g[3]))
 		}
 		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 	}
