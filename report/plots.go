@@ -72,9 +72,10 @@ func shortName(s string, n int) string {
 	return string(r[:n-2]) + ".."
 }
 
-// nominalWidth is the figure width for n categories on the X axis.
+// nominalWidth is the figure width for n categories on the X axis: 0.9 cm
+// a category, at least 16 cm, at most 60 cm (about 2800 pixels).
 func nominalWidth(n int) vg.Length {
-	return max(16*vg.Centimeter, vg.Length(n)*0.9*vg.Centimeter+3*vg.Centimeter)
+	return min(60*vg.Centimeter, max(16*vg.Centimeter, vg.Length(n)*0.9*vg.Centimeter+3*vg.Centimeter))
 }
 
 // nominalX labels n categories at x = 0..n-1 with room for the outer bars

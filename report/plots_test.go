@@ -81,3 +81,26 @@ func TestHistBins(t *testing.T) {
 		t.Errorf("bins hold %v values, want %d", total, len(xs))
 	}
 }
+
+func TestManyLayersWidthCapped(t *testing.T) {
+	s := &Summary{Stages: []Stage{{Name: "a"}}}
+	for i := range 200 {
+		s.Layers = append(s.Layers, LayerChannels{Name: "layer", Before: 64, After: i % 64})
+	}
+	fig, err := channelsPlot(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := fig.writePNG(&buf); err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 60 cm at 120 dpi.
+	if w := img.Bounds().Dx(); float64(w) > 60/2.54*120+1 {
+		t.Errorf("200 layers draw %d pixels wide, want the 60 cm cap", w)
+	}
+}

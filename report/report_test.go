@@ -627,3 +627,34 @@ func TestGammasAgainstNaive(t *testing.T) {
 		}
 	}
 }
+
+func TestStageTableColumns(t *testing.T) {
+	tests := []struct {
+		name    string
+		stages  []Stage
+		present []string
+		absent  []string
+	}{
+		{"no ORT, time or notes", []Stage{{Name: "a", ImagesPerSec: 5}},
+			[]string{"slimgo img/s"}, []string{"ORT img/s", "ORT batch-1", "time", "notes"}},
+		{"ORT batch 64 only, notes", []Stage{{Name: "a", ORTImagesPerSec: 5, Notes: "fp32"}},
+			[]string{"ORT img/s", "notes", "fp32"}, []string{"ORT batch-1", "time"}},
+		{"all", []Stage{{Name: "a", ORTImagesPerSec: 5, ORTBatch1ImagesPerSec: 2, Seconds: 3}},
+			[]string{"ORT img/s", "ORT batch-1 img/s", "time", "3.0 s"}, []string{"notes"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tb := (&Summary{Stages: tc.stages}).stageTable()
+			for _, w := range tc.present {
+				if !strings.Contains(tb, w) {
+					t.Errorf("table lacks %q:\n%s", w, tb)
+				}
+			}
+			for _, w := range tc.absent {
+				if strings.Contains(tb, w) {
+					t.Errorf("table has %q:\n%s", w, tb)
+				}
+			}
+		})
+	}
+}

@@ -226,22 +226,55 @@ func (s *Summary) runSection(b *bytes.Buffer) {
 	}
 }
 
+// stageTable renders one row per stage; the ONNX Runtime, time and notes
+// columns appear only when some stage has them.
 func (s *Summary) stageTable() string {
-	t := newTable("stage", ">accuracy", ">change", ">params", ">MACs", ">stored", ">slimgo img/s",
-		">ORT img/s", ">ORT batch-1 img/s", ">time", "notes")
+	var ort, ort1, secs, notes bool
+	for _, st := range s.Stages {
+		ort = ort || st.ORTImagesPerSec > 0
+		ort1 = ort1 || st.ORTBatch1ImagesPerSec > 0
+		secs = secs || st.Seconds > 0
+		notes = notes || st.Notes != ""
+	}
+	head := []string{"stage", ">accuracy", ">change", ">params", ">MACs", ">stored", ">slimgo img/s"}
+	if ort {
+		head = append(head, ">ORT img/s")
+	}
+	if ort1 {
+		head = append(head, ">ORT batch-1 img/s")
+	}
+	if secs {
+		head = append(head, ">time")
+	}
+	if notes {
+		head = append(head, "notes")
+	}
+	t := newTable(head...)
 	a0 := s.Before().Accuracy
 	for _, st := range s.Stages {
 		stored := "-"
 		if st.Bytes > 0 {
 			stored = HumanBytes(st.Bytes)
 		}
-		tm := "-"
-		if st.Seconds > 0 {
-			tm = fmt.Sprintf("%.1f s", st.Seconds)
+		row := []string{st.Name, Percent(st.Accuracy), fmt.Sprintf("%+.2f", st.Accuracy-a0),
+			HumanCount(st.Params), HumanCount(st.MACs), stored, rate(st.ImagesPerSec)}
+		if ort {
+			row = append(row, rate(st.ORTImagesPerSec))
 		}
-		t.add(st.Name, Percent(st.Accuracy), fmt.Sprintf("%+.2f", st.Accuracy-a0),
-			HumanCount(st.Params), HumanCount(st.MACs), stored, rate(st.ImagesPerSec),
-			rate(st.ORTImagesPerSec), rate(st.ORTBatch1ImagesPerSec), tm, st.Notes)
+		if ort1 {
+			row = append(row, rate(st.ORTBatch1ImagesPerSec))
+		}
+		if secs {
+			tm := "-"
+			if st.Seconds > 0 {
+				tm = fmt.Sprintf("%.1f s", st.Seconds)
+			}
+			row = append(row, tm)
+		}
+		if notes {
+			row = append(row, st.Notes)
+		}
+		t.add(row...)
 	}
 	return t.String()
 }
