@@ -9,6 +9,7 @@ import (
 
 	"github.com/slimgo/slimgo/graph"
 	"github.com/slimgo/slimgo/internal/ort"
+	"github.com/slimgo/slimgo/nn"
 	"github.com/slimgo/slimgo/tensor"
 )
 
@@ -139,5 +140,44 @@ func TestExportErrors(t *testing.T) {
 	}
 	if err := WriteFile(filepath.Join(t.TempDir(), "x.onnx"), base(), WriteOptions{Opset: 22}); err == nil {
 		t.Fatal("opset 22 accepted")
+	}
+}
+
+// TestBuiltinArchsORT: each built-in architecture of package nn exports to a
+// file ONNX Runtime runs with the engine's output, BN kept and folded.
+func TestBuiltinArchsORT(t *testing.T) {
+	needORT(t)
+	for _, arch := range nn.Archs() {
+		t.Run(arch, func(t *testing.T) {
+			g, err := nn.Build(arch, []int{3, 16, 16}, 10, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Non-trivial BN statistics so that folding really changes weights.
+			rng := tensor.NewRNG(2)
+			for _, n := range g.Nodes {
+				if n.Op == graph.OpBN {
+					g.Params[n.Inputs[3]].FillNormal(rng, 0, 0.2)
+					g.Params[n.Inputs[4]].FillUniform(rng, 0.5, 2)
+				}
+			}
+			x := inputFor(g, 8)
+			kept := writeModel(t, g, WriteOptions{}, "kept.onnx")
+			folded := writeModel(t, g, WriteOptions{FoldBN: true}, "folded.onnx")
+			h, err := ReadFile(kept)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h.Meta[nn.MetaArch] != arch {
+				t.Errorf("metadata %v lost the architecture", h.Meta)
+			}
+			outs, err := ort.RunBatch([]ort.Job{{Model: kept, X: x}, {Model: folded, X: x}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkClose(t, "ORT folded vs kept", outs[1], outs[0], ortTol)
+			needEngine(t, g)
+			checkClose(t, "engine vs ORT", runEngine(t, g, x), outs[0], ortTol)
+		})
 	}
 }
