@@ -361,6 +361,7 @@ type ddpgResult struct {
 	Ratios      []float64
 	Groups      []*prune.Group
 	Rewards     []float64
+	Episodes    []rl.Episode
 	BestEpisode int
 	BestReward  float64
 	BestAcc     float64
@@ -411,6 +412,7 @@ func searchDDPG(e *env, g *graph.Graph, trainSet *data.Dataset, d ddpgFlags, pop
 	el := time.Since(start).Minutes()
 	out := &ddpgResult{Ratios: res.Best.Actions, Groups: env.Groups, BestEpisode: res.Best.N, BestReward: res.Best.Reward,
 		BestAcc: res.Best.Info["accuracy"], Mode: mode, Minutes: el, ValAcc: env.BaseAcc}
+	out.Episodes = res.Episodes
 	for _, ep := range res.Episodes {
 		out.Rewards = append(out.Rewards, ep.Reward)
 	}

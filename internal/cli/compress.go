@@ -1,0 +1,542 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/slimgo/slimgo/cluster"
+	"github.com/slimgo/slimgo/data"
+	"github.com/slimgo/slimgo/graph"
+	"github.com/slimgo/slimgo/internal/atomicfile"
+	"github.com/slimgo/slimgo/internal/ort"
+	"github.com/slimgo/slimgo/npy"
+	"github.com/slimgo/slimgo/onnx"
+	"github.com/slimgo/slimgo/prune"
+	"github.com/slimgo/slimgo/report"
+	"github.com/slimgo/slimgo/tensor"
+	"github.com/slimgo/slimgo/train"
+)
+
+// Output names in the compress directory.
+const (
+	fileState   = "state.json"
+	fileSummary = "summary.json"
+	filePruned  = "model.pruned.onnx"
+	fileShared  = "model.shared.onnx"
+	filePacked  = "model.slimpack"
+)
+
+type compressOptions struct {
+	Model   string
+	Data    dataFlags
+	Out     string
+	Config  string
+	Restart bool
+	NoORT   bool
+	JSON    bool
+	cfg     compressConfig
+}
+
+func parseCompress(e *env, args []string) (*compressOptions, error) {
+	o := &compressOptions{cfg: defaultCompressConfig()}
+	fs := newFlags("compress", e.stderr)
+	fs.StringVar(&o.Model, "model", "", "trained ONNX model to compress (required)")
+	o.Data.register(fs)
+	fs.StringVar(&o.Out, "out", "", "output directory (required); rerunning with the same directory resumes")
+	fs.StringVar(&o.Config, "config", "", "YAML or JSON file with pipeline settings (see docs/compress.md)")
+	fs.BoolVar(&o.Restart, "restart", false, "discard a previous run in --out and start over")
+	fs.BoolVar(&o.NoORT, "no-ort", false, "do not measure ONNX Runtime speed")
+	fs.BoolVar(&o.JSON, "json", false, "print the summary as one JSON object on stdout")
+	// Flags overriding the config file's most used settings.
+	c := &o.cfg
+	seed := fs.Uint64("seed", c.Seed, "random seed")
+	sparsity := fs.Float64("sparsity", c.Sparse.Lambda, "L1 coefficient on BN scales during sparse training")
+	sparseEpochs := fs.Int("sparse-epochs", c.Sparse.Epochs, "sparse training epochs")
+	channel := fs.String("channel-method", c.Channel.Method, "channel pruning: ddpg, slim or none")
+	keep := fs.Float64("keep-params", c.Channel.KeepParams, "share of parameters channel pruning keeps (0: DDPG reward mode)")
+	episodes := fs.Int("episodes", c.Channel.Episodes, "DDPG episodes")
+	warmup := fs.Int("warmup", c.Channel.Warmup, "DDPG warm-up episodes")
+	b := fs.Float64("b", c.Channel.B, "DDPG accuracy protection b (points)")
+	valSize := fs.Int("val-size", c.Channel.ValSize, "DDPG validation examples held out from training data")
+	blocks := fs.Int("blocks", c.Layer.Blocks, "residual blocks to remove")
+	ftChannel := fs.Int("finetune-epochs", c.Channel.FinetuneEpochs, "fine-tuning epochs after channel pruning")
+	ftLayer := fs.Int("layer-finetune-epochs", c.Layer.FinetuneEpochs, "fine-tuning epochs after layer pruning")
+	ftQuant := fs.Int("quant-finetune-epochs", c.Quantize.FinetuneEpochs, "centroid fine-tuning epochs")
+	clusters := fs.Int("clusters", c.Quantize.Clusters, "fixed clusters per layer (0: BIRCH decides)")
+	batch := fs.Int("batch", c.Batch, "mini-batch size")
+	if err := parse(fs, args); err != nil {
+		return nil, err
+	}
+	if o.Model == "" || o.Out == "" {
+		return nil, badInput("--model and --out are required")
+	}
+	if o.Config != "" {
+		if err := loadConfig(o.Config, c); err != nil {
+			return nil, err
+		}
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "seed":
+			c.Seed = *seed
+		case "sparsity":
+			c.Sparse.Lambda = *sparsity
+		case "sparse-epochs":
+			c.Sparse.Epochs = *sparseEpochs
+		case "channel-method":
+			c.Channel.Method = *channel
+		case "keep-params":
+			c.Channel.KeepParams = *keep
+		case "episodes":
+			c.Channel.Episodes = *episodes
+		case "warmup":
+			c.Channel.Warmup = *warmup
+		case "b":
+			c.Channel.B = *b
+		case "val-size":
+			c.Channel.ValSize = *valSize
+		case "blocks":
+			c.Layer.Blocks = *blocks
+		case "finetune-epochs":
+			c.Channel.FinetuneEpochs = *ftChannel
+		case "layer-finetune-epochs":
+			c.Layer.FinetuneEpochs = *ftLayer
+		case "quant-finetune-epochs":
+			c.Quantize.FinetuneEpochs = *ftQuant
+		case "clusters":
+			c.Quantize.Clusters = *clusters
+		case "batch":
+			c.Batch = *batch
+		}
+	})
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return o, o.Data.validate()
+}
+
+// pipelineState is DIR/state.json: which stages are finished, with the
+// summary so far, so that a rerun resumes after the last finished stage.
+type pipelineState struct {
+	Version int             `json:"version"`
+	Hash    string          `json:"config_hash"`
+	Done    []string        `json:"done"`
+	Model   string          `json:"model"` // the last finished stage's model (relative to DIR)
+	Summary *report.Summary `json:"summary"`
+}
+
+type pipeline struct {
+	e        *env
+	o        *compressOptions
+	cfg      compressConfig
+	dir      string
+	trainSet *data.Dataset
+	testSet  *data.Dataset
+	st       *pipelineState
+	sum      *report.Summary
+}
+
+func runCompress(e *env, args []string) error {
+	o, err := parseCompress(e, args)
+	if err != nil {
+		return err
+	}
+	sum, err := compress(e, o)
+	if err != nil {
+		return err
+	}
+	m, err := sum.JSON()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "\n%s\nreport: %s\n", sum.Headline(), sum.Report)
+	return emit(e, o.JSON, m)
+}
+
+// compress runs (or resumes) the whole pipeline and returns the summary.
+func compress(e *env, o *compressOptions) (*report.Summary, error) {
+	g, err := loadModel(o.Model)
+	if err != nil {
+		return nil, err
+	}
+	chw, err := inputCHW(g)
+	if err != nil {
+		return nil, err
+	}
+	trainSet, testSet, err := o.Data.load(e, chw)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkClasses(g, trainSet); err != nil {
+		return nil, err
+	}
+	p := &pipeline{e: e, o: o, cfg: o.cfg, dir: o.Out, trainSet: trainSet, testSet: testSet}
+	hash := o.cfg.hash(o.Data.Spec, fmt.Sprint(o.Data.TrainLimit, o.Data.TestLimit), fmt.Sprint(fileSize(o.Model)))
+	if o.Restart {
+		os.RemoveAll(filepath.Join(o.Out, "stages"))
+		os.Remove(filepath.Join(o.Out, fileState))
+	}
+	if err := os.MkdirAll(filepath.Join(o.Out, "stages"), 0o755); err != nil {
+		return nil, err
+	}
+	if err := p.loadState(hash); err != nil {
+		return nil, err
+	}
+	if p.st.Model != "" {
+		if g, err = onnx.ReadFile(filepath.Join(p.dir, p.st.Model)); err != nil {
+			return nil, fmt.Errorf("resume: %w (rerun with --restart)", err)
+		}
+		fmt.Fprintf(e.stderr, "compress: resuming after stage %q in %s\n", p.st.Done[len(p.st.Done)-1], p.dir)
+	}
+	stages := []struct {
+		name string
+		run  func(*graph.Graph) (*graph.Graph, error)
+		on   bool
+	}{
+		{"original", p.original, true},
+		{"sparse", p.sparse, p.cfg.Sparse.Epochs > 0},
+		{"channel", p.channel, p.cfg.Channel.Method != "none"},
+		{"layer", p.layer, p.cfg.Layer.Blocks > 0 || p.cfg.Layer.Threshold > 0},
+		{"quantized", p.quantize, true},
+	}
+	for i, s := range stages {
+		if !s.on || contains(p.st.Done, s.name) {
+			continue
+		}
+		if err := e.ctx.Err(); err != nil {
+			return nil, fmt.Errorf("interrupted before stage %s; rerun the same command to resume", s.name)
+		}
+		fmt.Fprintf(e.stderr, "\n== stage %d: %s ==\n", i, s.name)
+		start := time.Now()
+		out, err := s.run(g)
+		if err != nil {
+			if e.ctx.Err() != nil {
+				return nil, fmt.Errorf("interrupted in stage %s (%v); rerun the same command to resume", s.name, err)
+			}
+			return nil, fmt.Errorf("stage %s: %w", s.name, err)
+		}
+		if n := len(p.sum.Stages); n > 0 && p.sum.Stages[n-1].Name == s.name {
+			p.sum.Stages[n-1].Seconds = time.Since(start).Seconds()
+		}
+		g = out
+		rel := ""
+		if s.name != "quantized" {
+			rel = filepath.Join("stages", fmt.Sprintf("%d-%s.onnx", i, s.name))
+			if err := onnx.WriteFile(filepath.Join(p.dir, rel), g, onnx.WriteOptions{}); err != nil {
+				return nil, err
+			}
+		}
+		p.st.Done = append(p.st.Done, s.name)
+		p.st.Model = rel
+		if err := p.saveState(); err != nil {
+			return nil, err
+		}
+	}
+	p.sum.Finished = time.Now()
+	if _, err := report.Write(p.dir, p.sum); err != nil {
+		return nil, err
+	}
+	if err := p.saveState(); err != nil {
+		return nil, err
+	}
+	return p.sum, nil
+}
+
+func (p *pipeline) loadState(hash string) error {
+	path := filepath.Join(p.dir, fileState)
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		p.sum = &report.Summary{Model: p.o.Model, Data: p.o.Data.Spec, Seed: p.cfg.Seed, Settings: p.cfg.settings(),
+			Started: time.Now(), BenchBatch: p.cfg.BenchBatch, Files: map[string]string{}}
+		p.st = &pipelineState{Version: 1, Hash: hash, Summary: p.sum}
+		return nil
+	case err != nil:
+		return err
+	}
+	var st pipelineState
+	if err := json.Unmarshal(b, &st); err != nil || st.Version != 1 || st.Summary == nil {
+		return badInput("%s is damaged (%v); rerun with --restart", path, err)
+	}
+	if st.Hash != hash {
+		return badInput("%s holds a run with other settings, data or model; use another --out or --restart", p.dir)
+	}
+	p.st, p.sum = &st, st.Summary
+	if p.sum.Files == nil {
+		p.sum.Files = map[string]string{}
+	}
+	return nil
+}
+
+func (p *pipeline) saveState() error {
+	b, err := json.MarshalIndent(p.st, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(filepath.Join(p.dir, fileState), b)
+}
+
+// stageFigures measures a model for the stage table.
+func (p *pipeline) stageFigures(name string, g *graph.Graph, bytes int64, file string) (report.Stage, error) {
+	ev, err := train.Evaluate(g, p.testSet, 256)
+	if err != nil {
+		return report.Stage{}, err
+	}
+	st, err := g.ComputeStats()
+	if err != nil {
+		return report.Stage{}, err
+	}
+	s := report.Stage{Name: name, Accuracy: 100 * ev.Accuracy, Params: int64(st.Params), MACs: st.MACs, Bytes: bytes, File: file}
+	s.ImagesPerSec = inferenceSpeed(g, p.cfg.BenchBatch)
+	if !p.o.NoORT {
+		s.ORTImagesPerSec, s.ORTBatch1ImagesPerSec = p.ortSpeed(g, file)
+	}
+	fmt.Fprintf(p.e.stderr, "%s: accuracy %.2f%%, %d params, %.2f M MACs, %d bytes, %.0f img/s (slimgo), %.0f img/s (ONNX Runtime)\n",
+		name, s.Accuracy, s.Params, float64(s.MACs)/1e6, s.Bytes, s.ImagesPerSec, s.ORTImagesPerSec)
+	return s, nil
+}
+
+// ortSpeed measures ONNX Runtime images/s at the bench batch and at batch 1.
+// A float model is measured in its deployment form (BN folded); model, when
+// non-empty, is an ONNX file to measure as is. Failures leave 0 (not measured).
+func (p *pipeline) ortSpeed(g *graph.Graph, model string) (batchN, batch1 float64) {
+	if !ort.Available() {
+		return 0, 0
+	}
+	tmp, err := os.MkdirTemp(p.dir, ".ort")
+	if err != nil {
+		return 0, 0
+	}
+	defer os.RemoveAll(tmp)
+	if model == "" || filepath.Ext(model) != ".onnx" {
+		model = filepath.Join(tmp, "m.onnx")
+		if err := onnx.WriteFile(model, g, onnx.WriteOptions{FoldBN: true}); err != nil {
+			return 0, 0
+		}
+	}
+	chw, _ := inputCHW(g)
+	measure := func(n, repeat int) float64 {
+		x := tensor.New(n, chw[0], chw[1], chw[2])
+		x.FillNormal(tensor.NewRNG(1), 0, 1)
+		in := filepath.Join(tmp, "x.npy")
+		if npy.WriteFile(in, x) != nil {
+			return 0
+		}
+		r, err := ort.RunFiles(model, in, filepath.Join(tmp, "y.npy"), repeat)
+		if err != nil || r.Ms <= 0 {
+			fmt.Fprintf(p.e.stderr, "ONNX Runtime not measured: %v\n", err)
+			return 0
+		}
+		return float64(n) / (r.Ms / 1000)
+	}
+	batchN = measure(p.cfg.BenchBatch, 20)
+	if batchN > 0 {
+		batch1 = measure(1, 200)
+	}
+	return batchN, batch1
+}
+
+func bnGammas(g *graph.Graph) []float64 {
+	var out []float64
+	for _, n := range g.Nodes {
+		if n.Op == graph.OpBN {
+			for _, v := range g.Params[n.Input(1)].Data {
+				out = append(out, float64(v))
+			}
+		}
+	}
+	return out
+}
+
+func (p *pipeline) original(g *graph.Graph) (*graph.Graph, error) {
+	s, err := p.stageFigures("original", g, fileSize(p.o.Model), "")
+	if err != nil {
+		return nil, err
+	}
+	s.File = p.o.Model
+	p.sum.Stages = append(p.sum.Stages, s)
+	p.sum.GammaBefore = bnGammas(g)
+	return g, nil
+}
+
+func (p *pipeline) tune(g *graph.Graph, stage string, epochs int, lr, sparsity float64) (float64, error) {
+	t := tuneFlags{Epochs: epochs, LR: lr, Batch: p.cfg.Batch, WD: 5e-4}
+	ckpt := filepath.Join(p.dir, "stages", stage+".ckpt")
+	acc, err := finetune(p.e, g, t, p.trainSet, p.testSet, p.cfg.Seed, sparsity, ckpt, true)
+	if err == nil {
+		os.RemoveAll(ckpt)
+	}
+	return acc, err
+}
+
+func (p *pipeline) sparse(g *graph.Graph) (*graph.Graph, error) {
+	c := p.cfg.Sparse
+	fmt.Fprintf(p.e.stderr, "sparse training: lambda %g, %d epochs\n", c.Lambda, c.Epochs)
+	if _, err := p.tune(g, "sparse", c.Epochs, c.LR, c.Lambda); err != nil {
+		return nil, err
+	}
+	p.sum.GammaAfter = bnGammas(g)
+	return g, p.addStage("sparse", g, "")
+}
+
+// addStage measures g after a float stage; its bytes are those of the
+// stage's ONNX file as the pipeline writes it.
+func (p *pipeline) addStage(name string, g *graph.Graph, notes string) error {
+	b, err := onnx.Marshal(g, onnx.WriteOptions{})
+	if err != nil {
+		return err
+	}
+	s, err := p.stageFigures(name, g, int64(len(b)), "")
+	if err != nil {
+		return err
+	}
+	s.Notes = notes
+	p.sum.Stages = append(p.sum.Stages, s)
+	return nil
+}
+
+func (p *pipeline) channelOpts() prune.Options {
+	return prune.Options{MinChannels: p.cfg.Channel.MinChannels, RoundTo: p.cfg.Channel.RoundTo}
+}
+
+func (p *pipeline) channel(g *graph.Graph) (*graph.Graph, error) {
+	c := p.cfg.Channel
+	st, err := g.ComputeStats()
+	if err != nil {
+		return nil, err
+	}
+	target := 0
+	if c.KeepParams > 0 {
+		target = int(c.KeepParams * float64(st.Params))
+	}
+	groups, err := prune.Groups(g)
+	if err != nil {
+		return nil, err
+	}
+	var plan prune.Plan
+	notes := ""
+	switch c.Method {
+	case "ddpg":
+		d := p.cfg.ddpg()
+		d.Checkpoint, d.Resume = filepath.Join(p.dir, "stages", "ddpg.ckpt"), true
+		r, err := searchDDPG(p.e, g, p.trainSet, d, p.channelOpts(), target, p.cfg.Seed)
+		if err != nil {
+			return nil, err
+		}
+		groups = r.Groups
+		if plan, err = prune.PlanByRatios(g, groups, r.Ratios, p.channelOpts()); err != nil {
+			return nil, err
+		}
+		for _, ep := range r.Episodes {
+			p.sum.Episodes = append(p.sum.Episodes, report.Episode{Reward: ep.Reward, Warmup: ep.Random, Info: ep.Info})
+		}
+		notes = fmt.Sprintf("DDPG %s mode, best of %d episodes (#%d), %.1f episodes/min", r.Mode, len(r.Episodes), r.BestEpisode+1, r.PerMinute)
+	case "slim":
+		if plan, _, err = prune.SlimPlanParams(g, groups, target, p.channelOpts()); err != nil {
+			return nil, err
+		}
+		notes = "global BN-gamma threshold"
+	}
+	out, err := prune.Apply(g, plan)
+	if err != nil {
+		return nil, err
+	}
+	for _, grp := range groups {
+		kept := grp.Size
+		if k, ok := plan[grp]; ok {
+			kept = len(k)
+		}
+		name := fmt.Sprintf("group %d", grp.ID)
+		if pr := grp.Producers(); len(pr) > 0 {
+			name = pr[0]
+		}
+		p.sum.Layers = append(p.sum.Layers, report.LayerChannels{Name: name, Before: grp.Size, After: kept, Ratio: 1 - float64(kept)/float64(grp.Size)})
+	}
+	if err := train.RecalibrateBN(out, p.trainSet, c.CalibBatches, p.cfg.Batch); err != nil {
+		return nil, err
+	}
+	if _, err := p.tune(out, "channel", c.FinetuneEpochs, c.LR, 0); err != nil {
+		return nil, err
+	}
+	return out, p.addStage("channel", out, notes)
+}
+
+func (p *pipeline) layer(g *graph.Graph) (*graph.Graph, error) {
+	c := p.cfg.Layer
+	sel, _ := parseBlockScore(c.Score)
+	names, err := prune.PlanLayerPrune(g, c.Blocks, c.Threshold, sel)
+	if err != nil {
+		return nil, err
+	}
+	blocks, err := prune.Blocks(g)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range blocks {
+		if !b.Removable {
+			continue
+		}
+		if s, err := prune.Score(g, b, sel); err == nil {
+			p.sum.Blocks = append(p.sum.Blocks, report.Block{Name: b.Name, Score: s, Removed: contains(names, b.Name)})
+		}
+	}
+	out, err := prune.RemoveBlocks(g, names)
+	if err != nil {
+		return nil, err
+	}
+	// Layers whose producers went away with a block show 0 channels.
+	for i := range p.sum.Layers {
+		if out.Node(p.sum.Layers[i].Name) == nil {
+			p.sum.Layers[i].After = 0
+		}
+	}
+	if _, err := p.tune(out, "layer", c.FinetuneEpochs, c.LR, 0); err != nil {
+		return nil, err
+	}
+	return out, p.addStage("layer", out, fmt.Sprintf("removed %d blocks: %v", len(names), names))
+}
+
+func (p *pipeline) quantize(g *graph.Graph) (*graph.Graph, error) {
+	folded, err := onnx.FoldBN(g)
+	if err != nil {
+		return nil, err
+	}
+	pruned := filepath.Join(p.dir, filePruned)
+	if err := onnx.WriteFile(pruned, folded, onnx.WriteOptions{}); err != nil {
+		return nil, err
+	}
+	p.sum.Files["pruned_onnx"] = pruned
+	if !p.cfg.Quantize.Enabled {
+		s, err := p.stageFigures("pruned", folded, fileSize(pruned), pruned)
+		if err != nil {
+			return nil, err
+		}
+		p.sum.Stages = append(p.sum.Stages, s)
+		return folded, nil
+	}
+	q := p.cfg.Quantize
+	copt := cluster.Options{ThresholdScale: q.ThresholdScale, MaxClusters: q.MaxClusters, Method: q.Method, FixedK: q.Clusters, Seed: p.cfg.Seed}
+	shared := filepath.Join(p.dir, fileShared)
+	packed := filepath.Join(p.dir, filePacked)
+	tune := tuneFlags{Epochs: q.FinetuneEpochs, LR: q.CentroidLR, Batch: p.cfg.Batch}
+	res, err := quantizeGraph(p.e, folded, copt, tune, p.trainSet, p.testSet, shared, packed, q.Float16, p.cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range res.Result.Layers {
+		p.sum.Clusters = append(p.sum.Clusters, report.LayerClusters{Name: l.Param, K: l.K, Weights: len(l.Indices), BitsPerWeight: l.BitsPerWeight})
+	}
+	p.sum.Files["shared_onnx"], p.sum.Files["packed"] = shared, packed
+	s, err := p.stageFigures("quantized", folded, res.PackedBytes, shared)
+	if err != nil {
+		return nil, err
+	}
+	s.Notes = fmt.Sprintf("%.2f bits/weight; ONNX Runtime runs %s (%d bytes)", res.BitsAvg, fileShared, res.ONNXBytes)
+	p.sum.Stages = append(p.sum.Stages, s)
+	return folded, nil
+}

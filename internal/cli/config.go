@@ -1,0 +1,158 @@
+package cli
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"gopkg.in/yaml.v3"
+)
+
+// compressConfig is every setting of the pipeline. A config file (YAML or
+// JSON, keys as the yaml tags) sets any of them; unknown keys are an error;
+// flags given on the command line override the file.
+type compressConfig struct {
+	Seed  uint64 `yaml:"seed" json:"seed"`
+	Batch int    `yaml:"batch" json:"batch"`
+	// BenchBatch is the batch size of the throughput figures.
+	BenchBatch int `yaml:"bench_batch" json:"bench_batch"`
+
+	Sparse struct {
+		Epochs int     `yaml:"epochs" json:"epochs"`
+		Lambda float64 `yaml:"lambda" json:"lambda"`
+		LR     float64 `yaml:"lr" json:"lr"`
+	} `yaml:"sparse" json:"sparse"`
+
+	Channel struct {
+		Method         string  `yaml:"method" json:"method"`                   // ddpg, slim or none
+		KeepParams     float64 `yaml:"keep_params" json:"keep_params"`         // share of parameters to keep (budget); 0: DDPG reward mode
+		Episodes       int     `yaml:"episodes" json:"episodes"`               // DDPG
+		Warmup         int     `yaml:"warmup" json:"warmup"`                   // DDPG
+		B              float64 `yaml:"b" json:"b"`                             // DDPG accuracy protection, points
+		ValSize        int     `yaml:"val_size" json:"val_size"`               // DDPG held-out validation examples
+		MaxRatio       float64 `yaml:"max_ratio" json:"max_ratio"`             // DDPG largest per-layer ratio
+		CalibBatches   int     `yaml:"calib_batches" json:"calib_batches"`     // BN recalibration batches
+		Hidden         int     `yaml:"hidden" json:"hidden"`                   // DDPG actor/critic width
+		MinChannels    int     `yaml:"min_channels" json:"min_channels"`       // per layer
+		RoundTo        int     `yaml:"round_to" json:"round_to"`               // kept channels multiple of
+		FinetuneEpochs int     `yaml:"finetune_epochs" json:"finetune_epochs"` // after channel pruning
+		LR             float64 `yaml:"lr" json:"lr"`                           // fine-tuning peak LR
+	} `yaml:"channel" json:"channel"`
+
+	Layer struct {
+		Blocks         int     `yaml:"blocks" json:"blocks"`       // residual blocks to remove
+		Threshold      float64 `yaml:"threshold" json:"threshold"` // or those with mean |gamma| below
+		Score          string  `yaml:"score" json:"score"`         // last, first, mean
+		FinetuneEpochs int     `yaml:"finetune_epochs" json:"finetune_epochs"`
+		LR             float64 `yaml:"lr" json:"lr"`
+	} `yaml:"layer" json:"layer"`
+
+	Quantize struct {
+		Enabled        bool    `yaml:"enabled" json:"enabled"`
+		ThresholdScale float64 `yaml:"threshold_scale" json:"threshold_scale"`
+		MaxClusters    int     `yaml:"max_clusters" json:"max_clusters"`
+		Clusters       int     `yaml:"clusters" json:"clusters"`
+		Method         string  `yaml:"method" json:"method"`
+		FinetuneEpochs int     `yaml:"finetune_epochs" json:"finetune_epochs"`
+		CentroidLR     float64 `yaml:"centroid_lr" json:"centroid_lr"`
+		Float16        bool    `yaml:"float16_codebook" json:"float16_codebook"`
+	} `yaml:"quantize" json:"quantize"`
+}
+
+// defaultCompressConfig is sized for a 2-core machine and a resnet20 on
+// Fashion-MNIST (see docs/compress.md for the figures behind it).
+func defaultCompressConfig() compressConfig {
+	var c compressConfig
+	c.Seed, c.Batch, c.BenchBatch = 1, 128, 64
+	c.Sparse.Epochs, c.Sparse.Lambda, c.Sparse.LR = 2, 1e-4, 0.02
+	ch := &c.Channel
+	ch.Method, ch.KeepParams, ch.Episodes, ch.Warmup, ch.B = "ddpg", 0.5, 60, 15, 2
+	ch.ValSize, ch.MaxRatio, ch.CalibBatches, ch.Hidden = 2000, 0.8, 8, 300
+	ch.MinChannels, ch.RoundTo, ch.FinetuneEpochs, ch.LR = 1, 1, 3, 0.05
+	c.Layer.Blocks, c.Layer.Score, c.Layer.FinetuneEpochs, c.Layer.LR = 2, "last", 2, 0.02
+	q := &c.Quantize
+	q.Enabled, q.ThresholdScale, q.MaxClusters, q.Method, q.FinetuneEpochs, q.CentroidLR = true, 0.2, 256, "birch-kmeans", 1, 1e-4
+	return c
+}
+
+// loadConfig overlays a YAML/JSON file on c, refusing unknown keys.
+func loadConfig(path string, c *compressConfig) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return badInput("config: %v", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && err.Error() != "EOF" {
+		return badInput("config %s: %v", path, err)
+	}
+	return nil
+}
+
+func (c *compressConfig) validate() error {
+	ch, q := c.Channel, c.Quantize
+	switch {
+	case c.Batch < 2:
+		return badInput("batch must be >= 2, got %d", c.Batch)
+	case c.BenchBatch < 1:
+		return badInput("bench_batch must be >= 1")
+	case c.Sparse.Epochs < 0 || c.Sparse.Lambda < 0 || c.Sparse.LR <= 0:
+		return badInput("sparse: epochs and lambda must be >= 0 and lr > 0")
+	case ch.Method != "ddpg" && ch.Method != "slim" && ch.Method != "none":
+		return badInput("channel.method must be ddpg, slim or none, got %q", ch.Method)
+	case ch.KeepParams < 0 || ch.KeepParams >= 1:
+		return badInput("channel.keep_params must be in [0, 1), got %g", ch.KeepParams)
+	case ch.Method == "slim" && ch.KeepParams == 0:
+		return badInput("channel.method slim needs channel.keep_params")
+	case ch.FinetuneEpochs < 0 || c.Layer.FinetuneEpochs < 0 || q.FinetuneEpochs < 0:
+		return badInput("fine-tuning epochs must be >= 0")
+	case ch.LR <= 0 || c.Layer.LR <= 0 || q.CentroidLR <= 0:
+		return badInput("learning rates must be > 0")
+	case ch.MinChannels < 1 || ch.RoundTo < 1:
+		return badInput("channel.min_channels and channel.round_to must be >= 1")
+	case c.Layer.Blocks < 0 || c.Layer.Threshold < 0:
+		return badInput("layer.blocks and layer.threshold must be >= 0")
+	case q.MaxClusters < 1 || q.MaxClusters > 256 || q.Clusters < 0 || q.Clusters > 256 || q.ThresholdScale <= 0:
+		return badInput("quantize: max_clusters in [1, 256], clusters in [0, 256], threshold_scale > 0")
+	case q.Method != "birch-kmeans" && q.Method != "kmeans" && q.Method != "exact":
+		return badInput("quantize.method must be birch-kmeans, kmeans or exact, got %q", q.Method)
+	}
+	if _, err := parseBlockScore(c.Layer.Score); err != nil {
+		return err
+	}
+	if ch.Method == "ddpg" {
+		d := c.ddpg()
+		if err := d.validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *compressConfig) ddpg() ddpgFlags {
+	ch := c.Channel
+	return ddpgFlags{Episodes: ch.Episodes, Warmup: ch.Warmup, B: ch.B, ValSize: ch.ValSize, RBound: ch.MaxRatio, Calib: ch.CalibBatches, Hidden: ch.Hidden}
+}
+
+// hash identifies a configuration (with the data settings) so a rerun in the
+// same directory resumes only a run of the same settings.
+func (c *compressConfig) hash(extra ...string) string {
+	b, _ := json.Marshal(c)
+	h := sha256.New()
+	h.Write(b)
+	for _, s := range extra {
+		fmt.Fprintf(h, "\x00%s", s)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// settings flattens the config for the report.
+func (c *compressConfig) settings() map[string]any {
+	b, _ := json.Marshal(c)
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	return m
+}
