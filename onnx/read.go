@@ -16,6 +16,13 @@
 // 13) that ONNX Runtime runs, keeping BatchNormalization as nodes unless
 // WriteOptions.FoldBN is set, and can store weight-shared parameters as
 // uint8 indices plus a float codebook expanded in-graph.
+//
+// The tests prove both directions against ONNX Runtime through
+// internal/ort (node + npm onnxruntime-node in tools/ort, installed on first
+// use); they skip those comparisons only when node is absent. Fixtures are
+// in testdata/onnx (tiny nets, committed) plus torchvision resnet18,
+// mobilenet_v2 and vgg11_bn that testdata/onnx/gen.py exports into the user
+// cache directory when /usr/bin/python3 has torch.
 package onnx
 
 import (
