@@ -57,6 +57,10 @@ func Im2col(x []float32, s ConvShape, col []float32) {
 				row := col[((c*s.KH+i)*s.KW+j)*hw : ((c*s.KH+i)*s.KW+j+1)*hw]
 				off := j*s.DW - s.PadL
 				lo, hi := validCols(off, s.SW, s.W, s.OW)
+				if s.SH == 1 && s.SW == 1 && s.OW == s.W {
+					im2colSameRow(xc, s, i, off, lo, hi, row)
+					continue
+				}
 				for oy := range s.OH {
 					dst := row[oy*s.OW : (oy+1)*s.OW]
 					y := oy*s.SH - s.PadT + i*s.DH
@@ -84,6 +88,38 @@ func Im2col(x []float32, s ConvShape, col []float32) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// im2colSameRow fills one im2col row (kernel tap row i, column offset off,
+// valid output columns [lo, hi)) when SH == SW == 1 and OW == W: then the
+// valid output rows read consecutive image rows with the same stride, so
+// the whole valid block is one contiguous copy, after which the columns
+// outside [lo, hi) (which picked up neighbouring rows' values) are zeroed.
+func im2colSameRow(xc []float32, s ConvShape, i, off, lo, hi int, row []float32) {
+	w := s.W
+	oyLo := max(0, s.PadT-i*s.DH)
+	oyHi := min(s.OH, s.H+s.PadT-i*s.DH)
+	if oyHi <= oyLo || lo == hi {
+		clear(row)
+		return
+	}
+	clear(row[:oyLo*w])
+	clear(row[oyHi*w:])
+	yLo := oyLo + i*s.DH - s.PadT
+	n := (oyHi-1-oyLo)*w + hi - lo
+	copy(row[oyLo*w+lo:oyLo*w+lo+n], xc[yLo*w+lo+off:yLo*w+lo+off+n])
+	if lo == 0 && hi == w {
+		return
+	}
+	for oy := oyLo; oy < oyHi; oy++ {
+		r := row[oy*w : (oy+1)*w]
+		for t := range lo {
+			r[t] = 0
+		}
+		for t := hi; t < w; t++ {
+			r[t] = 0
 		}
 	}
 }

@@ -38,6 +38,8 @@ func im2colGeoms() []struct {
 		{"rect_kernel_stride3", convGeom(2, 10, 13, 2, 4, 3, 3, 1, 0, 1, 2, 1, 1)},
 		{"tiny_1x1_image", convGeom(3, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1)},
 		{"dilation_mixed", convGeom(2, 12, 9, 3, 2, 2, 1, 3, 1, 3, 1, 3, 2)},
+		{"same_width_asym_pads", convGeom(2, 5, 6, 3, 3, 1, 1, 0, 2, 2, 0, 1, 1)},
+		{"same_width_dilated_tall_pad", convGeom(1, 4, 7, 5, 3, 1, 1, 6, 2, 1, 2, 2, 2)},
 	}
 }
 
