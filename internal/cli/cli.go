@@ -69,6 +69,7 @@ func commands() []command {
 		{"predict", "run a model on a .npy array and write its output as .npy", runPredict},
 		{"convert", "read and write back a model (ONNX round trip, --fold-bn for deployment)", runConvert},
 		{"prune", "prune channels (slim, ddpg) or residual blocks (layer)", runPrune},
+		{"demo", "the main job on the bundled sample: train resnet8, compress it, write a report", runDemo},
 		{"compress", "the whole pipeline: sparse training, DDPG channel pruning, layer pruning, quantization, report", runCompress},
 		{"quantize", "share weights by clustering (BIRCH + k-means||), write shared ONNX and a packed file", runQuantize},
 	}

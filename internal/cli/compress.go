@@ -150,12 +150,20 @@ func runCompress(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := sum.JSON()
+	m, err := summaryMap(sum, o.JSON)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "\n%s\nreport: %s\n", sum.Headline(), sum.Report)
 	return emit(e, o.JSON, m)
+}
+
+// summaryMap is the whole summary for --json, the brief one for people.
+func summaryMap(s *report.Summary, asJSON bool) (map[string]any, error) {
+	if asJSON {
+		return s.JSON()
+	}
+	return s.Brief()
 }
 
 // compress runs (or resumes) the whole pipeline and returns the summary.
