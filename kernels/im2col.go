@@ -150,6 +150,17 @@ func Col2im(col []float32, s ConvShape, dx []float32) {
 				if lo == hi {
 					continue
 				}
+				if s.SH == 1 && s.SW == 1 && s.OW == s.W {
+					// Valid output rows map to consecutive image rows
+					// with the same stride: one strided block add.
+					oyLo := max(0, s.PadT-i*s.DH)
+					oyHi := min(s.OH, s.H+s.PadT-i*s.DH)
+					if oyHi > oyLo {
+						yLo := oyLo + i*s.DH - s.PadT
+						addRows(oyHi-oyLo, hi-lo, row[oyLo*s.W+lo:], dc[yLo*s.W+lo+off:], s.W)
+					}
+					continue
+				}
 				for oy := range s.OH {
 					y := oy*s.SH - s.PadT + i*s.DH
 					if y < 0 || y >= s.H {

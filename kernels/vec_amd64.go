@@ -43,3 +43,23 @@ func addTo(x, y []float32) {
 		y[i] += xv
 	}
 }
+
+// addRowsAVX adds rows x n blocks with a shared row stride (see
+// vec_amd64.s); rows, n >= 1.
+//
+//go:noescape
+func addRowsAVX(rows, n int, src, dst *float32, stride int)
+
+// addRows sets dst[r*stride+t] += src[r*stride+t] for r < rows, t < n.
+func addRows(rows, n int, src, dst []float32, stride int) {
+	if rows <= 0 || n <= 0 {
+		return
+	}
+	last := (rows-1)*stride + n
+	_, _ = src[last-1], dst[last-1]
+	if UseAsm && hasAsmKernel {
+		addRowsAVX(rows, n, &src[0], &dst[0], stride)
+		return
+	}
+	addRowsGo(rows, n, src, dst, stride)
+}

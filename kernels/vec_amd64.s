@@ -69,3 +69,51 @@ adloop:
 	JNZ     adloop
 	VZEROUPPER
 	RET
+
+// func addRowsAVX(rows, n int, src, dst *float32, stride int)
+// dst[r*stride+t] += src[r*stride+t] for r < rows, t < n; rows, n >= 1.
+TEXT ·addRowsAVX(SB), NOSPLIT, $0-40
+	MOVQ rows+0(FP), R10
+	MOVQ n+8(FP), R11
+	MOVQ src+16(FP), SI
+	MOVQ dst+24(FP), DI
+	MOVQ stride+32(FP), R8
+	SHLQ $2, R8
+
+rowloop:
+	MOVQ SI, AX
+	MOVQ DI, BX
+	MOVQ R11, CX
+	CMPQ CX, $8
+	JLT  rscalar
+
+rvec:
+	VMOVUPS (BX), Y0
+	VADDPS  (AX), Y0, Y0
+	VMOVUPS Y0, (BX)
+	ADDQ    $32, AX
+	ADDQ    $32, BX
+	SUBQ    $8, CX
+	CMPQ    CX, $8
+	JGE     rvec
+
+rscalar:
+	TESTQ CX, CX
+	JZ    rnext
+
+rsloop:
+	VMOVSS (BX), X0
+	VADDSS (AX), X0, X0
+	VMOVSS X0, (BX)
+	ADDQ   $4, AX
+	ADDQ   $4, BX
+	DECQ   CX
+	JNZ    rsloop
+
+rnext:
+	ADDQ R8, SI
+	ADDQ R8, DI
+	DECQ R10
+	JNZ  rowloop
+	VZEROUPPER
+	RET

@@ -17,3 +17,8 @@ func addTo(x, y []float32) {
 		y[i] += xv
 	}
 }
+
+// addRows sets dst[r*stride+t] += src[r*stride+t] for r < rows, t < n.
+func addRows(rows, n int, src, dst []float32, stride int) {
+	addRowsGo(rows, n, src, dst, stride)
+}

@@ -38,3 +38,29 @@ func TestVecHelpers(t *testing.T) {
 		}
 	}
 }
+
+// TestAddRows checks the strided block add on both paths for widths
+// around the vector width, leaving the gaps between rows untouched.
+func TestAddRows(t *testing.T) {
+	for _, path := range gemmPaths(t) {
+		for _, tc := range []struct{ rows, n, stride int }{{1, 1, 1}, {3, 7, 9}, {2, 8, 8}, {4, 9, 12}, {3, 31, 32}, {2, 17, 40}} {
+			t.Run(fmt.Sprintf("%s/r%d_n%d_s%d", path.name, tc.rows, tc.n, tc.stride), func(t *testing.T) {
+				r := rand.New(rand.NewPCG(uint64(tc.n), 19))
+				size := (tc.rows-1)*tc.stride + tc.n
+				src, dst := randSlice(r, size), randSlice(r, size+2)
+				want := append([]float32(nil), dst...)
+				for row := range tc.rows {
+					for c := range tc.n {
+						want[row*tc.stride+c] += src[row*tc.stride+c]
+					}
+				}
+				withAsm(path.asm, func() { addRows(tc.rows, tc.n, src, dst, tc.stride) })
+				for i := range want {
+					if dst[i] != want[i] {
+						t.Fatalf("dst[%d] = %v, want %v", i, dst[i], want[i])
+					}
+				}
+			})
+		}
+	}
+}

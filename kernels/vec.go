@@ -1,0 +1,13 @@
+package kernels
+
+// addRowsGo is the portable addRows: dst[r*stride+t] += src[r*stride+t]
+// for r < rows, t < n.
+func addRowsGo(rows, n int, src, dst []float32, stride int) {
+	for r := range rows {
+		s := src[r*stride : r*stride+n]
+		d := dst[r*stride : r*stride+n]
+		for t, v := range s {
+			d[t] += v
+		}
+	}
+}
