@@ -81,6 +81,12 @@ func Im2col(x []float32, s ConvShape, col []float32) {
 						copy(dst[lo:hi], src[lo+off:hi+off])
 						continue
 					}
+					if s.SW == 2 {
+						// The rest of the plane is passed so the vector
+						// gather may read whole blocks past the row end.
+						gatherStride2(dst[lo:hi], xc[y*s.W+lo*2+off:])
+						continue
+					}
 					p := lo*s.SW + off
 					for ox := lo; ox < hi; ox++ {
 						dst[ox] = src[p]

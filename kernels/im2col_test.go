@@ -126,6 +126,7 @@ func BenchmarkIm2col(b *testing.B) {
 	}{
 		{"16c_32x32_k3s1", convGeom(16, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1)},
 		{"32c_16x16_k3s2", convGeom(32, 16, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1)},
+		{"16c_32x32_k3s2", convGeom(16, 32, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1)},
 	} {
 		s := g.s
 		x := make([]float32, s.C*s.H*s.W)

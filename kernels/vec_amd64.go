@@ -63,3 +63,27 @@ func addRows(rows, n int, src, dst []float32, stride int) {
 	}
 	addRowsGo(rows, n, src, dst, stride)
 }
+
+// gather2AVX copies every second float (see vec_amd64.s); nblk >= 1.
+//
+//go:noescape
+func gather2AVX(nblk int, src, dst *float32)
+
+// gatherStride2 sets dst[t] = src[2*t] for t < len(dst); src must hold at
+// least 2*len(dst)-1 elements. Extra elements of src past that let the
+// vector path run further (it reads whole 16-float blocks).
+func gatherStride2(dst, src []float32) {
+	n := len(dst)
+	if n == 0 {
+		return
+	}
+	_ = src[2*(n-1)]
+	done := 0
+	if nb := min(n/8, len(src)/16); nb > 0 && UseAsm && hasAsmKernel {
+		gather2AVX(nb, &src[0], &dst[0])
+		done = nb * 8
+	}
+	for t := done; t < n; t++ {
+		dst[t] = src[2*t]
+	}
+}

@@ -117,3 +117,23 @@ rnext:
 	JNZ  rowloop
 	VZEROUPPER
 	RET
+
+// func gather2AVX(nblk int, src, dst *float32)
+// dst[t] = src[2*t] for t < 8*nblk, reading src[0 : 16*nblk]; nblk >= 1.
+TEXT ·gather2AVX(SB), NOSPLIT, $0-24
+	MOVQ nblk+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ dst+16(FP), DI
+
+gloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VPERMPD $0xD8, Y2, Y2
+	VMOVUPS Y2, (DI)
+	ADDQ    $64, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     gloop
+	VZEROUPPER
+	RET

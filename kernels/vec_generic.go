@@ -22,3 +22,10 @@ func addTo(x, y []float32) {
 func addRows(rows, n int, src, dst []float32, stride int) {
 	addRowsGo(rows, n, src, dst, stride)
 }
+
+// gatherStride2 sets dst[t] = src[2*t] for t < len(dst).
+func gatherStride2(dst, src []float32) {
+	for t := range dst {
+		dst[t] = src[2*t]
+	}
+}

@@ -64,3 +64,29 @@ func TestAddRows(t *testing.T) {
 		}
 	}
 }
+
+// TestGatherStride2 checks the stride-2 gather on both paths for lengths
+// around the vector block, with and without spare source elements.
+func TestGatherStride2(t *testing.T) {
+	for _, path := range gemmPaths(t) {
+		for _, n := range []int{1, 7, 8, 9, 16, 17, 33} {
+			for _, spare := range []int{0, 1, 20} {
+				t.Run(fmt.Sprintf("%s/n%d_spare%d", path.name, n, spare), func(t *testing.T) {
+					r := rand.New(rand.NewPCG(uint64(n), uint64(spare)))
+					src := randSlice(r, 2*n-1+spare)
+					dst := randSlice(r, n+2)
+					want := append([]float32(nil), dst...)
+					for i := range n {
+						want[i] = src[2*i]
+					}
+					withAsm(path.asm, func() { gatherStride2(dst[:n], src) })
+					for i := range want {
+						if dst[i] != want[i] {
+							t.Fatalf("dst[%d] = %v, want %v", i, dst[i], want[i])
+						}
+					}
+				})
+			}
+		}
+	}
+}
