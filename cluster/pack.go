@@ -8,10 +8,10 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 
 	"github.com/slimgo/slimgo/graph"
+	"github.com/slimgo/slimgo/internal/atomicfile"
 	"github.com/slimgo/slimgo/tensor"
 )
 
@@ -192,33 +192,12 @@ func packedLen(n, bits int) int {
 // the directory is synced), so a crash leaves either the old file or the new
 // one. It returns the file size.
 func WritePackedFile(path string, g *graph.Graph, r *Result, opt PackOptions) (n int64, err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	err = atomicfile.Write(path, func(w io.Writer) error {
+		n, err = WritePacked(w, g, r, opt)
+		return err
+	})
 	if err != nil {
-		return 0, fmt.Errorf("cluster: pack: %w", err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if n, err = WritePacked(f, g, r, opt); err != nil {
-		return 0, err
-	}
-	if err = f.Sync(); err != nil {
-		return 0, fmt.Errorf("cluster: pack: sync %s: %w", tmp, err)
-	}
-	if err = f.Close(); err != nil {
-		return 0, fmt.Errorf("cluster: pack: close %s: %w", tmp, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return 0, fmt.Errorf("cluster: pack: %w", err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync() // best effort: not every file system syncs directories
-		d.Close()
+		return 0, fmt.Errorf("cluster: pack %s: %w", path, err)
 	}
 	return n, nil
 }

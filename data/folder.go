@@ -10,6 +10,7 @@ import (
 	_ "image/png"  // register the PNG decoder for image.Decode
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -250,7 +251,7 @@ func LoadImageFolder(dir string, opt LoadOptions) (train, test *Dataset, err err
 	if err != nil {
 		return nil, nil, err
 	}
-	if !equalStrings(classes, testClasses) {
+	if !slices.Equal(classes, testClasses) {
 		return nil, nil, fmt.Errorf("image folder: test classes %q do not match train classes %q", testClasses, classes)
 	}
 	tr, h, w, err := decodeFiles(trainFiles, opt.TrainLimit, opt.H, opt.W)
@@ -281,16 +282,4 @@ func LoadImageFolder(dir string, opt LoadOptions) (train, test *Dataset, err err
 		abs = dir
 	}
 	return finish(rawTr, rawTe, filepath.Base(abs), classes, nil, nil, opt, abs)
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -17,10 +17,10 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/slimgo/slimgo/internal/atomicfile"
 	"github.com/slimgo/slimgo/tensor"
 )
 
@@ -426,34 +426,9 @@ func Write(w io.Writer, t *tensor.Tensor) error {
 // the same directory, is synced, then renamed over path, so an interrupted
 // write never leaves a truncated file where a good one was.
 func WriteFile(path string, t *tensor.Tensor) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	err := atomicfile.Write(path, func(w io.Writer) error { return Write(w, t) })
 	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := Write(f, t); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
 	return nil
 }

@@ -11,8 +11,8 @@ import (
 	"path/filepath"
 )
 
-// WriteFile atomically replaces path with data (mode 0644), creating parent
-// directories as needed.
+// WriteFile atomically replaces path with data (mode 0644). The directory
+// must exist: a mistyped path is an error, not a new directory tree.
 func WriteFile(path string, data []byte) error {
 	return Write(path, func(w io.Writer) error {
 		_, err := w.Write(data)
@@ -24,9 +24,6 @@ func WriteFile(path string, data []byte) error {
 // step fails, path is left untouched and the temporary file removed.
 func Write(path string, fill func(w io.Writer) error) error {
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err

@@ -10,7 +10,10 @@ import (
 
 func TestWriteReplacesAndCleansUp(t *testing.T) {
 	dir := t.TempDir()
-	p := filepath.Join(dir, "sub", "model.onnx")
+	if err := WriteFile(filepath.Join(dir, "missing", "m.onnx"), []byte("x")); err == nil {
+		t.Fatal("writing into a missing directory succeeded")
+	}
+	p := filepath.Join(dir, "model.onnx")
 	if err := WriteFile(p, []byte("first")); err != nil {
 		t.Fatal(err)
 	}
