@@ -69,6 +69,9 @@ func WriteCheckpoint(path string, c *Checkpoint) error {
 	binary.LittleEndian.PutUint64(head[12:], uint64(payload.Len()))
 	binary.LittleEndian.PutUint32(head[20:], crc32.Checksum(payload.Bytes(), crcTable))
 
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("train: checkpoint directory: %w", err)
+	}
 	if _, err := os.Stat(path); err == nil {
 		if err := os.Rename(path, path+".prev"); err != nil {
 			return fmt.Errorf("train: keeping previous checkpoint: %w", err)

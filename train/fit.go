@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -356,9 +355,6 @@ func Fit(g *graph.Graph, trainSet, testSet *data.Dataset, opt Options) (*Result,
 	}
 	ckptPath := ""
 	if opt.CheckpointDir != "" {
-		if err := os.MkdirAll(opt.CheckpointDir, 0o755); err != nil {
-			return nil, fmt.Errorf("train: checkpoint directory: %w", err)
-		}
 		ckptPath = filepath.Join(opt.CheckpointDir, CheckpointFile)
 	}
 
