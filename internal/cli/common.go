@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/slimgo/slimgo/data"
@@ -104,4 +106,37 @@ func fileSize(path string) int64 {
 		return 0
 	}
 	return st.Size()
+}
+
+// checkOutput verifies, before any work is done, that an output file can be
+// created at path: the nearest existing ancestor of its directory must be a
+// directory in which a file can be created (probed with a temporary file
+// that is removed at once). A failure is bad input (exit 2), so a long run
+// never ends by losing its result to an unwritable --out.
+func checkOutput(path string) error {
+	dir := filepath.Dir(filepath.Clean(path))
+	for {
+		st, err := os.Stat(dir)
+		if err == nil {
+			if !st.IsDir() {
+				return badInput("cannot write %s: %s is not a directory", path, dir)
+			}
+			break
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return badInput("cannot write %s: %v", path, err)
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			return badInput("cannot write %s: no existing parent directory", path)
+		}
+		dir = up
+	}
+	f, err := os.CreateTemp(dir, ".slimgo-probe*")
+	if err != nil {
+		return badInput("cannot write %s: %v", path, err)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -14,23 +15,24 @@ import (
 
 // trainOptions are the flags of `slimgo train`.
 type trainOptions struct {
-	Arch      string
-	Model     string
-	Data      dataFlags
-	Epochs    int
-	Batch     int
-	LR        float64
-	Momentum  float64
-	WD        float64
-	Optimizer string
-	Schedule  string
-	Sparsity  float64
-	Augment   string
-	Out       string
-	Ckpt      string
-	Resume    bool
-	Seed      uint64
-	JSON      bool
+	Arch       string
+	Model      string
+	Data       dataFlags
+	Epochs     int
+	Batch      int
+	LR         float64
+	Momentum   float64
+	WD         float64
+	Optimizer  string
+	Schedule   string
+	Sparsity   float64
+	Augment    string
+	Out        string
+	Ckpt       string
+	Resume     bool
+	NaNRetries int
+	Seed       uint64
+	JSON       bool
 }
 
 func parseTrain(e *env, args []string) (*trainOptions, error) {
@@ -51,6 +53,7 @@ func parseTrain(e *env, args []string) (*trainOptions, error) {
 	fs.StringVar(&o.Out, "out", "", "output ONNX model (required)")
 	fs.StringVar(&o.Ckpt, "checkpoint-dir", "", "directory for per-epoch checkpoints (default: OUT.ckpt next to --out)")
 	fs.BoolVar(&o.Resume, "resume", false, "resume from the checkpoint in --checkpoint-dir")
+	fs.IntVar(&o.NaNRetries, "nan-retries", 0, "on a NaN/Inf loss or weight, restore the last good state, halve the learning rate and retry up to N times (0: stop with an error)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed")
 	fs.BoolVar(&o.JSON, "json", false, "print the summary as one JSON object on stdout")
 	if err := parse(fs, args); err != nil {
@@ -67,6 +70,8 @@ func parseTrain(e *env, args []string) (*trainOptions, error) {
 		return nil, badInput("--batch must be > 0, got %d", o.Batch)
 	case o.LR <= 0:
 		return nil, badInput("--lr must be > 0, got %g", o.LR)
+	case o.NaNRetries < 0:
+		return nil, badInput("--nan-retries must be >= 0, got %d", o.NaNRetries)
 	case o.Sparsity < 0:
 		return nil, badInput("--sparsity must be >= 0, got %g", o.Sparsity)
 	case o.Optimizer != "sgd" && o.Optimizer != "adam":
@@ -117,6 +122,12 @@ func runTrain(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkOutput(o.Out); err != nil {
+		return err
+	}
+	if err := checkOutput(filepath.Join(o.Ckpt, train.CheckpointFile)); err != nil {
+		return err
+	}
 	var g *graph.Graph
 	var chw []int
 	if o.Model != "" {
@@ -148,8 +159,13 @@ func runTrain(e *env, args []string) error {
 		Epochs: o.Epochs, Batch: o.Batch, Optimizer: o.Optimizer, LR: o.LR, Momentum: o.Momentum,
 		Nesterov: o.Optimizer == "sgd", WeightDecay: o.WD, Schedule: o.Schedule, Sparsity: o.Sparsity,
 		Augment: aug, Seed: o.Seed, Progress: e.stderr, CheckpointDir: o.Ckpt, Resume: o.Resume, Context: e.ctx,
+		MaxNaNRetries: o.NaNRetries,
 	}
 	res, err := train.Fit(g, trainSet, testSet, topt)
+	if errors.Is(err, train.ErrStopped) {
+		return fmt.Errorf("interrupted: %s; %s was not written; rerun the same command with --resume to continue from the checkpoint in %s",
+			strings.TrimPrefix(err.Error(), "train: "), o.Out, o.Ckpt)
+	}
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,148 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+)
+
+func testEnv() (*env, *bytes.Buffer, *bytes.Buffer) {
+	var out, errb bytes.Buffer
+	return &env{ctx: context.Background(), stdout: &out, stderr: &errb}, &out, &errb
+}
+
+// TestParseErrors: every bad flag combination is a bad-input error (exit 2)
+// whose message names the flag at fault.
+func TestParseErrors(t *testing.T) {
+	cases := []struct {
+		name  string
+		parse func(*env, []string) error
+		args  []string
+		want  string
+	}{
+		{"train no arch or model", wrap(parseTrain), []string{"--data", "sample", "--out", "x.onnx"}, "--arch and --model"},
+		{"train both arch and model", wrap(parseTrain), []string{"--arch", "resnet8", "--model", "m.onnx", "--out", "x"}, "exactly one"},
+		{"train unknown arch", wrap(parseTrain), []string{"--arch", "resnet9000", "--out", "x"}, "unknown --arch"},
+		{"train batch 0", wrap(parseTrain), []string{"--arch", "resnet8", "--out", "x", "--batch", "0"}, "--batch"},
+		{"train negative epochs", wrap(parseTrain), []string{"--arch", "resnet8", "--out", "x", "--epochs", "-1"}, "--epochs"},
+		{"train no out", wrap(parseTrain), []string{"--arch", "resnet8"}, "--out"},
+		{"train bad augment", wrap(parseTrain), []string{"--arch", "resnet8", "--out", "x", "--augment", "rotate"}, "rotate"},
+		{"train stray argument", wrap(parseTrain), []string{"--arch", "resnet8", "--out", "x", "extra"}, "unexpected argument"},
+		{"train unknown flag", wrap(parseTrain), []string{"--arch", "resnet8", "--out", "x", "--frobnicate"}, "frobnicate"},
+		{"eval no model", wrap(parseEval), []string{"--data", "sample"}, "--model"},
+		{"prune bad method", wrap(parsePrune), []string{"--model", "m", "--out", "o", "--method", "magic"}, "--method"},
+		{"prune ratio 1", wrap(parsePrune), []string{"--model", "m", "--out", "o", "--ratio", "1"}, "--ratio"},
+		{"prune layer without K", wrap(parsePrune), []string{"--model", "m", "--out", "o", "--method", "layer"}, "--blocks"},
+		{"prune ddpg without data", wrap(parsePrune), []string{"--model", "m", "--out", "o", "--method", "ddpg"}, "--data"},
+		{"prune ddpg warmup >= episodes", wrap(parsePrune), []string{"--model", "m", "--out", "o", "--method", "ddpg", "--data", "sample", "--episodes", "5", "--warmup", "5"}, "--warmup"},
+		{"prune bad criterion", wrap(parsePrune), []string{"--model", "m", "--out", "o", "--criterion", "vibes"}, "vibes"},
+		{"quantize too many clusters", wrap(parseQuantize), []string{"--model", "m", "--out", "o", "--max-clusters", "300"}, "--max-clusters"},
+		{"quantize kmeans without K", wrap(parseQuantize), []string{"--model", "m", "--out", "o", "--cluster-method", "kmeans"}, "--clusters"},
+		{"predict missing input", wrap(parsePredict), []string{"--model", "m", "--out", "o"}, "--input"},
+		{"convert fold and unfold", wrap(parseConvert), []string{"--model", "m", "--out", "o", "--fold-bn", "--unfold-bn"}, "exclude"},
+		{"compress bad channel method", wrap(parseCompress), []string{"--model", "m", "--out", "o", "--channel-method", "lottery"}, "channel.method"},
+		{"compress keep-params 1", wrap(parseCompress), []string{"--model", "m", "--out", "o", "--keep-params", "1"}, "keep_params"},
+		{"demo zero epochs", wrap(parseDemo), []string{"--epochs", "0"}, "--epochs"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e, _, _ := testEnv()
+			err := c.parse(e, c.args)
+			var ie inputError
+			if !errors.As(err, &ie) {
+				t.Fatalf("err = %v, want a bad-input error", err)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err %q does not mention %q", err, c.want)
+			}
+		})
+	}
+}
+
+func wrap[T any](f func(*env, []string) (T, error)) func(*env, []string) error {
+	return func(e *env, a []string) error { _, err := f(e, a); return err }
+}
+
+// TestParseDefaults: the parsed options carry the documented defaults.
+func TestParseDefaults(t *testing.T) {
+	e, _, _ := testEnv()
+	o, err := parseTrain(e, []string{"--arch", "resnet8", "--out", "m.onnx"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Epochs != 3 || o.Batch != 128 || o.LR != 0.1 || o.Seed != 1 || o.Ckpt != "m.onnx.ckpt" || o.Optimizer != "sgd" {
+		t.Fatalf("train defaults %+v", o)
+	}
+	c, err := parseCompress(e, []string{"--model", "m", "--out", "d", "--episodes", "30", "--blocks", "3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := defaultCompressConfig()
+	if c.cfg.Channel.Episodes != 30 || c.cfg.Layer.Blocks != 3 || c.cfg.Channel.Warmup != def.Channel.Warmup || c.cfg.Sparse.Lambda != def.Sparse.Lambda {
+		t.Fatalf("compress flags did not override exactly what was given: %+v", c.cfg)
+	}
+}
+
+func TestMainExitCodes(t *testing.T) {
+	cases := []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{nil, ExitInput, "usage"},
+		{[]string{"help"}, ExitOK, "commands:"},
+		{[]string{"frobnicate"}, ExitInput, `unknown command "frobnicate"`},
+		{[]string{"train", "--arch", "nope", "--out", "x"}, ExitInput, "slimgo: train: unknown --arch"},
+		{[]string{"info", "--model", "/nonexistent/m.onnx"}, ExitInput, "slimgo: info:"},
+		{[]string{"train", "-h"}, ExitOK, "-arch"},
+	}
+	for _, c := range cases {
+		var out, errb bytes.Buffer
+		if code := Main(c.args, &out, &errb); code != c.code {
+			t.Errorf("%v: exit %d, want %d (stderr %q)", c.args, code, c.code, errb.String())
+		}
+		if !strings.Contains(errb.String(), c.msg) {
+			t.Errorf("%v: stderr %q lacks %q", c.args, errb.String(), c.msg)
+		}
+		if strings.Contains(errb.String(), "goroutine ") {
+			t.Errorf("%v: a panic trace reached the user", c.args)
+		}
+	}
+}
+
+func TestConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := dir + "/" + name
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	c := defaultCompressConfig()
+	if err := loadConfig(write("ok.yaml", "channel:\n  episodes: 7\nquantize:\n  clusters: 16\n"), &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Channel.Episodes != 7 || c.Quantize.Clusters != 16 || c.Channel.Warmup != defaultCompressConfig().Channel.Warmup {
+		t.Fatalf("config not overlaid: %+v", c)
+	}
+	c = defaultCompressConfig()
+	if err := loadConfig(write("ok.json", `{"layer": {"blocks": 4}}`), &c); err != nil || c.Layer.Blocks != 4 {
+		t.Fatalf("JSON config: %v, blocks %d", err, c.Layer.Blocks)
+	}
+	for name, body := range map[string]string{
+		"unknown.yaml": "channel:\n  episodez: 7\n",
+		"bad.yaml":     "channel: [unclosed\n",
+		"type.yaml":    "seed: banana\n",
+	} {
+		c := defaultCompressConfig()
+		err := loadConfig(write(name, body), &c)
+		var ie inputError
+		if !errors.As(err, &ie) {
+			t.Errorf("%s: err %v, want a bad-input error", name, err)
+		}
+	}
+}

@@ -1,0 +1,176 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/slimgo/slimgo/cluster"
+	"github.com/slimgo/slimgo/data"
+	"github.com/slimgo/slimgo/internal/ort"
+	"github.com/slimgo/slimgo/onnx"
+	"github.com/slimgo/slimgo/report"
+	"github.com/slimgo/slimgo/train"
+)
+
+// TestCompressEndToEnd runs the whole pipeline on a slice of the bundled
+// sample with small settings and checks what a user relies on: every output
+// exists; ONNX Runtime runs both ONNX outputs and agrees with slimgo; and
+// summary.json's figures match what the files themselves give.
+func TestCompressEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end pipeline skipped with -short")
+	}
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base.onnx")
+	run := func(args ...string) []byte {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if code := Main(args, &out, &errb); code != 0 {
+			t.Fatalf("slimgo %v: exit %d\n%s", args, code, errb.String())
+		}
+		return out.Bytes()
+	}
+	run("train", "--arch", "resnet8", "--data", "sample", "--train-limit", "1200", "--test-limit", "300",
+		"--epochs", "2", "--out", base)
+	out := filepath.Join(dir, "out")
+	args := []string{"compress", "--model", base, "--data", "sample", "--train-limit", "1200", "--test-limit", "300",
+		"--out", out, "--sparse-epochs", "1", "--episodes", "6", "--warmup", "2", "--val-size", "150",
+		"--finetune-epochs", "1", "--layer-finetune-epochs", "1", "--quant-finetune-epochs", "1", "--blocks", "1", "--json"}
+	if !ort.Available() {
+		args = append(args, "--no-ort")
+	}
+	js := run(args...)
+	var got map[string]any
+	if err := json.Unmarshal(js, &got); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, js)
+	}
+	for _, k := range []string{"accuracy_before", "accuracy", "params_before", "params", "macs_before", "macs",
+		"bytes_before", "bytes", "compression", "speedup", "stages", "report"} {
+		if _, ok := got[k]; !ok {
+			t.Errorf("summary lacks the contract key %q", k)
+		}
+	}
+	for _, f := range []string{filePruned, fileShared, filePacked, fileSummary, report.ReportFile, report.PlotReward} {
+		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
+			t.Errorf("output %s missing or empty: %v", f, err)
+		}
+	}
+
+	// The figures of summary.json, recomputed from the files.
+	sum, err := report.ReadJSON(filepath.Join(out, fileSummary))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, test, err := data.Load("sample", data.LoadOptions{TrainLimit: 1200, TestLimit: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared, err := onnx.ReadFile(filepath.Join(out, fileShared))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := train.Evaluate(shared, test, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := sum.After()
+	if math.Abs(100*ev.Accuracy-after.Accuracy) > 1e-9 {
+		t.Errorf("summary accuracy %.4f, the shared model evaluates to %.4f", after.Accuracy, 100*ev.Accuracy)
+	}
+	st, _ := shared.ComputeStats()
+	if int64(st.Params) != after.Params || st.MACs != after.MACs {
+		t.Errorf("summary params/MACs %d/%d, shared model %d/%d", after.Params, after.MACs, st.Params, st.MACs)
+	}
+	if packed := fileSize(filepath.Join(out, filePacked)); packed != after.Bytes {
+		t.Errorf("summary bytes %d, packed file %d", after.Bytes, packed)
+	}
+	if b := fileSize(base); b != sum.Before().Bytes {
+		t.Errorf("summary bytes_before %d, input model %d", sum.Before().Bytes, b)
+	}
+	if c := got["compression"].(float64); math.Abs(c-float64(fileSize(base))/float64(after.Bytes)) > 1e-9 {
+		t.Errorf("compression %g != bytes_before/bytes", c)
+	}
+	// The packed file restores exactly the shared model's weights.
+	pk, err := cluster.ReadPackedFile(filepath.Join(out, filePacked))
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored := shared.Clone()
+	for _, p := range restored.Params {
+		p.Zero()
+	}
+	if err := pk.Apply(restored); err != nil {
+		t.Fatal(err)
+	}
+	for k, p := range shared.Params {
+		for i, v := range p.Data {
+			if restored.Params[k].Data[i] != v {
+				t.Fatalf("packed file restores %s[%d] = %g, shared ONNX has %g", k, i, restored.Params[k].Data[i], v)
+			}
+		}
+	}
+
+	// ONNX Runtime runs both ONNX outputs and agrees with slimgo.
+	if !ort.Available() {
+		t.Log("node is not installed: ONNX Runtime agreement not checked")
+		return
+	}
+	idx := make([]int, test.Len())
+	for i := range idx {
+		idx[i] = i
+	}
+	x, labels := test.Batch(idx, nil, nil, nil)
+	for _, f := range []string{filePruned, fileShared} {
+		path := filepath.Join(out, f)
+		g, err := onnx.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := train.Predict(g, x, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := ort.RunTensor(path, x)
+		if err != nil {
+			t.Fatalf("ONNX Runtime on %s: %v", f, err)
+		}
+		scale, maxDiff := 0.0, 0.0
+		for i, v := range want.Data {
+			scale = math.Max(scale, math.Abs(float64(v)))
+			maxDiff = math.Max(maxDiff, math.Abs(float64(v-y.Data[i])))
+		}
+		if maxDiff > 1e-4*scale {
+			t.Errorf("%s: ONNX Runtime differs from slimgo by %g (output scale %g)", f, maxDiff, scale)
+		}
+		accORT, accGo := 0, 0
+		k := want.Shape[1]
+		for i, l := range labels {
+			if argmax(y.Data[i*k:(i+1)*k]) == int(l) {
+				accORT++
+			}
+			if argmax(want.Data[i*k:(i+1)*k]) == int(l) {
+				accGo++
+			}
+		}
+		if accORT != accGo {
+			t.Errorf("%s: ONNX Runtime classifies %d/%d right, slimgo %d", f, accORT, len(labels), accGo)
+		}
+		if f == fileShared && math.Abs(100*float64(accORT)/float64(len(labels))-after.Accuracy) > 0.05 {
+			t.Errorf("ONNX Runtime accuracy %.2f%% vs summary %.2f%%", 100*float64(accORT)/float64(len(labels)), after.Accuracy)
+		}
+	}
+}
+
+func argmax(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}
