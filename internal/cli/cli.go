@@ -140,11 +140,20 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 // parse parses args, turning flag errors into bad-input errors and refusing
 // stray positional arguments.
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	// The flag package prints the error and the whole flag listing on a
+	// bad flag; keep stderr to the one-line "slimgo: ..." message and show
+	// the listing only when it was asked for (-h).
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(out, "usage of %s:\n", fs.Name())
+			fs.PrintDefaults()
 			return err
 		}
-		return badInput("%v", err)
+		return badInput("%v (run '%s -h' for the flags)", err, fs.Name())
 	}
 	if fs.NArg() > 0 {
 		return badInput("unexpected argument %q", fs.Arg(0))
