@@ -108,30 +108,50 @@ func fileSize(path string) int64 {
 	return st.Size()
 }
 
-// checkOutput verifies, before any work is done, that an output file can be
-// created at path: the nearest existing ancestor of its directory must be a
-// directory in which a file can be created (probed with a temporary file
-// that is removed at once). A failure is bad input (exit 2), so a long run
-// never ends by losing its result to an unwritable --out.
+// checkOutput verifies, before any work is done, that the output file path
+// can be created: its directory must exist (outputs are written atomically
+// into it and directories are not created for them, so a mistyped path
+// fails) and accept a new file (probed with a temporary file removed at
+// once). A failure is bad input (exit 2), so a long run never ends by losing
+// its result to an unwritable --out.
 func checkOutput(path string) error {
 	dir := filepath.Dir(filepath.Clean(path))
+	st, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return badInput("cannot write %s: %v", path, err)
+	case !st.IsDir():
+		return badInput("cannot write %s: %s is not a directory", path, dir)
+	}
+	return probeDir(path, dir)
+}
+
+// checkOutputDir is checkOutput for a directory the command creates (a
+// checkpoint or --out directory): its nearest existing ancestor must be a
+// writable directory.
+func checkOutputDir(path string) error {
+	dir := filepath.Clean(path)
 	for {
 		st, err := os.Stat(dir)
 		if err == nil {
 			if !st.IsDir() {
-				return badInput("cannot write %s: %s is not a directory", path, dir)
+				return badInput("cannot create %s: %s is not a directory", path, dir)
 			}
-			break
+			return probeDir(path, dir)
 		}
 		if !errors.Is(err, os.ErrNotExist) {
-			return badInput("cannot write %s: %v", path, err)
+			return badInput("cannot create %s: %v", path, err)
 		}
 		up := filepath.Dir(dir)
 		if up == dir {
-			return badInput("cannot write %s: no existing parent directory", path)
+			return badInput("cannot create %s: no existing parent directory", path)
 		}
 		dir = up
 	}
+}
+
+// probeDir creates and removes a temporary file in dir.
+func probeDir(path, dir string) error {
 	f, err := os.CreateTemp(dir, ".slimgo-probe*")
 	if err != nil {
 		return badInput("cannot write %s: %v", path, err)

@@ -146,6 +146,9 @@ func runCompress(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkOutputDir(o.Out); err != nil {
+		return err
+	}
 	sum, err := compress(e, o)
 	if err != nil {
 		return err

@@ -62,6 +62,9 @@ func runDemo(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkOutputDir(o.Out); err != nil {
+		return err
+	}
 	df := dataFlags{Spec: "sample"}
 	if o.Quick {
 		df.TrainLimit, df.TestLimit = 1500, 400

@@ -173,6 +173,9 @@ func runPrune(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkOutput(o.Out); err != nil {
+		return err
+	}
 	g, err := loadModel(o.Model)
 	if err != nil {
 		return err

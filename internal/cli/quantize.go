@@ -133,6 +133,12 @@ func runQuantize(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkOutput(o.Out); err != nil {
+		return err
+	}
+	if err := checkOutput(o.Packed); err != nil {
+		return err
+	}
 	g, err := loadModel(o.Model)
 	if err != nil {
 		return err

@@ -125,7 +125,7 @@ func runTrain(e *env, args []string) error {
 	if err := checkOutput(o.Out); err != nil {
 		return err
 	}
-	if err := checkOutput(filepath.Join(o.Ckpt, train.CheckpointFile)); err != nil {
+	if err := checkOutputDir(o.Ckpt); err != nil {
 		return err
 	}
 	var g *graph.Graph
