@@ -145,44 +145,111 @@ func sgemmBlocked(transA, transB bool, m, n, k int, alpha float32, a []float32, 
 	if UseAsm && hasAsmKernel {
 		kern = asmKernel
 	}
-	s := scratchPool.Get().(*gemmScratch)
-	defer scratchPool.Put(s)
+	sc := scratchPool.Get().(*gemmScratch)
+	defer scratchPool.Put(sc)
 
 	kc := balancedBlock(k, gemmKC, 1)
 	mc := balancedBlock(m, gemmMC, gemmMR)
 	nc := balancedBlock(n, gemmNC, gemmNR)
-	s.a = grow(s.a, ceilDiv(mc, gemmMR)*gemmMR*kc)
-	s.b = grow(s.b, ceilDiv(nc, gemmNR)*gemmNR*kc)
+	// With a single row block (m <= gemmMC) a B panel is used by one sweep
+	// of A panels only, so packing all of B first just adds a pass through
+	// memory: an untransposed B is then read in place (rows ldb apart)
+	// when its stride spreads over L1, and otherwise each panel is packed
+	// right before its sweep, while it is still hot in L1.
+	src := bSource{b: b, ldb: ldb, trans: transB, mode: bPackBlock}
+	if m <= gemmMC {
+		src.mode = bPackPanel
+		if !transB && strideSpreadsL1(ldb) {
+			src.mode = bDirect
+		}
+	}
+	sc.a = grow(sc.a, ceilDiv(mc, gemmMR)*gemmMR*kc)
+	if src.mode == bPackBlock {
+		sc.b = grow(sc.b, ceilDiv(nc, gemmNR)*gemmNR*kc)
+	} else {
+		sc.b = grow(sc.b, gemmNR*kc)
+	}
 	for jc := 0; jc < n; jc += nc {
 		ncur := min(nc, n-jc)
 		for pc := 0; pc < k; pc += kc {
 			kcur := min(kc, k-pc)
-			packB(transB, kcur, ncur, b, ldb, pc, jc, s.b)
+			if src.mode == bPackBlock {
+				packB(transB, kcur, ncur, b, ldb, pc, jc, sc.b)
+			}
+			src.pc, src.jc = pc, jc
 			accum := beta != 0 || pc > 0
 			for ic := 0; ic < m; ic += mc {
 				mcur := min(mc, m-ic)
-				packA(transA, mcur, kcur, alpha, a, lda, ic, pc, s.a)
-				macroKernel(kern, mcur, ncur, kcur, s.a, s.b, c[ic*ldc+jc:], ldc, accum, &s.tile)
+				packA(transA, mcur, kcur, alpha, a, lda, ic, pc, sc.a)
+				macroKernel(kern, mcur, ncur, kcur, sc.a, sc.b, &src, c[ic*ldc+jc:], ldc, accum, &sc.tile)
 			}
 		}
 	}
 }
 
-// macroKernel multiplies a packed mcur x kc block of A by a packed kc x ncur
-// block of B into C (offset to the block's corner), tile by tile. Edge tiles
-// are computed into tile and the valid part copied out.
-func macroKernel(kern func(k int, a, b, c []float32, ldc int, accum bool), mcur, ncur, kc int, ap, bp, c []float32, ldc int, accum bool, tile *[gemmMR * gemmNR]float32) {
+// How macroKernel gets its B panels.
+const (
+	bPackBlock = iota // the whole kc x nc block is packed in bp beforehand
+	bPackPanel        // each panel is packed into bp just before use
+	bDirect           // full panels are read in place; a partial one is packed
+)
+
+// bSource describes op(B) for macroKernel: the stored matrix, its stride
+// and transpose, the block's corner (pc, jc) and the panel mode.
+type bSource struct {
+	b      []float32
+	ldb    int
+	trans  bool
+	pc, jc int
+	mode   int
+}
+
+// strideSpreadsL1 reports whether rows ld floats apart fall into at least
+// 8 distinct sets of a 64-set, 64-byte-line L1 data cache (32 KiB, 8-way,
+// as on current x86 cores). Power-of-two strides such as 1024 floats map
+// every row to the same set and thrash L1 when read in place.
+func strideSpreadsL1(ld int) bool {
+	bytes := ld * 4
+	if bytes%64 != 0 {
+		return true
+	}
+	g, lines := 64, (bytes/64)%64
+	for lines != 0 { // gcd(64, lines)
+		g, lines = lines, g%lines
+	}
+	return 64/g >= 8
+}
+
+// microKernel computes one MR x NR tile from a packed A panel and B rows
+// ldb apart (see goKernel).
+type microKernel func(k int, a, b []float32, ldb int, c []float32, ldc int, accum bool)
+
+// macroKernel multiplies a packed mcur x kc block of A by the kc x ncur
+// block of op(B) described by src into C (offset to the block's corner),
+// tile by tile; bp is the packed block (bPackBlock) or one panel of
+// scratch. Edge tiles are computed into tile and the valid part copied out.
+func macroKernel(kern microKernel, mcur, ncur, kc int, ap, bp []float32, src *bSource, c []float32, ldc int, accum bool, tile *[gemmMR * gemmNR]float32) {
 	for jr := 0; jr < ncur; jr += gemmNR {
 		nr := min(gemmNR, ncur-jr)
-		bpanel := bp[jr*kc : (jr+gemmNR)*kc]
+		var bpanel []float32
+		ldbp := gemmNR
+		switch {
+		case src.mode == bPackBlock:
+			bpanel = bp[jr*kc : (jr+gemmNR)*kc]
+		case src.mode == bDirect && nr == gemmNR:
+			bpanel, ldbp = src.b[src.pc*src.ldb+src.jc+jr:], src.ldb
+		default:
+			bpanel = bp[:gemmNR*kc]
+			packB(src.trans, kc, nr, src.b, src.ldb, src.pc, src.jc+jr, bpanel)
+		}
 		for ir := 0; ir < mcur; ir += gemmMR {
 			mr := min(gemmMR, mcur-ir)
 			apanel := ap[ir*kc : (ir+gemmMR)*kc]
 			if mr == gemmMR && nr == gemmNR {
-				kern(kc, apanel, bpanel, c[ir*ldc+jr:(ir+gemmMR-1)*ldc+jr+gemmNR], ldc, accum)
+				kern(kc, apanel, bpanel, ldbp, c[ir*ldc+jr:(ir+gemmMR-1)*ldc+jr+gemmNR], ldc, accum)
 				continue
 			}
-			kern(kc, apanel, bpanel, tile[:], gemmNR, false)
+			kern(kc, apanel, bpanel, ldbp, tile[:], gemmNR, false)
 			for i := range mr {
 				dst := c[(ir+i)*ldc+jr : (ir+i)*ldc+jr+nr]
 				src := tile[i*gemmNR : i*gemmNR+nr]

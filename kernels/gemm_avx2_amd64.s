@@ -2,13 +2,13 @@
 
 #include "textflag.h"
 
-// One k step of the 4x24 micro-kernel: load 24 floats of the packed B
-// panel (three YMM), broadcast each of the 4 packed A values and
-// accumulate the outer product into Y4..Y15 (row r uses Y(4+3r)..Y(6+3r)).
-#define STEP(AOFF, B0, B1, B2) \
-	VMOVUPS      B0(DI), Y0          \
-	VMOVUPS      B1(DI), Y1          \
-	VMOVUPS      B2(DI), Y2          \
+// One k step of the 4x24 micro-kernel: load 24 floats of B at BR (three
+// YMM), broadcast each of the 4 packed A values at SI+AOFF and accumulate
+// the outer product into Y4..Y15 (row r uses Y(4+3r)..Y(6+3r)).
+#define STEP(AOFF, BR) \
+	VMOVUPS      (BR), Y0            \
+	VMOVUPS      32(BR), Y1          \
+	VMOVUPS      64(BR), Y2          \
 	VBROADCASTSS (AOFF+0)(SI), Y3    \
 	VFMADD231PS  Y0, Y3, Y4          \
 	VFMADD231PS  Y1, Y3, Y5          \
@@ -42,14 +42,20 @@
 	VMOVUPS R2, 64(DX) \
 	ADDQ    R8, DX
 
-// func sgemmKernelAVX2(k int, a, b, c *float32, ldc int, accum int)
-TEXT ·sgemmKernelAVX2(SB), NOSPLIT, $0-48
+// func sgemmKernelAVX2(k int, a, b *float32, ldb int, c *float32, ldc int, accum int)
+// B rows (24 floats each) are ldb floats apart: 24 for a packed panel, the
+// matrix stride when reading an untransposed B in place.
+TEXT ·sgemmKernelAVX2(SB), NOSPLIT, $0-56
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
-	MOVQ c+24(FP), DX
-	MOVQ ldc+32(FP), R8
+	MOVQ ldb+24(FP), R11
+	SHLQ $2, R11
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
 	SHLQ $2, R8
+	LEAQ (R11)(R11*2), R12
+	LEAQ (R11*4), R13
 
 	VXORPS Y4, Y4, Y4
 	VXORPS Y5, Y5, Y5
@@ -72,31 +78,34 @@ TEXT ·sgemmKernelAVX2(SB), NOSPLIT, $0-48
 
 loop4:
 	PREFETCHT0 256(SI)
-	STEP(0, 0, 32, 64)
-	PREFETCHT0 768(DI)
-	STEP(16, 96, 128, 160)
-	PREFETCHT0 832(DI)
-	STEP(32, 192, 224, 256)
-	PREFETCHT0 896(DI)
-	STEP(48, 288, 320, 352)
-	ADDQ $64, SI
-	ADDQ $384, DI
-	DECQ R9
-	JNZ  loop4
+	STEP(0, DI)
+	PREFETCHT0 (DI)(R13*2)
+	LEAQ       (DI)(R11*1), BX
+	STEP(16, BX)
+	PREFETCHT0 64(DI)(R13*2)
+	LEAQ       (DI)(R11*2), BX
+	STEP(32, BX)
+	PREFETCHT0 128(DI)(R13*2)
+	LEAQ       (DI)(R12*1), BX
+	STEP(48, BX)
+	ADDQ       $64, SI
+	ADDQ       R13, DI
+	DECQ       R9
+	JNZ        loop4
 
 tail:
 	TESTQ CX, CX
 	JZ    store
 
 loop1:
-	STEP(0, 0, 32, 64)
+	STEP(0, DI)
 	ADDQ $16, SI
-	ADDQ $96, DI
+	ADDQ R11, DI
 	DECQ CX
 	JNZ  loop1
 
 store:
-	MOVQ  accum+40(FP), AX
+	MOVQ  accum+48(FP), AX
 	TESTQ AX, AX
 	JZ    overwrite
 	ACCROW(Y4, Y5, Y6)

@@ -1,20 +1,20 @@
 package kernels
 
 // goKernel is the pure-Go micro-kernel with the same contract as the
-// assembly one: it computes the MR x NR tile sum_p a[p*MR+i]*b[p*NR+j] over
-// p < k from packed panels and stores it into c (row stride ldc), or adds it
-// when accum. The tile is done in 2x8 sub-tiles so the 16 accumulators can
+// assembly one: it computes the MR x NR tile sum_p a[p*MR+i]*b[p*ldb+j]
+// over p < k from a packed A panel and B rows ldb apart (NR when packed)
+// and stores it into c (row stride ldc), or adds it when accum. The tile is done in 2x8 sub-tiles so the 16 accumulators can
 // live in registers.
-func goKernel(k int, a, b, c []float32, ldc int, accum bool) {
+func goKernel(k int, a, b []float32, ldb int, c []float32, ldc int, accum bool) {
 	a = a[:k*gemmMR]
-	b = b[:k*gemmNR]
+	b = b[:(k-1)*ldb+gemmNR]
 	for i0 := 0; i0 < gemmMR; i0 += 2 {
 		for j0 := 0; j0 < gemmNR; j0 += 8 {
 			var c00, c01, c02, c03, c04, c05, c06, c07 float32
 			var c10, c11, c12, c13, c14, c15, c16, c17 float32
 			for p := range k {
 				ap := a[p*gemmMR+i0 : p*gemmMR+i0+2]
-				bp := b[p*gemmNR+j0 : p*gemmNR+j0+8]
+				bp := b[p*ldb+j0 : p*ldb+j0+8]
 				a0, a1 := ap[0], ap[1]
 				b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
 				b4, b5, b6, b7 := bp[4], bp[5], bp[6], bp[7]

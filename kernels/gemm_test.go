@@ -123,6 +123,8 @@ func gemmCases() []gemmCase {
 		{name: "n0", m: 4, n: 0, k: 3, alpha: 1, beta: 0},
 		{name: "subview_nn", m: 13, n: 21, k: 10, alpha: 1, beta: 0.5, padA: 3, padB: 5, pC: 7},
 		{name: "subview_tt", ta: true, tb: true, m: 13, n: 21, k: 10, alpha: 1, beta: 0, padA: 1, padB: 2, pC: 3, nanC: true},
+		{name: "panelpack_pow2_ldb256", m: 21, n: 75, k: 40, alpha: 1, beta: 0.5, padB: 256 - 75},
+		{name: "panelpack_pow2_ldb1024_nanC", m: 9, n: 1000, k: 30, alpha: 1, beta: 0, padB: 24, nanC: true},
 		{name: "subview_large_tn", ta: true, m: 70, n: 300, k: 270, alpha: 1.5, beta: 1, padA: 9, padB: 4, pC: 11},
 	}
 	return append(cases, more...)
@@ -264,6 +266,20 @@ func TestSgemmRandomShapes(t *testing.T) {
 					t.Fatalf("max scaled error %g > 1e-5", e)
 				}
 			})
+		}
+	}
+}
+
+// TestStrideSpreadsL1 checks the in-place-B stride rule on strides whose
+// L1 set spread is known: 1024 floats (4 KiB) hits one set, 256 floats
+// four, 128 and 6272 floats eight, 784 floats (49 lines) all 64.
+func TestStrideSpreadsL1(t *testing.T) {
+	for _, tc := range []struct {
+		ld   int
+		want bool
+	}{{1024, false}, {2048, false}, {256, false}, {512, false}, {6272, true}, {784, true}, {196, true}, {49, true}, {16, true}, {128, true}} {
+		if got := strideSpreadsL1(tc.ld); got != tc.want {
+			t.Errorf("strideSpreadsL1(%d) = %v, want %v", tc.ld, got, tc.want)
 		}
 	}
 }
