@@ -74,22 +74,8 @@ func (k *actKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []bo
 
 func newRelu(n *graph.Node) (Kernel, error) {
 	return &actKernel{
-		fwd: func(x, y []float32) {
-			y = y[:len(x)]
-			for i, v := range x {
-				if v > 0 {
-					y[i] = v
-				}
-			}
-		},
-		bwd: func(x, _, dy, dx []float32) {
-			dy, dx = dy[:len(x)], dx[:len(x)]
-			for i, v := range x {
-				if v > 0 {
-					dx[i] = dy[i]
-				}
-			}
-		},
+		fwd: vecRelu,
+		bwd: func(x, _, dy, dx []float32) { vecReluBwd(x, dy, dx) },
 	}, nil
 }
 

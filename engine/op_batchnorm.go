@@ -11,8 +11,9 @@ package engine
 // variance, and the running statistics in[3] and in[4] are updated in place
 // with ONNX momentum: running = momentum*running + (1-momentum)*batch, using
 // the unbiased batch variance for the running variance as PyTorch does. In
-// inference mode mu and sigma2 are the running statistics. Sums are taken in
-// float64, channel by channel, split over kernels.ParallelFor workers (each
+// inference mode mu and sigma2 are the running statistics. Sums are taken
+// in float32 within one (image, channel) plane (vec.go, AVX2 on amd64) and
+// in float64 across planes, channel by channel, split over kernels.ParallelFor workers (each
 // channel is reduced by one worker in a fixed order, so results do not
 // depend on the thread count).
 
@@ -128,10 +129,7 @@ func (k *bnKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, err
 	apply := func(ch int, mu, a, b float32) {
 		for img := range n {
 			off := img*cstride + ch*inner
-			xs, ys := x.Data[off:off+inner], y.Data[off:off+inner]
-			for i, v := range xs {
-				ys[i] = (v-mu)*a + b
-			}
+			vecAffine(x.Data[off:off+inner], y.Data[off:off+inner], mu, a, b)
 		}
 	}
 	if !ctx.Train {
@@ -153,22 +151,24 @@ func (k *bnKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, err
 	k.mean, k.invstd = k.mean[:c], k.invstd[:c]
 	k.xshape = append(k.xshape[:0], x.Shape...)
 	bnForChannels(c, len(x.Data), func(ch int) {
+		// Two passes: the mean, then squared deviations from it (as
+		// float32 mu32; the shifted sum s2 corrects for mu-mu32 exactly).
 		var s float64
 		for img := range n {
 			off := img*cstride + ch*inner
-			for _, v := range x.Data[off : off+inner] {
-				s += float64(v)
-			}
+			ps, _ := vecSums(x.Data[off:off+inner], 0)
+			s += float64(ps)
 		}
 		mu := s / float64(m)
-		var ss float64
+		mu32 := float32(mu)
+		var s2, ss float64
 		for img := range n {
 			off := img*cstride + ch*inner
-			for _, v := range x.Data[off : off+inner] {
-				d := float64(v) - mu
-				ss += d * d
-			}
+			ps, pss := vecSums(x.Data[off:off+inner], mu32)
+			s2 += float64(ps)
+			ss += float64(pss)
 		}
+		ss = max(ss-s2*s2/float64(m), 0)
 		v := ss / float64(m)
 		inv := 1 / math.Sqrt(v+k.eps)
 		k.mean[ch], k.invstd[ch] = mu, inv
@@ -228,16 +228,17 @@ func (k *bnKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []boo
 	}
 	bnForChannels(c, len(x.Data), func(ch int) {
 		mu, inv := k.mean[ch], k.invstd[ch]
+		// sdyx = sum dy*xhat; the float32 pass centres on mu32, and
+		// sdy*(mu32-mu) moves it to the exact mean.
+		mu32 := float32(mu)
 		var sdy, sdyx float64
 		for img := range n {
 			off := img*cstride + ch*inner
-			xs, gs := x.Data[off:off+inner], dy.Data[off:off+inner]
-			for i, v := range xs {
-				g := float64(gs[i])
-				sdy += g
-				sdyx += g * (float64(v) - mu) * inv
-			}
+			a, b := vecBNBwdSums(x.Data[off:off+inner], dy.Data[off:off+inner], mu32)
+			sdy += float64(a)
+			sdyx += float64(b)
 		}
+		sdyx = (sdyx + sdy*(float64(mu32)-mu)) * inv
 		if needS {
 			ds.Data[ch] = float32(sdyx)
 		}
@@ -252,13 +253,10 @@ func (k *bnKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []boo
 		a := float64(scale[ch]) * inv
 		bx := -a * inv * sdyx / m
 		c0 := -a * sdy / m
-		a32, b32, c32, mu32 := float32(a), float32(bx), float32(c0), float32(mu)
+		a32, b32, c32 := float32(a), float32(bx), float32(c0)
 		for img := range n {
 			off := img*cstride + ch*inner
-			xs, gs, dxs := x.Data[off:off+inner], dy.Data[off:off+inner], dx.Data[off:off+inner]
-			for i, v := range xs {
-				dxs[i] = a32*gs[i] + b32*(v-mu32) + c32
-			}
+			vecBNBwdApply(x.Data[off:off+inner], dy.Data[off:off+inner], dx.Data[off:off+inner], mu32, a32, b32, c32)
 		}
 	})
 	gin[0] = dx

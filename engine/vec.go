@@ -1,0 +1,68 @@
+package engine
+
+// Element-wise loops of the activation and BatchNormalization kernels.
+// vec_amd64.go runs their bulk with AVX2/FMA assembly (vec_amd64.s); the Go
+// versions below are the portable forms and handle the tails (fewer than 8
+// elements). The sums accumulate in float32 within one call, in a fixed
+// lane order, so results are deterministic; callers keep calls to one
+// (image, channel) plane and add the partial sums in float64.
+
+// reluGo sets y[i] = x[i] where x[i] > 0 and 0 elsewhere (NaN gives 0).
+func reluGo(x, y []float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		if v > 0 {
+			y[i] = v
+		} else {
+			y[i] = 0
+		}
+	}
+}
+
+// reluBwdGo sets dx[i] = dy[i] where x[i] > 0 and 0 elsewhere.
+func reluBwdGo(x, dy, dx []float32) {
+	dy, dx = dy[:len(x)], dx[:len(x)]
+	for i, v := range x {
+		if v > 0 {
+			dx[i] = dy[i]
+		} else {
+			dx[i] = 0
+		}
+	}
+}
+
+// sumsGo returns sum(x[i]-shift) and sum((x[i]-shift)^2).
+func sumsGo(x []float32, shift float32) (s, ss float32) {
+	for _, v := range x {
+		d := v - shift
+		s += d
+		ss += d * d
+	}
+	return s, ss
+}
+
+// affineGo sets y[i] = (x[i]-mu)*a + b.
+func affineGo(x, y []float32, mu, a, b float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] = (v-mu)*a + b
+	}
+}
+
+// bnBwdSumsGo returns sum(dy[i]) and sum(dy[i]*(x[i]-mu)).
+func bnBwdSumsGo(x, dy []float32, mu float32) (sdy, sdyx float32) {
+	dy = dy[:len(x)]
+	for i, v := range x {
+		sdy += dy[i]
+		sdyx += dy[i] * (v - mu)
+	}
+	return sdy, sdyx
+}
+
+// bnBwdApplyGo sets dx[i] = a*dy[i] + b*(x[i]-mu) + c.
+func bnBwdApplyGo(x, dy, dx []float32, mu, a, b, c float32) {
+	dy, dx = dy[:len(x)], dx[:len(x)]
+	for i, v := range x {
+		dx[i] = a*dy[i] + b*(v-mu) + c
+	}
+}

@@ -1,0 +1,90 @@
+//go:build amd64 && !purego
+
+package engine
+
+import "github.com/slimgo/slimgo/kernels"
+
+// AVX2/FMA bodies of the element-wise loops in vec.go (vec_amd64.s). They
+// take n, a positive multiple of 8; the wrappers run the tail in Go.
+
+//go:noescape
+func reluAVX(x, y *float32, n int)
+
+//go:noescape
+func reluBwdAVX(x, dy, dx *float32, n int)
+
+//go:noescape
+func sumsAVX(x *float32, n int, shift float32, out *[2]float32)
+
+//go:noescape
+func affineAVX(x, y *float32, n int, mu, a, b float32)
+
+//go:noescape
+func bnBwdSumsAVX(x, dy *float32, n int, mu float32, out *[2]float32)
+
+//go:noescape
+func bnBwdApplyAVX(x, dy, dx *float32, n int, coef *[4]float32)
+
+// useVecAsm reports whether the assembly loops may run: the CPU has
+// AVX2+FMA and kernels.UseAsm has not been switched off.
+func useVecAsm() bool { return kernels.UseAsm && kernels.AsmAvailable() }
+
+func vecRelu(x, y []float32) {
+	y = y[:len(x)]
+	if v := len(x) &^ 7; v > 0 && useVecAsm() {
+		reluAVX(&x[0], &y[0], v)
+		x, y = x[v:], y[v:]
+	}
+	reluGo(x, y)
+}
+
+func vecReluBwd(x, dy, dx []float32) {
+	dy, dx = dy[:len(x)], dx[:len(x)]
+	if v := len(x) &^ 7; v > 0 && useVecAsm() {
+		reluBwdAVX(&x[0], &dy[0], &dx[0], v)
+		x, dy, dx = x[v:], dy[v:], dx[v:]
+	}
+	reluBwdGo(x, dy, dx)
+}
+
+func vecSums(x []float32, shift float32) (s, ss float32) {
+	if v := len(x) &^ 7; v > 0 && useVecAsm() {
+		var out [2]float32
+		sumsAVX(&x[0], v, shift, &out)
+		s, ss = out[0], out[1]
+		x = x[v:]
+	}
+	ts, tss := sumsGo(x, shift)
+	return s + ts, ss + tss
+}
+
+func vecAffine(x, y []float32, mu, a, b float32) {
+	y = y[:len(x)]
+	if v := len(x) &^ 7; v > 0 && useVecAsm() {
+		affineAVX(&x[0], &y[0], v, mu, a, b)
+		x, y = x[v:], y[v:]
+	}
+	affineGo(x, y, mu, a, b)
+}
+
+func vecBNBwdSums(x, dy []float32, mu float32) (sdy, sdyx float32) {
+	dy = dy[:len(x)]
+	if v := len(x) &^ 7; v > 0 && useVecAsm() {
+		var out [2]float32
+		bnBwdSumsAVX(&x[0], &dy[0], v, mu, &out)
+		sdy, sdyx = out[0], out[1]
+		x, dy = x[v:], dy[v:]
+	}
+	a, b := bnBwdSumsGo(x, dy, mu)
+	return sdy + a, sdyx + b
+}
+
+func vecBNBwdApply(x, dy, dx []float32, mu, a, b, c float32) {
+	dy, dx = dy[:len(x)], dx[:len(x)]
+	if v := len(x) &^ 7; v > 0 && useVecAsm() {
+		coef := [4]float32{mu, a, b, c}
+		bnBwdApplyAVX(&x[0], &dy[0], &dx[0], v, &coef)
+		x, dy, dx = x[v:], dy[v:], dx[v:]
+	}
+	bnBwdApplyGo(x, dy, dx, mu, a, b, c)
+}

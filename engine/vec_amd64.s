@@ -1,0 +1,212 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// AVX2/FMA loops behind engine/vec_amd64.go. Every routine takes n, a
+// positive multiple of 8; the Go wrappers handle the tails.
+
+// func reluAVX(x, y *float32, n int)
+// y[i] = x[i] > 0 ? x[i] : 0 (NaN and -0 give +0).
+TEXT ·reluAVX(SB), NOSPLIT, $0-24
+	MOVQ   x+0(FP), SI
+	MOVQ   y+8(FP), DI
+	MOVQ   n+16(FP), CX
+	SHRQ   $3, CX
+	VXORPS Y0, Y0, Y0
+
+reluloop:
+	VMOVUPS (SI), Y1
+	VMAXPS  Y0, Y1, Y1 // NaN in x selects the second source (zero)
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     reluloop
+	VZEROUPPER
+	RET
+
+// func reluBwdAVX(x, dy, dx *float32, n int)
+// dx[i] = x[i] > 0 ? dy[i] : 0.
+TEXT ·reluBwdAVX(SB), NOSPLIT, $0-32
+	MOVQ   x+0(FP), SI
+	MOVQ   dy+8(FP), DX
+	MOVQ   dx+16(FP), DI
+	MOVQ   n+24(FP), CX
+	SHRQ   $3, CX
+	VXORPS Y0, Y0, Y0
+
+rbloop:
+	VMOVUPS (SI), Y1
+	VCMPPS  $0x1e, Y0, Y1, Y1 // x > 0 (ordered, quiet)
+	VANDPS  (DX), Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     rbloop
+	VZEROUPPER
+	RET
+
+// hsum reduces the 8 lanes of Y to X's lane 0 (fixed order).
+#define HSUM(Y, X, T) \
+	VEXTRACTF128 $1, Y, T; \
+	VADDPS       T, X, X; \
+	VHADDPS      X, X, X; \
+	VHADDPS      X, X, X
+
+// func sumsAVX(x *float32, n int, shift float32, out *[2]float32)
+// out[0] = sum(x[i]-shift), out[1] = sum((x[i]-shift)^2).
+TEXT ·sumsAVX(SB), NOSPLIT, $0-32
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS shift+16(FP), Y0
+	MOVQ         out+24(FP), DI
+	VXORPS       Y1, Y1, Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	VXORPS       Y4, Y4, Y4
+	SHRQ         $3, CX
+	MOVQ         CX, R9
+	SHRQ         $1, R9
+	ANDQ         $1, CX
+	TESTQ        R9, R9
+	JZ           sumtail
+
+sumloop2:
+	VMOVUPS     (SI), Y5
+	VMOVUPS     32(SI), Y6
+	VSUBPS      Y0, Y5, Y5
+	VSUBPS      Y0, Y6, Y6
+	VADDPS      Y5, Y1, Y1
+	VADDPS      Y6, Y3, Y3
+	VFMADD231PS Y5, Y5, Y2
+	VFMADD231PS Y6, Y6, Y4
+	ADDQ        $64, SI
+	DECQ        R9
+	JNZ         sumloop2
+
+sumtail:
+	TESTQ       CX, CX
+	JZ          sumdone
+	VMOVUPS     (SI), Y5
+	VSUBPS      Y0, Y5, Y5
+	VADDPS      Y5, Y1, Y1
+	VFMADD231PS Y5, Y5, Y2
+
+sumdone:
+	VADDPS Y3, Y1, Y1
+	VADDPS Y4, Y2, Y2
+	HSUM(Y1, X1, X7)
+	HSUM(Y2, X2, X7)
+	MOVSS  X1, (DI)
+	MOVSS  X2, 4(DI)
+	VZEROUPPER
+	RET
+
+// func affineAVX(x, y *float32, n int, mu, a, b float32)
+// y[i] = (x[i]-mu)*a + b.
+TEXT ·affineAVX(SB), NOSPLIT, $0-36
+	MOVQ         x+0(FP), SI
+	MOVQ         y+8(FP), DI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSS mu+24(FP), Y0
+	VBROADCASTSS a+28(FP), Y1
+	VBROADCASTSS b+32(FP), Y2
+	SHRQ         $3, CX
+
+affloop:
+	VMOVUPS     (SI), Y3
+	VSUBPS      Y0, Y3, Y3
+	VMOVAPS     Y2, Y4
+	VFMADD231PS Y3, Y1, Y4
+	VMOVUPS     Y4, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	DECQ        CX
+	JNZ         affloop
+	VZEROUPPER
+	RET
+
+// func bnBwdSumsAVX(x, dy *float32, n int, mu float32, out *[2]float32)
+// out[0] = sum(dy[i]), out[1] = sum(dy[i]*(x[i]-mu)).
+TEXT ·bnBwdSumsAVX(SB), NOSPLIT, $0-40
+	MOVQ         x+0(FP), SI
+	MOVQ         dy+8(FP), DX
+	MOVQ         n+16(FP), CX
+	VBROADCASTSS mu+24(FP), Y0
+	MOVQ         out+32(FP), DI
+	VXORPS       Y1, Y1, Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	VXORPS       Y4, Y4, Y4
+	SHRQ         $3, CX
+	MOVQ         CX, R9
+	SHRQ         $1, R9
+	ANDQ         $1, CX
+	TESTQ        R9, R9
+	JZ           bbtail
+
+bbloop2:
+	VMOVUPS     (SI), Y5
+	VMOVUPS     32(SI), Y6
+	VMOVUPS     (DX), Y7
+	VMOVUPS     32(DX), Y8
+	VSUBPS      Y0, Y5, Y5
+	VSUBPS      Y0, Y6, Y6
+	VADDPS      Y7, Y1, Y1
+	VADDPS      Y8, Y3, Y3
+	VFMADD231PS Y5, Y7, Y2
+	VFMADD231PS Y6, Y8, Y4
+	ADDQ        $64, SI
+	ADDQ        $64, DX
+	DECQ        R9
+	JNZ         bbloop2
+
+bbtail:
+	TESTQ       CX, CX
+	JZ          bbdone
+	VMOVUPS     (SI), Y5
+	VMOVUPS     (DX), Y7
+	VSUBPS      Y0, Y5, Y5
+	VADDPS      Y7, Y1, Y1
+	VFMADD231PS Y5, Y7, Y2
+
+bbdone:
+	VADDPS Y3, Y1, Y1
+	VADDPS Y4, Y2, Y2
+	HSUM(Y1, X1, X7)
+	HSUM(Y2, X2, X7)
+	MOVSS  X1, (DI)
+	MOVSS  X2, 4(DI)
+	VZEROUPPER
+	RET
+
+// func bnBwdApplyAVX(x, dy, dx *float32, n int, coef *[4]float32)
+// dx[i] = a*dy[i] + b*(x[i]-mu) + c with coef = {mu, a, b, c}.
+TEXT ·bnBwdApplyAVX(SB), NOSPLIT, $0-40
+	MOVQ         x+0(FP), SI
+	MOVQ         dy+8(FP), DX
+	MOVQ         dx+16(FP), DI
+	MOVQ         n+24(FP), CX
+	MOVQ         coef+32(FP), AX
+	VBROADCASTSS (AX), Y0
+	VBROADCASTSS 4(AX), Y1
+	VBROADCASTSS 8(AX), Y2
+	VBROADCASTSS 12(AX), Y3
+	SHRQ         $3, CX
+
+baloop:
+	VMOVUPS     (SI), Y4
+	VSUBPS      Y0, Y4, Y4
+	VMULPS      (DX), Y1, Y5
+	VFMADD231PS Y4, Y2, Y5
+	VADDPS      Y3, Y5, Y5
+	VMOVUPS     Y5, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DX
+	ADDQ        $32, DI
+	DECQ        CX
+	JNZ         baloop
+	VZEROUPPER
+	RET

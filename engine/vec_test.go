@@ -1,0 +1,76 @@
+package engine
+
+import (
+	"math"
+	"testing"
+
+	"github.com/slimgo/slimgo/tensor"
+)
+
+// TestVecLoops compares the vectorised loops of vec.go (AVX2 on amd64)
+// with naive float64 references over lengths that exercise the 16-wide
+// body, the 8-wide tail and the Go tail.
+func TestVecLoops(t *testing.T) {
+	rng := tensor.NewRNG(7)
+	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 24, 31, 49, 196, 785} {
+		x := make([]float32, n)
+		dy := make([]float32, n)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())*3 + 1
+			dy[i] = float32(rng.NormFloat64())
+		}
+		if n > 3 {
+			x[1], x[2], x[3] = float32(math.NaN()), float32(math.Copysign(0, -1)), 0
+		}
+		const mu, a, b, c = 0.75, 1.5, -0.25, 0.125
+		y := make([]float32, n)
+		for i := range y {
+			y[i] = 99 // must be overwritten
+		}
+		vecRelu(x, y)
+		dx := make([]float32, n)
+		for i := range dx {
+			dx[i] = 99
+		}
+		vecReluBwd(x, dy, dx)
+		for i, v := range x {
+			want, wantD := float32(0), float32(0)
+			if v > 0 {
+				want, wantD = v, dy[i]
+			}
+			if y[i] != want || math.Signbit(float64(y[i])) || dx[i] != wantD {
+				t.Errorf("n=%d i=%d x=%g: relu %g (want %g), relu backward %g (want %g)", n, i, v, y[i], want, dx[i], wantD)
+			}
+		}
+		if n > 3 {
+			x[1] = 0.5 // the sums below need finite input
+		}
+		var ws, wss, wsdy, wsdyx float64
+		for i, v := range x {
+			d := float64(v) - mu
+			ws += d
+			wss += d * d
+			wsdy += float64(dy[i])
+			wsdyx += float64(dy[i]) * d
+		}
+		s, ss := vecSums(x, mu)
+		sdy, sdyx := vecBNBwdSums(x, dy, mu)
+		close := func(got float32, want, scale float64) bool {
+			return math.Abs(float64(got)-want) <= 1e-5*(scale+1)
+		}
+		if !close(s, ws, wss) || !close(ss, wss, wss) || !close(sdy, wsdy, wss) || !close(sdyx, wsdyx, wss) {
+			t.Errorf("n=%d: sums %g %g %g %g, want %g %g %g %g", n, s, ss, sdy, sdyx, ws, wss, wsdy, wsdyx)
+		}
+		vecAffine(x, y, mu, a, b)
+		vecBNBwdApply(x, dy, dx, mu, a, b, c)
+		for i, v := range x {
+			d := float64(v) - mu
+			if wa := d*a + b; math.Abs(float64(y[i])-wa) > 1e-5*(math.Abs(wa)+1) {
+				t.Errorf("n=%d i=%d: affine %g, want %g", n, i, y[i], wa)
+			}
+			if wb := a*float64(dy[i]) + b*d + c; math.Abs(float64(dx[i])-wb) > 1e-5*(math.Abs(wb)+1) {
+				t.Errorf("n=%d i=%d: BN backward apply %g, want %g", n, i, dx[i], wb)
+			}
+		}
+	}
+}
