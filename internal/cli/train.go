@@ -166,6 +166,9 @@ func runTrain(e *env, args []string) error {
 		return fmt.Errorf("interrupted: %s; %s was not written; rerun the same command with --resume to continue from the checkpoint in %s",
 			strings.TrimPrefix(err.Error(), "train: "), o.Out, o.Ckpt)
 	}
+	if errors.Is(err, train.ErrCorruptCheckpoint) {
+		return badInput("%s; remove %s or train without --resume", strings.TrimPrefix(err.Error(), "train: "), o.Ckpt)
+	}
 	if err != nil {
 		return err
 	}
