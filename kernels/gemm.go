@@ -220,9 +220,9 @@ func strideSpreadsL1(ld int) bool {
 	return 64/g >= 8
 }
 
-// microKernel computes one MR x NR tile from a packed A panel and B rows
-// ldb apart (see goKernel).
-type microKernel func(k int, a, b []float32, ldb int, c []float32, ldc int, accum bool)
+// microKernel computes np stacked MR x NR tiles from packed A panels and
+// B rows ldb apart (see goKernel).
+type microKernel func(np, k int, a, b []float32, ldb int, c []float32, ldc int, accum bool)
 
 // macroKernel multiplies a packed mcur x kc block of A by the kc x ncur
 // block of op(B) described by src into C (offset to the block's corner),
@@ -242,14 +242,17 @@ func macroKernel(kern microKernel, mcur, ncur, kc int, ap, bp []float32, src *bS
 			bpanel = bp[:gemmNR*kc]
 			packB(src.trans, kc, nr, src.b, src.ldb, src.pc, src.jc+jr, bpanel)
 		}
-		for ir := 0; ir < mcur; ir += gemmMR {
+		// Full tiles: all whole row panels in one kernel call when the
+		// panel is full width.
+		ir := 0
+		if full := mcur / gemmMR; nr == gemmNR && full > 0 {
+			ir = full * gemmMR
+			kern(full, kc, ap[:ir*kc], bpanel, ldbp, c[jr:(ir-1)*ldc+jr+gemmNR], ldc, accum)
+		}
+		for ; ir < mcur; ir += gemmMR {
 			mr := min(gemmMR, mcur-ir)
 			apanel := ap[ir*kc : (ir+gemmMR)*kc]
-			if mr == gemmMR && nr == gemmNR {
-				kern(kc, apanel, bpanel, ldbp, c[ir*ldc+jr:(ir+gemmMR-1)*ldc+jr+gemmNR], ldc, accum)
-				continue
-			}
-			kern(kc, apanel, bpanel, ldbp, tile[:], gemmNR, false)
+			kern(1, kc, apanel, bpanel, ldbp, tile[:], gemmNR, false)
 			for i := range mr {
 				dst := c[(ir+i)*ldc+jr : (ir+i)*ldc+jr+nr]
 				src := tile[i*gemmNR : i*gemmNR+nr]

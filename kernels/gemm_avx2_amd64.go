@@ -4,14 +4,15 @@ package kernels
 
 import "golang.org/x/sys/cpu"
 
-// sgemmKernelAVX2 computes the 4x24 (gemmMR x gemmNR) tile
-// sum_p a[p*4+i]*b[p*ldb+j] over p < k (k >= 1) from a packed A panel and
-// B rows ldb floats apart (ldb = 24 for a packed panel) and stores it into
-// c (row stride ldc elements), or adds it to c when accum != 0.
-// Implemented in gemm_avx2_amd64.s; requires AVX2 and FMA.
+// sgemmKernelAVX2 computes np >= 1 vertically stacked 4x24
+// (gemmMR x gemmNR) tiles: tile q is sum_p a[q*4*k+p*4+i]*b[p*ldb+j] over
+// p < k (k >= 1), from contiguous packed A panels and B rows ldb floats
+// apart (ldb = 24 for a packed panel), stored into C rows 4q.. (row stride
+// ldc elements), or added to them when accum != 0. Implemented in
+// gemm_avx2_amd64.s; requires AVX2 and FMA.
 //
 //go:noescape
-func sgemmKernelAVX2(k int, a, b *float32, ldb int, c *float32, ldc int, accum int)
+func sgemmKernelAVX2(np, k int, a, b *float32, ldb int, c *float32, ldc int, accum int)
 
 // packBPanelAVX copies kc >= 1 rows of 24 floats from src (rows ldb floats
 // apart) to dst contiguously. Implemented in gemm_avx2_amd64.s (AVX).
@@ -22,18 +23,18 @@ func packBPanelAVX(kc int, src *float32, ldb int, dst *float32)
 // hasAsmKernel reports whether this CPU can run the assembly micro-kernel.
 var hasAsmKernel = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
-// asmKernel calls the assembly micro-kernel after checking a holds k*MR
-// elements, b holds k rows of NR floats ldb apart and c covers a full
-// MR x NR tile at ldc.
-func asmKernel(k int, a, b []float32, ldb int, c []float32, ldc int, accum bool) {
-	_ = a[k*gemmMR-1]
+// asmKernel calls the assembly micro-kernel after checking a holds np
+// packed panels of k*MR elements, b holds k rows of NR floats ldb apart and
+// c covers np*MR full rows of NR at ldc.
+func asmKernel(np, k int, a, b []float32, ldb int, c []float32, ldc int, accum bool) {
+	_ = a[np*k*gemmMR-1]
 	_ = b[(k-1)*ldb+gemmNR-1]
-	_ = c[(gemmMR-1)*ldc+gemmNR-1]
+	_ = c[(np*gemmMR-1)*ldc+gemmNR-1]
 	acc := 0
 	if accum {
 		acc = 1
 	}
-	sgemmKernelAVX2(k, &a[0], &b[0], ldb, &c[0], ldc, acc)
+	sgemmKernelAVX2(np, k, &a[0], &b[0], ldb, &c[0], ldc, acc)
 }
 
 // packPanelB packs one full gemmNR-column panel of an untransposed B:

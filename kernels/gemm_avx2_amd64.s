@@ -42,20 +42,30 @@
 	VMOVUPS R2, 64(DX) \
 	ADDQ    R8, DX
 
-// func sgemmKernelAVX2(k int, a, b *float32, ldb int, c *float32, ldc int, accum int)
-// B rows (24 floats each) are ldb floats apart: 24 for a packed panel, the
-// matrix stride when reading an untransposed B in place.
-TEXT ·sgemmKernelAVX2(SB), NOSPLIT, $0-56
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ ldb+24(FP), R11
+// func sgemmKernelAVX2(np, k int, a, b *float32, ldb int, c *float32, ldc int, accum int)
+// Computes np vertically stacked 4x24 tiles: tile q uses the packed A
+// panel at a + q*4*k floats and writes C rows 4q..4q+3. B rows (24 floats
+// each) are ldb floats apart: 24 for a packed panel, the matrix stride
+// when reading an untransposed B in place. np, k >= 1.
+TEXT ·sgemmKernelAVX2(SB), NOSPLIT, $0-64
+	MOVQ np+0(FP), R10
+	MOVQ k+8(FP), R15
+	MOVQ a+16(FP), SI
+	MOVQ b+24(FP), R14
+	MOVQ ldb+32(FP), R11
 	SHLQ $2, R11
-	MOVQ c+32(FP), DX
-	MOVQ ldc+40(FP), R8
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
 	SHLQ $2, R8
+	MOVQ accum+56(FP), AX
 	LEAQ (R11)(R11*2), R12
 	LEAQ (R11*4), R13
+
+panel:
+	// SI already points at this panel of A (panels are contiguous) and DX
+	// at its first C row; B restarts for every panel.
+	MOVQ R14, DI
+	MOVQ R15, CX
 
 	VXORPS Y4, Y4, Y4
 	VXORPS Y5, Y5, Y5
@@ -105,21 +115,23 @@ loop1:
 	JNZ  loop1
 
 store:
-	MOVQ  accum+48(FP), AX
 	TESTQ AX, AX
 	JZ    overwrite
 	ACCROW(Y4, Y5, Y6)
 	ACCROW(Y7, Y8, Y9)
 	ACCROW(Y10, Y11, Y12)
 	ACCROW(Y13, Y14, Y15)
-	VZEROUPPER
-	RET
+	JMP   next
 
 overwrite:
 	STROW(Y4, Y5, Y6)
 	STROW(Y7, Y8, Y9)
 	STROW(Y10, Y11, Y12)
 	STROW(Y13, Y14, Y15)
+
+next:
+	DECQ R10
+	JNZ  panel
 	VZEROUPPER
 	RET
 

@@ -1,11 +1,19 @@
 package kernels
 
 // goKernel is the pure-Go micro-kernel with the same contract as the
-// assembly one: it computes the MR x NR tile sum_p a[p*MR+i]*b[p*ldb+j]
-// over p < k from a packed A panel and B rows ldb apart (NR when packed)
-// and stores it into c (row stride ldc), or adds it when accum. The tile is done in 2x8 sub-tiles so the 16 accumulators can
-// live in registers.
-func goKernel(k int, a, b []float32, ldb int, c []float32, ldc int, accum bool) {
+// assembly one: for each of np >= 1 stacked tiles q it computes the
+// MR x NR tile sum_p a[q*MR*k+p*MR+i]*b[p*ldb+j] over p < k from packed A
+// panels and B rows ldb apart (NR when packed) and stores it into C rows
+// q*MR.. (row stride ldc), or adds it when accum.
+func goKernel(np, k int, a, b []float32, ldb int, c []float32, ldc int, accum bool) {
+	for q := range np {
+		goTile(k, a[q*gemmMR*k:(q+1)*gemmMR*k], b, ldb, c[q*gemmMR*ldc:], ldc, accum)
+	}
+}
+
+// goTile computes one MR x NR tile for goKernel in 2x8 sub-tiles, so the
+// 16 accumulators can live in registers.
+func goTile(k int, a, b []float32, ldb int, c []float32, ldc int, accum bool) {
 	a = a[:k*gemmMR]
 	b = b[:(k-1)*ldb+gemmNR]
 	for i0 := 0; i0 < gemmMR; i0 += 2 {

@@ -6,8 +6,8 @@ package kernels
 var hasAsmKernel = false
 
 // asmKernel is never called when hasAsmKernel is false.
-func asmKernel(k int, a, b []float32, ldb int, c []float32, ldc int, accum bool) {
-	goKernel(k, a, b, ldb, c, ldc, accum)
+func asmKernel(np, k int, a, b []float32, ldb int, c []float32, ldc int, accum bool) {
+	goKernel(np, k, a, b, ldb, c, ldc, accum)
 }
 
 // packPanelB packs one full gemmNR-column panel of an untransposed B.
