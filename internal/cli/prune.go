@@ -89,7 +89,7 @@ func parsePrune(e *env, args []string) (*pruneOptions, error) {
 	fs := newFlags("prune", e.stderr)
 	fs.StringVar(&o.Model, "model", "", "ONNX model to prune (required)")
 	o.Data.register(fs)
-	fs.StringVar(&o.Method, "method", "slim", "slim (global BN-gamma threshold), ddpg (per-layer ratios by DDPG) or layer (residual blocks)")
+	fs.StringVar(&o.Method, "method", "slim", "slim (global BN-gamma threshold), uniform (one ratio for every layer), ddpg (per-layer ratios by DDPG) or layer (residual blocks)")
 	fs.Float64Var(&o.Ratio, "ratio", 0.5, "slim: share of channels to remove")
 	fs.IntVar(&o.TargetParams, "target-params", 0, "slim, ddpg: prune to at most this many parameters (0: use --ratio / the reward)")
 	fs.IntVar(&o.Steps, "steps", 1, "slim: prune-and-fine-tune rounds to reach the target (claim 4's loop)")
@@ -112,8 +112,8 @@ func parsePrune(e *env, args []string) (*pruneOptions, error) {
 		return nil, badInput("--model is required")
 	case o.Out == "":
 		return nil, badInput("--out is required")
-	case o.Method != "slim" && o.Method != "ddpg" && o.Method != "layer":
-		return nil, badInput("--method must be slim, ddpg or layer, got %q", o.Method)
+	case o.Method != "slim" && o.Method != "uniform" && o.Method != "ddpg" && o.Method != "layer":
+		return nil, badInput("--method must be slim, uniform, ddpg or layer, got %q", o.Method)
 	case o.Ratio < 0 || o.Ratio >= 1:
 		return nil, badInput("--ratio must be in [0, 1), got %g", o.Ratio)
 	case o.TargetParams < 0:
@@ -207,7 +207,7 @@ func runPrune(e *env, args []string) error {
 	}
 	var out *graph.Graph
 	switch o.Method {
-	case "slim":
+	case "slim", "uniform":
 		out, err = pruneSlim(e, o, g, trainSet, testSet, summary)
 	case "layer":
 		out, err = pruneLayer(e, o, g, trainSet, testSet, summary)
@@ -261,11 +261,19 @@ func pruneSlim(e *env, o *pruneOptions, g *graph.Graph, trainSet, testSet *data.
 			return nil, asInput(err)
 		}
 		var plan prune.Plan
-		if o.TargetParams > 0 {
+		switch {
+		case o.TargetParams > 0:
 			// Geometric steps from the original size to the target.
 			target := int(float64(st0.Params) * math.Pow(float64(o.TargetParams)/float64(st0.Params), float64(step)/float64(o.Steps)))
-			plan, _, err = prune.SlimPlanParams(cur, groups, target, o.pruneOpts())
-		} else {
+			if o.Method == "uniform" {
+				plan, err = uniformPlanParams(cur, groups, target, o.pruneOpts())
+			} else {
+				plan, _, err = prune.SlimPlanParams(cur, groups, target, o.pruneOpts())
+			}
+		case o.Method == "uniform":
+			r := 1 - math.Pow(1-o.Ratio, 1/float64(o.Steps))
+			plan, err = prune.PlanByRatios(cur, groups, uniform(len(groups), r), o.pruneOpts())
+		default:
 			r := 1 - math.Pow(1-o.Ratio, 1/float64(o.Steps))
 			plan, err = prune.SlimPlan(cur, groups, r, o.pruneOpts())
 		}
@@ -279,6 +287,13 @@ func pruneSlim(e *env, o *pruneOptions, g *graph.Graph, trainSet, testSet *data.
 		if trainSet != nil {
 			if err := train.RecalibrateBN(next, trainSet, 8, 128); err != nil {
 				return nil, err
+			}
+			if step == 1 {
+				ev, err := train.Evaluate(next, testSet, 256)
+				if err != nil {
+					return nil, err
+				}
+				summary["accuracy_pruned"] = 100 * ev.Accuracy
 			}
 			ckpt := fmt.Sprintf("%s.ft%d.ckpt", o.Out, step)
 			acc, err := finetune(e, next, o.Tune, trainSet, testSet, o.Seed+uint64(step), 0, ckpt, false)
@@ -298,6 +313,52 @@ func pruneSlim(e *env, o *pruneOptions, g *graph.Graph, trainSet, testSet *data.
 		summary["ratios"] = channelRatios(g, cur)
 	}
 	return cur, nil
+}
+
+func uniform(n int, r float64) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = r
+	}
+	return out
+}
+
+// uniformPlanParams finds, by bisection, the smallest single ratio that
+// brings every group of g to at most target parameters.
+func uniformPlanParams(g *graph.Graph, groups []*prune.Group, target int, opt prune.Options) (prune.Plan, error) {
+	params := func(r float64) (prune.Plan, int, error) {
+		plan, err := prune.PlanByRatios(g, groups, uniform(len(groups), r), opt)
+		if err != nil {
+			return nil, 0, err
+		}
+		out, err := prune.Apply(g, plan)
+		if err != nil {
+			return nil, 0, err
+		}
+		st, err := out.ComputeStats()
+		return plan, st.Params, err
+	}
+	best, n, err := params(0.99)
+	if err != nil {
+		return nil, err
+	}
+	if n > target {
+		return nil, fmt.Errorf("uniform pruning cannot reach %d params (at ratio 0.99: %d)", target, n)
+	}
+	lo, hi := 0.0, 0.99
+	for range 30 {
+		mid := (lo + hi) / 2
+		plan, n, err := params(mid)
+		if err != nil {
+			return nil, err
+		}
+		if n <= target {
+			hi, best = mid, plan
+		} else {
+			lo = mid
+		}
+	}
+	return best, nil
 }
 
 // channelRatios compares the output channels of every Conv/Gemm of two graphs.
