@@ -124,6 +124,18 @@ func (m *mlp) params() map[string][]float32 {
 
 // setParams restores parameters saved by params.
 func (m *mlp) setParams(p map[string][]float32) error {
+	if err := m.checkParams(p); err != nil {
+		return err
+	}
+	for _, k := range sortedKeys(m.g.Params) {
+		copy(m.g.Params[k].Data, p[k])
+	}
+	return nil
+}
+
+// checkParams verifies that p has exactly the network's tensors, each of
+// the right size and finite, without changing anything.
+func (m *mlp) checkParams(p map[string][]float32) error {
 	if len(p) != len(m.g.Params) {
 		return fmt.Errorf("rl: checkpoint has %d tensors for %s, want %d", len(p), m.g.Name, len(m.g.Params))
 	}
@@ -132,7 +144,11 @@ func (m *mlp) setParams(p map[string][]float32) error {
 		if !ok || len(v) != m.g.Params[k].Len() {
 			return fmt.Errorf("rl: checkpoint tensor %s/%s missing or of the wrong size", m.g.Name, k)
 		}
-		copy(m.g.Params[k].Data, v)
+		for _, x := range v {
+			if x-x != 0 {
+				return fmt.Errorf("rl: checkpoint tensor %s/%s holds %v", m.g.Name, k, x)
+			}
+		}
 	}
 	return nil
 }

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"math/rand/v2"
 	"os"
 	"time"
 
 	"github.com/slimgo/slimgo/internal/atomicfile"
+	"github.com/slimgo/slimgo/train"
 )
 
 // Env is an episodic environment with one scalar action per step, as the
@@ -56,7 +58,14 @@ type SearchResult struct {
 	Best     Episode
 	Episodes []Episode
 	Resumed  int // episodes restored from a checkpoint
+	// Skipped lists damaged checkpoint files passed over when resuming
+	// (each error wraps ErrCorruptCheckpoint and names the file).
+	Skipped []error
 }
+
+// ErrCorruptCheckpoint is wrapped by the errors of a search checkpoint that
+// exists but is damaged or does not fit the agent.
+var ErrCorruptCheckpoint = errors.New("corrupt search checkpoint")
 
 // Search runs the DDPG search: warm-up episodes with random actions, then
 // episodes with explored actions pi(s)+N; after each episode the transitions
@@ -78,8 +87,18 @@ func Search(env Env, ag *Agent, opt SearchOptions) (*SearchResult, error) {
 	}
 	res := &SearchResult{Best: Episode{Reward: math.Inf(-1)}}
 	if opt.Resume && opt.Checkpoint != "" {
-		if err := loadSearch(opt.Checkpoint, ag, res); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, err
+		// The newest checkpoint, else the one before it; a damaged file is
+		// reported in Skipped and passed over (with none usable the search
+		// starts afresh, which for a fixed seed ends where an uninterrupted
+		// one does).
+		for _, path := range []string{opt.Checkpoint, opt.Checkpoint + ".prev"} {
+			err := loadSearch(path, ag, res)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, os.ErrNotExist) {
+				res.Skipped = append(res.Skipped, err)
+			}
 		}
 		res.Resumed = len(res.Episodes)
 	}
@@ -194,6 +213,13 @@ func saveSearch(path string, ag *Agent, res *SearchResult) error {
 	crc[0], crc[1], crc[2], crc[3] = byte(c), byte(c>>8), byte(c>>16), byte(c>>24)
 	buf.Write(crc[:])
 	buf.Write(body.Bytes())
+	// Keep the previous checkpoint: a crash while replacing path, or a
+	// damaged path later, still leaves path+".prev" to resume from.
+	if _, err := os.Stat(path); err == nil {
+		if err := os.Rename(path, path+".prev"); err != nil {
+			return fmt.Errorf("rl: keeping previous checkpoint: %w", err)
+		}
+	}
 	return atomicfile.WriteFile(path, buf.Bytes())
 }
 
@@ -203,55 +229,119 @@ func encodeOpt(m *mlp) ([]byte, error) {
 	return b.Bytes(), err
 }
 
+// loadSearch restores agent and result from the checkpoint at path. The
+// file is decoded and checked against the agent (network and optimizer
+// sizes, replay buffer shape, finite values) before anything is changed, so
+// a failure leaves ag and res untouched; such failures wrap
+// ErrCorruptCheckpoint.
 func loadSearch(path string, ag *Agent, res *SearchResult) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("rl: %s: %w: %s", path, ErrCorruptCheckpoint, fmt.Sprintf(format, a...))
+	}
 	if len(b) < len(ckptMagic)+4 || string(b[:len(ckptMagic)]) != ckptMagic {
-		return fmt.Errorf("rl: %s is not a DDPG search checkpoint", path)
+		return bad("not a DDPG search checkpoint")
 	}
 	crc := b[len(ckptMagic) : len(ckptMagic)+4]
 	body := b[len(ckptMagic)+4:]
 	c := crc32.ChecksumIEEE(body)
 	if byte(c) != crc[0] || byte(c>>8) != crc[1] || byte(c>>16) != crc[2] || byte(c>>24) != crc[3] {
-		return fmt.Errorf("rl: checkpoint %s is corrupt (checksum mismatch)", path)
+		return bad("checksum mismatch")
 	}
 	var st searchState
 	if err := gob.NewDecoder(bytes.NewReader(body)).Decode(&st); err != nil {
-		return fmt.Errorf("rl: checkpoint %s: %w", path, err)
+		return bad("decoding: %v", err)
 	}
 	if st.Version != 1 {
-		return fmt.Errorf("rl: checkpoint %s has version %d, this slimgo reads 1", path, st.Version)
+		return bad("version %d, this slimgo reads 1", st.Version)
 	}
-	for _, p := range []struct {
+	nets := []struct {
 		m *mlp
 		v map[string][]float32
-	}{{ag.actor, st.Actor}, {ag.critic, st.Critic}, {ag.actorT, st.ActorT}, {ag.criticT, st.CriticT}} {
-		if err := p.m.setParams(p.v); err != nil {
-			return fmt.Errorf("%w (was the checkpoint made with other settings?)", err)
+	}{{ag.actor, st.Actor}, {ag.critic, st.Critic}, {ag.actorT, st.ActorT}, {ag.criticT, st.CriticT}}
+	for _, p := range nets {
+		if err := p.m.checkParams(p.v); err != nil {
+			return bad("%v (was the checkpoint made with other settings?)", err)
 		}
 	}
-	for _, p := range []struct {
-		m *mlp
-		b []byte
-	}{{ag.actor, st.ActorO}, {ag.critic, st.CriticO}} {
-		var os_ = p.m.opt.State()
-		if err := gob.NewDecoder(bytes.NewReader(p.b)).Decode(&os_); err != nil {
-			return fmt.Errorf("rl: checkpoint %s optimizer: %w", path, err)
+	var opts [2]train.OptimizerState
+	for i, ob := range [][]byte{st.ActorO, st.CriticO} {
+		opts[i] = nets[i].m.opt.State()
+		if err := gob.NewDecoder(bytes.NewReader(ob)).Decode(&opts[i]); err != nil {
+			return bad("optimizer: %v", err)
 		}
-		if err := p.m.opt.SetState(os_); err != nil {
-			return err
+		if opts[i].Kind != nets[i].m.opt.State().Kind {
+			return bad("optimizer kind %q, the agent uses %q", opts[i].Kind, nets[i].m.opt.State().Kind)
+		}
+	}
+	if err := checkReplay(&st.Replay, ag); err != nil {
+		return bad("%v", err)
+	}
+	src := new(rand.PCG)
+	if err := src.UnmarshalBinary(st.RNG); err != nil {
+		return bad("random state: %v", err)
+	}
+	for i, e := range st.Episodes {
+		if e.N != i {
+			return bad("episode %d is numbered %d", i, e.N)
+		}
+	}
+	if math.IsNaN(st.Baseline) || math.IsInf(st.Baseline, 0) {
+		return bad("reward baseline is %g", st.Baseline)
+	}
+	// Everything checked: apply.
+	for _, p := range nets {
+		if err := p.m.setParams(p.v); err != nil {
+			return bad("%v", err)
+		}
+	}
+	for i := range opts {
+		if err := nets[i].m.opt.SetState(opts[i]); err != nil {
+			return bad("optimizer: %v", err)
 		}
 	}
 	if err := ag.src.UnmarshalBinary(st.RNG); err != nil {
-		return err
+		return bad("random state: %v", err)
 	}
 	*ag.Replay = st.Replay
 	ag.Baseline, ag.HasBase, ag.Updates = st.Baseline, st.HasBase, st.Updates
 	res.Episodes, res.Best = st.Episodes, st.Best
 	if len(res.Episodes) == 0 {
 		res.Best.Reward = math.Inf(-1)
+	}
+	return nil
+}
+
+// checkReplay verifies that a decoded replay buffer fits the agent: its
+// capacity, ring position and transition sizes, with finite values.
+func checkReplay(r *Replay, ag *Agent) error {
+	n := ag.Cfg.StateDim
+	switch {
+	case r.Cap != ag.Replay.Cap:
+		return fmt.Errorf("replay capacity %d, the agent's is %d", r.Cap, ag.Replay.Cap)
+	case len(r.Items) > r.Cap:
+		return fmt.Errorf("replay holds %d transitions, capacity %d", len(r.Items), r.Cap)
+	case r.Next < 0 || (r.Next > 0 && r.Next >= r.Cap):
+		return fmt.Errorf("replay position %d outside capacity %d", r.Next, r.Cap)
+	}
+	fin := func(v []float64) bool {
+		for _, x := range v {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return false
+			}
+		}
+		return true
+	}
+	for i, t := range r.Items {
+		if len(t.S) != n || (len(t.S2) != n && !(t.Done && len(t.S2) == 0)) {
+			return fmt.Errorf("transition %d has states of %d and %d values, want %d", i, len(t.S), len(t.S2), n)
+		}
+		if !fin(t.S) || !fin(t.S2) || !fin([]float64{t.A, t.R}) {
+			return fmt.Errorf("transition %d holds a non-finite value", i)
+		}
 	}
 	return nil
 }
