@@ -470,6 +470,9 @@ func searchDDPG(e *env, g *graph.Graph, trainSet *data.Dataset, d ddpgFlags, pop
 	if err != nil {
 		return nil, err
 	}
+	for _, w := range res.Skipped {
+		fmt.Fprintf(e.stderr, "warning: %v (skipped)\n", w)
+	}
 	if res.Resumed > 0 {
 		fmt.Fprintf(e.stderr, "ddpg: resumed %d episodes from %s\n", res.Resumed, d.Checkpoint)
 	}
