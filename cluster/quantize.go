@@ -36,7 +36,19 @@ type Options struct {
 	Seed uint64
 	// MinSize: Conv/Gemm weights with fewer values stay float.
 	MinSize int
+	// SizeRef makes the derived threshold size-aware: a layer of n < SizeRef
+	// weights gets T = c * std * sqrt(n / SizeRef) (default DefaultSizeRef;
+	// negative: off). Small layers are the first and last layers of a CNN
+	// (the stem conv, the classifier), the ones most sensitive to
+	// quantization, and the cheapest to give many clusters: a 144-weight
+	// stem conv stored at 8 bits costs 144 bytes. Measured on a trained
+	// resnet8 (Fashion-MNIST): clustering the stem conv alone at the plain
+	// c*std threshold cost 5 accuracy points.
+	SizeRef int
 }
+
+// DefaultSizeRef is the layer size below which the derived threshold shrinks.
+const DefaultSizeRef = 4096
 
 // DefaultThresholdScale is the default c of the derived threshold T = c*std.
 // A threshold proportional to the layer's standard deviation makes K
@@ -85,6 +97,9 @@ func (r *Result) Layer(param string) *LayerResult {
 }
 
 func (o *Options) defaults() error {
+	if o.SizeRef == 0 {
+		o.SizeRef = DefaultSizeRef
+	}
 	if o.ThresholdScale == 0 {
 		o.ThresholdScale = DefaultThresholdScale
 	}
@@ -188,6 +203,9 @@ func QuantizeValues(xs []float32, opt Options, seed uint64) (*LayerResult, error
 		T := opt.Threshold
 		if T == 0 {
 			T = DeriveThreshold(xs, opt.ThresholdScale)
+			if opt.SizeRef > 0 && len(xs) < opt.SizeRef {
+				T *= math.Sqrt(float64(len(xs)) / float64(opt.SizeRef))
+			}
 		}
 		if T > 0 {
 			tr, err := Birch1D(xs, BirchOptions{Threshold: T, Branching: opt.Branching, MaxLeaves: opt.MaxClusters})

@@ -313,3 +313,38 @@ func TestReshareReorders(t *testing.T) {
 		t.Error("missing parameter accepted")
 	}
 }
+
+// TestSizeAwareThreshold: a layer smaller than SizeRef gets its derived
+// threshold scaled by sqrt(n/SizeRef), hence at least as many clusters.
+func TestSizeAwareThreshold(t *testing.T) {
+	rng := tensor.NewRNG(12)
+	xs := make([]float32, 144)
+	for i := range xs {
+		xs[i] = float32(rng.NormFloat64() * 0.1)
+	}
+	on, err := QuantizeValues(xs, Options{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, err := QuantizeValues(xs, Options{SizeRef: -1}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := DeriveThreshold(xs, DefaultThresholdScale) * math.Sqrt(144.0/DefaultSizeRef)
+	// BIRCH only ever raises T (when the leaves exceed MaxClusters).
+	if on.Threshold < want*(1-1e-12) || on.Threshold >= off.Threshold {
+		t.Fatalf("threshold %g, want sqrt(n/SizeRef)*c*std = %g (plain %g)", on.Threshold, want, off.Threshold)
+	}
+	if on.K <= off.K {
+		t.Fatalf("size-aware K %d not above plain K %d for a 144-weight layer", on.K, off.K)
+	}
+	big := make([]float32, 2*DefaultSizeRef)
+	for i := range big {
+		big[i] = float32(rng.NormFloat64())
+	}
+	a, _ := QuantizeValues(big, Options{}, 1)
+	b, _ := QuantizeValues(big, Options{SizeRef: -1}, 1)
+	if a.K != b.K {
+		t.Fatalf("a layer above SizeRef changed K: %d vs %d", a.K, b.K)
+	}
+}
