@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -123,7 +124,7 @@ func ReadCheckpoint(path string) (*Checkpoint, error) {
 		return nil, bad("decoding: %v", err)
 	}
 	for k, t := range c.Params {
-		if t == nil || len(t.Data) != tensor.Size(t.Shape) {
+		if t == nil || !shapeHolds(t.Shape, len(t.Data)) {
 			return nil, bad("parameter %q is malformed", k)
 		}
 	}
@@ -153,4 +154,18 @@ func LoadLatestCheckpoint(dir string) (c *Checkpoint, used string, warnings []er
 		return nil, "", nil, fmt.Errorf("train: no checkpoint in %s: %w", dir, os.ErrNotExist)
 	}
 	return nil, "", warnings, fmt.Errorf("train: no usable checkpoint in %s: %w", dir, errors.Join(warnings...))
+}
+
+// shapeHolds reports whether shape has no negative dimension and exactly n
+// elements (tensor.Size panics on a negative one, and a product of hostile
+// dimensions could overflow).
+func shapeHolds(shape []int, n int) bool {
+	size := 1
+	for _, d := range shape {
+		if d < 0 || (d > 0 && size > math.MaxInt/d) {
+			return false
+		}
+		size *= d
+	}
+	return size == n
 }
