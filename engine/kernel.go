@@ -31,6 +31,15 @@ func (c *Ctx) Alloc(shape ...int) *tensor.Tensor {
 	return c.pool.Get(shape...)
 }
 
+// allocRaw is Alloc without the zeroing, for kernels that write every
+// element of the result: a recycled tensor keeps its old contents.
+func (c *Ctx) allocRaw(shape ...int) *tensor.Tensor {
+	if c == nil || c.pool == nil {
+		return tensor.New(shape...)
+	}
+	return c.pool.get(false, shape...)
+}
+
 // Kernel is the compiled form of one node. A kernel instance runs once per
 // pass and may keep in its own fields whatever Backward needs from the last
 // training-mode Forward; an executor is therefore not safe for concurrent use.
@@ -96,13 +105,19 @@ type Pool struct {
 func NewPool() *Pool { return &Pool{free: map[int][]*tensor.Tensor{}} }
 
 // Get returns a zeroed tensor of the shape.
-func (p *Pool) Get(shape ...int) *tensor.Tensor {
+func (p *Pool) Get(shape ...int) *tensor.Tensor { return p.get(true, shape...) }
+
+// get returns a tensor of the shape, recycled when one of its size is free;
+// zero says whether a recycled tensor is cleared.
+func (p *Pool) get(zero bool, shape ...int) *tensor.Tensor {
 	n := tensor.Size(shape)
 	var t *tensor.Tensor
 	if l := p.free[n]; len(l) > 0 {
 		t = l[len(l)-1]
 		p.free[n] = l[:len(l)-1]
-		clear(t.Data)
+		if zero {
+			clear(t.Data)
+		}
 		t.Shape = append(t.Shape[:0], shape...)
 	} else {
 		t = tensor.New(shape...)

@@ -35,6 +35,17 @@ func forChunks(n int, f func(lo, hi int)) {
 type actKernel struct {
 	fwd func(x, y []float32)
 	bwd func(x, y, dy, dx []float32)
+	// full: fwd and bwd write every element, so their outputs need no
+	// zeroing first.
+	full bool
+}
+
+// alloc returns an output tensor for the kernel's loops.
+func (k *actKernel) alloc(ctx *Ctx, shape []int) *tensor.Tensor {
+	if k.full {
+		return ctx.allocRaw(shape...)
+	}
+	return ctx.Alloc(shape...)
 }
 
 // oneInput checks the input list of a single-input op.
@@ -50,7 +61,7 @@ func (k *actKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, er
 		return nil, err
 	}
 	x := in[0]
-	y := ctx.Alloc(x.Shape...)
+	y := k.alloc(ctx, x.Shape)
 	forChunks(len(x.Data), func(lo, hi int) { k.fwd(x.Data[lo:hi], y.Data[lo:hi]) })
 	return []*tensor.Tensor{y}, nil
 }
@@ -64,7 +75,7 @@ func (k *actKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []bo
 	if len(dy.Data) != len(x.Data) {
 		return nil, fmt.Errorf("output gradient %v does not match input %v", dy.Shape, x.Shape)
 	}
-	dx := ctx.Alloc(x.Shape...)
+	dx := k.alloc(ctx, x.Shape)
 	forChunks(len(x.Data), func(lo, hi int) {
 		k.bwd(x.Data[lo:hi], y.Data[lo:hi], dy.Data[lo:hi], dx.Data[lo:hi])
 	})
@@ -74,8 +85,9 @@ func (k *actKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []bo
 
 func newRelu(n *graph.Node) (Kernel, error) {
 	return &actKernel{
-		fwd: vecRelu,
-		bwd: func(x, _, dy, dx []float32) { vecReluBwd(x, dy, dx) },
+		fwd:  vecRelu,
+		bwd:  func(x, _, dy, dx []float32) { vecReluBwd(x, dy, dx) },
+		full: true,
 	}, nil
 }
 

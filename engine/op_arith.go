@@ -160,7 +160,7 @@ func (k *binKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, er
 	if err != nil {
 		return nil, err
 	}
-	y := ctx.Alloc(p.out...)
+	y := ctx.allocRaw(p.out...) // every element is written below
 	n, rows := p.inner()
 	sa, sb := p.sa[len(p.sa)-1], p.sb[len(p.sb)-1]
 	row := func(o, ia, ib int) {

@@ -122,7 +122,7 @@ func (k *bnKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, err
 	x := in[0]
 	n, c, inner := bnDims(x.Shape)
 	scale, bias, rmean, rvar := in[1].Data, in[2].Data, in[3].Data, in[4].Data
-	y := ctx.Alloc(x.Shape...)
+	y := ctx.allocRaw(x.Shape...) // every element is written below
 	cstride := c * inner
 	// apply writes y = (x-mu)*a + b over channel ch; subtracting the mean
 	// first keeps precision when it is large against the spread.
@@ -218,7 +218,7 @@ func (k *bnKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []boo
 	scale := in[1].Data
 	var dx, ds, db *tensor.Tensor
 	if needX {
-		dx = ctx.Alloc(x.Shape...)
+		dx = ctx.allocRaw(x.Shape...) // every element is written below
 	}
 	if needS {
 		ds = ctx.Alloc(c)

@@ -1,16 +1,19 @@
 package engine
 
-// Conv: 2-D convolution in NCHW, lowered to GEMM per image.
+// Conv: 2-D convolution in NCHW, lowered to GEMM per chunk of images.
 //
 //	X[N,C,H,W], W[M,C/group,kh,kw], B[M]? -> Y[N,M,OH,OW]
 //
-// For image n and group g, Y_g = W_g * col_g (+ B), where W_g is the
-// [M/group, C/group*kh*kw] slice of the weight and col_g the matching rows of
-// the im2col matrix of the image. A 1x1 stride-1 unpadded convolution skips
-// im2col: the image itself is the [C, H*W] matrix. The batch is split over
-// kernels.ParallelFor workers, each with its own col buffer; the backward
-// pass gives each worker its own weight-gradient accumulator and sums them in
-// worker order, so results are bit-identical for a fixed GOMAXPROCS.
+// For a chunk of images and group g, Y_g = W_g * col_g (+ B), where W_g is
+// the [M/group, C/group*kh*kw] slice of the weight and col_g the matching
+// rows of the im2col matrices of the chunk's images side by side
+// (conv_lower.go): large maps take one image per chunk, small ones several,
+// so every GEMM is a few hundred columns wide. A 1x1 stride-1 unpadded
+// convolution skips im2col: the image itself is the [C, H*W] matrix. Chunks
+// are handed to kernels.ParallelFor workers dynamically, each worker with
+// its own col buffers; the backward pass computes each chunk's weight
+// gradient into its own accumulator and sums them in chunk order, so
+// results do not depend on the thread count or scheduling.
 //
 // Depthwise convolutions (one input channel per group, any channel
 // multiplier) skip the GEMM lowering, whose per-group products would be a
@@ -126,9 +129,11 @@ type convKernel struct {
 	wshape []int
 	geom   graph.ConvGeom
 
-	cols  [][]float32 // per-worker im2col buffers
-	dcols [][]float32 // per-worker column-gradient buffers
-	dws   [][]float32 // per-worker weight-gradient accumulators
+	cols   [][]float32 // per-worker im2col buffers
+	dcols  [][]float32 // per-worker column-gradient buffers
+	ybufs  [][]float32 // per-worker lowered outputs of a chunk of images
+	dybufs [][]float32 // per-worker lowered output gradients of a chunk
+	dws    [][]float32 // per-chunk (depthwise: per-worker) weight-gradient accumulators
 }
 
 var convAttrs = []string{"kernel_shape", "strides", "pads", "dilations", "group", "auto_pad"}
@@ -238,32 +243,44 @@ func ensureBufs(bufs [][]float32, t, size int) [][]float32 {
 	return bufs
 }
 
-// Forward computes Y[N,M,OH,OW]. It errors on missing or non-4-D inputs, a
-// channel/group mismatch, a bias of the wrong length, or an input smaller
-// than the dilated kernel after padding.
 func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 	d, err := k.check(in)
 	if err != nil {
 		return nil, err
 	}
 	x, w := in[0].Data, in[1].Data
-	y := ctx.Alloc(d.n, d.m, d.s.OH, d.s.OW)
+	var y *tensor.Tensor
+	if d.depthwise {
+		y = ctx.Alloc(d.n, d.m, d.s.OH, d.s.OW) // the direct loops add into y
+	} else {
+		y = ctx.allocRaw(d.n, d.m, d.s.OH, d.s.OW) // the GEMMs (beta 0 or over the bias) write all of y
+	}
 	var bias []float32
 	if d.hasBias {
 		bias = in[2].Data
 	}
-	colSize := d.c * d.s.KH * d.s.KW * d.ohw
 	t := batchWorkers(d.n)
-	if !d.pointwise && !d.depthwise {
-		k.cols = ensureBufs(k.cols, t, colSize)
+	if d.depthwise {
+		k.forwardDepthwise(d, x, w, bias, y.Data, t)
+		return []*tensor.Tensor{y}, nil
+	}
+	kb := k.chunk(d, t)
+	nch := (d.n + kb - 1) / kb
+	if !d.pointwise {
+		k.cols = ensureBufs(k.cols, t, d.c*d.s.KH*d.s.KW*kb*d.ohw)
+	}
+	if kb > 1 {
+		k.ybufs = ensureBufs(k.ybufs, t, d.m*kb*d.ohw)
 	}
 	gemm := gemmFor(d.n)
 	hw := d.s.H * d.s.W
 	chw := d.c * hw
-	workerSplit(d.n, t, func(wk, lo, hi int) {
-		for img := lo; img < hi; img++ {
-			xi := x[img*chw : (img+1)*chw]
-			yi := y.Data[img*d.m*d.ohw : (img+1)*d.m*d.ohw]
+	myhw := d.m * d.ohw
+	runChunks(nch, t, func(wk, ci int) {
+		lo, hi := ci*kb, min((ci+1)*kb, d.n)
+		if kb == 1 {
+			xi := x[lo*chw : (lo+1)*chw]
+			yi := y.Data[lo*myhw : (lo+1)*myhw]
 			beta := float32(0)
 			if bias != nil {
 				for m := range d.m {
@@ -273,13 +290,6 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 					}
 				}
 				beta = 1
-			}
-			if d.depthwise {
-				for m := range d.m {
-					c := m / d.mg
-					dwForward(d.s, xi[c*hw:(c+1)*hw], w[m*d.kk:(m+1)*d.kk], yi[m*d.ohw:(m+1)*d.ohw])
-				}
-				continue
 			}
 			col := xi
 			if !d.pointwise {
@@ -292,14 +302,78 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 					col[g*d.kk*d.ohw:], d.ohw,
 					beta, yi[g*d.mg*d.ohw:], d.ohw)
 			}
+			return
+		}
+		// Chunk of nb images lowered side by side: yb[M, nb*OH*OW].
+		ld := (hi - lo) * d.ohw
+		col, yb := k.cols[wk], k.ybufs[wk]
+		for j := range hi - lo {
+			im2colLD(x[(lo+j)*chw:(lo+j+1)*chw], d.s, col[j*d.ohw:], ld)
+		}
+		for g := range d.g.Group {
+			gemm(false, false, d.mg, ld, d.kk, 1,
+				w[g*d.mg*d.kk:], d.kk,
+				col[g*d.kk*ld:], ld,
+				0, yb[g*d.mg*ld:], ld)
+		}
+		for j := range hi - lo {
+			yi := y.Data[(lo+j)*myhw : (lo+j+1)*myhw]
+			for m := range d.m {
+				dst, src := yi[m*d.ohw:(m+1)*d.ohw], yb[m*ld+j*d.ohw:m*ld+(j+1)*d.ohw]
+				if bias == nil {
+					copy(dst, src)
+					continue
+				}
+				b := bias[m]
+				for i, v := range src {
+					dst[i] = v + b
+				}
+			}
 		}
 	})
 	return []*tensor.Tensor{y}, nil
 }
 
+// chunk returns how many images one lowered GEMM covers: 1 for pointwise
+// convolutions (their image is already the column matrix), single images
+// and strided geometries (kernels.Im2col's vector gathers beat the
+// engine's strided lowering there), else chunkImages.
+func (k *convKernel) chunk(d convDims, t int) int {
+	if d.pointwise || d.n == 1 || !sameWidth(d.s) {
+		return 1
+	}
+	return chunkImages(d.n, d.ohw, t)
+}
+
+// forwardDepthwise runs the direct per-plane loops of a depthwise Conv,
+// images split over t workers.
+func (k *convKernel) forwardDepthwise(d convDims, x, w, bias, y []float32, t int) {
+	hw := d.s.H * d.s.W
+	chw := d.c * hw
+	workerSplit(d.n, t, func(wk, lo, hi int) {
+		for img := lo; img < hi; img++ {
+			xi := x[img*chw : (img+1)*chw]
+			yi := y[img*d.m*d.ohw : (img+1)*d.m*d.ohw]
+			for m := range d.m {
+				row := yi[m*d.ohw : (m+1)*d.ohw]
+				if bias != nil {
+					for i := range row {
+						row[i] = bias[m]
+					}
+				}
+				c := m / d.mg
+				dwForward(d.s, xi[c*hw:(c+1)*hw], w[m*d.kk:(m+1)*d.kk], row)
+			}
+		}
+	})
+}
+
 // Backward returns dX (if need[0]), dW (if need[1]) and dB (if need[2] and
-// the bias is present): dW = sum_n dY_n * col_n^T per group, dcol = W^T * dY
-// scattered back with Col2im, dB = sum of dY over batch and pixels.
+// the bias is present): dW = sum over chunks of dY_chunk * col_chunk^T per
+// group (one product per chunk of images, into a per-chunk accumulator; the
+// accumulators are added in chunk order, so dW does not depend on the
+// thread count), dcol = W^T * dY scattered back with Col2im, dB = sum of dY
+// over batch and pixels.
 func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
 	gin := make([]*tensor.Tensor, len(in))
 	d, err := k.check(in)
@@ -321,7 +395,6 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 	chw := d.c * hw
 	myhw := d.m * d.ohw
 	wsize := d.m * d.kk
-	colSize := d.c * d.s.KH * d.s.KW * d.ohw
 
 	var dx *tensor.Tensor
 	if needX {
@@ -329,76 +402,89 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 	}
 	if needX || needW {
 		t := batchWorkers(d.n)
-		if !d.pointwise && !d.depthwise {
+		if d.depthwise {
+			k.backwardDepthwise(ctx, d, x, w, dy.Data, dx, needX, needW, t, gin, in[1].Shape)
+		} else {
+			kb := k.chunk(d, t)
+			nch := (d.n + kb - 1) / kb
+			colSize := d.c * d.s.KH * d.s.KW * kb * d.ohw
+			if !d.pointwise {
+				if needW {
+					k.cols = ensureBufs(k.cols, t, colSize)
+				}
+				if needX {
+					k.dcols = ensureBufs(k.dcols, t, colSize)
+				}
+			}
+			if kb > 1 {
+				k.dybufs = ensureBufs(k.dybufs, t, d.m*kb*d.ohw)
+			}
 			if needW {
-				k.cols = ensureBufs(k.cols, t, colSize)
+				k.dws = ensureBufs(k.dws, nch, wsize)
 			}
-			if needX {
-				k.dcols = ensureBufs(k.dcols, t, colSize)
-			}
-		}
-		if needW {
-			k.dws = ensureBufs(k.dws, t, wsize)
-			for i := range t {
-				clear(k.dws[i])
-			}
-		}
-		gemm := gemmFor(d.n)
-		workerSplit(d.n, t, func(wk, lo, hi int) {
-			for img := lo; img < hi; img++ {
-				xi := x[img*chw : (img+1)*chw]
-				dyi := dy.Data[img*myhw : (img+1)*myhw]
-				if d.depthwise {
-					for m := range d.m {
-						c := m / d.mg
-						xc, dym := xi[c*hw:(c+1)*hw], dyi[m*d.ohw:(m+1)*d.ohw]
-						if needW {
-							dwBackwardW(d.s, xc, dym, k.dws[wk][m*d.kk:(m+1)*d.kk])
-						}
-						if needX {
-							dwBackwardX(d.s, dym, w[m*d.kk:(m+1)*d.kk], dx.Data[img*chw+c*hw:img*chw+(c+1)*hw])
+			gemm := gemmFor(d.n)
+			runChunks(nch, t, func(wk, ci int) {
+				lo, hi := ci*kb, min((ci+1)*kb, d.n)
+				nb := hi - lo
+				ld := nb * d.ohw
+				dyb := dy.Data[lo*myhw : hi*myhw]
+				if kb > 1 {
+					dyb = k.dybufs[wk]
+					for j := range nb {
+						for m := range d.m {
+							copy(dyb[m*ld+j*d.ohw:m*ld+(j+1)*d.ohw], dy.Data[(lo+j)*myhw+m*d.ohw:])
 						}
 					}
-					continue
 				}
 				if needW {
-					col := xi
+					col := x[lo*chw : hi*chw]
 					if !d.pointwise {
 						col = k.cols[wk]
-						kernels.Im2col(xi, d.s, col)
+						if kb == 1 {
+							kernels.Im2col(x[lo*chw:hi*chw], d.s, col)
+						} else {
+							for j := range nb {
+								im2colLD(x[(lo+j)*chw:(lo+j+1)*chw], d.s, col[j*d.ohw:], ld)
+							}
+						}
 					}
-					dw := k.dws[wk]
+					dw := k.dws[ci]
 					for g := range d.g.Group {
-						gemm(false, true, d.mg, d.kk, d.ohw, 1,
-							dyi[g*d.mg*d.ohw:], d.ohw,
-							col[g*d.kk*d.ohw:], d.ohw,
-							1, dw[g*d.mg*d.kk:], d.kk)
+						gemm(false, true, d.mg, d.kk, ld, 1,
+							dyb[g*d.mg*ld:], ld,
+							col[g*d.kk*ld:], ld,
+							0, dw[g*d.mg*d.kk:], d.kk)
 					}
 				}
 				if needX {
-					dxi := dx.Data[img*chw : (img+1)*chw]
-					dcol := dxi
+					dcol := dx.Data[lo*chw : hi*chw]
 					if !d.pointwise {
 						dcol = k.dcols[wk]
 					}
 					for g := range d.g.Group {
-						gemm(true, false, d.kk, d.ohw, d.mg, 1,
+						gemm(true, false, d.kk, ld, d.mg, 1,
 							w[g*d.mg*d.kk:], d.kk,
-							dyi[g*d.mg*d.ohw:], d.ohw,
-							0, dcol[g*d.kk*d.ohw:], d.ohw)
+							dyb[g*d.mg*ld:], ld,
+							0, dcol[g*d.kk*ld:], ld)
 					}
-					if !d.pointwise {
-						kernels.Col2im(dcol, d.s, dxi)
+					switch {
+					case d.pointwise:
+					case kb == 1:
+						kernels.Col2im(dcol, d.s, dx.Data[lo*chw:hi*chw])
+					default:
+						for j := range nb {
+							col2imLD(dcol[j*d.ohw:], ld, d.s, dx.Data[(lo+j)*chw:(lo+j+1)*chw])
+						}
 					}
 				}
+			})
+			if needW {
+				dw := ctx.Alloc(in[1].Shape...)
+				for i := range nch {
+					addInto(dw.Data, k.dws[i])
+				}
+				gin[1] = dw
 			}
-		})
-		if needW {
-			dw := ctx.Alloc(in[1].Shape...)
-			for i := range t {
-				addInto(dw.Data, k.dws[i])
-			}
-			gin[1] = dw
 		}
 	}
 	if needX {
@@ -418,6 +504,45 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 		gin[2] = db
 	}
 	return gin, nil
+}
+
+// backwardDepthwise computes dX into dx (when needX) and dW into gin[1]
+// (when needW) with the direct per-plane loops, images split over t
+// workers with per-worker weight-gradient accumulators summed in worker
+// order.
+func (k *convKernel) backwardDepthwise(ctx *Ctx, d convDims, x, w, dy []float32, dx *tensor.Tensor, needX, needW bool, t int, gin []*tensor.Tensor, wshape []int) {
+	hw := d.s.H * d.s.W
+	chw := d.c * hw
+	myhw := d.m * d.ohw
+	if needW {
+		k.dws = ensureBufs(k.dws, t, d.m*d.kk)
+		for i := range t {
+			clear(k.dws[i])
+		}
+	}
+	workerSplit(d.n, t, func(wk, lo, hi int) {
+		for img := lo; img < hi; img++ {
+			xi := x[img*chw : (img+1)*chw]
+			dyi := dy[img*myhw : (img+1)*myhw]
+			for m := range d.m {
+				c := m / d.mg
+				xc, dym := xi[c*hw:(c+1)*hw], dyi[m*d.ohw:(m+1)*d.ohw]
+				if needW {
+					dwBackwardW(d.s, xc, dym, k.dws[wk][m*d.kk:(m+1)*d.kk])
+				}
+				if needX {
+					dwBackwardX(d.s, dym, w[m*d.kk:(m+1)*d.kk], dx.Data[img*chw+c*hw:img*chw+(c+1)*hw])
+				}
+			}
+		}
+	})
+	if needW {
+		dw := ctx.Alloc(wshape...)
+		for i := range t {
+			addInto(dw.Data, k.dws[i])
+		}
+		gin[1] = dw
+	}
 }
 
 // dwRuns calls f for every kernel tap (ky, kx) and output row oy of one

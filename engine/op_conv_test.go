@@ -41,6 +41,35 @@ var convCases = []convCase{
 	{"batch1", 1, 3, 6, 6, 2, cvGeom(3, 3, 1, 1, 1, 1), true},
 	{"batch larger than threads", 7, 2, 5, 4, 3, cvGeom(3, 3, 2, 1, 1, 1), true},
 	{"kernel equals input", 2, 3, 3, 3, 4, cvGeom(3, 3, 1, 0, 1, 1), true},
+	// Batches of 9-10 small maps go through the lowered chunks of several
+	// images (chunkImages > 1, stride-1 same-width geometries), a last
+	// partial chunk included; the others check that the rest stay per image.
+	{"chunked 3x3 pad1", 9, 3, 5, 4, 4, cvGeom(3, 3, 1, 1, 1, 1), true},
+	{"chunked groups2 nobias", 10, 4, 4, 5, 6, cvGeom(3, 3, 1, 1, 1, 2), false},
+	{"chunked dilation2 pad2", 9, 2, 6, 5, 3, cvGeom(3, 3, 1, 2, 2, 1), true},
+	{"chunked 5x5 pad1 narrower", 9, 2, 7, 6, 3, cvGeom(5, 5, 1, 1, 1, 1), true},
+	{"chunked 1x1 stride2", 9, 4, 5, 6, 3, cvGeom(1, 1, 2, 0, 1, 1), false},
+	{"chunked rect asym dilated", 9, 2, 7, 8, 3, refGeom{kh: 2, kw: 3, sh: 2, sw: 3, padT: 1, padL: 2, padB: 0, padR: 1, dh: 2, dw: 1, group: 1}, true},
+}
+
+// TestChunkImages checks how many images one lowered GEMM takes.
+func TestChunkImages(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		n, ohw, t, kb int
+	}{
+		{"28x28 one image", 128, 784, 2, 1},
+		{"14x14 three", 128, 196, 2, 3},
+		{"7x7 thirteen", 128, 49, 2, 13},
+		{"small batch keeps two chunks per worker", 8, 49, 2, 2},
+		{"single image", 1, 49, 2, 1},
+		{"one worker", 9, 4, 1, 5},
+		{"huge map", 4, 100000, 2, 1},
+	} {
+		if got := chunkImages(tc.n, tc.ohw, tc.t); got != tc.kb {
+			t.Errorf("%s: chunkImages(%d, %d, %d) = %d, want %d", tc.name, tc.n, tc.ohw, tc.t, got, tc.kb)
+		}
+	}
 }
 
 // convNode builds the Conv node of a case and its random tensors.

@@ -66,3 +66,11 @@ func bnBwdApplyGo(x, dy, dx []float32, mu, a, b, c float32) {
 		dx[i] = a*dy[i] + b*(v-mu) + c
 	}
 }
+
+// addGo sets y[i] += x[i].
+func addGo(x, y []float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] += v
+	}
+}

@@ -88,3 +88,15 @@ func vecBNBwdApply(x, dy, dx []float32, mu, a, b, c float32) {
 	}
 	bnBwdApplyGo(x, dy, dx, mu, a, b, c)
 }
+
+//go:noescape
+func addAVX(x, y *float32, n int)
+
+func vecAdd(x, y []float32) {
+	y = y[:len(x)]
+	if v := len(x) &^ 7; v > 0 && useVecAsm() {
+		addAVX(&x[0], &y[0], v)
+		x, y = x[v:], y[v:]
+	}
+	addGo(x, y)
+}

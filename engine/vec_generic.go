@@ -12,3 +12,5 @@ func vecBNBwdSums(x, dy []float32, mu float32) (sdy, sdyx float32) {
 func vecBNBwdApply(x, dy, dx []float32, mu, a, b, c float32) {
 	bnBwdApplyGo(x, dy[:len(x)], dx[:len(x)], mu, a, b, c)
 }
+
+func vecAdd(x, y []float32) { addGo(x, y[:len(x)]) }
