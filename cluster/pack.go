@@ -15,11 +15,11 @@ import (
 	"github.com/slimgo/slimgo/tensor"
 )
 
-// The packed file format (version 1), all integers little-endian:
+// The packed file format, all integers little-endian:
 //
 //	header, 32 bytes:
 //	  magic    [8]byte  "SLIMPACK"
-//	  version  uint16   1
+//	  version  uint16   1 or 2
 //	  flags    uint16   0 (reserved)
 //	  count    uint32   number of tensor records
 //	  length   uint64   payload bytes that follow the header
@@ -28,24 +28,42 @@ import (
 //	payload: count records, each
 //	  nameLen uint16, name [nameLen]byte
 //	  rank uint8 (<= 8), dims [rank]uint32
-//	  kind uint8: 0 = float32 values, 1 = clustered
+//	  kind uint8: 0 = float32 values, 1 = clustered fixed-width,
+//	              2 = clustered Huffman-coded (version 2 only)
 //	  kind 0: values [n]float32 (n = product of dims)
 //	  kind 1: codebookType uint8 (0 = float32, 1 = float16), K uint16
 //	          (1..256), bits uint8 (= max(1, ceil(log2 K))), codebook
 //	          [K]float32|float16, then the n indices bit-packed at `bits`
 //	          bits each, LSB first, in ceil(n*bits/8) bytes.
+//	  kind 2: codebookType uint8, K uint16 (1..256), codebook as kind 1,
+//	          code lengths [ceil(K/2)]byte (4 bits per symbol, symbol 2i in
+//	          the low nibble of byte i, an odd K's last high nibble 0;
+//	          length 0 = symbol absent, at most 15), streamLen uint64, then
+//	          the n indices as canonical Huffman codes (see huffman.go) in
+//	          streamLen bytes, LSB first, the last byte zero-padded. The
+//	          code must be complete (Kraft sum 1) or a single symbol of
+//	          length 1.
+//
+// Version 1 files (no kind 2) are still read. The writer emits version 2
+// only when at least one layer is Huffman-coded, so a file written with
+// NoEntropy (or one where no layer gains from entropy coding) is a version
+// 1 file, byte-identical to what earlier builds wrote. Per layer the writer
+// picks the smaller index section: kind 1's bits byte and packed indices,
+// or kind 2's code lengths, streamLen and bitstream (ties keep kind 1).
 //
 // Records are sorted by name; the file holds every parameter of the graph,
 // so it restores the whole model's weights. The file's size is the "stored
-// size" slimgo reports.
+// size" slimgo reports; PackStats gives the per-layer index sizes.
 const (
-	packMagic   = "SLIMPACK"
-	packVersion = 1
-	headerSize  = 32
-	maxRank     = 8
+	packVersion1 = 1
+	packVersion  = 2 // the newest version this build reads and writes
+	packMagic    = "SLIMPACK"
+	headerSize   = 32
+	maxRank      = 8
 
 	kindFloat     = 0
 	kindClustered = 1
+	kindHuffman   = 2
 	cbFloat32     = 0
 	cbFloat16     = 1
 )
@@ -56,13 +74,134 @@ type PackOptions struct {
 	// even): 2 bytes per centroid instead of 4. The restored weights are the
 	// half-rounded centroids.
 	Float16Codebook bool
+	// NoEntropy stores every clustered layer's indices fixed-width (Deep
+	// Compression stages 1-2 only) and so writes a version 1 file. By
+	// default each layer's indices are Huffman-coded when that is smaller.
+	NoEntropy bool
+}
+
+// IndexCoding says how a clustered tensor's indices are stored.
+type IndexCoding int
+
+const (
+	CodingNone    IndexCoding = iota // not clustered (float32 values)
+	CodingFixed                      // ceil(log2 K) bits per index (at least 1)
+	CodingHuffman                    // canonical Huffman code, lengths <= 15
+)
+
+func (c IndexCoding) String() string {
+	switch c {
+	case CodingNone:
+		return "float"
+	case CodingFixed:
+		return "fixed"
+	case CodingHuffman:
+		return "huffman"
+	}
+	return fmt.Sprintf("IndexCoding(%d)", int(c))
+}
+
+// LayerPacking is how WritePacked stores one clustered layer.
+type LayerPacking struct {
+	Param   string
+	Weights int // number of indices
+	K       int
+	Coding  IndexCoding // CodingFixed or CodingHuffman, whichever is smaller
+	// IndexBytes is the size of the index section as stored: for fixed
+	// width the bits byte plus the packed indices, for Huffman the code
+	// lengths, the 8-byte stream length and the bitstream.
+	IndexBytes int
+	// FixedBytes and HuffmanBytes are the sizes of both alternatives
+	// (HuffmanBytes is 0 when entropy coding is off or there are no
+	// weights), so the gain of entropy coding can be reported.
+	FixedBytes, HuffmanBytes int
+	CodebookBytes            int // 4*K, or 2*K with Float16Codebook
+}
+
+// IndexBitsPerWeight is 8*IndexBytes/Weights (0 for no weights): the stored
+// index cost per weight, code table included.
+func (p LayerPacking) IndexBitsPerWeight() float64 {
+	if p.Weights == 0 {
+		return 0
+	}
+	return 8 * float64(p.IndexBytes) / float64(p.Weights)
+}
+
+// layerPlan is the writer's choice for one layer.
+type layerPlan struct {
+	LayerPacking
+	lengths []uint8 // Huffman code lengths when Coding == CodingHuffman
+}
+
+// planLayer chooses the index coding of l (whose indices must be < K,
+// 1 <= K <= MaxK, checked by the caller).
+func planLayer(l *LayerResult, opt PackOptions) layerPlan {
+	k := len(l.Codebook)
+	n := len(l.Indices)
+	p := layerPlan{LayerPacking: LayerPacking{Param: l.Param, Weights: n, K: k, Coding: CodingFixed,
+		FixedBytes: 1 + packedLen(n, storedBits(k)), CodebookBytes: 4 * k}}
+	if opt.Float16Codebook {
+		p.CodebookBytes = 2 * k
+	}
+	p.IndexBytes = p.FixedBytes
+	if opt.NoEntropy || n == 0 {
+		return p
+	}
+	freq := make([]uint64, k)
+	for _, v := range l.Indices {
+		freq[v]++
+	}
+	lengths := huffmanLengths(freq, maxCodeLen)
+	p.HuffmanBytes = (k+1)/2 + 8 + int((huffmanBits(freq, lengths)+7)/8)
+	if p.HuffmanBytes < p.FixedBytes {
+		p.Coding, p.IndexBytes, p.lengths = CodingHuffman, p.HuffmanBytes, lengths
+	}
+	return p
+}
+
+// checkLayer validates a clustered layer against its parameter p (nil: not
+// checked).
+func checkLayer(l *LayerResult, p *tensor.Tensor) error {
+	if p != nil && len(l.Indices) != p.Len() {
+		return fmt.Errorf("cluster: pack: layer %q has %d indices, the parameter %v holds %d values", l.Param, len(l.Indices), p.Shape, p.Len())
+	}
+	if len(l.Codebook) < 1 || len(l.Codebook) > MaxK {
+		return fmt.Errorf("cluster: pack: layer %q has %d centroids, want 1..%d", l.Param, len(l.Codebook), MaxK)
+	}
+	for i, j := range l.Indices {
+		if int(j) >= len(l.Codebook) {
+			return fmt.Errorf("cluster: pack: layer %q index %d is %d, K=%d", l.Param, i, j, len(l.Codebook))
+		}
+	}
+	return nil
+}
+
+// PackStats reports, per layer of r in order, how WritePacked with opt
+// stores its indices (the coding chosen and the bytes of both codings),
+// without writing anything. It errors like WritePacked on a layer with K
+// outside 1..256 or an index >= K.
+func PackStats(r *Result, opt PackOptions) ([]LayerPacking, error) {
+	if r == nil {
+		return nil, nil
+	}
+	out := make([]LayerPacking, 0, len(r.Layers))
+	for i := range r.Layers {
+		l := &r.Layers[i]
+		if err := checkLayer(l, nil); err != nil {
+			return nil, err
+		}
+		out = append(out, planLayer(l, opt).LayerPacking)
+	}
+	return out, nil
 }
 
 // WritePacked writes every parameter of g to w: the layers of r (which must
 // come from clustering g's current parameters) as codebook plus bit-packed
 // indices, all other parameters (BatchNormalization, biases, layers left
-// float) as float32. r may be nil (everything float32). It returns the
-// number of bytes written. It errors if a layer of r does not match g's
+// float) as float32. r may be nil (everything float32). Each clustered
+// layer's indices are fixed-width or Huffman-coded, whichever is smaller
+// (see PackStats; opt.NoEntropy forces fixed width). It returns the number
+// of bytes written. It errors if a layer of r does not match g's
 // parameter (missing, other size, an index >= K, K outside 1..256), if a
 // name or shape cannot be represented, or on a write error.
 func WritePacked(w io.Writer, g *graph.Graph, r *Result, opt PackOptions) (int64, error) {
@@ -74,16 +213,8 @@ func WritePacked(w io.Writer, g *graph.Graph, r *Result, opt PackOptions) (int64
 			if !ok {
 				return 0, fmt.Errorf("cluster: pack: clustered layer %q is not a parameter of graph %q", l.Param, g.Name)
 			}
-			if len(l.Indices) != p.Len() {
-				return 0, fmt.Errorf("cluster: pack: layer %q has %d indices, the parameter %v holds %d values", l.Param, len(l.Indices), p.Shape, p.Len())
-			}
-			if len(l.Codebook) < 1 || len(l.Codebook) > MaxK {
-				return 0, fmt.Errorf("cluster: pack: layer %q has %d centroids, want 1..%d", l.Param, len(l.Codebook), MaxK)
-			}
-			for i, j := range l.Indices {
-				if int(j) >= len(l.Codebook) {
-					return 0, fmt.Errorf("cluster: pack: layer %q index %d is %d, K=%d", l.Param, i, j, len(l.Codebook))
-				}
+			if err := checkLayer(l, p); err != nil {
+				return 0, err
 			}
 			layers[l.Param] = l
 		}
@@ -94,6 +225,7 @@ func WritePacked(w io.Writer, g *graph.Graph, r *Result, opt PackOptions) (int64
 	}
 	slices.Sort(names)
 	var body []byte
+	version := packVersion1
 	for _, name := range names {
 		p := g.Params[name]
 		if len(name) > math.MaxUint16 {
@@ -120,15 +252,22 @@ func WritePacked(w io.Writer, g *graph.Graph, r *Result, opt PackOptions) (int64
 			continue
 		}
 		k := len(l.Codebook)
-		bits := storedBits(k)
-		body = append(body, kindClustered)
+		plan := planLayer(l, opt)
+		if plan.Coding == CodingHuffman {
+			body = append(body, kindHuffman)
+			version = packVersion
+		} else {
+			body = append(body, kindClustered)
+		}
 		if opt.Float16Codebook {
 			body = append(body, cbFloat16)
 		} else {
 			body = append(body, cbFloat32)
 		}
 		body = binary.LittleEndian.AppendUint16(body, uint16(k))
-		body = append(body, byte(bits))
+		if plan.Coding == CodingFixed {
+			body = append(body, byte(storedBits(k)))
+		}
 		for _, c := range l.Codebook {
 			if opt.Float16Codebook {
 				body = binary.LittleEndian.AppendUint16(body, Float16(c))
@@ -136,11 +275,19 @@ func WritePacked(w io.Writer, g *graph.Graph, r *Result, opt PackOptions) (int64
 				body = binary.LittleEndian.AppendUint32(body, math.Float32bits(c))
 			}
 		}
-		body = appendPacked(body, l.Indices, bits)
+		if plan.Coding == CodingFixed {
+			body = appendPacked(body, l.Indices, storedBits(k))
+			continue
+		}
+		body = appendLengths(body, plan.lengths)
+		start := len(body)
+		body = binary.LittleEndian.AppendUint64(body, 0)
+		body = appendHuffman(body, l.Indices, plan.lengths)
+		binary.LittleEndian.PutUint64(body[start:], uint64(len(body)-start-8))
 	}
 	var hdr [headerSize]byte
 	copy(hdr[:], packMagic)
-	binary.LittleEndian.PutUint16(hdr[8:], packVersion)
+	binary.LittleEndian.PutUint16(hdr[8:], uint16(version))
 	binary.LittleEndian.PutUint32(hdr[12:], uint32(len(names)))
 	binary.LittleEndian.PutUint64(hdr[16:], uint64(len(body)))
 	binary.LittleEndian.PutUint32(hdr[24:], crc32.ChecksumIEEE(body))
@@ -175,6 +322,19 @@ func appendPacked(dst []byte, idx []uint8, bits int) []byte {
 	}
 	if nacc > 0 {
 		dst = append(dst, byte(acc))
+	}
+	return dst
+}
+
+// appendLengths appends Huffman code lengths (each <= 15) at 4 bits each,
+// symbol 2i in the low nibble of byte i.
+func appendLengths(dst []byte, lengths []uint8) []byte {
+	for i := 0; i < len(lengths); i += 2 {
+		b := lengths[i]
+		if i+1 < len(lengths) {
+			b |= lengths[i+1] << 4
+		}
+		dst = append(dst, b)
 	}
 	return dst
 }
@@ -215,6 +375,10 @@ type PackedTensor struct {
 	Codebook []float32 // nil for a float tensor
 	Indices  []uint8   // nil for a float tensor
 	Data     []float32 // the values (Codebook[Indices[i]] for a clustered tensor)
+	Coding   IndexCoding
+	// IndexBytes is the stored size of the index section (as in
+	// LayerPacking; 0 for a float tensor).
+	IndexBytes int
 }
 
 // ReadPacked decodes a packed file. It errors, saying what is wrong and in
@@ -232,8 +396,9 @@ func ReadPacked(r io.Reader) (*Packed, error) {
 	if string(hdr[:8]) != packMagic {
 		return nil, fmt.Errorf("cluster: not a slimgo packed file (magic %q)", hdr[:8])
 	}
-	if v := binary.LittleEndian.Uint16(hdr[8:]); v != packVersion {
-		return nil, fmt.Errorf("cluster: packed file version %d, this build reads %d", v, packVersion)
+	version := int(binary.LittleEndian.Uint16(hdr[8:]))
+	if version != packVersion1 && version != packVersion {
+		return nil, fmt.Errorf("cluster: packed file version %d, this build reads %d and %d", version, packVersion1, packVersion)
 	}
 	count := binary.LittleEndian.Uint32(hdr[12:])
 	length := binary.LittleEndian.Uint64(hdr[16:])
@@ -256,8 +421,8 @@ func ReadPacked(r io.Reader) (*Packed, error) {
 	if got := crc32.ChecksumIEEE(body); got != sum {
 		return nil, fmt.Errorf("cluster: packed file checksum mismatch (payload %08x, header %08x): the file is corrupt", got, sum)
 	}
-	p := &Packed{Version: packVersion}
-	d := decoder{b: body}
+	p := &Packed{Version: version}
+	d := decoder{b: body, version: version}
 	for i := range count {
 		t, err := d.record()
 		if err != nil {
@@ -286,8 +451,9 @@ func ReadPackedFile(path string) (*Packed, error) {
 }
 
 type decoder struct {
-	b   []byte
-	off int
+	b       []byte
+	off     int
+	version int
 }
 
 var errShort = errors.New("record runs past the end of the payload")
@@ -365,56 +531,109 @@ func (d *decoder) record() (PackedTensor, error) {
 		for i := range t.Data {
 			t.Data[i] = math.Float32frombits(binary.LittleEndian.Uint32(vb[4*i:]))
 		}
-	case kindClustered:
-		cbt, err := d.u8()
-		if err != nil {
+	case kindClustered, kindHuffman:
+		if kind == kindHuffman && d.version < packVersion {
+			return t, fmt.Errorf("tensor %q: Huffman-coded record in a version %d file", t.Name, d.version)
+		}
+		if err := d.clustered(&t, n, kind == kindHuffman); err != nil {
 			return t, err
 		}
-		k, err := d.u16()
+	default:
+		return t, fmt.Errorf("tensor %q: unknown record kind %d", t.Name, kind)
+	}
+	return t, nil
+}
+
+// clustered decodes the rest of a clustered record (kind 1 or 2) of n
+// values into t.
+func (d *decoder) clustered(t *PackedTensor, n int, huffman bool) error {
+	cbt, err := d.u8()
+	if err != nil {
+		return err
+	}
+	k, err := d.u16()
+	if err != nil {
+		return err
+	}
+	if k < 1 || k > MaxK {
+		return fmt.Errorf("tensor %q has K=%d, want 1..%d", t.Name, k, MaxK)
+	}
+	bits := storedBits(k)
+	if !huffman {
+		b, err := d.u8()
 		if err != nil {
-			return t, err
+			return err
 		}
-		bits, err := d.u8()
+		if b != bits {
+			return fmt.Errorf("tensor %q: %d-bit indices for K=%d, want %d", t.Name, b, k, bits)
+		}
+	}
+	t.Codebook = make([]float32, k)
+	switch cbt {
+	case cbFloat32:
+		cb, err := d.take(4 * k)
 		if err != nil {
-			return t, err
+			return err
 		}
-		if k < 1 || k > MaxK {
-			return t, fmt.Errorf("tensor %q has K=%d, want 1..%d", t.Name, k, MaxK)
+		for i := range t.Codebook {
+			t.Codebook[i] = math.Float32frombits(binary.LittleEndian.Uint32(cb[4*i:]))
 		}
-		if bits != storedBits(k) {
-			return t, fmt.Errorf("tensor %q: %d-bit indices for K=%d, want %d", t.Name, bits, k, storedBits(k))
+	case cbFloat16:
+		cb, err := d.take(2 * k)
+		if err != nil {
+			return err
 		}
-		t.Codebook = make([]float32, k)
-		switch cbt {
-		case cbFloat32:
-			cb, err := d.take(4 * k)
-			if err != nil {
-				return t, err
-			}
-			for i := range t.Codebook {
-				t.Codebook[i] = math.Float32frombits(binary.LittleEndian.Uint32(cb[4*i:]))
-			}
-		case cbFloat16:
-			cb, err := d.take(2 * k)
-			if err != nil {
-				return t, err
-			}
-			for i := range t.Codebook {
-				t.Codebook[i] = FromFloat16(binary.LittleEndian.Uint16(cb[2*i:]))
-			}
-		default:
-			return t, fmt.Errorf("tensor %q: unknown codebook type %d", t.Name, cbt)
+		for i := range t.Codebook {
+			t.Codebook[i] = FromFloat16(binary.LittleEndian.Uint16(cb[2*i:]))
 		}
+	default:
+		return fmt.Errorf("tensor %q: unknown codebook type %d", t.Name, cbt)
+	}
+	if huffman {
+		t.Coding = CodingHuffman
+		start := d.off
+		lb, err := d.take((k + 1) / 2)
+		if err != nil {
+			return fmt.Errorf("tensor %q: code lengths: %w", t.Name, err)
+		}
+		lengths := make([]uint8, k)
+		for i := range lengths {
+			lengths[i] = lb[i/2] >> (4 * (i % 2)) & 15
+		}
+		if k%2 == 1 && lb[k/2]>>4 != 0 {
+			return fmt.Errorf("tensor %q: unused code-length nibble is %d, want 0", t.Name, lb[k/2]>>4)
+		}
+		sb, err := d.take(8)
+		if err != nil {
+			return err
+		}
+		sl := binary.LittleEndian.Uint64(sb)
+		if sl > uint64(len(d.b)-d.off) {
+			return fmt.Errorf("tensor %q %v: bitstream of %d bytes: %w", t.Name, t.Shape, sl, errShort)
+		}
+		stream, _ := d.take(int(sl))
+		// Every code takes at least one bit, so the stream bounds n
+		// before the indices are allocated.
+		if uint64(n) > 8*sl {
+			return fmt.Errorf("tensor %q %v: a %d-byte bitstream cannot hold %d indices", t.Name, t.Shape, sl, n)
+		}
+		t.Indices = make([]uint8, n)
+		if err := decodeHuffman(stream, lengths, t.Indices); err != nil {
+			return fmt.Errorf("tensor %q %v, K=%d: Huffman indices: %w", t.Name, t.Shape, k, err)
+		}
+		t.IndexBytes = d.off - start
+	} else {
+		t.Coding = CodingFixed
 		pl := packedLen(n, bits)
 		if pl < 0 {
-			return t, fmt.Errorf("tensor %q %v: index stream length overflows", t.Name, t.Shape)
+			return fmt.Errorf("tensor %q %v: index stream length overflows", t.Name, t.Shape)
 		}
 		ib, err := d.take(pl)
 		if err != nil {
-			return t, fmt.Errorf("tensor %q %v: %d indices of %d bits: %w", t.Name, t.Shape, n, bits, err)
+			return fmt.Errorf("tensor %q %v: %d indices of %d bits: %w", t.Name, t.Shape, n, bits, err)
 		}
+		t.IndexBytes = 1 + pl
 		t.Indices = make([]uint8, n)
-		t.Data = make([]float32, n)
 		var acc uint64
 		nacc, pos := 0, 0
 		mask := uint64(1)<<bits - 1
@@ -427,16 +646,20 @@ func (d *decoder) record() (PackedTensor, error) {
 			j := int(acc & mask)
 			acc >>= bits
 			nacc -= bits
-			if j >= k {
-				return t, fmt.Errorf("tensor %q: index %d is %d, K=%d", t.Name, i, j, k)
-			}
 			t.Indices[i] = uint8(j)
-			t.Data[i] = t.Codebook[j]
 		}
-	default:
-		return t, fmt.Errorf("tensor %q: unknown record kind %d", t.Name, kind)
+		if acc != 0 {
+			return fmt.Errorf("tensor %q: padding bits after the last index are not zero", t.Name)
+		}
 	}
-	return t, nil
+	t.Data = make([]float32, n)
+	for i, j := range t.Indices {
+		if int(j) >= k {
+			return fmt.Errorf("tensor %q: index %d is %d, K=%d", t.Name, i, j, k)
+		}
+		t.Data[i] = t.Codebook[j]
+	}
+	return nil
 }
 
 // Apply copies the packed values into g's parameters. The file and the
