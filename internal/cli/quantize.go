@@ -113,7 +113,8 @@ type quantizeResult struct {
 	PackedBytes int64
 	ONNXBytes   int64
 	Accuracy    float64 // percent, -1 without data
-	BitsAvg     float64
+	BitsAvg     float64 // index + codebook bits per weight at fixed index width
+	StoredBits  float64 // the same as stored in the packed file (indices entropy-coded where smaller)
 	Clusters    []map[string]any
 }
 
@@ -173,6 +174,7 @@ func runQuantize(e *env, args []string) error {
 	}
 	summary["clusters"] = res.Clusters
 	summary["bits_per_weight"] = res.BitsAvg
+	summary["stored_bits_per_weight"] = res.StoredBits
 	summary["bytes"] = res.PackedBytes
 	summary["onnx_bytes"] = res.ONNXBytes
 	summary["compression"] = float64(fileSize(o.Model)) / float64(res.PackedBytes)
@@ -209,24 +211,33 @@ func finishQuantize(e *env, g *graph.Graph, res *quantizeResult, tune tuneFlags,
 		}
 		res.Accuracy = 100 * ev.Accuracy
 	}
+	popt := cluster.PackOptions{Float16Codebook: f16}
+	packing, err := cluster.PackStats(r, popt)
+	if err != nil {
+		return err
+	}
 	shared := map[string]onnx.Shared{}
-	totalBits, totalW := 0.0, 0
-	for _, l := range r.Layers {
+	totalBits, storedBits, totalW := 0.0, 0.0, 0
+	for i, l := range r.Layers {
 		shared[l.Param] = onnx.Shared{Codebook: l.Codebook, Indices: l.Indices}
 		n := len(l.Indices)
+		stored := 8 * float64(packing[i].IndexBytes+packing[i].CodebookBytes) / float64(n)
 		totalBits += l.BitsPerWeight * float64(n)
+		storedBits += stored * float64(n)
 		totalW += n
-		res.Clusters = append(res.Clusters, map[string]any{"layer": l.Param, "k": l.K, "bits": l.BitsPerWeight, "weights": n})
+		res.Clusters = append(res.Clusters, map[string]any{"layer": l.Param, "k": l.K, "bits": l.BitsPerWeight,
+			"stored_bits": stored, "coding": packing[i].Coding.String(), "weights": n})
 	}
 	if totalW > 0 {
 		res.BitsAvg = totalBits / float64(totalW)
+		res.StoredBits = storedBits / float64(totalW)
 	}
 	g.Meta["slimgo.stage"] = "quantized"
 	if err := onnx.WriteFile(out, g, onnx.WriteOptions{Shared: shared}); err != nil {
 		return err
 	}
 	res.ONNXBytes = fileSize(out)
-	n, err := cluster.WritePackedFile(packed, g, r, cluster.PackOptions{Float16Codebook: f16})
+	n, err := cluster.WritePackedFile(packed, g, r, popt)
 	if err != nil {
 		os.Remove(out)
 		return err
