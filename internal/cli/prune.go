@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"flag"
 	"fmt"
 	"math"
 	"os"
@@ -49,12 +50,7 @@ type ddpgFlags struct {
 	Resume     bool
 }
 
-func (d *ddpgFlags) register(fs interface {
-	IntVar(*int, string, int, string)
-	Float64Var(*float64, string, float64, string)
-	StringVar(*string, string, string, string)
-	BoolVar(*bool, string, bool, string)
-}) {
+func (d *ddpgFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&d.Episodes, "episodes", 120, "DDPG episodes, warm-up included")
 	fs.IntVar(&d.Warmup, "warmup", 20, "DDPG warm-up episodes with random actions")
 	fs.Float64Var(&d.B, "b", 2, "accuracy protection b: reward Accuracy = 1 - delta_acc/b, delta_acc in points")
