@@ -89,6 +89,9 @@ func Compile(n *graph.Node) (Kernel, error) {
 	regMu.RLock()
 	f := registry[n.Op]
 	regMu.RUnlock()
+	if n.Op == OpFusedConv {
+		f = newFusedConv
+	}
 	if f == nil {
 		return nil, fmt.Errorf("node %q: unsupported op %q", n.Name, n.Op)
 	}

@@ -134,6 +134,10 @@ type convKernel struct {
 	ybufs  [][]float32 // per-worker lowered outputs of a chunk of images
 	dybufs [][]float32 // per-worker lowered output gradients of a chunk
 	dws    [][]float32 // per-chunk (depthwise: per-worker) weight-gradient accumulators
+
+	// OpFusedConv only (inference): add input 3 (a tensor of Y's shape) to
+	// Y when present, then apply ReLU when relu is set.
+	fused, relu bool
 }
 
 var convAttrs = []string{"kernel_shape", "strides", "pads", "dilations", "group", "auto_pad"}
@@ -157,6 +161,35 @@ func newConv(n *graph.Node) (Kernel, error) {
 		return nil, err
 	}
 	return &convKernel{node: n}, nil
+}
+
+// newFusedConv validates an OpFusedConv node (see Optimize): the Conv
+// attributes plus activation "" or "relu".
+func newFusedConv(n *graph.Node) (Kernel, error) {
+	act := n.Attrs.String("activation", "")
+	if act != "" && act != "relu" {
+		return nil, attrErrorf(n, "activation %q: want \"\" or \"relu\"", act)
+	}
+	plain := &graph.Node{Name: n.Name, Op: n.Op, Inputs: n.Inputs, Outputs: n.Outputs, Attrs: n.Attrs.Clone()}
+	delete(plain.Attrs, "activation")
+	k, err := newConv(plain)
+	if err != nil {
+		return nil, err
+	}
+	ck := k.(*convKernel)
+	ck.fused, ck.relu = true, act == "relu"
+	return ck, nil
+}
+
+// epilogue applies a fused Conv's residual add and ReLU to one output row
+// (res nil: no residual).
+func (k *convKernel) epilogue(row, res []float32) {
+	if res != nil {
+		vecAdd(res, row)
+	}
+	if k.relu {
+		vecRelu(row, row)
+	}
 }
 
 // geometry returns the node geometry for weight shape w, caching it.
@@ -248,7 +281,17 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 	if err != nil {
 		return nil, err
 	}
+	if k.fused && ctx != nil && ctx.Train {
+		return nil, fmt.Errorf("%s is an inference-only fused node (engine.Optimize); train the original graph", OpFusedConv)
+	}
 	x, w := in[0].Data, in[1].Data
+	var res []float32
+	if k.fused && len(in) > 3 && in[3] != nil {
+		if want := []int{d.n, d.m, d.s.OH, d.s.OW}; !tensor.SameShape(in[3].Shape, want) {
+			return nil, fmt.Errorf("residual input %v, want the output shape %v", in[3].Shape, want)
+		}
+		res = in[3].Data
+	}
 	var y *tensor.Tensor
 	if d.depthwise {
 		y = ctx.Alloc(d.n, d.m, d.s.OH, d.s.OW) // the direct loops add into y
@@ -262,6 +305,15 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 	t := batchWorkers(d.n)
 	if d.depthwise {
 		k.forwardDepthwise(d, x, w, bias, y.Data, t)
+		if k.fused {
+			forChunks(len(y.Data), func(lo, hi int) {
+				var r []float32
+				if res != nil {
+					r = res[lo:hi]
+				}
+				k.epilogue(y.Data[lo:hi], r)
+			})
+		}
 		return []*tensor.Tensor{y}, nil
 	}
 	kb := k.chunk(d, t)
@@ -281,16 +333,6 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 		if kb == 1 {
 			xi := x[lo*chw : (lo+1)*chw]
 			yi := y.Data[lo*myhw : (lo+1)*myhw]
-			beta := float32(0)
-			if bias != nil {
-				for m := range d.m {
-					row := yi[m*d.ohw : (m+1)*d.ohw]
-					for i := range row {
-						row[i] = bias[m]
-					}
-				}
-				beta = 1
-			}
 			col := xi
 			if !d.pointwise {
 				col = k.cols[wk]
@@ -300,7 +342,23 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 				gemm(false, false, d.mg, d.ohw, d.kk, 1,
 					w[g*d.mg*d.kk:], d.kk,
 					col[g*d.kk*d.ohw:], d.ohw,
-					beta, yi[g*d.mg*d.ohw:], d.ohw)
+					0, yi[g*d.mg*d.ohw:], d.ohw)
+			}
+			if bias != nil || k.fused {
+				// Bias, residual and ReLU row by row, while the row is in cache.
+				for m := range d.m {
+					row := yi[m*d.ohw : (m+1)*d.ohw]
+					if bias != nil {
+						vecAffine(row, row, 0, 1, bias[m])
+					}
+					if k.fused {
+						var r []float32
+						if res != nil {
+							r = res[lo*myhw+m*d.ohw : lo*myhw+(m+1)*d.ohw]
+						}
+						k.epilogue(row, r)
+					}
+				}
 			}
 			return
 		}
@@ -322,11 +380,15 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 				dst, src := yi[m*d.ohw:(m+1)*d.ohw], yb[m*ld+j*d.ohw:m*ld+(j+1)*d.ohw]
 				if bias == nil {
 					copy(dst, src)
-					continue
+				} else {
+					vecAffine(src, dst, 0, 1, bias[m])
 				}
-				b := bias[m]
-				for i, v := range src {
-					dst[i] = v + b
+				if k.fused {
+					var r []float32
+					if res != nil {
+						r = res[(lo+j)*myhw+m*d.ohw : (lo+j)*myhw+(m+1)*d.ohw]
+					}
+					k.epilogue(dst, r)
 				}
 			}
 		}
@@ -376,6 +438,9 @@ func (k *convKernel) forwardDepthwise(d convDims, x, w, bias, y []float32, t int
 // over batch and pixels.
 func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
 	gin := make([]*tensor.Tensor, len(in))
+	if k.fused {
+		return nil, fmt.Errorf("%s is an inference-only fused node (engine.Optimize); train the original graph", OpFusedConv)
+	}
 	d, err := k.check(in)
 	if err != nil {
 		return nil, err

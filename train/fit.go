@@ -108,11 +108,23 @@ type Eval struct {
 // 256) and returns accuracy and mean loss. It errors on an empty set, an
 // input shape the model does not take, or a label the model cannot output.
 func Evaluate(g *graph.Graph, set *data.Dataset, batch int) (Eval, error) {
-	e, err := engine.New(g)
+	e, err := inferenceExecutor(g)
 	if err != nil {
 		return Eval{}, err
 	}
 	return evaluate(e, set, batch)
+}
+
+// inferenceExecutor compiles engine.Optimize(g) (BN folded into convs,
+// ReLU and residual adds fused), the form inference runs fastest in; the
+// optimised graph holds g's BN statistics as of now, so callers build it
+// afresh after training steps.
+func inferenceExecutor(g *graph.Graph) (*engine.Executor, error) {
+	o, err := engine.Optimize(g)
+	if err != nil {
+		return nil, err
+	}
+	return engine.New(o)
 }
 
 func evaluate(e *engine.Executor, set *data.Dataset, batch int) (Eval, error) {
@@ -167,7 +179,7 @@ func Predict(g *graph.Graph, x *tensor.Tensor, batch int) (*tensor.Tensor, error
 	if batch <= 0 {
 		batch = 256
 	}
-	e, err := engine.New(g)
+	e, err := inferenceExecutor(g)
 	if err != nil {
 		return nil, err
 	}
@@ -521,7 +533,11 @@ epochs:
 			es.ImagesPerSec = float64(seenHere) / sec
 		}
 		if testSet != nil && testSet.Len() > 0 && ((epoch+1)%opt.EvalEvery == 0 || epoch+1 == opt.Epochs) {
-			ev, err := evaluate(exec, testSet, opt.EvalBatch)
+			ee, err := inferenceExecutor(g)
+			if err != nil {
+				return nil, fmt.Errorf("train: after epoch %d: %w", epoch+1, err)
+			}
+			ev, err := evaluate(ee, testSet, opt.EvalBatch)
 			if err != nil {
 				return nil, fmt.Errorf("train: after epoch %d: %w", epoch+1, err)
 			}

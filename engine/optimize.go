@@ -1,0 +1,295 @@
+package engine
+
+// Inference-only graph rewrite: BatchNormalization folded into the Conv
+// before it, and the ReLU after a Conv (optionally after a residual Add)
+// fused into the Conv's output pass.
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/slimgo/slimgo/graph"
+	"github.com/slimgo/slimgo/tensor"
+)
+
+// OpFusedConv is the engine-internal op Optimize produces: a Conv whose
+// output pass also adds an optional residual and applies an optional ReLU,
+//
+//	X, W, B?, R? -> Y = act(conv(X, W) + B + R)
+//
+// with the Conv attributes plus "activation" ("" or "relu"). R must have
+// Y's shape. It runs in inference mode only (Backward errors) and is not a
+// canonical graph op: graphs holding it are for an Executor, never for
+// saving or export, and it is not listed by Supported.
+const OpFusedConv = "slimgo.FusedConv"
+
+// Optimize returns a graph that computes the same outputs as g in
+// inference mode, faster:
+//
+//   - a BatchNormalization reading the output of a Conv that nothing else
+//     reads is folded into that Conv's weight and bias (with the running
+//     statistics at the time of the call),
+//   - a Relu reading an Add of such a Conv's output (read by nothing else)
+//     and another value of the same shape becomes the Conv's residual input
+//     and activation, and
+//   - a Relu reading the output of a Conv that nothing else reads becomes the
+//     Conv's activation.
+//
+// Fused nodes use OpFusedConv and keep the names of the values they
+// replace, so graph outputs and Executor.Value lookups of surviving values
+// still work. g itself is not modified; the result shares g's unchanged
+// parameter tensors and owns the folded ones, so it reflects later updates
+// of g only where nothing was folded: call Optimize again after training.
+// The result must not be trained or saved. It errors when g's nodes cannot
+// be ordered.
+func Optimize(g *graph.Graph) (*graph.Graph, error) {
+	if _, err := g.Topo(); err != nil {
+		return nil, err
+	}
+	o := &graph.Graph{Name: g.Name, Inputs: g.Inputs, Outputs: g.Outputs, Meta: g.Meta,
+		Params: make(map[string]*tensor.Tensor, len(g.Params))}
+	for k, t := range g.Params {
+		o.Params[k] = t
+	}
+	for _, n := range g.Nodes {
+		o.Nodes = append(o.Nodes, n.Clone())
+	}
+	shapes := batchShapes(g)
+	foldBN(o)
+	fuseResidualRelu(o, shapes)
+	fuseRelu(o)
+	// Drop parameters no node reads any more (the folded-away ones).
+	used := map[string]bool{}
+	for _, n := range o.Nodes {
+		for _, in := range n.Inputs {
+			used[in] = true
+		}
+	}
+	for k := range o.Params {
+		if !used[k] {
+			delete(o.Params, k)
+		}
+	}
+	return o, nil
+}
+
+// batchShapes returns the value shapes of g for a batch of two images of
+// the declared input shape (nil when they cannot be inferred); two, so a
+// value that broadcasts over the batch does not look like a batch value.
+func batchShapes(g *graph.Graph) map[string][]int {
+	in := map[string][]int{}
+	for _, v := range g.Inputs {
+		if len(v.Shape) == 0 {
+			return nil
+		}
+		s := slices.Clone(v.Shape)
+		if s[0] < 0 {
+			s[0] = 2
+		}
+		for _, d := range s {
+			if d < 0 {
+				return nil
+			}
+		}
+		in[v.Name] = s
+	}
+	shapes, err := g.InferShapes(in)
+	if err != nil {
+		return nil
+	}
+	return shapes
+}
+
+// readers counts, for every value, the node inputs and graph outputs that
+// read it.
+func readers(g *graph.Graph) map[string]int {
+	r := map[string]int{}
+	for _, n := range g.Nodes {
+		for _, in := range n.Inputs {
+			if in != "" {
+				r[in]++
+			}
+		}
+	}
+	for _, v := range g.Outputs {
+		r[v.Name]++
+	}
+	return r
+}
+
+// producers maps each value to the node computing it.
+func producers(g *graph.Graph) map[string]*graph.Node {
+	p := map[string]*graph.Node{}
+	for _, n := range g.Nodes {
+		for _, out := range n.Outputs {
+			if out != "" {
+				p[out] = n
+			}
+		}
+	}
+	return p
+}
+
+// removeNodes deletes the marked nodes from g.
+func removeNodes(g *graph.Graph, dead map[*graph.Node]bool) {
+	g.Nodes = slices.DeleteFunc(g.Nodes, func(n *graph.Node) bool { return dead[n] })
+}
+
+// isParam4 reports whether name is a parameter with a 4-D shape.
+func isParam4(g *graph.Graph, name string) bool {
+	t := g.Params[name]
+	return t != nil && len(t.Shape) == 4
+}
+
+// foldBN folds every BatchNormalization whose input is read only by it and
+// computed by a plain Conv with parameter weights into that Conv, which
+// becomes an OpFusedConv with a bias and the BN's output name.
+func foldBN(g *graph.Graph) {
+	rd, prod := readers(g), producers(g)
+	dead := map[*graph.Node]bool{}
+	for _, bn := range g.Nodes {
+		if bn.Op != graph.OpBN || len(bn.Inputs) < 5 || len(bn.Outputs) < 1 {
+			continue
+		}
+		conv := prod[bn.Inputs[0]]
+		if conv == nil || conv.Op != graph.OpConv || rd[bn.Inputs[0]] != 1 || !isParam4(g, conv.Input(1)) {
+			continue
+		}
+		w := g.Params[conv.Input(1)]
+		m := w.Shape[0]
+		var bias *tensor.Tensor
+		if b := conv.Input(2); b != "" {
+			if bias = g.Params[b]; bias == nil || bias.Len() != m {
+				continue
+			}
+		}
+		var p [4]*tensor.Tensor
+		ok := true
+		for i := range p {
+			p[i] = g.Params[bn.Inputs[1+i]]
+			ok = ok && p[i] != nil && p[i].Len() == m
+		}
+		if !ok {
+			continue
+		}
+		eps := float64(bn.Attrs.Float("epsilon", 1e-5))
+		scale, shift, mean, vr := p[0].Data, p[1].Data, p[2].Data, p[3].Data
+		fw, fb := tensor.New(w.Shape...), tensor.New(m)
+		per := w.Len() / m
+		for j := range m {
+			a := float64(scale[j]) / math.Sqrt(float64(vr[j])+eps)
+			for i := j * per; i < (j+1)*per; i++ {
+				fw.Data[i] = float32(float64(w.Data[i]) * a)
+			}
+			b0 := 0.0
+			if bias != nil {
+				b0 = float64(bias.Data[j])
+			}
+			fb.Data[j] = float32((b0-float64(mean[j]))*a + float64(shift[j]))
+		}
+		wn, bn2 := uniqueParam(g, conv.Name+".folded_weight"), uniqueParam(g, conv.Name+".folded_bias")
+		g.Params[wn], g.Params[bn2] = fw, fb
+		conv.Op = OpFusedConv
+		conv.Inputs = []string{conv.Inputs[0], wn, bn2}
+		conv.Outputs = []string{bn.Outputs[0]}
+		dead[bn] = true
+	}
+	removeNodes(g, dead)
+}
+
+// uniqueParam returns prefix, or prefix with a number, unused as a value.
+func uniqueParam(g *graph.Graph, prefix string) string {
+	name := prefix
+	for i := 2; g.Params[name] != nil; i++ {
+		name = fmt.Sprintf("%s%d", prefix, i)
+	}
+	return name
+}
+
+// asFused turns a Conv into an OpFusedConv (no-op for a fused one).
+func asFused(n *graph.Node) {
+	if n.Op == graph.OpConv {
+		n.Op = OpFusedConv
+	}
+}
+
+// fusable reports whether value v is computed by a Conv or OpFusedConv
+// without activation or residual and read only once.
+func fusable(v string, rd map[string]int, prod map[string]*graph.Node) *graph.Node {
+	n := prod[v]
+	if n == nil || rd[v] != 1 || len(n.Outputs) != 1 {
+		return nil
+	}
+	if n.Op == graph.OpConv || (n.Op == OpFusedConv && n.Attrs.String("activation", "") == "" && len(n.Inputs) < 4) {
+		return n
+	}
+	return nil
+}
+
+// fuseResidualRelu rewrites Relu(Add(conv, r)) with conv's output read only
+// by the Add, the Add's only by the Relu and r of the Add's shape into a
+// fused Conv with residual r.
+func fuseResidualRelu(g *graph.Graph, shapes map[string][]int) {
+	if shapes == nil {
+		return
+	}
+	rd, prod := readers(g), producers(g)
+	dead := map[*graph.Node]bool{}
+	for _, relu := range g.Nodes {
+		if relu.Op != graph.OpRelu || len(relu.Inputs) != 1 || len(relu.Outputs) != 1 {
+			continue
+		}
+		add := prod[relu.Inputs[0]]
+		if add == nil || add.Op != graph.OpAdd || rd[relu.Inputs[0]] != 1 || len(add.Inputs) != 2 {
+			continue
+		}
+		for i := range 2 {
+			conv := fusable(add.Inputs[i], rd, prod)
+			res := add.Inputs[1-i]
+			if conv == nil || dead[conv] || g.IsParam(res) || res == add.Inputs[i] ||
+				shapes[res] == nil || !slices.Equal(shapes[res], shapes[add.Inputs[i]]) {
+				continue
+			}
+			asFused(conv)
+			for len(conv.Inputs) < 3 {
+				conv.Inputs = append(conv.Inputs, "")
+			}
+			conv.Inputs = append(conv.Inputs, res)
+			conv.Attrs = conv.Attrs.Clone()
+			if conv.Attrs == nil {
+				conv.Attrs = graph.Attrs{}
+			}
+			conv.Attrs["activation"] = "relu"
+			conv.Outputs = []string{relu.Outputs[0]}
+			dead[add], dead[relu] = true, true
+			break
+		}
+	}
+	removeNodes(g, dead)
+}
+
+// fuseRelu rewrites Relu(conv) with conv's output read only by the Relu
+// into a fused Conv with a ReLU.
+func fuseRelu(g *graph.Graph) {
+	rd, prod := readers(g), producers(g)
+	dead := map[*graph.Node]bool{}
+	for _, relu := range g.Nodes {
+		if relu.Op != graph.OpRelu || len(relu.Inputs) != 1 || len(relu.Outputs) != 1 {
+			continue
+		}
+		conv := fusable(relu.Inputs[0], rd, prod)
+		if conv == nil {
+			continue
+		}
+		asFused(conv)
+		conv.Attrs = conv.Attrs.Clone()
+		if conv.Attrs == nil {
+			conv.Attrs = graph.Attrs{}
+		}
+		conv.Attrs["activation"] = "relu"
+		conv.Outputs = []string{relu.Outputs[0]}
+		dead[relu] = true
+	}
+	removeNodes(g, dead)
+}
