@@ -649,6 +649,11 @@ func TestPackStatsChoice(t *testing.T) {
 			}
 		})
 	}
+	for c, want := range map[IndexCoding]string{CodingNone: "float", CodingFixed: "fixed", CodingHuffman: "huffman", 7: "IndexCoding(7)"} {
+		if c.String() != want {
+			t.Errorf("IndexCoding %d prints %q, want %q", int(c), c.String(), want)
+		}
+	}
 	bad := &Result{Layers: []LayerResult{{Param: "w", Codebook: []float32{1, 2}, Indices: []uint8{0, 2}}}}
 	if _, err := PackStats(bad, PackOptions{}); err == nil || !strings.Contains(err.Error(), "index 1 is 2") {
 		t.Errorf("index >= K: %v", err)
