@@ -305,21 +305,22 @@ func (p *pipeline) stageFigures(name string, g *graph.Graph, bytes int64, file s
 	s := report.Stage{Name: name, Accuracy: 100 * ev.Accuracy, Params: int64(st.Params), MACs: st.MACs, Bytes: bytes, File: file}
 	s.ImagesPerSec = inferenceSpeed(g, p.cfg.BenchBatch)
 	if !p.o.NoORT {
-		s.ORTImagesPerSec, s.ORTBatch1ImagesPerSec = p.ortSpeed(g, file)
+		s.ORTImagesPerSec, s.ORTBatch1ImagesPerSec = ortSpeed(p.e, g, file, p.dir, p.cfg.BenchBatch)
 	}
 	fmt.Fprintf(p.e.stderr, "%s: accuracy %.2f%%, %d params, %.2f M MACs, %d bytes, %.0f img/s (slimgo), %.0f img/s (ONNX Runtime)\n",
 		name, s.Accuracy, s.Params, float64(s.MACs)/1e6, s.Bytes, s.ImagesPerSec, s.ORTImagesPerSec)
 	return s, nil
 }
 
-// ortSpeed measures ONNX Runtime images/s at the bench batch and at batch 1.
-// A float model is measured in its deployment form (BN folded); model, when
-// non-empty, is an ONNX file to measure as is. Failures leave 0 (not measured).
-func (p *pipeline) ortSpeed(g *graph.Graph, model string) (batchN, batch1 float64) {
+// ortSpeed measures ONNX Runtime images/s at batch n and at batch 1. A float
+// model is measured in its deployment form (BN folded); model, when it names
+// an .onnx file, is measured as is. Temporary files go to a directory made
+// in tmpDir. Failures leave 0 (not measured) and are noted on stderr.
+func ortSpeed(e *env, g *graph.Graph, model, tmpDir string, n int) (batchN, batch1 float64) {
 	if !ort.Available() {
 		return 0, 0
 	}
-	tmp, err := os.MkdirTemp(p.dir, ".ort")
+	tmp, err := os.MkdirTemp(tmpDir, ".ort")
 	if err != nil {
 		return 0, 0
 	}
@@ -330,9 +331,12 @@ func (p *pipeline) ortSpeed(g *graph.Graph, model string) (batchN, batch1 float6
 			return 0, 0
 		}
 	}
-	chw, _ := inputCHW(g)
-	measure := func(n, repeat int) float64 {
-		x := tensor.New(n, chw[0], chw[1], chw[2])
+	chw, err := inputCHW(g)
+	if err != nil {
+		return 0, 0
+	}
+	measure := func(b, repeat int) float64 {
+		x := tensor.New(b, chw[0], chw[1], chw[2])
 		x.FillNormal(tensor.NewRNG(1), 0, 1)
 		in := filepath.Join(tmp, "x.npy")
 		if npy.WriteFile(in, x) != nil {
@@ -340,13 +344,12 @@ func (p *pipeline) ortSpeed(g *graph.Graph, model string) (batchN, batch1 float6
 		}
 		r, err := ort.RunFiles(model, in, filepath.Join(tmp, "y.npy"), repeat)
 		if err != nil || r.Ms <= 0 {
-			fmt.Fprintf(p.e.stderr, "ONNX Runtime not measured: %v\n", err)
+			fmt.Fprintf(e.stderr, "ONNX Runtime not measured: %v\n", err)
 			return 0
 		}
-		return float64(n) / (r.Ms / 1000)
+		return float64(b) / (r.Ms / 1000)
 	}
-	batchN = measure(p.cfg.BenchBatch, 20)
-	if batchN > 0 {
+	if batchN = measure(n, 20); batchN > 0 {
 		batch1 = measure(1, 200)
 	}
 	return batchN, batch1

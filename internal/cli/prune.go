@@ -34,6 +34,7 @@ type pruneOptions struct {
 	DDPG         ddpgFlags
 	Out          string
 	Seed         uint64
+	NoORT        bool
 	JSON         bool
 }
 
@@ -99,6 +100,7 @@ func parsePrune(e *env, args []string) (*pruneOptions, error) {
 	o.DDPG.register(fs)
 	fs.StringVar(&o.Out, "out", "", "output ONNX model (required)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed")
+	fs.BoolVar(&o.NoORT, "no-ort", false, "do not measure ONNX Runtime speed")
 	fs.BoolVar(&o.JSON, "json", false, "print the summary as one JSON object on stdout")
 	if err := parse(fs, args); err != nil {
 		return nil, err
@@ -225,6 +227,11 @@ func runPrune(e *env, args []string) error {
 	summary["out"] = o.Out
 	summary["images_per_s"] = inferenceSpeed(out, 64)
 	summary["images_per_s_before"] = inferenceSpeed(g, 64)
+	if !o.NoORT {
+		dir := filepath.Dir(o.Out)
+		summary["ort_images_per_s_before"], summary["ort_batch1_images_per_s_before"] = ortSpeed(e, g, "", dir, 64)
+		summary["ort_images_per_s"], summary["ort_batch1_images_per_s"] = ortSpeed(e, out, "", dir, 64)
+	}
 	fmt.Fprintf(e.stderr, "wrote %s: %d -> %d params (%.1f%%), %.2f -> %.2f M MACs\n", o.Out, before.Params, after.Params,
 		100*float64(after.Params)/float64(before.Params), float64(before.MACs)/1e6, float64(after.MACs)/1e6)
 	return emit(e, o.JSON, summary)
