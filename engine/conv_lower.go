@@ -219,3 +219,96 @@ func runChunks(nchunks, t int, f func(w, c int)) {
 		}
 	})
 }
+
+// gatherMaxCols is the largest output plane (OH*OW) lowered through a
+// gather table: on small maps the per-row bookkeeping of the block copies
+// costs more than one table load per element.
+const gatherMaxCols = 256
+
+// useGather reports whether a geometry is lowered with a gather table.
+func useGather(s kernels.ConvShape) bool { return s.OH*s.OW <= gatherMaxCols }
+
+// gatherTable maps every (tap, output pixel) of a geometry to the offset
+// of the input pixel it reads within one channel plane, or to H*W (a zero
+// slot past the plane) when the tap falls in the padding: idx[(i*KW+j)*OH*OW
+// + oy*OW + ox].
+type gatherTable struct {
+	s   kernels.ConvShape
+	idx []int32
+}
+
+// newGatherTable builds the table of geometry s (channel count ignored).
+func newGatherTable(s kernels.ConvShape) *gatherTable {
+	plane := int32(s.H * s.W)
+	ohw := s.OH * s.OW
+	t := &gatherTable{s: s, idx: make([]int32, s.KH*s.KW*ohw)}
+	for i := range s.KH {
+		for j := range s.KW {
+			row := t.idx[(i*s.KW+j)*ohw : (i*s.KW+j+1)*ohw]
+			for oy := range s.OH {
+				y := oy*s.SH - s.PadT + i*s.DH
+				for ox := range s.OW {
+					x := ox*s.SW - s.PadL + j*s.DW
+					v := plane
+					if y >= 0 && y < s.H && x >= 0 && x < s.W {
+						v = int32(y*s.W + x)
+					}
+					row[oy*s.OW+ox] = v
+				}
+			}
+		}
+	}
+	return t
+}
+
+// matches reports whether the table was built for geometry s.
+func (t *gatherTable) matches(s kernels.ConvShape) bool {
+	if t == nil {
+		return false
+	}
+	a, b := t.s, s
+	a.C, b.C = 0, 0
+	return a == b
+}
+
+// im2col writes the im2col matrix of one image x[C,H,W] into col with row
+// stride ld (see im2colLD), gathering through the table; zp is scratch of at
+// least H*W+1 floats.
+func (t *gatherTable) im2col(x []float32, s kernels.ConvShape, col []float32, ld int, zp []float32) {
+	plane := s.H * s.W
+	ohw := s.OH * s.OW
+	taps := s.KH * s.KW
+	zp = zp[:plane+1]
+	for c := range s.C {
+		copy(zp, x[c*plane:(c+1)*plane])
+		zp[plane] = 0
+		for tap := range taps {
+			idx := t.idx[tap*ohw : (tap+1)*ohw]
+			r := c*taps + tap
+			vecGather(zp, idx, col[r*ld:r*ld+ohw])
+		}
+	}
+}
+
+// col2im adds the column gradients col (row stride ld) of one image into
+// dx[C,H,W] through the table (the adjoint of im2col); zp is scratch of at
+// least H*W+1 floats.
+func (t *gatherTable) col2im(col []float32, ld int, s kernels.ConvShape, dx []float32, zp []float32) {
+	plane := s.H * s.W
+	ohw := s.OH * s.OW
+	taps := s.KH * s.KW
+	zp = zp[:plane+1]
+	for c := range s.C {
+		clear(zp)
+		for tap := range taps {
+			idx := t.idx[tap*ohw : (tap+1)*ohw]
+			r := c*taps + tap
+			row := col[r*ld : r*ld+ohw]
+			row = row[:len(idx)]
+			for p, ix := range idx {
+				zp[ix] += row[p]
+			}
+		}
+		vecAdd(zp[:plane], dx[c*plane:(c+1)*plane])
+	}
+}

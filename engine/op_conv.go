@@ -134,6 +134,8 @@ type convKernel struct {
 	ybufs  [][]float32 // per-worker lowered outputs of a chunk of images
 	dybufs [][]float32 // per-worker lowered output gradients of a chunk
 	dws    [][]float32 // per-chunk (depthwise: per-worker) weight-gradient accumulators
+	zps    [][]float32 // per-worker zero-padded plane scratch of the gather lowering
+	gt     *gatherTable
 
 	// OpFusedConv only (inference): add input 3 (a tensor of Y's shape) to
 	// Y when present, then apply ReLU when relu is set.
@@ -324,6 +326,7 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 	if kb > 1 {
 		k.ybufs = ensureBufs(k.ybufs, t, d.m*kb*d.ohw)
 	}
+	k.prepareLowering(d, t)
 	gemm := gemmFor(d.n)
 	hw := d.s.H * d.s.W
 	chw := d.c * hw
@@ -336,7 +339,7 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 			col := xi
 			if !d.pointwise {
 				col = k.cols[wk]
-				kernels.Im2col(xi, d.s, col)
+				k.im2col(d, xi, col, d.ohw, wk)
 			}
 			for g := range d.g.Group {
 				gemm(false, false, d.mg, d.ohw, d.kk, 1,
@@ -366,7 +369,7 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 		ld := (hi - lo) * d.ohw
 		col, yb := k.cols[wk], k.ybufs[wk]
 		for j := range hi - lo {
-			im2colLD(x[(lo+j)*chw:(lo+j+1)*chw], d.s, col[j*d.ohw:], ld)
+			k.im2col(d, x[(lo+j)*chw:(lo+j+1)*chw], col[j*d.ohw:], ld, wk)
 		}
 		for g := range d.g.Group {
 			gemm(false, false, d.mg, ld, d.kk, 1,
@@ -396,12 +399,52 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 	return []*tensor.Tensor{y}, nil
 }
 
+// prepareLowering sets up the gather table and scratch of t workers when
+// the geometry is lowered by gathering (small maps); call it before the
+// workers start.
+func (k *convKernel) prepareLowering(d convDims, t int) {
+	if d.pointwise || !useGather(d.s) {
+		return
+	}
+	if !k.gt.matches(d.s) {
+		k.gt = newGatherTable(d.s)
+	}
+	k.zps = ensureBufs(k.zps, t, d.s.H*d.s.W+1)
+}
+
+// im2col writes the im2col matrix of image xi into col with row stride ld
+// on worker wk: the gather table for small maps, kernels.Im2col for a
+// single image's contiguous matrix, im2colLD otherwise.
+func (k *convKernel) im2col(d convDims, xi, col []float32, ld, wk int) {
+	switch {
+	case useGather(d.s):
+		k.gt.im2col(xi, d.s, col, ld, k.zps[wk])
+	case ld == d.ohw:
+		kernels.Im2col(xi, d.s, col)
+	default:
+		im2colLD(xi, d.s, col, ld)
+	}
+}
+
+// col2im adds the column gradients col (row stride ld) of one image into
+// dxi on worker wk, the adjoint of im2col.
+func (k *convKernel) col2im(d convDims, col []float32, ld int, dxi []float32, wk int) {
+	switch {
+	case useGather(d.s):
+		k.gt.col2im(col, ld, d.s, dxi, k.zps[wk])
+	case ld == d.ohw:
+		kernels.Col2im(col, d.s, dxi)
+	default:
+		col2imLD(col, ld, d.s, dxi)
+	}
+}
+
 // chunk returns how many images one lowered GEMM covers: 1 for pointwise
 // convolutions (their image is already the column matrix), single images
-// and strided geometries (kernels.Im2col's vector gathers beat the
+// and large strided geometries (kernels.Im2col's vector gathers beat the
 // engine's strided lowering there), else chunkImages.
 func (k *convKernel) chunk(d convDims, t int) int {
-	if d.pointwise || d.n == 1 || !sameWidth(d.s) {
+	if d.pointwise || d.n == 1 || (!sameWidth(d.s) && !useGather(d.s)) {
 		return 1
 	}
 	return chunkImages(d.n, d.ohw, t)
@@ -487,6 +530,7 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 			if needW {
 				k.dws = ensureBufs(k.dws, nch, wsize)
 			}
+			k.prepareLowering(d, t)
 			gemm := gemmFor(d.n)
 			runChunks(nch, t, func(wk, ci int) {
 				lo, hi := ci*kb, min((ci+1)*kb, d.n)
@@ -505,12 +549,8 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 					col := x[lo*chw : hi*chw]
 					if !d.pointwise {
 						col = k.cols[wk]
-						if kb == 1 {
-							kernels.Im2col(x[lo*chw:hi*chw], d.s, col)
-						} else {
-							for j := range nb {
-								im2colLD(x[(lo+j)*chw:(lo+j+1)*chw], d.s, col[j*d.ohw:], ld)
-							}
+						for j := range nb {
+							k.im2col(d, x[(lo+j)*chw:(lo+j+1)*chw], col[j*d.ohw:], ld, wk)
 						}
 					}
 					dw := k.dws[ci]
@@ -532,13 +572,9 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 							dyb[g*d.mg*ld:], ld,
 							0, dcol[g*d.kk*ld:], ld)
 					}
-					switch {
-					case d.pointwise:
-					case kb == 1:
-						kernels.Col2im(dcol, d.s, dx.Data[lo*chw:hi*chw])
-					default:
+					if !d.pointwise {
 						for j := range nb {
-							col2imLD(dcol[j*d.ohw:], ld, d.s, dx.Data[(lo+j)*chw:(lo+j+1)*chw])
+							k.col2im(d, dcol[j*d.ohw:], ld, dx.Data[(lo+j)*chw:(lo+j+1)*chw], wk)
 						}
 					}
 				}

@@ -48,6 +48,11 @@ var convCases = []convCase{
 	{"chunked groups2 nobias", 10, 4, 4, 5, 6, cvGeom(3, 3, 1, 1, 1, 2), false},
 	{"chunked dilation2 pad2", 9, 2, 6, 5, 3, cvGeom(3, 3, 1, 2, 2, 1), true},
 	{"chunked 5x5 pad1 narrower", 9, 2, 7, 6, 3, cvGeom(5, 5, 1, 1, 1, 1), true},
+	// Maps over gatherMaxCols output pixels take the block-copy lowerings:
+	// kernels.Im2col per image, and im2colLD for two 17x17 images a chunk.
+	{"large map per image", 2, 2, 20, 20, 3, cvGeom(3, 3, 1, 1, 1, 1), true},
+	{"large map chunked", 9, 2, 17, 17, 3, cvGeom(3, 3, 1, 1, 1, 1), false},
+	{"large strided map", 3, 2, 40, 36, 3, cvGeom(3, 3, 2, 1, 1, 1), true},
 	{"chunked 1x1 stride2", 9, 4, 5, 6, 3, cvGeom(1, 1, 2, 0, 1, 1), false},
 	{"chunked rect asym dilated", 9, 2, 7, 8, 3, refGeom{kh: 2, kw: 3, sh: 2, sw: 3, padT: 1, padL: 2, padB: 0, padR: 1, dh: 2, dw: 1, group: 1}, true},
 }

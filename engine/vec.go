@@ -74,3 +74,11 @@ func addGo(x, y []float32) {
 		y[i] += v
 	}
 }
+
+// gatherGo sets dst[i] = src[idx[i]].
+func gatherGo(src []float32, idx []int32, dst []float32) {
+	dst = dst[:len(idx)]
+	for i, ix := range idx {
+		dst[i] = src[ix]
+	}
+}

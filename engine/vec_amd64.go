@@ -100,3 +100,17 @@ func vecAdd(x, y []float32) {
 	}
 	addGo(x, y)
 }
+
+//go:noescape
+func gatherAVX(base *float32, idx *int32, dst *float32, n int)
+
+// vecGather sets dst[i] = src[idx[i]] for i < len(idx). Every index must
+// be in [0, len(src)) (the table builders guarantee it; the Go tail checks).
+func vecGather(src []float32, idx []int32, dst []float32) {
+	dst = dst[:len(idx)]
+	if v := len(idx) &^ 7; v > 0 && useVecAsm() {
+		gatherAVX(&src[0], &idx[0], &dst[0], v)
+		idx, dst = idx[v:], dst[v:]
+	}
+	gatherGo(src, idx, dst)
+}

@@ -229,3 +229,24 @@ addloop:
 	JNZ     addloop
 	VZEROUPPER
 	RET
+
+// func gatherAVX(base *float32, idx *int32, dst *float32, n int)
+// dst[i] = base[idx[i]] (indices non-negative and in bounds).
+TEXT ·gatherAVX(SB), NOSPLIT, $0-32
+	MOVQ base+0(FP), AX
+	MOVQ idx+8(FP), SI
+	MOVQ dst+16(FP), DI
+	MOVQ n+24(FP), CX
+	SHRQ $3, CX
+
+gloop:
+	VMOVDQU    (SI), Y1
+	VPCMPEQD   Y2, Y2, Y2
+	VGATHERDPS Y2, (AX)(Y1*4), Y3
+	VMOVUPS    Y3, (DI)
+	ADDQ       $32, SI
+	ADDQ       $32, DI
+	DECQ       CX
+	JNZ        gloop
+	VZEROUPPER
+	RET

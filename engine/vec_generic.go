@@ -14,3 +14,5 @@ func vecBNBwdApply(x, dy, dx []float32, mu, a, b, c float32) {
 }
 
 func vecAdd(x, y []float32) { addGo(x, y[:len(x)]) }
+
+func vecGather(src []float32, idx []int32, dst []float32) { gatherGo(src, idx, dst[:len(idx)]) }

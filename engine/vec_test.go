@@ -22,6 +22,18 @@ func TestVecLoops(t *testing.T) {
 		if n > 3 {
 			x[1], x[2], x[3] = float32(math.NaN()), float32(math.Copysign(0, -1)), 0
 		}
+		idx := make([]int32, n)
+		for i := range idx {
+			idx[i] = int32(rng.IntN(n + 1))
+		}
+		src := append(append([]float32(nil), x...), 42)
+		gathered := make([]float32, n)
+		vecGather(src, idx, gathered)
+		for i, ix := range idx {
+			if math.Float32bits(gathered[i]) != math.Float32bits(src[ix]) {
+				t.Errorf("n=%d: gather[%d] = %g, want src[%d] = %g", n, i, gathered[i], ix, src[ix])
+			}
+		}
 		const mu, a, b, c = 0.75, 1.5, -0.25, 0.125
 		y := make([]float32, n)
 		for i := range y {
