@@ -229,31 +229,34 @@ const gatherMaxCols = 256
 func useGather(s kernels.ConvShape) bool { return s.OH*s.OW <= gatherMaxCols }
 
 // gatherTable maps every (tap, output pixel) of a geometry to the offset
-// of the input pixel it reads within one channel plane, or to H*W (a zero
-// slot past the plane) when the tap falls in the padding: idx[(i*KW+j)*OH*OW
-// + oy*OW + ox].
+// of the input pixel it reads within one channel plane: idx[(i*KW+j)*OH*OW
+// + oy*OW + ox]. Taps that fall in the padding read offset 0 and are listed
+// in pad[tap], the output positions to zero after the gather (and to skip,
+// by zeroing their gradient first, in the scatter).
 type gatherTable struct {
 	s   kernels.ConvShape
 	idx []int32
+	pad [][]int32
 }
 
 // newGatherTable builds the table of geometry s (channel count ignored).
 func newGatherTable(s kernels.ConvShape) *gatherTable {
-	plane := int32(s.H * s.W)
 	ohw := s.OH * s.OW
-	t := &gatherTable{s: s, idx: make([]int32, s.KH*s.KW*ohw)}
+	t := &gatherTable{s: s, idx: make([]int32, s.KH*s.KW*ohw), pad: make([][]int32, s.KH*s.KW)}
 	for i := range s.KH {
 		for j := range s.KW {
-			row := t.idx[(i*s.KW+j)*ohw : (i*s.KW+j+1)*ohw]
+			tap := i*s.KW + j
+			row := t.idx[tap*ohw : (tap+1)*ohw]
 			for oy := range s.OH {
 				y := oy*s.SH - s.PadT + i*s.DH
 				for ox := range s.OW {
 					x := ox*s.SW - s.PadL + j*s.DW
-					v := plane
+					p := oy*s.OW + ox
 					if y >= 0 && y < s.H && x >= 0 && x < s.W {
-						v = int32(y*s.W + x)
+						row[p] = int32(y*s.W + x)
+					} else {
+						t.pad[tap] = append(t.pad[tap], int32(p))
 					}
-					row[oy*s.OW+ox] = v
 				}
 			}
 		}
@@ -272,43 +275,44 @@ func (t *gatherTable) matches(s kernels.ConvShape) bool {
 }
 
 // im2col writes the im2col matrix of one image x[C,H,W] into col with row
-// stride ld (see im2colLD), gathering through the table; zp is scratch of at
-// least H*W+1 floats.
-func (t *gatherTable) im2col(x []float32, s kernels.ConvShape, col []float32, ld int, zp []float32) {
+// stride ld (see im2colLD), gathering through the table.
+func (t *gatherTable) im2col(x []float32, s kernels.ConvShape, col []float32, ld int) {
 	plane := s.H * s.W
 	ohw := s.OH * s.OW
 	taps := s.KH * s.KW
-	zp = zp[:plane+1]
 	for c := range s.C {
-		copy(zp, x[c*plane:(c+1)*plane])
-		zp[plane] = 0
+		xc := x[c*plane : (c+1)*plane]
 		for tap := range taps {
-			idx := t.idx[tap*ohw : (tap+1)*ohw]
 			r := c*taps + tap
-			vecGather(zp, idx, col[r*ld:r*ld+ohw])
+			row := col[r*ld : r*ld+ohw]
+			vecGather(xc, t.idx[tap*ohw:(tap+1)*ohw], row)
+			for _, p := range t.pad[tap] {
+				row[p] = 0
+			}
 		}
 	}
 }
 
 // col2im adds the column gradients col (row stride ld) of one image into
-// dx[C,H,W] through the table (the adjoint of im2col); zp is scratch of at
-// least H*W+1 floats.
-func (t *gatherTable) col2im(col []float32, ld int, s kernels.ConvShape, dx []float32, zp []float32) {
+// dx[C,H,W] through the table (the adjoint of im2col). It zeroes the
+// padding positions of col, which is scratch.
+func (t *gatherTable) col2im(col []float32, ld int, s kernels.ConvShape, dx []float32) {
 	plane := s.H * s.W
 	ohw := s.OH * s.OW
 	taps := s.KH * s.KW
-	zp = zp[:plane+1]
 	for c := range s.C {
-		clear(zp)
+		dxc := dx[c*plane : (c+1)*plane]
 		for tap := range taps {
 			idx := t.idx[tap*ohw : (tap+1)*ohw]
 			r := c*taps + tap
 			row := col[r*ld : r*ld+ohw]
 			row = row[:len(idx)]
+			for _, p := range t.pad[tap] {
+				row[p] = 0
+			}
 			for p, ix := range idx {
-				zp[ix] += row[p]
+				dxc[ix] += row[p]
 			}
 		}
-		vecAdd(zp[:plane], dx[c*plane:(c+1)*plane])
 	}
 }

@@ -232,9 +232,5 @@ func (e *Executor) Backward(gradOut map[string]*tensor.Tensor) (inGrads map[stri
 	return inGrads, nil
 }
 
-func addInto(dst, src []float32) {
-	src = src[:len(dst)]
-	for i, v := range src {
-		dst[i] += v
-	}
-}
+// addInto sets dst[i] += src[i] (vectorised, see vec.go).
+func addInto(dst, src []float32) { vecAdd(src[:len(dst)], dst) }

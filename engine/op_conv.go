@@ -134,7 +134,6 @@ type convKernel struct {
 	ybufs  [][]float32 // per-worker lowered outputs of a chunk of images
 	dybufs [][]float32 // per-worker lowered output gradients of a chunk
 	dws    [][]float32 // per-chunk (depthwise: per-worker) weight-gradient accumulators
-	zps    [][]float32 // per-worker zero-padded plane scratch of the gather lowering
 	gt     *gatherTable
 
 	// OpFusedConv only (inference): add input 3 (a tensor of Y's shape) to
@@ -326,7 +325,7 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 	if kb > 1 {
 		k.ybufs = ensureBufs(k.ybufs, t, d.m*kb*d.ohw)
 	}
-	k.prepareLowering(d, t)
+	k.prepareLowering(d)
 	gemm := gemmFor(d.n)
 	hw := d.s.H * d.s.W
 	chw := d.c * hw
@@ -399,17 +398,15 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 	return []*tensor.Tensor{y}, nil
 }
 
-// prepareLowering sets up the gather table and scratch of t workers when
-// the geometry is lowered by gathering (small maps); call it before the
-// workers start.
-func (k *convKernel) prepareLowering(d convDims, t int) {
+// prepareLowering sets up the gather table when the geometry is lowered by
+// gathering (small maps); call it before the workers start.
+func (k *convKernel) prepareLowering(d convDims) {
 	if d.pointwise || !useGather(d.s) {
 		return
 	}
 	if !k.gt.matches(d.s) {
 		k.gt = newGatherTable(d.s)
 	}
-	k.zps = ensureBufs(k.zps, t, d.s.H*d.s.W+1)
 }
 
 // im2col writes the im2col matrix of image xi into col with row stride ld
@@ -418,7 +415,7 @@ func (k *convKernel) prepareLowering(d convDims, t int) {
 func (k *convKernel) im2col(d convDims, xi, col []float32, ld, wk int) {
 	switch {
 	case useGather(d.s):
-		k.gt.im2col(xi, d.s, col, ld, k.zps[wk])
+		k.gt.im2col(xi, d.s, col, ld)
 	case ld == d.ohw:
 		kernels.Im2col(xi, d.s, col)
 	default:
@@ -431,7 +428,7 @@ func (k *convKernel) im2col(d convDims, xi, col []float32, ld, wk int) {
 func (k *convKernel) col2im(d convDims, col []float32, ld int, dxi []float32, wk int) {
 	switch {
 	case useGather(d.s):
-		k.gt.col2im(col, ld, d.s, dxi, k.zps[wk])
+		k.gt.col2im(col, ld, d.s, dxi)
 	case ld == d.ohw:
 		kernels.Col2im(col, d.s, dxi)
 	default:
@@ -530,7 +527,7 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 			if needW {
 				k.dws = ensureBufs(k.dws, nch, wsize)
 			}
-			k.prepareLowering(d, t)
+			k.prepareLowering(d)
 			gemm := gemmFor(d.n)
 			runChunks(nch, t, func(wk, ci int) {
 				lo, hi := ci*kb, min((ci+1)*kb, d.n)
