@@ -14,6 +14,10 @@ import (
 // computes, and training-mode BatchNormalization updates its running
 // statistics in place. Rebuild the executor after changing the graph's
 // structure or replacing parameter tensors.
+//
+// A BatchNormalization whose only reader is a Relu runs fused with it (one
+// pass, no intermediate tensor); the BN's output value is then not kept, so
+// Value returns nil for it.
 type Executor struct {
 	G     *graph.Graph
 	Grads map[string]*tensor.Tensor // d loss / d param, accumulated by Backward
@@ -35,18 +39,69 @@ func New(g *graph.Graph) (*Executor, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Executor{G: g, order: order, Grads: map[string]*tensor.Tensor{}, pool: NewPool()}
+	e := &Executor{G: g, Grads: map[string]*tensor.Tensor{}, pool: NewPool()}
+	reluOf := fusableBNRelu(g, order)
 	for _, n := range order {
+		if reluOf[n] == nil && fusedAway(reluOf, n) {
+			continue
+		}
 		k, err := Compile(n)
 		if err != nil {
 			return nil, err
 		}
+		if r := reluOf[n]; r != nil {
+			k.(*bnKernel).relu = true
+			n = &graph.Node{Name: n.Name, Op: n.Op, Inputs: n.Inputs, Outputs: r.Outputs, Attrs: n.Attrs}
+		}
+		e.order = append(e.order, n)
 		e.kernels = append(e.kernels, k)
 	}
 	e.ins = make([][]*tensor.Tensor, len(order))
 	e.outs = make([][]*tensor.Tensor, len(order))
 	e.ctx = Ctx{pool: e.pool, RNG: rand.New(rand.NewPCG(1, 2))}
 	return e, nil
+}
+
+// fusableBNRelu returns, for every BatchNormalization node of g whose only
+// reader is a Relu (the value is no graph output), that Relu: the executor
+// runs the pair as one kernel, saving the pass over the intermediate and
+// its memory.
+func fusableBNRelu(g *graph.Graph, order []*graph.Node) map[*graph.Node]*graph.Node {
+	readers := map[string][]*graph.Node{}
+	for _, n := range order {
+		for _, in := range n.Inputs {
+			if in != "" {
+				readers[in] = append(readers[in], n)
+			}
+		}
+	}
+	for _, v := range g.Outputs {
+		readers[v.Name] = append(readers[v.Name], nil)
+	}
+	fuse := map[*graph.Node]*graph.Node{}
+	for _, n := range order {
+		if n.Op != graph.OpBN || len(n.Outputs) != 1 || n.Outputs[0] == "" {
+			continue
+		}
+		r := readers[n.Outputs[0]]
+		if len(r) == 1 && r[0] != nil && r[0].Op == graph.OpRelu && len(r[0].Inputs) == 1 && len(r[0].Outputs) == 1 {
+			fuse[n] = r[0]
+		}
+	}
+	return fuse
+}
+
+// fusedAway reports whether n is a Relu merged into a BatchNormalization.
+func fusedAway(fuse map[*graph.Node]*graph.Node, n *graph.Node) bool {
+	if n.Op != graph.OpRelu {
+		return false
+	}
+	for _, r := range fuse {
+		if r == n {
+			return true
+		}
+	}
+	return false
 }
 
 // SetRNG sets the random source used by training-mode ops such as Dropout.

@@ -205,3 +205,125 @@ func abs32(v float32) float32 {
 	}
 	return v
 }
+
+// TestBNReluFusion checks that a BatchNormalization read only by a Relu
+// runs fused and gives bit-identical outputs, gradients and running
+// statistics to the same net kept apart by an Identity, in both modes; and
+// that a BN read twice is not fused.
+func TestBNReluFusion(t *testing.T) {
+	build := func(split bool) *graph.Graph {
+		g := graph.New("bnrelu")
+		g.Inputs = []graph.Value{{Name: "x", Shape: []int{-1, 3, 5, 6}}}
+		g.Params["w"] = cvRand(1, 4, 3, 3, 3)
+		g.Params["s"] = cvRand(2, 4)
+		g.Params["b"] = cvRand(3, 4)
+		g.Params["m"] = cvRand(4, 4)
+		g.Params["v"] = tensor.New(4)
+		g.Params["v"].Fill(1.5)
+		bnOut := "n"
+		g.Nodes = []*graph.Node{
+			{Name: "conv", Op: graph.OpConv, Inputs: []string{"x", "w"}, Outputs: []string{"c"}, Attrs: cvGeom(3, 3, 1, 1, 1, 1).attrs()},
+			{Name: "bn", Op: graph.OpBN, Inputs: []string{"c", "s", "b", "m", "v"}, Outputs: []string{"n"}},
+		}
+		if split {
+			g.Nodes = append(g.Nodes, &graph.Node{Name: "id", Op: graph.OpIdentity, Inputs: []string{"n"}, Outputs: []string{"n2"}})
+			bnOut = "n2"
+		}
+		g.Nodes = append(g.Nodes,
+			&graph.Node{Name: "relu", Op: graph.OpRelu, Inputs: []string{bnOut}, Outputs: []string{"r"}},
+			&graph.Node{Name: "gap", Op: graph.OpGlobalAvg, Inputs: []string{"r"}, Outputs: []string{"y"}})
+		g.Outputs = []graph.Value{{Name: "y"}}
+		return g
+	}
+	x := cvRand(5, 4, 3, 5, 6)
+	type result struct {
+		y, dx  *tensor.Tensor
+		grads  map[string]*tensor.Tensor
+		params map[string]*tensor.Tensor
+		bnVal  *tensor.Tensor
+	}
+	run := func(g *graph.Graph, train bool) result {
+		e, err := New(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r result
+		for range 2 { // a second pass reuses the pool's tensors
+			out, err := e.Run(map[string]*tensor.Tensor{"x": x}, train)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.y = out["y"].Clone()
+			r.bnVal = e.Value("n")
+			if !train {
+				continue
+			}
+			e.ZeroGrad()
+			gi, err := e.Backward(map[string]*tensor.Tensor{"y": cvRand(6, out["y"].Shape...)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.dx = gi["x"].Clone()
+		}
+		r.grads, r.params = map[string]*tensor.Tensor{}, map[string]*tensor.Tensor{}
+		for k, v := range e.Grads {
+			r.grads[k] = v.Clone()
+		}
+		for k, v := range g.Params {
+			r.params[k] = v.Clone()
+		}
+		return r
+	}
+	for _, train := range []bool{false, true} {
+		fused, apart := run(build(false), train), run(build(true), train)
+		if fused.bnVal != nil || apart.bnVal == nil {
+			t.Errorf("train=%v: BN output kept %v (fused), %v (apart): want dropped only when fused", train, fused.bnVal != nil, apart.bnVal != nil)
+		}
+		if !cvBitEqual(fused.y, apart.y) {
+			t.Errorf("train=%v: fused output differs", train)
+		}
+		if !train {
+			continue
+		}
+		if !cvBitEqual(fused.dx, apart.dx) {
+			t.Errorf("fused input gradient differs")
+		}
+		for k, v := range apart.grads {
+			if !cvBitEqual(fused.grads[k], v) {
+				t.Errorf("fused gradient of %q differs", k)
+			}
+		}
+		for k, v := range apart.params {
+			if !cvBitEqual(fused.params[k], v) {
+				t.Errorf("running statistic / parameter %q differs after the fused pass", k)
+			}
+		}
+	}
+	// A BN output that is also a graph output stays a separate value.
+	g := build(false)
+	g.Outputs = append(g.Outputs, graph.Value{Name: "n"})
+	e, err := New(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.Run(map[string]*tensor.Tensor{"x": x}, true)
+	if err != nil || out["n"] == nil {
+		t.Fatalf("BN output that is a graph output: %v, err %v", out["n"], err)
+	}
+	if err := CheckGraph(build(false), map[string]*tensor.Tensor{"x": x}, GradCheck{MaxPerTensor: 16}); err != nil {
+		t.Fatal(err)
+	}
+	// Only dScale/dB wanted (no input gradient): the masked gradient goes
+	// through scratch and gives the same dScale/dB.
+	bn := &graph.Node{Name: "bn", Op: graph.OpBN, Inputs: []string{"x", "s", "b", "m", "v"}, Outputs: []string{"y"}}
+	k := cvCompile(t, bn).(*bnKernel)
+	k.relu = true
+	in := []*tensor.Tensor{cvRand(7, 3, 4, 2, 2), cvRand(8, 4), cvRand(9, 4), tensor.New(4), tensor.New(4)}
+	y := cvForward(t, k, true, in...)
+	dy := cvRand(10, y.Shape...)
+	all := cvBackward(t, k, in, y, dy, []bool{true, true, true})
+	some := cvBackward(t, k, in, y, dy, []bool{false, true, true})
+	if some[0] != nil || !cvBitEqual(all[1], some[1]) || !cvBitEqual(all[2], some[2]) {
+		t.Errorf("fused BN without dX: dScale/dB differ from the full backward pass")
+	}
+}

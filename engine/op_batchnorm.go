@@ -36,6 +36,12 @@ type bnKernel struct {
 	eps      float64
 	momentum float64
 
+	// relu: the executor fused the Relu reading this node's output (and
+	// nothing else reads it) into the node: Y = max(BN(X), 0), and the
+	// gradient arriving in Backward is that of the ReLU's output.
+	relu bool
+	dz   []float32 // scratch for the ReLU-masked gradient when dX is not wanted
+
 	// From the last training-mode Forward, for Backward.
 	saved  bool
 	xshape []int
@@ -129,7 +135,11 @@ func (k *bnKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, err
 	apply := func(ch int, mu, a, b float32) {
 		for img := range n {
 			off := img*cstride + ch*inner
-			vecAffine(x.Data[off:off+inner], y.Data[off:off+inner], mu, a, b)
+			ys := y.Data[off : off+inner]
+			vecAffine(x.Data[off:off+inner], ys, mu, a, b)
+			if k.relu {
+				vecRelu(ys, ys)
+			}
 		}
 	}
 	if !ctx.Train {
@@ -200,6 +210,9 @@ func (k *bnKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []boo
 		return gin, nil
 	}
 	x, dy := in[0], gout[0]
+	if k.relu && (len(out) < 1 || out[0] == nil || !tensor.SameShape(out[0].Shape, x.Shape)) {
+		return nil, fmt.Errorf("fused BatchNormalization+Relu backward needs its forward output")
+	}
 	if !k.saved || !tensor.SameShape(k.xshape, x.Shape) {
 		return nil, fmt.Errorf("backward needs a training-mode forward pass on input %v first", x.Shape)
 	}
@@ -220,6 +233,17 @@ func (k *bnKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []boo
 	if needX {
 		dx = ctx.allocRaw(x.Shape...) // every element is written below
 	}
+	// With a fused ReLU, dz = dY masked by Y > 0 replaces dY: it is formed in
+	// dX (then turned into dX in place) or, without dX, in scratch.
+	gy := dy.Data
+	if k.relu {
+		if needX {
+			gy = dx.Data
+		} else {
+			k.dz = growBuf(k.dz, len(x.Data))
+			gy = k.dz
+		}
+	}
 	if needS {
 		ds = ctx.Alloc(c)
 	}
@@ -234,7 +258,10 @@ func (k *bnKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []boo
 		var sdy, sdyx float64
 		for img := range n {
 			off := img*cstride + ch*inner
-			a, b := vecBNBwdSums(x.Data[off:off+inner], dy.Data[off:off+inner], mu32)
+			if k.relu {
+				vecReluBwd(out[0].Data[off:off+inner], dy.Data[off:off+inner], gy[off:off+inner])
+			}
+			a, b := vecBNBwdSums(x.Data[off:off+inner], gy[off:off+inner], mu32)
 			sdy += float64(a)
 			sdyx += float64(b)
 		}
@@ -256,7 +283,7 @@ func (k *bnKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []boo
 		a32, b32, c32 := float32(a), float32(bx), float32(c0)
 		for img := range n {
 			off := img*cstride + ch*inner
-			vecBNBwdApply(x.Data[off:off+inner], dy.Data[off:off+inner], dx.Data[off:off+inner], mu32, a32, b32, c32)
+			vecBNBwdApply(x.Data[off:off+inner], gy[off:off+inner], dx.Data[off:off+inner], mu32, a32, b32, c32)
 		}
 	})
 	gin[0] = dx
