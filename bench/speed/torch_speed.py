@@ -1,0 +1,143 @@
+#!/usr/bin/python3
+"""PyTorch peer for bench/speed: the same CIFAR-style ResNets slimgo builds
+(nn.Build "resnet8"/"resnet20": bias-free 3x3 convs, BN, ReLU, 1x1 stride-2
+projection shortcuts, global average pool, linear head) on random
+[N,1,28,28] images, timed the same way as the Go side.
+
+usage:
+  torch_speed.py train MODEL BATCH STEPS EPOCHS THREADS
+      SGD (momentum 0.9, Nesterov, weight decay 5e-4) with cross-entropy;
+      each epoch visits a fresh permutation of STEPS*BATCH examples.
+      Prints {"images_per_s": best epoch after the first, "epochs": [...]}.
+  infer MODEL BATCH REPS THREADS
+      eval mode, no_grad; one warm-up pass, then the best of REPS passes.
+  gemm M,N,K[;M,N,K...] MIN_SECONDS REPS THREADS
+      torch.matmul of float32 matrices; best GFLOP/s per shape.
+Each mode prints one JSON object on stdout.
+"""
+import json
+import sys
+import time
+
+import torch
+import torch.nn as nn
+
+
+class Block(nn.Module):
+    def __init__(self, cin, width, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, width, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.down = None
+        if stride != 1 or cin != width:
+            self.down = nn.Sequential(nn.Conv2d(cin, width, 1, stride, 0, bias=False), nn.BatchNorm2d(width))
+
+    def forward(self, x):
+        y = torch.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        s = x if self.down is None else self.down(x)
+        return torch.relu(y + s)
+
+
+class ResNet(nn.Module):
+    def __init__(self, blocks, classes=10):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU())
+        layers, cin = [], 16
+        for s, width in enumerate([16, 32, 64]):
+            for j in range(blocks):
+                layers.append(Block(cin, width, 2 if s > 0 and j == 0 else 1))
+                cin = width
+        self.blocks = nn.Sequential(*layers)
+        self.fc = nn.Linear(cin, classes)
+
+    def forward(self, x):
+        x = self.blocks(self.stem(x))
+        return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+def build(name):
+    blocks = {"resnet8": 1, "resnet20": 3}[name]
+    torch.manual_seed(1)
+    return ResNet(blocks)
+
+
+def train(name, batch, steps, epochs, threads):
+    torch.set_num_threads(threads)
+    m = build(name).train()
+    n = steps * batch
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(n, 1, 28, 28, generator=g)
+    y = torch.randint(0, 10, (n,), generator=g)
+    opt = torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    loss_fn = nn.CrossEntropyLoss()
+    rates = []
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        perm = torch.randperm(n, generator=g)
+        for s in range(steps):
+            idx = perm[s * batch:(s + 1) * batch]
+            xb, yb = x[idx], y[idx]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(m(xb), yb)
+            loss.backward()
+            opt.step()
+        rates.append(n / (time.perf_counter() - t0))
+    best = max(rates[1:]) if len(rates) > 1 else rates[0]
+    return {"images_per_s": best, "epochs": rates, "params": sum(p.numel() for p in m.parameters()),
+            "threads": torch.get_num_threads()}
+
+
+def infer(name, batch, reps, threads):
+    torch.set_num_threads(threads)
+    m = build(name).eval()
+    x = torch.randn(batch, 1, 28, 28, generator=torch.Generator().manual_seed(2))
+    best = 0.0
+    with torch.no_grad():
+        m(x)
+        for _ in range(max(reps, 1)):
+            t0 = time.perf_counter()
+            m(x)
+            best = max(best, batch / (time.perf_counter() - t0))
+    return {"images_per_s": best, "threads": torch.get_num_threads()}
+
+
+def gemm(shapes, min_s, reps, threads):
+    torch.set_num_threads(threads)
+    out = []
+    for sh in shapes.split(";"):
+        mm, nn_, kk = (int(v) for v in sh.split(","))
+        a, b = torch.randn(mm, kk), torch.randn(kk, nn_)
+        c = torch.empty(mm, nn_)
+        torch.matmul(a, b, out=c)
+        best = 0.0
+        for _ in range(max(reps, 1)):
+            it, t0 = 0, time.perf_counter()
+            while True:
+                torch.matmul(a, b, out=c)
+                it += 1
+                dt = time.perf_counter() - t0
+                if dt >= min_s:
+                    break
+            best = max(best, 2.0 * mm * nn_ * kk * it / dt / 1e9)
+        out.append(best)
+    return {"gflops": out, "threads": torch.get_num_threads()}
+
+
+def main():
+    mode, a = sys.argv[1], sys.argv[2:]
+    if mode == "train":
+        r = train(a[0], int(a[1]), int(a[2]), int(a[3]), int(a[4]))
+    elif mode == "infer":
+        r = infer(a[0], int(a[1]), int(a[2]), int(a[3]))
+    elif mode == "gemm":
+        r = gemm(a[0], float(a[1]), int(a[2]), int(a[3]))
+    else:
+        sys.exit("unknown mode " + mode)
+    print(json.dumps(r))
+
+
+if __name__ == "__main__":
+    main()
