@@ -225,8 +225,18 @@ func runChunks(nchunks, t int, f func(w, c int)) {
 // costs more than one table load per element.
 const gatherMaxCols = 256
 
-// useGather reports whether a geometry is lowered with a gather table.
-func useGather(s kernels.ConvShape) bool { return s.OH*s.OW <= gatherMaxCols }
+// gatherSameMaxCols is the largest stride-1 same-width output plane whose
+// im2col still gathers: above it (14x14) the block copies are faster, and
+// their col2im is faster from 7x7 up (measured on the resnet layers).
+const gatherSameMaxCols = 64
+
+// useGather reports whether a geometry's im2col uses a gather table.
+func useGather(s kernels.ConvShape) bool {
+	return s.OH*s.OW <= gatherMaxCols && (!sameWidth(s) || s.OH*s.OW <= gatherSameMaxCols)
+}
+
+// useScatter reports whether a geometry's col2im uses the gather table.
+func useScatter(s kernels.ConvShape) bool { return s.OH*s.OW <= gatherMaxCols && !sameWidth(s) }
 
 // gatherTable maps every (tap, output pixel) of a geometry to the offset
 // of the input pixel it reads within one channel plane: idx[(i*KW+j)*OH*OW

@@ -401,7 +401,7 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 // prepareLowering sets up the gather table when the geometry is lowered by
 // gathering (small maps); call it before the workers start.
 func (k *convKernel) prepareLowering(d convDims) {
-	if d.pointwise || !useGather(d.s) {
+	if d.pointwise || !(useGather(d.s) || useScatter(d.s)) {
 		return
 	}
 	if !k.gt.matches(d.s) {
@@ -427,7 +427,7 @@ func (k *convKernel) im2col(d convDims, xi, col []float32, ld, wk int) {
 // dxi on worker wk, the adjoint of im2col.
 func (k *convKernel) col2im(d convDims, col []float32, ld int, dxi []float32, wk int) {
 	switch {
-	case useGather(d.s):
+	case useScatter(d.s):
 		k.gt.col2im(col, ld, d.s, dxi)
 	case ld == d.ohw:
 		kernels.Col2im(col, d.s, dxi)
@@ -441,7 +441,7 @@ func (k *convKernel) col2im(d convDims, col []float32, ld int, dxi []float32, wk
 // and large strided geometries (kernels.Im2col's vector gathers beat the
 // engine's strided lowering there), else chunkImages.
 func (k *convKernel) chunk(d convDims, t int) int {
-	if d.pointwise || d.n == 1 || (!sameWidth(d.s) && !useGather(d.s)) {
+	if d.pointwise || d.n == 1 || (!sameWidth(d.s) && !useScatter(d.s)) {
 		return 1
 	}
 	return chunkImages(d.n, d.ohw, t)

@@ -46,6 +46,7 @@ var convCases = []convCase{
 	// partial chunk included; the others check that the rest stay per image.
 	{"chunked 3x3 pad1", 9, 3, 5, 4, 4, cvGeom(3, 3, 1, 1, 1, 1), true},
 	{"chunked groups2 nobias", 10, 4, 4, 5, 6, cvGeom(3, 3, 1, 1, 1, 2), false},
+	{"chunked 9x9 block lowering", 9, 2, 9, 9, 3, cvGeom(3, 3, 1, 1, 1, 1), true},
 	{"chunked dilation2 pad2", 9, 2, 6, 5, 3, cvGeom(3, 3, 1, 2, 2, 1), true},
 	{"chunked 5x5 pad1 narrower", 9, 2, 7, 6, 3, cvGeom(5, 5, 1, 1, 1, 1), true},
 	// Maps over gatherMaxCols output pixels take the block-copy lowerings:
