@@ -496,8 +496,6 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 	needW := len(need) > 1 && need[1]
 	needB := len(need) > 2 && need[2] && d.hasBias
 	x, w := in[0].Data, in[1].Data
-	hw := d.s.H * d.s.W
-	chw := d.c * hw
 	myhw := d.m * d.ohw
 	wsize := d.m * d.kk
 
@@ -524,61 +522,29 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 			if kb > 1 {
 				k.dybufs = ensureBufs(k.dybufs, t, d.m*kb*d.ohw)
 			}
+			// Chunks are grouped into ng fixed runs of consecutive chunks,
+			// each with its own weight-gradient accumulator (bounded memory
+			// for large weights); a group is one unit of work.
+			ng := dwGroups(nch, wsize, t)
 			if needW {
-				k.dws = ensureBufs(k.dws, nch, wsize)
+				k.dws = ensureBufs(k.dws, ng, wsize)
 			}
 			k.prepareLowering(d)
 			gemm := gemmFor(d.n)
-			runChunks(nch, t, func(wk, ci int) {
-				lo, hi := ci*kb, min((ci+1)*kb, d.n)
-				nb := hi - lo
-				ld := nb * d.ohw
-				dyb := dy.Data[lo*myhw : hi*myhw]
-				if kb > 1 {
-					dyb = k.dybufs[wk]
-					for j := range nb {
-						for m := range d.m {
-							copy(dyb[m*ld+j*d.ohw:m*ld+(j+1)*d.ohw], dy.Data[(lo+j)*myhw+m*d.ohw:])
-						}
-					}
-				}
+			runChunks(ng, t, func(wk, gi int) {
+				var dw []float32
 				if needW {
-					col := x[lo*chw : hi*chw]
-					if !d.pointwise {
-						col = k.cols[wk]
-						for j := range nb {
-							k.im2col(d, x[(lo+j)*chw:(lo+j+1)*chw], col[j*d.ohw:], ld, wk)
-						}
-					}
-					dw := k.dws[ci]
-					for g := range d.g.Group {
-						gemm(false, true, d.mg, d.kk, ld, 1,
-							dyb[g*d.mg*ld:], ld,
-							col[g*d.kk*ld:], ld,
-							0, dw[g*d.mg*d.kk:], d.kk)
-					}
+					dw = k.dws[gi]
 				}
-				if needX {
-					dcol := dx.Data[lo*chw : hi*chw]
-					if !d.pointwise {
-						dcol = k.dcols[wk]
-					}
-					for g := range d.g.Group {
-						gemm(true, false, d.kk, ld, d.mg, 1,
-							w[g*d.mg*d.kk:], d.kk,
-							dyb[g*d.mg*ld:], ld,
-							0, dcol[g*d.kk*ld:], ld)
-					}
-					if !d.pointwise {
-						for j := range nb {
-							k.col2im(d, dcol[j*d.ohw:], ld, dx.Data[(lo+j)*chw:(lo+j+1)*chw], wk)
-						}
-					}
+				beta := float32(0) // the group's first chunk overwrites its accumulator
+				for ci := gi * nch / ng; ci < (gi+1)*nch/ng; ci++ {
+					k.backwardChunk(d, ci, kb, wk, x, w, dy.Data, dx, dw, beta, gemm)
+					beta = 1
 				}
 			})
 			if needW {
 				dw := ctx.Alloc(in[1].Shape...)
-				for i := range nch {
+				for i := range ng {
 					addInto(dw.Data, k.dws[i])
 				}
 				gin[1] = dw
@@ -602,6 +568,77 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 		gin[2] = db
 	}
 	return gin, nil
+}
+
+// dwAccBudget bounds the bytes of per-group weight-gradient accumulators
+// of one Conv backward pass (a variable so tests can force grouping).
+var dwAccBudget = 32 << 20
+
+// dwGroups returns how many groups of consecutive chunks the backward pass
+// uses: one per chunk when their accumulators fit dwAccBudget, else fewer
+// (at least two per worker, so the dynamic hand-out still balances load).
+// The grouping depends only on nch, wsize and t.
+func dwGroups(nch, wsize, t int) int {
+	ng := nch
+	if fit := dwAccBudget / (4 * max(wsize, 1)); ng > fit {
+		ng = max(fit, 2*t)
+	}
+	return max(1, min(ng, nch))
+}
+
+// backwardChunk runs the backward GEMMs of chunk ci (kb images from ci*kb)
+// on worker wk: the weight gradient into dw (dw = dwBeta*dw + dW of the
+// chunk; dw nil: not wanted) and the input gradient into dx (nil: not
+// wanted).
+func (k *convKernel) backwardChunk(d convDims, ci, kb, wk int, x, w, dyAll []float32, dx *tensor.Tensor, dw []float32, dwBeta float32,
+	gemm func(bool, bool, int, int, int, float32, []float32, int, []float32, int, float32, []float32, int)) {
+	hw := d.s.H * d.s.W
+	chw := d.c * hw
+	myhw := d.m * d.ohw
+	lo, hi := ci*kb, min((ci+1)*kb, d.n)
+	nb := hi - lo
+	ld := nb * d.ohw
+	dyb := dyAll[lo*myhw : hi*myhw]
+	if kb > 1 {
+		dyb = k.dybufs[wk]
+		for j := range nb {
+			for m := range d.m {
+				copy(dyb[m*ld+j*d.ohw:m*ld+(j+1)*d.ohw], dyAll[(lo+j)*myhw+m*d.ohw:])
+			}
+		}
+	}
+	if dw != nil {
+		col := x[lo*chw : hi*chw]
+		if !d.pointwise {
+			col = k.cols[wk]
+			for j := range nb {
+				k.im2col(d, x[(lo+j)*chw:(lo+j+1)*chw], col[j*d.ohw:], ld, wk)
+			}
+		}
+		for g := range d.g.Group {
+			gemm(false, true, d.mg, d.kk, ld, 1,
+				dyb[g*d.mg*ld:], ld,
+				col[g*d.kk*ld:], ld,
+				dwBeta, dw[g*d.mg*d.kk:], d.kk)
+		}
+	}
+	if dx != nil {
+		dcol := dx.Data[lo*chw : hi*chw]
+		if !d.pointwise {
+			dcol = k.dcols[wk]
+		}
+		for g := range d.g.Group {
+			gemm(true, false, d.kk, ld, d.mg, 1,
+				w[g*d.mg*d.kk:], d.kk,
+				dyb[g*d.mg*ld:], ld,
+				0, dcol[g*d.kk*ld:], ld)
+		}
+		if !d.pointwise {
+			for j := range nb {
+				k.col2im(d, dcol[j*d.ohw:], ld, dx.Data[(lo+j)*chw:(lo+j+1)*chw], wk)
+			}
+		}
+	}
 }
 
 // backwardDepthwise computes dX into dx (when needX) and dW into gin[1]

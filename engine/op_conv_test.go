@@ -115,7 +115,38 @@ func TestConvForwardMatchesNaive(t *testing.T) {
 	}
 }
 
-func TestConvBackwardMatchesNaiveAdjoint(t *testing.T) {
+func TestConvBackwardMatchesNaiveAdjoint(t *testing.T) { testConvBackward(t) }
+
+// TestConvBackwardGroupedAccumulators reruns the backward cases with a
+// weight-gradient budget small enough that several chunks share one
+// accumulator.
+func TestConvBackwardGroupedAccumulators(t *testing.T) {
+	old := dwAccBudget
+	dwAccBudget = 64
+	defer func() { dwAccBudget = old }()
+	testConvBackward(t)
+}
+
+// TestDWGroups checks how many weight-gradient accumulators a backward pass
+// uses.
+func TestDWGroups(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		nch, wsize, t, out int
+	}{
+		{"small weights: one per chunk", 128, 2304, 2, 128},
+		{"vgg-sized weights: budget", 43, 512 * 512 * 9, 2, 4},
+		{"budget allows 10", 100, (32 << 20) / 40, 2, 10},
+		{"fewer chunks than workers", 3, 1 << 30, 4, 3},
+		{"single chunk", 1, 1 << 30, 2, 1},
+	} {
+		if got := dwGroups(tc.nch, tc.wsize, tc.t); got != tc.out {
+			t.Errorf("%s: dwGroups(%d, %d, %d) = %d, want %d", tc.name, tc.nch, tc.wsize, tc.t, got, tc.out)
+		}
+	}
+}
+
+func testConvBackward(t *testing.T) {
 	for i, tc := range convCases {
 		t.Run(tc.name, func(t *testing.T) {
 			n, x, w, b := tc.build(uint64(300 + 10*i))
