@@ -11,9 +11,11 @@ package engine
 // so every GEMM is a few hundred columns wide. A 1x1 stride-1 unpadded
 // convolution skips im2col: the image itself is the [C, H*W] matrix. Chunks
 // are handed to kernels.ParallelFor workers dynamically, each worker with
-// its own col buffers; the backward pass computes each chunk's weight
-// gradient into its own accumulator and sums them in chunk order, so
-// results do not depend on the thread count or scheduling.
+// its own col buffers; the backward pass computes the weight gradient of
+// each fixed group of consecutive chunks (one chunk per group unless the
+// accumulators would exceed dwAccBudget) into its own accumulator and sums
+// them in group order, so results do not depend on the thread count or
+// scheduling.
 //
 // Depthwise convolutions (one input channel per group, any channel
 // multiplier) skip the GEMM lowering, whose per-group products would be a
