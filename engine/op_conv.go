@@ -474,9 +474,9 @@ func (k *convKernel) forwardDepthwise(d convDims, x, w, bias, y []float32, t int
 
 // Backward returns dX (if need[0]), dW (if need[1]) and dB (if need[2] and
 // the bias is present): dW = sum over chunks of dY_chunk * col_chunk^T per
-// group (one product per chunk of images, into a per-chunk accumulator; the
-// accumulators are added in chunk order, so dW does not depend on the
-// thread count), dcol = W^T * dY scattered back with Col2im, dB = sum of dY
+// group (one product per chunk of images, into the accumulator of the
+// chunk's group; the accumulators are added in group order, so dW does not
+// depend on the thread count), dcol = W^T * dY scattered back with Col2im, dB = sum of dY
 // over batch and pixels.
 func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
 	gin := make([]*tensor.Tensor, len(in))
