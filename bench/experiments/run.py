@@ -73,7 +73,8 @@ def main():
         md.append("")
 
     def prune_row(label, r):
-        return (f"| {label} | {r['params']} | {r['macs']/1e6:.2f} M | {r.get('accuracy_pruned', float('nan')):.2f}% | "
+        before = f"{r['accuracy_pruned']:.2f}%" if "accuracy_pruned" in r else "-"
+        return (f"| {label} | {r['params']} | {r['macs']/1e6:.2f} M | {before} | "
                 f"{r['accuracy']:.2f}% | {r['accuracy']-r['accuracy_before']:+.2f} | {r['_seconds']:.0f} s |")
 
     if "slim" in only or "layer" in only:
