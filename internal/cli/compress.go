@@ -187,7 +187,13 @@ func compress(e *env, o *compressOptions) (*report.Summary, error) {
 		return nil, err
 	}
 	p := &pipeline{e: e, o: o, cfg: o.cfg, dir: o.Out, trainSet: trainSet, testSet: testSet}
-	hash := o.cfg.hash(o.Data.Spec, fmt.Sprint(o.Data.TrainLimit, o.Data.TestLimit), fmt.Sprint(fileSize(o.Model)))
+	modelBytes, err := os.ReadFile(o.Model)
+	if err != nil {
+		return nil, asInput(err)
+	}
+	// The run is identified by its settings, data and the model's content, so
+	// a rerun resumes only the same job.
+	hash := o.cfg.hash(o.Data.Spec, fmt.Sprint(o.Data.TrainLimit, o.Data.TestLimit), string(modelBytes))
 	if o.Restart {
 		os.RemoveAll(filepath.Join(o.Out, "stages"))
 		os.Remove(filepath.Join(o.Out, fileState))
