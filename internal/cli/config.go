@@ -73,10 +73,15 @@ func defaultCompressConfig() compressConfig {
 	// lambda ~ 5e-3, enough to separate unimportant channels.
 	c.Sparse.Epochs, c.Sparse.Lambda, c.Sparse.LR = 2, 5e-3, 0.05
 	ch := &c.Channel
-	ch.Method, ch.KeepParams, ch.Episodes, ch.Warmup, ch.B = "ddpg", 0.5, 60, 15, 2
+	// Keeping 30% of the parameters with channel counts in multiples of 8
+	// (ONNX Runtime's kernels prefer them) and removing 3 blocks measured
+	// 92.95% -> 92.73% on a resnet20 with 30.9x fewer stored bytes and 4.2x
+	// fewer MACs (bench/compress/README.md); 50% and 2 blocks kept accuracy
+	// exactly but only reached 18x and 2x.
+	ch.Method, ch.KeepParams, ch.Episodes, ch.Warmup, ch.B = "ddpg", 0.3, 60, 15, 2
 	ch.ValSize, ch.MaxRatio, ch.CalibBatches, ch.Hidden = 2000, 0.8, 8, 300
-	ch.MinChannels, ch.RoundTo, ch.FinetuneEpochs, ch.LR = 1, 1, 3, 0.05
-	c.Layer.Blocks, c.Layer.Score, c.Layer.FinetuneEpochs, c.Layer.LR = 2, "last", 2, 0.02
+	ch.MinChannels, ch.RoundTo, ch.FinetuneEpochs, ch.LR = 1, 8, 3, 0.05
+	c.Layer.Blocks, c.Layer.Score, c.Layer.FinetuneEpochs, c.Layer.LR = 3, "last", 2, 0.02
 	q := &c.Quantize
 	q.Enabled, q.ThresholdScale, q.MaxClusters, q.Method, q.FinetuneEpochs, q.CentroidLR = true, 0.2, 256, "birch-kmeans", 1, 1e-4
 	return c

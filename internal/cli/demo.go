@@ -24,7 +24,7 @@ func parseDemo(e *env, args []string) (*demoOptions, error) {
 	o := &demoOptions{}
 	fs := newFlags("demo", e.stderr)
 	fs.StringVar(&o.Out, "out", "slimgo-demo", "output directory (rerunning resumes)")
-	fs.IntVar(&o.Epochs, "epochs", 4, "epochs to train the resnet8 baseline on the bundled sample")
+	fs.IntVar(&o.Epochs, "epochs", 8, "epochs to train the resnet8 baseline on the bundled sample")
 	fs.IntVar(&o.Episodes, "episodes", 40, "DDPG episodes")
 	fs.BoolVar(&o.Quick, "quick", false, "tiny settings (a fraction of the sample, few episodes): a smoke test of every stage")
 	fs.BoolVar(&o.NoORT, "no-ort", false, "do not measure ONNX Runtime speed")
@@ -46,8 +46,8 @@ func demoConfig(o *demoOptions) compressConfig {
 	c.Seed = o.Seed
 	c.Sparse.Epochs, c.Sparse.Lambda, c.Sparse.LR = 2, 5e-3, 0.05
 	ch := &c.Channel
-	ch.Episodes, ch.Warmup, ch.ValSize, ch.CalibBatches, ch.FinetuneEpochs = o.Episodes, o.Episodes/4, 1000, 4, 3
-	c.Layer.Blocks, c.Layer.FinetuneEpochs = 1, 2
+	ch.Episodes, ch.Warmup, ch.ValSize, ch.CalibBatches, ch.FinetuneEpochs = o.Episodes, o.Episodes/4, 1000, 4, 4
+	c.Layer.Blocks, c.Layer.FinetuneEpochs = 1, 4
 	c.Quantize.FinetuneEpochs = 1
 	if o.Quick {
 		c.Sparse.Epochs = 1
