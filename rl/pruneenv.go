@@ -19,6 +19,7 @@ type PruneConfig struct {
 	Prune        prune.Options // channel selection (importance criterion, min channels, rounding)
 	B            float64       // accuracy-protection hyperparameter b, in accuracy points (default 2)
 	TargetParams int           // > 0: budget mode, actions are walled so the pruned model has <= TargetParams
+	TargetMACs   int64         // > 0: budget mode on multiply-accumulates (both budgets may be set)
 	RBound       float64       // largest ratio an action may take (default 0.8)
 	CalibBatches int           // BN recalibration batches per episode (default 8)
 	Batch        int           // batch size for recalibration and evaluation (default 128)
@@ -45,12 +46,14 @@ type PruneEnv struct {
 	Val     *data.Dataset
 	BaseAcc float64 // validation accuracy of Base, percent
 	Params0 int     // trainable parameters of Base
+	MACs0   int64   // multiply-accumulates of Base per image
 
 	raw   [][]float64 // per group: n, c, h, w, stride, k, params (unnormalised)
 	lo    []float64
 	hi    []float64
 	sizes map[string][]int   // trainable parameter shapes
 	axes  map[string][][]cut // per param, per axis: the groups cutting it
+	macs  map[string]int64   // Conv/Gemm weight -> output pixels per image (its MACs per weight)
 }
 
 type cut struct {
@@ -84,7 +87,7 @@ func NewPruneEnv(base *graph.Graph, calib, val *data.Dataset, cfg PruneConfig) (
 	if err != nil {
 		return nil, err
 	}
-	env := &PruneEnv{Cfg: cfg, Base: base, Groups: groups, Calib: calib, Val: val, Params0: st.Params}
+	env := &PruneEnv{Cfg: cfg, Base: base, Groups: groups, Calib: calib, Val: val, Params0: st.Params, MACs0: st.MACs}
 	ev, err := train.Evaluate(base, val, cfg.Batch)
 	if err != nil {
 		return nil, err
@@ -94,14 +97,15 @@ func NewPruneEnv(base *graph.Graph, calib, val *data.Dataset, cfg PruneConfig) (
 		return nil, err
 	}
 	env.paramCuts()
-	if cfg.TargetParams > 0 {
-		full := make([]float64, len(groups))
-		for i := range full {
-			full[i] = cfg.RBound
-		}
-		if least := env.ParamsAfter(full); least > cfg.TargetParams {
-			return nil, fmt.Errorf("rl: target of %d params is out of reach: pruning every group by %.2f still leaves %d (of %d)", cfg.TargetParams, cfg.RBound, least, env.Params0)
-		}
+	full := make([]float64, len(groups))
+	for i := range full {
+		full[i] = cfg.RBound
+	}
+	if least := env.ParamsAfter(full); cfg.TargetParams > 0 && least > cfg.TargetParams {
+		return nil, fmt.Errorf("rl: target of %d params is out of reach: pruning every group by %.2f still leaves %d (of %d)", cfg.TargetParams, cfg.RBound, least, env.Params0)
+	}
+	if least := env.MACsAfter(full); cfg.TargetMACs > 0 && least > cfg.TargetMACs {
+		return nil, fmt.Errorf("rl: target of %d MACs is out of reach: pruning every group by %.2f still leaves %d (of %d)", cfg.TargetMACs, cfg.RBound, least, env.MACs0)
 	}
 	return env, nil
 }
@@ -113,6 +117,17 @@ func (e *PruneEnv) features() error {
 	shapes, err := e.Base.InferShapes(nil)
 	if err != nil {
 		return err
+	}
+	e.macs = map[string]int64{}
+	for _, n := range e.Base.Nodes {
+		if (n.Op == graph.OpConv || n.Op == graph.OpGemm) && e.Base.IsParam(n.Input(1)) {
+			out := shapes[n.Outputs[0]]
+			pix := int64(1)
+			for _, d := range out[2:] {
+				pix *= int64(d)
+			}
+			e.macs[n.Input(1)] += pix
+		}
 	}
 	e.raw = make([][]float64, len(e.Groups))
 	for i, grp := range e.Groups {
@@ -195,25 +210,49 @@ func (e *PruneEnv) keep(i int, a float64) int {
 	return prune.KeepCount(e.Groups[i].Size, a, e.Cfg.Prune.MinChannels, e.Cfg.Prune.RoundTo)
 }
 
+// removed returns how many channels each group loses at the given ratios
+// (groups beyond len(ratios) lose none).
+func (e *PruneEnv) removed(ratios []float64) []int {
+	r := make([]int, len(e.Groups))
+	for i, a := range ratios {
+		r[i] = e.Groups[i].Size - e.keep(i, a)
+	}
+	return r
+}
+
+// keptSize is the element count of parameter k after the removals.
+func (e *PruneEnv) keptSize(k string, removed []int) int {
+	n := 1
+	for ax, d := range e.sizes[k] {
+		if cuts := e.axes[k]; cuts != nil {
+			for _, c := range cuts[ax] {
+				d -= removed[c.group] * c.block
+			}
+		}
+		n *= d
+	}
+	return n
+}
+
 // ParamsAfter counts the trainable parameters left after pruning group i by
 // ratios[i] (groups beyond len(ratios) are not pruned).
 func (e *PruneEnv) ParamsAfter(ratios []float64) int {
-	removed := make([]int, len(e.Groups))
-	for i, a := range ratios {
-		removed[i] = e.Groups[i].Size - e.keep(i, a)
-	}
+	removed := e.removed(ratios)
 	total := 0
-	for k, shape := range e.sizes {
-		n := 1
-		for ax, d := range shape {
-			if cuts := e.axes[k]; cuts != nil {
-				for _, c := range cuts[ax] {
-					d -= removed[c.group] * c.block
-				}
-			}
-			n *= d
-		}
-		total += n
+	for k := range e.sizes {
+		total += e.keptSize(k, removed)
+	}
+	return total
+}
+
+// MACsAfter counts the multiply-accumulates per image left after pruning:
+// a Conv or Gemm does one per kept weight per output pixel, and pruning
+// never changes spatial sizes.
+func (e *PruneEnv) MACsAfter(ratios []float64) int64 {
+	removed := e.removed(ratios)
+	var total int64
+	for k, pix := range e.macs {
+		total += int64(e.keptSize(k, removed)) * pix
 	}
 	return total
 }
@@ -246,12 +285,12 @@ func (e *PruneEnv) State(t int, prev []float64) []float64 {
 }
 
 // Clamp implements Env. In budget mode it is AMC's action wall: the action
-// is raised to the smallest ratio that still lets the budget be met when
+// is raised to the smallest ratio that still lets the budget(s) be met when
 // every later group is pruned by RBound, so the final policy never exceeds
-// TargetParams. Actions are always kept within [0, RBound].
+// TargetParams or TargetMACs. Actions are always kept within [0, RBound].
 func (e *PruneEnv) Clamp(t int, prev []float64, a float64) float64 {
 	a = math.Min(math.Max(a, 0), e.Cfg.RBound)
-	if e.Cfg.TargetParams <= 0 {
+	if e.Cfg.TargetParams <= 0 && e.Cfg.TargetMACs <= 0 {
 		return a
 	}
 	trial := make([]float64, len(e.Groups))
@@ -261,7 +300,8 @@ func (e *PruneEnv) Clamp(t int, prev []float64, a float64) float64 {
 	}
 	fits := func(x float64) bool {
 		trial[t] = x
-		return e.ParamsAfter(trial) <= e.Cfg.TargetParams
+		return (e.Cfg.TargetParams <= 0 || e.ParamsAfter(trial) <= e.Cfg.TargetParams) &&
+			(e.Cfg.TargetMACs <= 0 || e.MACsAfter(trial) <= e.Cfg.TargetMACs)
 	}
 	if fits(a) {
 		return a

@@ -105,6 +105,9 @@ func TestParamsAfterMatchesSurgery(t *testing.T) {
 		if got := env.ParamsAfter(r); got != st.Params {
 			t.Fatalf("trial %d ratios %v: analytic %d params, surgery %d", trial, r, got, st.Params)
 		}
+		if got := env.MACsAfter(r); got != st.MACs {
+			t.Fatalf("trial %d ratios %v: analytic %d MACs, surgery %d", trial, r, got, st.MACs)
+		}
 	}
 }
 
@@ -136,6 +139,27 @@ func TestRewardEdgeCases(t *testing.T) {
 	}
 	if r := env.RewardOf(env.BaseAcc-4, env.Params0/2); r >= 0 {
 		t.Fatalf("losing 2b: reward %g, want < 0", r)
+	}
+}
+
+// TestActionWallMeetsMACBudget: the same wall holds a multiply-accumulate budget.
+func TestActionWallMeetsMACBudget(t *testing.T) {
+	env := resnet8Env(t, PruneConfig{TargetMACs: 9345920 / 3})
+	rng := tensor.NewRNG(9)
+	for trial := range 10 {
+		var acts []float64
+		for step := range env.Steps() {
+			a := rng.Float64() * 0.3
+			acts = append(acts, env.Clamp(step, acts, a))
+		}
+		g, err := env.Apply(acts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, _ := g.ComputeStats()
+		if st.MACs > env.Cfg.TargetMACs {
+			t.Fatalf("trial %d: policy %v leaves %d MACs, budget %d", trial, acts, st.MACs, env.Cfg.TargetMACs)
+		}
 	}
 }
 

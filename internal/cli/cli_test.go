@@ -35,6 +35,7 @@ func TestParseErrors(t *testing.T) {
 		{"eval no model", wrap(parseEval), []string{"--data", "sample"}, "--model"},
 		{"prune bad method", wrap(parsePrune), []string{"--model", "m", "--out", "o", "--method", "magic"}, "--method"},
 		{"prune uniform ratio 1", wrap(parsePrune), []string{"--model", "m", "--out", "o", "--method", "uniform", "--ratio", "1"}, "--ratio"},
+		{"prune target-macs without ddpg", wrap(parsePrune), []string{"--model", "m", "--out", "o", "--method", "slim", "--target-macs", "1000"}, "--target-macs"},
 		{"prune ratio 1", wrap(parsePrune), []string{"--model", "m", "--out", "o", "--ratio", "1"}, "--ratio"},
 		{"prune layer without K", wrap(parsePrune), []string{"--model", "m", "--out", "o", "--method", "layer"}, "--blocks"},
 		{"prune ddpg without data", wrap(parsePrune), []string{"--model", "m", "--out", "o", "--method", "ddpg"}, "--data"},

@@ -444,7 +444,7 @@ func (p *pipeline) channel(g *graph.Graph) (*graph.Graph, error) {
 	case "ddpg":
 		d := p.cfg.ddpg()
 		d.Checkpoint, d.Resume = filepath.Join(p.dir, "stages", "ddpg.ckpt"), true
-		r, err := searchDDPG(p.e, g, p.trainSet, d, p.channelOpts(), target, p.cfg.Seed)
+		r, err := searchDDPG(p.e, g, p.trainSet, d, p.channelOpts(), target, int64(c.KeepMACs*float64(st.MACs)), p.cfg.Seed)
 		if err != nil {
 			return nil, err
 		}

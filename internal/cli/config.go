@@ -29,6 +29,7 @@ type compressConfig struct {
 	Channel struct {
 		Method         string  `yaml:"method" json:"method"`                   // ddpg, slim or none
 		KeepParams     float64 `yaml:"keep_params" json:"keep_params"`         // share of parameters to keep (budget); 0: DDPG reward mode
+		KeepMACs       float64 `yaml:"keep_macs" json:"keep_macs"`             // share of MACs to keep (DDPG budget); 0: none
 		Episodes       int     `yaml:"episodes" json:"episodes"`               // DDPG
 		Warmup         int     `yaml:"warmup" json:"warmup"`                   // DDPG
 		B              float64 `yaml:"b" json:"b"`                             // DDPG accuracy protection, points
@@ -114,6 +115,8 @@ func (c *compressConfig) validate() error {
 		return badInput("channel.method must be ddpg, slim or none, got %q", ch.Method)
 	case ch.KeepParams < 0 || ch.KeepParams >= 1:
 		return badInput("channel.keep_params must be in [0, 1), got %g", ch.KeepParams)
+	case ch.KeepMACs < 0 || ch.KeepMACs >= 1 || (ch.KeepMACs > 0 && ch.Method != "ddpg"):
+		return badInput("channel.keep_macs must be in [0, 1) and needs channel.method ddpg, got %g", ch.KeepMACs)
 	case ch.Method == "slim" && ch.KeepParams == 0:
 		return badInput("channel.method slim needs channel.keep_params")
 	case ch.FinetuneEpochs < 0 || c.Layer.FinetuneEpochs < 0 || q.FinetuneEpochs < 0:

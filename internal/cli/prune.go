@@ -23,6 +23,7 @@ type pruneOptions struct {
 	Method       string
 	Ratio        float64
 	TargetParams int
+	TargetMACs   int64
 	Steps        int
 	Blocks       int
 	Threshold    float64
@@ -88,7 +89,8 @@ func parsePrune(e *env, args []string) (*pruneOptions, error) {
 	o.Data.register(fs)
 	fs.StringVar(&o.Method, "method", "slim", "slim (global BN-gamma threshold), uniform (one ratio for every layer), ddpg (per-layer ratios by DDPG) or layer (residual blocks)")
 	fs.Float64Var(&o.Ratio, "ratio", 0.5, "slim: share of channels to remove")
-	fs.IntVar(&o.TargetParams, "target-params", 0, "slim, ddpg: prune to at most this many parameters (0: use --ratio / the reward)")
+	fs.IntVar(&o.TargetParams, "target-params", 0, "slim, uniform, ddpg: prune to at most this many parameters (0: use --ratio / the reward)")
+	fs.Int64Var(&o.TargetMACs, "target-macs", 0, "ddpg: prune to at most this many multiply-accumulates per image (budget mode; may be combined with --target-params)")
 	fs.IntVar(&o.Steps, "steps", 1, "slim: prune-and-fine-tune rounds to reach the target (claim 4's loop)")
 	fs.IntVar(&o.Blocks, "blocks", 0, "layer: remove this many of the weakest removable residual blocks")
 	fs.Float64Var(&o.Threshold, "threshold", 0, "layer: remove blocks whose mean |gamma| is below this")
@@ -114,8 +116,10 @@ func parsePrune(e *env, args []string) (*pruneOptions, error) {
 		return nil, badInput("--method must be slim, uniform, ddpg or layer, got %q", o.Method)
 	case o.Ratio < 0 || o.Ratio >= 1:
 		return nil, badInput("--ratio must be in [0, 1), got %g", o.Ratio)
-	case o.TargetParams < 0:
-		return nil, badInput("--target-params must be >= 0")
+	case o.TargetParams < 0 || o.TargetMACs < 0:
+		return nil, badInput("--target-params and --target-macs must be >= 0")
+	case o.TargetMACs > 0 && o.Method != "ddpg":
+		return nil, badInput("--target-macs works with --method ddpg")
 	case o.Steps < 1:
 		return nil, badInput("--steps must be >= 1")
 	case o.Blocks < 0 || o.Threshold < 0:
@@ -439,18 +443,24 @@ type ddpgResult struct {
 }
 
 // searchDDPG runs the DDPG search on g and returns the best policy.
-func searchDDPG(e *env, g *graph.Graph, trainSet *data.Dataset, d ddpgFlags, popt prune.Options, targetParams int, seed uint64) (*ddpgResult, error) {
+func searchDDPG(e *env, g *graph.Graph, trainSet *data.Dataset, d ddpgFlags, popt prune.Options, targetParams int, targetMACs int64, seed uint64) (*ddpgResult, error) {
 	rest, val, err := trainSet.Split(min(d.ValSize, trainSet.Len()/2), tensor.NewRNG(seed^0x5eed))
 	if err != nil {
 		return nil, asInput(err)
 	}
-	env, err := rl.NewPruneEnv(g, rest, val, rl.PruneConfig{Prune: popt, B: d.B, TargetParams: targetParams, RBound: d.RBound, CalibBatches: d.Calib})
+	env, err := rl.NewPruneEnv(g, rest, val, rl.PruneConfig{Prune: popt, B: d.B, TargetParams: targetParams, TargetMACs: targetMACs, RBound: d.RBound, CalibBatches: d.Calib})
 	if err != nil {
 		return nil, asInput(err)
 	}
+	// Modes: reward (no budget), budget (parameters), budget-macs, budget-params-macs.
 	mode := "reward"
-	if targetParams > 0 {
+	switch {
+	case targetParams > 0 && targetMACs > 0:
+		mode = "budget-params-macs"
+	case targetParams > 0:
 		mode = "budget"
+	case targetMACs > 0:
+		mode = "budget-macs"
 	}
 	// The noise width decays from 0.5 to 0.05 over the non-warm-up episodes.
 	decay := math.Pow(0.1, 1/math.Max(1, float64(d.Episodes-d.Warmup)))
@@ -493,7 +503,7 @@ func searchDDPG(e *env, g *graph.Graph, trainSet *data.Dataset, d ddpgFlags, pop
 }
 
 func pruneDDPG(e *env, o *pruneOptions, g *graph.Graph, trainSet, testSet *data.Dataset, summary map[string]any) (*graph.Graph, error) {
-	r, err := searchDDPG(e, g, trainSet, o.DDPG, o.pruneOpts(), o.TargetParams, o.Seed)
+	r, err := searchDDPG(e, g, trainSet, o.DDPG, o.pruneOpts(), o.TargetParams, o.TargetMACs, o.Seed)
 	if err != nil {
 		return nil, err
 	}
