@@ -146,7 +146,7 @@ func col2imBlock(row []float32, s kernels.ConvShape, i, off, lo, hi int, dx []fl
 		}
 	}
 	a, b := oy0*w+lo, (oy1-1)*w+hi
-	vecAdd(row[a:b], dx[a+dy*w+off:b+dy*w+off])
+	kernels.AddTo(row[a:b], dx[a+dy*w+off:b+dy*w+off])
 }
 
 // col2imLD is the adjoint of im2colLD: it adds every column element read

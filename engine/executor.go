@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/slimgo/slimgo/graph"
+	"github.com/slimgo/slimgo/kernels"
 	"github.com/slimgo/slimgo/tensor"
 )
 
@@ -288,4 +289,4 @@ func (e *Executor) Backward(gradOut map[string]*tensor.Tensor) (inGrads map[stri
 }
 
 // addInto sets dst[i] += src[i] (vectorised, see vec.go).
-func addInto(dst, src []float32) { vecAdd(src[:len(dst)], dst) }
+func addInto(dst, src []float32) { kernels.AddTo(src[:len(dst)], dst) }

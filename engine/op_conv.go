@@ -188,7 +188,7 @@ func newFusedConv(n *graph.Node) (Kernel, error) {
 // (res nil: no residual).
 func (k *convKernel) epilogue(row, res []float32) {
 	if res != nil {
-		vecAdd(res, row)
+		kernels.AddTo(res, row)
 	}
 	if k.relu {
 		vecRelu(row, row)

@@ -67,14 +67,6 @@ func bnBwdApplyGo(x, dy, dx []float32, mu, a, b, c float32) {
 	}
 }
 
-// addGo sets y[i] += x[i].
-func addGo(x, y []float32) {
-	y = y[:len(x)]
-	for i, v := range x {
-		y[i] += v
-	}
-}
-
 // gatherGo sets dst[i] = src[idx[i]].
 func gatherGo(src []float32, idx []int32, dst []float32) {
 	dst = dst[:len(idx)]

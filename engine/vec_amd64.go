@@ -90,18 +90,6 @@ func vecBNBwdApply(x, dy, dx []float32, mu, a, b, c float32) {
 }
 
 //go:noescape
-func addAVX(x, y *float32, n int)
-
-func vecAdd(x, y []float32) {
-	y = y[:len(x)]
-	if v := len(x) &^ 7; v > 0 && useVecAsm() {
-		addAVX(&x[0], &y[0], v)
-		x, y = x[v:], y[v:]
-	}
-	addGo(x, y)
-}
-
-//go:noescape
 func gatherAVX(base *float32, idx *int32, dst *float32, n int)
 
 // vecGather sets dst[i] = src[idx[i]] for i < len(idx). Every index must

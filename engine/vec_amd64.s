@@ -211,25 +211,6 @@ baloop:
 	VZEROUPPER
 	RET
 
-// func addAVX(x, y *float32, n int)
-// y[i] += x[i].
-TEXT ·addAVX(SB), NOSPLIT, $0-24
-	MOVQ x+0(FP), SI
-	MOVQ y+8(FP), DI
-	MOVQ n+16(FP), CX
-	SHRQ $3, CX
-
-addloop:
-	VMOVUPS (DI), Y1
-	VADDPS  (SI), Y1, Y1
-	VMOVUPS Y1, (DI)
-	ADDQ    $32, SI
-	ADDQ    $32, DI
-	DECQ    CX
-	JNZ     addloop
-	VZEROUPPER
-	RET
-
 // func gatherAVX(base *float32, idx *int32, dst *float32, n int)
 // dst[i] = base[idx[i]] (indices non-negative and in bounds).
 TEXT ·gatherAVX(SB), NOSPLIT, $0-32

@@ -13,6 +13,4 @@ func vecBNBwdApply(x, dy, dx []float32, mu, a, b, c float32) {
 	bnBwdApplyGo(x, dy[:len(x)], dx[:len(x)], mu, a, b, c)
 }
 
-func vecAdd(x, y []float32) { addGo(x, y[:len(x)]) }
-
 func vecGather(src []float32, idx []int32, dst []float32) { gatherGo(src, idx, dst[:len(idx)]) }
