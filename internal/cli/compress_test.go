@@ -114,6 +114,32 @@ func TestCompressEndToEnd(t *testing.T) {
 		}
 	}
 
+	// `eval --packed` restores the stored weights onto model.pruned.onnx's
+	// structure and scores what the summary says; a damaged or mismatched
+	// packed file is bad input.
+	evalJS := run("eval", "--model", filepath.Join(out, filePruned), "--packed", filepath.Join(out, filePacked),
+		"--data", "sample", "--train-limit", "1200", "--test-limit", "300", "--json")
+	var ev2 map[string]any
+	if err := json.Unmarshal(evalJS, &ev2); err != nil {
+		t.Fatal(err)
+	}
+	if a := ev2["accuracy"].(float64); math.Abs(a-after.Accuracy) > 1e-9 {
+		t.Errorf("eval --packed: %.4f%%, summary %.4f%%", a, after.Accuracy)
+	}
+	packedBytes, _ := os.ReadFile(filepath.Join(out, filePacked))
+	bad := filepath.Join(dir, "bad.slimpack")
+	os.WriteFile(bad, packedBytes[:len(packedBytes)/2], 0o644)
+	for _, model := range []string{filepath.Join(out, filePruned), base} {
+		pk := bad
+		if model == base {
+			pk = filepath.Join(out, filePacked) // intact, but for another structure
+		}
+		var o2, e2 bytes.Buffer
+		if code := Main([]string{"eval", "--model", model, "--packed", pk, "--data", "sample", "--test-limit", "10"}, &o2, &e2); code != ExitInput {
+			t.Errorf("eval --model %s --packed %s: exit %d, want 2 (%s)", filepath.Base(model), filepath.Base(pk), code, e2.String())
+		}
+	}
+
 	// ONNX Runtime runs both ONNX outputs and agrees with slimgo.
 	if !ort.Available() {
 		t.Log("node is not installed: ONNX Runtime agreement not checked")

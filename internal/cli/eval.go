@@ -1,20 +1,23 @@
 package cli
 
 import (
+	"github.com/slimgo/slimgo/cluster"
 	"github.com/slimgo/slimgo/train"
 )
 
 type evalOptions struct {
-	Model string
-	Data  dataFlags
-	Batch int
-	JSON  bool
+	Model  string
+	Packed string
+	Data   dataFlags
+	Batch  int
+	JSON   bool
 }
 
 func parseEval(e *env, args []string) (*evalOptions, error) {
 	o := &evalOptions{}
 	fs := newFlags("eval", e.stderr)
 	fs.StringVar(&o.Model, "model", "", "ONNX model (required)")
+	fs.StringVar(&o.Packed, "packed", "", "a .slimpack file whose weights replace the model's (the model gives the structure: compress's model.pruned.onnx for its model.slimpack)")
 	o.Data.register(fs)
 	fs.IntVar(&o.Batch, "batch", 256, "batch size for inference")
 	fs.BoolVar(&o.JSON, "json", false, "print the summary as one JSON object on stdout")
@@ -38,6 +41,15 @@ func runEval(e *env, args []string) error {
 	g, err := loadModel(o.Model)
 	if err != nil {
 		return err
+	}
+	if o.Packed != "" {
+		pk, err := cluster.ReadPackedFile(o.Packed)
+		if err != nil {
+			return asInput(err)
+		}
+		if err := pk.Apply(g); err != nil {
+			return badInput("%s does not fit %s: %v", o.Packed, o.Model, err)
+		}
 	}
 	chw, err := inputCHW(g)
 	if err != nil {
