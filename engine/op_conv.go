@@ -413,7 +413,7 @@ func (k *convKernel) prepareLowering(d convDims) {
 
 // im2col writes the im2col matrix of image xi into col with row stride ld
 // on worker wk: the gather table for small maps, kernels.Im2col for a
-// single image's contiguous matrix, im2colLD otherwise.
+// single image's contiguous matrix, kernels.Im2colLD otherwise.
 func (k *convKernel) im2col(d convDims, xi, col []float32, ld, wk int) {
 	switch {
 	case useGather(d.s):
@@ -421,7 +421,7 @@ func (k *convKernel) im2col(d convDims, xi, col []float32, ld, wk int) {
 	case ld == d.ohw:
 		kernels.Im2col(xi, d.s, col)
 	default:
-		im2colLD(xi, d.s, col, ld)
+		kernels.Im2colLD(xi, d.s, col, ld)
 	}
 }
 
@@ -434,7 +434,7 @@ func (k *convKernel) col2im(d convDims, col []float32, ld int, dxi []float32, wk
 	case ld == d.ohw:
 		kernels.Col2im(col, d.s, dxi)
 	default:
-		col2imLD(col, ld, d.s, dxi)
+		kernels.Col2imLD(col, ld, d.s, dxi)
 	}
 }
 

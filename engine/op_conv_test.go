@@ -50,7 +50,7 @@ var convCases = []convCase{
 	{"chunked dilation2 pad2", 9, 2, 6, 5, 3, cvGeom(3, 3, 1, 2, 2, 1), true},
 	{"chunked 5x5 pad1 narrower", 9, 2, 7, 6, 3, cvGeom(5, 5, 1, 1, 1, 1), true},
 	// Maps over gatherMaxCols output pixels take the block-copy lowerings:
-	// kernels.Im2col per image, and im2colLD for two 17x17 images a chunk.
+	// kernels.Im2col per image, and kernels.Im2colLD for two 17x17 images a chunk.
 	{"large map per image", 2, 2, 20, 20, 3, cvGeom(3, 3, 1, 1, 1, 1), true},
 	{"large map chunked", 9, 2, 17, 17, 3, cvGeom(3, 3, 1, 1, 1, 1), false},
 	{"large strided map", 3, 2, 40, 36, 3, cvGeom(3, 3, 2, 1, 1, 1), true},

@@ -42,19 +42,27 @@ func validCols(off, sw, w, ow int) (lo, hi int) {
 // Each output row segment is filled with at most two zero runs and one
 // contiguous copy (stride 1) or strided gather, computed once per kernel
 // column instead of per element; the result equals Im2colRef exactly.
-func Im2col(x []float32, s ConvShape, col []float32) {
+func Im2col(x []float32, s ConvShape, col []float32) { Im2colLD(x, s, col, s.OH*s.OW) }
+
+// Im2colLD is Im2col into a matrix with row stride ld >= OH*OW: row r's
+// columns are col[r*ld : r*ld+OH*OW], and the rest of each row is left
+// alone. Several images' matrices side by side (ld = k*OH*OW, image j at
+// col[j*OH*OW:]) make one wide GEMM for small feature maps.
+func Im2colLD(x []float32, s ConvShape, col []float32, ld int) {
 	hw := s.OH * s.OW
 	plane := s.H * s.W
-	if s.C*s.KH*s.KW*hw == 0 {
+	rows := s.C * s.KH * s.KW
+	if rows*hw == 0 {
 		return
 	}
 	_ = x[:s.C*plane]
-	_ = col[s.C*s.KH*s.KW*hw-1]
+	_ = col[(rows-1)*ld+hw-1]
 	for c := range s.C {
 		xc := x[c*plane : (c+1)*plane]
 		for i := range s.KH {
 			for j := range s.KW {
-				row := col[((c*s.KH+i)*s.KW+j)*hw : ((c*s.KH+i)*s.KW+j+1)*hw]
+				r := (c*s.KH+i)*s.KW + j
+				row := col[r*ld : r*ld+hw]
 				off := j*s.DW - s.PadL
 				lo, hi := validCols(off, s.SW, s.W, s.OW)
 				if s.SH == 1 && s.SW == 1 && s.OW == s.W {
@@ -138,19 +146,25 @@ func im2colSameRow(xc []float32, s ConvShape, i, off, lo, hi int, row []float32)
 // It visits elements in the same order as Col2imRef, so the sums are
 // bitwise identical; the bounds tests are hoisted out of the inner loop and
 // stride-1 rows are added with vector instructions.
-func Col2im(col []float32, s ConvShape, dx []float32) {
+func Col2im(col []float32, s ConvShape, dx []float32) { Col2imLD(col, s.OH*s.OW, s, dx) }
+
+// Col2imLD is Col2im from a matrix with row stride ld >= OH*OW (the
+// adjoint of Im2colLD).
+func Col2imLD(col []float32, ld int, s ConvShape, dx []float32) {
 	hw := s.OH * s.OW
 	plane := s.H * s.W
-	if s.C*s.KH*s.KW*hw == 0 {
+	rows := s.C * s.KH * s.KW
+	if rows*hw == 0 {
 		return
 	}
 	_ = dx[:s.C*plane]
-	_ = col[s.C*s.KH*s.KW*hw-1]
+	_ = col[(rows-1)*ld+hw-1]
 	for c := range s.C {
 		dc := dx[c*plane : (c+1)*plane]
 		for i := range s.KH {
 			for j := range s.KW {
-				row := col[((c*s.KH+i)*s.KW+j)*hw : ((c*s.KH+i)*s.KW+j+1)*hw]
+				r := (c*s.KH+i)*s.KW + j
+				row := col[r*ld : r*ld+hw]
 				off := j*s.DW - s.PadL
 				lo, hi := validCols(off, s.SW, s.W, s.OW)
 				if lo == hi {
