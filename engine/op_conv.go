@@ -135,8 +135,13 @@ type convKernel struct {
 	dcols  [][]float32 // per-worker column-gradient buffers
 	ybufs  [][]float32 // per-worker lowered outputs of a chunk of images
 	dybufs [][]float32 // per-worker lowered output gradients of a chunk
+	dxbufs [][]float32 // per-worker lowered input gradients of a chunk (dX as a convolution)
 	dws    [][]float32 // per-chunk (depthwise: per-worker) weight-gradient accumulators
+	wflip  []float32   // flipped, transposed weights of the dX convolution
 	gt     *gatherTable
+	gtx    *gatherTable // gather table of the dX convolution's geometry
+	offF   []int        // implicit lowering: row offsets of the input's im2col
+	offX   []int        // implicit lowering: row offsets of dY's im2col (dX convolution)
 
 	// OpFusedConv only (inference): add input 3 (a tensor of Y's shape) to
 	// Y when present, then apply ReLU when relu is set.
@@ -218,6 +223,13 @@ type convDims struct {
 	ohw                int
 	hasBias, pointwise bool
 	depthwise          bool // one input channel per group: direct loops, no GEMM
+
+	// dxConv: the input gradient is computed as a stride-1 convolution of
+	// dY (shape sx: M channels of OH x OW, pads DH*(KH-1)-PadT etc., output
+	// H x W) with the flipped, transposed filters, instead of W^T*dY
+	// followed by a col2im scatter.
+	dxConv bool
+	sx     kernels.ConvShape
 }
 
 // check validates the inputs of a Conv call and returns its sizes. Errors
@@ -256,6 +268,19 @@ func (k *convKernel) check(in []*tensor.Tensor) (convDims, error) {
 	d.ohw = d.s.OH * d.s.OW
 	d.pointwise = isPointwise(g)
 	d.depthwise = d.cg == 1 && g.Group > 1 && !d.pointwise
+	if !d.pointwise && !d.depthwise && g.SH == 1 && g.SW == 1 {
+		ph, pw := g.DH*(g.KH-1), g.DW*(g.KW-1)
+		if g.PadT <= ph && g.PadB <= ph && g.PadL <= pw && g.PadR <= pw {
+			d.dxConv = true
+			d.sx = kernels.ConvShape{
+				C: d.m, H: d.s.OH, W: d.s.OW,
+				KH: g.KH, KW: g.KW, SH: 1, SW: 1,
+				PadT: ph - g.PadT, PadL: pw - g.PadL,
+				DH: g.DH, DW: g.DW,
+				OH: d.s.H, OW: d.s.W,
+			}
+		}
+	}
 	return d, nil
 }
 
@@ -321,26 +346,55 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 	}
 	kb := k.chunk(d, t)
 	nch := (d.n + kb - 1) / kb
-	if !d.pointwise {
+	implicit := useImplicit(d)
+	var lay padLayout
+	switch {
+	case implicit:
+		lay = implicitLayout(d, kb)
+		k.cols = ensureBufs(k.cols, t, d.c*lay.plane)
+		k.ybufs = ensureBufs(k.ybufs, t, d.m*lay.cols(kb))
+		k.offF = implicitOffsets(k.offF, lay, d.c, d.g.KH, d.g.KW, d.g.DH, d.g.DW, d.g.PadT, d.g.PadL)
+	case !d.pointwise:
 		k.cols = ensureBufs(k.cols, t, d.c*d.s.KH*d.s.KW*kb*d.ohw)
 	}
-	if kb > 1 {
+	if kb > 1 && !implicit {
 		k.ybufs = ensureBufs(k.ybufs, t, d.m*kb*d.ohw)
 	}
-	k.prepareLowering(d)
+	k.prepareLowering(d, false)
 	gemm := gemmFor(d.n)
 	hw := d.s.H * d.s.W
 	chw := d.c * hw
 	myhw := d.m * d.ohw
 	runChunks(nch, t, func(wk, ci int) {
 		lo, hi := ci*kb, min((ci+1)*kb, d.n)
+		if implicit {
+			k.forwardImplicit(d, lay, lo, hi, wk, x, w, y.Data)
+			if bias != nil || k.fused {
+				for j := lo; j < hi; j++ {
+					for m := range d.m {
+						row := y.Data[j*myhw+m*d.ohw : j*myhw+(m+1)*d.ohw]
+						if bias != nil {
+							vecAffine(row, row, 0, 1, bias[m])
+						}
+						if k.fused {
+							var r []float32
+							if res != nil {
+								r = res[j*myhw+m*d.ohw : j*myhw+(m+1)*d.ohw]
+							}
+							k.epilogue(row, r)
+						}
+					}
+				}
+			}
+			return
+		}
 		if kb == 1 {
 			xi := x[lo*chw : (lo+1)*chw]
 			yi := y.Data[lo*myhw : (lo+1)*myhw]
 			col := xi
 			if !d.pointwise {
 				col = k.cols[wk]
-				k.im2col(d, xi, col, d.ohw, wk)
+				k.im2col(d, xi, col, d.ohw)
 			}
 			for g := range d.g.Group {
 				gemm(false, false, d.mg, d.ohw, d.kk, 1,
@@ -370,7 +424,7 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 		ld := (hi - lo) * d.ohw
 		col, yb := k.cols[wk], k.ybufs[wk]
 		for j := range hi - lo {
-			k.im2col(d, x[(lo+j)*chw:(lo+j+1)*chw], col[j*d.ohw:], ld, wk)
+			k.im2col(d, x[(lo+j)*chw:(lo+j+1)*chw], col[j*d.ohw:], ld)
 		}
 		for g := range d.g.Group {
 			gemm(false, false, d.mg, ld, d.kk, 1,
@@ -400,34 +454,41 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 	return []*tensor.Tensor{y}, nil
 }
 
-// prepareLowering sets up the gather table when the geometry is lowered by
-// gathering (small maps); call it before the workers start.
-func (k *convKernel) prepareLowering(d convDims) {
-	if d.pointwise || !(useGather(d.s) || useScatter(d.s)) {
-		return
-	}
-	if !k.gt.matches(d.s) {
+// prepareLowering sets up the gather tables of the forward geometry and,
+// when dX is computed as a convolution and backward is set, of that
+// geometry; call it before the workers start.
+func (k *convKernel) prepareLowering(d convDims, backward bool) {
+	if !d.pointwise && (useGather(d.s) || useScatter(d.s)) && !k.gt.matches(d.s) {
 		k.gt = newGatherTable(d.s)
+	}
+	if backward && d.dxConv && useGather(d.sx) && !k.gtx.matches(d.sx) {
+		k.gtx = newGatherTable(d.sx)
 	}
 }
 
-// im2col writes the im2col matrix of image xi into col with row stride ld
-// on worker wk: the gather table for small maps, kernels.Im2col for a
+// im2col writes the im2col matrix of image xi (geometry s) into col with
+// row stride ld: the gather table gt for small maps, kernels.Im2col for a
 // single image's contiguous matrix, kernels.Im2colLD otherwise.
-func (k *convKernel) im2col(d convDims, xi, col []float32, ld, wk int) {
+func im2colWith(s kernels.ConvShape, gt *gatherTable, xi, col []float32, ld int) {
 	switch {
-	case useGather(d.s):
-		k.gt.im2col(xi, d.s, col, ld)
-	case ld == d.ohw:
-		kernels.Im2col(xi, d.s, col)
+	case useGather(s):
+		gt.im2col(xi, s, col, ld)
+	case ld == s.OH*s.OW:
+		kernels.Im2col(xi, s, col)
 	default:
-		kernels.Im2colLD(xi, d.s, col, ld)
+		kernels.Im2colLD(xi, s, col, ld)
 	}
+}
+
+// im2col writes the forward im2col matrix of image xi into col with row
+// stride ld.
+func (k *convKernel) im2col(d convDims, xi, col []float32, ld int) {
+	im2colWith(d.s, k.gt, xi, col, ld)
 }
 
 // col2im adds the column gradients col (row stride ld) of one image into
-// dxi on worker wk, the adjoint of im2col.
-func (k *convKernel) col2im(d convDims, col []float32, ld int, dxi []float32, wk int) {
+// dxi, the adjoint of im2col.
+func (k *convKernel) col2im(d convDims, col []float32, ld int, dxi []float32) {
 	switch {
 	case useScatter(d.s):
 		k.gt.col2im(col, ld, d.s, dxi)
@@ -502,8 +563,11 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 	wsize := d.m * d.kk
 
 	var dx *tensor.Tensor
-	if needX {
-		dx = ctx.Alloc(in[0].Shape...)
+	switch {
+	case needX && d.dxConv:
+		dx = ctx.allocRaw(in[0].Shape...) // every image is written whole (beta 0)
+	case needX:
+		dx = ctx.Alloc(in[0].Shape...) // col2im and the depthwise loops add into dx
 	}
 	if needX || needW {
 		t := batchWorkers(d.n)
@@ -513,16 +577,37 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 			kb := k.chunk(d, t)
 			nch := (d.n + kb - 1) / kb
 			colSize := d.c * d.s.KH * d.s.KW * kb * d.ohw
-			if !d.pointwise {
+			implicit := useImplicit(d)
+			var lay padLayout
+			if implicit {
+				lay = implicitLayout(d, kb)
+				k.dybufs = ensureBufs(k.dybufs, t, d.m*lay.plane)
+				if needW {
+					k.cols = ensureBufs(k.cols, t, d.c*lay.plane)
+					k.offF = implicitOffsets(k.offF, lay, d.c, d.g.KH, d.g.KW, d.g.DH, d.g.DW, d.g.PadT, d.g.PadL)
+				}
+				if needX {
+					k.dxbufs = ensureBufs(k.dxbufs, t, d.c*lay.cols(kb))
+					k.offX = implicitOffsets(k.offX, lay, d.m, d.g.KH, d.g.KW, d.g.DH, d.g.DW, d.g.PadB, d.g.PadR)
+				}
+			} else if !d.pointwise {
 				if needW {
 					k.cols = ensureBufs(k.cols, t, colSize)
 				}
-				if needX {
+				if needX && d.dxConv {
+					k.dcols = ensureBufs(k.dcols, t, d.sx.ColRows()*kb*d.s.H*d.s.W)
+					if kb > 1 {
+						k.dxbufs = ensureBufs(k.dxbufs, t, d.c*kb*d.s.H*d.s.W)
+					}
+				} else if needX {
 					k.dcols = ensureBufs(k.dcols, t, colSize)
 				}
 			}
-			if kb > 1 {
+			if kb > 1 && !implicit {
 				k.dybufs = ensureBufs(k.dybufs, t, d.m*kb*d.ohw)
+			}
+			if needX && d.dxConv {
+				k.flipWeights(d, w)
 			}
 			// Chunks are grouped into ng fixed runs of consecutive chunks,
 			// each with its own weight-gradient accumulator (bounded memory
@@ -531,7 +616,7 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 			if needW {
 				k.dws = ensureBufs(k.dws, ng, wsize)
 			}
-			k.prepareLowering(d)
+			k.prepareLowering(d, needX)
 			gemm := gemmFor(d.n)
 			runChunks(ng, t, func(wk, gi int) {
 				var dw []float32
@@ -540,7 +625,15 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 				}
 				beta := float32(0) // the group's first chunk overwrites its accumulator
 				for ci := gi * nch / ng; ci < (gi+1)*nch/ng; ci++ {
-					k.backwardChunk(d, ci, kb, wk, x, w, dy.Data, dx, dw, beta, gemm)
+					if implicit {
+						var dxd []float32
+						if dx != nil {
+							dxd = dx.Data
+						}
+						k.backwardImplicit(d, lay, ci*kb, min((ci+1)*kb, d.n), wk, x, dy.Data, dxd, dw, beta)
+					} else {
+						k.backwardChunk(d, ci, kb, wk, x, w, dy.Data, dx, dw, beta, gemm)
+					}
 					beta = 1
 				}
 			})
@@ -614,7 +707,7 @@ func (k *convKernel) backwardChunk(d convDims, ci, kb, wk int, x, w, dyAll []flo
 		if !d.pointwise {
 			col = k.cols[wk]
 			for j := range nb {
-				k.im2col(d, x[(lo+j)*chw:(lo+j+1)*chw], col[j*d.ohw:], ld, wk)
+				k.im2col(d, x[(lo+j)*chw:(lo+j+1)*chw], col[j*d.ohw:], ld)
 			}
 		}
 		for g := range d.g.Group {
@@ -623,6 +716,10 @@ func (k *convKernel) backwardChunk(d convDims, ci, kb, wk int, x, w, dyAll []flo
 				col[g*d.kk*ld:], ld,
 				dwBeta, dw[g*d.mg*d.kk:], d.kk)
 		}
+	}
+	if dx != nil && d.dxConv {
+		k.backwardDataConv(d, lo, hi, wk, dyAll, dx.Data, gemm)
+		return
 	}
 	if dx != nil {
 		dcol := dx.Data[lo*chw : hi*chw]
@@ -637,7 +734,63 @@ func (k *convKernel) backwardChunk(d convDims, ci, kb, wk int, x, w, dyAll []flo
 		}
 		if !d.pointwise {
 			for j := range nb {
-				k.col2im(d, dcol[j*d.ohw:], ld, dx.Data[(lo+j)*chw:(lo+j+1)*chw], wk)
+				k.col2im(d, dcol[j*d.ohw:], ld, dx.Data[(lo+j)*chw:(lo+j+1)*chw])
+			}
+		}
+	}
+}
+
+// flipWeights fills k.wflip with the filters of the dX convolution: per
+// group g, the [C/group, M/group*KH*KW] matrix whose row c holds, for every
+// filter m of the group, W[g*M/group+m][c] rotated by 180 degrees:
+// wflip[g][c][m*taps+t] = W[g*M/group+m][c][taps-1-t].
+func (k *convKernel) flipWeights(d convDims, w []float32) {
+	taps := d.s.KH * d.s.KW
+	k.wflip = growBuf(k.wflip, d.m*d.kk)
+	row := d.mg * taps
+	for g := range d.g.Group {
+		dst := k.wflip[g*d.cg*row : (g+1)*d.cg*row]
+		for m := range d.mg {
+			src := w[(g*d.mg+m)*d.kk : (g*d.mg+m+1)*d.kk]
+			for c := range d.cg {
+				for t := range taps {
+					dst[c*row+m*taps+t] = src[c*taps+taps-1-t]
+				}
+			}
+		}
+	}
+}
+
+// backwardDataConv writes the input gradient of images [lo, hi) into dx
+// as a stride-1 convolution of dY (geometry d.sx) with the flipped filters
+// (k.wflip): one im2col of the chunk's dY and one GEMM per group, on
+// worker wk's buffers. Every element of those images is overwritten.
+func (k *convKernel) backwardDataConv(d convDims, lo, hi, wk int, dyAll, dx []float32,
+	gemm func(bool, bool, int, int, int, float32, []float32, int, []float32, int, float32, []float32, int)) {
+	hw := d.s.H * d.s.W
+	chw := d.c * hw
+	myhw := d.m * d.ohw
+	nb := hi - lo
+	ld := nb * hw
+	kx := d.mg * d.sx.KH * d.sx.KW // rows of one group's col block
+	col := k.dcols[wk]
+	for j := range nb {
+		im2colWith(d.sx, k.gtx, dyAll[(lo+j)*myhw:(lo+j+1)*myhw], col[j*hw:], ld)
+	}
+	out := dx[lo*chw : hi*chw]
+	if nb > 1 {
+		out = k.dxbufs[wk]
+	}
+	for g := range d.g.Group {
+		gemm(false, false, d.cg, ld, kx, 1,
+			k.wflip[g*d.cg*kx:], kx,
+			col[g*kx*ld:], ld,
+			0, out[g*d.cg*ld:], ld)
+	}
+	if nb > 1 {
+		for j := range nb {
+			for c := range d.c {
+				copy(dx[(lo+j)*chw+c*hw:(lo+j)*chw+(c+1)*hw], out[c*ld+j*hw:c*ld+(j+1)*hw])
 			}
 		}
 	}

@@ -55,6 +55,13 @@ var convCases = []convCase{
 	{"large map chunked", 9, 2, 17, 17, 3, cvGeom(3, 3, 1, 1, 1, 1), false},
 	{"large strided map", 3, 2, 40, 36, 3, cvGeom(3, 3, 2, 1, 1, 1), true},
 	{"chunked 1x1 stride2", 9, 4, 5, 6, 3, cvGeom(1, 1, 2, 0, 1, 1), false},
+	// Stride-1 geometries compute dX as a convolution of dY with flipped
+	// filters (convDims.dxConv); pads wider than the dilated kernel fall
+	// back to col2im.
+	{"chunked 3x3 nopad (dX map larger)", 9, 2, 6, 5, 3, cvGeom(3, 3, 1, 0, 1, 1), true},
+	{"chunked rect stride1 asym pads", 9, 2, 6, 7, 3, refGeom{kh: 2, kw: 3, sh: 1, sw: 1, padT: 0, padL: 2, padB: 1, padR: 0, dh: 1, dw: 1, group: 1}, false},
+	{"chunked same asym pads", 9, 2, 6, 7, 3, refGeom{kh: 2, kw: 3, sh: 1, sw: 1, padT: 0, padL: 1, padB: 1, padR: 1, dh: 1, dw: 1, group: 1}, true},
+	{"3x3 pad3 wider than kernel", 2, 2, 5, 5, 3, cvGeom(3, 3, 1, 3, 1, 1), true},
 	{"chunked rect asym dilated", 9, 2, 7, 8, 3, refGeom{kh: 2, kw: 3, sh: 2, sw: 3, padT: 1, padL: 2, padB: 0, padR: 1, dh: 2, dw: 1, group: 1}, true},
 }
 
@@ -99,7 +106,21 @@ func convIn(x, w, b *tensor.Tensor) []*tensor.Tensor {
 	return []*tensor.Tensor{x, w, b}
 }
 
-func TestConvForwardMatchesNaive(t *testing.T) {
+func TestConvForwardMatchesNaive(t *testing.T) { testConvForward(t) }
+
+// TestConvExplicitLowering turns the implicit lowering off, so the cases
+// that take it by default (several images, stride 1, output as large as
+// the input) go through im2col/col2im and the gather tables again, and
+// checks forward and backward against the naive references.
+func TestConvExplicitLowering(t *testing.T) {
+	old := implicitMinCols
+	implicitMinCols = 1 << 30
+	defer func() { implicitMinCols = old }()
+	t.Run("forward", testConvForward)
+	t.Run("backward", testConvBackward)
+}
+
+func testConvForward(t *testing.T) {
 	for i, tc := range convCases {
 		t.Run(tc.name, func(t *testing.T) {
 			n, x, w, b := tc.build(uint64(100 + 10*i))

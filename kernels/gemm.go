@@ -66,15 +66,7 @@ func checkGemmArgs(transA, transB bool, m, n, k int, a []float32, lda int, b []f
 		panic(fmt.Sprintf("kernels.Sgemm: negative dimension m=%d n=%d k=%d", m, n, k))
 	}
 	check := func(name string, rows, cols int, s []float32, ld int) {
-		if rows == 0 || cols == 0 {
-			return
-		}
-		if ld < cols {
-			panic(fmt.Sprintf("kernels.Sgemm: leading dimension of %s is %d, less than its %d columns", name, ld, cols))
-		}
-		if need := (rows-1)*ld + cols; len(s) < need {
-			panic(fmt.Sprintf("kernels.Sgemm: %s has %d elements, a %dx%d matrix with stride %d needs %d", name, len(s), rows, cols, ld, need))
-		}
+		checkMatrix("Sgemm", name, rows, cols, s, ld)
 	}
 	if transA {
 		check("A", k, m, a, lda)
@@ -87,6 +79,20 @@ func checkGemmArgs(transA, transB bool, m, n, k int, a []float32, lda int, b []f
 		check("B", k, n, b, ldb)
 	}
 	check("C", m, n, c, ldc)
+}
+
+// checkMatrix panics, naming function fn and operand name, when a stored
+// rows x cols matrix with stride ld does not fit s.
+func checkMatrix(fn, name string, rows, cols int, s []float32, ld int) {
+	if rows == 0 || cols == 0 {
+		return
+	}
+	if ld < cols {
+		panic(fmt.Sprintf("kernels.%s: leading dimension of %s is %d, less than its %d columns", fn, name, ld, cols))
+	}
+	if need := (rows-1)*ld + cols; len(s) < need {
+		panic(fmt.Sprintf("kernels.%s: %s has %d elements, a %dx%d matrix with stride %d needs %d", fn, name, len(s), rows, cols, ld, need))
+	}
 }
 
 // scaleMatrix sets C = beta*C (C = 0 when beta == 0, ignoring NaN).
@@ -138,6 +144,12 @@ func balancedBlock(total, max, unit int) int {
 
 // sgemmBlocked is the packed GEMM for m, n, k > 0 and alpha != 0.
 func sgemmBlocked(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmBlockedSrc(transA, m, n, k, alpha, a, lda, bSource{b: b, ldb: ldb, trans: transB}, beta, c, ldc)
+}
+
+// sgemmBlockedSrc is sgemmBlocked with op(B) described by src (whose pc,
+// jc and mode it sets): a stored matrix, or rows at offsets (src.off).
+func sgemmBlockedSrc(transA bool, m, n, k int, alpha float32, a []float32, lda int, src bSource, beta float32, c []float32, ldc int) {
 	if beta != 0 {
 		scaleMatrix(m, n, beta, c, ldc)
 	}
@@ -156,10 +168,13 @@ func sgemmBlocked(transA, transB bool, m, n, k int, alpha float32, a []float32, 
 	// memory: an untransposed B is then read in place (rows ldb apart)
 	// when its stride spreads over L1, and otherwise each panel is packed
 	// right before its sweep, while it is still hot in L1.
-	src := bSource{b: b, ldb: ldb, trans: transB, mode: bPackBlock}
+	src.mode = bPackBlock
 	if m <= gemmMC {
 		src.mode = bPackPanel
-		if !transB && strideSpreadsL1(ldb) {
+		switch {
+		case src.off != nil && !src.trans:
+			src.mode = bRows
+		case src.off == nil && !src.trans && strideSpreadsL1(src.ldb):
 			src.mode = bDirect
 		}
 	}
@@ -174,7 +189,8 @@ func sgemmBlocked(transA, transB bool, m, n, k int, alpha float32, a []float32, 
 		for pc := 0; pc < k; pc += kc {
 			kcur := min(kc, k-pc)
 			if src.mode == bPackBlock {
-				packB(transB, kcur, ncur, b, ldb, pc, jc, sc.b)
+				src.pc, src.jc = pc, jc
+				src.pack(kcur, ncur, 0, sc.b)
 			}
 			src.pc, src.jc = pc, jc
 			accum := beta != 0 || pc > 0
@@ -192,6 +208,7 @@ const (
 	bPackBlock = iota // the whole kc x nc block is packed in bp beforehand
 	bPackPanel        // each panel is packed into bp just before use
 	bDirect           // full panels are read in place; a partial one is packed
+	bRows             // as bDirect, rows at src.off (untransposed row-offset B)
 )
 
 // bSource describes op(B) for macroKernel: the stored matrix, its stride
@@ -202,6 +219,20 @@ type bSource struct {
 	trans  bool
 	pc, jc int
 	mode   int
+
+	// off, when not nil, replaces ldb: row p of the stored matrix starts
+	// at b[off[p]] (see SgemmRows).
+	off []int
+}
+
+// pack packs the kc x nc block of op(B) at (pc, jc+j0) into dst as
+// packB does.
+func (s *bSource) pack(kc, nc, j0 int, dst []float32) {
+	if s.off != nil {
+		packBRows(s.trans, kc, nc, s.b, s.off, s.pc, s.jc+j0, dst)
+		return
+	}
+	packB(s.trans, kc, nc, s.b, s.ldb, s.pc, s.jc+j0, dst)
 }
 
 // strideSpreadsL1 reports whether rows ld floats apart fall into at least
@@ -238,9 +269,12 @@ func macroKernel(kern microKernel, mcur, ncur, kc int, ap, bp []float32, src *bS
 			bpanel = bp[jr*kc : (jr+gemmNR)*kc]
 		case src.mode == bDirect && nr == gemmNR:
 			bpanel, ldbp = src.b[src.pc*src.ldb+src.jc+jr:], src.ldb
+		case src.mode == bRows && nr == gemmNR:
+			rowsMacroPanel(mcur, kc, ap, src.b[src.jc+jr:], src.off[src.pc:src.pc+kc], c[jr:], ldc, accum, tile)
+			continue
 		default:
 			bpanel = bp[:gemmNR*kc]
-			packB(src.trans, kc, nr, src.b, src.ldb, src.pc, src.jc+jr, bpanel)
+			src.pack(kc, nr, jr, bpanel)
 		}
 		// Full tiles: all whole row panels in one kernel call when the
 		// panel is full width.

@@ -90,3 +90,51 @@ func packPanelANoTrans(kc int, src []float32, lda int, dst []float32) {
 	}
 	packPanelANoTransGo(0, kc, src, lda, dst)
 }
+
+// sgemmKernelRowsAVX2 is sgemmKernelAVX2 with B row p at b + off[p]
+// floats instead of b + p*ldb (gemm_avx2_amd64.s).
+//
+//go:noescape
+func sgemmKernelRowsAVX2(np, k int, a, b *float32, off *int, c *float32, ldc int, accum int)
+
+// asmKernelRows calls the row-offset assembly micro-kernel after checking
+// that a holds np packed panels, off has k entries and c covers np*MR full
+// rows. That every row b[off[p]:off[p]+NR] lies inside b is not checked
+// here (it would cost a pass over the offsets per panel): SgemmRows checks
+// every row against the full width n once per call, and full panels read
+// inside it.
+func asmKernelRows(np, k int, a, b []float32, off []int, c []float32, ldc int, accum bool) {
+	_ = a[np*k*gemmMR-1]
+	_ = off[k-1]
+	_ = c[(np*gemmMR-1)*ldc+gemmNR-1]
+	acc := 0
+	if accum {
+		acc = 1
+	}
+	sgemmKernelRowsAVX2(np, k, &a[0], &b[0], &off[0], &c[0], ldc, acc)
+}
+
+// packBTransRowsAVX transposes nblk 8x8 blocks of 8 rows starting at
+// b + off[r] floats into a packed panel (see gemm_avx2_amd64.s).
+//
+//go:noescape
+func packBTransRowsAVX(nblk int, b *float32, off *int, dst *float32)
+
+// packPanelBTransRows packs one full panel of a transposed row-offset B:
+// dst[p*NR+j] = b[off[j]+pc+p] for p < kc, j < NR.
+func packPanelBTransRows(kc int, b []float32, off []int, pc int, dst []float32) {
+	nblk := kc / 8
+	if UseAsm && hasAsmKernel && nblk > 0 {
+		off = off[:gemmNR]
+		for _, o := range off {
+			_ = b[o+pc : o+pc+kc]
+		}
+		_ = dst[kc*gemmNR-1]
+		for g := 0; g < gemmNR; g += 8 {
+			packBTransRowsAVX(nblk, &b[pc], &off[g], &dst[g])
+		}
+		packPanelBTransRowsGo(nblk*8, kc, b, off, pc, dst)
+		return
+	}
+	packPanelBTransRowsGo(0, kc, b, off, pc, dst)
+}

@@ -135,6 +135,96 @@ next:
 	VZEROUPPER
 	RET
 
+// Load the address of B row number IDX of the offset table at DI into BX.
+#define ROWADDR(IDX) \
+	MOVQ (IDX*8)(DI), BX \
+	LEAQ (R14)(BX*4), BX
+
+// func sgemmKernelRowsAVX2(np, k int, a, b *float32, off *int, c *float32, ldc int, accum int)
+// As sgemmKernelAVX2, but B row p (24 floats) starts at b + off[p] floats:
+// the rows of an implicit im2col. np, k >= 1.
+TEXT ·sgemmKernelRowsAVX2(SB), NOSPLIT, $0-64
+	MOVQ np+0(FP), R10
+	MOVQ k+8(FP), R15
+	MOVQ a+16(FP), SI
+	MOVQ b+24(FP), R14
+	MOVQ off+32(FP), R11
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
+	SHLQ $2, R8
+	MOVQ accum+56(FP), AX
+
+rpanel:
+	MOVQ R11, DI
+	MOVQ R15, CX
+
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	VXORPS Y14, Y14, Y14
+	VXORPS Y15, Y15, Y15
+
+	MOVQ  CX, R9
+	SHRQ  $2, R9
+	ANDQ  $3, CX
+	TESTQ R9, R9
+	JZ    rtail
+
+rloop4:
+	PREFETCHT0 256(SI)
+	ROWADDR(0)
+	STEP(0, BX)
+	ROWADDR(1)
+	STEP(16, BX)
+	ROWADDR(2)
+	STEP(32, BX)
+	ROWADDR(3)
+	STEP(48, BX)
+	ADDQ $64, SI
+	ADDQ $32, DI
+	DECQ R9
+	JNZ  rloop4
+
+rtail:
+	TESTQ CX, CX
+	JZ    rstore
+
+rloop1:
+	ROWADDR(0)
+	STEP(0, BX)
+	ADDQ $16, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ  rloop1
+
+rstore:
+	TESTQ AX, AX
+	JZ    roverwrite
+	ACCROW(Y4, Y5, Y6)
+	ACCROW(Y7, Y8, Y9)
+	ACCROW(Y10, Y11, Y12)
+	ACCROW(Y13, Y14, Y15)
+	JMP   rnext
+
+roverwrite:
+	STROW(Y4, Y5, Y6)
+	STROW(Y7, Y8, Y9)
+	STROW(Y10, Y11, Y12)
+	STROW(Y13, Y14, Y15)
+
+rnext:
+	DECQ R10
+	JNZ  rpanel
+	VZEROUPPER
+	RET
+
 // func packBPanelAVX(kc int, src *float32, ldb int, dst *float32)
 // Copies kc rows of 24 floats, src rows ldb floats apart, to dst
 // contiguously (one packed B panel). kc >= 1.
@@ -223,6 +313,86 @@ tloop:
 	ADDQ $768, DI
 	DECQ CX
 	JNZ  tloop
+	VZEROUPPER
+	RET
+
+// func packBTransRowsAVX(nblk int, b *float32, off *int, dst *float32)
+// As packBTransAVX, but the 8 rows start at b + off[r] floats (r < 8)
+// instead of ldb apart: 8 columns of a transposed row-offset B.
+TEXT ·packBTransRowsAVX(SB), NOSPLIT, $0-32
+	MOVQ nblk+0(FP), CX
+	MOVQ b+8(FP), SI
+	MOVQ off+16(FP), BX
+	MOVQ dst+24(FP), DI
+	MOVQ 0(BX), R8
+	LEAQ (SI)(R8*4), R8
+	MOVQ 8(BX), R9
+	LEAQ (SI)(R9*4), R9
+	MOVQ 16(BX), R10
+	LEAQ (SI)(R10*4), R10
+	MOVQ 24(BX), R11
+	LEAQ (SI)(R11*4), R11
+	MOVQ 32(BX), R12
+	LEAQ (SI)(R12*4), R12
+	MOVQ 40(BX), R13
+	LEAQ (SI)(R13*4), R13
+	MOVQ 48(BX), R14
+	LEAQ (SI)(R14*4), R14
+	MOVQ 56(BX), R15
+	LEAQ (SI)(R15*4), R15
+	XORQ AX, AX
+
+trloop:
+	VMOVUPS (R8)(AX*1), Y0
+	VMOVUPS (R9)(AX*1), Y1
+	VMOVUPS (R10)(AX*1), Y2
+	VMOVUPS (R11)(AX*1), Y3
+	VMOVUPS (R12)(AX*1), Y4
+	VMOVUPS (R13)(AX*1), Y5
+	VMOVUPS (R14)(AX*1), Y6
+	VMOVUPS (R15)(AX*1), Y7
+
+	VUNPCKLPS Y1, Y0, Y8
+	VUNPCKHPS Y1, Y0, Y9
+	VUNPCKLPS Y3, Y2, Y10
+	VUNPCKHPS Y3, Y2, Y11
+	VUNPCKLPS Y5, Y4, Y12
+	VUNPCKHPS Y5, Y4, Y13
+	VUNPCKLPS Y7, Y6, Y14
+	VUNPCKHPS Y7, Y6, Y15
+
+	VSHUFPS $0x44, Y10, Y8, Y0
+	VSHUFPS $0xEE, Y10, Y8, Y1
+	VSHUFPS $0x44, Y11, Y9, Y2
+	VSHUFPS $0xEE, Y11, Y9, Y3
+	VSHUFPS $0x44, Y14, Y12, Y4
+	VSHUFPS $0xEE, Y14, Y12, Y5
+	VSHUFPS $0x44, Y15, Y13, Y6
+	VSHUFPS $0xEE, Y15, Y13, Y7
+
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x31, Y7, Y3, Y15
+
+	VMOVUPS Y8, (DI)
+	VMOVUPS Y9, 96(DI)
+	VMOVUPS Y10, 192(DI)
+	VMOVUPS Y11, 288(DI)
+	VMOVUPS Y12, 384(DI)
+	VMOVUPS Y13, 480(DI)
+	VMOVUPS Y14, 576(DI)
+	VMOVUPS Y15, 672(DI)
+
+
+	ADDQ $32, AX
+	ADDQ $768, DI
+	DECQ CX
+	JNZ  trloop
 	VZEROUPPER
 	RET
 

@@ -24,3 +24,13 @@ func packPanelBTrans(kc int, src []float32, ldb int, dst []float32) {
 func packPanelANoTrans(kc int, src []float32, lda int, dst []float32) {
 	packPanelANoTransGo(0, kc, src, lda, dst)
 }
+
+// asmKernelRows is never called when hasAsmKernel is false.
+func asmKernelRows(np, k int, a, b []float32, off []int, c []float32, ldc int, accum bool) {
+	goKernelRows(np, k, a, b, off, c, ldc, accum)
+}
+
+// packPanelBTransRows packs one full panel of a transposed row-offset B.
+func packPanelBTransRows(kc int, b []float32, off []int, pc int, dst []float32) {
+	packPanelBTransRowsGo(0, kc, b, off, pc, dst)
+}

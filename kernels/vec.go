@@ -15,3 +15,29 @@ func addRowsGo(rows, n int, src, dst []float32, stride int) {
 		}
 	}
 }
+
+// CopyRows copies rows runs of n floats from src (rows sstride apart) to
+// dst (rows dstride apart) and writes zero zeros after each run in dst:
+// dst[r*dstride+t] = src[r*sstride+t] for t < n, and 0 for n <= t <
+// n+zero. The implicit convolution lowering moves images in and out of
+// its padded layout with it (one call per channel plane instead of one
+// copy per row). It panics if a slice is too short.
+func CopyRows(dst []float32, dstride int, src []float32, sstride int, n, rows, zero int) {
+	if rows <= 0 || n+zero <= 0 {
+		return
+	}
+	_ = dst[(rows-1)*dstride+n+zero-1]
+	if n > 0 {
+		_ = src[(rows-1)*sstride+n-1]
+	}
+	copyRows(dst, dstride, src, sstride, n, rows, zero)
+}
+
+// copyRowsGo is the portable copyRows (arguments checked by CopyRows).
+func copyRowsGo(dst []float32, dstride int, src []float32, sstride int, n, rows, zero int) {
+	for r := range rows {
+		d := dst[r*dstride : r*dstride+n+zero]
+		copy(d, src[r*sstride:r*sstride+n])
+		clear(d[n:])
+	}
+}

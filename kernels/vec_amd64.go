@@ -87,3 +87,17 @@ func gatherStride2(dst, src []float32) {
 		dst[t] = src[2*t]
 	}
 }
+
+// copyRowsAVX is copyRows for rows >= 1 (vec_amd64.s, AVX).
+//
+//go:noescape
+func copyRowsAVX(dst *float32, dstride int, src *float32, sstride int, n, rows, zero int)
+
+// copyRows runs CopyRows' loop (arguments checked by CopyRows).
+func copyRows(dst []float32, dstride int, src []float32, sstride int, n, rows, zero int) {
+	if UseAsm && hasAsmKernel && n > 0 {
+		copyRowsAVX(&dst[0], dstride, &src[0], sstride, n, rows, zero)
+		return
+	}
+	copyRowsGo(dst, dstride, src, sstride, n, rows, zero)
+}

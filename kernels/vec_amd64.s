@@ -137,3 +137,68 @@ gloop:
 	JNZ     gloop
 	VZEROUPPER
 	RET
+
+// func copyRowsAVX(dst *float32, dstride int, src *float32, sstride int, n, rows, zero int)
+// For each of rows >= 1 rows: copy n >= 1 floats src -> dst in 8-, 4- and
+// 1-float steps, then store zero zeros; advance dst by dstride and src by
+// sstride floats.
+TEXT ·copyRowsAVX(SB), NOSPLIT, $0-56
+	MOVQ   dst+0(FP), DI
+	MOVQ   dstride+8(FP), R8
+	SHLQ   $2, R8
+	MOVQ   src+16(FP), SI
+	MOVQ   sstride+24(FP), R9
+	SHLQ   $2, R9
+	MOVQ   n+32(FP), R10
+	MOVQ   rows+40(FP), R11
+	MOVQ   zero+48(FP), R12
+	VXORPS X1, X1, X1
+
+crow:
+	MOVQ R10, CX
+	XORQ AX, AX
+
+c8:
+	CMPQ    CX, $8
+	JLT     c4
+	VMOVUPS (SI)(AX*4), Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ    $8, AX
+	SUBQ    $8, CX
+	JMP     c8
+
+c4:
+	CMPQ    CX, $4
+	JLT     c1
+	VMOVUPS (SI)(AX*4), X0
+	VMOVUPS X0, (DI)(AX*4)
+	ADDQ    $4, AX
+	SUBQ    $4, CX
+
+c1:
+	TESTQ CX, CX
+	JZ    cz
+	MOVL  (SI)(AX*4), BX
+	MOVL  BX, (DI)(AX*4)
+	INCQ  AX
+	DECQ  CX
+	JMP   c1
+
+cz:
+	MOVQ R12, CX
+
+czl:
+	TESTQ CX, CX
+	JZ    cnext
+	MOVL  $0, (DI)(AX*4)
+	INCQ  AX
+	DECQ  CX
+	JMP   czl
+
+cnext:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ R11
+	JNZ  crow
+	VZEROUPPER
+	RET

@@ -29,3 +29,7 @@ func gatherStride2(dst, src []float32) {
 		dst[t] = src[2*t]
 	}
 }
+
+func copyRows(dst []float32, dstride int, src []float32, sstride int, n, rows, zero int) {
+	copyRowsGo(dst, dstride, src, sstride, n, rows, zero)
+}

@@ -90,3 +90,39 @@ func TestGatherStride2(t *testing.T) {
 		}
 	}
 }
+
+// TestCopyRows checks CopyRows (assembly and Go) against the definition
+// on run lengths around the 8- and 4-float steps, with and without zeros.
+func TestCopyRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, asm := range []bool{false, true} {
+		for _, n := range []int{0, 1, 3, 4, 7, 8, 13, 28, 33} {
+			for _, zero := range []int{0, 1, 2} {
+				rows, ss, ds := 5, n+3, n+zero+2
+				src := make([]float32, rows*ss)
+				for i := range src {
+					src[i] = r.Float32()
+				}
+				got := make([]float32, rows*ds)
+				for i := range got {
+					got[i] = -1
+				}
+				want := append([]float32(nil), got...)
+				for row := range rows {
+					for c := range n {
+						want[row*ds+c] = src[row*ss+c]
+					}
+					for c := n; c < n+zero; c++ {
+						want[row*ds+c] = 0
+					}
+				}
+				withAsm(asm, func() { CopyRows(got, ds, src, ss, n, rows, zero) })
+				for i := range want {
+					if got[i] != want[i] {
+						t.Fatalf("asm=%v n=%d zero=%d: element %d = %v, want %v", asm, n, zero, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,168 @@
+package kernels
+
+import "fmt"
+
+// SgemmRows computes C = alpha*A*B + beta*C where A is m x k (row-major,
+// stride lda) and B is the k x n matrix whose row p is the run
+// b[off[p] : off[p]+n]. Rows may overlap and their offsets need not
+// increase: this is an implicit im2col, where every row of the lowered
+// matrix is a shifted view of a (padded) image, and no lowered matrix is
+// written. len(off) must be k; beta, alpha and the overwrite rule are as in
+// Sgemm. It runs on the calling goroutine. It panics if an offset is
+// negative or a row runs past the end of b (a programmer error).
+func SgemmRows(m, n, k int, alpha float32, a []float32, lda int, b []float32, off []int, beta float32, c []float32, ldc int) {
+	checkRows(false, m, n, k, a, lda, b, off, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleMatrix(m, n, beta, c, ldc)
+		return
+	}
+	sgemmBlockedSrc(false, m, n, k, alpha, a, lda, bSource{b: b, off: off}, beta, c, ldc)
+}
+
+// SgemmRowsT computes C = alpha*A*B^T + beta*C where A is m x k and B is the
+// n x k matrix whose row j is the run b[off[j] : off[j]+k] (len(off) must be
+// n): the weight gradient of an implicit-im2col convolution. Otherwise as
+// SgemmRows.
+func SgemmRowsT(m, n, k int, alpha float32, a []float32, lda int, b []float32, off []int, beta float32, c []float32, ldc int) {
+	checkRows(true, m, n, k, a, lda, b, off, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleMatrix(m, n, beta, c, ldc)
+		return
+	}
+	sgemmBlockedSrc(false, m, n, k, alpha, a, lda, bSource{b: b, off: off, trans: true}, beta, c, ldc)
+}
+
+// checkRows validates a row-offset GEMM's operands; trans selects
+// SgemmRowsT's layout (n rows of k) over SgemmRows's (k rows of n).
+func checkRows(trans bool, m, n, k int, a []float32, lda int, b []float32, off []int, c []float32, ldc int) {
+	name := "SgemmRows"
+	rows, cols := k, n
+	if trans {
+		name, rows, cols = "SgemmRowsT", n, k
+	}
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("kernels.%s: negative dimension m=%d n=%d k=%d", name, m, n, k))
+	}
+	if len(off) != rows {
+		panic(fmt.Sprintf("kernels.%s: %d row offsets for %d rows", name, len(off), rows))
+	}
+	if m > 0 && n > 0 && k > 0 {
+		for p, o := range off {
+			if o < 0 || o+cols > len(b) {
+				panic(fmt.Sprintf("kernels.%s: row %d at offset %d with %d columns is outside B (%d elements)", name, p, o, cols, len(b)))
+			}
+		}
+	}
+	checkMatrix(name, "A", m, k, a, lda)
+	checkMatrix(name, "C", m, n, c, ldc)
+}
+
+// packBRows is packB for a row-offset B: op(B)[p][j] = b[off[pc+p]+j]
+// (untransposed) or b[off[j]+p] (trans), for p < kc and j in [jc, jc+nc).
+func packBRows(trans bool, kc, nc int, b []float32, off []int, pc, jc int, dst []float32) {
+	for q := 0; q*gemmNR < nc; q++ {
+		panel := dst[q*gemmNR*kc : (q+1)*gemmNR*kc]
+		c0 := jc + q*gemmNR
+		cols := min(gemmNR, nc-q*gemmNR)
+		if !trans {
+			for p := range kc {
+				d := panel[p*gemmNR : p*gemmNR+gemmNR]
+				o := off[pc+p] + c0
+				copy(d, b[o:o+cols])
+				clear(d[cols:])
+			}
+			continue
+		}
+		if cols == gemmNR {
+			packPanelBTransRows(kc, b, off[c0:c0+gemmNR], pc, panel)
+			continue
+		}
+		for j := range cols {
+			o := off[c0+j] + pc
+			for p, v := range b[o : o+kc] {
+				panel[p*gemmNR+j] = v
+			}
+		}
+		for j := cols; j < gemmNR; j++ {
+			for p := range kc {
+				panel[p*gemmNR+j] = 0
+			}
+		}
+	}
+}
+
+// packPanelBTransRowsGo packs k-values [p0, kc) of one full panel of a
+// transposed row-offset B: dst[p*NR+j] = b[off[j]+pc+p].
+func packPanelBTransRowsGo(p0, kc int, b []float32, off []int, pc int, dst []float32) {
+	for j := range gemmNR {
+		s := b[off[j]+pc : off[j]+pc+kc]
+		for p := p0; p < kc; p++ {
+			dst[p*gemmNR+j] = s[p]
+		}
+	}
+}
+
+// rowsMacroPanel multiplies the packed mcur x kc block of A by one full
+// 24-column panel of a row-offset B (row p at b[off[p]:]) into C (offset
+// to the panel's first column): whole 4-row tiles in one kernel call, the
+// last partial one through tile.
+func rowsMacroPanel(mcur, kc int, ap, b []float32, off []int, c []float32, ldc int, accum bool, tile *[gemmMR * gemmNR]float32) {
+	kern := goKernelRows
+	if UseAsm && hasAsmKernel {
+		kern = asmKernelRows
+	}
+	ir := 0
+	if full := mcur / gemmMR; full > 0 {
+		ir = full * gemmMR
+		kern(full, kc, ap[:ir*kc], b, off, c[:(ir-1)*ldc+gemmNR], ldc, accum)
+	}
+	if ir == mcur {
+		return
+	}
+	mr := mcur - ir
+	kern(1, kc, ap[ir*kc:(ir+gemmMR)*kc], b, off, tile[:], gemmNR, false)
+	for i := range mr {
+		dst := c[(ir+i)*ldc : (ir+i)*ldc+gemmNR]
+		src := tile[i*gemmNR : (i+1)*gemmNR]
+		if accum {
+			for j, v := range src {
+				dst[j] += v
+			}
+		} else {
+			copy(dst, src)
+		}
+	}
+}
+
+// goKernelRows is goKernel with B row p at b[off[p]:] (len(off) == k).
+func goKernelRows(np, k int, a, b []float32, off []int, c []float32, ldc int, accum bool) {
+	off = off[:k]
+	for q := range np {
+		aq := a[q*gemmMR*k : (q+1)*gemmMR*k]
+		cq := c[q*gemmMR*ldc:]
+		for i := range gemmMR {
+			var acc [gemmNR]float32
+			for p, o := range off {
+				av := aq[p*gemmMR+i]
+				row := (*[gemmNR]float32)(b[o : o+gemmNR])
+				for j := range gemmNR {
+					acc[j] += av * row[j]
+				}
+			}
+			dst := cq[i*ldc : i*ldc+gemmNR]
+			if accum {
+				for j, v := range acc {
+					dst[j] += v
+				}
+			} else {
+				copy(dst, acc[:])
+			}
+		}
+	}
+}
