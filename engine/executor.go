@@ -16,9 +16,9 @@ import (
 // statistics in place. Rebuild the executor after changing the graph's
 // structure or replacing parameter tensors.
 //
-// A BatchNormalization whose only reader is a Relu runs fused with it (one
-// pass, no intermediate tensor); the BN's output value is then not kept, so
-// Value returns nil for it.
+// A BatchNormalization or Add whose only reader is a Relu runs fused with
+// it (one pass, no intermediate tensor); the BN's or Add's output value is
+// then not kept, so Value returns nil for it.
 type Executor struct {
 	G     *graph.Graph
 	Grads map[string]*tensor.Tensor // d loss / d param, accumulated by Backward
@@ -51,7 +51,12 @@ func New(g *graph.Graph) (*Executor, error) {
 			return nil, err
 		}
 		if r := reluOf[n]; r != nil {
-			k.(*bnKernel).relu = true
+			switch k := k.(type) {
+			case *bnKernel:
+				k.relu = true
+			case *binKernel:
+				k.relu = true
+			}
 			n = &graph.Node{Name: n.Name, Op: n.Op, Inputs: n.Inputs, Outputs: r.Outputs, Attrs: n.Attrs}
 		}
 		e.order = append(e.order, n)
@@ -63,10 +68,10 @@ func New(g *graph.Graph) (*Executor, error) {
 	return e, nil
 }
 
-// fusableBNRelu returns, for every BatchNormalization node of g whose only
-// reader is a Relu (the value is no graph output), that Relu: the executor
-// runs the pair as one kernel, saving the pass over the intermediate and
-// its memory.
+// fusableBNRelu returns, for every BatchNormalization or Add node of g
+// whose only reader is a Relu (the value is no graph output), that Relu:
+// the executor runs the pair as one kernel, saving the pass over the
+// intermediate and its memory.
 func fusableBNRelu(g *graph.Graph, order []*graph.Node) map[*graph.Node]*graph.Node {
 	readers := map[string][]*graph.Node{}
 	for _, n := range order {
@@ -81,7 +86,7 @@ func fusableBNRelu(g *graph.Graph, order []*graph.Node) map[*graph.Node]*graph.N
 	}
 	fuse := map[*graph.Node]*graph.Node{}
 	for _, n := range order {
-		if n.Op != graph.OpBN || len(n.Outputs) != 1 || n.Outputs[0] == "" {
+		if (n.Op != graph.OpBN && n.Op != graph.OpAdd) || len(n.Outputs) != 1 || n.Outputs[0] == "" {
 			continue
 		}
 		r := readers[n.Outputs[0]]
@@ -92,7 +97,7 @@ func fusableBNRelu(g *graph.Graph, order []*graph.Node) map[*graph.Node]*graph.N
 	return fuse
 }
 
-// fusedAway reports whether n is a Relu merged into a BatchNormalization.
+// fusedAway reports whether n is a Relu merged into a BatchNormalization or Add.
 func fusedAway(fuse map[*graph.Node]*graph.Node, n *graph.Node) bool {
 	if n.Op != graph.OpRelu {
 		return false

@@ -327,3 +327,76 @@ func TestBNReluFusion(t *testing.T) {
 		t.Errorf("fused BN without dX: dScale/dB differ from the full backward pass")
 	}
 }
+
+// TestAddReluFusion checks that an Add read only by a Relu (a residual
+// join) runs fused, with outputs and gradients bit-identical to the same
+// net kept apart by an Identity, for a same-shape Add and a broadcast
+// (per-channel) one. (The unfused Add and Relu have their own numeric
+// gradient checks; a whole-graph one here would cross ReLU kinks.)
+func TestAddReluFusion(t *testing.T) {
+	build := func(split, bcast bool) *graph.Graph {
+		g := graph.New("addrelu")
+		g.Inputs = []graph.Value{{Name: "x", Shape: []int{-1, 3, 5, 6}}}
+		g.Params["w1"] = cvRand(11, 4, 3, 3, 3)
+		g.Params["w2"] = cvRand(12, 4, 3, 1, 1)
+		g.Params["c"] = cvRand(13, 1, 4, 1, 1)
+		other := "c2"
+		if bcast {
+			other = "c"
+		}
+		g.Nodes = []*graph.Node{
+			{Name: "conv1", Op: graph.OpConv, Inputs: []string{"x", "w1"}, Outputs: []string{"c1"}, Attrs: cvGeom(3, 3, 1, 1, 1, 1).attrs()},
+			{Name: "conv2", Op: graph.OpConv, Inputs: []string{"x", "w2"}, Outputs: []string{"c2"}, Attrs: cvGeom(1, 1, 1, 0, 1, 1).attrs()},
+			{Name: "add", Op: graph.OpAdd, Inputs: []string{"c1", other}, Outputs: []string{"s"}},
+		}
+		sum := "s"
+		if split {
+			g.Nodes = append(g.Nodes, &graph.Node{Name: "id", Op: graph.OpIdentity, Inputs: []string{"s"}, Outputs: []string{"s2"}})
+			sum = "s2"
+		}
+		g.Nodes = append(g.Nodes,
+			&graph.Node{Name: "relu", Op: graph.OpRelu, Inputs: []string{sum}, Outputs: []string{"r"}},
+			&graph.Node{Name: "gap", Op: graph.OpGlobalAvg, Inputs: []string{"r"}, Outputs: []string{"y"}})
+		g.Outputs = []graph.Value{{Name: "y"}}
+		return g
+	}
+	x := cvRand(14, 4, 3, 5, 6)
+	type result struct {
+		y, dx, sum *tensor.Tensor
+		grads      map[string]*tensor.Tensor
+	}
+	run := func(g *graph.Graph) result {
+		e, err := New(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := e.Run(map[string]*tensor.Tensor{"x": x}, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := result{y: out["y"].Clone(), sum: e.Value("s"), grads: map[string]*tensor.Tensor{}}
+		gi, err := e.Backward(map[string]*tensor.Tensor{"y": cvRand(15, out["y"].Shape...)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.dx = gi["x"].Clone()
+		for k, v := range e.Grads {
+			r.grads[k] = v.Clone()
+		}
+		return r
+	}
+	for _, bcast := range []bool{false, true} {
+		fused, apart := run(build(false, bcast)), run(build(true, bcast))
+		if fused.sum != nil || apart.sum == nil {
+			t.Errorf("bcast=%v: Add output kept %v (fused), %v (apart): want dropped only when fused", bcast, fused.sum != nil, apart.sum != nil)
+		}
+		if !cvBitEqual(fused.y, apart.y) || !cvBitEqual(fused.dx, apart.dx) {
+			t.Errorf("bcast=%v: fused output or input gradient differs", bcast)
+		}
+		for k, v := range apart.grads {
+			if !cvBitEqual(fused.grads[k], v) {
+				t.Errorf("bcast=%v: fused gradient of %q differs", bcast, k)
+			}
+		}
+	}
+}

@@ -125,7 +125,11 @@ func (p *bcastPlan) rows(lo, hi int, f func(o, ia, ib int)) {
 
 // binKernel implements Add (mul false) and Mul (mul true).
 type binKernel struct {
-	mul  bool
+	mul bool
+	// relu: the executor fused the Relu reading this Add's output (a
+	// residual join): Forward writes max(A+B, 0) and Backward masks dY by
+	// the output first.
+	relu bool
 	plan *bcastPlan
 	a, b []int // shapes the plan was built for
 }
@@ -173,9 +177,8 @@ func (k *binKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, er
 					yr[i] = ar[i] * br[i]
 				}
 			} else {
-				for i := range yr {
-					yr[i] = ar[i] + br[i]
-				}
+				vecAdd(ar, br, yr, k.relu)
+				return
 			}
 		case sa == 1 && sb == 0:
 			ar, bv := a.Data[ia:ia+n], b.Data[ib]
@@ -209,6 +212,9 @@ func (k *binKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, er
 				}
 			}
 		}
+		if k.relu {
+			vecRelu(yr, yr)
+		}
 	}
 	if len(y.Data) > parallelMin && rows > 1 {
 		kernels.ParallelFor(rows, func(lo, hi int) { p.rows(lo, hi, row) })
@@ -234,6 +240,16 @@ func (k *binKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []bo
 	}
 	if !tensor.SameShape(dy.Shape, p.out) {
 		return nil, fmt.Errorf("output gradient %v does not match output %v", dy.Shape, p.out)
+	}
+	if k.relu {
+		if len(out) < 1 || out[0] == nil || !tensor.SameShape(out[0].Shape, p.out) {
+			return nil, fmt.Errorf("fused Add+Relu backward needs its forward output")
+		}
+		g := ctx.allocRaw(p.out...)
+		forChunks(len(g.Data), func(lo, hi int) {
+			vecReluBwd(out[0].Data[lo:hi], dy.Data[lo:hi], g.Data[lo:hi])
+		})
+		dy = g
 	}
 	for j := range 2 {
 		if j >= len(need) || !need[j] {

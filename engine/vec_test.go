@@ -54,6 +54,18 @@ func TestVecLoops(t *testing.T) {
 				t.Errorf("n=%d i=%d x=%g: relu %g (want %g), relu backward %g (want %g)", n, i, v, y[i], want, dx[i], wantD)
 			}
 		}
+		for _, relu := range []bool{false, true} {
+			vecAdd(x, dy, y, relu)
+			for i, v := range x {
+				want := v + dy[i]
+				if relu && !(want > 0) {
+					want = 0
+				}
+				if math.Float32bits(y[i]) != math.Float32bits(want) && !(math.IsNaN(float64(want)) && math.IsNaN(float64(y[i]))) {
+					t.Errorf("n=%d i=%d relu=%v: add %g + %g = %g, want %g", n, i, relu, v, dy[i], y[i], want)
+				}
+			}
+		}
 		if n > 3 {
 			x[1] = 0.5 // the sums below need finite input
 		}
