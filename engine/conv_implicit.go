@@ -55,6 +55,16 @@ func (l padLayout) pos(j, y, x int) int { return (l.gr+j*(l.h+l.gr)+y)*l.wp + l.
 // image 0's first pixel to image nb-1's last.
 func (l padLayout) cols(nb int) int { return l.pos(nb-1, l.h-1, l.w-1) - l.q0 + 1 }
 
+// gemmCols returns cols(nb) rounded up to whole 24-column register tiles:
+// the forward and dX products compute the few extra (discarded) columns
+// rather than pack a partial tile, reading up to implicitSlack floats past
+// the last plane.
+func (l padLayout) gemmCols(nb int) int { return (l.cols(nb) + implicitSlack - 1) / implicitSlack * implicitSlack }
+
+// implicitSlack is the B micro-panel width (kernels' 24-column tile): the
+// padded buffers are that much longer than their planes.
+const implicitSlack = 24
+
 // fill copies nb images of ch channels (image j is src[j*ch*h*w:], NCHW)
 // into dst in the layout and zeroes every gap a GEMM over cols(nb) columns
 // reads.
@@ -122,7 +132,7 @@ func (k *convKernel) forwardImplicit(d convDims, l padLayout, lo, hi, wk int, x,
 	chw := d.c * d.s.H * d.s.W
 	xp := k.cols[wk]
 	l.fill(xp, x[lo*chw:hi*chw], d.c, nb)
-	n := l.cols(nb)
+	n := l.gemmCols(nb)
 	yp := k.ybufs[wk]
 	for g := range d.g.Group {
 		kernels.SgemmRows(d.mg, n, d.kk, 1, w[g*d.mg*d.kk:], d.kk,
@@ -151,10 +161,11 @@ func (k *convKernel) backwardImplicit(d convDims, l padLayout, lo, hi, wk int, x
 	if dx != nil {
 		kx := d.mg * d.s.KH * d.s.KW
 		dxp := k.dxbufs[wk]
+		nx := l.gemmCols(nb)
 		for g := range d.g.Group {
-			kernels.SgemmRows(d.cg, n, kx, 1, k.wflip[g*d.cg*kx:], kx,
-				dyp, k.offX[g*kx:(g+1)*kx], 0, dxp[g*d.cg*n:], n)
+			kernels.SgemmRows(d.cg, nx, kx, 1, k.wflip[g*d.cg*kx:], kx,
+				dyp, k.offX[g*kx:(g+1)*kx], 0, dxp[g*d.cg*nx:], nx)
 		}
-		l.extract(dx[lo*chw:hi*chw], dxp, n, d.c, nb)
+		l.extract(dx[lo*chw:hi*chw], dxp, nx, d.c, nb)
 	}
 }

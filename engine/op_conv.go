@@ -351,8 +351,8 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 	switch {
 	case implicit:
 		lay = implicitLayout(d, kb)
-		k.cols = ensureBufs(k.cols, t, d.c*lay.plane)
-		k.ybufs = ensureBufs(k.ybufs, t, d.m*lay.cols(kb))
+		k.cols = ensureBufs(k.cols, t, d.c*lay.plane+implicitSlack)
+		k.ybufs = ensureBufs(k.ybufs, t, d.m*lay.gemmCols(kb))
 		k.offF = implicitOffsets(k.offF, lay, d.c, d.g.KH, d.g.KW, d.g.DH, d.g.DW, d.g.PadT, d.g.PadL)
 	case !d.pointwise:
 		k.cols = ensureBufs(k.cols, t, d.c*d.s.KH*d.s.KW*kb*d.ohw)
@@ -581,13 +581,13 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 			var lay padLayout
 			if implicit {
 				lay = implicitLayout(d, kb)
-				k.dybufs = ensureBufs(k.dybufs, t, d.m*lay.plane)
+				k.dybufs = ensureBufs(k.dybufs, t, d.m*lay.plane+implicitSlack)
 				if needW {
-					k.cols = ensureBufs(k.cols, t, d.c*lay.plane)
+					k.cols = ensureBufs(k.cols, t, d.c*lay.plane+implicitSlack)
 					k.offF = implicitOffsets(k.offF, lay, d.c, d.g.KH, d.g.KW, d.g.DH, d.g.DW, d.g.PadT, d.g.PadL)
 				}
 				if needX {
-					k.dxbufs = ensureBufs(k.dxbufs, t, d.c*lay.cols(kb))
+					k.dxbufs = ensureBufs(k.dxbufs, t, d.c*lay.gemmCols(kb))
 					k.offX = implicitOffsets(k.offX, lay, d.m, d.g.KH, d.g.KW, d.g.DH, d.g.DW, d.g.PadB, d.g.PadR)
 				}
 			} else if !d.pointwise {

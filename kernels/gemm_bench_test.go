@@ -44,3 +44,38 @@ func BenchmarkSgemmGo(b *testing.B) { benchGemm(b, false, false) }
 
 // BenchmarkSgemmParallel measures SgemmParallel over Threads() goroutines.
 func BenchmarkSgemmParallel(b *testing.B) { benchGemm(b, true, AsmAvailable()) }
+
+// BenchmarkSgemmRows measures SgemmRows on implicit-im2col shapes (3x3
+// pad-1 convolutions of one 28x28, three 14x14 and thirteen 7x7 padded
+// images, whose rows are shifted views of one buffer) next to Sgemm on the
+// materialised matrix of the same size.
+func BenchmarkSgemmRows(b *testing.B) {
+	for _, s := range []struct{ m, c, h, nb int }{{16, 16, 28, 1}, {32, 32, 14, 3}, {64, 64, 7, 13}} {
+		wp := s.h + 1
+		plane := (1+s.nb*(s.h+1))*wp + 1
+		n := (s.nb*(s.h+1)*wp + 23) / 24 * 24
+		k := s.c * 9
+		off := make([]int, 0, k)
+		for c := range s.c {
+			for t := range 9 {
+				off = append(off, c*plane+wp+1+(t/3-1)*wp+t%3-1)
+			}
+		}
+		r := rand.New(rand.NewPCG(1, 1))
+		a, buf, c := randSlice(r, s.m*k), randSlice(r, s.c*plane+n), make([]float32, s.m*n)
+		dense := randSlice(r, k*n)
+		flops := 2 * float64(s.m) * float64(n) * float64(k)
+		b.Run(fmt.Sprintf("rows_M%d_N%d_K%d", s.m, n, k), func(b *testing.B) {
+			for b.Loop() {
+				SgemmRows(s.m, n, k, 1, a, k, buf, off, 0, c, n)
+			}
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+		b.Run(fmt.Sprintf("dense_M%d_N%d_K%d", s.m, n, k), func(b *testing.B) {
+			for b.Loop() {
+				Sgemm(false, false, s.m, n, k, 1, a, k, dense, n, 0, c, n)
+			}
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
