@@ -59,7 +59,9 @@ func (l padLayout) cols(nb int) int { return l.pos(nb-1, l.h-1, l.w-1) - l.q0 + 
 // the forward and dX products compute the few extra (discarded) columns
 // rather than pack a partial tile, reading up to implicitSlack floats past
 // the last plane.
-func (l padLayout) gemmCols(nb int) int { return (l.cols(nb) + implicitSlack - 1) / implicitSlack * implicitSlack }
+func (l padLayout) gemmCols(nb int) int {
+	return (l.cols(nb) + implicitSlack - 1) / implicitSlack * implicitSlack
+}
 
 // implicitSlack is the B micro-panel width (kernels' 24-column tile): the
 // padded buffers are that much longer than their planes.
