@@ -17,6 +17,13 @@ package engine
 // them in group order, so results do not depend on the thread count or
 // scheduling.
 //
+// Stride-1 convolutions whose output is as large as the input (3x3 pad 1,
+// the bulk of a ResNet) take the implicit lowering of conv_implicit.go
+// when the batch has several images: no im2col matrix is written, and the
+// input gradient is a convolution of dY, not a col2im scatter. Other
+// stride-1 convolutions also compute dX as a convolution of dY with the
+// flipped filters (convDims.dxConv), through im2col of dY.
+//
 // Depthwise convolutions (one input channel per group, any channel
 // multiplier) skip the GEMM lowering, whose per-group products would be a
 // single row each, and run direct per-plane loops instead.
