@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"strings"
@@ -47,6 +48,8 @@ func TestParseErrors(t *testing.T) {
 		{"convert fold and unfold", wrap(parseConvert), []string{"--model", "m", "--out", "o", "--fold-bn", "--unfold-bn"}, "exclude"},
 		{"compress bad channel method", wrap(parseCompress), []string{"--model", "m", "--out", "o", "--channel-method", "lottery"}, "channel.method"},
 		{"compress keep-params 1", wrap(parseCompress), []string{"--model", "m", "--out", "o", "--keep-params", "1"}, "keep_params"},
+		{"compress bad augment", wrap(parseCompress), []string{"--model", "m", "--out", "o", "--augment", "crop,mixup"}, "mixup"},
+		{"prune bad augment", wrap(parsePrune), []string{"--model", "m", "--out", "o", "--augment", "rotate"}, "rotate"},
 		{"demo zero epochs", wrap(parseDemo), []string{"--epochs", "0"}, "--epochs"},
 	}
 	for _, c := range cases {
@@ -135,6 +138,19 @@ func TestConfigFile(t *testing.T) {
 	if err := loadConfig(write("ok.json", `{"layer": {"blocks": 4}}`), &c); err != nil || c.Layer.Blocks != 4 {
 		t.Fatalf("JSON config: %v, blocks %d", err, c.Layer.Blocks)
 	}
+	c = defaultCompressConfig()
+	if err := loadConfig(write("aug.yaml", "augment: crop,flip\n"), &c); err != nil || c.Augment != "crop,flip" || c.validate() != nil {
+		t.Fatalf("augment key: %v, %q", err, c.Augment)
+	}
+	c.Augment = "crop,zoom"
+	if err := c.validate(); err == nil || !strings.Contains(err.Error(), "zoom") {
+		t.Fatalf("bad augment item accepted: %v", err)
+	}
+	// An empty augment leaves the hash of configs written before the key
+	// existed unchanged, so their runs still resume.
+	if d := defaultCompressConfig(); strings.Contains(string(mustJSON(t, d)), "augment") {
+		t.Fatalf("default config serialises augment: %s", mustJSON(t, d))
+	}
 	for name, body := range map[string]string{
 		"unknown.yaml": "channel:\n  episodez: 7\n",
 		"bad.yaml":     "channel: [unclosed\n",
@@ -147,4 +163,13 @@ func TestConfigFile(t *testing.T) {
 			t.Errorf("%s: err %v, want a bad-input error", name, err)
 		}
 	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

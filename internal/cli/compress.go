@@ -69,6 +69,7 @@ func parseCompress(e *env, args []string) (*compressOptions, error) {
 	ftQuant := fs.Int("quant-finetune-epochs", c.Quantize.FinetuneEpochs, "centroid fine-tuning epochs")
 	clusters := fs.Int("clusters", c.Quantize.Clusters, "fixed clusters per layer (0: BIRCH decides)")
 	batch := fs.Int("batch", c.Batch, "mini-batch size")
+	augment := fs.String("augment", c.Augment, "augmentation of the training stages: comma list of crop (pad 2) and flip; empty: none")
 	if err := parse(fs, args); err != nil {
 		return nil, err
 	}
@@ -112,6 +113,8 @@ func parseCompress(e *env, args []string) (*compressOptions, error) {
 			c.Quantize.Clusters = *clusters
 		case "batch":
 			c.Batch = *batch
+		case "augment":
+			c.Augment = *augment
 		}
 	})
 	if err := c.validate(); err != nil {
@@ -385,7 +388,7 @@ func (p *pipeline) original(g *graph.Graph) (*graph.Graph, error) {
 }
 
 func (p *pipeline) tune(g *graph.Graph, stage string, epochs int, lr, sparsity float64) (float64, error) {
-	t := tuneFlags{Epochs: epochs, LR: lr, Batch: p.cfg.Batch, WD: 5e-4}
+	t := tuneFlags{Epochs: epochs, LR: lr, Batch: p.cfg.Batch, WD: 5e-4, Augment: p.cfg.Augment}
 	ckpt := filepath.Join(p.dir, "stages", stage+".ckpt")
 	acc, err := finetune(p.e, g, t, p.trainSet, p.testSet, p.cfg.Seed, sparsity, ckpt, true)
 	if err == nil {

@@ -19,6 +19,10 @@ type compressConfig struct {
 	Batch int    `yaml:"batch" json:"batch"`
 	// BenchBatch is the batch size of the throughput figures.
 	BenchBatch int `yaml:"bench_batch" json:"bench_batch"`
+	// Augment is the augmentation of every training stage (sparse training
+	// and the fine-tunings), as train's --augment: crop, flip, crop,flip or
+	// empty for none. Match the model's own training recipe.
+	Augment string `yaml:"augment" json:"augment,omitempty"`
 
 	Sparse struct {
 		Epochs int     `yaml:"epochs" json:"epochs"`
@@ -104,11 +108,15 @@ func loadConfig(path string, c *compressConfig) error {
 
 func (c *compressConfig) validate() error {
 	ch, q := c.Channel, c.Quantize
+	if _, err := parseAugment(c.Augment); err != nil {
+		return err
+	}
 	switch {
 	case c.Batch < 2:
 		return badInput("batch must be >= 2, got %d", c.Batch)
 	case c.BenchBatch < 1:
 		return badInput("bench_batch must be >= 1")
+
 	case c.Sparse.Epochs < 0 || c.Sparse.Lambda < 0 || c.Sparse.LR <= 0:
 		return badInput("sparse: epochs and lambda must be >= 0 and lr > 0")
 	case ch.Method != "ddpg" && ch.Method != "slim" && ch.Method != "none":

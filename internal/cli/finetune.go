@@ -11,10 +11,11 @@ import (
 
 // tuneFlags are the fine-tuning flags shared by prune, quantize and compress.
 type tuneFlags struct {
-	Epochs int
-	LR     float64
-	Batch  int
-	WD     float64
+	Epochs  int
+	LR      float64
+	Batch   int
+	WD      float64
+	Augment string // as train's --augment: "crop", "flip", "crop,flip" or ""
 }
 
 func (t *tuneFlags) register(fs *flag.FlagSet, defEpochs int) {
@@ -22,6 +23,7 @@ func (t *tuneFlags) register(fs *flag.FlagSet, defEpochs int) {
 	fs.Float64Var(&t.LR, "finetune-lr", 0.02, "peak learning rate of fine-tuning (SGD Nesterov, one-cycle)")
 	fs.IntVar(&t.Batch, "batch", 128, "mini-batch size")
 	fs.Float64Var(&t.WD, "wd", 5e-4, "weight decay")
+	fs.StringVar(&t.Augment, "augment", "", "augmentation while fine-tuning: comma list of crop (random crop, pad 2) and flip (horizontal); empty: none")
 }
 
 func (t *tuneFlags) validate() error {
@@ -33,7 +35,8 @@ func (t *tuneFlags) validate() error {
 	case t.LR <= 0:
 		return badInput("--finetune-lr must be > 0, got %g", t.LR)
 	}
-	return nil
+	_, err := parseAugment(t.Augment)
+	return err
 }
 
 // finetune trains g in place for t.Epochs (nothing when 0) and returns the
@@ -47,10 +50,14 @@ func finetune(e *env, g *graph.Graph, t tuneFlags, trainSet, testSet *data.Datas
 		}
 		return 100 * ev.Accuracy, nil
 	}
+	aug, err := parseAugment(t.Augment)
+	if err != nil {
+		return 0, err
+	}
 	fmt.Fprintf(e.stderr, "fine-tuning %d epochs (lr %g)\n", t.Epochs, t.LR)
 	res, err := train.Fit(g, trainSet, testSet, train.Options{
 		Epochs: t.Epochs, Batch: t.Batch, Optimizer: "sgd", LR: t.LR, Momentum: 0.9, Nesterov: true,
-		WeightDecay: t.WD, Schedule: "onecycle", Sparsity: sparsity, Seed: seed, Progress: e.stderr,
+		WeightDecay: t.WD, Schedule: "onecycle", Sparsity: sparsity, Augment: aug, Seed: seed, Progress: e.stderr,
 		CheckpointDir: ckptDir, Resume: resume, Context: e.ctx,
 	})
 	if err != nil {
