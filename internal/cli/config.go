@@ -89,6 +89,9 @@ func defaultCompressConfig() compressConfig {
 	c.Layer.Blocks, c.Layer.Score, c.Layer.FinetuneEpochs, c.Layer.LR = 3, "last", 2, 0.02
 	q := &c.Quantize
 	q.Enabled, q.ThresholdScale, q.MaxClusters, q.Method, q.FinetuneEpochs, q.CentroidLR = true, 0.2, 256, "birch-kmeans", 1, 1e-4
+	// Half-float centroids: the accuracy is measured with them rounded, and
+	// they save 2 bytes a centroid (~2 % of a resnet20's packed file).
+	q.Float16 = true
 	return c
 }
 

@@ -42,7 +42,7 @@ func parseQuantize(e *env, args []string) (*quantizeOptions, error) {
 	fs.IntVar(&o.Clusters, "clusters", 0, "fixed clusters per layer, skipping BIRCH (0: BIRCH decides)")
 	fs.StringVar(&o.Method, "cluster-method", "birch-kmeans", "birch-kmeans, kmeans (needs --clusters) or exact (1-D optimum)")
 	fs.IntVar(&o.MinSize, "min-size", 0, "Conv/Gemm weights with fewer values stay float")
-	fs.BoolVar(&o.Float16, "float16-codebook", false, "store codebooks as float16 in the packed file")
+	fs.BoolVar(&o.Float16, "float16-codebook", true, "store codebooks as float16 in the packed file (accuracy is measured with the rounded centroids); --float16-codebook=false keeps float32")
 	o.Tune.register(fs, 0)
 	fs.Float64Var(&o.CentroidLR, "centroid-lr", 1e-4, "Adam learning rate of centroid fine-tuning (--finetune-epochs)")
 	fs.StringVar(&o.Out, "out", "", "output weight-shared ONNX model (required)")
@@ -205,6 +205,22 @@ func finishQuantize(e *env, g *graph.Graph, res *quantizeResult, tune tuneFlags,
 				return err
 			}
 		}
+	}
+	if f16 {
+		// The packed file will hold half-float centroids: round them now
+		// so the shared ONNX and the measured accuracy are of the weights
+		// as stored.
+		for _, l := range r.Layers {
+			for i, c := range l.Codebook {
+				l.Codebook[i] = cluster.FromFloat16(cluster.Float16(c))
+			}
+			w := g.Params[l.Param] // QuantizeGraph clustered it from g
+			for i, j := range l.Indices {
+				w.Data[i] = l.Codebook[j]
+			}
+		}
+	}
+	if te := testSet; te != nil {
 		ev, err := train.Evaluate(g, te, 256)
 		if err != nil {
 			return err
