@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/slimgo/slimgo/data"
@@ -542,6 +543,12 @@ epochs:
 				return nil, fmt.Errorf("train: after epoch %d: %w", epoch+1, err)
 			}
 			es.Evaluated, es.TestLoss, es.TestAcc = true, ev.Loss, ev.Accuracy
+			// The evaluation's executor (its own optimised graph and tensor
+			// pool, ~100 MB for a resnet20 at batch 256) is garbage now;
+			// collecting it here keeps the next epoch's evaluation from
+			// stacking on top of it until the heap doubles.
+			ee = nil
+			runtime.GC()
 		}
 		es.Seconds = time.Since(epochStart).Seconds()
 		st.Result.Epochs = append(st.Result.Epochs, es)
