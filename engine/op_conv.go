@@ -473,7 +473,7 @@ func (k *convKernel) prepareLowering(d convDims, backward bool) {
 	}
 }
 
-// im2col writes the im2col matrix of image xi (geometry s) into col with
+// im2colWith writes the im2col matrix of image xi (geometry s) into col with
 // row stride ld: the gather table gt for small maps, kernels.Im2col for a
 // single image's contiguous matrix, kernels.Im2colLD otherwise.
 func im2colWith(s kernels.ConvShape, gt *gatherTable, xi, col []float32, ld int) {
