@@ -367,7 +367,9 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 	if kb > 1 && !implicit {
 		k.ybufs = ensureBufs(k.ybufs, t, d.m*kb*d.ohw)
 	}
-	k.prepareLowering(d, false)
+	if !implicit {
+		k.prepareLowering(d, false)
+	}
 	gemm := gemmFor(d.n)
 	hw := d.s.H * d.s.W
 	chw := d.c * hw
@@ -376,22 +378,8 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 		lo, hi := ci*kb, min((ci+1)*kb, d.n)
 		if implicit {
 			k.forwardImplicit(d, lay, lo, hi, wk, x, w, y.Data)
-			if bias != nil || k.fused {
-				for j := lo; j < hi; j++ {
-					for m := range d.m {
-						row := y.Data[j*myhw+m*d.ohw : j*myhw+(m+1)*d.ohw]
-						if bias != nil {
-							vecAffine(row, row, 0, 1, bias[m])
-						}
-						if k.fused {
-							var r []float32
-							if res != nil {
-								r = res[j*myhw+m*d.ohw : j*myhw+(m+1)*d.ohw]
-							}
-							k.epilogue(row, r)
-						}
-					}
-				}
+			for j := lo; j < hi; j++ {
+				k.finishImage(d, j, y.Data, bias, res)
 			}
 			return
 		}
@@ -409,22 +397,7 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 					col[g*d.kk*d.ohw:], d.ohw,
 					0, yi[g*d.mg*d.ohw:], d.ohw)
 			}
-			if bias != nil || k.fused {
-				// Bias, residual and ReLU row by row, while the row is in cache.
-				for m := range d.m {
-					row := yi[m*d.ohw : (m+1)*d.ohw]
-					if bias != nil {
-						vecAffine(row, row, 0, 1, bias[m])
-					}
-					if k.fused {
-						var r []float32
-						if res != nil {
-							r = res[lo*myhw+m*d.ohw : lo*myhw+(m+1)*d.ohw]
-						}
-						k.epilogue(row, r)
-					}
-				}
-			}
+			k.finishImage(d, lo, y.Data, bias, res)
 			return
 		}
 		// Chunk of nb images lowered side by side: yb[M, nb*OH*OW].
@@ -459,6 +432,30 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 		}
 	})
 	return []*tensor.Tensor{y}, nil
+}
+
+// finishImage adds the bias (nil: none) and, for a fused Conv, the
+// residual (res nil: none) and ReLU to image img's output planes in y,
+// plane by plane while each is in cache.
+func (k *convKernel) finishImage(d convDims, img int, y, bias, res []float32) {
+	if bias == nil && !k.fused {
+		return
+	}
+	myhw := d.m * d.ohw
+	for m := range d.m {
+		o := img*myhw + m*d.ohw
+		row := y[o : o+d.ohw]
+		if bias != nil {
+			vecAffine(row, row, 0, 1, bias[m])
+		}
+		if k.fused {
+			var r []float32
+			if res != nil {
+				r = res[o : o+d.ohw]
+			}
+			k.epilogue(row, r)
+		}
+	}
 }
 
 // prepareLowering sets up the gather tables of the forward geometry and,
@@ -623,7 +620,9 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 			if needW {
 				k.dws = ensureBufs(k.dws, ng, wsize)
 			}
-			k.prepareLowering(d, needX)
+			if !implicit {
+				k.prepareLowering(d, needX)
+			}
 			gemm := gemmFor(d.n)
 			runChunks(ng, t, func(wk, gi int) {
 				var dw []float32

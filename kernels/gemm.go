@@ -287,17 +287,23 @@ func macroKernel(kern microKernel, mcur, ncur, kc int, ap, bp []float32, src *bS
 			mr := min(gemmMR, mcur-ir)
 			apanel := ap[ir*kc : (ir+gemmMR)*kc]
 			kern(1, kc, apanel, bpanel, ldbp, tile[:], gemmNR, false)
-			for i := range mr {
-				dst := c[(ir+i)*ldc+jr : (ir+i)*ldc+jr+nr]
-				src := tile[i*gemmNR : i*gemmNR+nr]
-				if accum {
-					for j, v := range src {
-						dst[j] += v
-					}
-				} else {
-					copy(dst, src)
-				}
+			flushTile(tile, mr, nr, c[ir*ldc+jr:], ldc, accum)
+		}
+	}
+}
+
+// flushTile stores (or, with accum, adds) the top-left mr x nr part of an
+// edge tile computed into tile to C (offset to the tile's corner).
+func flushTile(tile *[gemmMR * gemmNR]float32, mr, nr int, c []float32, ldc int, accum bool) {
+	for i := range mr {
+		dst := c[i*ldc : i*ldc+nr]
+		src := tile[i*gemmNR : i*gemmNR+nr]
+		if accum {
+			for j, v := range src {
+				dst[j] += v
 			}
+		} else {
+			copy(dst, src)
 		}
 	}
 }

@@ -125,19 +125,8 @@ func rowsMacroPanel(mcur, kc int, ap, b []float32, off []int, c []float32, ldc i
 	if ir == mcur {
 		return
 	}
-	mr := mcur - ir
 	kern(1, kc, ap[ir*kc:(ir+gemmMR)*kc], b, off, tile[:], gemmNR, false)
-	for i := range mr {
-		dst := c[(ir+i)*ldc : (ir+i)*ldc+gemmNR]
-		src := tile[i*gemmNR : (i+1)*gemmNR]
-		if accum {
-			for j, v := range src {
-				dst[j] += v
-			}
-		} else {
-			copy(dst, src)
-		}
-	}
+	flushTile(tile, mcur-ir, gemmNR, c[ir*ldc:], ldc, accum)
 }
 
 // goKernelRows is goKernel with B row p at b[off[p]:] (len(off) == k).

@@ -547,7 +547,6 @@ epochs:
 			// pool, ~100 MB for a resnet20 at batch 256) is garbage now;
 			// collecting it here keeps the next epoch's evaluation from
 			// stacking on top of it until the heap doubles.
-			ee = nil
 			runtime.GC()
 		}
 		es.Seconds = time.Since(epochStart).Seconds()
