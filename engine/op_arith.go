@@ -177,7 +177,7 @@ func (k *binKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, er
 					yr[i] = ar[i] * br[i]
 				}
 			} else {
-				vecAdd(ar, br, yr, k.relu)
+				kernels.Add(ar, br, yr, k.relu)
 				return
 			}
 		case sa == 1 && sb == 0:

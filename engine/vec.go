@@ -31,19 +31,6 @@ func reluBwdGo(x, dy, dx []float32) {
 	}
 }
 
-// addGo sets y[i] = a[i] + b[i], or max(a[i]+b[i], 0) when relu (NaN
-// gives 0).
-func addGo(a, b, y []float32, relu bool) {
-	b, y = b[:len(a)], y[:len(a)]
-	for i, v := range a {
-		s := v + b[i]
-		if relu && !(s > 0) {
-			s = 0
-		}
-		y[i] = s
-	}
-}
-
 // sumsGo returns sum(x[i]-shift) and sum((x[i]-shift)^2).
 func sumsGo(x []float32, shift float32) (s, ss float32) {
 	for _, v := range x {

@@ -14,9 +14,6 @@ func reluAVX(x, y *float32, n int)
 func reluBwdAVX(x, dy, dx *float32, n int)
 
 //go:noescape
-func addAVX(a, b, y *float32, n int, relu int)
-
-//go:noescape
 func sumsAVX(x *float32, n int, shift float32, out *[2]float32)
 
 //go:noescape
@@ -48,19 +45,6 @@ func vecReluBwd(x, dy, dx []float32) {
 		x, dy, dx = x[v:], dy[v:], dx[v:]
 	}
 	reluBwdGo(x, dy, dx)
-}
-
-func vecAdd(a, b, y []float32, relu bool) {
-	b, y = b[:len(a)], y[:len(a)]
-	if v := len(a) &^ 7; v > 0 && useVecAsm() {
-		r := 0
-		if relu {
-			r = 1
-		}
-		addAVX(&a[0], &b[0], &y[0], v, r)
-		a, b, y = a[v:], b[v:], y[v:]
-	}
-	addGo(a, b, y, relu)
 }
 
 func vecSums(x []float32, shift float32) (s, ss float32) {

@@ -4,7 +4,6 @@ package engine
 
 func vecRelu(x, y []float32)                             { reluGo(x, y[:len(x)]) }
 func vecReluBwd(x, dy, dx []float32)                     { reluBwdGo(x, dy[:len(x)], dx[:len(x)]) }
-func vecAdd(a, b, y []float32, relu bool)                { addGo(a, b[:len(a)], y[:len(a)], relu) }
 func vecSums(x []float32, shift float32) (s, ss float32) { return sumsGo(x, shift) }
 func vecAffine(x, y []float32, mu, a, b float32)         { affineGo(x, y[:len(x)], mu, a, b) }
 func vecBNBwdSums(x, dy []float32, mu float32) (sdy, sdyx float32) {

@@ -4,6 +4,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/slimgo/slimgo/kernels"
 	"github.com/slimgo/slimgo/tensor"
 )
 
@@ -55,7 +56,7 @@ func TestVecLoops(t *testing.T) {
 			}
 		}
 		for _, relu := range []bool{false, true} {
-			vecAdd(x, dy, y, relu)
+			kernels.Add(x, dy, y, relu)
 			for i, v := range x {
 				want := v + dy[i]
 				if relu && !(want > 0) {

@@ -4,6 +4,11 @@ package kernels
 // least as long as x. The engine's gradient accumulation and col2im use it.
 func AddTo(x, y []float32) { addTo(x, y) }
 
+// Add sets y[i] = a[i] + b[i] for i < len(a), or max(a[i]+b[i], 0) when
+// relu (NaN gives 0): the engine's Add and its fused residual Add+ReLU
+// (AVX where available). b and y must be at least as long as a.
+func Add(a, b, y []float32, relu bool) { add3(a, b[:len(a)], y[:len(a)], relu) }
+
 // addRowsGo is the portable addRows: dst[r*stride+t] += src[r*stride+t]
 // for r < rows, t < n.
 func addRowsGo(rows, n int, src, dst []float32, stride int) {
@@ -39,5 +44,18 @@ func copyRowsGo(dst []float32, dstride int, src []float32, sstride int, n, rows,
 		d := dst[r*dstride : r*dstride+n+zero]
 		copy(d, src[r*sstride:r*sstride+n])
 		clear(d[n:])
+	}
+}
+
+// add3Go sets y[i] = a[i] + b[i], or max(a[i]+b[i], 0) when relu (NaN
+// gives 0).
+func add3Go(a, b, y []float32, relu bool) {
+	b, y = b[:len(a)], y[:len(a)]
+	for i, v := range a {
+		s := v + b[i]
+		if relu && !(s > 0) {
+			s = 0
+		}
+		y[i] = s
 	}
 }

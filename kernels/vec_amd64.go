@@ -101,3 +101,21 @@ func copyRows(dst []float32, dstride int, src []float32, sstride int, n, rows, z
 	}
 	copyRowsGo(dst, dstride, src, sstride, n, rows, zero)
 }
+
+// add3AVX is Add's vector body for n a positive multiple of 8
+// (vec_amd64.s, AVX).
+//
+//go:noescape
+func add3AVX(a, b, y *float32, n int, relu int)
+
+func add3(a, b, y []float32, relu bool) {
+	if v := len(a) &^ 7; v > 0 && UseAsm && hasAsmKernel {
+		r := 0
+		if relu {
+			r = 1
+		}
+		add3AVX(&a[0], &b[0], &y[0], v, r)
+		a, b, y = a[v:], b[v:], y[v:]
+	}
+	add3Go(a, b, y, relu)
+}

@@ -202,3 +202,41 @@ cnext:
 	JNZ  crow
 	VZEROUPPER
 	RET
+
+// func add3AVX(a, b, y *float32, n int, relu int)
+// y[i] = a[i] + b[i], then max(., 0) when relu != 0 (NaN gives 0).
+TEXT ·add3AVX(SB), NOSPLIT, $0-40
+	MOVQ   a+0(FP), SI
+	MOVQ   b+8(FP), DX
+	MOVQ   y+16(FP), DI
+	MOVQ   n+24(FP), CX
+	MOVQ   relu+32(FP), AX
+	SHRQ   $3, CX
+	VXORPS Y0, Y0, Y0
+	TESTQ  AX, AX
+	JZ     a3loop
+
+a3reluloop:
+	VMOVUPS (SI), Y1
+	VADDPS  (DX), Y1, Y1
+	VMAXPS  Y0, Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     a3reluloop
+	VZEROUPPER
+	RET
+
+a3loop:
+	VMOVUPS (SI), Y1
+	VADDPS  (DX), Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     a3loop
+	VZEROUPPER
+	RET
