@@ -27,6 +27,10 @@ type Options struct {
 	Nesterov    bool
 	WeightDecay float64
 	DecayAll    bool // also decay BN scale/bias and biases (default: exempt, see NoDecayParams)
+	// CycleMomentum cycles SGD momentum 0.95 -> 0.85 -> 0.95 against the
+	// one-cycle rate, as PyTorch's OneCycleLR does by default (Momentum is
+	// then unused). Only with the onecycle schedule and SGD.
+	CycleMomentum bool
 
 	Schedule     string    // "onecycle" (default), "cosine", "step", "constant"
 	WarmupEpochs float64   // cosine warm-up; onecycle rising phase (default 30%)
@@ -285,8 +289,11 @@ func (o *Options) validate(trainSet *data.Dataset) error {
 		return fmt.Errorf("train: momentum %g, weight decay %g, sparsity %g, NaN retries %d: out of range",
 			o.Momentum, o.WeightDecay, o.Sparsity, o.MaxNaNRetries)
 	}
-	if o.Nesterov && o.Momentum == 0 {
+	if o.Nesterov && o.Momentum == 0 && !o.CycleMomentum {
 		return errors.New("train: Nesterov needs a momentum > 0")
+	}
+	if o.CycleMomentum && ((o.Schedule != "onecycle" && o.Schedule != "") || (o.Optimizer != "sgd" && o.Optimizer != "")) {
+		return fmt.Errorf("train: momentum cycling needs SGD with the onecycle schedule, not %s with %q", o.Optimizer, o.Schedule)
 	}
 	if o.EvalEvery <= 0 {
 		o.EvalEvery = 1
@@ -361,6 +368,14 @@ func Fit(g *graph.Graph, trainSet, testSet *data.Dataset, opt Options) (*Result,
 	optim, err := newOptimizer(opt, g)
 	if err != nil {
 		return nil, err
+	}
+	var momentum Schedule
+	if opt.CycleMomentum {
+		pct := 0.3
+		if opt.WarmupEpochs > 0 {
+			pct = opt.WarmupEpochs / float64(opt.Epochs)
+		}
+		momentum = OneCycleMomentum(0.85, 0.95, pct)
 	}
 	regs := append([]Regularizer(nil), opt.Regularizers...)
 	if opt.Sparsity > 0 {
@@ -480,6 +495,9 @@ epochs:
 			}
 			if bad == "" {
 				optim.SetLR(lr)
+				if sgd, ok := optim.(*SGD); ok && momentum != nil {
+					sgd.Momentum = momentum(st.Global, total)
+				}
 				if err := optim.Step(g.Params, exec.Grads); err != nil {
 					return nil, fmt.Errorf("train: epoch %d step %d: %w", epoch+1, step, err)
 				}

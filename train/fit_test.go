@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -130,6 +131,8 @@ func TestFitOptionErrors(t *testing.T) {
 		{"schedule", Options{Epochs: 1, Schedule: "linear"}, "linear"},
 		{"nesterov", Options{Epochs: 1, Nesterov: true}, "Nesterov"},
 		{"resume without dir", Options{Epochs: 1, Resume: true}, "checkpoint directory"},
+		{"cycle momentum adam", Options{Epochs: 1, Optimizer: "adam", CycleMomentum: true}, "momentum cycling"},
+		{"cycle momentum cosine", Options{Epochs: 1, Schedule: "cosine", CycleMomentum: true}, "momentum cycling"},
 		{"progress mode", Options{Epochs: 1, Progress: &bytes.Buffer{}, ProgressMode: "fancy"}, "fancy"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -217,6 +220,26 @@ func TestResumeIsBitExact(t *testing.T) {
 		}
 		sameBits(t, "rerun", flatParams(g), want)
 	})
+}
+
+// CycleMomentum reaches the optimizer: the run ignores Momentum and differs
+// from one with a fixed momentum.
+func TestCycleMomentumReachesSGD(t *testing.T) {
+	fixProcs(t)
+	set := separable(16, 1)
+	run := func(mu float64, cycle bool) map[string][]float32 {
+		g := convBN(3, 5)
+		opt := Options{Epochs: 3, Batch: 8, Optimizer: "sgd", LR: 0.05, Momentum: mu, Nesterov: true, CycleMomentum: cycle, Seed: 3}
+		if _, err := Fit(g, set, nil, opt); err != nil {
+			t.Fatal(err)
+		}
+		return flatParams(g)
+	}
+	cycled := run(0.5, true)
+	sameBits(t, "cycled with momentum 0.5 vs 0.9", cycled, run(0.9, true))
+	if w, f := cycled["conv.w"], run(0.9, false)["conv.w"]; w == nil || slices.Equal(w, f) {
+		t.Errorf("cycled run equals the fixed 0.9 run (or no conv.w: %v)", w == nil)
+	}
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

@@ -71,6 +71,29 @@ func OneCycle(peak, pctStart, divFactor, finalDiv float64) Schedule {
 	}
 }
 
+// OneCycleMomentum is OneCycleLR's momentum cycle (cycle_momentum on, its
+// default): momentum moves against the rate along the same half cosines,
+// from maxM at step 0 down to baseM at the peak (step pctStart*total-1) and
+// back to maxM at the last step. PyTorch's defaults are 0.85 and 0.95.
+func OneCycleMomentum(baseM, maxM, pctStart float64) Schedule {
+	anneal := func(from, to, pct float64) float64 { return to + (from-to)/2*(math.Cos(math.Pi*pct)+1) }
+	return func(step, total int) float64 {
+		end1 := pctStart*float64(total) - 1
+		end2 := float64(total - 1)
+		s := float64(step)
+		if s <= end1 {
+			if end1 <= 0 {
+				return baseM
+			}
+			return anneal(maxM, baseM, s/end1)
+		}
+		if end2 <= end1 {
+			return maxM
+		}
+		return anneal(baseM, maxM, math.Min(1, (s-end1)/(end2-end1)))
+	}
+}
+
 // ScheduleConfig names a schedule and its parameters, in epochs where the
 // loop converts them to steps.
 type ScheduleConfig struct {

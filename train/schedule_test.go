@@ -27,6 +27,11 @@ func TestSchedules(t *testing.T) {
 		// OneCycleLR(max_lr=0.5, total_steps=37, pct_start=0.25): a fractional phase end.
 		{"onecycle torch fractional", OneCycle(0.5, 0.25, 25, 1e4), 37, []pt{{0, 0.020000000000000018}, {3, 0.16030039687954722},
 			{8, 0.4989132614175403}, {9, 0.49909937573814306}, {20, 0.3095654095971998}, {36, 2e-06}}},
+		// The momentum PyTorch 1.13's OneCycleLR sets in those two runs (cycle_momentum default on).
+		{"onecycle momentum torch", OneCycleMomentum(0.85, 0.95, 0.3), 100, []pt{{0, 0.95}, {1, 0.9497068978577179},
+			{10, 0.9234204220349895}, {29, 0.85}, {30, 0.8500503466729342}, {50, 0.8706107373853763}, {99, 0.95}}},
+		{"onecycle momentum torch fractional", OneCycleMomentum(0.85, 0.95, 0.25), 37, []pt{{0, 0.95}, {3, 0.9207707506500943},
+			{8, 0.8502264038713457}, {9, 0.8501801255728737}, {20, 0.8880870704288417}, {36, 0.95}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, p := range tc.pts {

@@ -15,24 +15,26 @@ import (
 
 // trainOptions are the flags of `slimgo train`.
 type trainOptions struct {
-	Arch       string
-	Model      string
-	Data       dataFlags
-	Epochs     int
-	Batch      int
-	LR         float64
-	Momentum   float64
-	WD         float64
-	Optimizer  string
-	Schedule   string
-	Sparsity   float64
-	Augment    string
-	Out        string
-	Ckpt       string
-	Resume     bool
-	NaNRetries int
-	Seed       uint64
-	JSON       bool
+	Arch          string
+	Model         string
+	Data          dataFlags
+	Epochs        int
+	Batch         int
+	LR            float64
+	Momentum      float64
+	DecayAll      bool
+	CycleMomentum bool
+	WD            float64
+	Optimizer     string
+	Schedule      string
+	Sparsity      float64
+	Augment       string
+	Out           string
+	Ckpt          string
+	Resume        bool
+	NaNRetries    int
+	Seed          uint64
+	JSON          bool
 }
 
 func parseTrain(e *env, args []string) (*trainOptions, error) {
@@ -46,6 +48,8 @@ func parseTrain(e *env, args []string) (*trainOptions, error) {
 	fs.Float64Var(&o.LR, "lr", 0.1, "peak learning rate")
 	fs.Float64Var(&o.Momentum, "momentum", 0.9, "SGD momentum (Nesterov)")
 	fs.Float64Var(&o.WD, "wd", 5e-4, "weight decay")
+	fs.BoolVar(&o.DecayAll, "decay-all", false, "also apply weight decay to BatchNorm scale/shift and biases (PyTorch's plain SGD does; default: weights only)")
+	fs.BoolVar(&o.CycleMomentum, "cycle-momentum", false, "cycle SGD momentum 0.95 -> 0.85 -> 0.95 against the one-cycle rate, as PyTorch's OneCycleLR does by default (--momentum is then unused)")
 	fs.StringVar(&o.Optimizer, "optimizer", "sgd", "sgd or adam")
 	fs.StringVar(&o.Schedule, "schedule", "onecycle", "learning-rate schedule: onecycle, cosine, step, constant")
 	fs.Float64Var(&o.Sparsity, "sparsity", 0, "L1 coefficient lambda on BatchNorm scale factors (sparse training; e.g. 1e-4)")
@@ -156,7 +160,7 @@ func runTrain(e *env, args []string) error {
 		aug.FillC = trainSet.BlackLevel()
 	}
 	topt := train.Options{
-		Epochs: o.Epochs, Batch: o.Batch, Optimizer: o.Optimizer, LR: o.LR, Momentum: o.Momentum,
+		Epochs: o.Epochs, Batch: o.Batch, Optimizer: o.Optimizer, LR: o.LR, Momentum: o.Momentum, DecayAll: o.DecayAll, CycleMomentum: o.CycleMomentum,
 		Nesterov: o.Optimizer == "sgd", WeightDecay: o.WD, Schedule: o.Schedule, Sparsity: o.Sparsity,
 		Augment: aug, Seed: o.Seed, Progress: e.stderr, CheckpointDir: o.Ckpt, Resume: o.Resume, Context: e.ctx,
 		MaxNaNRetries: o.NaNRetries,
