@@ -40,7 +40,6 @@ type bnKernel struct {
 	// nothing else reads it) into the node: Y = max(BN(X), 0), and the
 	// gradient arriving in Backward is that of the ReLU's output.
 	relu bool
-	dz   []float32 // scratch for the ReLU-masked gradient when dX is not wanted
 
 	// From the last training-mode Forward, for Backward.
 	saved  bool
@@ -210,9 +209,6 @@ func (k *bnKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []boo
 		return gin, nil
 	}
 	x, dy := in[0], gout[0]
-	if k.relu && (len(out) < 1 || out[0] == nil || !tensor.SameShape(out[0].Shape, x.Shape)) {
-		return nil, fmt.Errorf("fused BatchNormalization+Relu backward needs its forward output")
-	}
 	if !k.saved || !tensor.SameShape(k.xshape, x.Shape) {
 		return nil, fmt.Errorf("backward needs a training-mode forward pass on input %v first", x.Shape)
 	}
@@ -233,17 +229,9 @@ func (k *bnKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []boo
 	if needX {
 		dx = ctx.allocRaw(x.Shape...) // every element is written below
 	}
-	// With a fused ReLU, dz = dY masked by Y > 0 replaces dY: it is formed in
-	// dX (then turned into dX in place) or, without dX, in scratch.
-	gy := dy.Data
-	if k.relu {
-		if needX {
-			gy = dx.Data
-		} else {
-			k.dz = growBuf(k.dz, len(x.Data))
-			gy = k.dz
-		}
-	}
+	// With a fused ReLU, dz = dY masked by Y > 0 replaces dY; the loops
+	// below recompute the mask from X and the forward's coefficients (the
+	// vecBN*Relu variants) rather than write dz in a pass of its own.
 	if needS {
 		ds = ctx.Alloc(c)
 	}
@@ -255,15 +243,20 @@ func (k *bnKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []boo
 		// sdyx = sum dy*xhat; the float32 pass centres on mu32, and
 		// sdy*(mu32-mu) moves it to the exact mean.
 		mu32 := float32(mu)
+		// The forward's affine coefficients, for the fused ReLU's mask.
+		a := float64(scale[ch]) * inv
+		a32, beta := float32(a), in[2].Data[ch]
 		var sdy, sdyx float64
 		for img := range n {
 			off := img*cstride + ch*inner
+			var s, sx float32
 			if k.relu {
-				vecReluBwd(out[0].Data[off:off+inner], dy.Data[off:off+inner], gy[off:off+inner])
+				s, sx = vecBNBwdSumsRelu(x.Data[off:off+inner], dy.Data[off:off+inner], mu32, a32, beta)
+			} else {
+				s, sx = vecBNBwdSums(x.Data[off:off+inner], dy.Data[off:off+inner], mu32)
 			}
-			a, b := vecBNBwdSums(x.Data[off:off+inner], gy[off:off+inner], mu32)
-			sdy += float64(a)
-			sdyx += float64(b)
+			sdy += float64(s)
+			sdyx += float64(sx)
 		}
 		sdyx = (sdyx + sdy*(float64(mu32)-mu)) * inv
 		if needS {
@@ -277,13 +270,17 @@ func (k *bnKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []boo
 		}
 		// dx = a*dy + bx*(x-mu) + c0 with the per-channel constants folded;
 		// x-mu is formed first so a large channel mean does not cancel.
-		a := float64(scale[ch]) * inv
 		bx := -a * inv * sdyx / m
 		c0 := -a * sdy / m
-		a32, b32, c32 := float32(a), float32(bx), float32(c0)
+		b32, c32 := float32(bx), float32(c0)
 		for img := range n {
 			off := img*cstride + ch*inner
-			vecBNBwdApply(x.Data[off:off+inner], gy[off:off+inner], dx.Data[off:off+inner], mu32, a32, b32, c32)
+			xs, dys, dxs := x.Data[off:off+inner], dy.Data[off:off+inner], dx.Data[off:off+inner]
+			if k.relu {
+				vecBNBwdApplyRelu(xs, dys, dxs, mu32, a32, b32, c32, beta)
+			} else {
+				vecBNBwdApply(xs, dys, dxs, mu32, a32, b32, c32)
+			}
 		}
 	})
 	gin[0] = dx

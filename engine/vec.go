@@ -45,7 +45,39 @@ func sumsGo(x []float32, shift float32) (s, ss float32) {
 func affineGo(x, y []float32, mu, a, b float32) {
 	y = y[:len(x)]
 	for i, v := range x {
-		y[i] = (v-mu)*a + b
+		y[i] = affine1(v, mu, a, b)
+	}
+}
+
+// affine1 is one element of affineGo; the fused BN+ReLU backward loops
+// recompute the forward's ReLU mask with it, so both must round alike.
+func affine1(v, mu, a, b float32) float32 { return (v-mu)*a + b }
+
+// bnBwdSumsReluGo is bnBwdSumsGo of g[i] = affine1(x[i], mu, a, b) > 0 ?
+// dy[i] : 0, the output gradient masked by a fused ReLU.
+func bnBwdSumsReluGo(x, dy []float32, mu, a, b float32) (sdy, sdyx float32) {
+	dy = dy[:len(x)]
+	for i, v := range x {
+		g := float32(0)
+		if affine1(v, mu, a, b) > 0 {
+			g = dy[i]
+		}
+		sdy += g
+		sdyx += g * (v - mu)
+	}
+	return sdy, sdyx
+}
+
+// bnBwdApplyReluGo is bnBwdApplyGo(x, g, dx, mu, a, bx, c) with g masked
+// as in bnBwdSumsReluGo (the forward's affine coefficients are a and b).
+func bnBwdApplyReluGo(x, dy, dx []float32, mu, a, bx, c, b float32) {
+	dy, dx = dy[:len(x)], dx[:len(x)]
+	for i, v := range x {
+		g := float32(0)
+		if affine1(v, mu, a, b) > 0 {
+			g = dy[i]
+		}
+		dx[i] = a*g + bx*(v-mu) + c
 	}
 }
 

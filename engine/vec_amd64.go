@@ -25,6 +25,12 @@ func bnBwdSumsAVX(x, dy *float32, n int, mu float32, out *[2]float32)
 //go:noescape
 func bnBwdApplyAVX(x, dy, dx *float32, n int, coef *[4]float32)
 
+//go:noescape
+func bnBwdSumsReluAVX(x, dy *float32, n int, coef *[4]float32, out *[2]float32)
+
+//go:noescape
+func bnBwdApplyReluAVX(x, dy, dx *float32, n int, coef *[8]float32)
+
 // useVecAsm reports whether the assembly loops may run: the CPU has
 // AVX2+FMA and kernels.UseAsm has not been switched off.
 func useVecAsm() bool { return kernels.UseAsm && kernels.AsmAvailable() }
@@ -87,6 +93,29 @@ func vecBNBwdApply(x, dy, dx []float32, mu, a, b, c float32) {
 		x, dy, dx = x[v:], dy[v:], dx[v:]
 	}
 	bnBwdApplyGo(x, dy, dx, mu, a, b, c)
+}
+
+func vecBNBwdSumsRelu(x, dy []float32, mu, a, b float32) (sdy, sdyx float32) {
+	dy = dy[:len(x)]
+	if v := len(x) &^ 7; v > 0 && useVecAsm() {
+		var out [2]float32
+		coef := [4]float32{mu, a, b}
+		bnBwdSumsReluAVX(&x[0], &dy[0], v, &coef, &out)
+		sdy, sdyx = out[0], out[1]
+		x, dy = x[v:], dy[v:]
+	}
+	s, sx := bnBwdSumsReluGo(x, dy, mu, a, b)
+	return sdy + s, sdyx + sx
+}
+
+func vecBNBwdApplyRelu(x, dy, dx []float32, mu, a, bx, c, b float32) {
+	dy, dx = dy[:len(x)], dx[:len(x)]
+	if v := len(x) &^ 7; v > 0 && useVecAsm() {
+		coef := [8]float32{mu, a, bx, c, b}
+		bnBwdApplyReluAVX(&x[0], &dy[0], &dx[0], v, &coef)
+		x, dy, dx = x[v:], dy[v:], dx[v:]
+	}
+	bnBwdApplyReluGo(x, dy, dx, mu, a, bx, c, b)
 }
 
 //go:noescape

@@ -211,6 +211,108 @@ baloop:
 	VZEROUPPER
 	RET
 
+// BNRELU_MASK sets Y to dy (at DY) where (x-mu)*a + b > 0, else 0, from
+// XM = x-mu: the mask the fused forward's affineAVX + reluAVX produced,
+// recomputed with the same instructions. Clobbers T.
+#define BNRELU_MASK(XM, DY, Y, T) \
+	VMOVAPS     Y10, T; \
+	VFMADD231PS XM, Y9, T; \
+	VCMPPS      $0x1e, Y11, T, T; \
+	VANDPS      DY, T, Y
+
+// func bnBwdSumsReluAVX(x, dy *float32, n int, coef *[4]float32, out *[2]float32)
+// bnBwdSumsAVX of g = dy masked by the fused ReLU, coef = {mu, a, b, _}:
+// out[0] = sum(g[i]), out[1] = sum(g[i]*(x[i]-mu)), g[i] = (x[i]-mu)*a+b > 0 ? dy[i] : 0.
+TEXT ·bnBwdSumsReluAVX(SB), NOSPLIT, $0-40
+	MOVQ         x+0(FP), SI
+	MOVQ         dy+8(FP), DX
+	MOVQ         n+16(FP), CX
+	MOVQ         coef+24(FP), AX
+	MOVQ         out+32(FP), DI
+	VBROADCASTSS (AX), Y0
+	VBROADCASTSS 4(AX), Y9
+	VBROADCASTSS 8(AX), Y10
+	VXORPS       Y11, Y11, Y11
+	VXORPS       Y1, Y1, Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	VXORPS       Y4, Y4, Y4
+	SHRQ         $3, CX
+	MOVQ         CX, R9
+	SHRQ         $1, R9
+	ANDQ         $1, CX
+	TESTQ        R9, R9
+	JZ           brtail
+
+brloop2:
+	VMOVUPS     (SI), Y5
+	VMOVUPS     32(SI), Y6
+	VSUBPS      Y0, Y5, Y5
+	VSUBPS      Y0, Y6, Y6
+	BNRELU_MASK(Y5, (DX), Y7, Y12)
+	BNRELU_MASK(Y6, 32(DX), Y8, Y13)
+	VADDPS      Y7, Y1, Y1
+	VADDPS      Y8, Y3, Y3
+	VFMADD231PS Y5, Y7, Y2
+	VFMADD231PS Y6, Y8, Y4
+	ADDQ        $64, SI
+	ADDQ        $64, DX
+	DECQ        R9
+	JNZ         brloop2
+
+brtail:
+	TESTQ       CX, CX
+	JZ          brdone
+	VMOVUPS     (SI), Y5
+	VSUBPS      Y0, Y5, Y5
+	BNRELU_MASK(Y5, (DX), Y7, Y12)
+	VADDPS      Y7, Y1, Y1
+	VFMADD231PS Y5, Y7, Y2
+
+brdone:
+	VADDPS Y3, Y1, Y1
+	VADDPS Y4, Y2, Y2
+	HSUM(Y1, X1, X7)
+	HSUM(Y2, X2, X7)
+	MOVSS  X1, (DI)
+	MOVSS  X2, 4(DI)
+	VZEROUPPER
+	RET
+
+// func bnBwdApplyReluAVX(x, dy, dx *float32, n int, coef *[8]float32)
+// bnBwdApplyAVX of g = dy masked by the fused ReLU, coef = {mu, a, bx, c, b}:
+// dx[i] = a*g[i] + bx*(x[i]-mu) + c, g[i] = (x[i]-mu)*a+b > 0 ? dy[i] : 0.
+TEXT ·bnBwdApplyReluAVX(SB), NOSPLIT, $0-40
+	MOVQ         x+0(FP), SI
+	MOVQ         dy+8(FP), DX
+	MOVQ         dx+16(FP), DI
+	MOVQ         n+24(FP), CX
+	MOVQ         coef+32(FP), AX
+	VBROADCASTSS (AX), Y0
+	VBROADCASTSS 4(AX), Y1
+	VBROADCASTSS 8(AX), Y2
+	VBROADCASTSS 12(AX), Y3
+	VBROADCASTSS 4(AX), Y9
+	VBROADCASTSS 16(AX), Y10
+	VXORPS       Y11, Y11, Y11
+	SHRQ         $3, CX
+
+arloop:
+	VMOVUPS     (SI), Y4
+	VSUBPS      Y0, Y4, Y4
+	BNRELU_MASK(Y4, (DX), Y6, Y12)
+	VMULPS      Y6, Y1, Y5
+	VFMADD231PS Y4, Y2, Y5
+	VADDPS      Y3, Y5, Y5
+	VMOVUPS     Y5, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DX
+	ADDQ        $32, DI
+	DECQ        CX
+	JNZ         arloop
+	VZEROUPPER
+	RET
+
 // func gatherAVX(base *float32, idx *int32, dst *float32, n int)
 // dst[i] = base[idx[i]] (indices non-negative and in bounds).
 TEXT ·gatherAVX(SB), NOSPLIT, $0-32

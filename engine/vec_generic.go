@@ -13,4 +13,11 @@ func vecBNBwdApply(x, dy, dx []float32, mu, a, b, c float32) {
 	bnBwdApplyGo(x, dy[:len(x)], dx[:len(x)], mu, a, b, c)
 }
 
+func vecBNBwdSumsRelu(x, dy []float32, mu, a, b float32) (sdy, sdyx float32) {
+	return bnBwdSumsReluGo(x, dy[:len(x)], mu, a, b)
+}
+func vecBNBwdApplyRelu(x, dy, dx []float32, mu, a, bx, c, b float32) {
+	bnBwdApplyReluGo(x, dy[:len(x)], dx[:len(x)], mu, a, bx, c, b)
+}
+
 func vecGather(src []float32, idx []int32, dst []float32) { gatherGo(src, idx, dst[:len(idx)]) }

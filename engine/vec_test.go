@@ -97,5 +97,35 @@ func TestVecLoops(t *testing.T) {
 				t.Errorf("n=%d i=%d: BN backward apply %g, want %g", n, i, dx[i], wb)
 			}
 		}
+		// The fused BN+ReLU backward loops must equal, bit for bit, the
+		// unfused sequence: the forward's affine + ReLU, the ReLU backward
+		// mask, then the plain BN backward loops.
+		const beta = 0.3
+		vecAffine(x, y, mu, a, beta)
+		vecRelu(y, y)
+		g := make([]float32, n)
+		vecReluBwd(y, dy, g)
+		masked := 0
+		for i := range g {
+			if g[i] != dy[i] {
+				masked++
+			}
+		}
+		if n >= 16 && (masked == 0 || masked == n) {
+			t.Fatalf("n=%d: %d of %d masked: the case does not exercise the mask", n, masked, n)
+		}
+		ws1, ws2 := vecBNBwdSums(x, g, mu)
+		gs1, gs2 := vecBNBwdSumsRelu(x, dy, mu, a, beta)
+		if math.Float32bits(gs1) != math.Float32bits(ws1) || math.Float32bits(gs2) != math.Float32bits(ws2) {
+			t.Errorf("n=%d: fused sums %g %g, unfused %g %g", n, gs1, gs2, ws1, ws2)
+		}
+		want := make([]float32, n)
+		vecBNBwdApply(x, g, want, mu, a, b, c)
+		vecBNBwdApplyRelu(x, dy, dx, mu, a, b, c, beta)
+		for i := range dx {
+			if math.Float32bits(dx[i]) != math.Float32bits(want[i]) {
+				t.Errorf("n=%d i=%d: fused apply %g, unfused %g", n, i, dx[i], want[i])
+			}
+		}
 	}
 }
