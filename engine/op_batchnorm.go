@@ -160,22 +160,28 @@ func (k *bnKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, err
 	k.mean, k.invstd = k.mean[:c], k.invstd[:c]
 	k.xshape = append(k.xshape[:0], x.Shape...)
 	bnForChannels(c, len(x.Data), func(ch int) {
-		// Two passes: the mean, then squared deviations from it (as
-		// float32 mu32; the shifted sum s2 corrects for mu-mu32 exactly).
-		var s float64
-		for img := range n {
-			off := img*cstride + ch*inner
-			ps, _ := vecSums(x.Data[off:off+inner], 0)
-			s += float64(ps)
+		// Sums shifted by a sample of the channel, k: with s = sum(x-k)
+		// and ss = sum((x-k)^2), mean = k + s/m and the variance
+		// (ss - s*s/m)/m cancel only as far as |mean-k| exceeds the
+		// spread. A sample is rarely far from its mean, so one pass
+		// usually suffices; when it is more than 8 standard deviations
+		// away, a second pass shifts by the mean found.
+		sums := func(shift float32) (s, ss float64) {
+			for img := range n {
+				off := img*cstride + ch*inner
+				ps, pss := vecSums(x.Data[off:off+inner], shift)
+				s += float64(ps)
+				ss += float64(pss)
+			}
+			return s, ss
 		}
-		mu := s / float64(m)
-		mu32 := float32(mu)
-		var s2, ss float64
-		for img := range n {
-			off := img*cstride + ch*inner
-			ps, pss := vecSums(x.Data[off:off+inner], mu32)
-			s2 += float64(ps)
-			ss += float64(pss)
+		shift := x.Data[ch*inner]
+		s2, ss := sums(shift)
+		mu := float64(shift) + s2/float64(m)
+		if d := s2 / float64(m); d*d > 64*max(ss/float64(m)-d*d, 0) {
+			shift = float32(mu)
+			s2, ss = sums(shift)
+			mu = float64(shift) + s2/float64(m)
 		}
 		ss = max(ss-s2*s2/float64(m), 0)
 		v := ss / float64(m)

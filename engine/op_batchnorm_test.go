@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"runtime"
 	"testing"
 
@@ -78,6 +79,29 @@ func TestBNForwardMatchesNaive(t *testing.T) {
 					t.Errorf("running var: %s", msg)
 				}
 			})
+		}
+	}
+}
+
+// TestBNStatsFarSample puts a channel's first value, the sample the batch
+// statistics are shifted by, hundreds of standard deviations from the mean
+// of 100k values: a single shifted pass in float32 would lose the variance
+// to cancellation; the statistics must still match the float64 reference.
+func TestBNStatsFarSample(t *testing.T) {
+	tc := bnCase{name: "far sample", shape: []int{64, 2, 40, 40}, eps: 1e-5, mom: 0.9}
+	n, in := tc.build(77)
+	in[0].Data[0] = 300 // channel 0's shift sample
+	oldMean, oldVar := in[3].Clone(), in[4].Clone()
+	want, bmean, _, bvarU := naiveBN(in[0], in[1], in[2], oldMean, oldVar, tc.eps, true)
+	y := cvForward(t, cvCompile(t, n), true, in...)
+	if msg := cvClose(y.Data, want, 1e-4); msg != "" {
+		t.Error(msg)
+	}
+	for c := range bmean {
+		wm := tc.mom*float64(oldMean.Data[c]) + (1-tc.mom)*bmean[c]
+		wv := tc.mom*float64(oldVar.Data[c]) + (1-tc.mom)*bvarU[c]
+		if math.Abs(float64(in[3].Data[c])-wm) > 1e-5*(1+math.Abs(wm)) || math.Abs(float64(in[4].Data[c])-wv) > 1e-5*(1+wv) {
+			t.Errorf("channel %d: running mean/var %g %g, want %g %g", c, in[3].Data[c], in[4].Data[c], wm, wv)
 		}
 	}
 }
