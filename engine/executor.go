@@ -275,9 +275,9 @@ func (e *Executor) Backward(gradOut map[string]*tensor.Tensor) (inGrads map[stri
 				continue
 			}
 			if prev := grads[in]; prev != nil {
-				sum := e.pool.Get(prev.Shape...)
-				copy(sum.Data, prev.Data)
-				addInto(sum.Data, g.Data)
+				// A fresh tensor: prev or g may be another value's gradient too.
+				sum := e.pool.get(false, prev.Shape...) // written whole below
+				kernels.Add(prev.Data, g.Data[:len(prev.Data)], sum.Data, false)
 				grads[in] = sum
 			} else {
 				grads[in] = g
