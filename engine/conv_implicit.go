@@ -129,11 +129,15 @@ func implicitOffsets(dst []int, l padLayout, ch, kh, kw, dh, dw, padT, padL int)
 
 // forwardImplicit computes the outputs of images [lo, hi) into y (before
 // bias and epilogue) on worker wk: fill, one SgemmRows per group, extract.
-func (k *convKernel) forwardImplicit(d convDims, l padLayout, lo, hi, wk int, x, w, y []float32) {
+func (k *convKernel) forwardImplicit(d convDims, l padLayout, plan *polyPlan, lo, hi, wk int, x, w, y []float32) {
 	nb := hi - lo
 	chw := d.c * d.s.H * d.s.W
 	xp := k.cols[wk]
-	l.fill(xp, x[lo*chw:hi*chw], d.c, nb)
+	if plan != nil {
+		l.fillPhases(xp, x[lo*chw:hi*chw], k.ptmp[wk], d.c, nb, plan)
+	} else {
+		l.fill(xp, x[lo*chw:hi*chw], d.c, nb)
+	}
 	n := l.gemmCols(nb)
 	yp := k.ybufs[wk]
 	for g := range d.g.Group {
@@ -146,7 +150,7 @@ func (k *convKernel) forwardImplicit(d convDims, l padLayout, lo, hi, wk int, x,
 // backwardImplicit computes the weight gradient (into dw, dw = dwBeta*dw
 // + dW of the chunk; nil: not wanted) and the input gradient (into dx;
 // nil: not wanted) of images [lo, hi) on worker wk.
-func (k *convKernel) backwardImplicit(d convDims, l padLayout, lo, hi, wk int, x, dyAll, dx, dw []float32, dwBeta float32) {
+func (k *convKernel) backwardImplicit(d convDims, l padLayout, plan *polyPlan, lo, hi, wk int, x, dyAll, dx, dw []float32, dwBeta float32) {
 	nb := hi - lo
 	chw := d.c * d.s.H * d.s.W
 	n := l.cols(nb)
@@ -154,13 +158,19 @@ func (k *convKernel) backwardImplicit(d convDims, l padLayout, lo, hi, wk int, x
 	l.fill(dyp, dyAll[lo*d.m*d.ohw:hi*d.m*d.ohw], d.m, nb)
 	if dw != nil {
 		xp := k.cols[wk]
-		l.fill(xp, x[lo*chw:hi*chw], d.c, nb)
+		if plan != nil {
+			l.fillPhases(xp, x[lo*chw:hi*chw], k.ptmp[wk], d.c, nb, plan)
+		} else {
+			l.fill(xp, x[lo*chw:hi*chw], d.c, nb)
+		}
 		for g := range d.g.Group {
 			kernels.SgemmRowsT(d.mg, d.kk, n, 1, dyp[g*d.mg*l.plane+l.q0:], l.plane,
 				xp, k.offF[g*d.kk:(g+1)*d.kk], dwBeta, dw[g*d.mg*d.kk:], d.kk)
 		}
 	}
-	if dx != nil {
+	if dx != nil && plan != nil {
+		k.backwardPolyDX(d, l, plan, lo, hi, wk, dyp, dx, k.ptmp[wk])
+	} else if dx != nil {
 		kx := d.mg * d.s.KH * d.s.KW
 		dxp := k.dxbufs[wk]
 		nx := l.gemmCols(nb)

@@ -149,6 +149,10 @@ type convKernel struct {
 	gtx    *gatherTable // gather table of the dX convolution's geometry
 	offF   []int        // implicit lowering: row offsets of the input's im2col
 	offX   []int        // implicit lowering: row offsets of dY's im2col (dX convolution)
+	plan   polyPlan     // polyphase lowering: the phases of a stride-2 geometry
+	wphase []float32    // polyphase lowering: per group and phase, the dX correlation's weights
+	offPh  []int        // polyphase lowering: their row offsets into dY's padded layout
+	ptmp   [][]float32  // polyphase lowering: per-worker phase-splitting scratch (H*W)
 
 	// OpFusedConv only (inference): add input 3 (a tensor of Y's shape) to
 	// Y when present, then apply ReLU when relu is set.
@@ -354,20 +358,28 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 	kb := k.chunk(d, t)
 	nch := (d.n + kb - 1) / kb
 	implicit := useImplicit(d)
+	poly := !implicit && usePolyphase(d)
 	var lay padLayout
+	var plan *polyPlan
 	switch {
 	case implicit:
 		lay = implicitLayout(d, kb)
 		k.cols = ensureBufs(k.cols, t, d.c*lay.plane+implicitSlack)
 		k.ybufs = ensureBufs(k.ybufs, t, d.m*lay.gemmCols(kb))
 		k.offF = implicitOffsets(k.offF, lay, d.c, d.g.KH, d.g.KW, d.g.DH, d.g.DW, d.g.PadT, d.g.PadL)
+	case poly:
+		lay, k.plan, plan = polyLayout(d, kb), newPolyPlan(d.g), &k.plan
+		k.cols = ensureBufs(k.cols, t, d.c*plan.n*lay.plane+implicitSlack)
+		k.ptmp = ensureBufs(k.ptmp, t, d.s.H*d.s.W)
+		k.ybufs = ensureBufs(k.ybufs, t, d.m*lay.gemmCols(kb))
+		k.offF = polyOffsets(k.offF, lay, plan, d.g, d.c)
 	case !d.pointwise:
 		k.cols = ensureBufs(k.cols, t, d.c*d.s.KH*d.s.KW*kb*d.ohw)
 	}
-	if kb > 1 && !implicit {
+	if kb > 1 && !implicit && !poly {
 		k.ybufs = ensureBufs(k.ybufs, t, d.m*kb*d.ohw)
 	}
-	if !implicit {
+	if !implicit && !poly {
 		k.prepareLowering(d, false)
 	}
 	gemm := gemmFor(d.n)
@@ -376,8 +388,8 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 	myhw := d.m * d.ohw
 	runChunks(nch, t, func(wk, ci int) {
 		lo, hi := ci*kb, min((ci+1)*kb, d.n)
-		if implicit {
-			k.forwardImplicit(d, lay, lo, hi, wk, x, w, y.Data)
+		if implicit || poly {
+			k.forwardImplicit(d, lay, plan, lo, hi, wk, x, w, y.Data)
 			for j := lo; j < hi; j++ {
 				k.finishImage(d, j, y.Data, bias, res)
 			}
@@ -508,6 +520,9 @@ func (k *convKernel) col2im(d convDims, col []float32, ld int, dxi []float32) {
 // and large strided geometries (kernels.Im2col's vector gathers beat the
 // engine's strided lowering there), else chunkImages.
 func (k *convKernel) chunk(d convDims, t int) int {
+	if usePolyphase(d) {
+		return chunkImages(d.n, d.ohw, t)
+	}
 	if d.pointwise || d.n == 1 || (!sameWidth(d.s) && !useScatter(d.s)) {
 		return 1
 	}
@@ -567,9 +582,10 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 	wsize := d.m * d.kk
 
 	var dx *tensor.Tensor
+	poly := usePolyphase(d) // (never together with dxConv: stride 2)
 	switch {
-	case needX && d.dxConv:
-		dx = ctx.allocRaw(in[0].Shape...) // every image is written whole (beta 0)
+	case needX && (d.dxConv || poly):
+		dx = ctx.allocRaw(in[0].Shape...) // every image is written whole (beta 0; every phase)
 	case needX:
 		dx = ctx.Alloc(in[0].Shape...) // col2im and the depthwise loops add into dx
 	}
@@ -583,7 +599,9 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 			colSize := d.c * d.s.KH * d.s.KW * kb * d.ohw
 			implicit := useImplicit(d)
 			var lay padLayout
-			if implicit {
+			var plan *polyPlan
+			switch {
+			case implicit:
 				lay = implicitLayout(d, kb)
 				k.dybufs = ensureBufs(k.dybufs, t, d.m*lay.plane+implicitSlack)
 				if needW {
@@ -594,7 +612,19 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 					k.dxbufs = ensureBufs(k.dxbufs, t, d.c*lay.gemmCols(kb))
 					k.offX = implicitOffsets(k.offX, lay, d.m, d.g.KH, d.g.KW, d.g.DH, d.g.DW, d.g.PadB, d.g.PadR)
 				}
-			} else if !d.pointwise {
+			case poly:
+				lay, k.plan, plan = polyLayout(d, kb), newPolyPlan(d.g), &k.plan
+				k.dybufs = ensureBufs(k.dybufs, t, d.m*lay.plane+implicitSlack)
+				k.ptmp = ensureBufs(k.ptmp, t, d.s.H*d.s.W)
+				if needW {
+					k.cols = ensureBufs(k.cols, t, d.c*plan.n*lay.plane+implicitSlack)
+					k.offF = polyOffsets(k.offF, lay, plan, d.g, d.c)
+				}
+				if needX {
+					k.dxbufs = ensureBufs(k.dxbufs, t, 2*d.c*lay.gemmCols(kb)) // both column phases of a row phase
+					k.preparePolyDX(d, lay, plan, w)
+				}
+			case !d.pointwise:
 				if needW {
 					k.cols = ensureBufs(k.cols, t, colSize)
 				}
@@ -607,7 +637,7 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 					k.dcols = ensureBufs(k.dcols, t, colSize)
 				}
 			}
-			if kb > 1 && !implicit {
+			if kb > 1 && !implicit && !poly {
 				k.dybufs = ensureBufs(k.dybufs, t, d.m*kb*d.ohw)
 			}
 			if needX && d.dxConv {
@@ -620,7 +650,7 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 			if needW {
 				k.dws = ensureBufs(k.dws, ng, wsize)
 			}
-			if !implicit {
+			if !implicit && !poly {
 				k.prepareLowering(d, needX)
 			}
 			gemm := gemmFor(d.n)
@@ -631,12 +661,12 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 				}
 				beta := float32(0) // the group's first chunk overwrites its accumulator
 				for ci := gi * nch / ng; ci < (gi+1)*nch/ng; ci++ {
-					if implicit {
+					if implicit || poly {
 						var dxd []float32
 						if dx != nil {
 							dxd = dx.Data
 						}
-						k.backwardImplicit(d, lay, ci*kb, min((ci+1)*kb, d.n), wk, x, dy.Data, dxd, dw, beta)
+						k.backwardImplicit(d, lay, plan, ci*kb, min((ci+1)*kb, d.n), wk, x, dy.Data, dxd, dw, beta)
 					} else {
 						k.backwardChunk(d, ci, kb, wk, x, w, dy.Data, dx, dw, beta, gemm)
 					}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/slimgo/slimgo/graph"
@@ -63,6 +64,31 @@ var convCases = []convCase{
 	{"chunked same asym pads", 9, 2, 6, 7, 3, refGeom{kh: 2, kw: 3, sh: 1, sw: 1, padT: 0, padL: 1, padB: 1, padR: 1, dh: 1, dw: 1, group: 1}, true},
 	{"3x3 pad3 wider than kernel", 2, 2, 5, 5, 3, cvGeom(3, 3, 1, 3, 1, 1), true},
 	{"chunked rect asym dilated", 9, 2, 7, 8, 3, refGeom{kh: 2, kw: 3, sh: 2, sw: 3, padT: 1, padL: 2, padB: 0, padR: 1, dh: 2, dw: 1, group: 1}, true},
+	// Stride 2 on inputs twice the output size take the polyphase lowering
+	// (usePolyphase): four, two or one phases read, plane offsets -1..1.
+	{"polyphase 3x3 pad1", 5, 3, 8, 6, 4, cvGeom(3, 3, 2, 1, 1, 1), true},
+	{"polyphase chunked 1x1", 9, 4, 6, 8, 3, cvGeom(1, 1, 2, 0, 1, 1), false},
+	{"polyphase groups2", 3, 4, 6, 6, 6, cvGeom(3, 3, 2, 1, 1, 2), false},
+	{"polyphase 3x3 pads bottom-right", 4, 2, 8, 6, 3, refGeom{kh: 3, kw: 3, sh: 2, sw: 2, padT: 0, padL: 0, padB: 1, padR: 1, dh: 1, dw: 1, group: 1}, true},
+	{"polyphase 2x2 nopad", 2, 3, 8, 4, 5, cvGeom(2, 2, 2, 0, 1, 1), true},
+	{"polyphase 4x4 pad1 rect", 3, 2, 8, 10, 3, refGeom{kh: 4, kw: 3, sh: 2, sw: 2, padT: 1, padL: 1, padB: 1, padR: 0, dh: 1, dw: 1, group: 1}, true},
+}
+
+// TestPolyphaseCases checks that the polyphase cases above take that
+// lowering and that a near miss (odd input) does not.
+func TestPolyphaseCases(t *testing.T) {
+	for _, tc := range convCases {
+		want := strings.HasPrefix(tc.name, "polyphase") || tc.name == "large strided map"
+		n, x, w, b := tc.build(1)
+		k := cvCompile(t, n).(*convKernel)
+		d, err := k.check(convIn(x, w, b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := usePolyphase(d); got != want {
+			t.Errorf("%s: usePolyphase %v, want %v", tc.name, got, want)
+		}
+	}
 }
 
 // TestChunkImages checks how many images one lowered GEMM takes.
@@ -108,14 +134,14 @@ func convIn(x, w, b *tensor.Tensor) []*tensor.Tensor {
 
 func TestConvForwardMatchesNaive(t *testing.T) { testConvForward(t) }
 
-// TestConvExplicitLowering turns the implicit lowering off, so the cases
-// that take it by default (several images, stride 1, output as large as
-// the input) go through im2col/col2im and the gather tables again, and
+// TestConvExplicitLowering turns the implicit and polyphase lowerings off,
+// so the cases that take them by default (several images, stride 1 with
+// output as large as the input, or stride 2 on even inputs) go through im2col/col2im and the gather tables again, and
 // checks forward and backward against the naive references.
 func TestConvExplicitLowering(t *testing.T) {
 	old := implicitMinCols
-	implicitMinCols = 1 << 30
-	defer func() { implicitMinCols = old }()
+	implicitMinCols, polyphaseOff = 1<<30, true
+	defer func() { implicitMinCols, polyphaseOff = old, false }()
 	t.Run("forward", testConvForward)
 	t.Run("backward", testConvBackward)
 }

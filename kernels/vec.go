@@ -47,6 +47,53 @@ func copyRowsGo(dst []float32, dstride int, src []float32, sstride int, n, rows,
 	}
 }
 
+// Deinterleave2 splits src into its even and odd elements: even[t] =
+// src[2t], odd[t] = src[2t+1] for t < len(even). The polyphase lowering of
+// stride-2 convolutions splits image rows into column phases with it. It
+// panics unless len(odd) == len(even) and len(src) >= 2*len(even).
+func Deinterleave2(even, odd, src []float32) {
+	if len(odd) != len(even) || len(src) < 2*len(even) {
+		panic("kernels: Deinterleave2 needs len(odd) == len(even) and len(src) >= 2*len(even)")
+	}
+	deinterleave2(even, odd, src[:2*len(even)])
+}
+
+// Interleave2 is Deinterleave2's inverse: dst[2t] = even[t], dst[2t+1] =
+// odd[t] for t < len(even). It panics unless len(odd) == len(even) and
+// len(dst) >= 2*len(even).
+func Interleave2(dst, even, odd []float32) {
+	if len(odd) != len(even) || len(dst) < 2*len(even) {
+		panic("kernels: Interleave2 needs len(odd) == len(even) and len(dst) >= 2*len(even)")
+	}
+	interleave2(dst[:2*len(even)], even, odd)
+}
+
+// GatherEven sets dst[t] = src[2t] for t < len(dst): the even elements
+// alone, where Deinterleave2 would also write the odd ones. It panics
+// unless len(src) >= 2*len(dst)-1.
+func GatherEven(dst, src []float32) {
+	if len(dst) > 0 && len(src) < 2*len(dst)-1 {
+		panic("kernels: GatherEven needs len(src) >= 2*len(dst)-1")
+	}
+	gatherStride2(dst, src)
+}
+
+func deinterleave2Go(even, odd, src []float32) {
+	odd = odd[:len(even)]
+	src = src[:2*len(even)]
+	for t := range even {
+		even[t], odd[t] = src[2*t], src[2*t+1]
+	}
+}
+
+func interleave2Go(dst, even, odd []float32) {
+	odd = odd[:len(even)]
+	dst = dst[:2*len(even)]
+	for t, v := range even {
+		dst[2*t], dst[2*t+1] = v, odd[t]
+	}
+}
+
 // add3Go sets y[i] = a[i] + b[i], or max(a[i]+b[i], 0) when relu (NaN
 // gives 0).
 func add3Go(a, b, y []float32, relu bool) {

@@ -88,6 +88,33 @@ func gatherStride2(dst, src []float32) {
 	}
 }
 
+// deint2AVX and int2AVX are Deinterleave2's and Interleave2's vector
+// bodies (vec_amd64.s, AVX2); nblk >= 1 blocks of 8 output pairs.
+//
+//go:noescape
+func deint2AVX(nblk int, src, even, odd *float32)
+
+//go:noescape
+func int2AVX(nblk int, even, odd, dst *float32)
+
+func deinterleave2(even, odd, src []float32) {
+	done := 0
+	if nb := len(even) / 8; nb > 0 && UseAsm && hasAsmKernel {
+		deint2AVX(nb, &src[0], &even[0], &odd[0])
+		done = nb * 8
+	}
+	deinterleave2Go(even[done:], odd[done:], src[2*done:])
+}
+
+func interleave2(dst, even, odd []float32) {
+	done := 0
+	if nb := len(even) / 8; nb > 0 && UseAsm && hasAsmKernel {
+		int2AVX(nb, &even[0], &odd[0], &dst[0])
+		done = nb * 8
+	}
+	interleave2Go(dst[2*done:], even[done:], odd[done:])
+}
+
 // copyRowsAVX is copyRows for rows >= 1 (vec_amd64.s, AVX).
 //
 //go:noescape

@@ -138,6 +138,56 @@ gloop:
 	VZEROUPPER
 	RET
 
+// func deint2AVX(nblk int, src, even, odd *float32)
+// even[t] = src[2*t], odd[t] = src[2*t+1] for t < 8*nblk; nblk >= 1.
+TEXT ·deint2AVX(SB), NOSPLIT, $0-32
+	MOVQ nblk+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ even+16(FP), DI
+	MOVQ odd+24(FP), DX
+
+dloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VSHUFPS $0xDD, Y1, Y0, Y3
+	VPERMPD $0xD8, Y2, Y2
+	VPERMPD $0xD8, Y3, Y3
+	VMOVUPS Y2, (DI)
+	VMOVUPS Y3, (DX)
+	ADDQ    $64, SI
+	ADDQ    $32, DI
+	ADDQ    $32, DX
+	DECQ    CX
+	JNZ     dloop
+	VZEROUPPER
+	RET
+
+// func int2AVX(nblk int, even, odd, dst *float32)
+// dst[2*t] = even[t], dst[2*t+1] = odd[t] for t < 8*nblk; nblk >= 1.
+TEXT ·int2AVX(SB), NOSPLIT, $0-32
+	MOVQ nblk+0(FP), CX
+	MOVQ even+8(FP), SI
+	MOVQ odd+16(FP), DX
+	MOVQ dst+24(FP), DI
+
+iloop:
+	VMOVUPS    (SI), Y0
+	VMOVUPS    (DX), Y1
+	VUNPCKLPS  Y1, Y0, Y2
+	VUNPCKHPS  Y1, Y0, Y3
+	VPERM2F128 $0x20, Y3, Y2, Y4
+	VPERM2F128 $0x31, Y3, Y2, Y5
+	VMOVUPS    Y4, (DI)
+	VMOVUPS    Y5, 32(DI)
+	ADDQ       $32, SI
+	ADDQ       $32, DX
+	ADDQ       $64, DI
+	DECQ       CX
+	JNZ        iloop
+	VZEROUPPER
+	RET
+
 // func copyRowsAVX(dst *float32, dstride int, src *float32, sstride int, n, rows, zero int)
 // For each of rows >= 1 rows: copy n >= 1 floats src -> dst in 8-, 4- and
 // 1-float steps, then store zero zeros; advance dst by dstride and src by

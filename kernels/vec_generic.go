@@ -35,3 +35,7 @@ func copyRows(dst []float32, dstride int, src []float32, sstride int, n, rows, z
 }
 
 func add3(a, b, y []float32, relu bool) { add3Go(a, b, y, relu) }
+
+func deinterleave2(even, odd, src []float32) { deinterleave2Go(even, odd, src) }
+
+func interleave2(dst, even, odd []float32) { interleave2Go(dst, even, odd) }

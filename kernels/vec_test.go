@@ -91,6 +91,60 @@ func TestGatherStride2(t *testing.T) {
 	}
 }
 
+// TestInterleave2 checks Deinterleave2 and Interleave2 (assembly and Go)
+// against the definition around the 8-pair vector blocks, that they undo
+// each other, that elements past the runs are untouched, and that bad
+// lengths panic.
+func TestInterleave2(t *testing.T) {
+	for _, path := range gemmPaths(t) {
+		for _, n := range []int{0, 1, 7, 8, 9, 16, 17, 49, 196} {
+			t.Run(fmt.Sprintf("%s/n%d", path.name, n), func(t *testing.T) {
+				r := rand.New(rand.NewPCG(uint64(n), 5))
+				src := randSlice(r, 2*n+3)
+				even, odd := randSlice(r, n+2), randSlice(r, n+2)
+				keepE, keepO := even[n:], append([]float32(nil), odd[n:]...)
+				keepE = append([]float32(nil), keepE...)
+				withAsm(path.asm, func() { Deinterleave2(even[:n], odd[:n], src) })
+				for i := range n {
+					if even[i] != src[2*i] || odd[i] != src[2*i+1] {
+						t.Fatalf("deinterleave %d: %v %v, want %v %v", i, even[i], odd[i], src[2*i], src[2*i+1])
+					}
+				}
+				if even[n] != keepE[0] || odd[n+1] != keepO[1] {
+					t.Errorf("deinterleave wrote past n")
+				}
+				dst := randSlice(r, 2*n+3)
+				tail := append([]float32(nil), dst[2*n:]...)
+				withAsm(path.asm, func() { Interleave2(dst, even[:n], odd[:n]) })
+				for i := range 2 * n {
+					if dst[i] != src[i] {
+						t.Fatalf("interleave of the deinterleaved: dst[%d] = %v, want %v", i, dst[i], src[i])
+					}
+				}
+				for i, v := range tail {
+					if dst[2*n+i] != v {
+						t.Errorf("interleave wrote past 2n")
+					}
+				}
+			})
+		}
+	}
+	for _, f := range []func(){
+		func() { Deinterleave2(make([]float32, 3), make([]float32, 2), make([]float32, 6)) },
+		func() { Deinterleave2(make([]float32, 3), make([]float32, 3), make([]float32, 5)) },
+		func() { Interleave2(make([]float32, 5), make([]float32, 3), make([]float32, 3)) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Error("bad lengths did not panic")
+				}
+			}()
+			f()
+		}()
+	}
+}
+
 // TestCopyRows checks CopyRows (assembly and Go) against the definition
 // on run lengths around the 8- and 4-float steps, with and without zeros.
 func TestCopyRows(t *testing.T) {
