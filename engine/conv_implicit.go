@@ -128,7 +128,8 @@ func implicitOffsets(dst []int, l padLayout, ch, kh, kw, dh, dw, padT, padL int)
 }
 
 // forwardImplicit computes the outputs of images [lo, hi) into y (before
-// bias and epilogue) on worker wk: fill, one SgemmRows per group, extract.
+// bias and epilogue) on worker wk: fill (the phase planes of plan for a
+// polyphase geometry, nil: stride 1), one SgemmRows per group, extract.
 func (k *convKernel) forwardImplicit(d convDims, l padLayout, plan *polyPlan, lo, hi, wk int, x, w, y []float32) {
 	nb := hi - lo
 	chw := d.c * d.s.H * d.s.W
@@ -149,7 +150,8 @@ func (k *convKernel) forwardImplicit(d convDims, l padLayout, plan *polyPlan, lo
 
 // backwardImplicit computes the weight gradient (into dw, dw = dwBeta*dw
 // + dW of the chunk; nil: not wanted) and the input gradient (into dx;
-// nil: not wanted) of images [lo, hi) on worker wk.
+// nil: not wanted) of images [lo, hi) on worker wk; plan as in
+// forwardImplicit (dX then per phase, backwardPolyDX).
 func (k *convKernel) backwardImplicit(d convDims, l padLayout, plan *polyPlan, lo, hi, wk int, x, dyAll, dx, dw []float32, dwBeta float32) {
 	nb := hi - lo
 	chw := d.c * d.s.H * d.s.W

@@ -515,10 +515,11 @@ func (k *convKernel) col2im(d convDims, col []float32, ld int, dxi []float32) {
 	}
 }
 
-// chunk returns how many images one lowered GEMM covers: 1 for pointwise
-// convolutions (their image is already the column matrix), single images
-// and large strided geometries (kernels.Im2col's vector gathers beat the
-// engine's strided lowering there), else chunkImages.
+// chunk returns how many images one lowered GEMM covers: chunkImages for
+// the polyphase geometries; 1 for pointwise convolutions (their image is
+// already the column matrix), single images and other large strided
+// geometries (kernels.Im2col's vector gathers beat the engine's strided
+// lowering there); else chunkImages.
 func (k *convKernel) chunk(d convDims, t int) int {
 	if usePolyphase(d) {
 		return chunkImages(d.n, d.ohw, t)
