@@ -55,6 +55,32 @@ rbloop:
 	VHADDPS      X, X, X; \
 	VHADDPS      X, X, X
 
+// The two-sum loops (sumsAVX, bnBwdSums*AVX) accumulate in Y1/Y3 and
+// Y2/Y4 over pairs of 8-float blocks, then one block. PAIR_SUMS_INIT
+// clears the accumulators and splits the n floats in CX into R9 pairs and a
+// CX (0 or 1) tail block, flags set for JZ on no pairs; PAIR_SUMS_STORE
+// reduces Y1+Y3 and Y2+Y4 into out[0] and out[1] at DI and returns.
+#define PAIR_SUMS_INIT \
+	VXORPS Y1, Y1, Y1; \
+	VXORPS Y2, Y2, Y2; \
+	VXORPS Y3, Y3, Y3; \
+	VXORPS Y4, Y4, Y4; \
+	SHRQ   $3, CX; \
+	MOVQ   CX, R9; \
+	SHRQ   $1, R9; \
+	ANDQ   $1, CX; \
+	TESTQ  R9, R9
+
+#define PAIR_SUMS_STORE \
+	VADDPS Y3, Y1, Y1; \
+	VADDPS Y4, Y2, Y2; \
+	HSUM(Y1, X1, X7); \
+	HSUM(Y2, X2, X7); \
+	MOVSS  X1, (DI); \
+	MOVSS  X2, 4(DI); \
+	VZEROUPPER; \
+	RET
+
 // func sumsAVX(x *float32, n int, shift float32, out *[2]float32)
 // out[0] = sum(x[i]-shift), out[1] = sum((x[i]-shift)^2).
 TEXT ·sumsAVX(SB), NOSPLIT, $0-32
@@ -62,15 +88,7 @@ TEXT ·sumsAVX(SB), NOSPLIT, $0-32
 	MOVQ         n+8(FP), CX
 	VBROADCASTSS shift+16(FP), Y0
 	MOVQ         out+24(FP), DI
-	VXORPS       Y1, Y1, Y1
-	VXORPS       Y2, Y2, Y2
-	VXORPS       Y3, Y3, Y3
-	VXORPS       Y4, Y4, Y4
-	SHRQ         $3, CX
-	MOVQ         CX, R9
-	SHRQ         $1, R9
-	ANDQ         $1, CX
-	TESTQ        R9, R9
+	PAIR_SUMS_INIT
 	JZ           sumtail
 
 sumloop2:
@@ -95,14 +113,7 @@ sumtail:
 	VFMADD231PS Y5, Y5, Y2
 
 sumdone:
-	VADDPS Y3, Y1, Y1
-	VADDPS Y4, Y2, Y2
-	HSUM(Y1, X1, X7)
-	HSUM(Y2, X2, X7)
-	MOVSS  X1, (DI)
-	MOVSS  X2, 4(DI)
-	VZEROUPPER
-	RET
+	PAIR_SUMS_STORE
 
 // func affineAVX(x, y *float32, n int, mu, a, b float32)
 // y[i] = (x[i]-mu)*a + b.
@@ -136,15 +147,7 @@ TEXT ·bnBwdSumsAVX(SB), NOSPLIT, $0-40
 	MOVQ         n+16(FP), CX
 	VBROADCASTSS mu+24(FP), Y0
 	MOVQ         out+32(FP), DI
-	VXORPS       Y1, Y1, Y1
-	VXORPS       Y2, Y2, Y2
-	VXORPS       Y3, Y3, Y3
-	VXORPS       Y4, Y4, Y4
-	SHRQ         $3, CX
-	MOVQ         CX, R9
-	SHRQ         $1, R9
-	ANDQ         $1, CX
-	TESTQ        R9, R9
+	PAIR_SUMS_INIT
 	JZ           bbtail
 
 bbloop2:
@@ -173,14 +176,7 @@ bbtail:
 	VFMADD231PS Y5, Y7, Y2
 
 bbdone:
-	VADDPS Y3, Y1, Y1
-	VADDPS Y4, Y2, Y2
-	HSUM(Y1, X1, X7)
-	HSUM(Y2, X2, X7)
-	MOVSS  X1, (DI)
-	MOVSS  X2, 4(DI)
-	VZEROUPPER
-	RET
+	PAIR_SUMS_STORE
 
 // func bnBwdApplyAVX(x, dy, dx *float32, n int, coef *[4]float32)
 // dx[i] = a*dy[i] + b*(x[i]-mu) + c with coef = {mu, a, b, c}.
@@ -233,15 +229,7 @@ TEXT ·bnBwdSumsReluAVX(SB), NOSPLIT, $0-40
 	VBROADCASTSS 4(AX), Y9
 	VBROADCASTSS 8(AX), Y10
 	VXORPS       Y11, Y11, Y11
-	VXORPS       Y1, Y1, Y1
-	VXORPS       Y2, Y2, Y2
-	VXORPS       Y3, Y3, Y3
-	VXORPS       Y4, Y4, Y4
-	SHRQ         $3, CX
-	MOVQ         CX, R9
-	SHRQ         $1, R9
-	ANDQ         $1, CX
-	TESTQ        R9, R9
+	PAIR_SUMS_INIT
 	JZ           brtail
 
 brloop2:
@@ -270,14 +258,7 @@ brtail:
 	VFMADD231PS Y5, Y7, Y2
 
 brdone:
-	VADDPS Y3, Y1, Y1
-	VADDPS Y4, Y2, Y2
-	HSUM(Y1, X1, X7)
-	HSUM(Y2, X2, X7)
-	MOVSS  X1, (DI)
-	MOVSS  X2, 4(DI)
-	VZEROUPPER
-	RET
+	PAIR_SUMS_STORE
 
 // func bnBwdApplyReluAVX(x, dy, dx *float32, n int, coef *[8]float32)
 // bnBwdApplyAVX of g = dy masked by the fused ReLU, coef = {mu, a, bx, c, b}:
