@@ -360,8 +360,9 @@ func Fit(g *graph.Graph, trainSet, testSet *data.Dataset, opt Options) (*Result,
 		steps = n / B
 	}
 	total := opt.Epochs * steps
-	sched, err := ScheduleConfig{Name: opt.Schedule, LR: opt.LR, WarmupEpochs: opt.WarmupEpochs,
-		Milestones: opt.Milestones, Gamma: opt.Gamma}.Build(opt.Epochs, steps)
+	sc := ScheduleConfig{Name: opt.Schedule, LR: opt.LR, WarmupEpochs: opt.WarmupEpochs,
+		Milestones: opt.Milestones, Gamma: opt.Gamma}
+	sched, err := sc.Build(opt.Epochs, steps)
 	if err != nil {
 		return nil, err
 	}
@@ -371,11 +372,7 @@ func Fit(g *graph.Graph, trainSet, testSet *data.Dataset, opt Options) (*Result,
 	}
 	var momentum Schedule
 	if opt.CycleMomentum {
-		pct := 0.3
-		if opt.WarmupEpochs > 0 {
-			pct = opt.WarmupEpochs / float64(opt.Epochs)
-		}
-		momentum = OneCycleMomentum(0.85, 0.95, pct)
+		momentum = OneCycleMomentum(0.85, 0.95, sc.oneCyclePct(opt.Epochs))
 	}
 	regs := append([]Regularizer(nil), opt.Regularizers...)
 	if opt.Sparsity > 0 {

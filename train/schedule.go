@@ -52,23 +52,7 @@ func CosineWarmup(lr, minLR float64, warmup int) Schedule {
 // are pctStart 0.3, divFactor 25, finalDiv 1e4.
 func OneCycle(peak, pctStart, divFactor, finalDiv float64) Schedule {
 	initial := peak / divFactor
-	final := initial / finalDiv
-	anneal := func(from, to, pct float64) float64 { return to + (from-to)/2*(math.Cos(math.Pi*pct)+1) }
-	return func(step, total int) float64 {
-		end1 := pctStart*float64(total) - 1
-		end2 := float64(total - 1)
-		s := float64(step)
-		if s <= end1 {
-			if end1 <= 0 {
-				return peak
-			}
-			return anneal(initial, peak, s/end1)
-		}
-		if end2 <= end1 {
-			return final
-		}
-		return anneal(peak, final, math.Min(1, (s-end1)/(end2-end1)))
-	}
+	return oneCycle(initial, peak, initial/finalDiv, pctStart)
 }
 
 // OneCycleMomentum is OneCycleLR's momentum cycle (cycle_momentum on, its
@@ -76,6 +60,13 @@ func OneCycle(peak, pctStart, divFactor, finalDiv float64) Schedule {
 // from maxM at step 0 down to baseM at the peak (step pctStart*total-1) and
 // back to maxM at the last step. PyTorch's defaults are 0.85 and 0.95.
 func OneCycleMomentum(baseM, maxM, pctStart float64) Schedule {
+	return oneCycle(maxM, baseM, maxM, pctStart)
+}
+
+// oneCycle is OneCycleLR's two-phase shape: from start at step 0 along a
+// half cosine to mid at step pctStart*total-1, then along another to end
+// at the last step.
+func oneCycle(start, mid, end, pctStart float64) Schedule {
 	anneal := func(from, to, pct float64) float64 { return to + (from-to)/2*(math.Cos(math.Pi*pct)+1) }
 	return func(step, total int) float64 {
 		end1 := pctStart*float64(total) - 1
@@ -83,14 +74,14 @@ func OneCycleMomentum(baseM, maxM, pctStart float64) Schedule {
 		s := float64(step)
 		if s <= end1 {
 			if end1 <= 0 {
-				return baseM
+				return mid
 			}
-			return anneal(maxM, baseM, s/end1)
+			return anneal(start, mid, s/end1)
 		}
 		if end2 <= end1 {
-			return maxM
+			return end
 		}
-		return anneal(baseM, maxM, math.Min(1, (s-end1)/(end2-end1)))
+		return anneal(mid, end, math.Min(1, (s-end1)/(end2-end1)))
 	}
 }
 
@@ -136,11 +127,16 @@ func (c ScheduleConfig) Build(epochs, stepsPerEpoch int) (Schedule, error) {
 	case "cosine":
 		return CosineWarmup(c.LR, 0, int(math.Round(c.WarmupEpochs*float64(stepsPerEpoch)))), nil
 	case "onecycle", "":
-		pct := 0.3
-		if c.WarmupEpochs > 0 {
-			pct = c.WarmupEpochs / float64(epochs)
-		}
-		return OneCycle(c.LR, pct, 25, 1e4), nil
+		return OneCycle(c.LR, c.oneCyclePct(epochs), 25, 1e4), nil
 	}
 	return nil, fmt.Errorf("train: unknown learning-rate schedule %q (want onecycle, cosine, step or constant)", c.Name)
+}
+
+// oneCyclePct is the one-cycle schedule's rising share of a run of epochs:
+// WarmupEpochs/epochs, or PyTorch's 30% without warm-up epochs.
+func (c ScheduleConfig) oneCyclePct(epochs int) float64 {
+	if c.WarmupEpochs > 0 {
+		return c.WarmupEpochs / float64(epochs)
+	}
+	return 0.3
 }
