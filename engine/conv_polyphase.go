@@ -57,10 +57,27 @@ type polyPlan struct {
 	slot [4]int   // storage slot of phase p*2+q among the read ones, -1: none
 	n    int      // phases read by some tap
 	taps [4][]int // taps (ky*KW+kx) of each phase
+
+	// Where each phase's block starts in a group's share of k.wphase (cg x
+	// mg*taps weights) and of k.offPh (mg*taps offsets), and the shares'
+	// sizes.
+	wOff, oOff     [4]int
+	wGroup, oGroup int
+
+	geom   graph.ConvGeom // what the plan was built for
+	cg, mg int
+	built  bool
 }
 
-func newPolyPlan(g graph.ConvGeom) polyPlan {
-	var pl polyPlan
+// polyPlanFor returns the plan of d's geometry, built on the first call
+// and again only when the geometry or the channel counts change.
+func (k *convKernel) polyPlanFor(d convDims) *polyPlan {
+	pl := &k.plan
+	if pl.built && pl.geom == d.g && pl.cg == d.cg && pl.mg == d.mg {
+		return pl
+	}
+	*pl = polyPlan{geom: d.g, cg: d.cg, mg: d.mg, built: true}
+	g := d.g
 	for ky := range g.KH {
 		p, _ := phaseOf(ky - g.PadT)
 		for kx := range g.KW {
@@ -70,10 +87,13 @@ func newPolyPlan(g graph.ConvGeom) polyPlan {
 	}
 	for ph := range 4 {
 		pl.slot[ph] = -1
-		if len(pl.taps[ph]) > 0 {
+		if nt := len(pl.taps[ph]); nt > 0 {
 			pl.slot[ph] = pl.n
 			pl.n++
 		}
+		pl.wOff[ph], pl.oOff[ph] = pl.wGroup, pl.oGroup
+		pl.wGroup += d.cg * d.mg * len(pl.taps[ph])
+		pl.oGroup += d.mg * len(pl.taps[ph])
 	}
 	return pl
 }
@@ -189,17 +209,8 @@ func (k *convKernel) backwardPolyDX(d convDims, l padLayout, plan *polyPlan, lo,
 	chw := d.c * H * W
 	ohw := l.h * l.w
 	nx := l.gemmCols(nb)
-	// Offsets of each phase's block in k.wphase and k.offPh within a group
-	// (every group has the same blocks), and the per-group strides.
-	var phw, pho [4]int
-	wo, oo := 0, 0
-	for ph := range 4 {
-		nt := len(plan.taps[ph])
-		phw[ph], pho[ph] = wo, oo
-		wo += d.cg * d.mg * nt
-		oo += d.mg * nt
-	}
 	even, odd, rows := tmp[:ohw], tmp[ohw:2*ohw], tmp[2*ohw:2*ohw+H/2*W]
+	cols := [2][]float32{even, odd}
 	for p := range 2 {
 		var res [2][]float32 // the column phases' results, nil: zero
 		for q := range 2 {
@@ -211,23 +222,20 @@ func (k *convKernel) backwardPolyDX(d convDims, l padLayout, plan *polyPlan, lo,
 			res[q] = k.dxbufs[wk][q*d.c*nx : (q+1)*d.c*nx]
 			kx := d.mg * nt
 			for g := range d.g.Group {
-				kernels.SgemmRows(d.cg, nx, kx, 1, k.wphase[g*wo+phw[ph]:], kx,
-					dyp, k.offPh[g*oo+pho[ph]:g*oo+pho[ph]+kx], 0, res[q][g*d.cg*nx:], nx)
+				wo, oo := g*plan.wGroup+plan.wOff[ph], g*plan.oGroup+plan.oOff[ph]
+				kernels.SgemmRows(d.cg, nx, kx, 1, k.wphase[wo:], kx,
+					dyp, k.offPh[oo:oo+kx], 0, res[q][g*d.cg*nx:], nx)
 			}
 		}
 		for j := range nb {
 			img := dx[(lo+j)*chw : (lo+j+1)*chw]
 			for c := range d.c {
 				for q, r := range res {
-					dst := even
-					if q == 1 {
-						dst = odd
-					}
 					if r == nil {
-						clear(dst)
-						continue
+						clear(cols[q])
+					} else {
+						kernels.CopyRows(cols[q], l.w, r[c*nx+l.pos(j, 0, 0)-l.q0:], l.wp, l.w, l.h, 0)
 					}
-					kernels.CopyRows(dst, l.w, r[c*nx+l.pos(j, 0, 0)-l.q0:], l.wp, l.w, l.h, 0)
 				}
 				kernels.Interleave2(rows, even, odd)
 				kernels.CopyRows(img[c*H*W+p*W:], 2*W, rows, W, W, l.h, 0)

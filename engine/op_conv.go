@@ -368,7 +368,7 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 		k.ybufs = ensureBufs(k.ybufs, t, d.m*lay.gemmCols(kb))
 		k.offF = implicitOffsets(k.offF, lay, d.c, d.g.KH, d.g.KW, d.g.DH, d.g.DW, d.g.PadT, d.g.PadL)
 	case poly:
-		lay, k.plan, plan = polyLayout(d, kb), newPolyPlan(d.g), &k.plan
+		lay, plan = polyLayout(d, kb), k.polyPlanFor(d)
 		k.cols = ensureBufs(k.cols, t, d.c*plan.n*lay.plane+implicitSlack)
 		k.ptmp = ensureBufs(k.ptmp, t, d.s.H*d.s.W)
 		k.ybufs = ensureBufs(k.ybufs, t, d.m*lay.gemmCols(kb))
@@ -614,7 +614,7 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 					k.offX = implicitOffsets(k.offX, lay, d.m, d.g.KH, d.g.KW, d.g.DH, d.g.DW, d.g.PadB, d.g.PadR)
 				}
 			case poly:
-				lay, k.plan, plan = polyLayout(d, kb), newPolyPlan(d.g), &k.plan
+				lay, plan = polyLayout(d, kb), k.polyPlanFor(d)
 				k.dybufs = ensureBufs(k.dybufs, t, d.m*lay.plane+implicitSlack)
 				k.ptmp = ensureBufs(k.ptmp, t, d.s.H*d.s.W)
 				if needW {
