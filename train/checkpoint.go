@@ -102,6 +102,12 @@ func ReadCheckpoint(path string) (*Checkpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
+	return decodeCheckpoint(b, path)
+}
+
+// decodeCheckpoint is ReadCheckpoint on the file's bytes b; path names the
+// file in errors.
+func decodeCheckpoint(b []byte, path string) (*Checkpoint, error) {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("train: %s: %w: %s", path, ErrCorruptCheckpoint, fmt.Sprintf(format, a...))
 	}

@@ -35,11 +35,9 @@ func FuzzReadCheckpoint(f *testing.F) {
 	f.Add([]byte("SLIMGOCK"))
 	f.Add(good[:30])
 	f.Fuzz(func(t *testing.T, b []byte) {
-		path := filepath.Join(dir, "c.ckpt")
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		c, err := ReadCheckpoint(path)
+		// The bytes go straight to the decoder: a file write per input
+		// cost ~10x more than the decoding it tests.
+		c, err := decodeCheckpoint(b, "c.ckpt")
 		if err != nil {
 			if !errors.Is(err, ErrCorruptCheckpoint) {
 				t.Fatalf("error %v does not wrap ErrCorruptCheckpoint", err)
