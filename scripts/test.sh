@@ -15,10 +15,21 @@ if [ "$fuzztime" != 0 ]; then
     pkg=./$(dirname "${f#./}")
     for fn in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$f" | cut -d' ' -f2); do
       echo "fuzz: $pkg $fn ($fuzztime)"
-      if ! out=$(go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$fuzztime" "$pkg" 2>&1); then
-        echo "$out"
-        exit 1
-      fi
+      # Go 1.26's fuzz coordinator can report its own -fuzztime deadline as
+      # a failure ("context deadline exceeded", no input written:
+      # go.dev/issue/75804, fixed in Go 1.27). That alone is not a finding:
+      # the target is run once more; any other failure, or a written
+      # failing input, fails the script.
+      for try in 1 2; do
+        if out=$(go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$fuzztime" "$pkg" 2>&1); then
+          break
+        fi
+        if ! grep -q 'context deadline exceeded' <<<"$out" || grep -q 'Failing input written' <<<"$out"; then
+          echo "$out"
+          exit 1
+        fi
+        echo "fuzz: $fn: the coordinator's deadline race (go.dev/issue/75804), no input failed$([ $try = 1 ] && echo '; once more')"
+      done
     done
   done
   echo "fuzz: all targets ran without a failure"
