@@ -277,7 +277,8 @@ func (e *Executor) Backward(gradOut map[string]*tensor.Tensor) (inGrads map[stri
 			if prev := grads[in]; prev != nil {
 				// A fresh tensor: prev or g may be another value's gradient too.
 				sum := e.pool.get(false, prev.Shape...) // written whole below
-				kernels.Add(prev.Data, g.Data[:len(prev.Data)], sum.Data, false)
+				a, b, d := prev.Data, g.Data[:len(prev.Data)], sum.Data
+				forChunks(len(d), func(lo, hi int) { kernels.Add(a[lo:hi], b[lo:hi], d[lo:hi], false) })
 				grads[in] = sum
 			} else {
 				grads[in] = g

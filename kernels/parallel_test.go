@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // withProcs runs f with GOMAXPROCS set to p and restores it.
@@ -41,6 +42,47 @@ func TestParallelForCoversRange(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestParallelForNestedConcurrent runs ParallelFor from inside its own
+// chunks and from several goroutines at once (both take the goroutine
+// fallback while the worker pool is busy), and after the pool sat idle past
+// its spin window (workers parked): every index is still visited once.
+func TestParallelForNestedConcurrent(t *testing.T) {
+	withProcs(3, func() {
+		const outer, inner = 7, 50
+		check := func(hits []int32) {
+			t.Helper()
+			for i, h := range hits {
+				if h != 1 {
+					t.Fatalf("index %d visited %d times", i, h)
+				}
+			}
+		}
+		run := func() []int32 {
+			hits := make([]int32, outer*inner)
+			ParallelFor(outer, func(lo, hi int) {
+				for o := lo; o < hi; o++ {
+					ParallelFor(inner, func(a, b int) {
+						for i := a; i < b; i++ {
+							atomic.AddInt32(&hits[o*inner+i], 1)
+						}
+					})
+				}
+			})
+			return hits
+		}
+		check(run())
+		res := make(chan []int32, 4)
+		for range 4 {
+			go func() { res <- run() }()
+		}
+		for range 4 {
+			check(<-res)
+		}
+		time.Sleep(3 * spinWindow)
+		check(run())
+	})
 }
 
 // TestSgemmParallelMatchesSerial checks SgemmParallel is bitwise equal to
