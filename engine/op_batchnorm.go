@@ -135,9 +135,10 @@ func (k *bnKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, err
 		for img := range n {
 			off := img*cstride + ch*inner
 			ys := y.Data[off : off+inner]
-			vecAffine(x.Data[off:off+inner], ys, mu, a, b)
 			if k.relu {
-				vecRelu(ys, ys)
+				vecAffineRelu(x.Data[off:off+inner], ys, mu, a, b)
+			} else {
+				vecAffine(x.Data[off:off+inner], ys, mu, a, b)
 			}
 		}
 	}

@@ -72,6 +72,12 @@ var convCases = []convCase{
 	{"polyphase 3x3 pads bottom-right", 4, 2, 8, 6, 3, refGeom{kh: 3, kw: 3, sh: 2, sw: 2, padT: 0, padL: 0, padB: 1, padR: 1, dh: 1, dw: 1, group: 1}, true},
 	{"polyphase 2x2 nopad", 2, 3, 8, 4, 5, cvGeom(2, 2, 2, 0, 1, 1), true},
 	{"polyphase 4x4 pad1 rect", 3, 2, 8, 10, 3, refGeom{kh: 4, kw: 3, sh: 2, sw: 2, padT: 1, padL: 1, padB: 1, padR: 0, dh: 1, dw: 1, group: 1}, true},
+	// Weight gradients at most dwDotMaxK wide are dot products (dwDots): a
+	// grayscale stem on maps large enough for one image a chunk (so with
+	// grouped accumulators a group sums several chunks), and one input
+	// channel per group.
+	{"grayscale stem large map", 6, 1, 26, 26, 3, cvGeom(3, 3, 1, 1, 1, 1), false},
+	{"chunked groups one channel each", 9, 2, 5, 4, 4, cvGeom(3, 3, 1, 1, 1, 2), true},
 }
 
 // TestPolyphaseCases checks that the polyphase cases above take that
@@ -407,6 +413,10 @@ func BenchmarkConvFwdBwd32x14x14(b *testing.B) {
 func BenchmarkConvFwdBwd64x7x7(b *testing.B) { benchConv(b, 128, 64, 7, 64, cvGeom(3, 3, 1, 1, 1, 1)) }
 func BenchmarkConvFwdBwd16to32Stride2(b *testing.B) {
 	benchConv(b, 128, 16, 28, 32, cvGeom(3, 3, 2, 1, 1, 1))
+}
+func BenchmarkConvFwdBwdStem(b *testing.B) { benchConv(b, 128, 1, 28, 16, cvGeom(3, 3, 1, 1, 1, 1)) }
+func BenchmarkConvFwdBwd1x1Stride2(b *testing.B) {
+	benchConv(b, 128, 16, 28, 32, cvGeom(1, 1, 2, 0, 1, 1))
 }
 func BenchmarkConvFwdBwd1x1(b *testing.B) { benchConv(b, 128, 32, 14, 64, cvGeom(1, 1, 1, 0, 1, 1)) }
 func BenchmarkConvFwdBwdDepthwise(b *testing.B) {

@@ -49,6 +49,19 @@ func affineGo(x, y []float32, mu, a, b float32) {
 	}
 }
 
+// affineReluGo sets y[i] = max(affine1(x[i], mu, a, b), 0) (NaN gives 0):
+// affineGo then reluGo in one pass.
+func affineReluGo(x, y []float32, mu, a, b float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		if r := affine1(v, mu, a, b); r > 0 {
+			y[i] = r
+		} else {
+			y[i] = 0
+		}
+	}
+}
+
 // affine1 is one element of affineGo; the fused BN+ReLU backward loops
 // recompute the forward's ReLU mask with it, so both must round alike.
 func affine1(v, mu, a, b float32) float32 { return (v-mu)*a + b }

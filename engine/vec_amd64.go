@@ -20,6 +20,9 @@ func sumsAVX(x *float32, n int, shift float32, out *[2]float32)
 func affineAVX(x, y *float32, n int, mu, a, b float32)
 
 //go:noescape
+func affineReluAVX(x, y *float32, n int, mu, a, b float32)
+
+//go:noescape
 func bnBwdSumsAVX(x, dy *float32, n int, mu float32, out *[2]float32)
 
 //go:noescape
@@ -71,6 +74,15 @@ func vecAffine(x, y []float32, mu, a, b float32) {
 		x, y = x[v:], y[v:]
 	}
 	affineGo(x, y, mu, a, b)
+}
+
+func vecAffineRelu(x, y []float32, mu, a, b float32) {
+	y = y[:len(x)]
+	if v := len(x) &^ 7; v > 0 && useVecAsm() {
+		affineReluAVX(&x[0], &y[0], v, mu, a, b)
+		x, y = x[v:], y[v:]
+	}
+	affineReluGo(x, y, mu, a, b)
 }
 
 func vecBNBwdSums(x, dy []float32, mu float32) (sdy, sdyx float32) {

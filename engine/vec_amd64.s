@@ -139,6 +139,33 @@ affloop:
 	VZEROUPPER
 	RET
 
+// func affineReluAVX(x, y *float32, n int, mu, a, b float32)
+// y[i] = max((x[i]-mu)*a + b, 0): affineAVX then reluAVX in one pass, with
+// the same instructions (NaN gives +0).
+TEXT ·affineReluAVX(SB), NOSPLIT, $0-36
+	MOVQ         x+0(FP), SI
+	MOVQ         y+8(FP), DI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSS mu+24(FP), Y0
+	VBROADCASTSS a+28(FP), Y1
+	VBROADCASTSS b+32(FP), Y2
+	VXORPS       Y5, Y5, Y5
+	SHRQ         $3, CX
+
+afrloop:
+	VMOVUPS     (SI), Y3
+	VSUBPS      Y0, Y3, Y3
+	VMOVAPS     Y2, Y4
+	VFMADD231PS Y3, Y1, Y4
+	VMAXPS      Y5, Y4, Y4 // NaN selects the second source (zero)
+	VMOVUPS     Y4, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	DECQ        CX
+	JNZ         afrloop
+	VZEROUPPER
+	RET
+
 // func bnBwdSumsAVX(x, dy *float32, n int, mu float32, out *[2]float32)
 // out[0] = sum(dy[i]), out[1] = sum(dy[i]*(x[i]-mu)).
 TEXT ·bnBwdSumsAVX(SB), NOSPLIT, $0-40

@@ -103,6 +103,27 @@ func TestVecLoops(t *testing.T) {
 		const beta = 0.3
 		vecAffine(x, y, mu, a, beta)
 		vecRelu(y, y)
+		// The fused forward equals affine then ReLU bit for bit (x holds
+		// a NaN and a -0 at n > 3; y was written whole just above).
+		fy := make([]float32, n)
+		if n > 3 {
+			x[1] = float32(math.NaN())
+		}
+		for i := range fy {
+			fy[i] = 99
+		}
+		vecAffineRelu(x, fy, mu, a, beta)
+		ny := make([]float32, n)
+		vecAffine(x, ny, mu, a, beta)
+		vecRelu(ny, ny)
+		for i := range fy {
+			if math.Float32bits(fy[i]) != math.Float32bits(ny[i]) {
+				t.Errorf("n=%d i=%d x=%g: fused affine+ReLU %g, unfused %g", n, i, x[i], fy[i], ny[i])
+			}
+		}
+		if n > 3 {
+			x[1] = 0.5
+		}
 		g := make([]float32, n)
 		vecReluBwd(y, dy, g)
 		masked := 0

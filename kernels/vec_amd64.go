@@ -146,3 +146,19 @@ func add3(a, b, y []float32, relu bool) {
 	}
 	add3Go(a, b, y, relu)
 }
+
+// dotAVX returns sum(a[i]*b[i]) for i < n (n a positive multiple of 8).
+// Implemented in vec_amd64.s (AVX2+FMA).
+//
+//go:noescape
+func dotAVX(a, b *float32, n int) float32
+
+// dot is Dot without the length check.
+func dot(a, b []float32) float32 {
+	var s float32
+	if v := len(a) &^ 7; v > 0 && UseAsm && hasAsmKernel {
+		s = dotAVX(&a[0], &b[0], v)
+		a, b = a[v:], b[v:]
+	}
+	return s + dotGo(a, b)
+}

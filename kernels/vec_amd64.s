@@ -290,3 +290,60 @@ a3loop:
 	JNZ     a3loop
 	VZEROUPPER
 	RET
+
+// func dotAVX(a, b *float32, n int) float32
+// sum(a[i]*b[i]) for i < n (n a positive multiple of 8): four 8-lane
+// accumulators over 32-float blocks, then 8-float steps, then one
+// horizontal sum.
+TEXT ·dotAVX(SB), NOSPLIT, $0-28
+	MOVQ   a+0(FP), SI
+	MOVQ   b+8(FP), DX
+	MOVQ   n+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   CX, R8
+	SHRQ   $5, R8
+	ANDQ   $31, CX
+	SHRQ   $3, CX
+	TESTQ  R8, R8
+	JZ     dottail
+
+dotloop4:
+	VMOVUPS     (SI), Y4
+	VMOVUPS     32(SI), Y5
+	VMOVUPS     64(SI), Y6
+	VMOVUPS     96(SI), Y7
+	VFMADD231PS (DX), Y4, Y0
+	VFMADD231PS 32(DX), Y5, Y1
+	VFMADD231PS 64(DX), Y6, Y2
+	VFMADD231PS 96(DX), Y7, Y3
+	ADDQ        $128, SI
+	ADDQ        $128, DX
+	DECQ        R8
+	JNZ         dotloop4
+
+dottail:
+	TESTQ CX, CX
+	JZ    dotsum
+
+dotloop1:
+	VMOVUPS     (SI), Y4
+	VFMADD231PS (DX), Y4, Y0
+	ADDQ        $32, SI
+	ADDQ        $32, DX
+	DECQ        CX
+	JNZ         dotloop1
+
+dotsum:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VZEROUPPER
+	MOVSS        X0, ret+24(FP)
+	RET

@@ -39,3 +39,6 @@ func add3(a, b, y []float32, relu bool) { add3Go(a, b, y, relu) }
 func deinterleave2(even, odd, src []float32) { deinterleave2Go(even, odd, src) }
 
 func interleave2(dst, even, odd []float32) { interleave2Go(dst, even, odd) }
+
+// dot is Dot without the length check.
+func dot(a, b []float32) float32 { return dotGo(a, b) }

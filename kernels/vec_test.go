@@ -180,3 +180,35 @@ func TestCopyRows(t *testing.T) {
 		}
 	}
 }
+
+// TestDot checks Dot (assembly and Go) against a float64 sum on lengths
+// around the 32-float blocks and 8-float steps, with b longer than a.
+func TestDot(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, asm := range []bool{false, true} {
+		for _, n := range []int{0, 1, 7, 8, 9, 31, 32, 33, 40, 63, 64, 65, 812} {
+			a := make([]float32, n)
+			b := make([]float32, n+5)
+			var want, scale float64
+			for i := range b {
+				b[i] = r.Float32()*2 - 1
+			}
+			for i := range a {
+				a[i] = r.Float32()*2 - 1
+				want += float64(a[i]) * float64(b[i])
+				scale += math.Abs(float64(a[i]) * float64(b[i]))
+			}
+			var got float32
+			withAsm(asm, func() { got = Dot(a, b) })
+			if math.Abs(float64(got)-want) > 1e-6*(scale+1) {
+				t.Errorf("asm=%v n=%d: Dot = %v, want %v", asm, n, got, want)
+			}
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("Dot with a short b did not panic")
+		}
+	}()
+	Dot(make([]float32, 3), make([]float32, 2))
+}
