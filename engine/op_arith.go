@@ -216,9 +216,26 @@ func (k *binKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, er
 			vecRelu(yr, yr)
 		}
 	}
-	if len(y.Data) > parallelMin && rows > 1 {
+	switch {
+	case rows == 1 && sa == 1 && sb == 1:
+		// Same shapes: one contiguous run, split over the workers (a
+		// residual Add of a ResNet) instead of run by one of them.
+		forChunks(n, func(lo, hi int) {
+			yr := y.Data[lo:hi]
+			if !k.mul {
+				kernels.Add(a.Data[lo:hi], b.Data[lo:hi], yr, k.relu)
+				return
+			}
+			for i, bv := range b.Data[lo:hi] {
+				yr[i] = a.Data[lo+i] * bv
+			}
+			if k.relu {
+				vecRelu(yr, yr)
+			}
+		})
+	case len(y.Data) > parallelMin && rows > 1:
 		kernels.ParallelFor(rows, func(lo, hi int) { p.rows(lo, hi, row) })
-	} else {
+	default:
 		p.rows(0, rows, row)
 	}
 	return []*tensor.Tensor{y}, nil

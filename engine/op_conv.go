@@ -676,8 +676,17 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 			})
 			if needW {
 				dw := ctx.Alloc(in[1].Shape...)
-				for i := range ng {
-					addInto(dw.Data, k.dws[i])
+				// Every element sums the groups in group order, however
+				// the elements are split over workers.
+				sum := func(lo, hi int) {
+					for i := range ng {
+						addInto(dw.Data[lo:hi], k.dws[i][lo:hi])
+					}
+				}
+				if ng*wsize > parallelMin {
+					kernels.ParallelFor(wsize, sum)
+				} else {
+					sum(0, wsize)
 				}
 				gin[1] = dw
 			}

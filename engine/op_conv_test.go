@@ -78,6 +78,8 @@ var convCases = []convCase{
 	// channel per group.
 	{"grayscale stem large map", 6, 1, 26, 26, 3, cvGeom(3, 3, 1, 1, 1, 1), false},
 	{"chunked groups one channel each", 9, 2, 5, 4, 4, cvGeom(3, 3, 1, 1, 1, 2), true},
+	// Accumulators large enough that summing them is split over workers.
+	{"wide weights chunked", 9, 64, 4, 4, 64, cvGeom(3, 3, 1, 1, 1, 1), false},
 }
 
 // TestPolyphaseCases checks that the polyphase cases above take that
