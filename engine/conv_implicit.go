@@ -112,28 +112,6 @@ func implicitLayout(d convDims, kb int) padLayout {
 	return newPadLayout(d.s.H, d.s.W, g, gr, kb)
 }
 
-// dwDotMaxK is the largest weight-gradient width (input channels times
-// taps of a group) computed as one dot product per weight instead of a
-// GEMM, whose 24-wide register tiles it would mostly pad: a grayscale
-// 3x3 stem has 9.
-var dwDotMaxK = 9
-
-// dwDots is SgemmRowsT with alpha 1 as dot products: c[i*len(off)+t] =
-// beta*c[...] + sum over q < n of a[i*lda+q] * b[off[t]+q], for i < m.
-func dwDots(m, n int, a []float32, lda int, b []float32, off []int, beta float32, c []float32) {
-	kk := len(off)
-	for i := range m {
-		row := a[i*lda : i*lda+n]
-		for t, o := range off {
-			v := kernels.Dot(row, b[o:o+n])
-			if beta != 0 {
-				v += beta * c[i*kk+t]
-			}
-			c[i*kk+t] = v
-		}
-	}
-}
-
 // implicitOffsets returns the row offsets of the implicit im2col matrix of
 // ch channels in layout l for a kernel read at (ky*DH-padT, kx*DW-padL):
 // row (c, ky, kx) starts at c*plane + q0 + (ky*DH-padT)*wp + kx*DW-padL.
@@ -188,12 +166,8 @@ func (k *convKernel) backwardImplicit(d convDims, l padLayout, plan *polyPlan, l
 			l.fill(xp, x[lo*chw:hi*chw], d.c, nb)
 		}
 		for g := range d.g.Group {
-			a, off, c := dyp[g*d.mg*l.plane+l.q0:], k.offF[g*d.kk:(g+1)*d.kk], dw[g*d.mg*d.kk:]
-			if d.kk <= dwDotMaxK {
-				dwDots(d.mg, n, a, l.plane, xp, off, dwBeta, c)
-				continue
-			}
-			kernels.SgemmRowsT(d.mg, d.kk, n, 1, a, l.plane, xp, off, dwBeta, c, d.kk)
+			kernels.SgemmRowsT(d.mg, d.kk, n, 1, dyp[g*d.mg*l.plane+l.q0:], l.plane,
+				xp, k.offF[g*d.kk:(g+1)*d.kk], dwBeta, dw[g*d.mg*d.kk:], d.kk)
 		}
 	}
 	if dx != nil && plan != nil {

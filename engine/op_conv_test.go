@@ -72,7 +72,7 @@ var convCases = []convCase{
 	{"polyphase 3x3 pads bottom-right", 4, 2, 8, 6, 3, refGeom{kh: 3, kw: 3, sh: 2, sw: 2, padT: 0, padL: 0, padB: 1, padR: 1, dh: 1, dw: 1, group: 1}, true},
 	{"polyphase 2x2 nopad", 2, 3, 8, 4, 5, cvGeom(2, 2, 2, 0, 1, 1), true},
 	{"polyphase 4x4 pad1 rect", 3, 2, 8, 10, 3, refGeom{kh: 4, kw: 3, sh: 2, sw: 2, padT: 1, padL: 1, padB: 1, padR: 0, dh: 1, dw: 1, group: 1}, true},
-	// Weight gradients at most dwDotMaxK wide are dot products (dwDots): a
+	// Narrow weight gradients (kernels.SgemmRowsT's dot-product blocks): a
 	// grayscale stem on maps large enough for one image a chunk (so with
 	// grouped accumulators a group sums several chunks), and one input
 	// channel per group.

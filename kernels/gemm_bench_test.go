@@ -79,3 +79,35 @@ func BenchmarkSgemmRows(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRowsT compares SgemmRowsT's two algorithms on weight gradients
+// of 3x3 convs (C[m, c*9] = dY_pad * Xshift^T over one chunk's padded
+// columns): grayscale and RGB stems, a few channels, the resnet layers.
+func BenchmarkRowsT(b *testing.B) {
+	for _, s := range []struct{ m, c, h, nb int }{{16, 1, 28, 1}, {16, 3, 28, 1}, {32, 6, 14, 3}, {16, 16, 28, 1}, {32, 32, 14, 3}, {64, 64, 7, 13}} {
+		wp := s.h + 1
+		plane := (1+s.nb*(s.h+1))*wp + 1
+		k := s.nb * (s.h + 1) * wp
+		n := s.c * 9
+		off := make([]int, 0, n)
+		for c := range s.c {
+			for t := range 9 {
+				off = append(off, c*plane+(t/3)*wp+t%3)
+			}
+		}
+		r := rand.New(rand.NewPCG(1, 1))
+		a, buf, c := randSlice(r, s.m*plane), randSlice(r, s.c*plane+k), make([]float32, s.m*n)
+		flops := 2 * float64(s.m) * float64(n) * float64(k)
+		for _, path := range []struct {
+			name string
+			f    func(m, n, k int, alpha float32, a []float32, lda int, b []float32, off []int, beta float32, c []float32, ldc int)
+		}{{"gemm", sgemmRowsTPacked}, {"dots", dotRowsT}} {
+			b.Run(fmt.Sprintf("%s_M%d_N%d_K%d", path.name, s.m, n, k), func(b *testing.B) {
+				for b.Loop() {
+					path.f(s.m, n, k, 1, a, plane, buf, off, 0, c, n)
+				}
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}

@@ -38,8 +38,8 @@ func rowsOffsets(r *rand.Rand, rows, cols int, shifted bool) (off []int, size in
 	return off, size
 }
 
-// TestSgemmRowsMatchesRef compares SgemmRows and SgemmRowsT, both
-// micro-kernel paths, with SgemmRef on the materialised matrix, over
+// TestSgemmRowsMatchesRef compares SgemmRows and SgemmRowsT (both its
+// algorithms), both micro-kernel paths, with SgemmRef on the materialised matrix, over
 // shapes with edge tiles in every dimension, k tails, more rows than one
 // A block (m > 144: the packed-block path) and beta 0 over NaN.
 func TestSgemmRowsMatchesRef(t *testing.T) {
@@ -56,10 +56,18 @@ func TestSgemmRowsMatchesRef(t *testing.T) {
 	for range 12 {
 		cases = append(cases, rowsCase{1 + r.IntN(80), 1 + r.IntN(130), 1 + r.IntN(300), 1, float32(r.IntN(2)), r.IntN(2) == 0})
 	}
+	// SgemmRowsT takes the dot-product blocks up to rowsTDotMaxN columns
+	// and the packed GEMM above: "dots" and "packed" force one for all.
+	variants := []struct {
+		name  string
+		trans bool
+		maxN  int
+	}{{"rows", false, rowsTDotMaxN}, {"rowsT", true, rowsTDotMaxN}, {"rowsT-dots", true, 1 << 30}, {"rowsT-packed", true, 0}}
 	for _, path := range gemmPaths(t) {
-		for _, trans := range []bool{false, true} {
+		for _, v := range variants {
+			trans := v.trans
 			for i, tc := range cases {
-				name := fmt.Sprintf("%s/trans=%v/%d_%dx%dx%d", path.name, trans, i, tc.m, tc.n, tc.k)
+				name := fmt.Sprintf("%s/%s/%d_%dx%dx%d", path.name, v.name, i, tc.m, tc.n, tc.k)
 				t.Run(name, func(t *testing.T) {
 					rows, cols := tc.k, tc.n
 					if trans {
@@ -81,6 +89,9 @@ func TestSgemmRowsMatchesRef(t *testing.T) {
 						}
 					}
 					SgemmRef(false, trans, tc.m, tc.n, tc.k, tc.alpha, a, tc.k, dense, cols, tc.beta, want, tc.n)
+					old := rowsTDotMaxN
+					rowsTDotMaxN = v.maxN
+					defer func() { rowsTDotMaxN = old }()
 					withAsm(path.asm, func() {
 						if trans {
 							SgemmRowsT(tc.m, tc.n, tc.k, tc.alpha, a, tc.k, b, off, tc.beta, c, tc.n)

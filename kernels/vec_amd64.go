@@ -162,3 +162,33 @@ func dot(a, b []float32) float32 {
 	}
 	return s + dotGo(a, b)
 }
+
+// dotBlock4x3AVX computes the twelve dot products of rows a, a+lda, a+2lda,
+// a+3lda against the runs at b0, b1, b2 over k floats (k a positive
+// multiple of 8; lda in floats) into out, row-major. Implemented in
+// vec_amd64.s (AVX2+FMA).
+//
+//go:noescape
+func dotBlock4x3AVX(a *float32, lda int, b0, b1, b2 *float32, k int, out *[12]float32)
+
+// dotBlock4x3 sets out[r*3+s] = sum over q < k of a[r*lda+q]*b[o_s+q]
+// (o_0, o_1, o_2 = o0, o1, o2) for r < 4; the callers check the bounds.
+func dotBlock4x3(a []float32, lda int, b []float32, o0, o1, o2, k int, out *[12]float32) {
+	_ = a[3*lda+k-1]
+	_, _, _ = b[o0+k-1], b[o1+k-1], b[o2+k-1]
+	v := k &^ 7
+	if v == 0 || !UseAsm || !hasAsmKernel {
+		dotBlock4x3Go(a, lda, b, o0, o1, o2, k, out)
+		return
+	}
+	dotBlock4x3AVX(&a[0], lda, &b[o0], &b[o1], &b[o2], v, out)
+	if v < k {
+		offs := [3]int{o0, o1, o2}
+		for r := range 4 {
+			ar := a[r*lda+v : r*lda+k]
+			for s, o := range offs {
+				out[r*3+s] += dotGo(ar, b[o+v:o+k])
+			}
+		}
+	}
+}

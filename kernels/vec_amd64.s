@@ -347,3 +347,82 @@ dotsum:
 	VZEROUPPER
 	MOVSS        X0, ret+24(FP)
 	RET
+
+// HSUM_STORE(Y, X, XT, OFF) stores the sum of Y's eight lanes at OFF(DI);
+// X is Y's low half, XT a scratch register's.
+#define HSUM_STORE(Y, X, XT, OFF) \
+	VEXTRACTF128 $1, Y, XT; \
+	VADDPS       XT, X, X; \
+	VHADDPS      X, X, X; \
+	VHADDPS      X, X, X; \
+	MOVSS        X, OFF(DI)
+
+// func dotBlock4x3AVX(a *float32, lda int, b0, b1, b2 *float32, k int, out *[12]float32)
+// out[r*3+s] = sum over q < k of a[r*lda+q]*b_s[q], r < 4, s < 3 (k a
+// positive multiple of 8). Twelve accumulators Y0-Y11 (row r, run s in
+// Y(3r+s)), the three runs' vectors in Y12-Y14, each row's in Y15.
+TEXT ·dotBlock4x3AVX(SB), NOSPLIT, $0-56
+	MOVQ   a+0(FP), SI
+	MOVQ   lda+8(FP), AX
+	MOVQ   b0+16(FP), DX
+	MOVQ   b1+24(FP), BX
+	MOVQ   b2+32(FP), R11
+	MOVQ   k+40(FP), CX
+	MOVQ   out+48(FP), DI
+	SHLQ   $2, AX
+	LEAQ   (SI)(AX*1), R8
+	LEAQ   (R8)(AX*1), R9
+	LEAQ   (R9)(AX*1), R10
+	SHRQ   $3, CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	XORQ   R12, R12
+
+db43loop:
+	VMOVUPS     (DX)(R12*1), Y12
+	VMOVUPS     (BX)(R12*1), Y13
+	VMOVUPS     (R11)(R12*1), Y14
+	VMOVUPS     (SI)(R12*1), Y15
+	VFMADD231PS Y15, Y12, Y0
+	VFMADD231PS Y15, Y13, Y1
+	VFMADD231PS Y15, Y14, Y2
+	VMOVUPS     (R8)(R12*1), Y15
+	VFMADD231PS Y15, Y12, Y3
+	VFMADD231PS Y15, Y13, Y4
+	VFMADD231PS Y15, Y14, Y5
+	VMOVUPS     (R9)(R12*1), Y15
+	VFMADD231PS Y15, Y12, Y6
+	VFMADD231PS Y15, Y13, Y7
+	VFMADD231PS Y15, Y14, Y8
+	VMOVUPS     (R10)(R12*1), Y15
+	VFMADD231PS Y15, Y12, Y9
+	VFMADD231PS Y15, Y13, Y10
+	VFMADD231PS Y15, Y14, Y11
+	ADDQ        $32, R12
+	DECQ        CX
+	JNZ         db43loop
+
+	HSUM_STORE(Y0, X0, X12, 0)
+	HSUM_STORE(Y1, X1, X12, 4)
+	HSUM_STORE(Y2, X2, X12, 8)
+	HSUM_STORE(Y3, X3, X12, 12)
+	HSUM_STORE(Y4, X4, X12, 16)
+	HSUM_STORE(Y5, X5, X12, 20)
+	HSUM_STORE(Y6, X6, X12, 24)
+	HSUM_STORE(Y7, X7, X12, 28)
+	HSUM_STORE(Y8, X8, X12, 32)
+	HSUM_STORE(Y9, X9, X12, 36)
+	HSUM_STORE(Y10, X10, X12, 40)
+	HSUM_STORE(Y11, X11, X12, 44)
+	VZEROUPPER
+	RET

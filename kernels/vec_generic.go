@@ -42,3 +42,8 @@ func interleave2(dst, even, odd []float32) { interleave2Go(dst, even, odd) }
 
 // dot is Dot without the length check.
 func dot(a, b []float32) float32 { return dotGo(a, b) }
+
+// dotBlock4x3 is dotBlock4x3Go.
+func dotBlock4x3(a []float32, lda int, b []float32, o0, o1, o2, k int, out *[12]float32) {
+	dotBlock4x3Go(a, lda, b, o0, o1, o2, k, out)
+}
