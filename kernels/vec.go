@@ -9,19 +9,9 @@ func AddTo(x, y []float32) { addTo(x, y) }
 // (AVX where available). b and y must be at least as long as a.
 func Add(a, b, y []float32, relu bool) { add3(a, b[:len(a)], y[:len(a)], relu) }
 
-// Dot returns the sum of a[i]*b[i] for i < len(a) (AVX2/FMA where
-// available: eight-lane partial sums, so the rounding differs from a
-// sequential loop's). The weight gradient of convolutions with few input
-// taps (a grayscale stem: 9) uses it where a GEMM would pad its register
-// tiles. It panics if b is shorter than a.
-func Dot(a, b []float32) float32 {
-	if len(b) < len(a) {
-		panic("kernels: Dot needs len(b) >= len(a)")
-	}
-	return dot(a, b[:len(a)])
-}
-
-// dotGo is the portable dot: a sequential float32 sum.
+// dotGo is the portable dot (the sum of a[i]*b[i] for i < len(a); b at
+// least as long): a sequential float32 sum. The AVX2 dot keeps eight-lane
+// partial sums, so the rounding differs.
 func dotGo(a, b []float32) float32 {
 	b = b[:len(a)]
 	var s float32

@@ -153,8 +153,9 @@ func add3(a, b, y []float32, relu bool) {
 //go:noescape
 func dotAVX(a, b *float32, n int) float32
 
-// dot is Dot without the length check.
+// dot returns the sum of a[i]*b[i] for i < len(a); b must be at least as long.
 func dot(a, b []float32) float32 {
+	b = b[:len(a)] // the vector loop reads len(a) floats of b
 	var s float32
 	if v := len(a) &^ 7; v > 0 && UseAsm && hasAsmKernel {
 		s = dotAVX(&a[0], &b[0], v)

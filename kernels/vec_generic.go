@@ -40,7 +40,7 @@ func deinterleave2(even, odd, src []float32) { deinterleave2Go(even, odd, src) }
 
 func interleave2(dst, even, odd []float32) { interleave2Go(dst, even, odd) }
 
-// dot is Dot without the length check.
+// dot returns the sum of a[i]*b[i] for i < len(a); b must be at least as long.
 func dot(a, b []float32) float32 { return dotGo(a, b) }
 
 // dotBlock4x3 is dotBlock4x3Go.
