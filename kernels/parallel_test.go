@@ -85,6 +85,41 @@ func TestParallelForNestedConcurrent(t *testing.T) {
 	})
 }
 
+// TestParallelForCallerPanic checks that a panic in the calling
+// goroutine's chunk reaches the caller only after the workers finished,
+// and leaves the worker pool free for the next call.
+func TestParallelForCallerPanic(t *testing.T) {
+	withProcs(2, func() {
+		var workerDone atomic.Bool
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Fatal("the panic in chunk 0 was lost")
+				}
+				if !workerDone.Load() {
+					t.Error("ParallelFor returned before its worker finished")
+				}
+			}()
+			ParallelFor(2, func(lo, hi int) {
+				if lo == 0 {
+					panic("chunk 0")
+				}
+				time.Sleep(10 * time.Millisecond)
+				workerDone.Store(true)
+			})
+		}()
+		if !pool.mu.TryLock() {
+			t.Fatal("the worker pool is still locked after the panic")
+		}
+		pool.mu.Unlock()
+		var n atomic.Int32
+		ParallelFor(2, func(lo, hi int) { n.Add(int32(hi - lo)) })
+		if n.Load() != 2 {
+			t.Fatalf("visited %d of 2 after the panic", n.Load())
+		}
+	})
+}
+
 // TestSgemmParallelMatchesSerial checks SgemmParallel is bitwise equal to
 // Sgemm for column splits, row splits and the small serial fallback, at
 // several thread counts, and close to the reference.
