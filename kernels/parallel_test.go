@@ -120,6 +120,24 @@ func TestParallelForCallerPanic(t *testing.T) {
 	})
 }
 
+// TestPoolSlotUnclaimedJobRunsOnWaiter checks the path a busy machine
+// takes: a job whose worker never got to run (here: a slot with no worker
+// goroutine at all) is run by the waiting caller, once.
+func TestPoolSlotUnclaimedJobRunsOnWaiter(t *testing.T) {
+	s := &poolSlot{park: make(chan struct{}, 1)}
+	var runs, got atomic.Int32
+	for i := range 3 {
+		s.post(func(lo, hi int) { runs.Add(1); got.Store(int32(lo*10 + hi)) }, i, i+1)
+		s.wait()
+		if runs.Load() != int32(i+1) || got.Load() != int32(i*10+i+1) {
+			t.Fatalf("job %d: %d runs, last ran (%d), want %d runs of (%d)", i, runs.Load(), got.Load(), i+1, i*10+i+1)
+		}
+		if st := s.state.Load(); st != slotIdle {
+			t.Fatalf("job %d: slot state %d after wait, want idle", i, st)
+		}
+	}
+}
+
 // TestSgemmParallelMatchesSerial checks SgemmParallel is bitwise equal to
 // Sgemm for column splits, row splits and the small serial fallback, at
 // several thread counts, and close to the reference.
