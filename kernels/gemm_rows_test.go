@@ -38,10 +38,11 @@ func rowsOffsets(r *rand.Rand, rows, cols int, shifted bool) (off []int, size in
 	return off, size
 }
 
-// TestSgemmRowsMatchesRef compares SgemmRows and SgemmRowsT (both its
-// algorithms), both micro-kernel paths, with SgemmRef on the materialised matrix, over
-// shapes with edge tiles in every dimension, k tails, more rows than one
-// A block (m > 144: the packed-block path) and beta 0 over NaN.
+// TestSgemmRowsMatchesRef compares SgemmRows and SgemmRowsT (both of its
+// algorithms), both micro-kernel paths, with SgemmRef on the materialised
+// matrix, over shapes with edge tiles in every dimension, k tails, more
+// rows than one A block (m > 144: the packed-block path) and beta 0 over
+// NaN.
 func TestSgemmRowsMatchesRef(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	cases := []rowsCase{

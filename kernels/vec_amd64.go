@@ -173,7 +173,8 @@ func dot(a, b []float32) float32 {
 func dotBlock4x3AVX(a *float32, lda int, b0, b1, b2 *float32, k int, out *[12]float32)
 
 // dotBlock4x3 sets out[r*3+s] = sum over q < k of a[r*lda+q]*b[o_s+q]
-// (o_0, o_1, o_2 = o0, o1, o2) for r < 4; the callers check the bounds.
+// (o_0, o_1, o_2 = o0, o1, o2) for r < 4, checking every operand's bounds
+// before the assembly reads it.
 func dotBlock4x3(a []float32, lda int, b []float32, o0, o1, o2, k int, out *[12]float32) {
 	_ = a[3*lda+k-1]
 	_, _, _ = b[o0+k-1], b[o1+k-1], b[o2+k-1]
