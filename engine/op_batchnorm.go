@@ -135,11 +135,7 @@ func (k *bnKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, err
 		for img := range n {
 			off := img*cstride + ch*inner
 			ys := y.Data[off : off+inner]
-			if k.relu {
-				vecAffineRelu(x.Data[off:off+inner], ys, mu, a, b)
-			} else {
-				vecAffine(x.Data[off:off+inner], ys, mu, a, b)
-			}
+			vecAffine(x.Data[off:off+inner], ys, mu, a, b, k.relu)
 		}
 	}
 	if !ctx.Train {

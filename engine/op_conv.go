@@ -431,7 +431,7 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 				if bias == nil {
 					copy(dst, src)
 				} else {
-					vecAffine(src, dst, 0, 1, bias[m])
+					vecAffine(src, dst, 0, 1, bias[m], false)
 				}
 				if k.fused {
 					var r []float32
@@ -458,7 +458,7 @@ func (k *convKernel) finishImage(d convDims, img int, y, bias, res []float32) {
 		o := img*myhw + m*d.ohw
 		row := y[o : o+d.ohw]
 		if bias != nil {
-			vecAffine(row, row, 0, 1, bias[m])
+			vecAffine(row, row, 0, 1, bias[m], false)
 		}
 		if k.fused {
 			var r []float32

@@ -41,24 +41,16 @@ func sumsGo(x []float32, shift float32) (s, ss float32) {
 	return s, ss
 }
 
-// affineGo sets y[i] = (x[i]-mu)*a + b.
-func affineGo(x, y []float32, mu, a, b float32) {
+// affineGo sets y[i] = (x[i]-mu)*a + b, then max(., 0) when relu (NaN
+// gives 0).
+func affineGo(x, y []float32, mu, a, b float32, relu bool) {
 	y = y[:len(x)]
 	for i, v := range x {
-		y[i] = affine1(v, mu, a, b)
-	}
-}
-
-// affineReluGo sets y[i] = max(affine1(x[i], mu, a, b), 0) (NaN gives 0):
-// affineGo then reluGo in one pass.
-func affineReluGo(x, y []float32, mu, a, b float32) {
-	y = y[:len(x)]
-	for i, v := range x {
-		if r := affine1(v, mu, a, b); r > 0 {
-			y[i] = r
-		} else {
-			y[i] = 0
+		r := affine1(v, mu, a, b)
+		if relu && !(r > 0) {
+			r = 0
 		}
+		y[i] = r
 	}
 }
 

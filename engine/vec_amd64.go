@@ -17,10 +17,7 @@ func reluBwdAVX(x, dy, dx *float32, n int)
 func sumsAVX(x *float32, n int, shift float32, out *[2]float32)
 
 //go:noescape
-func affineAVX(x, y *float32, n int, mu, a, b float32)
-
-//go:noescape
-func affineReluAVX(x, y *float32, n int, mu, a, b float32)
+func affineAVX(x, y *float32, n int, mu, a, b float32, relu int)
 
 //go:noescape
 func bnBwdSumsAVX(x, dy *float32, n int, mu float32, out *[2]float32)
@@ -67,22 +64,17 @@ func vecSums(x []float32, shift float32) (s, ss float32) {
 	return s + ts, ss + tss
 }
 
-func vecAffine(x, y []float32, mu, a, b float32) {
+func vecAffine(x, y []float32, mu, a, b float32, relu bool) {
 	y = y[:len(x)]
 	if v := len(x) &^ 7; v > 0 && useVecAsm() {
-		affineAVX(&x[0], &y[0], v, mu, a, b)
+		r := 0
+		if relu {
+			r = 1
+		}
+		affineAVX(&x[0], &y[0], v, mu, a, b, r)
 		x, y = x[v:], y[v:]
 	}
-	affineGo(x, y, mu, a, b)
-}
-
-func vecAffineRelu(x, y []float32, mu, a, b float32) {
-	y = y[:len(x)]
-	if v := len(x) &^ 7; v > 0 && useVecAsm() {
-		affineReluAVX(&x[0], &y[0], v, mu, a, b)
-		x, y = x[v:], y[v:]
-	}
-	affineReluGo(x, y, mu, a, b)
+	affineGo(x, y, mu, a, b, relu)
 }
 
 func vecBNBwdSums(x, dy []float32, mu float32) (sdy, sdyx float32) {

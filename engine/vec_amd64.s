@@ -115,15 +115,18 @@ sumtail:
 sumdone:
 	PAIR_SUMS_STORE
 
-// func affineAVX(x, y *float32, n int, mu, a, b float32)
-// y[i] = (x[i]-mu)*a + b.
-TEXT ·affineAVX(SB), NOSPLIT, $0-36
+// func affineAVX(x, y *float32, n int, mu, a, b float32, relu int)
+// y[i] = (x[i]-mu)*a + b, then max(., 0) when relu != 0 (NaN gives +0):
+// BN's normalisation, alone or fused with the ReLU after it.
+TEXT ·affineAVX(SB), NOSPLIT, $0-48
 	MOVQ         x+0(FP), SI
 	MOVQ         y+8(FP), DI
 	MOVQ         n+16(FP), CX
 	VBROADCASTSS mu+24(FP), Y0
 	VBROADCASTSS a+28(FP), Y1
 	VBROADCASTSS b+32(FP), Y2
+	MOVQ         relu+40(FP), AX
+	VXORPS       Y5, Y5, Y5
 	SHRQ         $3, CX
 
 affloop:
@@ -131,38 +134,16 @@ affloop:
 	VSUBPS      Y0, Y3, Y3
 	VMOVAPS     Y2, Y4
 	VFMADD231PS Y3, Y1, Y4
-	VMOVUPS     Y4, (DI)
-	ADDQ        $32, SI
-	ADDQ        $32, DI
-	DECQ        CX
-	JNZ         affloop
-	VZEROUPPER
-	RET
-
-// func affineReluAVX(x, y *float32, n int, mu, a, b float32)
-// y[i] = max((x[i]-mu)*a + b, 0): affineAVX then reluAVX in one pass, with
-// the same instructions (NaN gives +0).
-TEXT ·affineReluAVX(SB), NOSPLIT, $0-36
-	MOVQ         x+0(FP), SI
-	MOVQ         y+8(FP), DI
-	MOVQ         n+16(FP), CX
-	VBROADCASTSS mu+24(FP), Y0
-	VBROADCASTSS a+28(FP), Y1
-	VBROADCASTSS b+32(FP), Y2
-	VXORPS       Y5, Y5, Y5
-	SHRQ         $3, CX
-
-afrloop:
-	VMOVUPS     (SI), Y3
-	VSUBPS      Y0, Y3, Y3
-	VMOVAPS     Y2, Y4
-	VFMADD231PS Y3, Y1, Y4
+	TESTQ       AX, AX
+	JZ          affstore
 	VMAXPS      Y5, Y4, Y4 // NaN selects the second source (zero)
-	VMOVUPS     Y4, (DI)
-	ADDQ        $32, SI
-	ADDQ        $32, DI
-	DECQ        CX
-	JNZ         afrloop
+
+affstore:
+	VMOVUPS Y4, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     affloop
 	VZEROUPPER
 	RET
 
@@ -235,7 +216,7 @@ baloop:
 	RET
 
 // BNRELU_MASK sets Y to dy (at DY) where (x-mu)*a + b > 0, else 0, from
-// XM = x-mu: the mask the fused forward's affineAVX + reluAVX produced,
+// XM = x-mu: the mask the fused forward's affineAVX (relu set) produced,
 // recomputed with the same instructions. Clobbers T.
 #define BNRELU_MASK(XM, DY, Y, T) \
 	VMOVAPS     Y10, T; \

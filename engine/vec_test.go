@@ -86,7 +86,7 @@ func TestVecLoops(t *testing.T) {
 		if !close(s, ws, wss) || !close(ss, wss, wss) || !close(sdy, wsdy, wss) || !close(sdyx, wsdyx, wss) {
 			t.Errorf("n=%d: sums %g %g %g %g, want %g %g %g %g", n, s, ss, sdy, sdyx, ws, wss, wsdy, wsdyx)
 		}
-		vecAffine(x, y, mu, a, b)
+		vecAffine(x, y, mu, a, b, false)
 		vecBNBwdApply(x, dy, dx, mu, a, b, c)
 		for i, v := range x {
 			d := float64(v) - mu
@@ -101,7 +101,7 @@ func TestVecLoops(t *testing.T) {
 		// unfused sequence: the forward's affine + ReLU, the ReLU backward
 		// mask, then the plain BN backward loops.
 		const beta = 0.3
-		vecAffine(x, y, mu, a, beta)
+		vecAffine(x, y, mu, a, beta, false)
 		vecRelu(y, y)
 		// The fused forward equals affine then ReLU bit for bit (x holds
 		// a NaN and a -0 at n > 3; y was written whole just above).
@@ -112,9 +112,9 @@ func TestVecLoops(t *testing.T) {
 		for i := range fy {
 			fy[i] = 99
 		}
-		vecAffineRelu(x, fy, mu, a, beta)
+		vecAffine(x, fy, mu, a, beta, true)
 		ny := make([]float32, n)
-		vecAffine(x, ny, mu, a, beta)
+		vecAffine(x, ny, mu, a, beta, false)
 		vecRelu(ny, ny)
 		for i := range fy {
 			if math.Float32bits(fy[i]) != math.Float32bits(ny[i]) {
