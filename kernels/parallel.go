@@ -96,9 +96,8 @@ func (p *workerPool) grow(k int) {
 	}
 }
 
-// poolSlot is one worker's mailbox. The poster writes f, lo and hi, sets
-// state to posted and increments seq (the worker's wake-up signal);
-// whoever moves state from posted to claimed runs the job: the worker, or
+// poolSlot is one worker's mailbox. The poster writes f, lo and hi and sets
+// state to posted; whoever moves state from posted to claimed runs the job: the worker, or
 // the poster itself when it finds the job still unclaimed after its own
 // chunk. So a worker whose thread the OS has descheduled (a busy machine)
 // never holds the caller up: its job simply runs on the caller. The atomics
@@ -107,7 +106,6 @@ type poolSlot struct {
 	f        func(lo, hi int)
 	lo, hi   int
 	state    atomic.Uint32 // slotIdle, slotPosted or slotClaimed
-	seq      atomic.Uint64
 	sleeping atomic.Bool
 	park     chan struct{}
 }
@@ -123,8 +121,7 @@ const (
 func (s *poolSlot) post(f func(lo, hi int), lo, hi int) {
 	s.f, s.lo, s.hi = f, lo, hi
 	s.state.Store(slotPosted)
-	s.seq.Add(1)
-	// The worker sets sleeping before its last look at seq, so either it
+	// The worker sets sleeping before its last look at state, so either it
 	// sees the new job or this sees it asleep (a spare token only causes a
 	// spurious wake-up, which run tolerates).
 	if s.sleeping.Load() {
@@ -157,22 +154,20 @@ func (s *poolSlot) wait() {
 
 // run is the worker loop.
 func (s *poolSlot) run() {
-	var last uint64
 	for {
 		start := time.Now()
-		for s.seq.Load() == last {
+		for s.state.Load() != slotPosted {
 			if time.Since(start) < spinWindow {
 				runtime.Gosched()
 				continue
 			}
 			s.sleeping.Store(true)
-			if s.seq.Load() == last {
+			if s.state.Load() != slotPosted {
 				<-s.park
 			}
 			s.sleeping.Store(false)
 			start = time.Now()
 		}
-		last = s.seq.Load()
 		s.claim()
 	}
 }
