@@ -170,9 +170,13 @@ func (k *convKernel) backwardImplicit(d convDims, l padLayout, plan *polyPlan, l
 				xp, k.offF[g*d.kk:(g+1)*d.kk], dwBeta, dw[g*d.mg*d.kk:], d.kk)
 		}
 	}
-	if dx != nil && plan != nil {
+	switch {
+	case dx == nil:
+	case plan != nil:
 		k.backwardPolyDX(d, l, plan, lo, hi, wk, dyp, dx, k.ptmp[wk])
-	} else if dx != nil {
+	case k.wx != nil:
+		k.winoRun(k.wx, l, nb, dyp, k.wuX, dx[lo*chw:hi*chw], wk)
+	default:
 		kx := d.mg * d.s.KH * d.s.KW
 		dxp := k.dxbufs[wk]
 		nx := l.gemmCols(nb)

@@ -154,6 +154,15 @@ type convKernel struct {
 	offPh  []int        // polyphase lowering: their row offsets into dY's padded layout
 	ptmp   [][]float32  // polyphase lowering: per-worker phase-splitting scratch (H*W)
 
+	// Winograd lowering (conv_winograd.go): per-worker V and M matrices,
+	// the transformed filters of the forward and input-gradient passes,
+	// cached tile plans, and the input-gradient pass of the running
+	// Backward call (nil: not taken).
+	wv, wm    [][]float32
+	wu, wuX   []float32
+	winoPlans []winoPlanEntry
+	wx        *winoPass
+
 	// OpFusedConv only (inference): add input 3 (a tensor of Y's shape) to
 	// Y when present, then apply ReLU when relu is set.
 	fused, relu bool
@@ -353,6 +362,10 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 				k.epilogue(y.Data[lo:hi], r)
 			})
 		}
+		return []*tensor.Tensor{y}, nil
+	}
+	if useWinograd(d) {
+		k.forwardWinograd(d, x, w, y.Data, bias, res, t)
 		return []*tensor.Tensor{y}, nil
 	}
 	kb := k.chunk(d, t)
@@ -595,6 +608,7 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 		if d.depthwise {
 			k.backwardDepthwise(ctx, d, x, w, dy.Data, dx, needX, needW, t, gin, in[1].Shape)
 		} else {
+			k.wx = nil
 			kb := k.chunk(d, t)
 			nch := (d.n + kb - 1) / kb
 			colSize := d.c * d.s.KH * d.s.KW * kb * d.ohw
@@ -609,7 +623,12 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 					k.cols = ensureBufs(k.cols, t, d.c*lay.plane+implicitSlack)
 					k.offF = implicitOffsets(k.offF, lay, d.c, d.g.KH, d.g.KW, d.g.DH, d.g.DW, d.g.PadT, d.g.PadL)
 				}
-				if needX {
+				switch {
+				case needX && useWinograd(d):
+					ps := k.preparePass(lay, d.n, kb, d.m, d.c, t, &k.dybufs)
+					k.wx = &ps
+					k.wuX = winoFilters(k.wuX, w, d.m, d.c, true)
+				case needX:
 					k.dxbufs = ensureBufs(k.dxbufs, t, d.c*lay.gemmCols(kb))
 					k.offX = implicitOffsets(k.offX, lay, d.m, d.g.KH, d.g.KW, d.g.DH, d.g.DW, d.g.PadB, d.g.PadR)
 				}
@@ -641,7 +660,7 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 			if kb > 1 && !implicit && !poly {
 				k.dybufs = ensureBufs(k.dybufs, t, d.m*kb*d.ohw)
 			}
-			if needX && d.dxConv {
+			if needX && d.dxConv && k.wx == nil {
 				k.flipWeights(d, w)
 			}
 			// Chunks are grouped into ng fixed runs of consecutive chunks,

@@ -80,6 +80,17 @@ var convCases = []convCase{
 	{"chunked groups one channel each", 9, 2, 5, 4, 4, cvGeom(3, 3, 1, 1, 1, 2), true},
 	// Accumulators large enough that summing them is split over workers.
 	{"wide weights chunked", 9, 64, 4, 4, 64, cvGeom(3, 3, 1, 1, 1, 1), false},
+	// The Winograd lowering (3x3 pad 1 stride 1, planes up to 14x14):
+	// two tile rows a group (4 tiles a row) with an odd number of rows,
+	// 8 tiles a row with the last half partly or wholly past the map,
+	// single-row and single-column maps, and a last chunk with fewer
+	// images than the others.
+	{"winograd 7x7 odd batch", 9, 8, 7, 7, 6, cvGeom(3, 3, 1, 1, 1, 1), true},
+	{"winograd 14x14", 5, 3, 14, 14, 4, cvGeom(3, 3, 1, 1, 1, 1), false},
+	{"winograd 9x13", 3, 4, 9, 13, 5, cvGeom(3, 3, 1, 1, 1, 1), true},
+	{"winograd one row", 3, 2, 1, 10, 3, cvGeom(3, 3, 1, 1, 1, 1), false},
+	{"winograd one column", 3, 2, 5, 1, 3, cvGeom(3, 3, 1, 1, 1, 1), true},
+	{"winograd 2x2 many images", 37, 3, 2, 2, 2, cvGeom(3, 3, 1, 1, 1, 1), true},
 }
 
 // TestPolyphaseCases checks that the polyphase cases above take that
@@ -87,13 +98,7 @@ var convCases = []convCase{
 func TestPolyphaseCases(t *testing.T) {
 	for _, tc := range convCases {
 		want := strings.HasPrefix(tc.name, "polyphase") || tc.name == "large strided map"
-		n, x, w, b := tc.build(1)
-		k := cvCompile(t, n).(*convKernel)
-		d, err := k.check(convIn(x, w, b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := usePolyphase(d); got != want {
+		if got := usePolyphase(tc.dims(t)); got != want {
 			t.Errorf("%s: usePolyphase %v, want %v", tc.name, got, want)
 		}
 	}
@@ -120,6 +125,17 @@ func TestChunkImages(t *testing.T) {
 }
 
 // convNode builds the Conv node of a case and its random tensors.
+// dims returns the checked sizes of the case's Conv call.
+func (tc convCase) dims(t *testing.T) convDims {
+	t.Helper()
+	n, x, w, b := tc.build(1)
+	d, err := cvCompile(t, n).(*convKernel).check(convIn(x, w, b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 func (tc convCase) build(seed uint64) (*graph.Node, *tensor.Tensor, *tensor.Tensor, *tensor.Tensor) {
 	x := cvRand(seed, tc.n, tc.c, tc.h, tc.w)
 	w := cvRand(seed+1, tc.m, tc.c/tc.g.group, tc.g.kh, tc.g.kw)
@@ -152,6 +168,50 @@ func TestConvExplicitLowering(t *testing.T) {
 	defer func() { implicitMinCols, polyphaseOff = old, false }()
 	t.Run("forward", testConvForward)
 	t.Run("backward", testConvBackward)
+}
+
+// TestConvImplicitWithoutWinograd turns the Winograd lowering off, so the
+// small-map cases it takes by default run through the implicit GEMM's
+// forward and input-gradient products again.
+func TestConvImplicitWithoutWinograd(t *testing.T) {
+	old := winogradMaxPlane
+	winogradMaxPlane = 0
+	defer func() { winogradMaxPlane = old }()
+	t.Run("forward", testConvForward)
+	t.Run("backward", testConvBackward)
+}
+
+// TestConvWinogradAnyPlane routes every plane size through the Winograd
+// lowering (the 17x17 and 26x26 cases: 16 tiles a row, two groups).
+func TestConvWinogradAnyPlane(t *testing.T) {
+	old := winogradMaxPlane
+	winogradMaxPlane = 1 << 30
+	defer func() { winogradMaxPlane = old }()
+	t.Run("forward", testConvForward)
+	t.Run("backward", testConvBackward)
+}
+
+// TestWinogradCases checks that the Winograd cases above take that
+// lowering and that near misses (a stride, a pad, a group, one image) do
+// not.
+func TestWinogradCases(t *testing.T) {
+	for _, tc := range convCases {
+		if strings.HasPrefix(tc.name, "winograd") && !useWinograd(tc.dims(t)) {
+			t.Errorf("%s does not take the Winograd lowering", tc.name)
+		}
+	}
+	for _, tc := range []convCase{
+		{"stride 2", 3, 2, 8, 8, 3, cvGeom(3, 3, 2, 1, 1, 1), true},
+		{"pad 0", 3, 2, 8, 8, 3, cvGeom(3, 3, 1, 0, 1, 1), true},
+		{"groups 2", 3, 2, 8, 8, 4, cvGeom(3, 3, 1, 1, 1, 2), true},
+		{"dilation 2 pad 2", 3, 2, 8, 8, 4, cvGeom(3, 3, 1, 2, 2, 1), true},
+		{"one image", 1, 2, 8, 8, 4, cvGeom(3, 3, 1, 1, 1, 1), true},
+		{"15x15", 2, 2, 15, 15, 4, cvGeom(3, 3, 1, 1, 1, 1), true},
+	} {
+		if useWinograd(tc.dims(t)) {
+			t.Errorf("%s takes the Winograd lowering", tc.name)
+		}
+	}
 }
 
 func testConvForward(t *testing.T) {

@@ -1,0 +1,234 @@
+package engine
+
+// Winograd F(2x2, 3x3) lowering for 3x3 stride-1 pad-1 convolutions on
+// small maps (kernels/winograd.go). On a 7x7 or 14x14 map the implicit
+// GEMM spends a quarter to a third of its multiply-adds on the padded
+// layout's gap columns and rows and on taps that read the zero padding;
+// Winograd computes each 2x2 output tile from its 4x4 input patch with 16
+// multiplies instead of 36, so even with the tiles that overhang the map
+// it does 4-5 multiply-adds per output and channel pair where the
+// implicit GEMM does 11-14.
+//
+// It reuses the implicit lowering's padded layout (conv_implicit.go): the
+// zero rows and columns around every image are exactly the patches' pad,
+// so the input transform needs no edge cases. The forward pass transforms
+// X's patches, multiplies by the transformed filters (16 GEMMs, M x C by
+// C x tiles) and writes Y directly; the input gradient is the same
+// computation on dY's padded layout with the rotated, transposed filters.
+// The weight gradient stays with the implicit GEMM.
+
+import (
+	"fmt"
+
+	"github.com/slimgo/slimgo/kernels"
+)
+
+// winogradMaxPlane is the largest output plane (OH*OW) that takes the
+// Winograd lowering; above it the implicit GEMM's overhead is small and
+// its larger GEMMs win. A variable so tests can route any size through it.
+var winogradMaxPlane = 14 * 14
+
+// winoTargetTiles is the tile count a forward chunk aims for: the width
+// of its 16 GEMMs.
+const winoTargetTiles = 384
+
+// useWinograd reports whether a Conv call takes the Winograd lowering:
+// the implicit lowering's conditions, one group, a 3x3 kernel, no
+// dilation, pad 1 on every side and a plane of at most winogradMaxPlane.
+func useWinograd(d convDims) bool {
+	g := d.g
+	return useImplicit(d) && g.Group == 1 && g.KH == 3 && g.KW == 3 && g.DH == 1 && g.DW == 1 &&
+		g.PadT == 1 && g.PadL == 1 && g.PadB == 1 && g.PadR == 1 && d.ohw <= winogradMaxPlane
+}
+
+// winoTiles returns the tile rows of an h x w map and the tiles per row
+// the lowering computes: ceil(w/2) rounded up to 4 (two rows then share a
+// group of 8) or to a multiple of 8.
+func winoTiles(h, w int) (th, twp int) {
+	th, tw := (h+1)/2, (w+1)/2
+	if tw <= 4 {
+		return th, 4
+	}
+	return th, (tw + 7) / 8 * 8
+}
+
+// winoChunk returns the images per forward chunk: about winoTargetTiles
+// tiles, and at least two chunks per worker.
+func winoChunk(d convDims, t int) int {
+	th, twp := winoTiles(d.s.H, d.s.W)
+	kb := max(1, winoTargetTiles/(th*twp))
+	if per := (d.n + 2*t - 1) / (2 * t); kb > per {
+		kb = max(1, per)
+	}
+	return kb
+}
+
+// winoPlanKey identifies a plan: the padded layout, the images of the
+// chunk and the output channels (images are outCh planes apart in Y).
+type winoPlanKey struct {
+	l         padLayout
+	nb, outCh int
+}
+
+// winoPlan returns (building once) the tile groups of nb images of
+// layout l whose outputs go to NCHW planes of outCh channels.
+func (k *convKernel) winoPlan(l padLayout, nb, outCh int) *kernels.WinoPlan {
+	key := winoPlanKey{l, nb, outCh}
+	for _, e := range k.winoPlans {
+		if e.key == key {
+			return e.plan
+		}
+	}
+	p, err := kernels.NewWinoPlan(winoGroups(l, nb, outCh), l.wp, l.w)
+	if err != nil {
+		panic(fmt.Sprintf("engine: Winograd plan: %v", err)) // offsets come from the layout
+	}
+	if len(k.winoPlans) >= 16 { // batch sizes keep changing: start over
+		k.winoPlans = k.winoPlans[:0]
+	}
+	k.winoPlans = append(k.winoPlans, winoPlanEntry{key, p})
+	return p
+}
+
+// winoPlanEntry is one cached plan.
+type winoPlanEntry struct {
+	key  winoPlanKey
+	plan *kernels.WinoPlan
+}
+
+// winoGroups lists the tile groups of nb images of layout l: per row of
+// tiles, halves of 4 tiles; with 4 tiles per row, two rows form a group
+// (an odd last row gets a half that stores nothing).
+func winoGroups(l padLayout, nb, outCh int) []kernels.WinoGroup {
+	th, twp := winoTiles(l.h, l.w)
+	ohw := l.h * l.w
+	type half struct{ in, out, n0, n1 int32 }
+	mk := func(j, ty, tx0 int) half {
+		n0 := min(max(l.w-2*tx0, 0), 8)
+		n1 := n0
+		if 2*ty+1 >= l.h {
+			n1 = 0
+		}
+		out := j*outCh*ohw + 2*ty*l.w + 2*tx0
+		if n0 == 0 {
+			out = 0
+		}
+		return half{int32(l.pos(j, 2*ty-1, 2*tx0-1)), int32(out), int32(n0), int32(n1)}
+	}
+	var halves []half
+	for j := range nb {
+		for ty := range th {
+			for tx0 := 0; tx0 < twp; tx0 += 4 {
+				halves = append(halves, mk(j, ty, tx0))
+			}
+		}
+	}
+	if len(halves)%2 == 1 {
+		h := halves[len(halves)-1]
+		halves = append(halves, half{in: h.in})
+	}
+	groups := make([]kernels.WinoGroup, 0, len(halves)/2)
+	for i := 0; i < len(halves); i += 2 {
+		a, b := halves[i], halves[i+1]
+		groups = append(groups, kernels.WinoGroup{
+			InA: a.in, InB: b.in, OutA: a.out, OutB: b.out,
+			NA0: a.n0, NA1: a.n1, NB0: b.n0, NB1: b.n1,
+		})
+	}
+	return groups
+}
+
+// winoFilters sets u ([16][cout][cin]) to the transformed filters of w
+// ([M, C, 3, 3]); with rot, those of the input-gradient convolution
+// (cout = C, cin = M, filter (c, m) = W[m][c] rotated by 180 degrees).
+func winoFilters(u, w []float32, m, c int, rot bool) []float32 {
+	u = growBuf(u, 16*m*c)
+	var g [9]float32
+	if !rot {
+		for i := range m * c {
+			kernels.WinoFilter(w[i*9:i*9+9], u[i:], m*c)
+		}
+		return u
+	}
+	for ci := range c {
+		for mi := range m {
+			src := w[(mi*c+ci)*9 : (mi*c+ci)*9+9]
+			for t := range 9 {
+				g[t] = src[8-t]
+			}
+			kernels.WinoFilter(g[:], u[ci*m+mi:], m*c)
+		}
+	}
+	return u
+}
+
+// winoPass is the Winograd lowering of one pass (forward or input
+// gradient) over chunks of kb images: the plans of a full and of the last
+// chunk, the V/M column stride ld that worker buffers are sized for, and
+// the input and output channels.
+type winoPass struct {
+	full, last *kernels.WinoPlan
+	kb, ld     int
+	cin, cout  int
+}
+
+// preparePass builds the pass over n images in chunks of kb in layout l,
+// cin input and cout output channels, and sizes t workers' V and M
+// buffers and their padded-input buffers (*in, so the transforms' reads
+// past the last plane stay inside).
+func (k *convKernel) preparePass(l padLayout, n, kb, cin, cout, t int, in *[][]float32) winoPass {
+	nch := (n + kb - 1) / kb
+	ps := winoPass{full: k.winoPlan(l, kb, cout), last: k.winoPlan(l, n-(nch-1)*kb, cout), kb: kb, cin: cin, cout: cout}
+	ps.ld = winoLd(ps.full)
+	*in = ensureBufs(*in, t, max(cin*l.plane+implicitSlack, (cin-1)*l.plane+ps.full.InputNeed()))
+	k.wv = ensureBufs(k.wv, t, 16*cin*ps.ld)
+	k.wm = ensureBufs(k.wm, t, 16*cout*ps.ld)
+	return ps
+}
+
+// winoLd returns the V/M column stride of a plan: its tiles rounded up to
+// whole 24-column GEMM panels.
+func winoLd(p *kernels.WinoPlan) int { return (p.Tiles() + 23) / 24 * 24 }
+
+// winoRun computes the convolution of nb images' padded planes xp (ps.cin
+// channels of layout l, filled) with the transformed filters u into dst
+// (the chunk's NCHW output, ps.cout channels) on worker wk's buffers.
+func (k *convKernel) winoRun(ps *winoPass, l padLayout, nb int, xp, u, dst []float32, wk int) {
+	p := ps.full
+	if nb != ps.kb {
+		p = ps.last
+	}
+	v, m := k.wv[wk], k.wm[wk]
+	cin, cout, ld := ps.cin, ps.cout, ps.ld
+	for c := range cin {
+		p.Input(xp[c*l.plane:], v[c*ld:], cin*ld)
+	}
+	n := winoLd(p)
+	for xi := range 16 {
+		kernels.Sgemm(false, false, cout, n, cin, 1, u[xi*cout*cin:], cin,
+			v[xi*cin*ld:], ld, 0, m[xi*cout*ld:], ld)
+	}
+	ohw := l.h * l.w
+	for co := range cout {
+		p.Output(m[co*ld:], cout*ld, dst[co*ohw:])
+	}
+}
+
+// forwardWinograd is Forward for useWinograd geometries: chunks of
+// winoChunk images on t workers, bias and epilogue per image after.
+func (k *convKernel) forwardWinograd(d convDims, x, w, y, bias, res []float32, t int) {
+	kb := winoChunk(d, t)
+	l := implicitLayout(d, kb)
+	ps := k.preparePass(l, d.n, kb, d.c, d.m, t, &k.cols)
+	k.wu = winoFilters(k.wu, w, d.m, d.c, false)
+	chw := d.c * d.s.H * d.s.W
+	myhw := d.m * d.ohw
+	runChunks((d.n+kb-1)/kb, t, func(wk, ci int) {
+		lo, hi := ci*kb, min((ci+1)*kb, d.n)
+		l.fill(k.cols[wk], x[lo*chw:hi*chw], d.c, hi-lo)
+		k.winoRun(&ps, l, hi-lo, k.cols[wk], k.wu, y[lo*myhw:hi*myhw], wk)
+		for j := lo; j < hi; j++ {
+			k.finishImage(d, j, y, bias, res)
+		}
+	})
+}

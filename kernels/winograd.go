@@ -1,0 +1,207 @@
+package kernels
+
+import "fmt"
+
+// Winograd F(2x2, 3x3) transforms (Lavin and Gray, "Fast Algorithms for
+// Convolutional Neural Networks", 2016). A 3x3 stride-1 correlation of a
+// 4x4 input patch d yields a 2x2 output tile Y = A^T [(G g G^T) .* (B^T d B)] A:
+// 16 multiplies per tile where direct convolution needs 36. Over C input
+// and M output channels the 16 element-wise products become 16 independent
+// GEMMs, U[xi] (M x C) * V[xi] (C x T) for T tiles, so the work moves from
+// 9 to 4 multiply-adds per output and channel pair.
+//
+// The transforms work on groups of 8 tiles, the lanes of an AVX2 vector.
+// A group is two halves of 4 tiles each; the tiles of a half are adjacent
+// in one row of tiles, so their patches start 2 floats apart and their
+// outputs cover 8 consecutive floats of an output row pair.
+
+// WinoGroup describes 8 tiles: half A (lanes 0-3) and half B (lanes 4-7).
+// InA and InB are the offsets of the halves' first 4x4 input patch (its
+// top-left float; patch i of a half starts 2*i floats later, patch rows are
+// the plane's row stride apart). OutA and OutB are the offsets of the
+// halves' first output tile (its top-left output); NA0 and NA1 (NB0, NB1)
+// are how many of the half's 8 outputs on the tile's first and second
+// output row are stored (0..8; 0: none, as for tiles past the image).
+type WinoGroup struct {
+	InA, InB, OutA, OutB int32
+	NA0, NA1, NB0, NB1   int32
+}
+
+// WinoPlan is a checked list of tile groups over input planes of row
+// stride wp and output planes of row stride ow.
+type WinoPlan struct {
+	groups  []WinoGroup
+	wp, ow  int
+	inNeed  int // floats an input plane must hold
+	outNeed int // floats an output plane must hold
+}
+
+// NewWinoPlan checks groups against the row strides and returns the plan.
+// It errors on a negative offset, a stride below 1 or a count outside 0..8.
+func NewWinoPlan(groups []WinoGroup, wp, ow int) (*WinoPlan, error) {
+	if wp < 1 || ow < 1 {
+		return nil, fmt.Errorf("kernels.NewWinoPlan: row strides %d, %d", wp, ow)
+	}
+	p := &WinoPlan{groups: groups, wp: wp, ow: ow}
+	for i, g := range groups {
+		if g.InA < 0 || g.InB < 0 || g.OutA < 0 || g.OutB < 0 {
+			return nil, fmt.Errorf("kernels.NewWinoPlan: group %d has a negative offset", i)
+		}
+		for _, n := range [4]int32{g.NA0, g.NA1, g.NB0, g.NB1} {
+			if n < 0 || n > 8 {
+				return nil, fmt.Errorf("kernels.NewWinoPlan: group %d stores %d outputs of a row of 8", i, n)
+			}
+		}
+		// A half reads 4 rows of floats [in, in+10): 8-float loads at +0 and +2.
+		p.inNeed = max(p.inNeed, int(max(g.InA, g.InB))+3*wp+10)
+		for _, h := range [2][3]int32{{g.OutA, g.NA0, g.NA1}, {g.OutB, g.NB0, g.NB1}} {
+			if h[1] > 0 {
+				p.outNeed = max(p.outNeed, int(h[0]+h[1]))
+			}
+			if h[2] > 0 {
+				p.outNeed = max(p.outNeed, int(h[0])+ow+int(h[2]))
+			}
+		}
+	}
+	return p, nil
+}
+
+// Tiles returns the number of tile lanes of the plan (8 per group): the
+// columns of every V and M matrix it reads or writes.
+func (p *WinoPlan) Tiles() int { return 8 * len(p.groups) }
+
+// InputNeed and OutputNeed return the floats an input plane and an output
+// plane must hold for Input and Output.
+func (p *WinoPlan) InputNeed() int  { return p.inNeed }
+func (p *WinoPlan) OutputNeed() int { return p.outNeed }
+
+// Input transforms the patches of one input plane: V[xi] = B^T d B for
+// every tile, element xi of tile lane t stored at v[xi*vs+t] (t <
+// Tiles()). It panics if src or v is too short (a programmer error).
+func (p *WinoPlan) Input(src, v []float32, vs int) {
+	if len(p.groups) == 0 {
+		return
+	}
+	if len(src) < p.inNeed || vs < p.Tiles() || len(v) < 15*vs+p.Tiles() {
+		panic(fmt.Sprintf("kernels.WinoPlan.Input: plane %d floats (need %d), V %d floats with stride %d for %d tiles",
+			len(src), p.inNeed, len(v), vs, p.Tiles()))
+	}
+	if UseAsm && hasAsmKernel {
+		winoInputAVX(&src[0], p.wp, &p.groups[0], len(p.groups), &v[0], vs)
+		return
+	}
+	winoInputGo(src, p.wp, p.groups, v, vs)
+}
+
+// Output transforms the products of one output plane: for every tile,
+// Y = A^T M A with element xi of tile lane t read from m[xi*ms+t], and
+// stores the tile's valid outputs into dst (row stride ow). It panics if
+// m or dst is too short.
+func (p *WinoPlan) Output(m []float32, ms int, dst []float32) {
+	if len(p.groups) == 0 {
+		return
+	}
+	if len(dst) < p.outNeed || ms < p.Tiles() || len(m) < 15*ms+p.Tiles() {
+		panic(fmt.Sprintf("kernels.WinoPlan.Output: plane %d floats (need %d), M %d floats with stride %d for %d tiles",
+			len(dst), p.outNeed, len(m), ms, p.Tiles()))
+	}
+	if UseAsm && hasAsmKernel {
+		winoOutputAVX(&m[0], ms, &p.groups[0], len(p.groups), &dst[0], p.ow, &winoMasks[0])
+		return
+	}
+	winoOutputGo(m, ms, p.groups, dst, p.ow)
+}
+
+// winoMasks holds the store masks of 0..8 leading lanes, 8 int32 each.
+var winoMasks = func() (m [72]int32) {
+	for n := range 9 {
+		for i := range n {
+			m[n*8+i] = -1
+		}
+	}
+	return m
+}()
+
+// WinoFilter sets u[xi*us] (xi < 16) to the transformed 3x3 filter
+// G g G^T, g row-major in g[0:9].
+func WinoFilter(g []float32, u []float32, us int) {
+	g = g[:9]
+	_ = u[15*us]
+	var t [4][3]float32 // G g
+	for j := range 3 {
+		g0, g1, g2 := g[j], g[3+j], g[6+j]
+		t[0][j] = g0
+		t[1][j] = 0.5 * (g0 + g1 + g2)
+		t[2][j] = 0.5 * (g0 - g1 + g2)
+		t[3][j] = g2
+	}
+	for i := range 4 {
+		g0, g1, g2 := t[i][0], t[i][1], t[i][2]
+		u[(4*i+0)*us] = g0
+		u[(4*i+1)*us] = 0.5 * (g0 + g1 + g2)
+		u[(4*i+2)*us] = 0.5 * (g0 - g1 + g2)
+		u[(4*i+3)*us] = g2
+	}
+}
+
+// winoLaneTile returns which half (0: A, 1: B) and which of its 4 tiles
+// lane l of a group holds. The lane order is the one AVX2's in-lane
+// shuffles produce (winograd_amd64.s): A0 A1 B0 B1 | A2 A3 B2 B3. V and M
+// columns follow it; only the transforms see it.
+func winoLaneTile(l int) (half, i int) { return (l >> 1) & 1, l&1 + 2*(l>>2) }
+
+// winoInputGo is Input's portable body.
+func winoInputGo(src []float32, wp int, groups []WinoGroup, v []float32, vs int) {
+	for gi, g := range groups {
+		for lane := range 8 {
+			half, i := winoLaneTile(lane)
+			in := int(g.InA) + 2*i
+			if half == 1 {
+				in = int(g.InB) + 2*i
+			}
+			var t [4][4]float32 // B^T d B, columns first
+			for r := range 4 {
+				row := src[in+r*wp : in+r*wp+4]
+				t[r] = [4]float32{row[0] - row[2], row[1] + row[2], row[2] - row[1], row[1] - row[3]}
+			}
+			o := gi*8 + lane
+			for j := range 4 {
+				v[(0+j)*vs+o] = t[0][j] - t[2][j]
+				v[(4+j)*vs+o] = t[1][j] + t[2][j]
+				v[(8+j)*vs+o] = t[2][j] - t[1][j]
+				v[(12+j)*vs+o] = t[1][j] - t[3][j]
+			}
+		}
+	}
+}
+
+// winoOutputGo is Output's portable body.
+func winoOutputGo(m []float32, ms int, groups []WinoGroup, dst []float32, ow int) {
+	for gi, g := range groups {
+		for lane := range 8 {
+			half, i := winoLaneTile(lane)
+			out, n0, n1 := int(g.OutA), int(g.NA0), int(g.NA1)
+			if half == 1 {
+				out, n0, n1 = int(g.OutB), int(g.NB0), int(g.NB1)
+			}
+			o := gi*8 + lane
+			var s [2][4]float32 // A^T M
+			for j := range 4 {
+				m0, m1, m2, m3 := m[j*ms+o], m[(4+j)*ms+o], m[(8+j)*ms+o], m[(12+j)*ms+o]
+				s[0][j] = m0 + m1 + m2
+				s[1][j] = m1 - m2 - m3
+			}
+			for a, n := range [2]int{n0, n1} {
+				y0 := s[a][0] + s[a][1] + s[a][2]
+				y1 := s[a][1] - s[a][2] - s[a][3]
+				x := 2 * i
+				if x < n {
+					dst[out+a*ow+x] = y0
+				}
+				if x+1 < n {
+					dst[out+a*ow+x+1] = y1
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,169 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// winoCase builds a plane of random input, groups whose halves sit at
+// random patch origins, and an output plane of ow = 20 where group g's
+// half A writes rows 2g, 2g+1 at x 0..7 and half B at x 10..17, with
+// random store counts (8 for most halves, so the plain and masked stores
+// both run).
+func winoCase(r *rand.Rand, ng, wp int) (src []float32, groups []WinoGroup, ow int) {
+	const rows = 12
+	src = randSlice(r, rows*wp+16)
+	ow = 20
+	count := func() int32 {
+		if r.IntN(3) == 0 {
+			return int32(r.IntN(9))
+		}
+		return 8
+	}
+	for g := range ng {
+		groups = append(groups, WinoGroup{
+			InA: int32(r.IntN((rows-4)*wp + 6)), InB: int32(r.IntN((rows-4)*wp + 6)),
+			OutA: int32(2 * g * ow), OutB: int32(2*g*ow + 10),
+			NA0: count(), NA1: count(), NB0: count(), NB1: count(),
+		})
+	}
+	return src, groups, ow
+}
+
+// TestWinograd runs input transform, per-element product with the
+// transformed filter, and output transform on random tiles, and checks
+// every stored output against the direct 3x3 correlation of its patch,
+// that nothing outside the stored counts is written, and that the
+// assembly and Go transforms agree bit for bit.
+func TestWinograd(t *testing.T) {
+	for _, ng := range []int{1, 2, 5} {
+		for _, wp := range []int{10, 17, 33} {
+			var outs, vs [][]float32
+			for _, path := range gemmPaths(t) {
+				t.Run(fmt.Sprintf("%s/ng%d/wp%d", path.name, ng, wp), func(t *testing.T) {
+					r := rand.New(rand.NewPCG(uint64(ng*100+wp), 9))
+					src, groups, ow := winoCase(r, ng, wp)
+					g := randSlice(r, 9)
+					p, err := NewWinoPlan(groups, wp, ow)
+					if err != nil {
+						t.Fatal(err)
+					}
+					T := p.Tiles()
+					stride := T + 5 // V and M rows need not be packed
+					v := make([]float32, 16*stride)
+					var u [16]float32
+					WinoFilter(g, u[:], 1)
+					withAsm(path.asm, func() { p.Input(src, v, stride) })
+					m := make([]float32, len(v))
+					for xi := range 16 {
+						for c := range T {
+							m[xi*stride+c] = u[xi] * v[xi*stride+c]
+						}
+					}
+					const sentinel = -12345
+					dst := make([]float32, 2*ng*ow)
+					for i := range dst {
+						dst[i] = sentinel
+					}
+					withAsm(path.asm, func() { p.Output(m, stride, dst) })
+					written := make([]bool, len(dst))
+					for _, gr := range groups {
+						for h, half := range [2][4]int32{{gr.InA, gr.OutA, gr.NA0, gr.NA1}, {gr.InB, gr.OutB, gr.NB0, gr.NB1}} {
+							for a := range 2 {
+								for x := range int(half[2+a]) {
+									var ref float64
+									in := int(half[0]) + (x/2)*2 + a*wp + x%2
+									for ky := range 3 {
+										for kx := range 3 {
+											ref += float64(src[in+ky*wp+kx]) * float64(g[ky*3+kx])
+										}
+									}
+									o := int(half[1]) + a*ow + x
+									written[o] = true
+									if got := dst[o]; math.Abs(float64(got)-ref) > 1e-4*(1+math.Abs(ref)) {
+										t.Fatalf("half %d row %d x %d: %v, want %v", h, a, x, got, ref)
+									}
+								}
+							}
+						}
+					}
+					for i, w := range written {
+						if !w && dst[i] != sentinel {
+							t.Fatalf("output %d written (%v) outside the stored counts", i, dst[i])
+						}
+					}
+					outs, vs = append(outs, dst), append(vs, v)
+				})
+			}
+			for i := 1; i < len(outs); i++ {
+				if !slices.Equal(outs[i], outs[0]) || !slices.Equal(vs[i], vs[0]) {
+					t.Errorf("ng %d wp %d: assembly and Go transforms differ", ng, wp)
+				}
+			}
+		}
+	}
+}
+
+// TestWinoPlanErrors checks that bad groups are refused and short buffers
+// panic.
+func TestWinoPlanErrors(t *testing.T) {
+	for name, g := range map[string]WinoGroup{
+		"negative offset": {InA: -1},
+		"count 9":         {NB1: 9},
+		"count -1":        {NA0: -1},
+	} {
+		if _, err := NewWinoPlan([]WinoGroup{g}, 10, 10); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+	if _, err := NewWinoPlan(nil, 0, 10); err == nil {
+		t.Error("row stride 0: no error")
+	}
+	p, err := NewWinoPlan([]WinoGroup{{InB: 20, OutA: 3, NA0: 8, NA1: 2}}, 10, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.InputNeed() != 20+3*10+10 || p.OutputNeed() != 3+12+2 {
+		t.Fatalf("needs %d, %d", p.InputNeed(), p.OutputNeed())
+	}
+	for name, f := range map[string]func(){
+		"short input":  func() { p.Input(make([]float32, p.InputNeed()-1), make([]float32, 128), 8) },
+		"short V":      func() { p.Input(make([]float32, p.InputNeed()), make([]float32, 127), 8) },
+		"short output": func() { p.Output(make([]float32, 128), 8, make([]float32, p.OutputNeed()-1)) },
+		"small stride": func() { p.Output(make([]float32, 128), 7, make([]float32, p.OutputNeed())) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", name)
+				}
+			}()
+			f()
+		}()
+	}
+}
+
+// TestWinoFilter checks the filter transform against G g G^T.
+func TestWinoFilter(t *testing.T) {
+	G := [4][3]float64{{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}}
+	r := rand.New(rand.NewPCG(3, 3))
+	g := randSlice(r, 9)
+	u := make([]float32, 16*3)
+	WinoFilter(g, u, 3)
+	for i := range 4 {
+		for j := range 4 {
+			var ref float64
+			for a := range 3 {
+				for b := range 3 {
+					ref += G[i][a] * float64(g[a*3+b]) * G[j][b]
+				}
+			}
+			if got := u[(4*i+j)*3]; math.Abs(float64(got)-ref) > 1e-6 {
+				t.Fatalf("U[%d][%d] = %v, want %v", i, j, got, ref)
+			}
+		}
+	}
+}
