@@ -91,6 +91,7 @@ var convCases = []convCase{
 	{"winograd one row", 3, 2, 1, 10, 3, cvGeom(3, 3, 1, 1, 1, 1), false},
 	{"winograd one column", 3, 2, 5, 1, 3, cvGeom(3, 3, 1, 1, 1, 1), true},
 	{"winograd 2x2 many images", 37, 3, 2, 2, 2, cvGeom(3, 3, 1, 1, 1, 1), true},
+	{"winograd 14x14 many chunks", 20, 2, 14, 14, 3, cvGeom(3, 3, 1, 1, 1, 1), false},
 }
 
 // TestPolyphaseCases checks that the polyphase cases above take that

@@ -1,6 +1,9 @@
 package kernels
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Winograd F(2x2, 3x3) transforms (Lavin and Gray, "Fast Algorithms for
 // Convolutional Neural Networks", 2016). A 3x3 stride-1 correlation of a
@@ -42,7 +45,7 @@ func NewWinoPlan(groups []WinoGroup, wp, ow int) (*WinoPlan, error) {
 	if wp < 1 || ow < 1 {
 		return nil, fmt.Errorf("kernels.NewWinoPlan: row strides %d, %d", wp, ow)
 	}
-	p := &WinoPlan{groups: groups, wp: wp, ow: ow}
+	p := &WinoPlan{groups: slices.Clone(groups), wp: wp, ow: ow}
 	for i, g := range groups {
 		if g.InA < 0 || g.InB < 0 || g.OutA < 0 || g.OutB < 0 {
 			return nil, fmt.Errorf("kernels.NewWinoPlan: group %d has a negative offset", i)
@@ -63,7 +66,46 @@ func NewWinoPlan(groups []WinoGroup, wp, ow int) (*WinoPlan, error) {
 			}
 		}
 	}
+	p.markFullStores()
 	return p, nil
+}
+
+// winoFull flags a store count (bit 4) whose whole 8-float row may be
+// stored: the floats past the count are stored validly by a later store
+// of the same Output call, so the assembly's plain vector store replaces
+// its masked one (several times slower on some CPUs).
+const winoFull = 16
+
+// markFullStores sets winoFull on every partial store whose overflow is
+// overwritten later. Stores run group by group, in the order A row 0, A
+// row 1, B row 0, B row 1 (winograd_amd64.s).
+func (p *WinoPlan) markFullStores() {
+	owner := make([]int32, p.outNeed) // 1 + the last store writing a float validly
+	each := func(f func(s int, base int, n *int32)) {
+		for gi := range p.groups {
+			g := &p.groups[gi]
+			f(4*gi, int(g.OutA), &g.NA0)
+			f(4*gi+1, int(g.OutA)+p.ow, &g.NA1)
+			f(4*gi+2, int(g.OutB), &g.NB0)
+			f(4*gi+3, int(g.OutB)+p.ow, &g.NB1)
+		}
+	}
+	each(func(s, base int, n *int32) {
+		for x := range int(*n) {
+			owner[base+x] = int32(s + 1)
+		}
+	})
+	each(func(s, base int, n *int32) {
+		if *n == 0 || *n == 8 {
+			return
+		}
+		for x := int(*n); x < 8; x++ {
+			if base+x >= len(owner) || int(owner[base+x]) <= s+1 {
+				return
+			}
+		}
+		*n |= winoFull
+	})
 }
 
 // Tiles returns the number of tile lanes of the plan (8 per group): the
@@ -191,7 +233,7 @@ func winoOutputGo(m []float32, ms int, groups []WinoGroup, dst []float32, ow int
 				s[0][j] = m0 + m1 + m2
 				s[1][j] = m1 - m2 - m3
 			}
-			for a, n := range [2]int{n0, n1} {
+			for a, n := range [2]int{n0 &^ winoFull, n1 &^ winoFull} {
 				y0 := s[a][0] + s[a][1] + s[a][2]
 				y1 := s[a][1] - s[a][2] - s[a][3]
 				x := 2 * i

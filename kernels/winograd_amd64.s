@@ -107,6 +107,9 @@ inloop:
 	VMOVUPS (R10), r \
 	ADDQ    SI, R10
 
+// A count of 8 or more (8, or winoFull set) stores the whole row; below
+// 8 a masked store writes that many floats.
+//
 // func winoOutputAVX(m *float32, ms int, groups *WinoGroup, ng int, dst *float32, ow int, masks *int32)
 TEXT ·winoOutputAVX(SB), NOSPLIT, $0-56
 	MOVQ m+0(FP), AX
@@ -178,7 +181,7 @@ outloop:
 	// Half A, row 0.
 	MOVLQSX 16(BX), R11
 	CMPQ    R11, $8
-	JNE     a0part
+	JLT     a0part
 	VMOVUPS Y12, (R8)
 	JMP     a1
 
@@ -190,7 +193,7 @@ a0part:
 a1:
 	MOVLQSX 20(BX), R11
 	CMPQ    R11, $8
-	JNE     a1part
+	JLT     a1part
 	VMOVUPS Y14, (R8)(DX*1)
 	JMP     b0
 
@@ -202,7 +205,7 @@ a1part:
 b0:
 	MOVLQSX 24(BX), R11
 	CMPQ    R11, $8
-	JNE     b0part
+	JLT     b0part
 	VMOVUPS Y13, (R9)
 	JMP     b1
 
@@ -214,7 +217,7 @@ b0part:
 b1:
 	MOVLQSX 28(BX), R11
 	CMPQ    R11, $8
-	JNE     b1part
+	JLT     b1part
 	VMOVUPS Y15, (R9)(DX*1)
 	JMP     next
 

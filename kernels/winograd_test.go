@@ -167,3 +167,77 @@ func TestWinoFilter(t *testing.T) {
 		}
 	}
 }
+
+// TestWinoFullStores builds plans over dense output planes (row stride
+// the map width, as the engine's are), where a partial row's overflow
+// lands on outputs a later store writes, and checks that such stores are
+// flagged for a whole-row store and that the assembly's results still
+// equal the Go transform's (which stores exactly the counts) bit for bit.
+func TestWinoFullStores(t *testing.T) {
+	for _, w := range []int{5, 7, 14} {
+		t.Run(fmt.Sprintf("w%d", w), func(t *testing.T) {
+			h, planes := w, 3
+			twp := 4
+			if w > 8 {
+				twp = 8
+			}
+			var halves [][4]int32 // in, out, n0, n1
+			for j := range planes {
+				for ty := range (h + 1) / 2 {
+					for tx0 := 0; tx0 < twp; tx0 += 4 {
+						n0 := int32(min(max(w-2*tx0, 0), 8))
+						n1 := n0
+						if 2*ty+1 >= h {
+							n1 = 0
+						}
+						halves = append(halves, [4]int32{int32(j*40 + ty), int32(j*h*w + 2*ty*w + 2*tx0), n0, n1})
+					}
+				}
+			}
+			if len(halves)%2 == 1 {
+				halves = append(halves, [4]int32{})
+			}
+			var groups []WinoGroup
+			for i := 0; i < len(halves); i += 2 {
+				a, b := halves[i], halves[i+1]
+				groups = append(groups, WinoGroup{InA: a[0], InB: b[0], OutA: a[1], OutB: b[1], NA0: a[2], NA1: a[3], NB0: b[2], NB1: b[3]})
+			}
+			p, err := NewWinoPlan(groups, 16, w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			full := 0
+			for _, g := range p.groups {
+				for _, n := range [4]int32{g.NA0, g.NA1, g.NB0, g.NB1} {
+					if n&winoFull != 0 {
+						full++
+					}
+				}
+			}
+			if full == 0 {
+				t.Fatal("no store flagged for a whole-row store")
+			}
+			r := rand.New(rand.NewPCG(uint64(w), 1))
+			m := randSlice(r, 16*p.Tiles())
+			var outs [][]float32
+			for _, path := range gemmPaths(t) {
+				dst := make([]float32, planes*h*w+8)
+				for i := range dst {
+					dst[i] = -777
+				}
+				withAsm(path.asm, func() { p.Output(m, p.Tiles(), dst) })
+				outs = append(outs, dst)
+			}
+			for i := 1; i < len(outs); i++ {
+				if !slices.Equal(outs[i], outs[0]) {
+					t.Fatalf("assembly and Go outputs differ (%d whole-row stores)", full)
+				}
+			}
+			for i, v := range outs[0][planes*h*w:] {
+				if v != -777 {
+					t.Fatalf("float %d past the planes written", i)
+				}
+			}
+		})
+	}
+}
