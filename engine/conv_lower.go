@@ -9,6 +9,7 @@ package engine
 // product over the chunk.
 
 import (
+	"slices"
 	"sync/atomic"
 
 	"github.com/slimgo/slimgo/kernels"
@@ -28,6 +29,30 @@ func chunkImages(n, ohw, t int) int {
 		kb = max(1, per)
 	}
 	return kb
+}
+
+// balanceChunk returns a chunk size in [ceil(kb/2), kb] for n images on t
+// workers: kb itself unless a smaller size spreads the images more evenly
+// by more than 1% (chunks handed out in turn, the last one short). 128
+// images in chunks of 24 on two workers are 72 against 56; in chunks of
+// 16, 64 each. (The Winograd forward pass uses it: its 7x7 convs took
+// 20% less time on two threads. For chunkImages' sizes it made the
+// backward passes of 7x7 and 14x14 convs 2-5% slower: smaller chunks.)
+func balanceChunk(n, kb, t int) int {
+	busiest := func(kb int) int {
+		load := make([]int, t)
+		for c := 0; c*kb < n; c++ {
+			load[c%t] += min(kb, n-c*kb)
+		}
+		return slices.Max(load)
+	}
+	best, bestLoad := kb, busiest(kb)
+	for k := kb - 1; k >= (kb+1)/2 && k >= 1; k-- {
+		if l := busiest(k); float64(l) < 0.99*float64(bestLoad) {
+			best, bestLoad = k, l
+		}
+	}
+	return best
 }
 
 // sameWidth reports a stride-1 geometry whose output rows are as wide as

@@ -537,3 +537,20 @@ func TestConvBNPoolChainGradCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestBalanceChunk checks the chunk sizes that even out two workers' loads.
+func TestBalanceChunk(t *testing.T) {
+	for _, tc := range []struct{ n, kb, t, want int }{
+		{128, 24, 2, 16}, // 6 chunks: 72 vs 56 images; 8 chunks of 16: 64 each
+		{128, 16, 2, 16}, // already even
+		{100, 10, 2, 10}, // 50 each
+		{128, 13, 2, 8},  // 65 vs 63 images; 8 chunks of 8 each: 1.5% less
+		{9, 5, 1, 5},     // one worker: any size is even
+		{7, 1, 2, 1},
+		{3, 3, 2, 2}, // one chunk of 3 on one worker vs 2 + 1
+	} {
+		if got := balanceChunk(tc.n, tc.kb, tc.t); got != tc.want {
+			t.Errorf("balanceChunk(%d, %d, %d) = %d, want %d", tc.n, tc.kb, tc.t, got, tc.want)
+		}
+	}
+}
