@@ -20,7 +20,10 @@ package engine
 // Stride-1 convolutions whose output is as large as the input (3x3 pad 1,
 // the bulk of a ResNet) take the implicit lowering of conv_implicit.go
 // when the batch has several images: no im2col matrix is written, and the
-// input gradient is a convolution of dY, not a col2im scatter. Other
+// input gradient is a convolution of dY, not a col2im scatter. On maps of
+// 14x14 and below, 3x3 pad-1 ones compute the forward pass and the input
+// gradient by Winograd F(2x2,3x3) over the same padded layout instead
+// (conv_winograd.go); their weight gradient stays implicit. Other
 // stride-1 convolutions also compute dX as a convolution of dY with the
 // flipped filters (convDims.dxConv), through im2col of dY.
 //
