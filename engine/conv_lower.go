@@ -47,7 +47,7 @@ func balanceChunk(n, kb, t int) int {
 		return slices.Max(load)
 	}
 	best, bestLoad := kb, busiest(kb)
-	for k := kb - 1; k >= (kb+1)/2 && k >= 1; k-- {
+	for k := kb - 1; k >= (kb+1)/2; k-- {
 		if l := busiest(k); float64(l) < 0.99*float64(bestLoad) {
 			best, bestLoad = k, l
 		}

@@ -18,8 +18,8 @@ import (
 // in one row of tiles, so their patches start 2 floats apart and their
 // outputs cover 8 consecutive floats of an output row pair.
 
-// WinoGroup describes 8 tiles: half A (lanes 0-3) and half B (lanes 4-7).
-// InA and InB are the offsets of the halves' first 4x4 input patch (its
+// WinoGroup describes 8 tiles, half A and half B of 4 tiles each (which
+// lane of V and M holds which tile: winoLaneTile). InA and InB are the offsets of the halves' first 4x4 input patch (its
 // top-left float; patch i of a half starts 2*i floats later, patch rows are
 // the plane's row stride apart). OutA and OutB are the offsets of the
 // halves' first output tile (its top-left output); NA0 and NA1 (NB0, NB1)
@@ -59,7 +59,7 @@ func NewWinoPlan(groups []WinoGroup, wp, ow int) (*WinoPlan, error) {
 		p.inNeed = max(p.inNeed, int(max(g.InA, g.InB))+3*wp+10)
 		for _, h := range [2][3]int32{{g.OutA, g.NA0, g.NA1}, {g.OutB, g.NB0, g.NB1}} {
 			if h[1] > 0 {
-				p.outNeed = max(p.outNeed, int(h[0]+h[1]))
+				p.outNeed = max(p.outNeed, int(h[0])+int(h[1]))
 			}
 			if h[2] > 0 {
 				p.outNeed = max(p.outNeed, int(h[0])+ow+int(h[2]))
