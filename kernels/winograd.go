@@ -124,15 +124,22 @@ func (p *WinoPlan) Input(src, v []float32, vs int) {
 	if len(p.groups) == 0 {
 		return
 	}
-	if len(src) < p.inNeed || vs < p.Tiles() || len(v) < 15*vs+p.Tiles() {
-		panic(fmt.Sprintf("kernels.WinoPlan.Input: plane %d floats (need %d), V %d floats with stride %d for %d tiles",
-			len(src), p.inNeed, len(v), vs, p.Tiles()))
-	}
+	p.check("Input", len(src), p.inNeed, "V", len(v), vs)
 	if UseAsm && hasAsmKernel {
 		winoInputAVX(&src[0], p.wp, &p.groups[0], len(p.groups), &v[0], vs)
 		return
 	}
 	winoInputGo(src, p.wp, p.groups, v, vs)
+}
+
+// check panics unless a plane of n floats holds need and a 16-matrix
+// operand (V or M) of nm floats with matrices stride apart holds every
+// tile: the bounds the assembly relies on.
+func (p *WinoPlan) check(op string, n, need int, mat string, nm, stride int) {
+	if n < need || stride < p.Tiles() || nm < 15*stride+p.Tiles() {
+		panic(fmt.Sprintf("kernels.WinoPlan.%s: plane %d floats (need %d), %s %d floats with stride %d for %d tiles",
+			op, n, need, mat, nm, stride, p.Tiles()))
+	}
 }
 
 // Output transforms the products of one output plane: for every tile,
@@ -143,10 +150,7 @@ func (p *WinoPlan) Output(m []float32, ms int, dst []float32) {
 	if len(p.groups) == 0 {
 		return
 	}
-	if len(dst) < p.outNeed || ms < p.Tiles() || len(m) < 15*ms+p.Tiles() {
-		panic(fmt.Sprintf("kernels.WinoPlan.Output: plane %d floats (need %d), M %d floats with stride %d for %d tiles",
-			len(dst), p.outNeed, len(m), ms, p.Tiles()))
-	}
+	p.check("Output", len(dst), p.outNeed, "M", len(m), ms)
 	if UseAsm && hasAsmKernel {
 		winoOutputAVX(&m[0], ms, &p.groups[0], len(p.groups), &dst[0], p.ow, &winoMasks[0])
 		return

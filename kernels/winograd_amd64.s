@@ -107,9 +107,22 @@ inloop:
 	VMOVUPS (R10), r \
 	ADDQ    SI, R10
 
-// A count of 8 or more (8, or winoFull set) stores the whole row; below
-// 8 a masked store writes that many floats.
-//
+// WINOSTOREROW stores output row r at addr: whole when the count at
+// cnt(BX) is 8 or more (8, or winoFull set), else that many floats with a
+// masked store; part and done are the macro's local labels. Clobbers R11
+// and Y0.
+#define WINOSTOREROW(cnt, r, addr, part, done) \
+	MOVLQSX    cnt(BX), R11 \
+	CMPQ       R11, $8 \
+	JLT        part \
+	VMOVUPS    r, addr \
+	JMP        done \
+part: \
+	SHLQ       $5, R11 \
+	VMOVDQU    (R15)(R11*1), Y0 \
+	VMASKMOVPS r, Y0, addr \
+done:
+
 // func winoOutputAVX(m *float32, ms int, groups *WinoGroup, ng int, dst *float32, ow int, masks *int32)
 TEXT ·winoOutputAVX(SB), NOSPLIT, $0-56
 	MOVQ m+0(FP), AX
@@ -178,55 +191,10 @@ outloop:
 	MOVLQSX 12(BX), R11
 	LEAQ    (DI)(R11*4), R9
 
-	// Half A, row 0.
-	MOVLQSX 16(BX), R11
-	CMPQ    R11, $8
-	JLT     a0part
-	VMOVUPS Y12, (R8)
-	JMP     a1
-
-a0part:
-	SHLQ       $5, R11
-	VMOVDQU    (R15)(R11*1), Y0
-	VMASKMOVPS Y12, Y0, (R8)
-
-a1:
-	MOVLQSX 20(BX), R11
-	CMPQ    R11, $8
-	JLT     a1part
-	VMOVUPS Y14, (R8)(DX*1)
-	JMP     b0
-
-a1part:
-	SHLQ       $5, R11
-	VMOVDQU    (R15)(R11*1), Y0
-	VMASKMOVPS Y14, Y0, (R8)(DX*1)
-
-b0:
-	MOVLQSX 24(BX), R11
-	CMPQ    R11, $8
-	JLT     b0part
-	VMOVUPS Y13, (R9)
-	JMP     b1
-
-b0part:
-	SHLQ       $5, R11
-	VMOVDQU    (R15)(R11*1), Y0
-	VMASKMOVPS Y13, Y0, (R9)
-
-b1:
-	MOVLQSX 28(BX), R11
-	CMPQ    R11, $8
-	JLT     b1part
-	VMOVUPS Y15, (R9)(DX*1)
-	JMP     next
-
-b1part:
-	SHLQ       $5, R11
-	VMOVDQU    (R15)(R11*1), Y0
-	VMASKMOVPS Y15, Y0, (R9)(DX*1)
-
-next:
+	WINOSTOREROW(16, Y12, (R8), a0part, a1)
+	WINOSTOREROW(20, Y14, (R8)(DX*1), a1part, b0)
+	WINOSTOREROW(24, Y13, (R9), b0part, b1)
+	WINOSTOREROW(28, Y15, (R9)(DX*1), b1part, next)
 	ADDQ $32, AX
 	ADDQ $32, BX
 	DECQ CX
