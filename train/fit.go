@@ -37,11 +37,18 @@ type Options struct {
 	Milestones   []float64 // step schedule, in epochs (default 50% and 75% of Epochs)
 	Gamma        float64   // step schedule factor (default 0.1)
 
-	LabelSmoothing float64       // cross-entropy label smoothing in [0, 1)
-	Sparsity       float64       // > 0 adds BNSparsity{Lambda: Sparsity}
-	Regularizers   []Regularizer // further loss terms
-	Augment        *data.Augment // training augmentation (nil: none)
-	Seed           uint64        // shuffling, augmentation and dropout streams
+	LabelSmoothing float64 // cross-entropy label smoothing in [0, 1)
+	// Teacher, when set, distills it into the model (SoftmaxDistill): each
+	// step also runs the teacher, in inference mode, on the same augmented
+	// batch. It must take the model's input and give logits of the same
+	// shape; it is not trained. Not with LabelSmoothing.
+	Teacher      *graph.Graph
+	DistillW     float64       // weight of the teacher's soft targets, in [0, 1] (default 0.5)
+	DistillTemp  float64       // softmax temperature of the soft targets (default 4)
+	Sparsity     float64       // > 0 adds BNSparsity{Lambda: Sparsity}
+	Regularizers []Regularizer // further loss terms
+	Augment      *data.Augment // training augmentation (nil: none)
+	Seed         uint64        // shuffling, augmentation and dropout streams
 
 	Progress     io.Writer // progress bar and epoch lines (nil: silent)
 	ProgressMode string    // "auto" (default: in place on a terminal), "bar", "lines"
@@ -298,6 +305,18 @@ func (o *Options) validate(trainSet *data.Dataset) error {
 	if o.EvalEvery <= 0 {
 		o.EvalEvery = 1
 	}
+	if o.Teacher != nil {
+		if o.DistillW == 0 {
+			o.DistillW = 0.5
+		}
+		if o.DistillTemp == 0 {
+			o.DistillTemp = 4
+		}
+		if !(o.DistillW > 0 && o.DistillW <= 1) || !(o.DistillTemp > 0) || o.LabelSmoothing != 0 {
+			return fmt.Errorf("train: distillation needs a weight in (0, 1] (got %g), a temperature > 0 (got %g) and no label smoothing (got %g)",
+				o.DistillW, o.DistillTemp, o.LabelSmoothing)
+		}
+	}
 	if o.Resume && o.CheckpointDir == "" {
 		return errors.New("train: resume needs a checkpoint directory")
 	}
@@ -347,6 +366,10 @@ func Fit(g *graph.Graph, trainSet, testSet *data.Dataset, opt Options) (*Result,
 		}
 	}
 	exec, err := engine.New(g)
+	if err != nil {
+		return nil, err
+	}
+	teacher, soft, err := newTeacher(opt, trainSet)
 	if err != nil {
 		return nil, err
 	}
@@ -419,6 +442,7 @@ func Fit(g *graph.Graph, trainSet, testSet *data.Dataset, opt Options) (*Result,
 	var (
 		xbuf      *tensor.Tensor
 		grad      *tensor.Tensor
+		tbuf      *tensor.Tensor // the teacher's logits of the batch, when cached
 		idx       = make([]int, 0, B)
 		ranThis   int
 		trainTime time.Duration
@@ -465,7 +489,20 @@ epochs:
 			if grad == nil || !tensor.SameShape(grad.Shape, out.Shape) {
 				grad = tensor.New(out.Shape...)
 			}
-			loss, correct, err := SoftmaxCrossEntropySmoothed(out, labels, opt.LabelSmoothing, grad)
+			var loss float64
+			var correct int
+			if opt.Teacher != nil {
+				tout := tbuf
+				if soft != nil {
+					tbuf = gatherRows(soft, idx, tbuf)
+					tout = tbuf
+				} else if tout, err = teacher.Forward(xbuf, false); err != nil {
+					return nil, fmt.Errorf("train: epoch %d step %d: the teacher: %w", epoch+1, step, err)
+				}
+				loss, correct, err = SoftmaxDistill(out, tout, labels, opt.DistillW, opt.DistillTemp, grad)
+			} else {
+				loss, correct, err = SoftmaxCrossEntropySmoothed(out, labels, opt.LabelSmoothing, grad)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("train: epoch %d step %d: %w", epoch+1, step, err)
 			}
@@ -585,6 +622,48 @@ epochs:
 	res := st.Result
 	finish(&res, trainImgs, trainTime)
 	return &res, nil
+}
+
+// newTeacher prepares opt.Teacher, if any: an inference executor to run on
+// every batch or, when the training images are never augmented (so each
+// has the same teacher logits in every epoch), those logits computed once
+// for the whole training set, [N, K].
+func newTeacher(opt Options, trainSet *data.Dataset) (*engine.Executor, *tensor.Tensor, error) {
+	if opt.Teacher == nil {
+		return nil, nil, nil
+	}
+	if err := checkInput(opt.Teacher, trainSet); err != nil {
+		return nil, nil, fmt.Errorf("train: the teacher: %w", err)
+	}
+	if a := opt.Augment; a == nil || (a.CropPad == 0 && !a.FlipH) {
+		x := tensor.From(trainSet.X, trainSet.Len(), trainSet.C, trainSet.H, trainSet.W)
+		soft, err := Predict(opt.Teacher, x, opt.EvalBatch)
+		if err != nil {
+			return nil, nil, fmt.Errorf("train: the teacher: %w", err)
+		}
+		if len(soft.Shape) != 2 {
+			return nil, nil, fmt.Errorf("train: the teacher gives outputs of shape %v, not logits [N, K]", soft.Shape)
+		}
+		return nil, soft, nil
+	}
+	e, err := inferenceExecutor(opt.Teacher)
+	if err != nil {
+		return nil, nil, fmt.Errorf("train: the teacher: %w", err)
+	}
+	return e, nil, nil
+}
+
+// gatherRows copies rows idx of the matrix src [N, K] into dst [len(idx), K],
+// reusing dst when it has that shape.
+func gatherRows(src *tensor.Tensor, idx []int, dst *tensor.Tensor) *tensor.Tensor {
+	k := src.Shape[1]
+	if dst == nil || !tensor.SameShape(dst.Shape, []int{len(idx), k}) {
+		dst = tensor.New(len(idx), k)
+	}
+	for b, i := range idx {
+		copy(dst.Data[b*k:(b+1)*k], src.Data[i*k:(i+1)*k])
+	}
+	return dst
 }
 
 func ckptNote(path string) string {

@@ -101,3 +101,68 @@ func SoftmaxCrossEntropySmoothed(logits *tensor.Tensor, labels []int32, smoothin
 	}
 	return total * inv, correct, nil
 }
+
+// SoftmaxDistill is knowledge distillation (Hinton et al., 2015) against a
+// teacher's logits of the same batch:
+//
+//	loss = (1-weight) * CE(logits, labels)
+//	     + weight * T^2 * mean_i KL(softmax(teacher_i/T) || softmax(logits_i/T))
+//
+// with T = temp. The T^2 factor keeps the soft term's gradient,
+// weight*T*(softmax(logits/T) - softmax(teacher/T))/N, on the scale of the
+// hard term's as T grows. logits and teacher are [N, K]; correct counts the
+// student's argmax hits. grad, when non-nil, has the shape of logits and is
+// overwritten. It errors as SoftmaxCrossEntropy does, on a teacher of
+// another shape, on weight outside [0, 1] or temp <= 0.
+func SoftmaxDistill(logits, teacher *tensor.Tensor, labels []int32, weight, temp float64, grad *tensor.Tensor) (loss float64, correct int, err error) {
+	if !(weight >= 0 && weight <= 1) || !(temp > 0) {
+		return 0, 0, fmt.Errorf("train: distillation weight %g must be in [0, 1] and temperature %g > 0", weight, temp)
+	}
+	ce, correct, err := SoftmaxCrossEntropy(logits, labels, grad)
+	if err != nil {
+		return 0, 0, err
+	}
+	if teacher == nil || !tensor.SameShape(teacher.Shape, logits.Shape) {
+		var s []int
+		if teacher != nil {
+			s = teacher.Shape
+		}
+		return 0, 0, fmt.Errorf("train: the teacher's logits have shape %v, the student's %v", s, logits.Shape)
+	}
+	n, k := logits.Shape[0], logits.Shape[1]
+	inv := 1 / float64(n)
+	p := make([]float64, k) // the student's softened distribution, row by row
+	kl := 0.0
+	for i := range n {
+		s, t := logits.Data[i*k:(i+1)*k], teacher.Data[i*k:(i+1)*k]
+		ls := logSumExp(s, temp)
+		lt := logSumExp(t, temp)
+		for j := range k {
+			logP := float64(s[j])/temp - ls
+			logQ := float64(t[j])/temp - lt
+			q := math.Exp(logQ)
+			kl += q * (logQ - logP)
+			p[j] = math.Exp(logP) - q
+		}
+		if grad != nil {
+			g := grad.Data[i*k : (i+1)*k]
+			for j := range k {
+				g[j] = float32((1-weight)*float64(g[j]) + weight*temp*p[j]*inv)
+			}
+		}
+	}
+	return (1-weight)*ce + weight*temp*temp*kl*inv, correct, nil
+}
+
+// logSumExp returns log sum_j exp(row_j / temp), shifted by the maximum.
+func logSumExp(row []float32, temp float64) float64 {
+	m := math.Inf(-1)
+	for _, v := range row {
+		m = math.Max(m, float64(v)/temp)
+	}
+	s := 0.0
+	for _, v := range row {
+		s += math.Exp(float64(v)/temp - m)
+	}
+	return m + math.Log(s)
+}
