@@ -281,6 +281,8 @@ func badCases() []badCase {
 		{"flag missing out", "flags", []string{"train", "--arch", "resnet8", "--data", "sample"}, "--out"},
 		{"flag arch and model", "flags", []string{"train", "--arch", "resnet8", "--model", "good.onnx", "--data", "sample", "--out", "o.onnx"}, "--arch"},
 		{"flag unknown method", "flags", []string{"prune", "--model", "good.onnx", "--method", "magic", "--out", "p.onnx"}, "magic"},
+		{"flag prune distill weight", "flags", []string{"prune", "--model", "good.onnx", "--method", "slim", "--ratio", "0.3", "--distill", "2", "--out", "p.onnx"}, "--distill"},
+		{"flag compress distill weight", "flags", cmp("--distill", "-0.5"), "distill"},
 		{"flag predict batch 0", "flags", []string{"predict", "--model", "good.onnx", "--input", "wrong-shape.npy", "--out", "y.npy", "--batch", "0"}, "--batch"},
 		{"command unknown", "flags", []string{"frobnicate"}, "frobnicate"},
 		{"command none", "flags", nil, "usage"},

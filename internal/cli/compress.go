@@ -66,6 +66,7 @@ func parseCompress(e *env, args []string) (*compressOptions, error) {
 	blocks := fs.Int("blocks", c.Layer.Blocks, "residual blocks to remove")
 	ftChannel := fs.Int("finetune-epochs", c.Channel.FinetuneEpochs, "fine-tuning epochs after channel pruning")
 	ftLayer := fs.Int("layer-finetune-epochs", c.Layer.FinetuneEpochs, "fine-tuning epochs after layer pruning")
+	distill := fs.Float64("distill", c.Distill.Weight, "weight of the input model's soft targets in the pruned models' fine-tuning (knowledge distillation; 0: labels only)")
 	ftQuant := fs.Int("quant-finetune-epochs", c.Quantize.FinetuneEpochs, "centroid fine-tuning epochs")
 	clusters := fs.Int("clusters", c.Quantize.Clusters, "fixed clusters per layer (0: BIRCH decides)")
 	batch := fs.Int("batch", c.Batch, "mini-batch size")
@@ -107,6 +108,8 @@ func parseCompress(e *env, args []string) (*compressOptions, error) {
 			c.Channel.FinetuneEpochs = *ftChannel
 		case "layer-finetune-epochs":
 			c.Layer.FinetuneEpochs = *ftLayer
+		case "distill":
+			c.Distill.Weight = *distill
 		case "quant-finetune-epochs":
 			c.Quantize.FinetuneEpochs = *ftQuant
 		case "clusters":
@@ -387,8 +390,17 @@ func (p *pipeline) original(g *graph.Graph) (*graph.Graph, error) {
 	return g, nil
 }
 
-func (p *pipeline) tune(g *graph.Graph, stage string, epochs int, lr, sparsity float64) (float64, error) {
+// tune fine-tunes g for a stage, resumably. With distil set and a
+// distillation weight configured, the input model is the teacher.
+func (p *pipeline) tune(g *graph.Graph, stage string, epochs int, lr, sparsity float64, distil bool) (float64, error) {
 	t := tuneFlags{Epochs: epochs, LR: lr, Batch: p.cfg.Batch, WD: 5e-4, Augment: p.cfg.Augment}
+	if d := p.cfg.Distill; distil && d.Weight > 0 && epochs > 0 {
+		teacher, err := loadModel(p.o.Model)
+		if err != nil {
+			return 0, err
+		}
+		t.Teacher, t.DistillW, t.DistillTemp = teacher, d.Weight, d.Temperature
+	}
 	ckpt := filepath.Join(p.dir, "stages", stage+".ckpt")
 	acc, err := finetune(p.e, g, t, p.trainSet, p.testSet, p.cfg.Seed, sparsity, ckpt, true)
 	if err == nil {
@@ -400,7 +412,7 @@ func (p *pipeline) tune(g *graph.Graph, stage string, epochs int, lr, sparsity f
 func (p *pipeline) sparse(g *graph.Graph) (*graph.Graph, error) {
 	c := p.cfg.Sparse
 	fmt.Fprintf(p.e.stderr, "sparse training: lambda %g, %d epochs\n", c.Lambda, c.Epochs)
-	if _, err := p.tune(g, "sparse", c.Epochs, c.LR, c.Lambda); err != nil {
+	if _, err := p.tune(g, "sparse", c.Epochs, c.LR, c.Lambda, false); err != nil {
 		return nil, err
 	}
 	p.sum.GammaAfter = bnGammas(g)
@@ -483,7 +495,7 @@ func (p *pipeline) channel(g *graph.Graph) (*graph.Graph, error) {
 	if err := train.RecalibrateBN(out, p.trainSet, c.CalibBatches, p.cfg.Batch); err != nil {
 		return nil, err
 	}
-	if _, err := p.tune(out, "channel", c.FinetuneEpochs, c.LR, 0); err != nil {
+	if _, err := p.tune(out, "channel", c.FinetuneEpochs, c.LR, 0, true); err != nil {
 		return nil, err
 	}
 	return out, p.addStage("channel", out, notes)
@@ -518,7 +530,7 @@ func (p *pipeline) layer(g *graph.Graph) (*graph.Graph, error) {
 			p.sum.Layers[i].After = 0
 		}
 	}
-	if _, err := p.tune(out, "layer", c.FinetuneEpochs, c.LR, 0); err != nil {
+	if _, err := p.tune(out, "layer", c.FinetuneEpochs, c.LR, 0, true); err != nil {
 		return nil, err
 	}
 	return out, p.addStage("layer", out, fmt.Sprintf("removed %d blocks: %v", len(names), names))

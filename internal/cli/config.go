@@ -55,6 +55,14 @@ type compressConfig struct {
 		LR             float64 `yaml:"lr" json:"lr"`
 	} `yaml:"layer" json:"layer"`
 
+	// Distill, with Weight > 0, fine-tunes the pruned models (the channel
+	// and layer stages) against the input model's soft targets as well as
+	// the labels (knowledge distillation, train.SoftmaxDistill).
+	Distill struct {
+		Weight      float64 `yaml:"weight" json:"weight"`
+		Temperature float64 `yaml:"temperature" json:"temperature"`
+	} `yaml:"distill" json:"distill"`
+
 	Quantize struct {
 		Enabled        bool    `yaml:"enabled" json:"enabled"`
 		ThresholdScale float64 `yaml:"threshold_scale" json:"threshold_scale"`
@@ -88,6 +96,7 @@ func defaultCompressConfig() compressConfig {
 	ch.ValSize, ch.MaxRatio, ch.CalibBatches, ch.Hidden = 2000, 0.8, 8, 300
 	ch.MinChannels, ch.RoundTo, ch.FinetuneEpochs, ch.LR = 1, 8, 6, 0.05
 	c.Layer.Blocks, c.Layer.Score, c.Layer.FinetuneEpochs, c.Layer.LR = 3, "last", 4, 0.02
+	c.Distill.Weight, c.Distill.Temperature = 0, 4
 	q := &c.Quantize
 	q.Enabled, q.ThresholdScale, q.MaxClusters, q.Method, q.FinetuneEpochs, q.CentroidLR = true, 0.2, 256, "birch-kmeans", 1, 1e-4
 	// Half-float centroids: the accuracy is measured with them rounded, and
@@ -141,6 +150,8 @@ func (c *compressConfig) validate() error {
 		return badInput("layer.blocks and layer.threshold must be >= 0")
 	case q.MaxClusters < 1 || q.MaxClusters > 256 || q.Clusters < 0 || q.Clusters > 256 || q.ThresholdScale <= 0:
 		return badInput("quantize: max_clusters in [1, 256], clusters in [0, 256], threshold_scale > 0")
+	case !(c.Distill.Weight >= 0 && c.Distill.Weight <= 1) || (c.Distill.Weight > 0 && !(c.Distill.Temperature > 0)):
+		return badInput("distill: weight in [0, 1] and, with a weight, temperature > 0; got %g and %g", c.Distill.Weight, c.Distill.Temperature)
 	case q.Method != "birch-kmeans" && q.Method != "kmeans" && q.Method != "exact":
 		return badInput("quantize.method must be birch-kmeans, kmeans or exact, got %q", q.Method)
 	}

@@ -16,6 +16,11 @@ type tuneFlags struct {
 	Batch   int
 	WD      float64
 	Augment string // as train's --augment: "crop", "flip", "crop,flip" or ""
+	// Teacher, when set (compress sets it), is distilled into the model:
+	// weight DistillW on its soft targets at temperature DistillTemp
+	// (train.Options.Teacher).
+	Teacher               *graph.Graph
+	DistillW, DistillTemp float64
 }
 
 func (t *tuneFlags) register(fs *flag.FlagSet, defEpochs int) {
@@ -34,6 +39,8 @@ func (t *tuneFlags) validate() error {
 		return badInput("--batch must be > 1, got %d", t.Batch)
 	case t.LR <= 0:
 		return badInput("--finetune-lr must be > 0, got %g", t.LR)
+	case !(t.DistillW >= 0 && t.DistillW <= 1):
+		return badInput("--distill must be in [0, 1], got %g", t.DistillW)
 	}
 	_, err := parseAugment(t.Augment)
 	return err
@@ -54,11 +61,16 @@ func finetune(e *env, g *graph.Graph, t tuneFlags, trainSet, testSet *data.Datas
 	if err != nil {
 		return 0, err
 	}
-	fmt.Fprintf(e.stderr, "fine-tuning %d epochs (lr %g)\n", t.Epochs, t.LR)
+	kd := ""
+	if t.Teacher != nil {
+		kd = fmt.Sprintf(", distilling the teacher with weight %g at T = %g", t.DistillW, t.DistillTemp)
+	}
+	fmt.Fprintf(e.stderr, "fine-tuning %d epochs (lr %g%s)\n", t.Epochs, t.LR, kd)
 	res, err := train.Fit(g, trainSet, testSet, train.Options{
 		Epochs: t.Epochs, Batch: t.Batch, Optimizer: "sgd", LR: t.LR, Momentum: 0.9, Nesterov: true,
 		WeightDecay: t.WD, Schedule: "onecycle", Sparsity: sparsity, Augment: aug, Seed: seed, Progress: e.stderr,
 		CheckpointDir: ckptDir, Resume: resume, Context: e.ctx,
+		Teacher: t.Teacher, DistillW: t.DistillW, DistillTemp: t.DistillTemp,
 	})
 	if err != nil {
 		return 0, err

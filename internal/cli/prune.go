@@ -99,6 +99,7 @@ func parsePrune(e *env, args []string) (*pruneOptions, error) {
 	fs.IntVar(&o.MinChannels, "min-channels", 1, "channels every layer keeps at least")
 	fs.IntVar(&o.RoundTo, "round-to", 1, "round kept channel counts up to a multiple of this (e.g. 8 for hardware)")
 	o.Tune.register(fs, 0)
+	fs.Float64Var(&o.Tune.DistillW, "distill", 0, "fine-tune against the unpruned model's soft targets with this weight in [0, 1] (knowledge distillation; 0: labels only)")
 	o.DDPG.register(fs)
 	fs.StringVar(&o.Out, "out", "", "output ONNX model (required)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed")
@@ -181,6 +182,10 @@ func runPrune(e *env, args []string) error {
 	g, err := loadModel(o.Model)
 	if err != nil {
 		return err
+	}
+	if o.Tune.DistillW > 0 {
+		// The pruning functions return copies: g stays the unpruned teacher.
+		o.Tune.Teacher, o.Tune.DistillTemp = g, 4
 	}
 	var trainSet, testSet *data.Dataset
 	if o.Data.Spec != "" {
