@@ -458,6 +458,7 @@ func TestValidate(t *testing.T) {
 		{"inf info", func(s *Summary) { s.Episodes = []Episode{{Info: map[string]float64{"acc": math.Inf(-1)}}} }, `"acc"`},
 		{"NaN block score", func(s *Summary) { s.Blocks = []Block{{Name: "b", Score: math.NaN()}} }, `block 0 ("b")`},
 		{"zero K", func(s *Summary) { s.Clusters = []LayerClusters{{Name: "w", K: 0}} }, `"w"`},
+		{"NaN speed check", func(s *Summary) { s.SpeedCheck = &SpeedCheck{After: SpeedFigures{ORTImagesPerSec: math.NaN()}} }, "speed_check after"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -523,6 +524,37 @@ func TestDerived(t *testing.T) {
 				t.Errorf("SpeedupORT = %v, want %v", got, tc.ortSpd)
 			}
 		})
+	}
+}
+
+// The side-by-side check, when it measured both models, decides the
+// speed-ups; a figure it lacks falls back to the stage table's.
+func TestSpeedCheckDecides(t *testing.T) {
+	s := &Summary{BenchBatch: 64, Stages: []Stage{
+		{Name: "original", Bytes: 1000, ImagesPerSec: 100, ORTImagesPerSec: 200, ORTBatch1ImagesPerSec: 50},
+		{Name: "quantized", Bytes: 100, ImagesPerSec: 150, ORTImagesPerSec: 250, ORTBatch1ImagesPerSec: 100},
+	}}
+	s.SpeedCheck = &SpeedCheck{Rounds: 3,
+		Before: SpeedFigures{ImagesPerSec: 100, ORTImagesPerSec: 200},
+		After:  SpeedFigures{ImagesPerSec: 400, ORTImagesPerSec: 500}}
+	if a, b, c := s.Speedup(), s.SpeedupORT(), s.SpeedupORTBatch1(); a != 4 || b != 2.5 || c != 2 {
+		t.Errorf("speed-ups %v %v %v, want 4 (check), 2.5 (check), 2 (stages: the check has no batch-1 figures)", a, b, c)
+	}
+	m, err := s.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m["speedup_ort"] != 2.5 || m["speedup_ort_batch1"] != 2.0 || m["speed_check"] == nil {
+		t.Errorf("JSON speedup_ort %v, speedup_ort_batch1 %v, speed_check %v", m["speedup_ort"], m["speedup_ort_batch1"], m["speed_check"])
+	}
+	md := string(s.markdown(t.TempDir()))
+	for _, want := range []string{"3 rounds alternating", "| ONNX Runtime, batch 64 |", "2.50x", "4.00x", "4.00x faster in slimgo"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+	if strings.Contains(md, "| ONNX Runtime, batch 1 ") {
+		t.Error("report.md shows a batch-1 row the check did not measure")
 	}
 }
 

@@ -90,6 +90,26 @@ type LayerClusters struct {
 	BitsPerWeight float64 `json:"bits_per_weight"` // stored bits per weight, codebook included
 }
 
+// SpeedFigures are one model's speeds: slimgo and ONNX Runtime images/s at
+// Summary.BenchBatch, ONNX Runtime at batch 1; 0 = not measured.
+type SpeedFigures struct {
+	ImagesPerSec          float64 `json:"images_per_s,omitempty"`
+	ORTImagesPerSec       float64 `json:"ort_images_per_s,omitempty"`
+	ORTBatch1ImagesPerSec float64 `json:"ort_batch1_images_per_s,omitempty"`
+}
+
+// SpeedCheck is the original and the delivered model timed side by side
+// after the run: Rounds rounds that alternate the two, each model keeping
+// its best figure. The stage table's speeds are taken as each stage ends,
+// minutes or hours apart, so a machine that got busier or quieter in
+// between biases their ratio; these pairs do not have that bias, and the
+// speed-ups use them when present.
+type SpeedCheck struct {
+	Rounds int          `json:"rounds"`
+	Before SpeedFigures `json:"before"`
+	After  SpeedFigures `json:"after"`
+}
+
 // Summary is everything a compression run reports. Fill what ran and leave
 // the rest empty: a plot whose data is empty is skipped and the report says
 // why.
@@ -112,6 +132,9 @@ type Summary struct {
 	Episodes    []Episode       `json:"episodes,omitempty"`     // DDPG search, in order
 	Blocks      []Block         `json:"blocks,omitempty"`       // residual blocks scored by layer pruning
 	Clusters    []LayerClusters `json:"layer_clusters,omitempty"`
+	// SpeedCheck, when present, holds the side-by-side timing the
+	// speed-ups are computed from (see SpeedCheck).
+	SpeedCheck *SpeedCheck `json:"speed_check,omitempty"`
 
 	// Files maps an output's role (e.g. "model", "packed", "onnx_shared")
 	// to its path; the report lists them.
@@ -180,24 +203,34 @@ func (s *Summary) speedEnds(f func(Stage) float64) (first, last float64) {
 	return first, last
 }
 
-// Speedup is slimgo images/s of the last timed stage over that of the first
-// timed stage (normally the original); 0 when fewer than two stages, or
-// none, were timed.
+// Speedup is slimgo images/s of the delivered model over the original's:
+// from SpeedCheck when it measured both, else of the last timed stage over
+// the first timed stage (normally the original); 0 when not measured.
 func (s *Summary) Speedup() float64 {
-	if s.timed(func(st Stage) float64 { return st.ImagesPerSec }) < 2 {
-		return 0
-	}
-	a, b := s.speedEnds(func(st Stage) float64 { return st.ImagesPerSec })
-	return ratio(b, a)
+	return s.speedup(func(f SpeedFigures) float64 { return f.ImagesPerSec })
 }
 
-// SpeedupORT is Speedup measured in ONNX Runtime (0 when not measured on two
-// stages).
+// SpeedupORT is Speedup measured in ONNX Runtime at BenchBatch.
 func (s *Summary) SpeedupORT() float64 {
-	if s.timed(func(st Stage) float64 { return st.ORTImagesPerSec }) < 2 {
+	return s.speedup(func(f SpeedFigures) float64 { return f.ORTImagesPerSec })
+}
+
+// SpeedupORTBatch1 is Speedup measured in ONNX Runtime at batch 1.
+func (s *Summary) SpeedupORTBatch1() float64 {
+	return s.speedup(func(f SpeedFigures) float64 { return f.ORTBatch1ImagesPerSec })
+}
+
+func (s *Summary) speedup(f func(SpeedFigures) float64) float64 {
+	if c := s.SpeedCheck; c != nil && f(c.Before) > 0 && f(c.After) > 0 {
+		return ratio(f(c.After), f(c.Before))
+	}
+	stage := func(st Stage) float64 {
+		return f(SpeedFigures{st.ImagesPerSec, st.ORTImagesPerSec, st.ORTBatch1ImagesPerSec})
+	}
+	if s.timed(stage) < 2 {
 		return 0
 	}
-	a, b := s.speedEnds(func(st Stage) float64 { return st.ORTImagesPerSec })
+	a, b := s.speedEnds(stage)
 	return ratio(b, a)
 }
 
@@ -284,6 +317,18 @@ func (s *Summary) Validate() error {
 			}
 		}
 	}
+	if c := s.SpeedCheck; c != nil {
+		for _, side := range []struct {
+			name string
+			f    SpeedFigures
+		}{{"before", c.Before}, {"after", c.After}} {
+			for _, v := range []float64{side.f.ImagesPerSec, side.f.ORTImagesPerSec, side.f.ORTBatch1ImagesPerSec} {
+				if !finite(v) || v < 0 {
+					return fmt.Errorf("report: speed_check %s: %v images/s, want >= 0 and finite", side.name, v)
+				}
+			}
+		}
+	}
 	for name, xs := range map[string][]float64{"gamma_before": s.GammaBefore, "gamma_after": s.GammaAfter} {
 		for i, x := range xs {
 			if !finite(x) {
@@ -323,7 +368,7 @@ func (s *Summary) Validate() error {
 // snake_case key, plus the derived contract keys of `compress`:
 // accuracy_before, accuracy, params_before, params, macs_before, macs,
 // bytes_before, bytes (first and last stage), compression, speedup (0 =
-// not measured), speedup_ort (when measured), mac_reduction,
+// not measured), speedup_ort and speedup_ort_batch1 (when measured), mac_reduction,
 // param_reduction, best_episode (1-based, when a search ran),
 // removed_blocks (names), ratios (layer -> ratio, when chosen) and clusters
 // (layer -> K). Values are JSON types (float64, string, []any,
@@ -364,6 +409,9 @@ func (s *Summary) JSON() (map[string]any, error) {
 	derived["removed_blocks"] = removed
 	if v := s.SpeedupORT(); v > 0 {
 		derived["speedup_ort"] = v
+	}
+	if v := s.SpeedupORTBatch1(); v > 0 {
+		derived["speedup_ort_batch1"] = v
 	}
 	if i := s.BestEpisode(); i >= 0 {
 		derived["best_episode"] = float64(i + 1)

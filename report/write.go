@@ -174,6 +174,7 @@ func (s *Summary) markdown(dir string) []byte {
 	fmt.Fprintf(&b, "\"-\" = not measured.\n\n")
 	b.WriteString(s.stageTable())
 	b.WriteString("\n")
+	s.speedCheckSection(&b)
 
 	for _, sec := range sections() {
 		fmt.Fprintf(&b, "## %s\n\n", sec.title)
@@ -194,6 +195,38 @@ func (s *Summary) markdown(dir string) []byte {
 	}
 	s.filesSection(&b, dir)
 	return b.Bytes()
+}
+
+// speedCheckSection renders SpeedCheck, when present, as a small table of
+// the two models' side-by-side speeds and their ratios.
+func (s *Summary) speedCheckSection(b *bytes.Buffer) {
+	c := s.SpeedCheck
+	if c == nil {
+		return
+	}
+	fmt.Fprintf(b, "Speed side by side after the run (%d rounds alternating the original and the delivered model, best of each; "+
+		"the headline's speed-ups come from here, as the stage table's speeds were taken at different times):\n\n", c.Rounds)
+	t := newTable("images/s", ">original", ">delivered", ">speed-up")
+	batch := "batch"
+	if s.BenchBatch > 0 {
+		batch = fmt.Sprintf("batch %d", s.BenchBatch)
+	}
+	for _, r := range []struct {
+		name string
+		f    func(SpeedFigures) float64
+	}{
+		{"slimgo, " + batch, func(f SpeedFigures) float64 { return f.ImagesPerSec }},
+		{"ONNX Runtime, " + batch, func(f SpeedFigures) float64 { return f.ORTImagesPerSec }},
+		{"ONNX Runtime, batch 1", func(f SpeedFigures) float64 { return f.ORTBatch1ImagesPerSec }},
+	} {
+		x, y := r.f(c.Before), r.f(c.After)
+		if x <= 0 || y <= 0 {
+			continue
+		}
+		t.add(r.name, rate(x), rate(y), fmt.Sprintf("%.2fx", y/x))
+	}
+	b.WriteString(t.String())
+	b.WriteString("\n")
 }
 
 func (s *Summary) runSection(b *bytes.Buffer) {

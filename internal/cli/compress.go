@@ -260,6 +260,9 @@ func compress(e *env, o *compressOptions) (*report.Summary, error) {
 			return nil, err
 		}
 	}
+	if err := p.speedCheck(); err != nil {
+		return nil, err
+	}
 	p.sum.Finished = time.Now()
 	if _, err := report.Write(p.dir, p.sum); err != nil {
 		return nil, err
@@ -322,6 +325,47 @@ func (p *pipeline) stageFigures(name string, g *graph.Graph, bytes int64, file s
 	fmt.Fprintf(p.e.stderr, "%s: accuracy %.2f%%, %d params, %.2f M MACs, %d bytes, %.0f img/s (slimgo), %.0f img/s (ONNX Runtime)\n",
 		name, s.Accuracy, s.Params, float64(s.MACs)/1e6, s.Bytes, s.ImagesPerSec, s.ORTImagesPerSec)
 	return s, nil
+}
+
+// speedRounds is how many times speedCheck times each model.
+const speedRounds = 3
+
+// speedCheck times the original and the delivered model side by side,
+// alternating them for speedRounds rounds and keeping each one's best
+// figures, into p.sum.SpeedCheck: slimgo runs model.pruned.onnx, ONNX
+// Runtime the delivered ONNX file (weight-shared when clustered), the
+// original in deployment form (BN folded) on both; ONNX Runtime is left out
+// with --no-ort. It runs again on every rerun of a finished directory, so
+// the check reflects the machine as it is then.
+func (p *pipeline) speedCheck() error {
+	orig, err := loadModel(p.o.Model)
+	if err != nil {
+		return err
+	}
+	pruned := p.sum.Files["pruned_onnx"]
+	final, err := onnx.ReadFile(pruned)
+	if err != nil {
+		return fmt.Errorf("speed check: %w", err)
+	}
+	delivered := pruned
+	if f, ok := p.sum.Files["shared_onnx"]; ok {
+		delivered = f
+	}
+	fmt.Fprintf(p.e.stderr, "\ntiming the original and the delivered model side by side (%d rounds)\n", speedRounds)
+	c := &report.SpeedCheck{Rounds: speedRounds}
+	best := func(f *report.SpeedFigures, g *graph.Graph, file string) {
+		f.ImagesPerSec = max(f.ImagesPerSec, inferenceSpeed(g, p.cfg.BenchBatch))
+		if !p.o.NoORT {
+			n, one := ortSpeed(p.e, g, file, p.dir, p.cfg.BenchBatch)
+			f.ORTImagesPerSec, f.ORTBatch1ImagesPerSec = max(f.ORTImagesPerSec, n), max(f.ORTBatch1ImagesPerSec, one)
+		}
+	}
+	for range speedRounds {
+		best(&c.Before, orig, "")
+		best(&c.After, final, delivered)
+	}
+	p.sum.SpeedCheck = c
+	return nil
 }
 
 // ortSpeed measures ONNX Runtime images/s at batch n and at batch 1. A float

@@ -94,6 +94,22 @@ func TestCompressEndToEnd(t *testing.T) {
 	if c := got["compression"].(float64); math.Abs(c-float64(fileSize(base))/float64(after.Bytes)) > 1e-9 {
 		t.Errorf("compression %g != bytes_before/bytes", c)
 	}
+	// The speed-ups come from the side-by-side check, which timed both
+	// models (in ONNX Runtime too, when it is there).
+	if c := sum.SpeedCheck; c == nil || c.Rounds != speedRounds || c.Before.ImagesPerSec <= 0 || c.After.ImagesPerSec <= 0 {
+		t.Errorf("speed check %+v: want %d rounds with both models timed", c, speedRounds)
+	} else {
+		if sp := got["speedup"].(float64); math.Abs(sp-c.After.ImagesPerSec/c.Before.ImagesPerSec) > 1e-9 {
+			t.Errorf("speedup %g is not the check's %g / %g", sp, c.After.ImagesPerSec, c.Before.ImagesPerSec)
+		}
+		if ort.Available() {
+			sp, _ := got["speedup_ort_batch1"].(float64)
+			if c.Before.ORTBatch1ImagesPerSec <= 0 || math.Abs(sp-c.After.ORTBatch1ImagesPerSec/c.Before.ORTBatch1ImagesPerSec) > 1e-9 {
+				t.Errorf("speedup_ort_batch1 %g, check %+v", sp, c)
+			}
+		}
+	}
+
 	// The packed file restores exactly the shared model's weights.
 	pk, err := cluster.ReadPackedFile(filepath.Join(out, filePacked))
 	if err != nil {
