@@ -89,6 +89,9 @@ func TestParseDefaults(t *testing.T) {
 	if c.cfg.Channel.Episodes != 30 || c.cfg.Layer.Blocks != 3 || c.cfg.Channel.Warmup != def.Channel.Warmup || c.cfg.Sparse.Lambda != def.Sparse.Lambda {
 		t.Fatalf("compress flags did not override exactly what was given: %+v", c.cfg)
 	}
+	if c, err = parseCompress(e, []string{"--model", "m", "--out", "d", "--distill", "0"}); err != nil || c.cfg.Distill.Weight != 0 || def.Distill.Weight == 0 {
+		t.Fatalf("--distill 0 does not turn the default distillation (weight %g) off: %v %+v", def.Distill.Weight, err, c.cfg.Distill)
+	}
 }
 
 func TestMainExitCodes(t *testing.T) {
