@@ -69,19 +69,7 @@ func TestSoftmaxDistillGradient(t *testing.T) {
 			if want := f(); math.Abs(loss-want) > 1e-9*math.Max(1, want) {
 				t.Errorf("loss %.12g, naive %.12g", loss, want)
 			}
-			for i := range z64 {
-				const h = 1e-5
-				old := z64[i]
-				z64[i] = old + h
-				lp := f()
-				z64[i] = old - h
-				lm := f()
-				z64[i] = old
-				num := (lp - lm) / (2 * h)
-				if d := math.Abs(float64(grad.Data[i]) - num); d > 1e-6 {
-					t.Errorf("grad[%d] = %.9g, central difference %.9g", i, grad.Data[i], num)
-				}
-			}
+			checkCentral(t, z64, grad.Data, f)
 		})
 	}
 }

@@ -61,21 +61,27 @@ func TestSoftmaxCrossEntropyGradient(t *testing.T) {
 			if want := naiveCE(z64, tc.n, tc.k, labels, tc.smooth); math.Abs(loss-want) > 1e-9*math.Max(1, want) {
 				t.Errorf("loss %.12g, naive %.12g", loss, want)
 			}
-			// Central differences in float64 on the exact loss.
-			for i := range z64 {
-				const h = 1e-5
-				old := z64[i]
-				z64[i] = old + h
-				lp := naiveCE(z64, tc.n, tc.k, labels, tc.smooth)
-				z64[i] = old - h
-				lm := naiveCE(z64, tc.n, tc.k, labels, tc.smooth)
-				z64[i] = old
-				num := (lp - lm) / (2 * h)
-				if d := math.Abs(float64(grad.Data[i]) - num); d > 1e-6 {
-					t.Errorf("grad[%d] = %.9g, central difference %.9g", i, grad.Data[i], num)
-				}
-			}
+			checkCentral(t, z64, grad.Data, func() float64 { return naiveCE(z64, tc.n, tc.k, labels, tc.smooth) })
 		})
+	}
+}
+
+// checkCentral compares grad with central differences of loss, a float64
+// function of z (perturbed in place and restored), element by element.
+func checkCentral(t *testing.T, z []float64, grad []float32, loss func() float64) {
+	t.Helper()
+	const h = 1e-5
+	for i := range z {
+		old := z[i]
+		z[i] = old + h
+		lp := loss()
+		z[i] = old - h
+		lm := loss()
+		z[i] = old
+		num := (lp - lm) / (2 * h)
+		if d := math.Abs(float64(grad[i]) - num); d > 1e-6 {
+			t.Errorf("grad[%d] = %.9g, central difference %.9g", i, grad[i], num)
+		}
 	}
 }
 
