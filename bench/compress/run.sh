@@ -31,10 +31,15 @@ print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for st in s["stages"]:
     print(f"| {st['name']} | {st['accuracy']:.2f}% | {st['params']} | {st['macs']/1e6:.2f} M | {st['bytes']} | "
           f"{st['images_per_s']:.0f} | {st.get('ort_images_per_s', 0):.0f} | {st.get('ort_batch1_images_per_s', 0):.0f} | {st.get('seconds', 0):.0f} |")
-b, a = s["stages"][0], s["stages"][-1]
+c = s.get("speed_check")
+if c:
+    print(f"side by side ({c['rounds']} rounds, best of each), original -> delivered img/s:")
+    for k, name in [("images_per_s", "slimgo b64"), ("ort_images_per_s", "ORT b64"), ("ort_batch1_images_per_s", "ORT b1")]:
+        x, y = c["before"].get(k, 0), c["after"].get(k, 0)
+        if x and y:
+            print(f"  {name}: {x:.0f} -> {y:.0f} ({y/x:.2f}x)")
 print(f"compression {s['compression']:.1f}x, MACs {s['mac_reduction']:.2f}x fewer, "
-      f"ORT speed-up b64 {a.get('ort_images_per_s',0)/max(b.get('ort_images_per_s',1),1):.2f}x, "
-      f"b1 {a.get('ort_batch1_images_per_s',0)/max(b.get('ort_batch1_images_per_s',1),1):.2f}x, "
+      f"ORT speed-up b64 {s.get('speedup_ort', 0):.2f}x, b1 {s.get('speedup_ort_batch1', 0):.2f}x, "
       f"accuracy {s['accuracy_before']:.2f}% -> {s['accuracy']:.2f}%")
 PY
 grep -E "Elapsed|Maximum resident" "$work/compress.log" || true
