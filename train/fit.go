@@ -38,10 +38,12 @@ type Options struct {
 	Gamma        float64   // step schedule factor (default 0.1)
 
 	LabelSmoothing float64 // cross-entropy label smoothing in [0, 1)
-	// Teacher, when set, distills it into the model (SoftmaxDistill): each
-	// step also runs the teacher, in inference mode, on the same augmented
-	// batch. It must take the model's input and give logits of the same
-	// shape; it is not trained. Not with LabelSmoothing.
+	// Teacher, when set, distills it into the model (SoftmaxDistill) with
+	// its logits, in inference mode, on each step's batch: computed once
+	// for the whole training set when Augment changes nothing, else by
+	// running the teacher on every (augmented) batch. It must take the
+	// model's input and give logits of the same shape; it is not trained.
+	// Not with LabelSmoothing.
 	Teacher      *graph.Graph
 	DistillW     float64       // weight of the teacher's soft targets, in [0, 1] (default 0.5)
 	DistillTemp  float64       // softmax temperature of the soft targets (default 4)
@@ -492,7 +494,7 @@ epochs:
 			var loss float64
 			var correct int
 			if opt.Teacher != nil {
-				tout := tbuf
+				var tout *tensor.Tensor
 				if soft != nil {
 					tbuf = gatherRows(soft, idx, tbuf)
 					tout = tbuf

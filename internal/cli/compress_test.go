@@ -6,6 +6,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/slimgo/slimgo/cluster"
@@ -154,6 +156,25 @@ func TestCompressEndToEnd(t *testing.T) {
 		if code := Main([]string{"eval", "--model", model, "--packed", pk, "--data", "sample", "--test-limit", "10"}, &o2, &e2); code != ExitInput {
 			t.Errorf("eval --model %s --packed %s: exit %d, want 2 (%s)", filepath.Base(model), filepath.Base(pk), code, e2.String())
 		}
+	}
+
+	// Rerunning the finished directory only retimes the two models; when
+	// one is gone it warns, leaves the check out and still succeeds.
+	moved := filepath.Join(dir, "moved.onnx")
+	if err := os.Rename(filepath.Join(out, filePruned), moved); err != nil {
+		t.Fatal(err)
+	}
+	var o3, e3 bytes.Buffer
+	if code := Main(append(slices.Clone(args), "--no-ort"), &o3, &e3); code != 0 || !strings.Contains(e3.String(), "no side-by-side speed check") {
+		t.Errorf("rerun without model.pruned.onnx: exit %d, stderr:\n%s", code, e3.String())
+	}
+	if s2, err := report.ReadJSON(filepath.Join(out, fileSummary)); err != nil {
+		t.Error(err)
+	} else if s2.SpeedCheck != nil {
+		t.Errorf("rerun without model.pruned.onnx: the summary keeps a speed check %+v", s2.SpeedCheck)
+	}
+	if err := os.Rename(moved, filepath.Join(out, filePruned)); err != nil {
+		t.Fatal(err)
 	}
 
 	// ONNX Runtime runs both ONNX outputs and agrees with slimgo.
