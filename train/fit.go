@@ -45,8 +45,8 @@ type Options struct {
 	// model's input and give logits of the same shape; it is not trained.
 	// Not with LabelSmoothing.
 	Teacher      *graph.Graph
-	DistillW     float64       // weight of the teacher's soft targets, in [0, 1] (default 0.5)
-	DistillTemp  float64       // softmax temperature of the soft targets (default 4)
+	DistillW     float64       // weight of the teacher's soft targets, in [0, 1] (default DefaultDistillW)
+	DistillTemp  float64       // softmax temperature of the soft targets (default DefaultDistillTemp)
 	Sparsity     float64       // > 0 adds BNSparsity{Lambda: Sparsity}
 	Regularizers []Regularizer // further loss terms
 	Augment      *data.Augment // training augmentation (nil: none)
@@ -66,6 +66,13 @@ type Options struct {
 	// steps of this call; a test hook for interruption and resume.
 	StopAfterSteps int
 }
+
+// The distillation settings Fit takes when Options leaves them 0 (Hinton et
+// al.'s usual choices).
+const (
+	DefaultDistillW    = 0.5
+	DefaultDistillTemp = 4
+)
 
 // DefaultOptions returns the settings the CLI starts from: SGD with
 // Nesterov momentum 0.9, LR 0.1, weight decay 5e-4, one-cycle schedule,
@@ -309,10 +316,10 @@ func (o *Options) validate(trainSet *data.Dataset) error {
 	}
 	if o.Teacher != nil {
 		if o.DistillW == 0 {
-			o.DistillW = 0.5
+			o.DistillW = DefaultDistillW
 		}
 		if o.DistillTemp == 0 {
-			o.DistillTemp = 4
+			o.DistillTemp = DefaultDistillTemp
 		}
 		if !(o.DistillW > 0 && o.DistillW <= 1) || !(o.DistillTemp > 0) || o.LabelSmoothing != 0 {
 			return fmt.Errorf("train: distillation needs a weight in (0, 1] (got %g), a temperature > 0 (got %g) and no label smoothing (got %g)",

@@ -145,6 +145,21 @@ type pipeline struct {
 	testSet  *data.Dataset
 	st       *pipelineState
 	sum      *report.Summary
+	input    *graph.Graph // the model as given, read once by inputModel
+}
+
+// inputModel returns the model as given (--model), read on first use and
+// kept: the stages change their own copy, and the distillation teacher and
+// the speed check only read this one.
+func (p *pipeline) inputModel() (*graph.Graph, error) {
+	if p.input == nil {
+		g, err := loadModel(p.o.Model)
+		if err != nil {
+			return nil, err
+		}
+		p.input = g
+	}
+	return p.input, nil
 }
 
 func runCompress(e *env, args []string) error {
@@ -338,7 +353,7 @@ const speedRounds = 3
 // leaves the check out (the speed-ups then come from the stage table) with
 // a warning.
 func (p *pipeline) speedCheck() {
-	orig, err := loadModel(p.o.Model)
+	orig, err := p.inputModel()
 	pruned := p.sum.Files["pruned_onnx"]
 	var final *graph.Graph
 	if err == nil {
@@ -440,7 +455,7 @@ func (p *pipeline) original(g *graph.Graph) (*graph.Graph, error) {
 func (p *pipeline) tune(g *graph.Graph, stage string, epochs int, lr, sparsity float64, distil bool) (float64, error) {
 	t := tuneFlags{Epochs: epochs, LR: lr, Batch: p.cfg.Batch, WD: 5e-4, Augment: p.cfg.Augment}
 	if d := p.cfg.Distill; distil && d.Weight > 0 && epochs > 0 {
-		teacher, err := loadModel(p.o.Model)
+		teacher, err := p.inputModel()
 		if err != nil {
 			return 0, err
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/slimgo/slimgo/train"
 	"gopkg.in/yaml.v3"
 )
 
@@ -100,7 +101,7 @@ func defaultCompressConfig() compressConfig {
 	// (weight 0.5, T = 4) took the same search results from 93.43 / 93.65 /
 	// 93.53% to 93.85 / 93.78 / 93.95% (seeds 1-3); cached teacher logits
 	// make it nearly free without augmentation.
-	c.Distill.Weight, c.Distill.Temperature = 0.5, 4
+	c.Distill.Weight, c.Distill.Temperature = train.DefaultDistillW, train.DefaultDistillTemp
 	q := &c.Quantize
 	q.Enabled, q.ThresholdScale, q.MaxClusters, q.Method, q.FinetuneEpochs, q.CentroidLR = true, 0.2, 256, "birch-kmeans", 1, 1e-4
 	// Half-float centroids: the accuracy is measured with them rounded, and

@@ -185,7 +185,7 @@ func runPrune(e *env, args []string) error {
 	}
 	if o.Tune.DistillW > 0 {
 		// The pruning functions return copies: g stays the unpruned teacher.
-		o.Tune.Teacher, o.Tune.DistillTemp = g, 4
+		o.Tune.Teacher, o.Tune.DistillTemp = g, train.DefaultDistillTemp
 	}
 	var trainSet, testSet *data.Dataset
 	if o.Data.Spec != "" {
