@@ -2,10 +2,12 @@ package train
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/slimgo/slimgo/data"
+	"github.com/slimgo/slimgo/graph"
 	"github.com/slimgo/slimgo/tensor"
 )
 
@@ -147,6 +149,54 @@ func TestFitDistillsTeacher(t *testing.T) {
 		kd.Teacher, kd.DistillW, kd.DistillTemp, kd.Augment = teacher, 1, 2, aug
 		if acc := accOf(kd); acc < 0.95 {
 			t.Errorf("on random labels, distilled from a trained teacher (augment %+v): test accuracy %.3f, want >= 0.95", aug, acc)
+		}
+	}
+
+	// Logits handed in are used as computed here: the same ones give the
+	// same model, bit for bit, and negated ones teach the opposite classes.
+	soft, err := DatasetLogits(teacher, noise, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kd := opt
+	kd.Teacher, kd.DistillW, kd.DistillTemp = teacher, 1, 2
+	fitParams := func(o Options) *graph.Graph {
+		m := mlp(8, 4)
+		if _, err := Fit(m, noise, nil, o); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	given := kd
+	given.TeacherLogits = soft
+	a, b := fitParams(kd), fitParams(given)
+	for name, w := range a.Params {
+		if !slices.Equal(w.Data, b.Params[name].Data) {
+			t.Errorf("param %s differs between computed and given teacher logits", name)
+		}
+	}
+	neg := soft.Clone()
+	for i := range neg.Data {
+		neg.Data[i] = -neg.Data[i]
+	}
+	given.TeacherLogits = neg
+	if acc := accOf(given); acc > 0.05 {
+		t.Errorf("distilled from negated teacher logits: test accuracy %.3f, want <= 0.05", acc)
+	}
+	for _, c := range []struct {
+		name string
+		o    func(*Options)
+		want string
+	}{
+		{"no teacher", func(o *Options) { o.Teacher = nil }, "need a teacher"},
+		{"augmented", func(o *Options) { o.Augment = &data.Augment{FlipH: true} }, "without augmentation"},
+		{"short", func(o *Options) { o.TeacherLogits = tensor.New(noise.Len()-1, 2) }, "shape [127 2], not [128, K]"},
+	} {
+		o := kd
+		o.TeacherLogits = soft
+		c.o(&o)
+		if _, err := Fit(mlp(8, 4), noise, nil, o); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("teacher logits, %s: err %v, want %q", c.name, err, c.want)
 		}
 	}
 

@@ -44,9 +44,15 @@ type Options struct {
 	// running the teacher on every (augmented) batch. It must take the
 	// model's input and give logits of the same shape; it is not trained.
 	// Not with LabelSmoothing.
-	Teacher      *graph.Graph
-	DistillW     float64       // weight of the teacher's soft targets, in [0, 1] (default DefaultDistillW)
-	DistillTemp  float64       // softmax temperature of the soft targets (default DefaultDistillTemp)
+	Teacher     *graph.Graph
+	DistillW    float64 // weight of the teacher's soft targets, in [0, 1] (default DefaultDistillW)
+	DistillTemp float64 // softmax temperature of the soft targets (default DefaultDistillTemp)
+	// TeacherLogits, with Teacher and no augmentation, are the teacher's
+	// logits of every training image, [trainSet.Len(), K] in the set's
+	// order (DatasetLogits), used instead of computing them again: a
+	// caller distilling one teacher into several models passes them on.
+	TeacherLogits *tensor.Tensor
+
 	Sparsity     float64       // > 0 adds BNSparsity{Lambda: Sparsity}
 	Regularizers []Regularizer // further loss terms
 	Augment      *data.Augment // training augmentation (nil: none)
@@ -325,6 +331,9 @@ func (o *Options) validate(trainSet *data.Dataset) error {
 			return fmt.Errorf("train: distillation needs a weight in (0, 1] (got %g), a temperature > 0 (got %g) and no label smoothing (got %g)",
 				o.DistillW, o.DistillTemp, o.LabelSmoothing)
 		}
+	}
+	if o.TeacherLogits != nil && (o.Teacher == nil || augments(o.Augment)) {
+		return errors.New("train: teacher logits need a teacher and training without augmentation")
 	}
 	if o.Resume && o.CheckpointDir == "" {
 		return errors.New("train: resume needs a checkpoint directory")
@@ -635,8 +644,8 @@ epochs:
 
 // newTeacher prepares opt.Teacher, if any: an inference executor to run on
 // every batch or, when the training images are never augmented (so each
-// has the same teacher logits in every epoch), those logits computed once
-// for the whole training set, [N, K].
+// has the same teacher logits in every epoch), those logits for the whole
+// training set, [N, K]: opt.TeacherLogits or computed once here.
 func newTeacher(opt Options, trainSet *data.Dataset) (*engine.Executor, *tensor.Tensor, error) {
 	if opt.Teacher == nil {
 		return nil, nil, nil
@@ -644,14 +653,16 @@ func newTeacher(opt Options, trainSet *data.Dataset) (*engine.Executor, *tensor.
 	if err := checkInput(opt.Teacher, trainSet); err != nil {
 		return nil, nil, fmt.Errorf("train: the teacher: %w", err)
 	}
-	if a := opt.Augment; a == nil || (a.CropPad == 0 && !a.FlipH) {
-		x := tensor.From(trainSet.X, trainSet.Len(), trainSet.C, trainSet.H, trainSet.W)
-		soft, err := Predict(opt.Teacher, x, opt.EvalBatch)
-		if err != nil {
-			return nil, nil, fmt.Errorf("train: the teacher: %w", err)
+	if !augments(opt.Augment) {
+		soft := opt.TeacherLogits
+		if soft == nil {
+			var err error
+			if soft, err = DatasetLogits(opt.Teacher, trainSet, opt.EvalBatch); err != nil {
+				return nil, nil, fmt.Errorf("train: the teacher: %w", err)
+			}
 		}
-		if len(soft.Shape) != 2 {
-			return nil, nil, fmt.Errorf("train: the teacher gives outputs of shape %v, not logits [N, K]", soft.Shape)
+		if len(soft.Shape) != 2 || soft.Shape[0] != trainSet.Len() {
+			return nil, nil, fmt.Errorf("train: the teacher's logits have shape %v, not [%d, K]", soft.Shape, trainSet.Len())
 		}
 		return nil, soft, nil
 	}
@@ -660,6 +671,27 @@ func newTeacher(opt Options, trainSet *data.Dataset) (*engine.Executor, *tensor.
 		return nil, nil, fmt.Errorf("train: the teacher: %w", err)
 	}
 	return e, nil, nil
+}
+
+// augments reports whether a changes any image.
+func augments(a *data.Augment) bool { return a != nil && (a.CropPad > 0 || a.FlipH) }
+
+// DatasetLogits runs g in inference mode on every image of set, batch at a
+// time (<= 0: 256), and returns its outputs, which must be logits [N, K].
+// Errors: g does not take set's images, or gives another shape.
+func DatasetLogits(g *graph.Graph, set *data.Dataset, batch int) (*tensor.Tensor, error) {
+	if err := checkInput(g, set); err != nil {
+		return nil, err
+	}
+	x := tensor.From(set.X, set.Len(), set.C, set.H, set.W)
+	out, err := Predict(g, x, batch)
+	if err != nil {
+		return nil, err
+	}
+	if len(out.Shape) != 2 {
+		return nil, fmt.Errorf("train: the model gives outputs of shape %v, not logits [N, K]", out.Shape)
+	}
+	return out, nil
 }
 
 // gatherRows copies rows idx of the matrix src [N, K] into dst [len(idx), K],

@@ -146,6 +146,10 @@ type pipeline struct {
 	st       *pipelineState
 	sum      *report.Summary
 	input    *graph.Graph // the model as given, read once by inputModel
+	// soft are the input model's logits of every training image, computed
+	// by the first distilled fine-tuning and reused by the next (only
+	// without augmentation, when they do not change from epoch to epoch).
+	soft *tensor.Tensor
 }
 
 // inputModel returns the model as given (--model), read on first use and
@@ -460,6 +464,17 @@ func (p *pipeline) tune(g *graph.Graph, stage string, epochs int, lr, sparsity f
 			return 0, err
 		}
 		t.Teacher, t.DistillW, t.DistillTemp = teacher, d.Weight, d.Temperature
+		if p.cfg.Augment == "" {
+			if p.soft == nil {
+				start := time.Now()
+				if p.soft, err = train.DatasetLogits(teacher, p.trainSet, 0); err != nil {
+					return 0, err
+				}
+				fmt.Fprintf(p.e.stderr, "distillation: the input model's logits of %d training images in %.1f s, kept for every fine-tuning\n",
+					p.trainSet.Len(), time.Since(start).Seconds())
+			}
+			t.TeacherLogits = p.soft
+		}
 	}
 	ckpt := filepath.Join(p.dir, "stages", stage+".ckpt")
 	acc, err := finetune(p.e, g, t, p.trainSet, p.testSet, p.cfg.Seed, sparsity, ckpt, true)

@@ -28,12 +28,14 @@ func TestCompressEndToEnd(t *testing.T) {
 	}
 	dir := t.TempDir()
 	base := filepath.Join(dir, "base.onnx")
+	var stderr string
 	run := func(args ...string) []byte {
 		t.Helper()
 		var out, errb bytes.Buffer
 		if code := Main(args, &out, &errb); code != 0 {
 			t.Fatalf("slimgo %v: exit %d\n%s", args, code, errb.String())
 		}
+		stderr = errb.String()
 		return out.Bytes()
 	}
 	run("train", "--arch", "resnet8", "--data", "sample", "--train-limit", "1200", "--test-limit", "300",
@@ -46,6 +48,14 @@ func TestCompressEndToEnd(t *testing.T) {
 		args = append(args, "--no-ort")
 	}
 	js := run(args...)
+	// Both pruned models are distilled from the input model (the default),
+	// whose logits are computed once.
+	if n := strings.Count(stderr, "the input model's logits of 1200 training images"); n != 1 {
+		t.Errorf("the teacher's logits were computed %d times, want once; stderr:\n%s", n, stderr)
+	}
+	if n := strings.Count(stderr, "distilling the teacher"); n != 2 {
+		t.Errorf("%d distilled fine-tunings, want 2 (channel and layer stages)", n)
+	}
 	var got map[string]any
 	if err := json.Unmarshal(js, &got); err != nil {
 		t.Fatalf("stdout is not one JSON object: %v\n%s", err, js)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/slimgo/slimgo/data"
 	"github.com/slimgo/slimgo/graph"
+	"github.com/slimgo/slimgo/tensor"
 	"github.com/slimgo/slimgo/train"
 )
 
@@ -18,9 +19,11 @@ type tuneFlags struct {
 	Augment string // as train's --augment: "crop", "flip", "crop,flip" or ""
 	// Teacher, when set (compress sets it), is distilled into the model:
 	// weight DistillW on its soft targets at temperature DistillTemp
-	// (train.Options.Teacher).
+	// (train.Options.Teacher). TeacherLogits, when set, are its logits
+	// of the training set (train.Options.TeacherLogits).
 	Teacher               *graph.Graph
 	DistillW, DistillTemp float64
+	TeacherLogits         *tensor.Tensor
 }
 
 func (t *tuneFlags) register(fs *flag.FlagSet, defEpochs int) {
@@ -70,7 +73,7 @@ func finetune(e *env, g *graph.Graph, t tuneFlags, trainSet, testSet *data.Datas
 		Epochs: t.Epochs, Batch: t.Batch, Optimizer: "sgd", LR: t.LR, Momentum: 0.9, Nesterov: true,
 		WeightDecay: t.WD, Schedule: "onecycle", Sparsity: sparsity, Augment: aug, Seed: seed, Progress: e.stderr,
 		CheckpointDir: ckptDir, Resume: resume, Context: e.ctx,
-		Teacher: t.Teacher, DistillW: t.DistillW, DistillTemp: t.DistillTemp,
+		Teacher: t.Teacher, DistillW: t.DistillW, DistillTemp: t.DistillTemp, TeacherLogits: t.TeacherLogits,
 	})
 	if err != nil {
 		return 0, err
