@@ -48,6 +48,7 @@ func TestParseErrors(t *testing.T) {
 		{"convert fold and unfold", wrap(parseConvert), []string{"--model", "m", "--out", "o", "--fold-bn", "--unfold-bn"}, "exclude"},
 		{"compress bad channel method", wrap(parseCompress), []string{"--model", "m", "--out", "o", "--channel-method", "lottery"}, "channel.method"},
 		{"compress keep-params 1", wrap(parseCompress), []string{"--model", "m", "--out", "o", "--keep-params", "1"}, "keep_params"},
+		{"compress keep-macs with slim", wrap(parseCompress), []string{"--model", "m", "--out", "o", "--channel-method", "slim", "--keep-macs", "0.4"}, "keep_macs"},
 		{"compress bad augment", wrap(parseCompress), []string{"--model", "m", "--out", "o", "--augment", "crop,mixup"}, "mixup"},
 		{"prune bad augment", wrap(parsePrune), []string{"--model", "m", "--out", "o", "--augment", "rotate"}, "rotate"},
 		{"demo zero epochs", wrap(parseDemo), []string{"--epochs", "0"}, "--epochs"},
@@ -91,6 +92,9 @@ func TestParseDefaults(t *testing.T) {
 	}
 	if c, err = parseCompress(e, []string{"--model", "m", "--out", "d", "--distill", "0"}); err != nil || c.cfg.Distill.Weight != 0 || def.Distill.Weight == 0 {
 		t.Fatalf("--distill 0 does not turn the default distillation (weight %g) off: %v %+v", def.Distill.Weight, err, c.cfg.Distill)
+	}
+	if c, err = parseCompress(e, []string{"--model", "m", "--out", "d", "--keep-macs", "0.35"}); err != nil || c.cfg.Channel.KeepMACs != 0.35 || c.cfg.Channel.KeepParams != def.Channel.KeepParams {
+		t.Fatalf("--keep-macs 0.35: %v %+v", err, c.cfg.Channel)
 	}
 }
 

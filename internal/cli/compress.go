@@ -59,6 +59,7 @@ func parseCompress(e *env, args []string) (*compressOptions, error) {
 	sparseEpochs := fs.Int("sparse-epochs", c.Sparse.Epochs, "sparse training epochs")
 	channel := fs.String("channel-method", c.Channel.Method, "channel pruning: ddpg, slim or none")
 	keep := fs.Float64("keep-params", c.Channel.KeepParams, "share of parameters channel pruning keeps (0: DDPG reward mode)")
+	keepMACs := fs.Float64("keep-macs", c.Channel.KeepMACs, "share of multiply-accumulates the DDPG search keeps (0: no MAC budget)")
 	episodes := fs.Int("episodes", c.Channel.Episodes, "DDPG episodes")
 	warmup := fs.Int("warmup", c.Channel.Warmup, "DDPG warm-up episodes")
 	b := fs.Float64("b", c.Channel.B, "DDPG accuracy protection b (points)")
@@ -94,6 +95,8 @@ func parseCompress(e *env, args []string) (*compressOptions, error) {
 			c.Channel.Method = *channel
 		case "keep-params":
 			c.Channel.KeepParams = *keep
+		case "keep-macs":
+			c.Channel.KeepMACs = *keepMACs
 		case "episodes":
 			c.Channel.Episodes = *episodes
 		case "warmup":
