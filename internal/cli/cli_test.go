@@ -49,6 +49,7 @@ func TestParseErrors(t *testing.T) {
 		{"compress bad channel method", wrap(parseCompress), []string{"--model", "m", "--out", "o", "--channel-method", "lottery"}, "channel.method"},
 		{"compress keep-params 1", wrap(parseCompress), []string{"--model", "m", "--out", "o", "--keep-params", "1"}, "keep_params"},
 		{"compress keep-macs with slim", wrap(parseCompress), []string{"--model", "m", "--out", "o", "--channel-method", "slim", "--keep-macs", "0.4"}, "keep_macs"},
+		{"prune zero ddpg updates", wrap(parsePrune), []string{"--model", "m", "--out", "o", "--method", "ddpg", "--data", "sample", "--updates", "0"}, "--updates"},
 		{"compress bad augment", wrap(parseCompress), []string{"--model", "m", "--out", "o", "--augment", "crop,mixup"}, "mixup"},
 		{"prune bad augment", wrap(parsePrune), []string{"--model", "m", "--out", "o", "--augment", "rotate"}, "rotate"},
 		{"demo zero epochs", wrap(parseDemo), []string{"--epochs", "0"}, "--epochs"},
@@ -152,6 +153,16 @@ func TestConfigFile(t *testing.T) {
 	c.Augment = "crop,zoom"
 	if err := c.validate(); err == nil || !strings.Contains(err.Error(), "zoom") {
 		t.Fatalf("bad augment item accepted: %v", err)
+	}
+	c = defaultCompressConfig()
+	if err := loadConfig(write("updates.yaml", "channel:\n  updates: 0\n"), &c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.validate(); err == nil || !strings.Contains(err.Error(), "--updates") {
+		t.Fatalf("channel.updates 0 accepted: %v", err)
+	}
+	if c = defaultCompressConfig(); c.ddpg().Updates != defaultDDPGUpdates {
+		t.Fatalf("the DDPG settings lose channel.updates: %+v", c.ddpg())
 	}
 	// An empty augment leaves the hash of configs written before the key
 	// existed unchanged, so their runs still resume.

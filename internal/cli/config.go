@@ -42,6 +42,7 @@ type compressConfig struct {
 		MaxRatio       float64 `yaml:"max_ratio" json:"max_ratio"`             // DDPG largest per-layer ratio
 		CalibBatches   int     `yaml:"calib_batches" json:"calib_batches"`     // BN recalibration batches
 		Hidden         int     `yaml:"hidden" json:"hidden"`                   // DDPG actor/critic width
+		Updates        int     `yaml:"updates" json:"updates"`                 // DDPG agent updates per episode step
 		MinChannels    int     `yaml:"min_channels" json:"min_channels"`       // per layer
 		RoundTo        int     `yaml:"round_to" json:"round_to"`               // kept channels multiple of
 		FinetuneEpochs int     `yaml:"finetune_epochs" json:"finetune_epochs"` // after channel pruning
@@ -94,7 +95,7 @@ func defaultCompressConfig() compressConfig {
 	// blocks kept accuracy exactly but only reached 18x and 2x. 6 and 4
 	// fine-tuning epochs: with 3 and 2 the same search gave 92.95%.
 	ch.Method, ch.KeepParams, ch.Episodes, ch.Warmup, ch.B = "ddpg", 0.3, 60, 15, 2
-	ch.ValSize, ch.MaxRatio, ch.CalibBatches, ch.Hidden = 2000, 0.8, 8, 300
+	ch.ValSize, ch.MaxRatio, ch.CalibBatches, ch.Hidden, ch.Updates = 2000, 0.8, 8, 300, defaultDDPGUpdates
 	ch.MinChannels, ch.RoundTo, ch.FinetuneEpochs, ch.LR = 1, 8, 6, 0.05
 	c.Layer.Blocks, c.Layer.Score, c.Layer.FinetuneEpochs, c.Layer.LR = 3, "last", 4, 0.02
 	// Distilling the input model into the pruned ones while fine-tuning
@@ -174,7 +175,7 @@ func (c *compressConfig) validate() error {
 
 func (c *compressConfig) ddpg() ddpgFlags {
 	ch := c.Channel
-	return ddpgFlags{Episodes: ch.Episodes, Warmup: ch.Warmup, B: ch.B, ValSize: ch.ValSize, RBound: ch.MaxRatio, Calib: ch.CalibBatches, Hidden: ch.Hidden}
+	return ddpgFlags{Episodes: ch.Episodes, Warmup: ch.Warmup, B: ch.B, ValSize: ch.ValSize, RBound: ch.MaxRatio, Calib: ch.CalibBatches, Hidden: ch.Hidden, Updates: ch.Updates}
 }
 
 // hash identifies a configuration (with the data settings) so a rerun in the

@@ -48,9 +48,13 @@ type ddpgFlags struct {
 	RBound     float64
 	Calib      int
 	Hidden     int
+	Updates    int // agent updates per episode step
 	Checkpoint string
 	Resume     bool
 }
+
+// defaultDDPGUpdates is how many agent updates follow each episode step.
+const defaultDDPGUpdates = 1
 
 func (d *ddpgFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&d.Episodes, "episodes", 120, "DDPG episodes, warm-up included")
@@ -60,6 +64,7 @@ func (d *ddpgFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&d.RBound, "max-ratio", 0.8, "largest pruning ratio of one layer")
 	fs.IntVar(&d.Calib, "calib-batches", 8, "training batches used to recalibrate BN statistics per episode")
 	fs.IntVar(&d.Hidden, "hidden", 300, "hidden units of the actor and critic")
+	fs.IntVar(&d.Updates, "updates", defaultDDPGUpdates, "DDPG agent updates per episode step (AMC: 1)")
 	fs.StringVar(&d.Checkpoint, "search-checkpoint", "", "DDPG checkpoint file (default OUT.ddpg.ckpt)")
 	fs.BoolVar(&d.Resume, "resume", false, "resume the search (and fine-tuning) from their checkpoints")
 }
@@ -78,6 +83,8 @@ func (d *ddpgFlags) validate() error {
 		return badInput("--val-size must be >= 10, got %d", d.ValSize)
 	case d.Calib < 1:
 		return badInput("--calib-batches must be >= 1")
+	case d.Updates < 1 || d.Updates > 1000:
+		return badInput("--updates must be in [1, 1000], got %d", d.Updates)
 	}
 	return nil
 }
@@ -477,7 +484,7 @@ func searchDDPG(e *env, g *graph.Graph, trainSet *data.Dataset, d ddpgFlags, pop
 		env.Steps(), mode, env.BaseAcc, val.Len(), d.Episodes, d.Warmup)
 	start := time.Now()
 	res, err := rl.Search(env, ag, rl.SearchOptions{
-		Episodes: d.Episodes, Warmup: d.Warmup, Checkpoint: d.Checkpoint, Resume: d.Resume, Context: e.ctx,
+		Episodes: d.Episodes, Warmup: d.Warmup, Updates: d.Updates, Checkpoint: d.Checkpoint, Resume: d.Resume, Context: e.ctx,
 		OnEpisode: func(ep, best rl.Episode) {
 			el := time.Since(start).Seconds()
 			fmt.Fprintf(e.stderr, "\rddpg episode %d/%d reward %.4f (acc %.2f%%, %d params) best %.4f @%d  %.1f ep/min   ",
