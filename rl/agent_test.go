@@ -161,6 +161,36 @@ func TestAgentLearnsToyOptimum(t *testing.T) {
 	t.Logf("greedy %v, best %.4f at episode %d", greedy, res.Best.Reward, res.Best.N)
 }
 
+// TestUpdatesPerStep: SearchOptions.Updates is the number of agent updates
+// after each step of a learning episode (and of the last warm-up one), and
+// on a search as short as compress's (60 episodes, 15 warm-up, default
+// learning rates) 8 of them learn the toy optimum better than AMC's 1: the
+// last 15 episodes' mean reward was better for 5 of seeds 1-6 when written
+// (-0.30 against -0.64 on this one).
+func TestUpdatesPerStep(t *testing.T) {
+	env := toyEnv{target: []float64{0.2, 0.6, 0.4, 0.7}}
+	late := map[int]float64{}
+	for _, u := range []int{1, 8} {
+		ag, err := NewAgent(Config{StateDim: 2 + len(env.target), Hidden: 64, Seed: 1, RBound: 1, NoiseDecay: math.Pow(0.1, 1.0/45)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Search(env, ag, SearchOptions{Episodes: 60, Warmup: 15, Updates: u})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := u * env.Steps() * 46; ag.Updates != want {
+			t.Errorf("%d updates per step: %d updates in all, want %d", u, ag.Updates, want)
+		}
+		for _, e := range res.Episodes[45:] {
+			late[u] += e.Reward / 15
+		}
+	}
+	if late[8] < late[1]+0.2 {
+		t.Errorf("last 15 episodes' mean reward: %.3f with 8 updates per step, %.3f with 1; want 8 ahead by >= 0.2", late[8], late[1])
+	}
+}
+
 // TestSearchResumeMatchesUninterrupted: stopping a search and resuming it
 // from its checkpoint gives exactly the episodes of an uninterrupted run.
 func TestSearchResumeMatchesUninterrupted(t *testing.T) {
