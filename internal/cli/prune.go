@@ -57,8 +57,8 @@ type ddpgFlags struct {
 // AMC does 1 over hundreds of episodes; in compress's 60 the actor then
 // hardly moves from its start and the best policy is often a warm-up one.
 // 8 took the reference resnet20 from 93.85 / 93.78 / 93.95 % to 93.93 /
-// 94.12 / 94.11 % (seeds 1-3, bench/compress/README.md) for ~0.5 s more
-// per episode.
+// 94.12 / 94.11 % (seeds 1-3, bench/compress/README.md) for ~0.2 s more
+// per episode on an idle machine.
 const defaultDDPGUpdates = 8
 
 func (d *ddpgFlags) register(fs *flag.FlagSet) {
