@@ -134,3 +134,13 @@ func TestBatchAugmentReproducible(t *testing.T) {
 		t.Fatal("augmentation changed nothing in three images")
 	}
 }
+func TestAugmentChanges(t *testing.T) {
+	for _, c := range []struct {
+		a    *Augment
+		want bool
+	}{{nil, false}, {&Augment{}, false}, {&Augment{Fill: -1}, false}, {&Augment{CropPad: 2}, true}, {&Augment{FlipH: true}, true}} {
+		if got := c.a.Changes(); got != c.want {
+			t.Errorf("%+v.Changes() = %v, want %v", c.a, got, c.want)
+		}
+	}
+}

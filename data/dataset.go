@@ -99,6 +99,10 @@ type Augment struct {
 	FillC []float32
 }
 
+// Changes reports whether a alters any image (false for nil and for the
+// zero value): without it every epoch sees the same images.
+func (a *Augment) Changes() bool { return a != nil && (a.CropPad > 0 || a.FlipH) }
+
 // BlackLevel returns the normalised value of a black pixel per channel,
 // (0 - Mean[c]) / Std[c], the natural padding for Augment.FillC. Without
 // recorded statistics it returns zeros.

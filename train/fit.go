@@ -332,7 +332,7 @@ func (o *Options) validate(trainSet *data.Dataset) error {
 				o.DistillW, o.DistillTemp, o.LabelSmoothing)
 		}
 	}
-	if o.TeacherLogits != nil && (o.Teacher == nil || augments(o.Augment)) {
+	if o.TeacherLogits != nil && (o.Teacher == nil || o.Augment.Changes()) {
 		return errors.New("train: teacher logits need a teacher and training without augmentation")
 	}
 	if o.Resume && o.CheckpointDir == "" {
@@ -653,7 +653,7 @@ func newTeacher(opt Options, trainSet *data.Dataset) (*engine.Executor, *tensor.
 	if err := checkInput(opt.Teacher, trainSet); err != nil {
 		return nil, nil, fmt.Errorf("train: the teacher: %w", err)
 	}
-	if !augments(opt.Augment) {
+	if !opt.Augment.Changes() {
 		soft := opt.TeacherLogits
 		if soft == nil {
 			var err error
@@ -672,9 +672,6 @@ func newTeacher(opt Options, trainSet *data.Dataset) (*engine.Executor, *tensor.
 	}
 	return e, nil, nil
 }
-
-// augments reports whether a changes any image.
-func augments(a *data.Augment) bool { return a != nil && (a.CropPad > 0 || a.FlipH) }
 
 // DatasetLogits runs g in inference mode on every image of set, batch at a
 // time (<= 0: 256), and returns its outputs, which must be logits [N, K].

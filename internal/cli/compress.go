@@ -467,7 +467,7 @@ func (p *pipeline) tune(g *graph.Graph, stage string, epochs int, lr, sparsity f
 			return 0, err
 		}
 		t.Teacher, t.DistillW, t.DistillTemp = teacher, d.Weight, d.Temperature
-		if p.cfg.Augment == "" {
+		if aug, err := parseAugment(p.cfg.Augment); err == nil && !aug.Changes() {
 			if p.soft == nil {
 				start := time.Now()
 				if p.soft, err = train.DatasetLogits(teacher, p.trainSet, 0); err != nil {
