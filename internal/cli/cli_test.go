@@ -99,6 +99,25 @@ func TestParseDefaults(t *testing.T) {
 	}
 }
 
+// The demo's settings are built in code, not parsed, so every shape of them
+// a user can ask for must pass compress's own validation.
+func TestDemoConfigValid(t *testing.T) {
+	e, _, _ := testEnv()
+	for _, args := range [][]string{nil, {"--quick"}, {"--episodes", "2"}, {"--episodes", "3", "--quick"}, {"--episodes", "500"}} {
+		o, err := parseDemo(e, args)
+		if err != nil {
+			t.Fatalf("demo %v: %v", args, err)
+		}
+		c := demoConfig(o)
+		if err := c.validate(); err != nil {
+			t.Fatalf("demo %v: config %+v invalid: %v", args, c, err)
+		}
+		if c.Channel.Method != "ddpg" || c.Layer.Blocks < 1 || !c.Quantize.Enabled {
+			t.Fatalf("demo %v skips a stage of the method: %+v", args, c)
+		}
+	}
+}
+
 func TestMainExitCodes(t *testing.T) {
 	cases := []struct {
 		args []string
