@@ -611,7 +611,11 @@ func (p *pipeline) layer(g *graph.Graph) (*graph.Graph, error) {
 	if _, err := p.tune(out, "layer", c.FinetuneEpochs, c.LR, 0, true); err != nil {
 		return nil, err
 	}
-	return out, p.addStage("layer", out, fmt.Sprintf("removed %d blocks: %v", len(names), names))
+	noun := "blocks"
+	if len(names) == 1 {
+		noun = "block"
+	}
+	return out, p.addStage("layer", out, fmt.Sprintf("removed %d %s: %v", len(names), noun, names))
 }
 
 func (p *pipeline) quantize(g *graph.Graph) (*graph.Graph, error) {
