@@ -46,10 +46,10 @@ func parseDemo(e *env, args []string) (*demoOptions, error) {
 
 // demoConfig is the compress configuration of the demo: every stage, sized
 // for the 6,000-image bundled sample and well under five minutes on 2 cores.
-// The fine-tunings get more epochs than a scaled-down compress would, as an epoch
-// of the sample is 47 steps: with 4/4/1 epochs the delivered resnet8 lost 3.0
-// and 1.8 points (seeds 1, 2), with 8/8/2 it lost 0.2 and 0.7, for about 20 s
-// more (bench/compress/README.md, "The demo's fine-tuning budget").
+// An epoch of the sample is only 47 steps, so the fine-tunings run 8/8/2
+// epochs: with 4/4/1 the delivered resnet8 lost 3.0 and 1.8 points (seeds 1,
+// 2), with 8/8/2 0.2 and 0.7, for about 20 s more (bench/compress/README.md,
+// "The demo's fine-tuning budget").
 func demoConfig(o *demoOptions) compressConfig {
 	c := defaultCompressConfig()
 	c.Seed = o.Seed
