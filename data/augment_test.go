@@ -134,6 +134,7 @@ func TestBatchAugmentReproducible(t *testing.T) {
 		t.Fatal("augmentation changed nothing in three images")
 	}
 }
+
 func TestAugmentChanges(t *testing.T) {
 	for _, c := range []struct {
 		a    *Augment

@@ -467,7 +467,11 @@ func (p *pipeline) tune(g *graph.Graph, stage string, epochs int, lr, sparsity f
 			return 0, err
 		}
 		t.Teacher, t.DistillW, t.DistillTemp = teacher, d.Weight, d.Temperature
-		if aug, err := parseAugment(p.cfg.Augment); err == nil && !aug.Changes() {
+		aug, err := parseAugment(p.cfg.Augment)
+		if err != nil {
+			return 0, err
+		}
+		if !aug.Changes() {
 			if p.soft == nil {
 				start := time.Now()
 				if p.soft, err = train.DatasetLogits(teacher, p.trainSet, 0); err != nil {
