@@ -144,15 +144,6 @@ func runEngine(t *testing.T, g *graph.Graph, x *tensor.Tensor) *tensor.Tensor {
 	return y.Clone()
 }
 
-func runORT(t *testing.T, model string, x *tensor.Tensor) *tensor.Tensor {
-	t.Helper()
-	y, err := ort.RunBatch([]ort.Job{{Model: model, X: x}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return y[0]
-}
-
 // relErr is max |a - b| / max |ref|.
 func relErr(t *testing.T, got, ref *tensor.Tensor) float64 {
 	t.Helper()

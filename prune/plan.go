@@ -190,7 +190,7 @@ func SlimPlanParams(g *graph.Graph, groups []*Group, targetParams int, opt Optio
 		}
 		return plan, st.Params, nil
 	}
-	plan, p, err := params(len(all))
+	_, p, err := params(len(all))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -210,6 +210,5 @@ func SlimPlanParams(g *graph.Graph, groups []*Group, targetParams int, opt Optio
 			lo = mid + 1
 		}
 	}
-	plan, p, err = params(hi)
-	return plan, p, err
+	return params(hi)
 }

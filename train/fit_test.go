@@ -291,7 +291,6 @@ func TestNaNStopsNamingStep(t *testing.T) {
 // poison makes the gradient of one parameter NaN at the n-th call (once).
 type poison struct {
 	at, calls int
-	lrs       []float64
 }
 
 func (p *poison) Name() string                   { return "poison" }
