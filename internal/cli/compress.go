@@ -48,7 +48,7 @@ func parseCompress(e *env, args []string) (*compressOptions, error) {
 	fs.StringVar(&o.Model, "model", "", "trained ONNX model to compress (required)")
 	o.Data.register(fs)
 	fs.StringVar(&o.Out, "out", "", "output directory (required); rerunning with the same directory resumes")
-	fs.StringVar(&o.Config, "config", "", "YAML or JSON file with pipeline settings (see docs/compress.md)")
+	fs.StringVar(&o.Config, "config", "", "YAML or JSON file with pipeline settings (keys in docs/cli.md)")
 	fs.BoolVar(&o.Restart, "restart", false, "discard a previous run in --out and start over")
 	fs.BoolVar(&o.NoORT, "no-ort", false, "do not measure ONNX Runtime speed")
 	fs.BoolVar(&o.JSON, "json", false, "print the summary as one JSON object on stdout")

@@ -78,7 +78,7 @@ type compressConfig struct {
 }
 
 // defaultCompressConfig is sized for a 2-core machine and a resnet20 on
-// Fashion-MNIST (see docs/compress.md for the figures behind it).
+// Fashion-MNIST (bench/compress/README.md has the figures behind it).
 func defaultCompressConfig() compressConfig {
 	var c compressConfig
 	c.Seed, c.Batch, c.BenchBatch = 1, 128, 64
