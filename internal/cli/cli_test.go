@@ -108,7 +108,7 @@ func TestDemoConfigValid(t *testing.T) {
 		if err != nil {
 			t.Fatalf("demo %v: %v", args, err)
 		}
-		c := demoConfig(o)
+		c := o.cfg
 		if err := c.validate(); err != nil {
 			t.Fatalf("demo %v: config %+v invalid: %v", args, c, err)
 		}

@@ -18,6 +18,8 @@ type demoOptions struct {
 	NoORT    bool
 	Seed     uint64
 	JSON     bool
+	// cfg is demoConfig of the options above, validated by parseDemo.
+	cfg compressConfig
 }
 
 func parseDemo(e *env, args []string) (*demoOptions, error) {
@@ -37,8 +39,8 @@ func parseDemo(e *env, args []string) (*demoOptions, error) {
 		return nil, badInput("--epochs must be >= 1 and --episodes >= 2")
 	}
 	// Checked here, before the baseline's training, not after it.
-	c := demoConfig(o)
-	if err := c.validate(); err != nil {
+	o.cfg = demoConfig(o)
+	if err := o.cfg.validate(); err != nil {
 		return nil, err
 	}
 	return o, nil
@@ -107,7 +109,7 @@ func runDemo(e *env, args []string) error {
 	} else {
 		fmt.Fprintf(e.stderr, "demo: reusing the baseline %s\n", base)
 	}
-	co := &compressOptions{Model: base, Data: df, Out: o.Out, NoORT: o.NoORT, JSON: o.JSON, cfg: demoConfig(o)}
+	co := &compressOptions{Model: base, Data: df, Out: o.Out, NoORT: o.NoORT, JSON: o.JSON, cfg: o.cfg}
 	sum, err := compress(e, co)
 	if err != nil {
 		return err
