@@ -1,12 +1,15 @@
 package engine
 
-// Element-wise activations: Relu, LeakyRelu, Clip, Sigmoid, Silu.
+// Element-wise activations: Relu, LeakyRelu, Clip, Sigmoid, Silu,
+// HardSigmoid, HardSwish.
 //
 // Each takes one input X of any shape and returns Y of the same shape. The
 // backward pass reads X (and Y where that is cheaper) from the recorded
 // forward, so the kernels keep no state of their own. Derivatives at the
-// kinks follow PyTorch: Relu'(0) = 0, LeakyRelu'(0) = alpha, and Clip passes
-// the gradient where min <= x <= max.
+// kinks follow PyTorch: Relu'(0) = 0, LeakyRelu'(0) = alpha, Clip passes
+// the gradient where min <= x <= max, HardSigmoid only strictly inside its
+// linear part (0 < alpha*x+beta < 1), and HardSwish'(x) = x/3 + 1/2 on the
+// closed interval -3 <= x <= 3.
 
 import (
 	"fmt"
@@ -179,10 +182,69 @@ func newSilu(n *graph.Node) (Kernel, error) {
 	}, nil
 }
 
+func newHardSigmoid(n *graph.Node) (Kernel, error) {
+	a := n.Attrs.Float("alpha", 0.2)
+	b := n.Attrs.Float("beta", 0.5)
+	if finite := func(v float32) bool { return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) }; !finite(a) || !finite(b) {
+		return nil, fmt.Errorf("node %q (HardSigmoid): alpha %g and beta %g must be finite", n.Name, a, b)
+	}
+	return &actKernel{
+		fwd: func(x, y []float32) {
+			y = y[:len(x)]
+			for i, v := range x {
+				y[i] = min(max(a*v+b, 0), 1)
+			}
+		},
+		// y is clamped to [0, 1]: the slope is alpha exactly where the clamp
+		// did not act (the same test PyTorch's hardsigmoid_backward makes).
+		bwd: func(_, y, dy, dx []float32) {
+			y, dy, dx = y[:len(dx)], dy[:len(dx)], dx[:len(dx)]
+			for i, s := range y {
+				if s > 0 && s < 1 {
+					dx[i] = a * dy[i]
+				} else {
+					dx[i] = 0
+				}
+			}
+		},
+		full: true,
+	}, nil
+}
+
+// hardSwish32 is x * relu6(x+3) / 6, in PyTorch's order of operations.
+func hardSwish32(v float32) float32 { return v * min(max(v+3, 0), 6) / 6 }
+
+func newHardSwish(n *graph.Node) (Kernel, error) {
+	return &actKernel{
+		fwd: func(x, y []float32) {
+			y = y[:len(x)]
+			for i, v := range x {
+				y[i] = hardSwish32(v)
+			}
+		},
+		bwd: func(x, _, dy, dx []float32) {
+			dy, dx = dy[:len(x)], dx[:len(x)]
+			for i, v := range x {
+				switch {
+				case v < -3:
+					dx[i] = 0
+				case v <= 3:
+					dx[i] = dy[i] * (v/3 + 0.5)
+				default:
+					dx[i] = dy[i]
+				}
+			}
+		},
+		full: true,
+	}, nil
+}
+
 func init() {
 	Register(graph.OpRelu, newRelu)
 	Register(graph.OpLeakyRelu, newLeakyRelu)
 	Register(graph.OpClip, newClip)
 	Register(graph.OpSigmoid, newSigmoid)
 	Register(graph.OpSilu, newSilu)
+	Register(graph.OpHardSigmoid, newHardSigmoid)
+	Register(graph.OpHardSwish, newHardSwish)
 }

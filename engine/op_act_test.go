@@ -52,11 +52,16 @@ func TestActivations(t *testing.T) {
 			}
 			return 0.01 * x
 		},
-		"clip6":    func(x float64) float64 { return math.Min(math.Max(x, 0), 6) },
-		"clip_sym": func(x float64) float64 { return math.Min(math.Max(x, -0.5), 0.7) },
-		"clip_lo":  func(x float64) float64 { return math.Max(x, -0.5) },
-		"sigmoid":  func(x float64) float64 { return 1 / (1 + math.Exp(-x)) },
-		"silu":     func(x float64) float64 { return x / (1 + math.Exp(-x)) },
+		"clip6":       func(x float64) float64 { return math.Min(math.Max(x, 0), 6) },
+		"clip_sym":    func(x float64) float64 { return math.Min(math.Max(x, -0.5), 0.7) },
+		"clip_lo":     func(x float64) float64 { return math.Max(x, -0.5) },
+		"sigmoid":     func(x float64) float64 { return 1 / (1 + math.Exp(-x)) },
+		"silu":        func(x float64) float64 { return x / (1 + math.Exp(-x)) },
+		"hardsigmoid": func(x float64) float64 { return math.Max(0, math.Min(1, 0.2*x+0.5)) },
+		// PyTorch's nn.Hardsigmoid as torch.onnx writes it (alpha=1/6).
+		"hardsigmoid_torch": func(x float64) float64 { return math.Max(0, math.Min(1, x/6+0.5)) },
+		"hardsigmoid_neg":   func(x float64) float64 { return math.Max(0, math.Min(1, -0.7*x+0.1)) },
+		"hardswish":         func(x float64) float64 { return x * math.Max(0, math.Min(1, x/6+0.5)) },
 	}
 	tests := []struct {
 		name  string
@@ -73,6 +78,10 @@ func TestActivations(t *testing.T) {
 		{"clip_lo", graph.OpClip, graph.Attrs{"min": float32(-0.5)}, []float32{-0.5}, 1},
 		{"sigmoid", graph.OpSigmoid, nil, nil, 3},
 		{"silu", graph.OpSilu, nil, nil, 3},
+		{"hardsigmoid", graph.OpHardSigmoid, nil, []float32{-2.5, 2.5}, 4},
+		{"hardsigmoid_torch", graph.OpHardSigmoid, graph.Attrs{"alpha": float32(1.0 / 6), "beta": float32(0.5)}, []float32{-3, 3}, 4},
+		{"hardsigmoid_neg", graph.OpHardSigmoid, graph.Attrs{"alpha": float32(-0.7), "beta": float32(0.1)}, []float32{-9.0 / 7, 1.0 / 7}, 2},
+		{"hardswish", graph.OpHardSwish, nil, []float32{-3, 3}, 4},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -94,6 +103,46 @@ func TestActivations(t *testing.T) {
 			}
 			if err := CheckOp(n, map[string]*tensor.Tensor{"x": x}, nil, GradCheck{}); err != nil {
 				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// At the kinks the derivatives are PyTorch's (torch 1.13: hardswish'(-3) =
+// -0.5, hardswish'(3) = 1.5; hardsigmoid' = 0 at -3 and 3).
+func TestHardActivationKinks(t *testing.T) {
+	x := tensor.From([]float32{-4, -3, -1, 0, 3, 4}, 6)
+	tests := []struct {
+		name  string
+		op    string
+		attrs graph.Attrs
+		y, dx []float32
+	}{
+		{"hardswish", graph.OpHardSwish, nil,
+			[]float32{0, 0, -1.0 / 3, 0, 3, 4}, []float32{0, -0.5, 1.0 / 6, 0.5, 1.5, 1}},
+		{"hardsigmoid_torch", graph.OpHardSigmoid, graph.Attrs{"alpha": float32(1.0 / 6), "beta": float32(0.5)},
+			[]float32{0, 0, 1.0 / 3, 0.5, 1, 1}, []float32{0, 0, 1.0 / 6, 1.0 / 6, 0, 0}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n := &graph.Node{Name: tc.name, Op: tc.op, Inputs: []string{"x"}, Outputs: []string{"y"}, Attrs: tc.attrs}
+			k, err := Compile(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := k.Forward(nil, []*tensor.Tensor{x})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dy := tensor.From([]float32{1, 1, 1, 1, 1, 1}, 6)
+			gin, err := k.Backward(nil, []*tensor.Tensor{x}, out, []*tensor.Tensor{dy}, []bool{true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range x.Data {
+				if math.Abs(float64(out[0].Data[i]-tc.y[i])) > 1e-6 || math.Abs(float64(gin[0].Data[i]-tc.dx[i])) > 1e-6 {
+					t.Errorf("x=%g: y=%g dy/dx=%g, want %g and %g", x.Data[i], out[0].Data[i], gin[0].Data[i], tc.y[i], tc.dx[i])
+				}
 			}
 		})
 	}
@@ -124,6 +173,15 @@ func TestActivationParallelMatchesSerial(t *testing.T) {
 	ys := ewForward(t, n, map[string]*tensor.Tensor{"x": small}, nil, false)
 	if d := tensor.MaxAbsDiff(tensor.From(yb.Data[:1000], 1000), ys); d != 0 {
 		t.Fatalf("parallel and serial Silu differ by %g", d)
+	}
+}
+
+func TestHardSigmoidBadAttrs(t *testing.T) {
+	n := &graph.Node{Name: "h", Op: graph.OpHardSigmoid, Inputs: []string{"x"}, Outputs: []string{"y"},
+		Attrs: graph.Attrs{"alpha": float32(math.NaN())}}
+	_, err := Compile(n)
+	if err == nil || !strings.Contains(err.Error(), `"h"`) {
+		t.Fatalf("want an error naming node h, got %v", err)
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 //	Relu, Sigmoid, Silu (x*sigmoid(x)), Identity        X
 //	LeakyRelu          X; alpha=0.01
 //	Clip               X; min=-Inf, max=+Inf (float attributes)
+//	HardSigmoid        X; alpha=0.2, beta=0.5: max(0, min(1, alpha*x + beta))
+//	HardSwish          X: x * max(0, min(1, x/6 + 1/2)) (= x * relu6(x+3)/6)
 //	Add, Mul           A, B with NumPy (multidirectional) broadcasting
 //	Concat             X1..Xn; axis
 //	MaxPool            X; kernel_shape[2], strides[2]=1, pads[4]=0, dilations[2]=1, ceil_mode=0
@@ -30,6 +32,8 @@ const (
 	OpClip        = "Clip"
 	OpSigmoid     = "Sigmoid"
 	OpSilu        = "Silu"
+	OpHardSigmoid = "HardSigmoid"
+	OpHardSwish   = "HardSwish"
 	OpAdd         = "Add"
 	OpMul         = "Mul"
 	OpConcat      = "Concat"
@@ -264,7 +268,7 @@ func nodeShape(n *Node, in [][]int) ([][]int, error) {
 			}
 		}
 		return [][]int{in[0]}, nil
-	case OpRelu, OpLeakyRelu, OpClip, OpSigmoid, OpSilu, OpIdentity, OpDropout:
+	case OpRelu, OpLeakyRelu, OpClip, OpSigmoid, OpSilu, OpHardSigmoid, OpHardSwish, OpIdentity, OpDropout:
 		if err := need(in, 1); err != nil {
 			return nil, err
 		}
