@@ -476,6 +476,15 @@ func (im *importer) node(idx int, p *pb.NodeProto) error {
 		if err := im.clip(n, p); err != nil {
 			return err
 		}
+	case "HardSigmoid":
+		if err := im.hardSigmoid(n, p); err != nil {
+			return err
+		}
+	case "HardSwish":
+		if _, err = im.attrs(n, p); err != nil {
+			return err
+		}
+		im.markData(n, 0)
 	case "Add", "Mul":
 		if a, err = im.attrs(n, p, "broadcast", "axis", "consumed_inputs"); err != nil {
 			return err
@@ -719,6 +728,33 @@ func (im *importer) clip(n *graph.Node, p *pb.NodeProto) error {
 	}
 	n.Attrs["min"] = lo
 	n.Attrs["max"] = hi
+	im.markData(n, 0)
+	return nil
+}
+
+// hardSigmoid keeps alpha and beta (defaults 0.2 and 0.5) as attributes;
+// PyTorch writes nn.Hardsigmoid as alpha=1/6 and, before opset 14,
+// nn.Hardswish as x * HardSigmoid(x).
+func (im *importer) hardSigmoid(n *graph.Node, p *pb.NodeProto) error {
+	a, err := im.attrs(n, p, "alpha", "beta", "consumed_inputs")
+	if err != nil {
+		return err
+	}
+	alpha, err := attrFloat(n, a, "alpha", 0.2)
+	if err != nil {
+		return err
+	}
+	beta, err := attrFloat(n, a, "beta", 0.5)
+	if err != nil {
+		return err
+	}
+	for _, v := range []float32{alpha, beta} {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return nodeErr(n, "attributes alpha=%g and beta=%g must be finite", alpha, beta)
+		}
+	}
+	n.Attrs["alpha"] = alpha
+	n.Attrs["beta"] = beta
 	im.markData(n, 0)
 	return nil
 }

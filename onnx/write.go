@@ -309,6 +309,24 @@ func (e *exporter) node(n *graph.Node) error {
 		sig := e.fresh(n.Name + "_sigmoid")
 		e.emit(e.fresh(n.Name+"_sigmoid"), "Sigmoid", in, []string{sig})
 		e.emit(n.Name, "Mul", []string{in[0], sig}, out)
+	case graph.OpHardSigmoid:
+		if err := known(n, "alpha", "beta"); err != nil {
+			return err
+		}
+		e.emit(n.Name, n.Op, in, out, aFloat("alpha", a.Float("alpha", 0.2)), aFloat("beta", a.Float("beta", 0.5)))
+	case graph.OpHardSwish:
+		if err := known(n); err != nil {
+			return err
+		}
+		if e.opset >= 14 {
+			e.emit(n.Name, n.Op, in, out)
+			break
+		}
+		// HardSwish is opset 14; before it, write what PyTorch writes:
+		// x * HardSigmoid(x; alpha=1/6, beta=1/2).
+		hs := e.fresh(n.Name + "_hardsigmoid")
+		e.emit(e.fresh(n.Name+"_hardsigmoid"), "HardSigmoid", in, []string{hs}, aFloat("alpha", 1.0/6), aFloat("beta", 0.5))
+		e.emit(n.Name, "Mul", []string{in[0], hs}, out)
 	case graph.OpConcat:
 		if err := known(n, "axis"); err != nil {
 			return err
