@@ -34,7 +34,7 @@ func (im *importer) foldConst(n *graph.Node, p *pb.NodeProto) (bool, error) {
 	}
 	// Ops that copy data spend from the import's budget before allocating.
 	switch n.Op {
-	case "Cast", "Transpose":
+	case "Cast", "Transpose", "Identity":
 		if err := im.spend(n, len(in[0].F)+len(in[0].I)); err != nil {
 			return false, err
 		}
@@ -63,7 +63,11 @@ func (im *importer) foldConst(n *graph.Node, p *pb.NodeProto) (bool, error) {
 	var out *constant
 	switch n.Op {
 	case "Identity":
-		out = in[0]
+		// A copy, not the same values: PyTorch writes identical
+		// initializers once and the others as Identity of it (a fresh
+		// model's BN gammas, running variances and zero biases), and each
+		// must become a parameter of its own that training changes alone.
+		out = &constant{Shape: slices.Clone(in[0].Shape), F: slices.Clone(in[0].F), I: slices.Clone(in[0].I)}
 	case "Cast":
 		to, err := attrInt(n, attrs, "to", 0)
 		if err != nil {
