@@ -292,12 +292,14 @@ func (a *analyzer) barrier(n *graph.Node) {
 //	Conv depthwise        W [C,1,k,k], group=C: out channels = X's channels (Depthwise)
 //	Conv other groups     barrier
 //	BatchNormalization    out = X's channels (BN)
-//	Relu LeakyRelu Clip Sigmoid Silu Identity Dropout
+//	Relu LeakyRelu Clip Sigmoid Silu HardSigmoid HardSwish Identity Dropout
 //	MaxPool AveragePool GlobalAveragePool Resize
 //	                      out = X's channels
 //	Add Mul               operands with C channels are joined channel by channel;
 //	                      a parameter operand broadcasting over C is a ChanParam;
 //	                      an operand broadcasting from 1 channel is left alone
+//	                      (so a squeeze-excitation gate [N,C,1,1] times x [N,C,H,W]
+//	                      joins the gate's producer, fc2, with x's channels)
 //	Concat axis=1         out = the inputs' channels, in order; other axes: barrier
 //	Flatten axis=1        out = X's channels, each spread over H*W features
 //	Gemm (transA=0)       in: GemmIn on A; out: new channels (GemmOut)
@@ -350,7 +352,8 @@ func (a *analyzer) node(n *graph.Node) error {
 			a.add(e, slot{pos: a.pos, node: n, role: BN, index: i, of: len(x.elems), block: 1, tensors: ts})
 		}
 		a.vals[out] = x
-	case graph.OpRelu, graph.OpLeakyRelu, graph.OpClip, graph.OpSigmoid, graph.OpSilu, graph.OpIdentity, graph.OpDropout:
+	case graph.OpRelu, graph.OpLeakyRelu, graph.OpClip, graph.OpSigmoid, graph.OpSilu, graph.OpHardSigmoid, graph.OpHardSwish,
+		graph.OpIdentity, graph.OpDropout:
 		if x == nil {
 			a.barrier(n)
 			return nil

@@ -72,6 +72,8 @@ func (b *builder) bn(name, x string) string {
 
 func (b *builder) act(name, op, x string) string {
 	switch op {
+	case graph.OpHardSigmoid:
+		return b.node(name, op, graph.Attrs{"alpha": float32(1.0 / 6), "beta": float32(0.5)}, x)
 	case graph.OpLeakyRelu:
 		return b.node(name, op, graph.Attrs{"alpha": float32(0.1)}, x)
 	case graph.OpClip:
@@ -325,10 +327,15 @@ func refRun(g *graph.Graph, x *tensor.Tensor) (*tensor.Tensor, error) {
 				sc := float64(in[1].Data[ch]) / math.Sqrt(float64(in[4].Data[ch])+eps)
 				y.Data[i] = float32((float64(xx.Data[i])-float64(in[3].Data[ch]))*sc + float64(in[2].Data[ch]))
 			}
-		case graph.OpRelu, graph.OpLeakyRelu, graph.OpClip, graph.OpIdentity:
+		case graph.OpRelu, graph.OpLeakyRelu, graph.OpClip, graph.OpIdentity, graph.OpHardSigmoid, graph.OpHardSwish:
 			y = in[0].Clone()
 			for i, v := range y.Data {
 				switch n.Op {
+				case graph.OpHardSigmoid:
+					a, b := float64(n.Attrs.Float("alpha", 0.2)), float64(n.Attrs.Float("beta", 0.5))
+					y.Data[i] = float32(math.Max(0, math.Min(1, a*float64(v)+b)))
+				case graph.OpHardSwish:
+					y.Data[i] = float32(float64(v) * math.Max(0, math.Min(1, float64(v)/6+0.5)))
 				case graph.OpRelu:
 					y.Data[i] = max(v, 0)
 				case graph.OpLeakyRelu:
