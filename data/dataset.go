@@ -6,6 +6,7 @@ package data
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/slimgo/slimgo/tensor"
 )
@@ -25,6 +26,18 @@ type Dataset struct {
 	// Source says where the examples came from (a directory, or
 	// "bundled sample ..."), for the CLI to print.
 	Source string
+	// Resize, Shorter and Order record how the images were brought to the
+	// model's input (see Preprocess).
+	Resize  string
+	Shorter int
+	Order   string
+}
+
+// Preprocess returns the preprocessing that produced d's examples, to be
+// stamped into a model trained or evaluated on it.
+func (d *Dataset) Preprocess() Preprocess {
+	return Preprocess{Mean: slices.Clone(d.Mean), Std: slices.Clone(d.Std), H: d.H, W: d.W,
+		Resize: d.Resize, Shorter: d.Shorter, Order: d.Order}
 }
 
 // Len returns the number of examples.
@@ -36,7 +49,7 @@ func (d *Dataset) ImageSize() int { return d.C * d.H * d.W }
 // Subset returns the examples at the given indices (copied).
 func (d *Dataset) Subset(idx []int) *Dataset {
 	s := &Dataset{Name: d.Name, Classes: d.Classes, C: d.C, H: d.H, W: d.W,
-		Mean: d.Mean, Std: d.Std, Source: d.Source}
+		Mean: d.Mean, Std: d.Std, Source: d.Source, Resize: d.Resize, Shorter: d.Shorter, Order: d.Order}
 	sz := d.ImageSize()
 	s.X = make([]float32, 0, len(idx)*sz)
 	for _, i := range idx {

@@ -189,7 +189,7 @@ type decodedSplit struct {
 
 // decodeFiles decodes files (at most limit when limit > 0), converting each
 // to RGB and resizing it to h x w; h = w = 0 means the first image's size.
-func decodeFiles(files []folderFile, limit, h, w int) (*decodedSplit, int, int, error) {
+func decodeFiles(files []folderFile, limit, h, w int, rule string, shorter int) (*decodedSplit, int, int, error) {
 	if limit > 0 && limit < len(files) {
 		files = files[:limit]
 	}
@@ -206,10 +206,14 @@ func decodeFiles(files []folderFile, limit, h, w int) (*decodedSplit, int, int, 
 		pix, ih, iw, gray := imageRGB(img)
 		if h == 0 {
 			h, w = ih, iw
+		}
+		if ds.rgb == nil {
 			ds.rgb = make([]uint8, 0, len(files)*3*h*w)
 		}
-		one := &Raw{Pix: pix, Labels: []int32{f.label}, N: 1, C: 3, H: ih, W: iw}
-		ds.rgb = append(ds.rgb, one.Resize(h, w).Pix...)
+		if rule == ResizeCenterCrop && shorter == 0 {
+			shorter = Preprocess{H: h, W: w}.ShorterSide()
+		}
+		ds.rgb = append(ds.rgb, preprocessImage(pix, 3, ih, iw, rule, shorter, h, w)...)
 		ds.labels = append(ds.labels, f.label)
 		if gray {
 			ds.gray++
@@ -219,13 +223,17 @@ func decodeFiles(files []folderFile, limit, h, w int) (*decodedSplit, int, int, 
 }
 
 // LoadImageFolder reads dir/train/<class>/*.{png,jpg,jpeg} and
-// dir/test/<class>/... (dir/val/ when there is no test/). Class indices
+// dir/test/<class>/... (dir/val/ when there is no test/). Images may be of
+// any size and colour mode (gray, RGB, RGBA, palette; alpha is dropped).
+// Class indices
 // follow the sorted class folder names, as torchvision's ImageFolder.
 // Examples come round-robin across classes (see Load's limits).
 // Images are converted to opt.C channels (1: gray by ITU-R 601 luma, 3:
 // RGB; 0: 1 when most training images are gray, else 3) and resized by
-// bilinear interpolation to opt.H x opt.W (0: the first training image's
-// size). Normalisation uses opt.Mean/opt.Std when given, else per-channel
+// opt.Resize (default ResizeBilinear: stretched to opt.H x opt.W,
+// antialiased as PIL; ResizeCenterCrop: shorter side to opt.Shorter, then
+// the centre cut out) to opt.H x opt.W (0: the first training image's
+// size, every image stretched to it). opt.Order OrderBGR swaps R and B. Normalisation uses opt.Mean/opt.Std when given, else per-channel
 // statistics of the loaded training images.
 //
 // Errors name the folder or file: no class folders, a class without images,
@@ -254,11 +262,11 @@ func LoadImageFolder(dir string, opt LoadOptions) (train, test *Dataset, err err
 	if !slices.Equal(classes, testClasses) {
 		return nil, nil, fmt.Errorf("image folder: test classes %q do not match train classes %q", testClasses, classes)
 	}
-	tr, h, w, err := decodeFiles(trainFiles, opt.TrainLimit, opt.H, opt.W)
+	tr, h, w, err := decodeFiles(trainFiles, opt.TrainLimit, opt.H, opt.W, opt.Resize, opt.Shorter)
 	if err != nil {
 		return nil, nil, err
 	}
-	te, _, _, err := decodeFiles(testFiles, opt.TestLimit, h, w)
+	te, _, _, err := decodeFiles(testFiles, opt.TestLimit, h, w, opt.Resize, opt.Shorter)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -27,6 +27,13 @@ type LoadOptions struct {
 	// replace the data set's normalisation: use the statistics stored in a
 	// model's metadata to feed it new data exactly as it was trained.
 	Mean, Std []float32
+	// Resize is the rule image folders are resized by (ResizeBilinear when
+	// empty, or ResizeCenterCrop with shorter side Shorter, 0: H*8/7); IDX
+	// files are always stretched. Order OrderBGR feeds 3-channel images
+	// blue first.
+	Resize  string
+	Shorter int
+	Order   string
 }
 
 func (o LoadOptions) check() error {
@@ -41,8 +48,27 @@ func (o LoadOptions) check() error {
 		return fmt.Errorf("data: negative example limit (%d train, %d test)", o.TrainLimit, o.TestLimit)
 	case len(o.Mean) != len(o.Std):
 		return fmt.Errorf("data: %d means but %d stds", len(o.Mean), len(o.Std))
+	case o.Resize != "" && o.Resize != ResizeBilinear && o.Resize != ResizeCenterCrop:
+		return fmt.Errorf("data: unknown resize rule %q (want %s or %s)", o.Resize, ResizeBilinear, ResizeCenterCrop)
+	case o.Shorter < 0 || o.Shorter > maxIDXSide:
+		return fmt.Errorf("data: resize shorter side %d out of range", o.Shorter)
+	case o.Order != "" && o.Order != OrderRGB && o.Order != OrderBGR && o.Order != OrderGray:
+		return fmt.Errorf("data: unknown channel order %q (want RGB, BGR or gray)", o.Order)
 	}
 	return nil
+}
+
+// KnownStats returns the normalisation Load uses for a known data set name
+// ("fashion-mnist", "mnist", or a sample alias); ok is false for others.
+func KnownStats(name string) (mean, std []float32, ok bool) {
+	if n, alias := sampleAliases[name]; alias {
+		name = n
+	}
+	ks, ok := known[name]
+	if !ok {
+		return nil, nil, false
+	}
+	return []float32{ks.mean}, []float32{ks.std}, true
 }
 
 // knownSet describes a data set that Load resolves by name.
@@ -261,6 +287,15 @@ func loadIDX(fsys fs.FS, dir, where, name string, ks *knownSet, opt LoadOptions,
 // finish normalises both splits with opt's statistics, else the given ones,
 // else the training split's, and fills in the Dataset descriptions.
 func finish(tr, te *Raw, name string, classes []string, mean, std []float32, opt LoadOptions, source string) (train, test *Dataset, err error) {
+	order := opt.Order
+	switch {
+	case tr.C == 1:
+		order = OrderGray
+	case order == "" || order == OrderGray:
+		order = OrderRGB
+	case order == OrderBGR:
+		tr, te = tr.swapRB(), te.swapRB()
+	}
 	switch {
 	case len(opt.Mean) > 0:
 		mean, std = opt.Mean, opt.Std
@@ -273,8 +308,17 @@ func finish(tr, te *Raw, name string, classes []string, mean, std []float32, opt
 	if test, err = te.Normalize(mean, std); err != nil {
 		return nil, nil, fmt.Errorf("data: %s: %w", name, err)
 	}
+	rule := opt.Resize
+	if rule == "" {
+		rule = ResizeBilinear
+	}
+	shorter := 0
+	if rule == ResizeCenterCrop {
+		shorter = Preprocess{H: tr.H, W: tr.W, Shorter: opt.Shorter}.ShorterSide()
+	}
 	for _, d := range []*Dataset{train, test} {
 		d.Name, d.Classes, d.Source = name, classes, source
+		d.Resize, d.Shorter, d.Order = rule, shorter, order
 	}
 	return train, test, nil
 }

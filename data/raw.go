@@ -3,6 +3,7 @@ package data
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Raw is a labelled image set with 8-bit pixels, before normalisation.
@@ -229,4 +230,17 @@ func (rs *resizer) plane(dst, src []uint8) {
 			dst[y*rs.outW+x] = uint8(min(max(v+0.5, 0), 255))
 		}
 	}
+}
+
+// swapRB returns r with its first and third channels exchanged (RGB <->
+// BGR); r must have 3 channels.
+func (r *Raw) swapRB() *Raw {
+	plane := r.H * r.W
+	out := &Raw{Labels: r.Labels, N: r.N, C: r.C, H: r.H, W: r.W, Pix: slices.Clone(r.Pix)}
+	for i := range r.N {
+		base := i * 3 * plane
+		copy(out.Pix[base:base+plane], r.Pix[base+2*plane:base+3*plane])
+		copy(out.Pix[base+2*plane:base+3*plane], r.Pix[base:base+plane])
+	}
+	return out
 }
