@@ -225,6 +225,9 @@ func importModel(m *pb.ModelProto, size int64) (*graph.Graph, error) {
 	if err := im.resolveSizes(); err != nil {
 		return nil, err
 	}
+	if err := freeBatch(g); err != nil {
+		return nil, err
+	}
 	shapes, err := g.InferShapes(nil)
 	if err != nil {
 		return nil, err

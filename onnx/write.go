@@ -159,6 +159,9 @@ func exportModel(g *graph.Graph, opt WriteOptions) (*pb.ModelProto, error) {
 		Graph:           e.gp,
 	}
 	for _, k := range sortedMeta(g.Meta) {
+		if k == MetaFileBatch {
+			continue // describes the file read, not this one
+		}
 		m.MetadataProps = append(m.MetadataProps, &pb.StringStringEntryProto{Key: ptr(k), Value: ptr(g.Meta[k])})
 	}
 	return m, nil
