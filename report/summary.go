@@ -114,12 +114,17 @@ type SpeedCheck struct {
 // the rest empty: a plot whose data is empty is skipped and the report says
 // why.
 type Summary struct {
-	Model    string         `json:"model"`              // input model (path or arch name)
-	Data     string         `json:"data"`               // data set
-	Seed     uint64         `json:"seed"`               // --seed of the run
-	Settings map[string]any `json:"settings,omitempty"` // configuration used (flag/config key -> value)
-	Started  time.Time      `json:"started,omitzero"`
-	Finished time.Time      `json:"finished,omitzero"`
+	Model string `json:"model"` // input model (path or arch name)
+	Data  string `json:"data"`  // data set
+	// Preprocessing is how images were fed to the models (mean, std,
+	// input_size, resize, channel_order), PreprocessingText the same in
+	// words for report.md.
+	Preprocessing     map[string]any `json:"preprocessing,omitempty"`
+	PreprocessingText string         `json:"preprocessing_text,omitempty"`
+	Seed              uint64         `json:"seed"`               // --seed of the run
+	Settings          map[string]any `json:"settings,omitempty"` // configuration used (flag/config key -> value)
+	Started           time.Time      `json:"started,omitzero"`
+	Finished          time.Time      `json:"finished,omitzero"`
 	// BenchBatch is the batch size of ImagesPerSec and ORTImagesPerSec
 	// (0 = unknown).
 	BenchBatch int `json:"bench_batch,omitempty"`

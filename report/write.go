@@ -233,6 +233,9 @@ func (s *Summary) runSection(b *bytes.Buffer) {
 	fmt.Fprintf(b, "## Run\n\n")
 	fmt.Fprintf(b, "- model: `%s`\n", s.Model)
 	fmt.Fprintf(b, "- data: `%s`\n", s.Data)
+	if s.PreprocessingText != "" {
+		fmt.Fprintf(b, "- preprocessing: %s\n", s.PreprocessingText)
+	}
 	fmt.Fprintf(b, "- seed: %d\n", s.Seed)
 	if !s.Started.IsZero() {
 		fmt.Fprintf(b, "- started: %s\n", s.Started.Format("2006-01-02 15:04:05 MST"))

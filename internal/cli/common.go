@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/slimgo/slimgo/data"
@@ -18,28 +20,164 @@ type dataFlags struct {
 	Spec       string
 	TrainLimit int
 	TestLimit  int
+	prepFlags
 }
 
 func (d *dataFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&d.Spec, "data", "", "data set: fashion-mnist, mnist, sample, a directory of IDX files, or an image folder (DIR/train/<class>/...)")
+	fs.StringVar(&d.Spec, "data", "", "data set: fashion-mnist, mnist, sample, a directory of IDX files, or an image folder (DIR/train/<class>/..., DIR/test/ or DIR/val/)")
 	fs.IntVar(&d.TrainLimit, "train-limit", 0, "use only the first N training examples (0: all)")
 	fs.IntVar(&d.TestLimit, "test-limit", 0, "use only the first N test examples (0: all)")
+	d.prepFlags.register(fs)
 }
 
 func (d *dataFlags) validate() error {
 	if d.TrainLimit < 0 || d.TestLimit < 0 {
 		return badInput("--train-limit and --test-limit must be >= 0")
 	}
+	return d.prepFlags.validate()
+}
+
+// prepFlags are the preprocessing flags (--mean, --std, --resize) of every
+// command that reads images or writes a model.
+type prepFlags struct {
+	Mean, Std string
+	Resize    string
+	mean, std []float32 // parsed by validate
+	rule      string
+	shorter   int
+}
+
+func (p *prepFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&p.Mean, "mean", "", "per-channel mean of pixels scaled to [0,1] that the model expects (one value or one per channel, or imagenet); default: the model's metadata, else the data set's statistics")
+	fs.StringVar(&p.Std, "std", "", "per-channel std, as --mean (e.g. 0.229,0.224,0.225 or imagenet)")
+	fs.StringVar(&p.Resize, "resize", "", "how images of another size reach the model's input: bilinear (stretch to H x W, the default) or center-crop[:S] (shorter side to S, default H*8/7, then the centre, as torchvision's Resize(S)+CenterCrop); default: the model's metadata")
+}
+
+// validate parses the flags; --mean and --std go together.
+func (p *prepFlags) validate() error {
+	var err error
+	if p.mean, err = data.ParseStats(p.Mean, "mean"); err != nil {
+		return badInput("%v", err)
+	}
+	if p.std, err = data.ParseStats(p.Std, "std"); err != nil {
+		return badInput("%v", err)
+	}
+	if (p.mean == nil) != (p.std == nil) {
+		return badInput("give --mean and --std together")
+	}
+	if p.mean != nil && len(p.mean) != len(p.std) && len(p.mean) != 1 && len(p.std) != 1 {
+		return badInput("--mean has %d values but --std %d", len(p.mean), len(p.std))
+	}
+	p.rule, p.shorter = "", 0
+	switch r := p.Resize; {
+	case r == "":
+	case r == data.ResizeBilinear:
+		p.rule = r
+	case r == data.ResizeCenterCrop:
+		p.rule = r
+	case strings.HasPrefix(r, data.ResizeCenterCrop+":"):
+		n, err := strconv.Atoi(strings.TrimPrefix(r, data.ResizeCenterCrop+":"))
+		if err != nil || n <= 0 {
+			return badInput("--resize %q: want center-crop:S with a positive S", r)
+		}
+		p.rule, p.shorter = data.ResizeCenterCrop, n
+	default:
+		return badInput("--resize %q: want bilinear, center-crop or center-crop:S", r)
+	}
 	return nil
 }
 
-// load reads the data set. chw, when non-nil, is the model's [C,H,W]: image
-// folders are resized to it and IDX data must match it.
-func (d *dataFlags) load(e *env, chw []int) (train, test *data.Dataset, err error) {
+// given reports whether --mean/--std were given.
+func (p *prepFlags) given() bool { return p.mean != nil }
+
+// stats returns the flags' statistics expanded to the same length.
+func (p *prepFlags) stats() (mean, std []float32) {
+	mean, std = p.mean, p.std
+	if len(mean) == 1 && len(std) > 1 {
+		mean = slices.Repeat(mean, len(std))
+	}
+	if len(std) == 1 && len(mean) > 1 {
+		std = slices.Repeat(std, len(mean))
+	}
+	return mean, std
+}
+
+// resolve chooses the preprocessing for model g (nil: a model not yet
+// built, as train --arch): the flags win over g's metadata (warning when
+// they differ); a model slimgo trained before preprocessing was recorded
+// falls back to its known data set's statistics; with neither, ok is false
+// and the data set's own statistics will be used (with a warning on stderr
+// when g is non-nil). Errors: malformed metadata, statistics that do not
+// fit the model's channels.
+func (p *prepFlags) resolve(e *env, g *graph.Graph, c int) (prep data.Preprocess, ok bool, err error) {
+	var meta data.Preprocess
+	hasMeta := false
+	if g != nil {
+		if meta, hasMeta, err = data.PreprocessFromMeta(g.Meta); err != nil {
+			return prep, false, badInput("model %q: %v", g.Name, err)
+		}
+		if !hasMeta {
+			if mean, std, known := data.KnownStats(g.Meta[metaDataName]); known {
+				meta, hasMeta = data.Preprocess{Mean: mean, Std: std}, true
+			}
+		}
+	}
+	switch {
+	case p.given():
+		prep = meta
+		prep.Mean, prep.Std = p.stats()
+		if hasMeta && meta.HasStats() && c > 0 && !prep.Equal(meta, c) {
+			fmt.Fprintf(e.stderr, "warning: --mean %s --std %s differ from the model's metadata (mean %s std %s); using the flags\n",
+				data.FormatStats(prep.Mean), data.FormatStats(prep.Std), data.FormatStats(meta.Mean), data.FormatStats(meta.Std))
+		}
+		ok = true
+	case hasMeta:
+		prep, ok = meta, true
+	}
+	if p.rule != "" {
+		if hasMeta && meta.Resize != "" && meta.Resize != p.rule {
+			fmt.Fprintf(e.stderr, "warning: --resize %s differs from the model's metadata (%s); using the flag\n", p.Resize, meta.Resize)
+		}
+		prep.Resize, prep.Shorter = p.rule, p.shorter
+	}
+	if c > 0 {
+		if err := prep.Check(c); err != nil {
+			return prep, false, badInput("%v", err)
+		}
+	}
+	return prep, ok, nil
+}
+
+// metaDataName is the metadata key naming the data set a model was trained on.
+const metaDataName = "slimgo.data"
+
+// load reads the data set for model g (nil when a new model is to be
+// built): images are converted and resized to g's input and normalised as
+// resolve decides, and the preprocessing used is stamped into g's
+// metadata so every model written from g carries it.
+func (d *dataFlags) load(e *env, g *graph.Graph) (train, test *data.Dataset, err error) {
 	if d.Spec == "" {
 		return nil, nil, badInput("--data is required")
 	}
-	opt := data.LoadOptions{TrainLimit: d.TrainLimit, TestLimit: d.TestLimit}
+	var chw []int
+	if g != nil {
+		if chw, err = inputCHW(g); err != nil {
+			return nil, nil, err
+		}
+	}
+	c := 0
+	if chw != nil {
+		c = chw[0]
+	}
+	prep, ok, err := d.resolve(e, g, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	opt := data.LoadOptions{TrainLimit: d.TrainLimit, TestLimit: d.TestLimit,
+		Resize: prep.Resize, Shorter: prep.Shorter, Order: prep.Order}
+	if ok {
+		opt.Mean, opt.Std = prep.Mean, prep.Std
+	}
 	if chw != nil {
 		opt.C, opt.H, opt.W = chw[0], chw[1], chw[2]
 	}
@@ -51,7 +189,49 @@ func (d *dataFlags) load(e *env, chw []int) (train, test *data.Dataset, err erro
 		return nil, nil, badInput("data %q has images of %dx%dx%d, the model expects %v", d.Spec, train.C, train.H, train.W, chw)
 	}
 	fmt.Fprintf(e.stderr, "data: %s (%d train, %d test, %d classes, %dx%dx%d)\n", train.Name, train.Len(), test.Len(), len(train.Classes), train.C, train.H, train.W)
+	if g != nil && !ok {
+		fmt.Fprintf(e.stderr, "warning: the model carries no preprocessing and no --mean/--std was given: normalising with the data set's own statistics (mean %s, std %s); pass the values the model was trained with (e.g. --mean 0.5 --std 0.5, or --mean imagenet --std imagenet)\n",
+			data.FormatStats(train.Mean), data.FormatStats(train.Std))
+	}
+	if g != nil {
+		train.Preprocess().SetMeta(g.Meta)
+	}
 	return train, test, nil
+}
+
+// stampPrep records --mean/--std/--resize, when given, in g's metadata
+// (for commands that write a model without reading images).
+func (p *prepFlags) stamp(e *env, g *graph.Graph) error {
+	if !p.given() && p.rule == "" {
+		return nil
+	}
+	chw, err := inputCHW(g)
+	if err != nil {
+		return err
+	}
+	prep, _, err := p.resolve(e, g, chw[0])
+	if err != nil {
+		return err
+	}
+	prep.H, prep.W = chw[1], chw[2]
+	if prep.Order == "" {
+		prep.Order = data.OrderRGB
+		if chw[0] == 1 {
+			prep.Order = data.OrderGray
+		}
+	}
+	prep.SetMeta(g.Meta)
+	return nil
+}
+
+// modelPrep returns the preprocessing g's metadata records, for summaries
+// (nil when there is none).
+func modelPrep(g *graph.Graph) map[string]any {
+	p, ok, err := data.PreprocessFromMeta(g.Meta)
+	if err != nil || !ok {
+		return nil
+	}
+	return p.Summary()
 }
 
 // loadModel reads an ONNX model; every failure is bad input (exit 2).
@@ -93,10 +273,11 @@ func checkClasses(g *graph.Graph, d *data.Dataset) error {
 	return nil
 }
 
-// stampData records the data set's class names and normalisation in the model.
+// stampData records the data set's class names and preprocessing in the model.
 func stampData(g *graph.Graph, d *data.Dataset) {
 	g.Meta["slimgo.classes"] = strings.Join(d.Classes, ",")
-	g.Meta["slimgo.data"] = d.Name
+	g.Meta[metaDataName] = d.Name
+	d.Preprocess().SetMeta(g.Meta)
 }
 
 // fileSize returns a file's size in bytes (0 if it cannot be read).

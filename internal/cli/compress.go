@@ -203,11 +203,7 @@ func compress(e *env, o *compressOptions) (*report.Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	chw, err := inputCHW(g)
-	if err != nil {
-		return nil, err
-	}
-	trainSet, testSet, err := o.Data.load(e, chw)
+	trainSet, testSet, err := o.Data.load(e, g)
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +217,11 @@ func compress(e *env, o *compressOptions) (*report.Summary, error) {
 	}
 	// The run is identified by its settings, data and the model's content, so
 	// a rerun resumes only the same job.
-	hash := o.cfg.hash(o.Data.Spec, fmt.Sprint(o.Data.TrainLimit, o.Data.TestLimit), string(modelBytes))
+	parts := []string{o.Data.Spec, fmt.Sprint(o.Data.TrainLimit, o.Data.TestLimit), string(modelBytes)}
+	if o.Data.Mean != "" || o.Data.Resize != "" {
+		parts = append(parts, o.Data.Mean, o.Data.Std, o.Data.Resize)
+	}
+	hash := o.cfg.hash(parts...)
 	if o.Restart {
 		os.RemoveAll(filepath.Join(o.Out, "stages"))
 		os.Remove(filepath.Join(o.Out, fileState))
@@ -232,11 +232,17 @@ func compress(e *env, o *compressOptions) (*report.Summary, error) {
 	if err := p.loadState(hash); err != nil {
 		return nil, err
 	}
+	p.sum.Preprocessing = trainSet.Preprocess().Summary()
+	p.sum.PreprocessingText = trainSet.Preprocess().String()
 	if p.st.Model != "" {
 		if g, err = onnx.ReadFile(filepath.Join(p.dir, p.st.Model)); err != nil {
 			return nil, fmt.Errorf("resume: %w (rerun with --restart)", err)
 		}
 		fmt.Fprintf(e.stderr, "compress: resuming after stage %q in %s\n", p.st.Done[len(p.st.Done)-1], p.dir)
+	}
+	channelOn, layerOn, err := p.feasible(g)
+	if err != nil {
+		return nil, err
 	}
 	stages := []struct {
 		name string
@@ -245,8 +251,8 @@ func compress(e *env, o *compressOptions) (*report.Summary, error) {
 	}{
 		{"original", p.original, true},
 		{"sparse", p.sparse, p.cfg.Sparse.Epochs > 0},
-		{"channel", p.channel, p.cfg.Channel.Method != "none"},
-		{"layer", p.layer, p.cfg.Layer.Blocks > 0 || p.cfg.Layer.Threshold > 0},
+		{"channel", p.channel, channelOn},
+		{"layer", p.layer, layerOn},
 		{"quantized", p.quantize, true},
 	}
 	for i, s := range stages {
@@ -446,15 +452,68 @@ func bnGammas(g *graph.Graph) []float64 {
 	return out
 }
 
+// original measures the model as given. A model exported with BN folded
+// gets its BatchNormalization back here (restoreBN: an exact identity with
+// measured statistics), so the later stages have scale factors to work on;
+// the quantized stage folds it again.
 func (p *pipeline) original(g *graph.Graph) (*graph.Graph, error) {
 	s, err := p.stageFigures("original", g, fileSize(p.o.Model), "")
 	if err != nil {
 		return nil, err
 	}
 	s.File = p.o.Model
+	out, n, err := restoreBN(p.e, g, p.trainSet, p.cfg.Batch)
+	if err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		s.Notes = fmt.Sprintf("BN folded at export: %d BatchNormalization nodes restored for the stages (identity; statistics from %d training images)", n, min(bnCalibImages, p.trainSet.Len()))
+	}
 	p.sum.Stages = append(p.sum.Stages, s)
-	p.sum.GammaBefore = bnGammas(g)
-	return g, nil
+	p.sum.GammaBefore = bnGammas(out)
+	return out, nil
+}
+
+// feasible decides, before any work, which enabled stages can run on g:
+// channel pruning needs a prunable channel group, layer pruning a
+// removable residual block. A stage that cannot run is switched off with a
+// note in the summary (and on stderr); an analysis that fails is bad input.
+func (p *pipeline) feasible(g *graph.Graph) (channel, layer bool, err error) {
+	note := func(s string) {
+		fmt.Fprintf(p.e.stderr, "compress: %s\n", s)
+		if !contains(p.sum.Notes, s) {
+			p.sum.Notes = append(p.sum.Notes, s)
+		}
+	}
+	channel = p.cfg.Channel.Method != "none"
+	if channel {
+		groups, err := prune.Groups(g)
+		if err != nil {
+			return false, false, asInput(fmt.Errorf("channel pruning: %w", err))
+		}
+		if len(groups) == 0 {
+			note("channel stage skipped: the model has no prunable channel group (every channel is tied to an input, output or unsupported op)")
+			channel = false
+		}
+	}
+	layer = p.cfg.Layer.Blocks > 0 || p.cfg.Layer.Threshold > 0
+	if layer {
+		blocks, err := prune.Blocks(g)
+		if err != nil {
+			return false, false, asInput(fmt.Errorf("layer pruning: %w", err))
+		}
+		n := 0
+		for _, b := range blocks {
+			if b.Removable {
+				n++
+			}
+		}
+		if n == 0 {
+			note("layer stage skipped: the model has no removable residual block")
+			layer = false
+		}
+	}
+	return channel, layer, nil
 }
 
 // tune fine-tunes g for a stage, resumably. With distil set and a

@@ -14,6 +14,7 @@ type convertOptions struct {
 	UnfoldBN bool
 	Opset    int
 	JSON     bool
+	Prep     prepFlags
 }
 
 func parseConvert(e *env, args []string) (*convertOptions, error) {
@@ -25,7 +26,11 @@ func parseConvert(e *env, args []string) (*convertOptions, error) {
 	fs.BoolVar(&o.UnfoldBN, "unfold-bn", false, "insert an identity BatchNormalization after every Conv without one (to prune a BN-folded export; recompute its statistics with train)")
 	fs.IntVar(&o.Opset, "opset", onnx.DefaultOpset, "ONNX opset to write (11-21)")
 	fs.BoolVar(&o.JSON, "json", false, "print the summary as one JSON object on stdout")
+	o.Prep.register(fs)
 	if err := parse(fs, args); err != nil {
+		return nil, err
+	}
+	if err := o.Prep.validate(); err != nil {
 		return nil, err
 	}
 	switch {
@@ -51,6 +56,9 @@ func runConvert(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := o.Prep.stamp(e, g); err != nil {
+		return err
+	}
 	if o.UnfoldBN {
 		if g, err = onnx.UnfoldBN(g); err != nil {
 			return asInput(err)
@@ -69,5 +77,9 @@ func runConvert(e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "wrote %s (%s, %d BatchNormalization nodes)\n", o.Out, st, st.Ops[graph.OpBN])
-	return emit(e, o.JSON, map[string]any{"params": st.Params, "macs": st.MACs, "bytes": fileSize(o.Out), "bytes_before": fileSize(o.Model), "out": o.Out})
+	summary := map[string]any{"params": st.Params, "macs": st.MACs, "bytes": fileSize(o.Out), "bytes_before": fileSize(o.Model), "out": o.Out}
+	if p := modelPrep(back); p != nil {
+		summary["preprocessing"] = p
+	}
+	return emit(e, o.JSON, summary)
 }

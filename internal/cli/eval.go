@@ -51,11 +51,7 @@ func runEval(e *env, args []string) error {
 			return badInput("%s does not fit %s: %v", o.Packed, o.Model, err)
 		}
 	}
-	chw, err := inputCHW(g)
-	if err != nil {
-		return err
-	}
-	_, test, err := o.Data.load(e, chw)
+	_, test, err := o.Data.load(e, g)
 	if err != nil {
 		return err
 	}
@@ -71,11 +67,12 @@ func runEval(e *env, args []string) error {
 		return asInput(err)
 	}
 	return emit(e, o.JSON, map[string]any{
-		"accuracy":     100 * ev.Accuracy,
-		"loss":         ev.Loss,
-		"images":       ev.N,
-		"images_per_s": ev.ImagesPerSec,
-		"params":       st.Params,
-		"macs":         st.MACs,
+		"accuracy":      100 * ev.Accuracy,
+		"loss":          ev.Loss,
+		"images":        ev.N,
+		"images_per_s":  ev.ImagesPerSec,
+		"params":        st.Params,
+		"macs":          st.MACs,
+		"preprocessing": test.Preprocess().Summary(),
 	})
 }

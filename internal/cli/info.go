@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/slimgo/slimgo/graph"
+	"github.com/slimgo/slimgo/onnx"
 	"github.com/slimgo/slimgo/prune"
 )
 
@@ -75,6 +76,12 @@ func runInfo(e *env, args []string) error {
 	}
 	sort.Strings(removable)
 	summary["removable_blocks"] = removable
+	if p := modelPrep(g); p != nil {
+		summary["preprocessing"] = p
+	}
+	if b, ok := g.Meta[onnx.MetaFileBatch]; ok {
+		summary["file_batch"] = b // the file fixed the batch; slimgo runs it at any batch
+	}
 	if o.Verbose && !o.JSON {
 		for _, n := range st.Nodes {
 			fmt.Fprintf(e.stderr, "%-28s %-20s out %-18v params %-8d MACs %d\n", n.Name, n.Op, n.Out, n.Params, n.MACs)

@@ -201,16 +201,14 @@ func runPrune(e *env, args []string) error {
 	}
 	var trainSet, testSet *data.Dataset
 	if o.Data.Spec != "" {
-		chw, err := inputCHW(g)
-		if err != nil {
-			return err
-		}
-		if trainSet, testSet, err = o.Data.load(e, chw); err != nil {
+		if trainSet, testSet, err = o.Data.load(e, g); err != nil {
 			return err
 		}
 		if err := checkClasses(g, trainSet); err != nil {
 			return err
 		}
+	} else if err := o.Data.stamp(e, g); err != nil {
+		return err
 	}
 	before, err := g.ComputeStats()
 	if err != nil {
@@ -224,6 +222,19 @@ func runPrune(e *env, args []string) error {
 		}
 		summary["accuracy_before"] = 100 * ev.Accuracy
 	}
+	input := g
+	if !hasBN(g) {
+		switch {
+		case trainSet != nil:
+			n := 0
+			if g, n, err = restoreBN(e, g, trainSet, 128); err != nil {
+				return err
+			}
+			summary["bn_restored"] = n
+		case o.Method == "slim" || o.Method == "layer":
+			return badInput("%s has no BatchNormalization (BN folded at export), and --method %s ranks by BN scale factors: give --data so that slimgo can restore BN from images", o.Model, o.Method)
+		}
+	}
 	var out *graph.Graph
 	switch o.Method {
 	case "slim", "uniform":
@@ -236,6 +247,11 @@ func runPrune(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if g != input { // BN was restored: deliver the model folded, as it came
+		if out, err = onnx.FoldBN(out); err != nil {
+			return err
+		}
+	}
 	after, err := out.ComputeStats()
 	if err != nil {
 		return err
@@ -247,14 +263,17 @@ func runPrune(e *env, args []string) error {
 	}
 	summary["out"] = o.Out
 	summary["images_per_s"] = inferenceSpeed(out, 64)
-	summary["images_per_s_before"] = inferenceSpeed(g, 64)
+	summary["images_per_s_before"] = inferenceSpeed(input, 64)
 	if !o.NoORT {
 		dir := filepath.Dir(o.Out)
-		summary["ort_images_per_s_before"], summary["ort_batch1_images_per_s_before"] = ortSpeed(e, g, "", dir, 64)
+		summary["ort_images_per_s_before"], summary["ort_batch1_images_per_s_before"] = ortSpeed(e, input, "", dir, 64)
 		summary["ort_images_per_s"], summary["ort_batch1_images_per_s"] = ortSpeed(e, out, "", dir, 64)
 	}
 	fmt.Fprintf(e.stderr, "wrote %s: %d -> %d params (%.1f%%), %.2f -> %.2f M MACs\n", o.Out, before.Params, after.Params,
 		100*float64(after.Params)/float64(before.Params), float64(before.MACs)/1e6, float64(after.MACs)/1e6)
+	if p := modelPrep(out); p != nil {
+		summary["preprocessing"] = p
+	}
 	return emit(e, o.JSON, summary)
 }
 

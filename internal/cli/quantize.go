@@ -147,11 +147,7 @@ func runQuantize(e *env, args []string) error {
 	summary := map[string]any{"bytes_before": fileSize(o.Model)}
 	var trainSet, testSet *data.Dataset
 	if o.Data.Spec != "" {
-		chw, err := inputCHW(g)
-		if err != nil {
-			return err
-		}
-		tr, te, err := o.Data.load(e, chw)
+		tr, te, err := o.Data.load(e, g)
 		if err != nil {
 			return err
 		}
@@ -164,6 +160,8 @@ func runQuantize(e *env, args []string) error {
 		}
 		summary["accuracy_before"] = 100 * ev.Accuracy
 		trainSet, testSet = tr, te
+	} else if err := o.Data.stamp(e, g); err != nil {
+		return err
 	}
 	res, err := quantizeGraph(e, g, o.clusterOpts(), o.Tune, trainSet, testSet, o.Out, o.Packed, o.Float16, o.Seed)
 	if err != nil {
@@ -179,6 +177,9 @@ func runQuantize(e *env, args []string) error {
 	summary["onnx_bytes"] = res.ONNXBytes
 	summary["compression"] = float64(fileSize(o.Model)) / float64(res.PackedBytes)
 	summary["out"], summary["packed"] = o.Out, o.Packed
+	if p := modelPrep(g); p != nil {
+		summary["preprocessing"] = p
+	}
 	fmt.Fprintf(e.stderr, "wrote %s (%d bytes, runs in ONNX Runtime) and %s (%d bytes, %.1fx smaller than %s)\n",
 		o.Out, res.ONNXBytes, o.Packed, res.PackedBytes, summary["compression"], o.Model)
 	return emit(e, o.JSON, summary)

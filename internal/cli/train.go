@@ -133,16 +133,12 @@ func runTrain(e *env, args []string) error {
 		return err
 	}
 	var g *graph.Graph
-	var chw []int
 	if o.Model != "" {
 		if g, err = loadModel(o.Model); err != nil {
 			return err
 		}
-		if chw, err = inputCHW(g); err != nil {
-			return err
-		}
 	}
-	trainSet, testSet, err := o.Data.load(e, chw)
+	trainSet, testSet, err := o.Data.load(e, g)
 	if err != nil {
 		return err
 	}
@@ -186,12 +182,13 @@ func runTrain(e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stderr, "wrote %s (%s)\n", filepath.Clean(o.Out), st)
 	return emit(e, o.JSON, map[string]any{
-		"accuracy":     100 * res.FinalAcc,
-		"loss":         res.FinalLoss,
-		"epochs":       o.Epochs,
-		"images_per_s": res.ImagesPerSec,
-		"params":       st.Params,
-		"macs":         st.MACs,
-		"out":          o.Out,
+		"accuracy":      100 * res.FinalAcc,
+		"loss":          res.FinalLoss,
+		"epochs":        o.Epochs,
+		"images_per_s":  res.ImagesPerSec,
+		"params":        st.Params,
+		"macs":          st.MACs,
+		"out":           o.Out,
+		"preprocessing": trainSet.Preprocess().Summary(),
 	})
 }
