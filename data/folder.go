@@ -262,6 +262,9 @@ func LoadImageFolder(dir string, opt LoadOptions) (train, test *Dataset, err err
 	if !slices.Equal(classes, testClasses) {
 		return nil, nil, fmt.Errorf("image folder: test classes %q do not match train classes %q", testClasses, classes)
 	}
+	if opt.TestOnly && len(opt.Mean) > 0 && opt.H > 0 && opt.C > 0 {
+		trainFiles = nil
+	}
 	tr, h, w, err := decodeFiles(trainFiles, opt.TrainLimit, opt.H, opt.W, opt.Resize, opt.Shorter)
 	if err != nil {
 		return nil, nil, err

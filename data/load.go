@@ -34,6 +34,10 @@ type LoadOptions struct {
 	Resize  string
 	Shorter int
 	Order   string
+	// TestOnly, with Mean/Std and H/W given, skips decoding an image
+	// folder's training images (the training split comes back empty but
+	// for its class names): what eval needs, without the wait.
+	TestOnly bool
 }
 
 func (o LoadOptions) check() error {

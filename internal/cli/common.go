@@ -21,6 +21,10 @@ type dataFlags struct {
 	TrainLimit int
 	TestLimit  int
 	prepFlags
+	// testOnly: the command reads only the test split (eval), so an image
+	// folder's training images are not decoded when the preprocessing is
+	// known.
+	testOnly bool
 }
 
 func (d *dataFlags) register(fs *flag.FlagSet) {
@@ -174,7 +178,7 @@ func (d *dataFlags) load(e *env, g *graph.Graph) (train, test *data.Dataset, err
 		return nil, nil, err
 	}
 	opt := data.LoadOptions{TrainLimit: d.TrainLimit, TestLimit: d.TestLimit,
-		Resize: prep.Resize, Shorter: prep.Shorter, Order: prep.Order}
+		Resize: prep.Resize, Shorter: prep.Shorter, Order: prep.Order, TestOnly: d.testOnly}
 	if ok {
 		opt.Mean, opt.Std = prep.Mean, prep.Std
 	}
@@ -188,7 +192,11 @@ func (d *dataFlags) load(e *env, g *graph.Graph) (train, test *data.Dataset, err
 	if chw != nil && (train.C != chw[0] || train.H != chw[1] || train.W != chw[2]) {
 		return nil, nil, badInput("data %q has images of %dx%dx%d, the model expects %v", d.Spec, train.C, train.H, train.W, chw)
 	}
-	fmt.Fprintf(e.stderr, "data: %s (%d train, %d test, %d classes, %dx%dx%d)\n", train.Name, train.Len(), test.Len(), len(train.Classes), train.C, train.H, train.W)
+	trained := fmt.Sprintf("%d train", train.Len())
+	if d.testOnly && train.Len() == 0 {
+		trained = "training images not read"
+	}
+	fmt.Fprintf(e.stderr, "data: %s (%s, %d test, %d classes, %dx%dx%d)\n", train.Name, trained, test.Len(), len(train.Classes), train.C, train.H, train.W)
 	if g != nil && !ok {
 		fmt.Fprintf(e.stderr, "warning: the model carries no preprocessing and no --mean/--std was given: normalising with the data set's own statistics (mean %s, std %s); pass the values the model was trained with (e.g. --mean 0.5 --std 0.5, or --mean imagenet --std imagenet)\n",
 			data.FormatStats(train.Mean), data.FormatStats(train.Std))

@@ -51,6 +51,7 @@ func runEval(e *env, args []string) error {
 			return badInput("%s does not fit %s: %v", o.Packed, o.Model, err)
 		}
 	}
+	o.Data.testOnly = true
 	_, test, err := o.Data.load(e, g)
 	if err != nil {
 		return err
