@@ -9,12 +9,14 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/slimgo/slimgo/data"
 	"github.com/slimgo/slimgo/graph"
 	"github.com/slimgo/slimgo/onnx"
+	"github.com/slimgo/slimgo/report"
 )
 
 // slimgo runs the CLI and returns the JSON summary and stderr; it fails the
@@ -227,5 +229,35 @@ func TestBNFoldedModelPrunes(t *testing.T) {
 	log := slimgoFails(t, "prune", "--model", folded, "--out", filepath.Join(dir, "x.onnx"), "--method", "slim", "--ratio", "0.3")
 	if !strings.Contains(log, "no BatchNormalization") || !strings.Contains(log, "--data") {
 		t.Errorf("slim without data on a folded model: %s", log)
+	}
+}
+
+// TestCompressSkipsImpossibleStage: a model without residual blocks skips
+// the layer stage with a note said before any stage runs, instead of
+// failing after the work of the stages before it.
+func TestCompressSkipsImpossibleStage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs compress; skipped with -short")
+	}
+	dir := t.TempDir()
+	m := filepath.Join(dir, "vgg.onnx")
+	d := []string{"--data", "sample", "--train-limit", "300", "--test-limit", "100"}
+	slimgo(t, append([]string{"train", "--arch", "vgg-s", "--epochs", "1", "--out", m}, d...)...)
+	sum, log := slimgo(t, append([]string{"compress", "--model", m, "--out", filepath.Join(dir, "c"), "--no-ort",
+		"--sparse-epochs", "0", "--channel-method", "none", "--blocks", "1", "--quant-finetune-epochs", "0"}, d...)...)
+	const note = "layer stage skipped: the model has no removable residual block"
+	if i, j := strings.Index(log, note), strings.Index(log, "== stage 0"); i < 0 || j < 0 || i > j {
+		t.Errorf("the skip note is missing or comes after the first stage started:\n%s", log)
+	}
+	var names []string
+	for _, s := range sum["stages"].([]any) {
+		names = append(names, s.(map[string]any)["name"].(string))
+	}
+	if strings.Join(names, ",") != "original,quantized" {
+		t.Errorf("stages %v, want original,quantized", names)
+	}
+	s, err := report.ReadJSON(filepath.Join(dir, "c", fileSummary))
+	if err != nil || !slices.Contains(s.Notes, note) {
+		t.Errorf("summary notes %v (err %v) lack %q", s.Notes, err, note)
 	}
 }

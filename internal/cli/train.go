@@ -68,8 +68,8 @@ func parseTrain(e *env, args []string) (*trainOptions, error) {
 		return nil, badInput("give exactly one of --arch and --model")
 	case o.Out == "":
 		return nil, badInput("--out is required")
-	case o.Epochs < 0:
-		return nil, badInput("--epochs must be >= 0, got %d", o.Epochs)
+	case o.Epochs < 1:
+		return nil, badInput("--epochs must be >= 1, got %d", o.Epochs)
 	case o.Batch <= 0:
 		return nil, badInput("--batch must be > 0, got %d", o.Batch)
 	case o.LR <= 0:
