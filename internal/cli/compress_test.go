@@ -14,6 +14,7 @@ import (
 	"github.com/slimgo/slimgo/data"
 	"github.com/slimgo/slimgo/internal/ort"
 	"github.com/slimgo/slimgo/onnx"
+	"github.com/slimgo/slimgo/pipeline"
 	"github.com/slimgo/slimgo/report"
 	"github.com/slimgo/slimgo/train"
 )
@@ -66,14 +67,14 @@ func TestCompressEndToEnd(t *testing.T) {
 			t.Errorf("summary lacks the contract key %q", k)
 		}
 	}
-	for _, f := range []string{filePruned, fileShared, filePacked, fileSummary, report.ReportFile, report.PlotReward} {
+	for _, f := range []string{pipeline.FilePruned, pipeline.FileShared, pipeline.FilePacked, pipeline.FileSummary, report.ReportFile, report.PlotReward} {
 		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
 			t.Errorf("output %s missing or empty: %v", f, err)
 		}
 	}
 
 	// The figures of summary.json, recomputed from the files.
-	sum, err := report.ReadJSON(filepath.Join(out, fileSummary))
+	sum, err := report.ReadJSON(filepath.Join(out, pipeline.FileSummary))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func TestCompressEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shared, err := onnx.ReadFile(filepath.Join(out, fileShared))
+	shared, err := onnx.ReadFile(filepath.Join(out, pipeline.FileShared))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +98,7 @@ func TestCompressEndToEnd(t *testing.T) {
 	if int64(st.Params) != after.Params || st.MACs != after.MACs {
 		t.Errorf("summary params/MACs %d/%d, shared model %d/%d", after.Params, after.MACs, st.Params, st.MACs)
 	}
-	if packed := fileSize(filepath.Join(out, filePacked)); packed != after.Bytes {
+	if packed := fileSize(filepath.Join(out, pipeline.FilePacked)); packed != after.Bytes {
 		t.Errorf("summary bytes %d, packed file %d", after.Bytes, packed)
 	}
 	if b := fileSize(base); b != sum.Before().Bytes {
@@ -108,8 +109,8 @@ func TestCompressEndToEnd(t *testing.T) {
 	}
 	// The speed-ups come from the side-by-side check, which timed both
 	// models (in ONNX Runtime too, when it is there).
-	if c := sum.SpeedCheck; c == nil || c.Rounds != speedRounds || c.Before.ImagesPerSec <= 0 || c.After.ImagesPerSec <= 0 {
-		t.Errorf("speed check %+v: want %d rounds with both models timed", c, speedRounds)
+	if c := sum.SpeedCheck; c == nil || c.Rounds != pipeline.SpeedRounds || c.Before.ImagesPerSec <= 0 || c.After.ImagesPerSec <= 0 {
+		t.Errorf("speed check %+v: want %d rounds with both models timed", c, pipeline.SpeedRounds)
 	} else {
 		if sp := got["speedup"].(float64); math.Abs(sp-c.After.ImagesPerSec/c.Before.ImagesPerSec) > 1e-9 {
 			t.Errorf("speedup %g is not the check's %g / %g", sp, c.After.ImagesPerSec, c.Before.ImagesPerSec)
@@ -123,7 +124,7 @@ func TestCompressEndToEnd(t *testing.T) {
 	}
 
 	// The packed file restores exactly the shared model's weights.
-	pk, err := cluster.ReadPackedFile(filepath.Join(out, filePacked))
+	pk, err := cluster.ReadPackedFile(filepath.Join(out, pipeline.FilePacked))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +146,7 @@ func TestCompressEndToEnd(t *testing.T) {
 	// `eval --packed` restores the stored weights onto model.pruned.onnx's
 	// structure and scores what the summary says; a damaged or mismatched
 	// packed file is bad input.
-	evalJS := run("eval", "--model", filepath.Join(out, filePruned), "--packed", filepath.Join(out, filePacked),
+	evalJS := run("eval", "--model", filepath.Join(out, pipeline.FilePruned), "--packed", filepath.Join(out, pipeline.FilePacked),
 		"--data", "sample", "--train-limit", "1200", "--test-limit", "300", "--json")
 	var ev2 map[string]any
 	if err := json.Unmarshal(evalJS, &ev2); err != nil {
@@ -154,13 +155,13 @@ func TestCompressEndToEnd(t *testing.T) {
 	if a := ev2["accuracy"].(float64); math.Abs(a-after.Accuracy) > 1e-9 {
 		t.Errorf("eval --packed: %.4f%%, summary %.4f%%", a, after.Accuracy)
 	}
-	packedBytes, _ := os.ReadFile(filepath.Join(out, filePacked))
+	packedBytes, _ := os.ReadFile(filepath.Join(out, pipeline.FilePacked))
 	bad := filepath.Join(dir, "bad.slimpack")
 	os.WriteFile(bad, packedBytes[:len(packedBytes)/2], 0o644)
-	for _, model := range []string{filepath.Join(out, filePruned), base} {
+	for _, model := range []string{filepath.Join(out, pipeline.FilePruned), base} {
 		pk := bad
 		if model == base {
-			pk = filepath.Join(out, filePacked) // intact, but for another structure
+			pk = filepath.Join(out, pipeline.FilePacked) // intact, but for another structure
 		}
 		var o2, e2 bytes.Buffer
 		if code := Main([]string{"eval", "--model", model, "--packed", pk, "--data", "sample", "--test-limit", "10"}, &o2, &e2); code != ExitInput {
@@ -171,19 +172,19 @@ func TestCompressEndToEnd(t *testing.T) {
 	// Rerunning the finished directory only retimes the two models; when
 	// one is gone it warns, leaves the check out and still succeeds.
 	moved := filepath.Join(dir, "moved.onnx")
-	if err := os.Rename(filepath.Join(out, filePruned), moved); err != nil {
+	if err := os.Rename(filepath.Join(out, pipeline.FilePruned), moved); err != nil {
 		t.Fatal(err)
 	}
 	var o3, e3 bytes.Buffer
 	if code := Main(append(slices.Clone(args), "--no-ort"), &o3, &e3); code != 0 || !strings.Contains(e3.String(), "no side-by-side speed check") {
 		t.Errorf("rerun without model.pruned.onnx: exit %d, stderr:\n%s", code, e3.String())
 	}
-	if s2, err := report.ReadJSON(filepath.Join(out, fileSummary)); err != nil {
+	if s2, err := report.ReadJSON(filepath.Join(out, pipeline.FileSummary)); err != nil {
 		t.Error(err)
 	} else if s2.SpeedCheck != nil {
 		t.Errorf("rerun without model.pruned.onnx: the summary keeps a speed check %+v", s2.SpeedCheck)
 	}
-	if err := os.Rename(moved, filepath.Join(out, filePruned)); err != nil {
+	if err := os.Rename(moved, filepath.Join(out, pipeline.FilePruned)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -197,7 +198,7 @@ func TestCompressEndToEnd(t *testing.T) {
 		idx[i] = i
 	}
 	x, labels := test.Batch(idx, nil, nil, nil)
-	for _, f := range []string{filePruned, fileShared} {
+	for _, f := range []string{pipeline.FilePruned, pipeline.FileShared} {
 		path := filepath.Join(out, f)
 		g, err := onnx.ReadFile(path)
 		if err != nil {
@@ -232,7 +233,7 @@ func TestCompressEndToEnd(t *testing.T) {
 		if accORT != accGo {
 			t.Errorf("%s: ONNX Runtime classifies %d/%d right, slimgo %d", f, accORT, len(labels), accGo)
 		}
-		if f == fileShared && math.Abs(100*float64(accORT)/float64(len(labels))-after.Accuracy) > 0.05 {
+		if f == pipeline.FileShared && math.Abs(100*float64(accORT)/float64(len(labels))-after.Accuracy) > 0.05 {
 			t.Errorf("ONNX Runtime accuracy %.2f%% vs summary %.2f%%", 100*float64(accORT)/float64(len(labels)), after.Accuracy)
 		}
 	}
@@ -246,4 +247,13 @@ func argmax(v []float32) int {
 		}
 	}
 	return best
+}
+
+// fileSize returns a file's size in bytes (0 if it cannot be read).
+func fileSize(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
 }
