@@ -513,7 +513,7 @@ func (p *run) channel(g *graph.Graph) (*graph.Graph, error) {
 		}
 		notes = "global BN-gamma threshold"
 	}
-	out, err := prune.Apply(g, plan)
+	out, err := applyPlan(g, plan, p.trainSet, c.CalibBatches, p.cfg.Batch)
 	if err != nil {
 		return nil, err
 	}
@@ -527,9 +527,6 @@ func (p *run) channel(g *graph.Graph) (*graph.Graph, error) {
 			name = pr[0]
 		}
 		p.sum.Layers = append(p.sum.Layers, report.LayerChannels{Name: name, Before: grp.Size, After: kept, Ratio: 1 - float64(kept)/float64(grp.Size)})
-	}
-	if err := train.RecalibrateBN(out, p.trainSet, c.CalibBatches, p.cfg.Batch); err != nil {
-		return nil, err
 	}
 	if _, err := p.tune(out, "channel", c.FinetuneEpochs, c.LR, 0, true); err != nil {
 		return nil, err

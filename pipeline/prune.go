@@ -215,14 +215,11 @@ func pruneSlim(e *Env, o *PruneOptions, g *graph.Graph, trainSet, testSet *data.
 		if err != nil {
 			return nil, AsInput(err)
 		}
-		next, err := prune.Apply(cur, plan)
+		next, err := applyPlan(cur, plan, trainSet, 8, 128)
 		if err != nil {
 			return nil, err
 		}
 		if trainSet != nil {
-			if err := train.RecalibrateBN(next, trainSet, 8, 128); err != nil {
-				return nil, err
-			}
 			if step == 1 {
 				ev, err := train.Evaluate(next, testSet, 256)
 				if err != nil {
@@ -376,7 +373,8 @@ func searchDDPG(e *Env, g *graph.Graph, trainSet *data.Dataset, d DDPGOptions, p
 	if err != nil {
 		return nil, AsInput(err)
 	}
-	env, err := rl.NewPruneEnv(g, rest, val, rl.PruneConfig{Prune: popt, B: d.B, TargetParams: targetParams, TargetMACs: targetMACs, RBound: d.RBound, CalibBatches: d.Calib})
+	env, err := rl.NewPruneEnv(g, ddpgEvaluator(rest, val, d.Calib, 128),
+		rl.PruneConfig{Prune: popt, B: d.B, TargetParams: targetParams, TargetMACs: targetMACs, RBound: d.RBound})
 	if err != nil {
 		return nil, AsInput(err)
 	}
@@ -439,11 +437,8 @@ func pruneDDPG(e *Env, o *PruneOptions, g *graph.Graph, trainSet, testSet *data.
 	if err != nil {
 		return nil, err
 	}
-	out, err := prune.Apply(g, plan)
+	out, err := applyPlan(g, plan, trainSet, o.DDPG.Calib, 128)
 	if err != nil {
-		return nil, err
-	}
-	if err := train.RecalibrateBN(out, trainSet, o.DDPG.Calib, 128); err != nil {
 		return nil, err
 	}
 	ev, err := train.Evaluate(out, testSet, 256)
