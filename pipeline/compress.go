@@ -135,51 +135,15 @@ func Compress(e *Env, o *CompressOptions) (*report.Summary, error) {
 		}
 		fmt.Fprintf(e.Log, "compress: resuming after stage %q in %s\n", p.st.Done[len(p.st.Done)-1], p.dir)
 	}
-	channelOn, layerOn, err := p.feasible(g)
+	stages, err := p.plan(g)
 	if err != nil {
 		return nil, err
 	}
-	stages := []struct {
-		name string
-		run  func(*graph.Graph) (*graph.Graph, error)
-		on   bool
-	}{
-		{"original", p.original, true},
-		{"sparse", p.sparse, p.cfg.Sparse.Epochs > 0},
-		{"channel", p.channel, channelOn},
-		{"layer", p.layer, layerOn},
-		{"quantized", p.quantize, true},
-	}
 	for i, s := range stages {
-		if !s.on || contains(p.st.Done, s.name) {
+		if s == nil || contains(p.st.Done, s.Name()) {
 			continue
 		}
-		if err := e.Ctx.Err(); err != nil {
-			return nil, fmt.Errorf("interrupted before stage %s; rerun the same command to resume", s.name)
-		}
-		fmt.Fprintf(e.Log, "\n== stage %d: %s ==\n", i, s.name)
-		start := time.Now()
-		out, err := s.run(g)
-		if err != nil {
-			if e.Ctx.Err() != nil {
-				return nil, fmt.Errorf("interrupted in stage %s (%v); rerun the same command to resume", s.name, err)
-			}
-			return nil, fmt.Errorf("stage %s: %w", s.name, err)
-		}
-		if n := len(p.sum.Stages); n > 0 && p.sum.Stages[n-1].Name == s.name {
-			p.sum.Stages[n-1].Seconds = time.Since(start).Seconds()
-		}
-		g = out
-		rel := ""
-		if s.name != "quantized" {
-			rel = filepath.Join("stages", fmt.Sprintf("%d-%s.onnx", i, s.name))
-			if err := onnx.WriteFile(filepath.Join(p.dir, rel), g, onnx.WriteOptions{}); err != nil {
-				return nil, err
-			}
-		}
-		p.st.Done = append(p.st.Done, s.name)
-		p.st.Model = rel
-		if err := p.saveState(); err != nil {
+		if err := p.runStage(i, s, &g); err != nil {
 			return nil, err
 		}
 	}
@@ -367,48 +331,6 @@ func (p *run) original(g *graph.Graph) (*graph.Graph, error) {
 	p.sum.Stages = append(p.sum.Stages, s)
 	p.sum.GammaBefore = bnGammas(out)
 	return out, nil
-}
-
-// feasible decides, before any work, which enabled stages can run on g:
-// channel pruning needs a prunable channel group, layer pruning a
-// removable residual block. A stage that cannot run is switched off with a
-// note in the summary (and on stderr); an analysis that fails is bad input.
-func (p *run) feasible(g *graph.Graph) (channel, layer bool, err error) {
-	note := func(s string) {
-		fmt.Fprintf(p.e.Log, "compress: %s\n", s)
-		if !contains(p.sum.Notes, s) {
-			p.sum.Notes = append(p.sum.Notes, s)
-		}
-	}
-	channel = p.cfg.Channel.Method != "none"
-	if channel {
-		groups, err := prune.Groups(g)
-		if err != nil {
-			return false, false, AsInput(fmt.Errorf("channel pruning: %w", err))
-		}
-		if len(groups) == 0 {
-			note("channel stage skipped: the model has no prunable channel group (every channel is tied to an input, output or unsupported op)")
-			channel = false
-		}
-	}
-	layer = p.cfg.Layer.Blocks > 0 || p.cfg.Layer.Threshold > 0
-	if layer {
-		blocks, err := prune.Blocks(g)
-		if err != nil {
-			return false, false, AsInput(fmt.Errorf("layer pruning: %w", err))
-		}
-		n := 0
-		for _, b := range blocks {
-			if b.Removable {
-				n++
-			}
-		}
-		if n == 0 {
-			note("layer stage skipped: the model has no removable residual block")
-			layer = false
-		}
-	}
-	return channel, layer, nil
 }
 
 // tune fine-tunes g for a stage, resumably. With distil set and a
