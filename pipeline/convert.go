@@ -7,6 +7,9 @@ import (
 	"github.com/slimgo/slimgo/onnx"
 )
 
+// ConvertOptions configure Convert: FoldBN folds BN into convolutions,
+// UnfoldBN restores an identity BN after each; Prep is stamped into the
+// model.
 type ConvertOptions struct {
 	Model    string
 	Out      string
@@ -17,6 +20,7 @@ type ConvertOptions struct {
 	Prep     PrepOptions
 }
 
+// Convert reads a model and writes it back (the ONNX round trip).
 func Convert(e *Env, o *ConvertOptions) (map[string]any, error) {
 	var err error
 	_ = err

@@ -10,6 +10,7 @@ import (
 	"github.com/slimgo/slimgo/train"
 )
 
+// DemoOptions configure Demo: the main job on the bundled sample.
 type DemoOptions struct {
 	Out      string
 	Epochs   int
@@ -44,6 +45,9 @@ func DemoConfig(o *DemoOptions) Config {
 	return c
 }
 
+// Demo trains a resnet8 on the bundled Fashion-MNIST sample (once; a rerun
+// reuses it) and compresses it with o.Config into o.Out; it returns the
+// compress summary (full with o.JSON, brief otherwise).
 func Demo(e *Env, o *DemoOptions) (map[string]any, error) {
 	var err error
 	_ = err

@@ -5,6 +5,8 @@ import (
 	"github.com/slimgo/slimgo/train"
 )
 
+// EvalOptions configure Eval. Packed, when set, names a .slimpack whose
+// weights replace the model's before scoring.
 type EvalOptions struct {
 	Model  string
 	Packed string
@@ -13,6 +15,8 @@ type EvalOptions struct {
 	JSON   bool
 }
 
+// Eval scores a model on the test split: accuracy (percent), loss,
+// images/s, params, MACs and the preprocessing used.
 func Eval(e *Env, o *EvalOptions) (map[string]any, error) {
 	var err error
 	_ = err

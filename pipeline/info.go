@@ -9,12 +9,15 @@ import (
 	"github.com/slimgo/slimgo/prune"
 )
 
+// InfoOptions configure Info (Verbose lists layers and groups on the log).
 type InfoOptions struct {
 	Model   string
 	Verbose bool
 	JSON    bool
 }
 
+// Info describes a model: params, MACs, bytes, layers, op histogram,
+// prunable groups, residual blocks, input shape and preprocessing.
 func Info(e *Env, o *InfoOptions) (map[string]any, error) {
 	var err error
 	_ = err

@@ -8,6 +8,8 @@ import (
 	"github.com/slimgo/slimgo/train"
 )
 
+// PredictOptions configure Predict: Input is a .npy float32 array, batch
+// first, already normalised; Out receives the first output.
 type PredictOptions struct {
 	Model string
 	Input string
@@ -16,6 +18,7 @@ type PredictOptions struct {
 	JSON  bool
 }
 
+// Predict runs a model on a NumPy array and writes its first output.
 func Predict(e *Env, o *PredictOptions) (map[string]any, error) {
 	var err error
 	_ = err

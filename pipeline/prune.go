@@ -16,6 +16,7 @@ import (
 	"github.com/slimgo/slimgo/train"
 )
 
+// PruneOptions configure Prune; Method is slim, uniform, ddpg or layer.
 type PruneOptions struct {
 	Model        string
 	Data         DataOptions
@@ -60,6 +61,8 @@ type DDPGOptions struct {
 // per episode on an idle machine.
 const DefaultDDPGUpdates = 8
 
+// ParseBlockScore reads a layer-pruning block score name (last, first,
+// mean).
 func ParseBlockScore(s string) (prune.BlockScore, error) {
 	switch s {
 	case "last":
@@ -77,6 +80,9 @@ func (o *PruneOptions) pruneOpts() prune.Options {
 	return prune.Options{Criterion: c, MinChannels: o.MinChannels, RoundTo: o.RoundTo}
 }
 
+// Prune prunes channels (slim, uniform, ddpg) or residual blocks (layer),
+// fine-tunes when asked and writes o.Out; a BN-folded model gets its BN
+// restored from the data and is folded again.
 func Prune(e *Env, o *PruneOptions) (map[string]any, error) {
 	var err error
 	_ = err

@@ -12,6 +12,7 @@ import (
 	"github.com/slimgo/slimgo/train"
 )
 
+// QuantizeOptions configure Quantize (BIRCH + k-means weight sharing).
 type QuantizeOptions struct {
 	Model       string
 	Data        DataOptions
@@ -77,6 +78,8 @@ func quantizeGraph(e *Env, g *graph.Graph, copt cluster.Options, tune TuneOption
 	return res, finishQuantize(e, g, res, tune, trainSet, testSet, out, packed, f16, seed)
 }
 
+// Quantize clusters every Conv/Gemm weight, optionally fine-tunes the
+// centroids, and writes the weight-shared ONNX (Out) and the packed file.
 func Quantize(e *Env, o *QuantizeOptions) (map[string]any, error) {
 	var err error
 	_ = err

@@ -65,6 +65,8 @@ func ParseAugment(s string) (*data.Augment, error) {
 	return a, nil
 }
 
+// Train trains a built-in architecture (Arch) or fine-tunes a model
+// (Model) and writes it to Out with the preprocessing it used.
 func Train(e *Env, o *TrainOptions) (map[string]any, error) {
 	var err error
 	_ = err

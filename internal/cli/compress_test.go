@@ -12,6 +12,7 @@ import (
 
 	"github.com/slimgo/slimgo/cluster"
 	"github.com/slimgo/slimgo/data"
+	"github.com/slimgo/slimgo/graph"
 	"github.com/slimgo/slimgo/internal/ort"
 	"github.com/slimgo/slimgo/onnx"
 	"github.com/slimgo/slimgo/pipeline"
@@ -73,6 +74,40 @@ func TestCompressEndToEnd(t *testing.T) {
 		}
 	}
 
+	sum, test, shared := checkSummaryFigures(t, out, base, got)
+
+	checkPackedRestores(t, out, shared)
+
+	checkEvalPacked(t, run, dir, out, base, sum.After().Accuracy)
+
+	checkRerunWithoutPruned(t, dir, out, args)
+
+	checkORTAgrees(t, out, test, sum.After().Accuracy)
+}
+
+func argmax(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// fileSize returns a file's size in bytes (0 if it cannot be read).
+func fileSize(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+// checkSummaryFigures recomputes summary.json's figures from the files
+// compress wrote; it returns the summary, the test split and the shared model.
+func checkSummaryFigures(t *testing.T, out, base string, got map[string]any) (*report.Summary, *data.Dataset, *graph.Graph) {
+	t.Helper()
 	// The figures of summary.json, recomputed from the files.
 	sum, err := report.ReadJSON(filepath.Join(out, pipeline.FileSummary))
 	if err != nil {
@@ -123,7 +158,12 @@ func TestCompressEndToEnd(t *testing.T) {
 		}
 	}
 
-	// The packed file restores exactly the shared model's weights.
+	return sum, test, shared
+}
+
+// checkPackedRestores: the packed file restores exactly the shared model's weights.
+func checkPackedRestores(t *testing.T, out string, shared *graph.Graph) {
+	t.Helper()
 	pk, err := cluster.ReadPackedFile(filepath.Join(out, pipeline.FilePacked))
 	if err != nil {
 		t.Fatal(err)
@@ -143,6 +183,12 @@ func TestCompressEndToEnd(t *testing.T) {
 		}
 	}
 
+}
+
+// checkEvalPacked: eval --packed scores what the summary says; damaged or
+// mismatched packed files are bad input.
+func checkEvalPacked(t *testing.T, run func(...string) []byte, dir, out, base string, want float64) {
+	t.Helper()
 	// `eval --packed` restores the stored weights onto model.pruned.onnx's
 	// structure and scores what the summary says; a damaged or mismatched
 	// packed file is bad input.
@@ -152,8 +198,8 @@ func TestCompressEndToEnd(t *testing.T) {
 	if err := json.Unmarshal(evalJS, &ev2); err != nil {
 		t.Fatal(err)
 	}
-	if a := ev2["accuracy"].(float64); math.Abs(a-after.Accuracy) > 1e-9 {
-		t.Errorf("eval --packed: %.4f%%, summary %.4f%%", a, after.Accuracy)
+	if a := ev2["accuracy"].(float64); math.Abs(a-want) > 1e-9 {
+		t.Errorf("eval --packed: %.4f%%, summary %.4f%%", a, want)
 	}
 	packedBytes, _ := os.ReadFile(filepath.Join(out, pipeline.FilePacked))
 	bad := filepath.Join(dir, "bad.slimpack")
@@ -169,6 +215,12 @@ func TestCompressEndToEnd(t *testing.T) {
 		}
 	}
 
+}
+
+// checkRerunWithoutPruned: rerunning the finished directory only retimes;
+// with model.pruned.onnx gone it warns and leaves the speed check out.
+func checkRerunWithoutPruned(t *testing.T, dir, out string, args []string) {
+	t.Helper()
 	// Rerunning the finished directory only retimes the two models; when
 	// one is gone it warns, leaves the check out and still succeeds.
 	moved := filepath.Join(dir, "moved.onnx")
@@ -188,6 +240,11 @@ func TestCompressEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 
+}
+
+// checkORTAgrees: ONNX Runtime runs both ONNX outputs and agrees with slimgo.
+func checkORTAgrees(t *testing.T, out string, test *data.Dataset, wantAcc float64) {
+	t.Helper()
 	// ONNX Runtime runs both ONNX outputs and agrees with slimgo.
 	if !ort.Available() {
 		t.Log("node is not installed: ONNX Runtime agreement not checked")
@@ -233,27 +290,8 @@ func TestCompressEndToEnd(t *testing.T) {
 		if accORT != accGo {
 			t.Errorf("%s: ONNX Runtime classifies %d/%d right, slimgo %d", f, accORT, len(labels), accGo)
 		}
-		if f == pipeline.FileShared && math.Abs(100*float64(accORT)/float64(len(labels))-after.Accuracy) > 0.05 {
-			t.Errorf("ONNX Runtime accuracy %.2f%% vs summary %.2f%%", 100*float64(accORT)/float64(len(labels)), after.Accuracy)
+		if f == pipeline.FileShared && math.Abs(100*float64(accORT)/float64(len(labels))-wantAcc) > 0.05 {
+			t.Errorf("ONNX Runtime accuracy %.2f%% vs summary %.2f%%", 100*float64(accORT)/float64(len(labels)), wantAcc)
 		}
 	}
-}
-
-func argmax(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
-}
-
-// fileSize returns a file's size in bytes (0 if it cannot be read).
-func fileSize(path string) int64 {
-	st, err := os.Stat(path)
-	if err != nil {
-		return 0
-	}
-	return st.Size()
 }
