@@ -296,3 +296,12 @@ func probeDir(path, dir string) error {
 	os.Remove(f.Name())
 	return nil
 }
+
+// loadForOutput checks, before any work, that out can be written, then
+// reads the model.
+func loadForOutput(model, out string) (*graph.Graph, error) {
+	if err := CheckOutput(out); err != nil {
+		return nil, err
+	}
+	return loadModel(model)
+}

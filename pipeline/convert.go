@@ -22,12 +22,7 @@ type ConvertOptions struct {
 
 // Convert reads a model and writes it back (the ONNX round trip).
 func Convert(e *Env, o *ConvertOptions) (map[string]any, error) {
-	var err error
-	_ = err
-	if err := CheckOutput(o.Out); err != nil {
-		return nil, err
-	}
-	g, err := loadModel(o.Model)
+	g, err := loadForOutput(o.Model, o.Out)
 	if err != nil {
 		return nil, err
 	}

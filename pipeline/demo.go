@@ -49,8 +49,6 @@ func DemoConfig(o *DemoOptions) Config {
 // reuses it) and compresses it with o.Config into o.Out; it returns the
 // compress summary (full with o.JSON, brief otherwise).
 func Demo(e *Env, o *DemoOptions) (map[string]any, error) {
-	var err error
-	_ = err
 	if err := CheckOutputDir(o.Out); err != nil {
 		return nil, err
 	}

@@ -18,8 +18,6 @@ type EvalOptions struct {
 // Eval scores a model on the test split: accuracy (percent), loss,
 // images/s, params, MACs and the preprocessing used.
 func Eval(e *Env, o *EvalOptions) (map[string]any, error) {
-	var err error
-	_ = err
 	g, err := loadModel(o.Model)
 	if err != nil {
 		return nil, err

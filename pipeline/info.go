@@ -19,8 +19,6 @@ type InfoOptions struct {
 // Info describes a model: params, MACs, bytes, layers, op histogram,
 // prunable groups, residual blocks, input shape and preprocessing.
 func Info(e *Env, o *InfoOptions) (map[string]any, error) {
-	var err error
-	_ = err
 	g, err := loadModel(o.Model)
 	if err != nil {
 		return nil, err

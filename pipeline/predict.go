@@ -20,12 +20,7 @@ type PredictOptions struct {
 
 // Predict runs a model on a NumPy array and writes its first output.
 func Predict(e *Env, o *PredictOptions) (map[string]any, error) {
-	var err error
-	_ = err
-	if err := CheckOutput(o.Out); err != nil {
-		return nil, err
-	}
-	g, err := loadModel(o.Model)
+	g, err := loadForOutput(o.Model, o.Out)
 	if err != nil {
 		return nil, err
 	}

@@ -84,12 +84,7 @@ func (o *PruneOptions) pruneOpts() prune.Options {
 // fine-tunes when asked and writes o.Out; a BN-folded model gets its BN
 // restored from the data and is folded again.
 func Prune(e *Env, o *PruneOptions) (map[string]any, error) {
-	var err error
-	_ = err
-	if err := CheckOutput(o.Out); err != nil {
-		return nil, err
-	}
-	g, err := loadModel(o.Model)
+	g, err := loadForOutput(o.Model, o.Out)
 	if err != nil {
 		return nil, err
 	}

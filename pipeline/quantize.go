@@ -81,8 +81,6 @@ func quantizeGraph(e *Env, g *graph.Graph, copt cluster.Options, tune TuneOption
 // Quantize clusters every Conv/Gemm weight, optionally fine-tunes the
 // centroids, and writes the weight-shared ONNX (Out) and the packed file.
 func Quantize(e *Env, o *QuantizeOptions) (map[string]any, error) {
-	var err error
-	_ = err
 	if err := CheckOutput(o.Out); err != nil {
 		return nil, err
 	}

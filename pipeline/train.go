@@ -68,8 +68,6 @@ func ParseAugment(s string) (*data.Augment, error) {
 // Train trains a built-in architecture (Arch) or fine-tunes a model
 // (Model) and writes it to Out with the preprocessing it used.
 func Train(e *Env, o *TrainOptions) (map[string]any, error) {
-	var err error
-	_ = err
 	if err := CheckOutput(o.Out); err != nil {
 		return nil, err
 	}
@@ -77,6 +75,7 @@ func Train(e *Env, o *TrainOptions) (map[string]any, error) {
 		return nil, err
 	}
 	var g *graph.Graph
+	var err error
 	if o.Model != "" {
 		if g, err = loadModel(o.Model); err != nil {
 			return nil, err
