@@ -21,9 +21,9 @@ type Options struct {
 	Epochs int // number of epochs (required, >= 1)
 	Batch  int // mini-batch size (default 64)
 
-	Optimizer   string  // "sgd" (default) or "adam"
-	LR          float64 // base / peak learning rate (default 0.1 for sgd, 1e-3 for adam)
-	Momentum    float64 // SGD momentum (0: plain SGD); see DefaultOptions
+	Optimizer   OptimizerKind // OptSGD (default), OptAdam or OptAdamW
+	LR          float64       // base / peak learning rate (default 0.1 for sgd, 1e-3 for adam)
+	Momentum    float64       // SGD momentum (0: plain SGD); see DefaultOptions
 	Nesterov    bool
 	WeightDecay float64
 	DecayAll    bool // also decay BN scale/bias and biases (default: exempt, see NoDecayParams)
@@ -32,10 +32,10 @@ type Options struct {
 	// then unused). Only with the onecycle schedule and SGD.
 	CycleMomentum bool
 
-	Schedule     string    // "onecycle" (default), "cosine", "step", "constant"
-	WarmupEpochs float64   // cosine warm-up; onecycle rising phase (default 30%)
-	Milestones   []float64 // step schedule, in epochs (default 50% and 75% of Epochs)
-	Gamma        float64   // step schedule factor (default 0.1)
+	Schedule     ScheduleKind // ScheduleOneCycle (default), ScheduleCosine, ScheduleStep, ScheduleConstant
+	WarmupEpochs float64      // cosine warm-up; onecycle rising phase (default 30%)
+	Milestones   []float64    // step schedule, in epochs (default 50% and 75% of Epochs)
+	Gamma        float64      // step schedule factor (default 0.1)
 
 	LabelSmoothing float64 // cross-entropy label smoothing in [0, 1)
 	// Teacher, when set, distills it into the model (SoftmaxDistill) with
@@ -58,10 +58,10 @@ type Options struct {
 	Augment      *data.Augment // training augmentation (nil: none)
 	Seed         uint64        // shuffling, augmentation and dropout streams
 
-	Progress     io.Writer // progress bar and epoch lines (nil: silent)
-	ProgressMode string    // "auto" (default: in place on a terminal), "bar", "lines"
-	EvalEvery    int       // evaluate on the test set every N epochs (default 1); the last epoch always
-	EvalBatch    int       // evaluation batch (default 256)
+	Progress     io.Writer    // progress bar and epoch lines (nil: silent)
+	ProgressMode ProgressMode // ProgressAuto (default: in place on a terminal), ProgressBar, ProgressLines
+	EvalEvery    int          // evaluate on the test set every N epochs (default 1); the last epoch always
+	EvalBatch    int          // evaluation batch (default 256)
 
 	CheckpointDir string          // write CheckpointDir/train.ckpt after every epoch and on a stop ("" : none)
 	Resume        bool            // continue from the checkpoint in CheckpointDir, if any
@@ -84,8 +84,8 @@ const (
 // Nesterov momentum 0.9, LR 0.1, weight decay 5e-4, one-cycle schedule,
 // batch 128.
 func DefaultOptions() Options {
-	return Options{Epochs: 10, Batch: 128, Optimizer: "sgd", LR: 0.1, Momentum: 0.9, Nesterov: true,
-		WeightDecay: 5e-4, Schedule: "onecycle", Seed: 1, EvalEvery: 1}
+	return Options{Epochs: 10, Batch: 128, Optimizer: OptSGD, LR: 0.1, Momentum: 0.9, Nesterov: true,
+		WeightDecay: 5e-4, Schedule: ScheduleOneCycle, Seed: 1, EvalEvery: 1}
 }
 
 // EpochStats are the figures of one finished epoch. Accuracies are in [0, 1].
@@ -277,15 +277,16 @@ func newOptimizer(opt Options, g *graph.Graph) (Optimizer, error) {
 	if !opt.DecayAll {
 		nd = NoDecayParams(g)
 	}
-	switch opt.Optimizer {
-	case "sgd", "":
-		return &SGD{LR: opt.LR, Momentum: opt.Momentum, Nesterov: opt.Nesterov, WeightDecay: opt.WeightDecay, NoDecay: nd}, nil
-	case "adam", "adamw":
-		a := NewAdam(opt.LR)
-		a.WeightDecay, a.NoDecay, a.Decoupled = opt.WeightDecay, nd, opt.Optimizer == "adamw"
-		return a, nil
+	kind, err := ParseOptimizer(string(opt.Optimizer))
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("train: unknown optimizer %q (want sgd or adam)", opt.Optimizer)
+	if kind == OptSGD {
+		return &SGD{LR: opt.LR, Momentum: opt.Momentum, Nesterov: opt.Nesterov, WeightDecay: opt.WeightDecay, NoDecay: nd}, nil
+	}
+	a := NewAdam(opt.LR)
+	a.WeightDecay, a.NoDecay, a.Decoupled = opt.WeightDecay, nd, kind == OptAdamW
+	return a, nil
 }
 
 func (o *Options) validate(trainSet *data.Dataset) error {
@@ -303,7 +304,7 @@ func (o *Options) validate(trainSet *data.Dataset) error {
 	}
 	if o.LR == 0 {
 		o.LR = 0.1
-		if o.Optimizer == "adam" || o.Optimizer == "adamw" {
+		if o.Optimizer.isAdam() {
 			o.LR = 1e-3
 		}
 	}
@@ -314,7 +315,7 @@ func (o *Options) validate(trainSet *data.Dataset) error {
 	if o.Nesterov && o.Momentum == 0 && !o.CycleMomentum {
 		return errors.New("train: Nesterov needs a momentum > 0")
 	}
-	if o.CycleMomentum && ((o.Schedule != "onecycle" && o.Schedule != "") || (o.Optimizer != "sgd" && o.Optimizer != "")) {
+	if o.CycleMomentum && ((o.Schedule != ScheduleOneCycle && o.Schedule != "") || (o.Optimizer != OptSGD && o.Optimizer != "")) {
 		return fmt.Errorf("train: momentum cycling needs SGD with the onecycle schedule, not %s with %q", o.Optimizer, o.Schedule)
 	}
 	if o.EvalEvery <= 0 {

@@ -95,8 +95,8 @@ func runDemo(e *env, args []string) error {
 			return err
 		}
 		ckpt := base + ".ckpt"
-		_, err = train.Fit(g, trainSet, testSet, train.Options{Epochs: o.Epochs, Batch: 128, Optimizer: "sgd", LR: 0.1,
-			Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4, Schedule: "onecycle", Seed: o.Seed, Progress: e.stderr,
+		_, err = train.Fit(g, trainSet, testSet, train.Options{Epochs: o.Epochs, Batch: 128, Optimizer: train.OptSGD, LR: 0.1,
+			Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4, Schedule: train.ScheduleOneCycle, Seed: o.Seed, Progress: e.stderr,
 			CheckpointDir: ckpt, Resume: true, Context: e.ctx})
 		if err != nil {
 			return err

@@ -70,8 +70,8 @@ func finetune(e *env, g *graph.Graph, t tuneFlags, trainSet, testSet *data.Datas
 	}
 	fmt.Fprintf(e.stderr, "fine-tuning %d epochs (lr %g%s)\n", t.Epochs, t.LR, kd)
 	res, err := train.Fit(g, trainSet, testSet, train.Options{
-		Epochs: t.Epochs, Batch: t.Batch, Optimizer: "sgd", LR: t.LR, Momentum: 0.9, Nesterov: true,
-		WeightDecay: t.WD, Schedule: "onecycle", Sparsity: sparsity, Augment: aug, Seed: seed, Progress: e.stderr,
+		Epochs: t.Epochs, Batch: t.Batch, Optimizer: train.OptSGD, LR: t.LR, Momentum: 0.9, Nesterov: true,
+		WeightDecay: t.WD, Schedule: train.ScheduleOneCycle, Sparsity: sparsity, Augment: aug, Seed: seed, Progress: e.stderr,
 		CheckpointDir: ckptDir, Resume: resume, Context: e.ctx,
 		Teacher: t.Teacher, DistillW: t.DistillW, DistillTemp: t.DistillTemp, TeacherLogits: t.TeacherLogits,
 	})

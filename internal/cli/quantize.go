@@ -193,8 +193,8 @@ func finishQuantize(e *env, g *graph.Graph, res *quantizeResult, tune tuneFlags,
 		if tune.Epochs > 0 {
 			ct := &centroidTuning{r: r}
 			fmt.Fprintf(e.stderr, "fine-tuning centroids %d epochs (Adam, lr %g)\n", tune.Epochs, tune.LR)
-			_, err := train.Fit(g, tr, te, train.Options{Epochs: tune.Epochs, Batch: tune.Batch, Optimizer: "adam",
-				LR: tune.LR, WeightDecay: 0, Schedule: "cosine",
+			_, err := train.Fit(g, tr, te, train.Options{Epochs: tune.Epochs, Batch: tune.Batch, Optimizer: train.OptAdam,
+				LR: tune.LR, WeightDecay: 0, Schedule: train.ScheduleCosine,
 				Regularizers: []train.Regularizer{ct}, Seed: seed, Progress: e.stderr, Context: e.ctx})
 			if err != nil {
 				return err
