@@ -121,20 +121,15 @@ func Fit(g *graph.Graph, trainSet, testSet *data.Dataset, opt Options) (*Result,
 	if n%B == 1 {
 		steps = n / B
 	}
-	total := opt.Epochs * steps
 	sc := ScheduleConfig{Name: opt.Schedule, LR: opt.LR, WarmupEpochs: opt.WarmupEpochs,
 		Milestones: opt.Milestones, Gamma: opt.Gamma}
-	sched, err := sc.Build(opt.Epochs, steps)
+	plan, err := sc.Plan(opt.Epochs, steps, opt.CycleMomentum)
 	if err != nil {
 		return nil, err
 	}
 	optim, err := newOptimizer(opt, g)
 	if err != nil {
 		return nil, err
-	}
-	var momentum Schedule
-	if opt.CycleMomentum {
-		momentum = OneCycleMomentum(0.85, 0.95, sc.oneCyclePct(opt.Epochs))
 	}
 	regs := append([]Regularizer(nil), opt.Regularizers...)
 	if opt.Sparsity > 0 {
@@ -219,7 +214,8 @@ epochs:
 			var labels []int32
 			xbuf, labels = trainSet.Batch(idx, xbuf, opt.Augment, brng)
 			exec.SetRNG(brng)
-			lr = sched(st.Global, total) * st.LRScale
+			hyper := plan.At(st.Global, st.LRScale)
+			lr = hyper.LR
 			t0 := time.Now()
 			out, err := exec.Forward(xbuf, true)
 			if err != nil {
@@ -267,10 +263,7 @@ epochs:
 				}
 			}
 			if bad == "" {
-				optim.SetLR(lr)
-				if sgd, ok := optim.(*SGD); ok && momentum != nil {
-					sgd.Momentum = momentum(st.Global, total)
-				}
+				hyper.Apply(optim)
 				if err := optim.Step(g.Params, exec.Grads); err != nil {
 					return nil, fmt.Errorf("train: epoch %d step %d: %w", epoch+1, step, err)
 				}

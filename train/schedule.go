@@ -142,3 +142,53 @@ func (c ScheduleConfig) oneCyclePct(epochs int) float64 {
 	}
 	return 0.3
 }
+
+// Plan is the hyper-parameter schedule of a whole run, step by step: the
+// learning rate and, when Momentum is set (one-cycle SGD with momentum
+// cycling), the momentum. Like Schedule it is pure, so a resumed run sets
+// the same values as an uninterrupted one.
+type Plan struct {
+	LR       Schedule
+	Momentum Schedule // nil: the optimizer keeps its own momentum
+	Total    int      // optimizer steps in the run
+}
+
+// Hyper is what a Plan sets on the optimizer before one step.
+type Hyper struct {
+	LR          float64
+	Momentum    float64 // set only when HasMomentum
+	HasMomentum bool
+}
+
+// At returns the hyper-parameters of the 0-based optimizer step, the rate
+// multiplied by lrScale (1, halved by each NaN retry).
+func (p Plan) At(step int, lrScale float64) Hyper {
+	h := Hyper{LR: p.LR(step, p.Total) * lrScale}
+	if p.Momentum != nil {
+		h.Momentum, h.HasMomentum = p.Momentum(step, p.Total), true
+	}
+	return h
+}
+
+// Apply sets h on o.
+func (h Hyper) Apply(o Optimizer) {
+	o.SetLR(h.LR)
+	if h.HasMomentum {
+		o.SetMomentum(h.Momentum)
+	}
+}
+
+// Plan returns the Plan of a run of epochs*stepsPerEpoch steps (Build's
+// rate); with cycleMomentum the momentum follows OneCycleMomentum(0.85,
+// 0.95) along the one-cycle shape, as PyTorch's OneCycleLR does by default.
+func (c ScheduleConfig) Plan(epochs, stepsPerEpoch int, cycleMomentum bool) (Plan, error) {
+	lr, err := c.Build(epochs, stepsPerEpoch)
+	if err != nil {
+		return Plan{}, err
+	}
+	p := Plan{LR: lr, Total: epochs * stepsPerEpoch}
+	if cycleMomentum {
+		p.Momentum = OneCycleMomentum(0.85, 0.95, c.oneCyclePct(epochs))
+	}
+	return p, nil
+}
