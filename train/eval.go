@@ -161,5 +161,3 @@ func DatasetLogits(g *graph.Graph, set *data.Dataset, batch int) (*tensor.Tensor
 	}
 	return out, nil
 }
-
-// gatherRows copies rows idx of the matrix src [N, K] into dst [len(idx), K],

@@ -108,7 +108,7 @@ func Fit(g *graph.Graph, trainSet, testSet *data.Dataset, opt Options) (*Result,
 	if err != nil {
 		return nil, err
 	}
-	teacher, soft, err := newTeacher(opt, trainSet)
+	loss, err := newLoss(opt, trainSet)
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +176,6 @@ func Fit(g *graph.Graph, trainSet, testSet *data.Dataset, opt Options) (*Result,
 	var (
 		xbuf      *tensor.Tensor
 		grad      *tensor.Tensor
-		tbuf      *tensor.Tensor // the teacher's logits of the batch, when cached
 		idx       = make([]int, 0, B)
 		ranThis   int
 		trainTime time.Duration
@@ -224,26 +223,13 @@ epochs:
 			if grad == nil || !tensor.SameShape(grad.Shape, out.Shape) {
 				grad = tensor.New(out.Shape...)
 			}
-			var loss float64
-			var correct int
-			if opt.Teacher != nil {
-				var tout *tensor.Tensor
-				if soft != nil {
-					tbuf = gatherRows(soft, idx, tbuf)
-					tout = tbuf
-				} else if tout, err = teacher.Forward(xbuf, false); err != nil {
-					return nil, fmt.Errorf("train: epoch %d step %d: the teacher: %w", epoch+1, step, err)
-				}
-				loss, correct, err = SoftmaxDistill(out, tout, labels, opt.DistillW, opt.DistillTemp, grad)
-			} else {
-				loss, correct, err = SoftmaxCrossEntropySmoothed(out, labels, opt.LabelSmoothing, grad)
-			}
+			value, correct, err := loss.Loss(out, Batch{X: xbuf, Labels: labels, Index: idx}, grad)
 			if err != nil {
 				return nil, fmt.Errorf("train: epoch %d step %d: %w", epoch+1, step, err)
 			}
 			bad := ""
-			if math.IsNaN(loss) || math.IsInf(loss, 0) {
-				bad = fmt.Sprintf("loss is %g", loss)
+			if math.IsNaN(value) || math.IsInf(value, 0) {
+				bad = fmt.Sprintf("loss is %g", value)
 			}
 			pen := 0.0
 			if bad == "" {
@@ -293,7 +279,7 @@ epochs:
 			trainImgs += len(idx)
 			seenHere += len(idx)
 			ranThis++
-			st.PartLoss += loss * float64(len(idx))
+			st.PartLoss += value * float64(len(idx))
 			st.PartPenalty += pen * float64(len(idx))
 			st.PartCorrect += correct
 			st.PartSeen += len(idx)
@@ -354,49 +340,6 @@ epochs:
 	res := st.Result
 	finish(&res, trainImgs, trainTime)
 	return &res, nil
-}
-
-// newTeacher prepares opt.Teacher, if any: an inference executor to run on
-// every batch or, when the training images are never augmented (so each
-// has the same teacher logits in every epoch), those logits for the whole
-// training set, [N, K]: opt.TeacherLogits or computed once here.
-func newTeacher(opt Options, trainSet *data.Dataset) (*engine.Executor, *tensor.Tensor, error) {
-	if opt.Teacher == nil {
-		return nil, nil, nil
-	}
-	if err := checkInput(opt.Teacher, trainSet); err != nil {
-		return nil, nil, fmt.Errorf("train: the teacher: %w", err)
-	}
-	if !opt.Augment.Changes() {
-		soft := opt.TeacherLogits
-		if soft == nil {
-			var err error
-			if soft, err = DatasetLogits(opt.Teacher, trainSet, opt.EvalBatch); err != nil {
-				return nil, nil, fmt.Errorf("train: the teacher: %w", err)
-			}
-		}
-		if len(soft.Shape) != 2 || soft.Shape[0] != trainSet.Len() {
-			return nil, nil, fmt.Errorf("train: the teacher's logits have shape %v, not [%d, K]", soft.Shape, trainSet.Len())
-		}
-		return nil, soft, nil
-	}
-	e, err := inferenceExecutor(opt.Teacher)
-	if err != nil {
-		return nil, nil, fmt.Errorf("train: the teacher: %w", err)
-	}
-	return e, nil, nil
-}
-
-// reusing dst when it has that shape.
-func gatherRows(src *tensor.Tensor, idx []int, dst *tensor.Tensor) *tensor.Tensor {
-	k := src.Shape[1]
-	if dst == nil || !tensor.SameShape(dst.Shape, []int{len(idx), k}) {
-		dst = tensor.New(len(idx), k)
-	}
-	for b, i := range idx {
-		copy(dst.Data[b*k:(b+1)*k], src.Data[i*k:(i+1)*k])
-	}
-	return dst
 }
 
 func ckptNote(path string) string {

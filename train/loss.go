@@ -166,3 +166,30 @@ func logSumExp(row []float32, temp float64) float64 {
 	}
 	return m + math.Log(s)
 }
+
+// Batch is one training step's examples: the images X [N, C, H, W], their
+// labels, and their positions in the training set (Index), by which a
+// cached teacher looks up its logits.
+type Batch struct {
+	X      *tensor.Tensor
+	Labels []int32
+	Index  []int
+}
+
+// Loss is the training objective on a model's logits. Loss scores logits
+// [N, K] of batch b, overwrites grad (the shape of logits) with
+// d loss / d logits and returns the mean loss and the number of rows whose
+// argmax is the label. A non-finite loss is returned, not an error; errors
+// are bad shapes, labels outside [0, K) and a failing teacher.
+type Loss interface {
+	Loss(logits *tensor.Tensor, b Batch, grad *tensor.Tensor) (loss float64, correct int, err error)
+}
+
+// CrossEntropy is softmax cross-entropy against label-smoothed targets
+// (SoftmaxCrossEntropySmoothed; Smoothing 0 is plain cross-entropy).
+type CrossEntropy struct{ Smoothing float64 }
+
+// Loss implements Loss.
+func (l CrossEntropy) Loss(logits *tensor.Tensor, b Batch, grad *tensor.Tensor) (float64, int, error) {
+	return SoftmaxCrossEntropySmoothed(logits, b.Labels, l.Smoothing, grad)
+}
