@@ -3,7 +3,6 @@ package train
 import (
 	"errors"
 	"fmt"
-	"math"
 	"path/filepath"
 	"runtime"
 	"time"
@@ -65,19 +64,11 @@ func derive(seed uint64, parts ...uint64) uint64 {
 	return h
 }
 
-// finite reports whether every value is neither NaN nor infinite.
-func finite(d []float32) bool {
-	for _, v := range d {
-		if v-v != 0 { // NaN or ±Inf
-			return false
-		}
-	}
-	return true
-}
-
 // Fit trains g (in place: the graph's parameter tensors are updated) on
-// trainSet with softmax cross-entropy on its first output ([N, K] logits)
-// and returns per-epoch figures. testSet may be nil.
+// trainSet and returns per-epoch figures. testSet may be nil. The loss on
+// g's first output ([N, K] logits) is softmax cross-entropy, or with a
+// Teacher a distillation (newLoss); the optimizer and the Plan of rate and
+// momentum come from opt, and each step is a stepper's (step.go).
 //
 // Each epoch visits a permutation of trainSet drawn from (Seed, epoch) in
 // batches of opt.Batch (a last batch of a single example is dropped, since
@@ -93,6 +84,62 @@ func finite(d []float32) bool {
 // last good state, which the checkpoint also holds), a checkpoint that does
 // not match the run, and ErrStopped (wrapped) on cancellation.
 func Fit(g *graph.Graph, trainSet, testSet *data.Dataset, opt Options) (*Result, error) {
+	r, err := newRun(g, trainSet, testSet, opt)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.resume(); err != nil {
+		return nil, err
+	}
+	r.good = snapshot(g, r.optim, r.st)
+	for r.st.Epoch < r.opt.Epochs {
+		lr, err := r.epoch()
+		var stop *stopError
+		switch {
+		case errors.Is(err, errRetry):
+			continue
+		case errors.As(err, &stop):
+			return r.stopped(stop)
+		case err != nil:
+			return nil, err
+		}
+		if err := r.endEpoch(lr); err != nil {
+			return nil, err
+		}
+	}
+	res := r.st.Result
+	finish(&res, r.trainImgs, r.trainTime)
+	return &res, nil
+}
+
+// run is one call of Fit: its typed parts (loss, optimizer, plan, step
+// function), the run state a checkpoint holds, and the figures of the
+// epoch in progress.
+type run struct {
+	opt               Options
+	g                 *graph.Graph
+	trainSet, testSet *data.Dataset
+	optim             Optimizer
+	stepper           *stepper
+	plan              Plan
+	pr                *progress
+	ckptPath          string // "" : no checkpoints
+	n, steps          int    // training examples, steps per epoch
+
+	st   *Checkpoint // position, partial sums, finished epochs
+	good *state      // the last good state, for a NaN rollback
+
+	xbuf       *tensor.Tensor
+	idx        []int
+	ranThis    int // steps run by this call (StopAfterSteps)
+	trainTime  time.Duration
+	trainImgs  int
+	epochStart time.Time
+	seenHere   int // images of the current epoch trained by this call
+}
+
+// newRun checks the options and builds the run's parts.
+func newRun(g *graph.Graph, trainSet, testSet *data.Dataset, opt Options) (*run, error) {
 	if err := opt.validate(trainSet); err != nil {
 		return nil, err
 	}
@@ -112,234 +159,257 @@ func Fit(g *graph.Graph, trainSet, testSet *data.Dataset, opt Options) (*Result,
 	if err != nil {
 		return nil, err
 	}
-	pr, err := newProgress(opt.Progress, opt.ProgressMode)
-	if err != nil {
+	r := &run{opt: opt, g: g, trainSet: trainSet, testSet: testSet, n: trainSet.Len(), idx: make([]int, 0, opt.Batch)}
+	if r.pr, err = newProgress(opt.Progress, opt.ProgressMode); err != nil {
 		return nil, err
 	}
-	n, B := trainSet.Len(), opt.Batch
-	steps := (n + B - 1) / B
-	if n%B == 1 {
-		steps = n / B
+	B := opt.Batch
+	r.steps = (r.n + B - 1) / B
+	if r.n%B == 1 {
+		r.steps = r.n / B
 	}
 	sc := ScheduleConfig{Name: opt.Schedule, LR: opt.LR, WarmupEpochs: opt.WarmupEpochs,
 		Milestones: opt.Milestones, Gamma: opt.Gamma}
-	plan, err := sc.Plan(opt.Epochs, steps, opt.CycleMomentum)
-	if err != nil {
+	if r.plan, err = sc.Plan(opt.Epochs, r.steps, opt.CycleMomentum); err != nil {
 		return nil, err
 	}
-	optim, err := newOptimizer(opt, g)
-	if err != nil {
+	if r.optim, err = newOptimizer(opt, g); err != nil {
 		return nil, err
 	}
 	regs := append([]Regularizer(nil), opt.Regularizers...)
 	if opt.Sparsity > 0 {
 		regs = append(regs, BNSparsity{Lambda: opt.Sparsity})
 	}
-	ckptPath := ""
+	r.stepper = &stepper{g: g, exec: exec, loss: loss, regs: regs, optim: r.optim}
 	if opt.CheckpointDir != "" {
-		ckptPath = filepath.Join(opt.CheckpointDir, CheckpointFile)
+		r.ckptPath = filepath.Join(opt.CheckpointDir, CheckpointFile)
 	}
+	r.st = &Checkpoint{LRScale: 1, Seed: opt.Seed, Epochs: opt.Epochs, Batch: B, Train: r.n}
+	return r, nil
+}
 
-	st := &Checkpoint{LRScale: 1, Seed: opt.Seed, Epochs: opt.Epochs, Batch: B, Train: n}
-	if opt.Resume {
-		c, used, warns, err := LoadLatestCheckpoint(opt.CheckpointDir)
-		for _, w := range warns {
-			if pr != nil {
-				pr.print("warning: "+w.Error(), true)
-			}
-		}
-		switch {
-		case err == nil:
-			if err := resumeFrom(g, optim, st, c, used); err != nil {
-				return nil, err
-			}
-			st.Result.ResumedFrom = used
-			if pr != nil {
-				pr.print(fmt.Sprintf("resuming from %s at epoch %d step %d", used, c.Epoch+1, c.Step), true)
-			}
-		case len(warns) == 0: // nothing there yet: a fresh run
-		default:
-			return nil, err
-		}
+// resume continues from the newest usable checkpoint when asked to; with
+// none there yet the run starts afresh.
+func (r *run) resume() error {
+	if !r.opt.Resume {
+		return nil
 	}
-	good := snapshot(g, optim, st)
-	save := func() error {
-		if ckptPath == "" {
-			return nil
-		}
-		c := *st
-		c.Params = g.Params
-		c.Opt = optim.State()
-		return WriteCheckpoint(ckptPath, &c)
+	c, used, warns, err := LoadLatestCheckpoint(r.opt.CheckpointDir)
+	for _, w := range warns {
+		r.print("warning: " + w.Error())
 	}
+	switch {
+	case err == nil:
+		if err := resumeFrom(r.g, r.optim, r.st, c, used); err != nil {
+			return err
+		}
+		r.st.Result.ResumedFrom = used
+		r.print(fmt.Sprintf("resuming from %s at epoch %d step %d", used, c.Epoch+1, c.Step))
+	case len(warns) == 0: // nothing there yet: a fresh run
+	default:
+		return err
+	}
+	return nil
+}
 
-	var (
-		xbuf      *tensor.Tensor
-		grad      *tensor.Tensor
-		idx       = make([]int, 0, B)
-		ranThis   int
-		trainTime time.Duration
-		trainImgs int
-	)
-	outName := g.Outputs[0].Name
-epochs:
-	for st.Epoch < opt.Epochs {
-		epoch := st.Epoch
-		perm := tensor.NewRNG(derive(opt.Seed, uint64(epoch))).Perm(n)
-		epochStart := time.Now()
-		seenHere := 0
-		if pr != nil {
-			pr.startEpoch()
-		}
-		lr := 0.0
-		for st.Step < steps {
-			step := st.Step
-			if err := opt.Context.Err(); err != nil || (opt.StopAfterSteps > 0 && ranThis >= opt.StopAfterSteps) {
-				if err == nil {
-					err = fmt.Errorf("after %d steps (StopAfterSteps)", ranThis)
-				}
-				res := st.Result
-				finish(&res, trainImgs, trainTime)
-				if serr := save(); serr != nil {
-					return &res, fmt.Errorf("train: %w at epoch %d step %d (%v), and the checkpoint failed: %v", ErrStopped, epoch+1, step, err, serr)
-				}
-				return &res, fmt.Errorf("train: %w at epoch %d step %d: %v", ErrStopped, epoch+1, step, err)
-			}
-			idx = idx[:0]
-			for i := step * B; i < min((step+1)*B, n); i++ {
-				idx = append(idx, perm[i])
-			}
-			brng := tensor.NewRNG(derive(opt.Seed, uint64(epoch), uint64(step)))
-			var labels []int32
-			xbuf, labels = trainSet.Batch(idx, xbuf, opt.Augment, brng)
-			exec.SetRNG(brng)
-			hyper := plan.At(st.Global, st.LRScale)
-			lr = hyper.LR
-			t0 := time.Now()
-			out, err := exec.Forward(xbuf, true)
-			if err != nil {
-				return nil, fmt.Errorf("train: epoch %d step %d: %w", epoch+1, step, err)
-			}
-			if grad == nil || !tensor.SameShape(grad.Shape, out.Shape) {
-				grad = tensor.New(out.Shape...)
-			}
-			value, correct, err := loss.Loss(out, Batch{X: xbuf, Labels: labels, Index: idx}, grad)
-			if err != nil {
-				return nil, fmt.Errorf("train: epoch %d step %d: %w", epoch+1, step, err)
-			}
-			bad := ""
-			if math.IsNaN(value) || math.IsInf(value, 0) {
-				bad = fmt.Sprintf("loss is %g", value)
-			}
-			pen := 0.0
-			if bad == "" {
-				exec.ZeroGrad()
-				if _, err := exec.Backward(map[string]*tensor.Tensor{outName: grad}); err != nil {
-					return nil, fmt.Errorf("train: epoch %d step %d: %w", epoch+1, step, err)
-				}
-				for _, r := range regs {
-					pen += r.Penalty(g)
-					r.AddGrad(g, exec.Grads)
-				}
-				for k, gr := range exec.Grads {
-					if !finite(gr.Data) {
-						bad = fmt.Sprintf("the gradient of %q is not finite", k)
-						break
-					}
-				}
-			}
-			if bad == "" {
-				hyper.Apply(optim)
-				if err := optim.Step(g.Params, exec.Grads); err != nil {
-					return nil, fmt.Errorf("train: epoch %d step %d: %w", epoch+1, step, err)
-				}
-				for k := range exec.Grads {
-					if !finite(g.Params[k].Data) {
-						bad = fmt.Sprintf("parameter %q is not finite after the update", k)
-						break
-					}
-				}
-			}
-			if bad != "" {
-				restore(g, optim, st, good)
-				where := fmt.Sprintf("epoch %d step %d (lr %.3g)", epoch+1, step, lr)
-				if st.Retries < opt.MaxNaNRetries {
-					st.Retries++
-					st.LRScale *= 0.5
-					if pr != nil {
-						pr.print(fmt.Sprintf("warning: %s at %s; retrying from epoch %d step %d with the learning rate halved (retry %d of %d)",
-							bad, where, st.Epoch+1, st.Step, st.Retries, opt.MaxNaNRetries), true)
-					}
-					continue epochs
-				}
-				return nil, fmt.Errorf("train: %s at %s; the model is back at its last good state (epoch %d step %d)%s",
-					bad, where, st.Epoch+1, st.Step, ckptNote(ckptPath))
-			}
-			trainTime += time.Since(t0)
-			trainImgs += len(idx)
-			seenHere += len(idx)
-			ranThis++
-			st.PartLoss += value * float64(len(idx))
-			st.PartPenalty += pen * float64(len(idx))
-			st.PartCorrect += correct
-			st.PartSeen += len(idx)
-			st.Step++
-			st.Global++
-			if pr != nil {
-				el := time.Since(epochStart)
-				pr.step(epoch+1, opt.Epochs, st.Step, steps, st.PartLoss/float64(st.PartSeen),
-					float64(st.PartCorrect)/float64(st.PartSeen), float64(seenHere)/el.Seconds(), el)
-			}
-		}
-		es := EpochStats{
-			Epoch:     epoch + 1,
-			TrainLoss: st.PartLoss / float64(st.PartSeen),
-			TrainAcc:  float64(st.PartCorrect) / float64(st.PartSeen),
-			Penalty:   st.PartPenalty / float64(st.PartSeen),
-			LR:        lr,
-			Gamma:     ComputeGammaStats(g),
-		}
-		sec := time.Since(epochStart).Seconds()
-		if sec > 0 {
-			es.ImagesPerSec = float64(seenHere) / sec
-		}
-		if testSet != nil && testSet.Len() > 0 && ((epoch+1)%opt.EvalEvery == 0 || epoch+1 == opt.Epochs) {
-			ee, err := inferenceExecutor(g)
-			if err != nil {
-				return nil, fmt.Errorf("train: after epoch %d: %w", epoch+1, err)
-			}
-			ev, err := evaluate(ee, testSet, opt.EvalBatch)
-			if err != nil {
-				return nil, fmt.Errorf("train: after epoch %d: %w", epoch+1, err)
-			}
-			es.Evaluated, es.TestLoss, es.TestAcc = true, ev.Loss, ev.Accuracy
-			// The evaluation's executor (its own optimised graph and tensor
-			// pool, ~100 MB for a resnet20 at batch 256) is garbage now;
-			// collecting it here keeps the next epoch's evaluation from
-			// stacking on top of it until the heap doubles.
-			runtime.GC()
-		}
-		es.Seconds = time.Since(epochStart).Seconds()
-		st.Result.Epochs = append(st.Result.Epochs, es)
-		st.Result.Steps = st.Global
-		st.Result.NaNRetries = st.Retries
-		st.Epoch++
-		st.Step = 0
-		st.PartLoss, st.PartPenalty, st.PartCorrect, st.PartSeen = 0, 0, 0, 0
-		if pr != nil {
-			pr.epochLine(es, opt.Epochs)
-		}
-		if err := save(); err != nil {
-			return nil, err
-		}
-		good = snapshot(g, optim, st)
-		if opt.OnEpoch != nil {
-			opt.OnEpoch(es)
-		}
+// print writes a line of its own to the progress output, if any.
+func (r *run) print(s string) {
+	if r.pr != nil {
+		r.pr.print(s, true)
 	}
-	res := st.Result
-	finish(&res, trainImgs, trainTime)
-	return &res, nil
+}
+
+// errRetry is epoch's report that a bad step rolled the run back to the
+// last good state: the loop starts from there again.
+var errRetry = errors.New("train: retrying from the last good state")
+
+// stopError is epoch's report that the run was cancelled or hit
+// StopAfterSteps before step Step of epoch Epoch (0-based).
+type stopError struct {
+	Epoch, Step int
+	Cause       error
+}
+
+func (e *stopError) Error() string {
+	return fmt.Sprintf("stopped at epoch %d step %d: %v", e.Epoch+1, e.Step, e.Cause)
+}
+
+// epoch runs the steps left in the current epoch and returns the rate of
+// the last one. It errors with errRetry after a rollback, with a
+// *stopError on a stop, and on a failing or (retries spent) bad step.
+func (r *run) epoch() (lr float64, err error) {
+	epoch := r.st.Epoch
+	perm := tensor.NewRNG(derive(r.opt.Seed, uint64(epoch))).Perm(r.n)
+	r.epochStart = time.Now()
+	r.seenHere = 0
+	if r.pr != nil {
+		r.pr.startEpoch()
+	}
+	for r.st.Step < r.steps {
+		step := r.st.Step
+		if cause := r.interrupted(); cause != nil {
+			return lr, &stopError{Epoch: epoch, Step: step, Cause: cause}
+		}
+		b := r.batch(perm, epoch, step)
+		h := r.plan.At(r.st.Global, r.st.LRScale)
+		lr = h.LR
+		t0 := time.Now()
+		sr, err := r.stepper.step(b, h)
+		if err != nil {
+			return lr, fmt.Errorf("train: epoch %d step %d: %w", epoch+1, step, err)
+		}
+		if sr.Bad != "" {
+			return lr, r.rollback(sr.Bad, fmt.Sprintf("epoch %d step %d (lr %.3g)", epoch+1, step, lr))
+		}
+		r.trainTime += time.Since(t0)
+		r.account(sr, len(b.Index))
+	}
+	return lr, nil
+}
+
+// interrupted returns why the run must stop now (cancellation or
+// StopAfterSteps), or nil.
+func (r *run) interrupted() error {
+	err := r.opt.Context.Err()
+	if err == nil && r.opt.StopAfterSteps > 0 && r.ranThis >= r.opt.StopAfterSteps {
+		err = fmt.Errorf("after %d steps (StopAfterSteps)", r.ranThis)
+	}
+	return err
+}
+
+// batch draws step's examples of the epoch's permutation, augmented from
+// the stream of (Seed, epoch, step), which also drives dropout.
+func (r *run) batch(perm []int, epoch, step int) Batch {
+	B := r.opt.Batch
+	r.idx = r.idx[:0]
+	for i := step * B; i < min((step+1)*B, r.n); i++ {
+		r.idx = append(r.idx, perm[i])
+	}
+	brng := tensor.NewRNG(derive(r.opt.Seed, uint64(epoch), uint64(step)))
+	var labels []int32
+	r.xbuf, labels = r.trainSet.Batch(r.idx, r.xbuf, r.opt.Augment, brng)
+	r.stepper.exec.SetRNG(brng)
+	return Batch{X: r.xbuf, Labels: labels, Index: r.idx}
+}
+
+// rollback restores the last good state after a bad step at where; it
+// returns errRetry with the learning rate halved while retries are left,
+// else the error that ends the run.
+func (r *run) rollback(bad, where string) error {
+	st := r.st
+	restore(r.g, r.optim, st, r.good)
+	if st.Retries < r.opt.MaxNaNRetries {
+		st.Retries++
+		st.LRScale *= 0.5
+		r.print(fmt.Sprintf("warning: %s at %s; retrying from epoch %d step %d with the learning rate halved (retry %d of %d)",
+			bad, where, st.Epoch+1, st.Step, st.Retries, r.opt.MaxNaNRetries))
+		return errRetry
+	}
+	return fmt.Errorf("train: %s at %s; the model is back at its last good state (epoch %d step %d)%s",
+		bad, where, st.Epoch+1, st.Step, ckptNote(r.ckptPath))
+}
+
+// account adds a good step of n images to the epoch's sums and progress.
+func (r *run) account(sr stepResult, n int) {
+	st := r.st
+	r.trainImgs += n
+	r.seenHere += n
+	r.ranThis++
+	st.PartLoss += sr.Loss * float64(n)
+	st.PartPenalty += sr.Penalty * float64(n)
+	st.PartCorrect += sr.Correct
+	st.PartSeen += n
+	st.Step++
+	st.Global++
+	if r.pr != nil {
+		el := time.Since(r.epochStart)
+		r.pr.step(st.Epoch+1, r.opt.Epochs, st.Step, r.steps, st.PartLoss/float64(st.PartSeen),
+			float64(st.PartCorrect)/float64(st.PartSeen), float64(r.seenHere)/el.Seconds(), el)
+	}
+}
+
+// endEpoch records the finished epoch (whose last rate was lr), evaluates
+// on the test set when due, checkpoints and takes the new good state.
+func (r *run) endEpoch(lr float64) error {
+	st, epoch := r.st, r.st.Epoch
+	es := EpochStats{
+		Epoch:     epoch + 1,
+		TrainLoss: st.PartLoss / float64(st.PartSeen),
+		TrainAcc:  float64(st.PartCorrect) / float64(st.PartSeen),
+		Penalty:   st.PartPenalty / float64(st.PartSeen),
+		LR:        lr,
+		Gamma:     ComputeGammaStats(r.g),
+	}
+	sec := time.Since(r.epochStart).Seconds()
+	if sec > 0 {
+		es.ImagesPerSec = float64(r.seenHere) / sec
+	}
+	if r.testSet != nil && r.testSet.Len() > 0 && ((epoch+1)%r.opt.EvalEvery == 0 || epoch+1 == r.opt.Epochs) {
+		ev, err := r.evaluate()
+		if err != nil {
+			return fmt.Errorf("train: after epoch %d: %w", epoch+1, err)
+		}
+		es.Evaluated, es.TestLoss, es.TestAcc = true, ev.Loss, ev.Accuracy
+	}
+	es.Seconds = time.Since(r.epochStart).Seconds()
+	st.Result.Epochs = append(st.Result.Epochs, es)
+	st.Result.Steps = st.Global
+	st.Result.NaNRetries = st.Retries
+	st.Epoch++
+	st.Step = 0
+	st.PartLoss, st.PartPenalty, st.PartCorrect, st.PartSeen = 0, 0, 0, 0
+	if r.pr != nil {
+		r.pr.epochLine(es, r.opt.Epochs)
+	}
+	if err := r.save(); err != nil {
+		return err
+	}
+	r.good = snapshot(r.g, r.optim, st)
+	if r.opt.OnEpoch != nil {
+		r.opt.OnEpoch(es)
+	}
+	return nil
+}
+
+// evaluate measures the model on the test set with a fresh inference
+// executor (its graph holds the BN statistics as of now).
+func (r *run) evaluate() (Eval, error) {
+	ee, err := inferenceExecutor(r.g)
+	if err != nil {
+		return Eval{}, err
+	}
+	ev, err := evaluate(ee, r.testSet, r.opt.EvalBatch)
+	// The evaluation's executor (its own optimised graph and tensor
+	// pool, ~100 MB for a resnet20 at batch 256) is garbage now;
+	// collecting it here keeps the next epoch's evaluation from
+	// stacking on top of it until the heap doubles.
+	if err == nil {
+		runtime.GC()
+	}
+	return ev, err
+}
+
+// stopped ends a stopped run: the finished epochs, a checkpoint (when
+// checkpointing) and ErrStopped wrapped with where and why.
+func (r *run) stopped(s *stopError) (*Result, error) {
+	res := r.st.Result
+	finish(&res, r.trainImgs, r.trainTime)
+	if serr := r.save(); serr != nil {
+		return &res, fmt.Errorf("train: %w at epoch %d step %d (%v), and the checkpoint failed: %v", ErrStopped, s.Epoch+1, s.Step, s.Cause, serr)
+	}
+	return &res, fmt.Errorf("train: %w at epoch %d step %d: %v", ErrStopped, s.Epoch+1, s.Step, s.Cause)
+}
+
+// save writes the run state, the parameters and the optimizer state to
+// the checkpoint file, if any.
+func (r *run) save() error {
+	if r.ckptPath == "" {
+		return nil
+	}
+	c := *r.st
+	c.Params = r.g.Params
+	c.Opt = r.optim.State()
+	return WriteCheckpoint(r.ckptPath, &c)
 }
 
 func ckptNote(path string) string {
