@@ -113,6 +113,27 @@ func (o *Options) validate(trainSet *data.Dataset) error {
 	if trainSet == nil || trainSet.Len() < 2 {
 		return errors.New("train: the training set needs at least 2 examples")
 	}
+	if err := o.validateOptimizer(); err != nil {
+		return err
+	}
+	if o.EvalEvery <= 0 {
+		o.EvalEvery = 1
+	}
+	if err := o.validateDistill(); err != nil {
+		return err
+	}
+	if o.Resume && o.CheckpointDir == "" {
+		return errors.New("train: resume needs a checkpoint directory")
+	}
+	if o.Context == nil {
+		o.Context = context.Background()
+	}
+	return nil
+}
+
+// validateOptimizer fills the default rate and checks the optimizer's
+// settings (with sparsity and the NaN retries, in one message).
+func (o *Options) validateOptimizer() error {
 	if o.LR == 0 {
 		o.LR = 0.1
 		if o.Optimizer.isAdam() {
@@ -129,9 +150,11 @@ func (o *Options) validate(trainSet *data.Dataset) error {
 	if o.CycleMomentum && ((o.Schedule != ScheduleOneCycle && o.Schedule != "") || (o.Optimizer != OptSGD && o.Optimizer != "")) {
 		return fmt.Errorf("train: momentum cycling needs SGD with the onecycle schedule, not %s with %q", o.Optimizer, o.Schedule)
 	}
-	if o.EvalEvery <= 0 {
-		o.EvalEvery = 1
-	}
+	return nil
+}
+
+// validateDistill fills the distillation defaults and checks them.
+func (o *Options) validateDistill() error {
 	if o.Teacher != nil {
 		if o.DistillW == 0 {
 			o.DistillW = DefaultDistillW
@@ -146,12 +169,6 @@ func (o *Options) validate(trainSet *data.Dataset) error {
 	}
 	if o.TeacherLogits != nil && (o.Teacher == nil || o.Augment.Changes()) {
 		return errors.New("train: teacher logits need a teacher and training without augmentation")
-	}
-	if o.Resume && o.CheckpointDir == "" {
-		return errors.New("train: resume needs a checkpoint directory")
-	}
-	if o.Context == nil {
-		o.Context = context.Background()
 	}
 	return nil
 }
