@@ -1,8 +1,3 @@
-// Package train trains a graph.Graph with the engine: softmax cross-entropy,
-// SGD (momentum, Nesterov) and Adam optimizers with per-parameter state,
-// learning-rate schedules, extra loss terms such as the BN-gamma L1 penalty
-// of network slimming, and Fit, a loop with progress output, evaluation,
-// NaN recovery and atomic, checksummed, exactly resumable checkpoints.
 package train
 
 import (
