@@ -105,20 +105,9 @@ func Search(env Env, ag *Agent, opt SearchOptions) (*SearchResult, error) {
 		}
 		start := time.Now()
 		random := ep < opt.Warmup
-		actions := make([]float64, 0, T)
-		states := make([][]float64, 0, T+1)
-		for t := range T {
-			s := env.State(t, actions)
-			var a float64
-			var err error
-			if random {
-				a = ag.RandomAction()
-			} else if a, err = ag.Explore(s, ep-opt.Warmup); err != nil {
-				return nil, err
-			}
-			a = env.Clamp(t, actions, a)
-			states = append(states, s)
-			actions = append(actions, a)
+		states, actions, err := playEpisode(env, ag, T, random, ep-opt.Warmup)
+		if err != nil {
+			return nil, err
 		}
 		r, info, err := env.Reward(actions)
 		if err != nil {
@@ -127,14 +116,7 @@ func Search(env Env, ag *Agent, opt SearchOptions) (*SearchResult, error) {
 		if math.IsNaN(r) || math.IsInf(r, 0) {
 			return nil, fmt.Errorf("rl: episode %d: reward is %g", ep, r)
 		}
-		trans := make([]Transition, T)
-		for t := range T {
-			trans[t] = Transition{S: states[t], A: actions[t], Done: t == T-1}
-			if t+1 < T {
-				trans[t].S2 = states[t+1]
-			}
-		}
-		ag.Observe(trans, r)
+		ag.Observe(transitions(states, actions), r)
 		if !random || ep == opt.Warmup-1 {
 			for range T * opt.Updates {
 				if _, _, err := ag.Update(); err != nil {
@@ -157,6 +139,43 @@ func Search(env Env, ag *Agent, opt SearchOptions) (*SearchResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// playEpisode chooses the T actions of one episode: uniformly random ones
+// when random, else the actor's with the exploration noise of explored
+// episode k, each clamped by env. It returns the states seen and the
+// actions taken.
+func playEpisode(env Env, ag *Agent, T int, random bool, k int) ([][]float64, []float64, error) {
+	actions := make([]float64, 0, T)
+	states := make([][]float64, 0, T+1)
+	for t := range T {
+		s := env.State(t, actions)
+		var a float64
+		var err error
+		if random {
+			a = ag.RandomAction()
+		} else if a, err = ag.Explore(s, k); err != nil {
+			return nil, nil, err
+		}
+		a = env.Clamp(t, actions, a)
+		states = append(states, s)
+		actions = append(actions, a)
+	}
+	return states, actions, nil
+}
+
+// transitions pairs each step's state and action with the next state; the
+// last step is terminal. The episode's reward is added by Agent.Observe.
+func transitions(states [][]float64, actions []float64) []Transition {
+	T := len(actions)
+	trans := make([]Transition, T)
+	for t := range T {
+		trans[t] = Transition{S: states[t], A: actions[t], Done: t == T-1}
+		if t+1 < T {
+			trans[t].S2 = states[t+1]
+		}
+	}
+	return trans
 }
 
 // searchState is what a checkpoint holds, encoding/gob inside the framing
