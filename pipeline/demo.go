@@ -71,8 +71,8 @@ func Demo(e *Env, o *DemoOptions) (map[string]any, error) {
 			return nil, err
 		}
 		ckpt := base + ".ckpt"
-		_, err = train.Fit(g, trainSet, testSet, train.Options{Epochs: o.Epochs, Batch: 128, Optimizer: "sgd", LR: 0.1,
-			Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4, Schedule: "onecycle", Seed: o.Seed, Progress: e.Log,
+		_, err = train.Fit(g, trainSet, testSet, train.Options{Epochs: o.Epochs, Batch: 128, Optimizer: train.OptSGD, LR: 0.1,
+			Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4, Schedule: train.ScheduleOneCycle, Seed: o.Seed, Progress: e.Log,
 			CheckpointDir: ckpt, Resume: true, Context: e.Ctx})
 		if err != nil {
 			return nil, err

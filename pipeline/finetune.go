@@ -46,8 +46,8 @@ func finetune(e *Env, g *graph.Graph, t TuneOptions, trainSet, testSet *data.Dat
 	}
 	fmt.Fprintf(e.Log, "fine-tuning %d epochs (lr %g%s)\n", t.Epochs, t.LR, kd)
 	res, err := train.Fit(g, trainSet, testSet, train.Options{
-		Epochs: t.Epochs, Batch: t.Batch, Optimizer: "sgd", LR: t.LR, Momentum: 0.9, Nesterov: true,
-		WeightDecay: t.WD, Schedule: "onecycle", Sparsity: sparsity, Augment: aug, Seed: seed, Progress: e.Log,
+		Epochs: t.Epochs, Batch: t.Batch, Optimizer: train.OptSGD, LR: t.LR, Momentum: 0.9, Nesterov: true,
+		WeightDecay: t.WD, Schedule: train.ScheduleOneCycle, Sparsity: sparsity, Augment: aug, Seed: seed, Progress: e.Log,
 		CheckpointDir: ckptDir, Resume: resume, Context: e.Ctx,
 		Teacher: t.Teacher, DistillW: t.DistillW, DistillTemp: t.DistillTemp, TeacherLogits: t.TeacherLogits,
 	})

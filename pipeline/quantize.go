@@ -140,8 +140,8 @@ func finishQuantize(e *Env, g *graph.Graph, res *quantizeResult, tune TuneOption
 		if tune.Epochs > 0 {
 			ct := &centroidTuning{r: r}
 			fmt.Fprintf(e.Log, "fine-tuning centroids %d epochs (Adam, lr %g)\n", tune.Epochs, tune.LR)
-			_, err := train.Fit(g, tr, te, train.Options{Epochs: tune.Epochs, Batch: tune.Batch, Optimizer: "adam",
-				LR: tune.LR, WeightDecay: 0, Schedule: "cosine",
+			_, err := train.Fit(g, tr, te, train.Options{Epochs: tune.Epochs, Batch: tune.Batch, Optimizer: train.OptAdam,
+				LR: tune.LR, WeightDecay: 0, Schedule: train.ScheduleCosine,
 				Regularizers: []train.Regularizer{ct}, Seed: seed, Progress: e.Log, Context: e.Ctx})
 			if err != nil {
 				return err

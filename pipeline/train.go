@@ -99,8 +99,8 @@ func Train(e *Env, o *TrainOptions) (map[string]any, error) {
 		aug.FillC = trainSet.BlackLevel()
 	}
 	topt := train.Options{
-		Epochs: o.Epochs, Batch: o.Batch, Optimizer: o.Optimizer, LR: o.LR, Momentum: o.Momentum, DecayAll: o.DecayAll, CycleMomentum: o.CycleMomentum,
-		Nesterov: o.Optimizer == "sgd", WeightDecay: o.WD, Schedule: o.Schedule, Sparsity: o.Sparsity,
+		Epochs: o.Epochs, Batch: o.Batch, Optimizer: train.OptimizerKind(o.Optimizer), LR: o.LR, Momentum: o.Momentum, DecayAll: o.DecayAll, CycleMomentum: o.CycleMomentum,
+		Nesterov: o.Optimizer == "sgd", WeightDecay: o.WD, Schedule: train.ScheduleKind(o.Schedule), Sparsity: o.Sparsity,
 		Augment: aug, Seed: o.Seed, Progress: e.Log, CheckpointDir: o.Ckpt, Resume: o.Resume, Context: e.Ctx,
 		MaxNaNRetries: o.NaNRetries,
 	}

@@ -23,6 +23,10 @@ type Optimizer interface {
 	SetLR(lr float64)
 	// LearningRate returns the current learning rate.
 	LearningRate() float64
+	// SetMomentum sets the momentum used by the following steps (SGD's
+	// momentum, Adam's beta1, as PyTorch's momentum-cycling schedules do);
+	// a Plan with a momentum schedule calls it before every step.
+	SetMomentum(m float64)
 	// State returns a deep copy of the optimizer state.
 	State() OptimizerState
 	// SetState replaces the state with a copy of s; it errors when s was
@@ -170,6 +174,9 @@ func (o *SGD) SetLR(lr float64) { o.LR = lr }
 // LearningRate implements Optimizer.
 func (o *SGD) LearningRate() float64 { return o.LR }
 
+// SetMomentum implements Optimizer.
+func (o *SGD) SetMomentum(m float64) { o.Momentum = m }
+
 // State implements Optimizer.
 func (o *SGD) State() OptimizerState {
 	if o.st.Slots == nil {
@@ -269,6 +276,9 @@ func (o *Adam) SetLR(lr float64) { o.LR = lr }
 
 // LearningRate implements Optimizer.
 func (o *Adam) LearningRate() float64 { return o.LR }
+
+// SetMomentum implements Optimizer: it sets Beta1.
+func (o *Adam) SetMomentum(m float64) { o.Beta1 = m }
 
 // State implements Optimizer.
 func (o *Adam) State() OptimizerState {
