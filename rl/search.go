@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/slimgo/slimgo/internal/ckpt"
-	"github.com/slimgo/slimgo/train"
+	"github.com/slimgo/slimgo/optim"
 )
 
 // Env is an episodic environment with one scalar action per step, as the
@@ -262,7 +262,7 @@ func loadSearch(path string, ag *Agent, res *SearchResult) error {
 			return bad("%v (was the checkpoint made with other settings?)", err)
 		}
 	}
-	var opts [2]train.OptimizerState
+	var opts [2]optim.State
 	for i, ob := range [][]byte{st.ActorO, st.CriticO} {
 		opts[i] = nets[i].m.opt.State()
 		if err := gob.NewDecoder(bytes.NewReader(ob)).Decode(&opts[i]); err != nil {
