@@ -101,36 +101,6 @@ func batchShapes(g *graph.Graph) map[string][]int {
 	return shapes
 }
 
-// readers counts, for every value, the node inputs and graph outputs that
-// read it.
-func readers(g *graph.Graph) map[string]int {
-	r := map[string]int{}
-	for _, n := range g.Nodes {
-		for _, in := range n.Inputs {
-			if in != "" {
-				r[in]++
-			}
-		}
-	}
-	for _, v := range g.Outputs {
-		r[v.Name]++
-	}
-	return r
-}
-
-// producers maps each value to the node computing it.
-func producers(g *graph.Graph) map[string]*graph.Node {
-	p := map[string]*graph.Node{}
-	for _, n := range g.Nodes {
-		for _, out := range n.Outputs {
-			if out != "" {
-				p[out] = n
-			}
-		}
-	}
-	return p
-}
-
 // removeNodes deletes the marked nodes from g.
 func removeNodes(g *graph.Graph, dead map[*graph.Node]bool) {
 	g.Nodes = slices.DeleteFunc(g.Nodes, func(n *graph.Node) bool { return dead[n] })
@@ -146,14 +116,14 @@ func isParam4(g *graph.Graph, name string) bool {
 // computed by a plain Conv with parameter weights into that Conv, which
 // becomes an OpFusedConv with a bias and the BN's output name.
 func foldBN(g *graph.Graph) {
-	rd, prod := readers(g), producers(g)
+	ix := graph.NewIndex(g, nil)
 	dead := map[*graph.Node]bool{}
 	for _, bn := range g.Nodes {
 		if bn.Op != graph.OpBN || len(bn.Inputs) < 5 || len(bn.Outputs) < 1 {
 			continue
 		}
-		conv := prod[bn.Inputs[0]]
-		if conv == nil || conv.Op != graph.OpConv || rd[bn.Inputs[0]] != 1 || !isParam4(g, conv.Input(1)) {
+		conv := ix.Producer(bn.Inputs[0])
+		if conv == nil || conv.Op != graph.OpConv || ix.Readers(bn.Inputs[0]) != 1 || !isParam4(g, conv.Input(1)) {
 			continue
 		}
 		w := g.Params[conv.Input(1)]
@@ -216,9 +186,9 @@ func asFused(n *graph.Node) {
 
 // fusable reports whether value v is computed by a Conv or OpFusedConv
 // without activation or residual and read only once.
-func fusable(v string, rd map[string]int, prod map[string]*graph.Node) *graph.Node {
-	n := prod[v]
-	if n == nil || rd[v] != 1 || len(n.Outputs) != 1 {
+func fusable(v string, ix *graph.Index) *graph.Node {
+	n := ix.Producer(v)
+	if n == nil || ix.Readers(v) != 1 || len(n.Outputs) != 1 {
 		return nil
 	}
 	if n.Op == graph.OpConv || (n.Op == OpFusedConv && n.Attrs.String("activation", "") == "" && len(n.Inputs) < 4) {
@@ -234,18 +204,18 @@ func fuseResidualRelu(g *graph.Graph, shapes map[string][]int) {
 	if shapes == nil {
 		return
 	}
-	rd, prod := readers(g), producers(g)
+	ix := graph.NewIndex(g, nil)
 	dead := map[*graph.Node]bool{}
 	for _, relu := range g.Nodes {
 		if relu.Op != graph.OpRelu || len(relu.Inputs) != 1 || len(relu.Outputs) != 1 {
 			continue
 		}
-		add := prod[relu.Inputs[0]]
-		if add == nil || add.Op != graph.OpAdd || rd[relu.Inputs[0]] != 1 || len(add.Inputs) != 2 {
+		add := ix.Producer(relu.Inputs[0])
+		if add == nil || add.Op != graph.OpAdd || ix.Readers(relu.Inputs[0]) != 1 || len(add.Inputs) != 2 {
 			continue
 		}
 		for i := range 2 {
-			conv := fusable(add.Inputs[i], rd, prod)
+			conv := fusable(add.Inputs[i], ix)
 			res := add.Inputs[1-i]
 			if conv == nil || dead[conv] || g.IsParam(res) || res == add.Inputs[i] ||
 				shapes[res] == nil || !slices.Equal(shapes[res], shapes[add.Inputs[i]]) {
@@ -272,13 +242,13 @@ func fuseResidualRelu(g *graph.Graph, shapes map[string][]int) {
 // fuseRelu rewrites Relu(conv) with conv's output read only by the Relu
 // into a fused Conv with a ReLU.
 func fuseRelu(g *graph.Graph) {
-	rd, prod := readers(g), producers(g)
+	ix := graph.NewIndex(g, nil)
 	dead := map[*graph.Node]bool{}
 	for _, relu := range g.Nodes {
 		if relu.Op != graph.OpRelu || len(relu.Inputs) != 1 || len(relu.Outputs) != 1 {
 			continue
 		}
-		conv := fusable(relu.Inputs[0], rd, prod)
+		conv := fusable(relu.Inputs[0], ix)
 		if conv == nil {
 			continue
 		}
