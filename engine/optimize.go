@@ -6,7 +6,6 @@ package engine
 
 import (
 	"fmt"
-	"math"
 	"slices"
 
 	"github.com/slimgo/slimgo/graph"
@@ -112,52 +111,35 @@ func isParam4(g *graph.Graph, name string) bool {
 	return t != nil && len(t.Shape) == 4
 }
 
-// foldBN folds every BatchNormalization whose input is read only by it and
-// computed by a plain Conv with parameter weights into that Conv, which
-// becomes an OpFusedConv with a bias and the BN's output name.
+// foldBN folds every BatchNormalization that graph.ConvBNPairs pairs with a
+// Conv (4-D weight, parameter lengths matching its filters; others are left
+// alone) into that Conv, which becomes an OpFusedConv with a bias and the
+// BN's output name. The arithmetic is graph.FoldBNWeights, as for export.
 func foldBN(g *graph.Graph) {
-	ix := graph.NewIndex(g, nil)
 	dead := map[*graph.Node]bool{}
-	for _, bn := range g.Nodes {
-		if bn.Op != graph.OpBN || len(bn.Inputs) < 5 || len(bn.Outputs) < 1 {
-			continue
-		}
-		conv := ix.Producer(bn.Inputs[0])
-		if conv == nil || conv.Op != graph.OpConv || ix.Readers(bn.Inputs[0]) != 1 || !isParam4(g, conv.Input(1)) {
+	for _, p := range graph.ConvBNPairs(g) {
+		conv, bn := p.Conv, p.BN
+		if !isParam4(g, conv.Input(1)) {
 			continue
 		}
 		w := g.Params[conv.Input(1)]
 		m := w.Shape[0]
 		var bias *tensor.Tensor
 		if b := conv.Input(2); b != "" {
-			if bias = g.Params[b]; bias == nil || bias.Len() != m {
+			if bias = g.Params[b]; bias.Len() != m {
 				continue
 			}
 		}
-		var p [4]*tensor.Tensor
+		var ps [4]*tensor.Tensor
 		ok := true
-		for i := range p {
-			p[i] = g.Params[bn.Inputs[1+i]]
-			ok = ok && p[i] != nil && p[i].Len() == m
+		for i := range ps {
+			ps[i] = g.Params[bn.Inputs[1+i]]
+			ok = ok && ps[i].Len() == m
 		}
 		if !ok {
 			continue
 		}
-		eps := float64(bn.Attrs.Float("epsilon", 1e-5))
-		scale, shift, mean, vr := p[0].Data, p[1].Data, p[2].Data, p[3].Data
-		fw, fb := tensor.New(w.Shape...), tensor.New(m)
-		per := w.Len() / m
-		for j := range m {
-			a := float64(scale[j]) / math.Sqrt(float64(vr[j])+eps)
-			for i := j * per; i < (j+1)*per; i++ {
-				fw.Data[i] = float32(float64(w.Data[i]) * a)
-			}
-			b0 := 0.0
-			if bias != nil {
-				b0 = float64(bias.Data[j])
-			}
-			fb.Data[j] = float32((b0-float64(mean[j]))*a + float64(shift[j]))
-		}
+		fw, fb := graph.FoldBNWeights(w, bias, ps[0], ps[1], ps[2], ps[3], float64(bn.Attrs.Float("epsilon", 1e-5)))
 		wn, bn2 := uniqueParam(g, conv.Name+".folded_weight"), uniqueParam(g, conv.Name+".folded_bias")
 		g.Params[wn], g.Params[bn2] = fw, fb
 		conv.Op = OpFusedConv

@@ -450,10 +450,10 @@ func sharedFoldConflict(g *graph.Graph, shared map[string]Shared) error {
 	if len(shared) == 0 {
 		return nil
 	}
-	for _, c := range foldable(g) {
-		for _, in := range c.conv.Inputs[1:] {
+	for _, c := range graph.ConvBNPairs(g) {
+		for _, in := range c.Conv.Inputs[1:] {
 			if _, ok := shared[in]; ok && in != "" {
-				return errors.New("FoldBN would change shared parameter " + in + " of node " + c.conv.Name + "; fold BN before clustering")
+				return errors.New("FoldBN would change shared parameter " + in + " of node " + c.Conv.Name + "; fold BN before clustering")
 			}
 		}
 	}
