@@ -2,7 +2,7 @@
 // slimgo graphs.
 //
 // Import accepts default-domain opsets 7 to 21 and rewrites every supported
-// spelling into the canonical forms of graph/ops.go: constant inputs become
+// spelling into the canonical forms of graph/spec_*.go: constant inputs become
 // attributes (Clip min/max, Reshape shape, Resize/Upsample scales or sizes,
 // Dropout ratio), MatMul with a constant 2-D weight becomes Gemm, Constant
 // nodes become parameters, and a dynamic dimension (dim_param, missing or -1)
