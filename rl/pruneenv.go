@@ -124,7 +124,7 @@ func (e *PruneEnv) features() error {
 	}
 	e.macs = map[string]int64{}
 	for _, n := range e.Base.Nodes {
-		if (n.Op == graph.OpConv || n.Op == graph.OpGemm) && e.Base.IsParam(n.Input(1)) {
+		if s := graph.Spec(n.Op); s != nil && s.Layer != nil && e.Base.IsParam(n.Input(1)) {
 			out := shapes[n.Outputs[0]]
 			pix := int64(1)
 			for _, d := range out[2:] {
@@ -146,18 +146,12 @@ func (e *PruneEnv) features() error {
 			if f[1] != 0 {
 				continue // the first producer sets the geometry
 			}
-			in := shapes[n.Inputs[0]]
-			switch n.Op {
-			case graph.OpConv:
-				geo, err := graph.Geom(n, w.Shape)
+			if s := graph.Spec(n.Op); s != nil && s.Layer != nil {
+				l, err := s.Layer(n, [][]int{shapes[n.Inputs[0]], w.Shape})
 				if err != nil {
 					return err
 				}
-				f[1] = float64(w.Shape[1] * geo.Group)
-				f[2], f[3] = float64(in[2]), float64(in[3])
-				f[4], f[5] = float64(geo.SH), float64(geo.KH)
-			case graph.OpGemm:
-				f[1] = float64(in[1])
+				f[1], f[2], f[3], f[4], f[5] = float64(l.InC), float64(l.H), float64(l.W), float64(l.Stride), float64(l.Kernel)
 			}
 		}
 		e.raw[i] = f
