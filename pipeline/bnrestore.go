@@ -5,7 +5,6 @@ import (
 
 	"github.com/slimgo/slimgo/data"
 	"github.com/slimgo/slimgo/graph"
-	"github.com/slimgo/slimgo/onnx"
 	"github.com/slimgo/slimgo/train"
 )
 
@@ -38,7 +37,7 @@ func restoreBN(e *Env, g *graph.Graph, set *data.Dataset, batch int) (out *graph
 	for _, n := range g.Nodes {
 		before[n.Name] = true
 	}
-	out, err = onnx.UnfoldBN(g)
+	out, err = graph.UnfoldBN(g)
 	if err != nil {
 		return nil, 0, AsInput(err)
 	}

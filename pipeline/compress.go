@@ -496,7 +496,7 @@ func (p *run) layer(g *graph.Graph) (*graph.Graph, error) {
 }
 
 func (p *run) quantize(g *graph.Graph) (*graph.Graph, error) {
-	folded, err := onnx.FoldBN(g)
+	folded, err := graph.FoldBN(g)
 	if err != nil {
 		return nil, err
 	}

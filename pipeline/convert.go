@@ -30,7 +30,7 @@ func Convert(e *Env, o *ConvertOptions) (map[string]any, error) {
 		return nil, err
 	}
 	if o.UnfoldBN {
-		if g, err = onnx.UnfoldBN(g); err != nil {
+		if g, err = graph.UnfoldBN(g); err != nil {
 			return nil, AsInput(err)
 		}
 	}

@@ -141,7 +141,7 @@ func Prune(e *Env, o *PruneOptions) (map[string]any, error) {
 		return nil, err
 	}
 	if g != input { // BN was restored: deliver the model folded, as it came
-		if out, err = onnx.FoldBN(out); err != nil {
+		if out, err = graph.FoldBN(out); err != nil {
 			return nil, err
 		}
 	}
