@@ -73,24 +73,14 @@ func New(g *graph.Graph) (*Executor, error) {
 // the executor runs the pair as one kernel, saving the pass over the
 // intermediate and its memory.
 func fusableBNRelu(g *graph.Graph, order []*graph.Node) map[*graph.Node]*graph.Node {
-	readers := map[string][]*graph.Node{}
-	for _, n := range order {
-		for _, in := range n.Inputs {
-			if in != "" {
-				readers[in] = append(readers[in], n)
-			}
-		}
-	}
-	for _, v := range g.Outputs {
-		readers[v.Name] = append(readers[v.Name], nil)
-	}
+	ix := graph.NewIndex(g, order)
 	fuse := map[*graph.Node]*graph.Node{}
 	for _, n := range order {
 		if (n.Op != graph.OpBN && n.Op != graph.OpAdd) || len(n.Outputs) != 1 || n.Outputs[0] == "" {
 			continue
 		}
-		r := readers[n.Outputs[0]]
-		if len(r) == 1 && r[0] != nil && r[0].Op == graph.OpRelu && len(r[0].Inputs) == 1 && len(r[0].Outputs) == 1 {
+		r := ix.Consumers(n.Outputs[0])
+		if ix.Readers(n.Outputs[0]) == 1 && len(r) == 1 && r[0].Op == graph.OpRelu && len(r[0].Inputs) == 1 && len(r[0].Outputs) == 1 {
 			fuse[n] = r[0]
 		}
 	}

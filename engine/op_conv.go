@@ -171,7 +171,9 @@ type convKernel struct {
 	fused, relu bool
 }
 
-var convAttrs = []string{"kernel_shape", "strides", "pads", "dilations", "group", "auto_pad"}
+// convAttrs are the Conv spec's attributes plus auto_pad (NOTSET/VALID
+// tolerated for graphs built by hand).
+var convAttrs = append(graph.Spec(graph.OpConv).AttrNames(), "auto_pad")
 
 // newConv validates a Conv node's attributes. It errors on unknown
 // attributes, auto_pad SAME_*, and malformed strides/pads/dilations/group.
@@ -309,7 +311,10 @@ func (k *convKernel) check(in []*tensor.Tensor) (convDims, error) {
 
 // gemmFor picks the single-threaded GEMM when the batch already keeps every
 // worker busy, and the row-parallel one for a single image.
-func gemmFor(n int) func(bool, bool, int, int, int, float32, []float32, int, []float32, int, float32, []float32, int) {
+// gemmFunc is the signature of kernels.Sgemm.
+type gemmFunc = func(bool, bool, int, int, int, float32, []float32, int, []float32, int, float32, []float32, int)
+
+func gemmFor(n int) gemmFunc {
 	if n == 1 {
 		return kernels.SgemmParallel
 	}
@@ -373,93 +378,122 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 	}
 	kb := k.chunk(d, t)
 	nch := (d.n + kb - 1) / kb
-	implicit := useImplicit(d)
-	poly := !implicit && usePolyphase(d)
-	var lay padLayout
-	var plan *polyPlan
+	f := &convFwd{d: d, kb: kb, x: x, w: w, y: y.Data, bias: bias, res: res, gemm: gemmFor(d.n)}
+	k.prepareForward(f, t)
+	runChunks(nch, t, func(wk, ci int) { k.forwardChunk(f, wk, ci) })
+	return []*tensor.Tensor{y}, nil
+}
+
+// convFwd is one Forward call's lowering, shared by its chunks.
+type convFwd struct {
+	d              convDims
+	kb             int // images per chunk
+	implicit, poly bool
+	lay            padLayout
+	plan           *polyPlan
+	x, w, y        []float32
+	bias, res      []float32
+	gemm           gemmFunc
+}
+
+// prepareForward picks the lowering of a non-depthwise, non-Winograd
+// Forward and sizes the per-worker buffers for t workers.
+func (k *convKernel) prepareForward(f *convFwd, t int) {
+	d, kb := f.d, f.kb
+	f.implicit = useImplicit(d)
+	f.poly = !f.implicit && usePolyphase(d)
 	switch {
-	case implicit:
-		lay = implicitLayout(d, kb)
-		k.cols = ensureBufs(k.cols, t, d.c*lay.plane+implicitSlack)
-		k.ybufs = ensureBufs(k.ybufs, t, d.m*lay.gemmCols(kb))
-		k.offF = implicitOffsets(k.offF, lay, d.c, d.g.KH, d.g.KW, d.g.DH, d.g.DW, d.g.PadT, d.g.PadL)
-	case poly:
-		lay, plan = polyLayout(d, kb), k.polyPlanFor(d)
-		k.cols = ensureBufs(k.cols, t, d.c*plan.n*lay.plane+implicitSlack)
+	case f.implicit:
+		f.lay = implicitLayout(d, kb)
+		k.cols = ensureBufs(k.cols, t, d.c*f.lay.plane+implicitSlack)
+		k.ybufs = ensureBufs(k.ybufs, t, d.m*f.lay.gemmCols(kb))
+		k.offF = implicitOffsets(k.offF, f.lay, d.c, d.g.KH, d.g.KW, d.g.DH, d.g.DW, d.g.PadT, d.g.PadL)
+	case f.poly:
+		f.lay, f.plan = polyLayout(d, kb), k.polyPlanFor(d)
+		k.cols = ensureBufs(k.cols, t, d.c*f.plan.n*f.lay.plane+implicitSlack)
 		k.ptmp = ensureBufs(k.ptmp, t, d.s.H*d.s.W)
-		k.ybufs = ensureBufs(k.ybufs, t, d.m*lay.gemmCols(kb))
-		k.offF = polyOffsets(k.offF, lay, plan, d.g, d.c)
+		k.ybufs = ensureBufs(k.ybufs, t, d.m*f.lay.gemmCols(kb))
+		k.offF = polyOffsets(k.offF, f.lay, f.plan, d.g, d.c)
 	case !d.pointwise:
 		k.cols = ensureBufs(k.cols, t, d.c*d.s.KH*d.s.KW*kb*d.ohw)
 	}
-	if kb > 1 && !implicit && !poly {
+	if kb > 1 && !f.implicit && !f.poly {
 		k.ybufs = ensureBufs(k.ybufs, t, d.m*kb*d.ohw)
 	}
-	if !implicit && !poly {
+	if !f.implicit && !f.poly {
 		k.prepareLowering(d, false)
 	}
-	gemm := gemmFor(d.n)
+}
+
+// forwardChunk computes the outputs of chunk ci's images on worker wk.
+func (k *convKernel) forwardChunk(f *convFwd, wk, ci int) {
+	d, kb, x, w, bias, res, gemm := f.d, f.kb, f.x, f.w, f.bias, f.res, f.gemm
 	hw := d.s.H * d.s.W
 	chw := d.c * hw
 	myhw := d.m * d.ohw
-	runChunks(nch, t, func(wk, ci int) {
-		lo, hi := ci*kb, min((ci+1)*kb, d.n)
-		if implicit || poly {
-			k.forwardImplicit(d, lay, plan, lo, hi, wk, x, w, y.Data)
-			for j := lo; j < hi; j++ {
-				k.finishImage(d, j, y.Data, bias, res)
-			}
-			return
+	lo, hi := ci*kb, min((ci+1)*kb, d.n)
+	if f.implicit || f.poly {
+		k.forwardImplicit(d, f.lay, f.plan, lo, hi, wk, x, w, f.y)
+		for j := lo; j < hi; j++ {
+			k.finishImage(d, j, f.y, bias, res)
 		}
-		if kb == 1 {
-			xi := x[lo*chw : (lo+1)*chw]
-			yi := y.Data[lo*myhw : (lo+1)*myhw]
-			col := xi
-			if !d.pointwise {
-				col = k.cols[wk]
-				k.im2col(d, xi, col, d.ohw)
-			}
-			for g := range d.g.Group {
-				gemm(false, false, d.mg, d.ohw, d.kk, 1,
-					w[g*d.mg*d.kk:], d.kk,
-					col[g*d.kk*d.ohw:], d.ohw,
-					0, yi[g*d.mg*d.ohw:], d.ohw)
-			}
-			k.finishImage(d, lo, y.Data, bias, res)
-			return
-		}
-		// Chunk of nb images lowered side by side: yb[M, nb*OH*OW].
-		ld := (hi - lo) * d.ohw
-		col, yb := k.cols[wk], k.ybufs[wk]
-		for j := range hi - lo {
-			k.im2col(d, x[(lo+j)*chw:(lo+j+1)*chw], col[j*d.ohw:], ld)
+		return
+	}
+	if kb == 1 {
+		xi := x[lo*chw : (lo+1)*chw]
+		yi := f.y[lo*myhw : (lo+1)*myhw]
+		col := xi
+		if !d.pointwise {
+			col = k.cols[wk]
+			k.im2col(d, xi, col, d.ohw)
 		}
 		for g := range d.g.Group {
-			gemm(false, false, d.mg, ld, d.kk, 1,
+			gemm(false, false, d.mg, d.ohw, d.kk, 1,
 				w[g*d.mg*d.kk:], d.kk,
-				col[g*d.kk*ld:], ld,
-				0, yb[g*d.mg*ld:], ld)
+				col[g*d.kk*d.ohw:], d.ohw,
+				0, yi[g*d.mg*d.ohw:], d.ohw)
 		}
-		for j := range hi - lo {
-			yi := y.Data[(lo+j)*myhw : (lo+j+1)*myhw]
-			for m := range d.m {
-				dst, src := yi[m*d.ohw:(m+1)*d.ohw], yb[m*ld+j*d.ohw:m*ld+(j+1)*d.ohw]
-				if bias == nil {
-					copy(dst, src)
-				} else {
-					vecAffine(src, dst, 0, 1, bias[m], false)
+		k.finishImage(d, lo, f.y, bias, res)
+		return
+	}
+	k.forwardBatched(f, wk, lo, hi)
+}
+
+// forwardBatched lowers images lo..hi-1 side by side, yb[M, nb*OH*OW],
+// with one GEMM per group, then copies them out adding bias and epilogue.
+func (k *convKernel) forwardBatched(f *convFwd, wk, lo, hi int) {
+	d, x, w, bias, res := f.d, f.x, f.w, f.bias, f.res
+	chw := d.c * d.s.H * d.s.W
+	myhw := d.m * d.ohw
+	ld := (hi - lo) * d.ohw
+	col, yb := k.cols[wk], k.ybufs[wk]
+	for j := range hi - lo {
+		k.im2col(d, x[(lo+j)*chw:(lo+j+1)*chw], col[j*d.ohw:], ld)
+	}
+	for g := range d.g.Group {
+		f.gemm(false, false, d.mg, ld, d.kk, 1,
+			w[g*d.mg*d.kk:], d.kk,
+			col[g*d.kk*ld:], ld,
+			0, yb[g*d.mg*ld:], ld)
+	}
+	for j := range hi - lo {
+		yi := f.y[(lo+j)*myhw : (lo+j+1)*myhw]
+		for m := range d.m {
+			dst, src := yi[m*d.ohw:(m+1)*d.ohw], yb[m*ld+j*d.ohw:m*ld+(j+1)*d.ohw]
+			if bias == nil {
+				copy(dst, src)
+			} else {
+				vecAffine(src, dst, 0, 1, bias[m], false)
+			}
+			if k.fused {
+				var r []float32
+				if res != nil {
+					r = res[(lo+j)*myhw+m*d.ohw : (lo+j)*myhw+(m+1)*d.ohw]
 				}
-				if k.fused {
-					var r []float32
-					if res != nil {
-						r = res[(lo+j)*myhw+m*d.ohw : (lo+j)*myhw+(m+1)*d.ohw]
-					}
-					k.epilogue(dst, r)
-				}
+				k.epilogue(dst, r)
 			}
 		}
-	})
-	return []*tensor.Tensor{y}, nil
+	}
 }
 
 // finishImage adds the bias (nil: none) and, for a fused Conv, the
@@ -595,9 +629,6 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 	needW := len(need) > 1 && need[1]
 	needB := len(need) > 2 && need[2] && d.hasBias
 	x, w := in[0].Data, in[1].Data
-	myhw := d.m * d.ohw
-	wsize := d.m * d.kk
-
 	var dx *tensor.Tensor
 	poly := usePolyphase(d) // (never together with dxConv: stride 2)
 	switch {
@@ -611,126 +642,149 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 		if d.depthwise {
 			k.backwardDepthwise(ctx, d, x, w, dy.Data, dx, needX, needW, t, gin, in[1].Shape)
 		} else {
-			k.wx = nil
-			kb := k.chunk(d, t)
-			nch := (d.n + kb - 1) / kb
-			colSize := d.c * d.s.KH * d.s.KW * kb * d.ohw
-			implicit := useImplicit(d)
-			var lay padLayout
-			var plan *polyPlan
-			switch {
-			case implicit:
-				lay = implicitLayout(d, kb)
-				k.dybufs = ensureBufs(k.dybufs, t, d.m*lay.plane+implicitSlack)
-				if needW {
-					k.cols = ensureBufs(k.cols, t, d.c*lay.plane+implicitSlack)
-					k.offF = implicitOffsets(k.offF, lay, d.c, d.g.KH, d.g.KW, d.g.DH, d.g.DW, d.g.PadT, d.g.PadL)
-				}
-				switch {
-				case needX && useWinograd(d):
-					ps := k.preparePass(lay, d.n, kb, d.m, d.c, t, &k.dybufs)
-					k.wx = &ps
-					k.wuX = winoFilters(k.wuX, w, d.m, d.c, true)
-				case needX:
-					k.dxbufs = ensureBufs(k.dxbufs, t, d.c*lay.gemmCols(kb))
-					k.offX = implicitOffsets(k.offX, lay, d.m, d.g.KH, d.g.KW, d.g.DH, d.g.DW, d.g.PadB, d.g.PadR)
-				}
-			case poly:
-				lay, plan = polyLayout(d, kb), k.polyPlanFor(d)
-				k.dybufs = ensureBufs(k.dybufs, t, d.m*lay.plane+implicitSlack)
-				k.ptmp = ensureBufs(k.ptmp, t, d.s.H*d.s.W)
-				if needW {
-					k.cols = ensureBufs(k.cols, t, d.c*plan.n*lay.plane+implicitSlack)
-					k.offF = polyOffsets(k.offF, lay, plan, d.g, d.c)
-				}
-				if needX {
-					k.dxbufs = ensureBufs(k.dxbufs, t, 2*d.c*lay.gemmCols(kb)) // both column phases of a row phase
-					k.preparePolyDX(d, lay, plan, w)
-				}
-			case !d.pointwise:
-				if needW {
-					k.cols = ensureBufs(k.cols, t, colSize)
-				}
-				if needX && d.dxConv {
-					k.dcols = ensureBufs(k.dcols, t, d.sx.ColRows()*kb*d.s.H*d.s.W)
-					if kb > 1 {
-						k.dxbufs = ensureBufs(k.dxbufs, t, d.c*kb*d.s.H*d.s.W)
-					}
-				} else if needX {
-					k.dcols = ensureBufs(k.dcols, t, colSize)
-				}
-			}
-			if kb > 1 && !implicit && !poly {
-				k.dybufs = ensureBufs(k.dybufs, t, d.m*kb*d.ohw)
-			}
-			if needX && d.dxConv && k.wx == nil {
-				k.flipWeights(d, w)
-			}
-			// Chunks are grouped into ng fixed runs of consecutive chunks,
-			// each with its own weight-gradient accumulator (bounded memory
-			// for large weights); a group is one unit of work.
-			ng := dwGroups(nch, wsize, t)
-			if needW {
-				k.dws = ensureBufs(k.dws, ng, wsize)
-			}
-			if !implicit && !poly {
-				k.prepareLowering(d, needX)
-			}
-			gemm := gemmFor(d.n)
-			runChunks(ng, t, func(wk, gi int) {
-				var dw []float32
-				if needW {
-					dw = k.dws[gi]
-				}
-				beta := float32(0) // the group's first chunk overwrites its accumulator
-				for ci := gi * nch / ng; ci < (gi+1)*nch/ng; ci++ {
-					if implicit || poly {
-						var dxd []float32
-						if dx != nil {
-							dxd = dx.Data
-						}
-						k.backwardImplicit(d, lay, plan, ci*kb, min((ci+1)*kb, d.n), wk, x, dy.Data, dxd, dw, beta)
-					} else {
-						k.backwardChunk(d, ci, kb, wk, x, w, dy.Data, dx, dw, beta, gemm)
-					}
-					beta = 1
-				}
-			})
-			if needW {
-				dw := ctx.Alloc(in[1].Shape...)
-				// Every element sums the groups in group order, however
-				// the elements are split over workers.
-				sum := func(lo, hi int) {
-					for i := range ng {
-						addInto(dw.Data[lo:hi], k.dws[i][lo:hi])
-					}
-				}
-				if ng*wsize > parallelMin {
-					kernels.ParallelFor(wsize, sum)
-				} else {
-					sum(0, wsize)
-				}
-				gin[1] = dw
-			}
+			k.backwardLowered(ctx, d, in, dy.Data, dx, needX, needW, poly, t, gin)
 		}
 	}
 	if needX {
 		gin[0] = dx
 	}
 	if needB {
-		db := ctx.Alloc(d.m)
-		for m := range d.m {
-			var s float64
-			for img := range d.n {
-				for _, v := range dy.Data[img*myhw+m*d.ohw : img*myhw+(m+1)*d.ohw] {
-					s += float64(v)
-				}
-			}
-			db.Data[m] = float32(s)
-		}
-		gin[2] = db
+		gin[2] = convBiasGrad(ctx, d, dy.Data)
 	}
 	return gin, nil
+}
+
+// convBiasGrad sums the output gradient dy over images and pixels, per
+// filter, in float64.
+func convBiasGrad(ctx *Ctx, d convDims, dy []float32) *tensor.Tensor {
+	myhw := d.m * d.ohw
+	db := ctx.Alloc(d.m)
+	for m := range d.m {
+		var s float64
+		for img := range d.n {
+			for _, v := range dy[img*myhw+m*d.ohw : img*myhw+(m+1)*d.ohw] {
+				s += float64(v)
+			}
+		}
+		db.Data[m] = float32(s)
+	}
+	return db
+}
+
+// backwardLowered is Backward of a non-depthwise Conv: the gradients of the
+// input (into dx) and of the weight (into gin[1]) through the implicit,
+// polyphase or im2col lowering, chunk by chunk over t workers.
+func (k *convKernel) backwardLowered(ctx *Ctx, d convDims, in []*tensor.Tensor, dy []float32, dx *tensor.Tensor, needX, needW, poly bool, t int, gin []*tensor.Tensor) {
+	x, w := in[0].Data, in[1].Data
+	wsize := d.m * d.kk
+	k.wx = nil
+	kb := k.chunk(d, t)
+	nch := (d.n + kb - 1) / kb
+	implicit := useImplicit(d)
+	lay, plan := k.prepareBackward(d, w, kb, t, needX, needW, implicit, poly)
+	// Chunks are grouped into ng fixed runs of consecutive chunks,
+	// each with its own weight-gradient accumulator (bounded memory
+	// for large weights); a group is one unit of work.
+	ng := dwGroups(nch, wsize, t)
+	if needW {
+		k.dws = ensureBufs(k.dws, ng, wsize)
+	}
+	if !implicit && !poly {
+		k.prepareLowering(d, needX)
+	}
+	gemm := gemmFor(d.n)
+	runChunks(ng, t, func(wk, gi int) {
+		var dw []float32
+		if needW {
+			dw = k.dws[gi]
+		}
+		beta := float32(0) // the group's first chunk overwrites its accumulator
+		for ci := gi * nch / ng; ci < (gi+1)*nch/ng; ci++ {
+			if implicit || poly {
+				var dxd []float32
+				if dx != nil {
+					dxd = dx.Data
+				}
+				k.backwardImplicit(d, lay, plan, ci*kb, min((ci+1)*kb, d.n), wk, x, dy, dxd, dw, beta)
+			} else {
+				k.backwardChunk(d, ci, kb, wk, x, w, dy, dx, dw, beta, gemm)
+			}
+			beta = 1
+		}
+	})
+	if needW {
+		dw := ctx.Alloc(in[1].Shape...)
+		// Every element sums the groups in group order, however
+		// the elements are split over workers.
+		sum := func(lo, hi int) {
+			for i := range ng {
+				addInto(dw.Data[lo:hi], k.dws[i][lo:hi])
+			}
+		}
+		if ng*wsize > parallelMin {
+			kernels.ParallelFor(wsize, sum)
+		} else {
+			sum(0, wsize)
+		}
+		gin[1] = dw
+	}
+}
+
+// prepareBackward sizes the per-worker buffers of backwardLowered and
+// returns the padded layout (and polyphase plan) of the implicit lowerings.
+func (k *convKernel) prepareBackward(d convDims, w []float32, kb, t int, needX, needW, implicit, poly bool) (padLayout, *polyPlan) {
+	colSize := d.c * d.s.KH * d.s.KW * kb * d.ohw
+	var lay padLayout
+	var plan *polyPlan
+	switch {
+	case implicit:
+		lay = implicitLayout(d, kb)
+		k.dybufs = ensureBufs(k.dybufs, t, d.m*lay.plane+implicitSlack)
+		if needW {
+			k.cols = ensureBufs(k.cols, t, d.c*lay.plane+implicitSlack)
+			k.offF = implicitOffsets(k.offF, lay, d.c, d.g.KH, d.g.KW, d.g.DH, d.g.DW, d.g.PadT, d.g.PadL)
+		}
+		switch {
+		case needX && useWinograd(d):
+			ps := k.preparePass(lay, d.n, kb, d.m, d.c, t, &k.dybufs)
+			k.wx = &ps
+			k.wuX = winoFilters(k.wuX, w, d.m, d.c, true)
+		case needX:
+			k.dxbufs = ensureBufs(k.dxbufs, t, d.c*lay.gemmCols(kb))
+			k.offX = implicitOffsets(k.offX, lay, d.m, d.g.KH, d.g.KW, d.g.DH, d.g.DW, d.g.PadB, d.g.PadR)
+		}
+	case poly:
+		lay, plan = polyLayout(d, kb), k.polyPlanFor(d)
+		k.dybufs = ensureBufs(k.dybufs, t, d.m*lay.plane+implicitSlack)
+		k.ptmp = ensureBufs(k.ptmp, t, d.s.H*d.s.W)
+		if needW {
+			k.cols = ensureBufs(k.cols, t, d.c*plan.n*lay.plane+implicitSlack)
+			k.offF = polyOffsets(k.offF, lay, plan, d.g, d.c)
+		}
+		if needX {
+			k.dxbufs = ensureBufs(k.dxbufs, t, 2*d.c*lay.gemmCols(kb)) // both column phases of a row phase
+			k.preparePolyDX(d, lay, plan, w)
+		}
+	case !d.pointwise:
+		if needW {
+			k.cols = ensureBufs(k.cols, t, colSize)
+		}
+		if needX && d.dxConv {
+			k.dcols = ensureBufs(k.dcols, t, d.sx.ColRows()*kb*d.s.H*d.s.W)
+			if kb > 1 {
+				k.dxbufs = ensureBufs(k.dxbufs, t, d.c*kb*d.s.H*d.s.W)
+			}
+		} else if needX {
+			k.dcols = ensureBufs(k.dcols, t, colSize)
+		}
+	}
+	if kb > 1 && !implicit && !poly {
+		k.dybufs = ensureBufs(k.dybufs, t, d.m*kb*d.ohw)
+	}
+	if needX && d.dxConv && k.wx == nil {
+		k.flipWeights(d, w)
+	}
+	return lay, plan
 }
 
 // dwAccBudget bounds the bytes of per-group weight-gradient accumulators

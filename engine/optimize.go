@@ -6,7 +6,6 @@ package engine
 
 import (
 	"fmt"
-	"math"
 	"slices"
 
 	"github.com/slimgo/slimgo/graph"
@@ -101,36 +100,6 @@ func batchShapes(g *graph.Graph) map[string][]int {
 	return shapes
 }
 
-// readers counts, for every value, the node inputs and graph outputs that
-// read it.
-func readers(g *graph.Graph) map[string]int {
-	r := map[string]int{}
-	for _, n := range g.Nodes {
-		for _, in := range n.Inputs {
-			if in != "" {
-				r[in]++
-			}
-		}
-	}
-	for _, v := range g.Outputs {
-		r[v.Name]++
-	}
-	return r
-}
-
-// producers maps each value to the node computing it.
-func producers(g *graph.Graph) map[string]*graph.Node {
-	p := map[string]*graph.Node{}
-	for _, n := range g.Nodes {
-		for _, out := range n.Outputs {
-			if out != "" {
-				p[out] = n
-			}
-		}
-	}
-	return p
-}
-
 // removeNodes deletes the marked nodes from g.
 func removeNodes(g *graph.Graph, dead map[*graph.Node]bool) {
 	g.Nodes = slices.DeleteFunc(g.Nodes, func(n *graph.Node) bool { return dead[n] })
@@ -142,52 +111,35 @@ func isParam4(g *graph.Graph, name string) bool {
 	return t != nil && len(t.Shape) == 4
 }
 
-// foldBN folds every BatchNormalization whose input is read only by it and
-// computed by a plain Conv with parameter weights into that Conv, which
-// becomes an OpFusedConv with a bias and the BN's output name.
+// foldBN folds every BatchNormalization that graph.ConvBNPairs pairs with a
+// Conv (4-D weight, parameter lengths matching its filters; others are left
+// alone) into that Conv, which becomes an OpFusedConv with a bias and the
+// BN's output name. The arithmetic is graph.FoldBNWeights, as for export.
 func foldBN(g *graph.Graph) {
-	rd, prod := readers(g), producers(g)
 	dead := map[*graph.Node]bool{}
-	for _, bn := range g.Nodes {
-		if bn.Op != graph.OpBN || len(bn.Inputs) < 5 || len(bn.Outputs) < 1 {
-			continue
-		}
-		conv := prod[bn.Inputs[0]]
-		if conv == nil || conv.Op != graph.OpConv || rd[bn.Inputs[0]] != 1 || !isParam4(g, conv.Input(1)) {
+	for _, p := range graph.ConvBNPairs(g) {
+		conv, bn := p.Conv, p.BN
+		if !isParam4(g, conv.Input(1)) {
 			continue
 		}
 		w := g.Params[conv.Input(1)]
 		m := w.Shape[0]
 		var bias *tensor.Tensor
 		if b := conv.Input(2); b != "" {
-			if bias = g.Params[b]; bias == nil || bias.Len() != m {
+			if bias = g.Params[b]; bias.Len() != m {
 				continue
 			}
 		}
-		var p [4]*tensor.Tensor
+		var ps [4]*tensor.Tensor
 		ok := true
-		for i := range p {
-			p[i] = g.Params[bn.Inputs[1+i]]
-			ok = ok && p[i] != nil && p[i].Len() == m
+		for i := range ps {
+			ps[i] = g.Params[bn.Inputs[1+i]]
+			ok = ok && ps[i].Len() == m
 		}
 		if !ok {
 			continue
 		}
-		eps := float64(bn.Attrs.Float("epsilon", 1e-5))
-		scale, shift, mean, vr := p[0].Data, p[1].Data, p[2].Data, p[3].Data
-		fw, fb := tensor.New(w.Shape...), tensor.New(m)
-		per := w.Len() / m
-		for j := range m {
-			a := float64(scale[j]) / math.Sqrt(float64(vr[j])+eps)
-			for i := j * per; i < (j+1)*per; i++ {
-				fw.Data[i] = float32(float64(w.Data[i]) * a)
-			}
-			b0 := 0.0
-			if bias != nil {
-				b0 = float64(bias.Data[j])
-			}
-			fb.Data[j] = float32((b0-float64(mean[j]))*a + float64(shift[j]))
-		}
+		fw, fb := graph.FoldBNWeights(w, bias, ps[0], ps[1], ps[2], ps[3], float64(bn.Attrs.Float("epsilon", 1e-5)))
 		wn, bn2 := uniqueParam(g, conv.Name+".folded_weight"), uniqueParam(g, conv.Name+".folded_bias")
 		g.Params[wn], g.Params[bn2] = fw, fb
 		conv.Op = OpFusedConv
@@ -216,9 +168,9 @@ func asFused(n *graph.Node) {
 
 // fusable reports whether value v is computed by a Conv or OpFusedConv
 // without activation or residual and read only once.
-func fusable(v string, rd map[string]int, prod map[string]*graph.Node) *graph.Node {
-	n := prod[v]
-	if n == nil || rd[v] != 1 || len(n.Outputs) != 1 {
+func fusable(v string, ix *graph.Index) *graph.Node {
+	n := ix.Producer(v)
+	if n == nil || ix.Readers(v) != 1 || len(n.Outputs) != 1 {
 		return nil
 	}
 	if n.Op == graph.OpConv || (n.Op == OpFusedConv && n.Attrs.String("activation", "") == "" && len(n.Inputs) < 4) {
@@ -234,18 +186,18 @@ func fuseResidualRelu(g *graph.Graph, shapes map[string][]int) {
 	if shapes == nil {
 		return
 	}
-	rd, prod := readers(g), producers(g)
+	ix := graph.NewIndex(g, nil)
 	dead := map[*graph.Node]bool{}
 	for _, relu := range g.Nodes {
 		if relu.Op != graph.OpRelu || len(relu.Inputs) != 1 || len(relu.Outputs) != 1 {
 			continue
 		}
-		add := prod[relu.Inputs[0]]
-		if add == nil || add.Op != graph.OpAdd || rd[relu.Inputs[0]] != 1 || len(add.Inputs) != 2 {
+		add := ix.Producer(relu.Inputs[0])
+		if add == nil || add.Op != graph.OpAdd || ix.Readers(relu.Inputs[0]) != 1 || len(add.Inputs) != 2 {
 			continue
 		}
 		for i := range 2 {
-			conv := fusable(add.Inputs[i], rd, prod)
+			conv := fusable(add.Inputs[i], ix)
 			res := add.Inputs[1-i]
 			if conv == nil || dead[conv] || g.IsParam(res) || res == add.Inputs[i] ||
 				shapes[res] == nil || !slices.Equal(shapes[res], shapes[add.Inputs[i]]) {
@@ -272,13 +224,13 @@ func fuseResidualRelu(g *graph.Graph, shapes map[string][]int) {
 // fuseRelu rewrites Relu(conv) with conv's output read only by the Relu
 // into a fused Conv with a ReLU.
 func fuseRelu(g *graph.Graph) {
-	rd, prod := readers(g), producers(g)
+	ix := graph.NewIndex(g, nil)
 	dead := map[*graph.Node]bool{}
 	for _, relu := range g.Nodes {
 		if relu.Op != graph.OpRelu || len(relu.Inputs) != 1 || len(relu.Outputs) != 1 {
 			continue
 		}
-		conv := fusable(relu.Inputs[0], rd, prod)
+		conv := fusable(relu.Inputs[0], ix)
 		if conv == nil {
 			continue
 		}

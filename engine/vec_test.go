@@ -27,126 +27,159 @@ func TestVecLoops(t *testing.T) {
 		for i := range idx {
 			idx[i] = int32(rng.IntN(n + 1))
 		}
-		src := append(append([]float32(nil), x...), 42)
-		gathered := make([]float32, n)
-		vecGather(src, idx, gathered)
-		for i, ix := range idx {
-			if math.Float32bits(gathered[i]) != math.Float32bits(src[ix]) {
-				t.Errorf("n=%d: gather[%d] = %g, want src[%d] = %g", n, i, gathered[i], ix, src[ix])
-			}
-		}
-		const mu, a, b, c = 0.75, 1.5, -0.25, 0.125
-		y := make([]float32, n)
-		for i := range y {
-			y[i] = 99 // must be overwritten
-		}
-		vecRelu(x, y)
-		dx := make([]float32, n)
-		for i := range dx {
-			dx[i] = 99
-		}
-		vecReluBwd(x, dy, dx)
-		for i, v := range x {
-			want, wantD := float32(0), float32(0)
-			if v > 0 {
-				want, wantD = v, dy[i]
-			}
-			if y[i] != want || math.Signbit(float64(y[i])) || dx[i] != wantD {
-				t.Errorf("n=%d i=%d x=%g: relu %g (want %g), relu backward %g (want %g)", n, i, v, y[i], want, dx[i], wantD)
-			}
-		}
-		for _, relu := range []bool{false, true} {
-			kernels.Add(x, dy, y, relu)
-			for i, v := range x {
-				want := v + dy[i]
-				if relu && !(want > 0) {
-					want = 0
-				}
-				if math.Float32bits(y[i]) != math.Float32bits(want) && !(math.IsNaN(float64(want)) && math.IsNaN(float64(y[i]))) {
-					t.Errorf("n=%d i=%d relu=%v: add %g + %g = %g, want %g", n, i, relu, v, dy[i], y[i], want)
-				}
-			}
-		}
+		checkVecGather(t, n, x, idx)
+		y, dx := checkVecRelu(t, n, x, dy)
+		checkVecAdd(t, n, x, dy, y)
 		if n > 3 {
 			x[1] = 0.5 // the sums below need finite input
 		}
-		var ws, wss, wsdy, wsdyx float64
+		checkVecBN(t, n, x, dy, y, dx)
+		checkVecBNRelu(t, n, x, dy, y, dx)
+	}
+}
+
+// The constants of the BN loops' checks.
+const vecMu, vecA, vecB, vecC = 0.75, 1.5, -0.25, 0.125
+
+func checkVecGather(t *testing.T, n int, x []float32, idx []int32) {
+	t.Helper()
+	src := append(append([]float32(nil), x...), 42)
+	gathered := make([]float32, n)
+	vecGather(src, idx, gathered)
+	for i, ix := range idx {
+		if math.Float32bits(gathered[i]) != math.Float32bits(src[ix]) {
+			t.Errorf("n=%d: gather[%d] = %g, want src[%d] = %g", n, i, gathered[i], ix, src[ix])
+		}
+	}
+}
+
+// checkVecRelu checks ReLU forward and backward and returns the y and dx
+// buffers it used.
+func checkVecRelu(t *testing.T, n int, x, dy []float32) (y, dx []float32) {
+	t.Helper()
+	y = make([]float32, n)
+	for i := range y {
+		y[i] = 99 // must be overwritten
+	}
+	vecRelu(x, y)
+	dx = make([]float32, n)
+	for i := range dx {
+		dx[i] = 99
+	}
+	vecReluBwd(x, dy, dx)
+	for i, v := range x {
+		want, wantD := float32(0), float32(0)
+		if v > 0 {
+			want, wantD = v, dy[i]
+		}
+		if y[i] != want || math.Signbit(float64(y[i])) || dx[i] != wantD {
+			t.Errorf("n=%d i=%d x=%g: relu %g (want %g), relu backward %g (want %g)", n, i, v, y[i], want, dx[i], wantD)
+		}
+	}
+	return y, dx
+}
+
+func checkVecAdd(t *testing.T, n int, x, dy, y []float32) {
+	t.Helper()
+	for _, relu := range []bool{false, true} {
+		kernels.Add(x, dy, y, relu)
 		for i, v := range x {
-			d := float64(v) - mu
-			ws += d
-			wss += d * d
-			wsdy += float64(dy[i])
-			wsdyx += float64(dy[i]) * d
-		}
-		s, ss := vecSums(x, mu)
-		sdy, sdyx := vecBNBwdSums(x, dy, mu)
-		close := func(got float32, want, scale float64) bool {
-			return math.Abs(float64(got)-want) <= 1e-5*(scale+1)
-		}
-		if !close(s, ws, wss) || !close(ss, wss, wss) || !close(sdy, wsdy, wss) || !close(sdyx, wsdyx, wss) {
-			t.Errorf("n=%d: sums %g %g %g %g, want %g %g %g %g", n, s, ss, sdy, sdyx, ws, wss, wsdy, wsdyx)
-		}
-		vecAffine(x, y, mu, a, b, false)
-		vecBNBwdApply(x, dy, dx, mu, a, b, c)
-		for i, v := range x {
-			d := float64(v) - mu
-			if wa := d*a + b; math.Abs(float64(y[i])-wa) > 1e-5*(math.Abs(wa)+1) {
-				t.Errorf("n=%d i=%d: affine %g, want %g", n, i, y[i], wa)
+			want := v + dy[i]
+			if relu && !(want > 0) {
+				want = 0
 			}
-			if wb := a*float64(dy[i]) + b*d + c; math.Abs(float64(dx[i])-wb) > 1e-5*(math.Abs(wb)+1) {
-				t.Errorf("n=%d i=%d: BN backward apply %g, want %g", n, i, dx[i], wb)
+			if math.Float32bits(y[i]) != math.Float32bits(want) && !(math.IsNaN(float64(want)) && math.IsNaN(float64(y[i]))) {
+				t.Errorf("n=%d i=%d relu=%v: add %g + %g = %g, want %g", n, i, relu, v, dy[i], y[i], want)
 			}
 		}
-		// The fused BN+ReLU backward loops must equal, bit for bit, the
-		// unfused sequence: the forward's affine + ReLU, the ReLU backward
-		// mask, then the plain BN backward loops.
-		const beta = 0.3
-		vecAffine(x, y, mu, a, beta, false)
-		vecRelu(y, y)
-		// The fused forward equals affine then ReLU bit for bit (x holds
-		// a NaN and a -0 at n > 3; y was written whole just above).
-		fy := make([]float32, n)
-		if n > 3 {
-			x[1] = float32(math.NaN())
+	}
+}
+
+func checkVecBN(t *testing.T, n int, x, dy, y, dx []float32) {
+	t.Helper()
+	const mu, a, b, c = vecMu, vecA, vecB, vecC
+	var ws, wss, wsdy, wsdyx float64
+	for i, v := range x {
+		d := float64(v) - mu
+		ws += d
+		wss += d * d
+		wsdy += float64(dy[i])
+		wsdyx += float64(dy[i]) * d
+	}
+	s, ss := vecSums(x, mu)
+	sdy, sdyx := vecBNBwdSums(x, dy, mu)
+	close := func(got float32, want, scale float64) bool {
+		return math.Abs(float64(got)-want) <= 1e-5*(scale+1)
+	}
+	if !close(s, ws, wss) || !close(ss, wss, wss) || !close(sdy, wsdy, wss) || !close(sdyx, wsdyx, wss) {
+		t.Errorf("n=%d: sums %g %g %g %g, want %g %g %g %g", n, s, ss, sdy, sdyx, ws, wss, wsdy, wsdyx)
+	}
+	vecAffine(x, y, mu, a, b, false)
+	vecBNBwdApply(x, dy, dx, mu, a, b, c)
+	for i, v := range x {
+		d := float64(v) - mu
+		if wa := d*a + b; math.Abs(float64(y[i])-wa) > 1e-5*(math.Abs(wa)+1) {
+			t.Errorf("n=%d i=%d: affine %g, want %g", n, i, y[i], wa)
 		}
-		for i := range fy {
-			fy[i] = 99
+		if wb := a*float64(dy[i]) + b*d + c; math.Abs(float64(dx[i])-wb) > 1e-5*(math.Abs(wb)+1) {
+			t.Errorf("n=%d i=%d: BN backward apply %g, want %g", n, i, dx[i], wb)
 		}
-		vecAffine(x, fy, mu, a, beta, true)
-		ny := make([]float32, n)
-		vecAffine(x, ny, mu, a, beta, false)
-		vecRelu(ny, ny)
-		for i := range fy {
-			if math.Float32bits(fy[i]) != math.Float32bits(ny[i]) {
-				t.Errorf("n=%d i=%d x=%g: fused affine+ReLU %g, unfused %g", n, i, x[i], fy[i], ny[i])
-			}
+	}
+}
+
+// checkVecBNRelu: the fused BN+ReLU loops against the unfused sequence.
+func checkVecBNRelu(t *testing.T, n int, x, dy, y, dx []float32) {
+	t.Helper()
+	const mu, a, b, c = vecMu, vecA, vecB, vecC
+	// The fused BN+ReLU backward loops must equal, bit for bit, the
+	// unfused sequence: the forward's affine + ReLU, the ReLU backward
+	// mask, then the plain BN backward loops.
+	const beta = 0.3
+	vecAffine(x, y, mu, a, beta, false)
+	vecRelu(y, y)
+	// The fused forward equals affine then ReLU bit for bit (x holds
+	// a NaN and a -0 at n > 3; y was written whole just above).
+	fy := make([]float32, n)
+	if n > 3 {
+		x[1] = float32(math.NaN())
+	}
+	for i := range fy {
+		fy[i] = 99
+	}
+	vecAffine(x, fy, mu, a, beta, true)
+	ny := make([]float32, n)
+	vecAffine(x, ny, mu, a, beta, false)
+	vecRelu(ny, ny)
+	for i := range fy {
+		if math.Float32bits(fy[i]) != math.Float32bits(ny[i]) {
+			t.Errorf("n=%d i=%d x=%g: fused affine+ReLU %g, unfused %g", n, i, x[i], fy[i], ny[i])
 		}
-		if n > 3 {
-			x[1] = 0.5
+	}
+	if n > 3 {
+		x[1] = 0.5
+	}
+	g := make([]float32, n)
+	vecReluBwd(y, dy, g)
+	masked := 0
+	for i := range g {
+		if g[i] != dy[i] {
+			masked++
 		}
-		g := make([]float32, n)
-		vecReluBwd(y, dy, g)
-		masked := 0
-		for i := range g {
-			if g[i] != dy[i] {
-				masked++
-			}
-		}
-		if n >= 16 && (masked == 0 || masked == n) {
-			t.Fatalf("n=%d: %d of %d masked: the case does not exercise the mask", n, masked, n)
-		}
-		ws1, ws2 := vecBNBwdSums(x, g, mu)
-		gs1, gs2 := vecBNBwdSumsRelu(x, dy, mu, a, beta)
-		if math.Float32bits(gs1) != math.Float32bits(ws1) || math.Float32bits(gs2) != math.Float32bits(ws2) {
-			t.Errorf("n=%d: fused sums %g %g, unfused %g %g", n, gs1, gs2, ws1, ws2)
-		}
-		want := make([]float32, n)
-		vecBNBwdApply(x, g, want, mu, a, b, c)
-		vecBNBwdApplyRelu(x, dy, dx, mu, a, b, c, beta)
-		for i := range dx {
-			if math.Float32bits(dx[i]) != math.Float32bits(want[i]) {
-				t.Errorf("n=%d i=%d: fused apply %g, unfused %g", n, i, dx[i], want[i])
-			}
+	}
+	if n >= 16 && (masked == 0 || masked == n) {
+		t.Fatalf("n=%d: %d of %d masked: the case does not exercise the mask", n, masked, n)
+	}
+	ws1, ws2 := vecBNBwdSums(x, g, mu)
+	gs1, gs2 := vecBNBwdSumsRelu(x, dy, mu, a, beta)
+	if math.Float32bits(gs1) != math.Float32bits(ws1) || math.Float32bits(gs2) != math.Float32bits(ws2) {
+		t.Errorf("n=%d: fused sums %g %g, unfused %g %g", n, gs1, gs2, ws1, ws2)
+	}
+	want := make([]float32, n)
+	vecBNBwdApply(x, g, want, mu, a, b, c)
+	vecBNBwdApplyRelu(x, dy, dx, mu, a, b, c, beta)
+	for i := range dx {
+		if math.Float32bits(dx[i]) != math.Float32bits(want[i]) {
+			t.Errorf("n=%d i=%d: fused apply %g, unfused %g", n, i, dx[i], want[i])
 		}
 	}
 }

@@ -5,7 +5,7 @@
 // state, so pruning, clustering and export work on it directly and a second
 // execution backend can lower the same graph.
 //
-// Ops use ONNX names and a canonical form documented in ops.go; the ONNX
+// Ops use ONNX names and a canonical form given by their OpSpec (spec_*.go); the ONNX
 // importer rewrites other spellings (Clip min/max inputs, Resize scales,
 // Reshape-as-flatten, MatMul with a constant, Constant nodes) into it.
 package graph

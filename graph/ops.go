@@ -2,28 +2,11 @@ package graph
 
 import (
 	"fmt"
-	"math"
 )
 
-// Canonical op forms (inputs; attributes with defaults). Shapes are NCHW.
-//
-//	Conv               X[N,C,H,W], W[M,C/group,kh,kw], B[M]?; strides[2]=1, pads[4]=0 (top,left,bottom,right), dilations[2]=1, group=1
-//	BatchNormalization X, scale[C], B[C], mean[C], var[C]; epsilon=1e-5, momentum=0.9 (running = momentum*running + (1-momentum)*batch)
-//	Relu, Sigmoid, Silu (x*sigmoid(x)), Identity        X
-//	LeakyRelu          X; alpha=0.01
-//	Clip               X; min=-Inf, max=+Inf (float attributes)
-//	HardSigmoid        X; alpha=0.2, beta=0.5: max(0, min(1, alpha*x + beta))
-//	HardSwish          X: x * max(0, min(1, x/6 + 1/2)) (= x * relu6(x+3)/6)
-//	Add, Mul           A, B with NumPy (multidirectional) broadcasting
-//	Concat             X1..Xn; axis
-//	MaxPool            X; kernel_shape[2], strides[2]=1, pads[4]=0, dilations[2]=1, ceil_mode=0
-//	AveragePool        X; kernel_shape, strides, pads, ceil_mode, count_include_pad=0
-//	GlobalAveragePool  X[N,C,H,W] -> [N,C,1,1]
-//	Flatten            X; axis=1 -> [prod(dims<axis), prod(dims>=axis)]
-//	Reshape            X; shape []int (ONNX rules: 0 copies the dimension, -1 is inferred)
-//	Gemm               A[N,K], B[K,M] or [M,K] with transB=1, C[M]?; alpha=1, beta=1, transA=0
-//	Resize             X; scales[4] (integer factors on H and W), mode="nearest"
-//	Dropout            X; ratio=0.5 (identity at inference)
+// Canonical op names. Each op's form (inputs, attributes with defaults,
+// shape rule, costs, channel coupling, ONNX spellings) is its OpSpec in
+// spec_*.go; shapes are NCHW.
 const (
 	OpConv        = "Conv"
 	OpBN          = "BatchNormalization"
@@ -199,13 +182,7 @@ func (g *Graph) InferShapes(inputs map[string][]int) (map[string][]int, error) {
 		return nil, err
 	}
 	for _, n := range order {
-		in := make([][]int, len(n.Inputs))
-		for i, name := range n.Inputs {
-			if name != "" {
-				in[i] = shapes[name]
-			}
-		}
-		out, err := nodeShape(n, in)
+		out, err := nodeShape(n, inputShapes(n, shapes))
 		if err != nil {
 			return nil, fmt.Errorf("node %q (%s): %w", n.Name, n.Op, err)
 		}
@@ -218,184 +195,13 @@ func (g *Graph) InferShapes(inputs map[string][]int) (map[string][]int, error) {
 	return shapes, nil
 }
 
-func need(in [][]int, k int) error {
-	if len(in) < k {
-		return fmt.Errorf("needs %d inputs, has %d", k, len(in))
-	}
-	for i := range k {
-		if in[i] == nil {
-			return fmt.Errorf("input %d is missing", i)
+// inputShapes returns the shapes of n's inputs (nil for an absent one).
+func inputShapes(n *Node, shapes map[string][]int) [][]int {
+	in := make([][]int, len(n.Inputs))
+	for i, name := range n.Inputs {
+		if name != "" {
+			in[i] = shapes[name]
 		}
 	}
-	return nil
-}
-
-func nodeShape(n *Node, in [][]int) ([][]int, error) {
-	switch n.Op {
-	case OpConv:
-		if err := need(in, 2); err != nil {
-			return nil, err
-		}
-		x, w := in[0], in[1]
-		if len(x) != 4 || len(w) != 4 {
-			return nil, fmt.Errorf("input %v and weight %v must be 4-D", x, w)
-		}
-		g, err := Geom(n, w)
-		if err != nil {
-			return nil, err
-		}
-		if x[1] != w[1]*g.Group || w[0]%g.Group != 0 {
-			return nil, fmt.Errorf("input channels %d do not match weight %v with group %d", x[1], w, g.Group)
-		}
-		if len(in) > 2 && in[2] != nil && (len(in[2]) != 1 || in[2][0] != w[0]) {
-			return nil, fmt.Errorf("bias %v for %d filters", in[2], w[0])
-		}
-		oh, ow := g.Out(x[2], x[3])
-		if oh < 1 || ow < 1 {
-			return nil, fmt.Errorf("input %v too small for kernel %dx%d", x, g.KH, g.KW)
-		}
-		return [][]int{{x[0], w[0], oh, ow}}, nil
-	case OpBN:
-		if err := need(in, 5); err != nil {
-			return nil, err
-		}
-		if len(in[0]) < 2 {
-			return nil, fmt.Errorf("input %v has no channel axis", in[0])
-		}
-		for i := 1; i < 5; i++ {
-			if len(in[i]) != 1 || in[i][0] != in[0][1] {
-				return nil, fmt.Errorf("parameter %d shape %v for %d channels", i, in[i], in[0][1])
-			}
-		}
-		return [][]int{in[0]}, nil
-	case OpRelu, OpLeakyRelu, OpClip, OpSigmoid, OpSilu, OpHardSigmoid, OpHardSwish, OpIdentity, OpDropout:
-		if err := need(in, 1); err != nil {
-			return nil, err
-		}
-		return [][]int{in[0]}, nil
-	case OpAdd, OpMul:
-		if err := need(in, 2); err != nil {
-			return nil, err
-		}
-		s, err := Broadcast(in[0], in[1])
-		return [][]int{s}, err
-	case OpConcat:
-		if err := need(in, 1); err != nil {
-			return nil, err
-		}
-		ax := n.Attrs.Int("axis", 1)
-		r := len(in[0])
-		if ax < 0 {
-			ax += r
-		}
-		if ax < 0 || ax >= r {
-			return nil, fmt.Errorf("axis %d out of range for rank %d", n.Attrs.Int("axis", 1), r)
-		}
-		out := append([]int(nil), in[0]...)
-		for _, s := range in[1:] {
-			if s == nil || len(s) != r {
-				return nil, fmt.Errorf("inputs %v do not concatenate", in)
-			}
-			for i := range r {
-				if i != ax && s[i] != out[i] {
-					return nil, fmt.Errorf("inputs %v do not concatenate on axis %d", in, ax)
-				}
-			}
-			out[ax] += s[ax]
-		}
-		return [][]int{out}, nil
-	case OpMaxPool, OpAveragePool:
-		if err := need(in, 1); err != nil {
-			return nil, err
-		}
-		x := in[0]
-		if len(x) != 4 {
-			return nil, fmt.Errorf("input %v must be 4-D", x)
-		}
-		g, err := Geom(n, nil)
-		if err != nil {
-			return nil, err
-		}
-		oh, ow := g.Out(x[2], x[3])
-		if oh < 1 || ow < 1 {
-			return nil, fmt.Errorf("input %v too small for window %dx%d", x, g.KH, g.KW)
-		}
-		return [][]int{{x[0], x[1], oh, ow}}, nil
-	case OpGlobalAvg:
-		if err := need(in, 1); err != nil {
-			return nil, err
-		}
-		if len(in[0]) != 4 {
-			return nil, fmt.Errorf("input %v must be 4-D", in[0])
-		}
-		return [][]int{{in[0][0], in[0][1], 1, 1}}, nil
-	case OpFlatten:
-		if err := need(in, 1); err != nil {
-			return nil, err
-		}
-		ax := n.Attrs.Int("axis", 1)
-		if ax < 0 {
-			ax += len(in[0])
-		}
-		if ax < 0 || ax > len(in[0]) {
-			return nil, fmt.Errorf("axis %d out of range for %v", ax, in[0])
-		}
-		a, b := 1, 1
-		for i, d := range in[0] {
-			if i < ax {
-				a *= d
-			} else {
-				b *= d
-			}
-		}
-		return [][]int{{a, b}}, nil
-	case OpReshape:
-		if err := need(in, 1); err != nil {
-			return nil, err
-		}
-		s, err := ReshapeTarget(in[0], n.Attrs.Ints("shape", nil))
-		return [][]int{s}, err
-	case OpGemm:
-		if err := need(in, 2); err != nil {
-			return nil, err
-		}
-		a, b := in[0], in[1]
-		if len(a) != 2 || len(b) != 2 {
-			return nil, fmt.Errorf("inputs %v and %v must be 2-D", a, b)
-		}
-		if n.Attrs.Int("transA", 0) != 0 {
-			return nil, fmt.Errorf("transA=1 is not supported")
-		}
-		k, m := b[0], b[1]
-		if n.Attrs.Int("transB", 0) != 0 {
-			k, m = b[1], b[0]
-		}
-		if a[1] != k {
-			return nil, fmt.Errorf("inner sizes differ: %v x %v (transB=%d)", a, b, n.Attrs.Int("transB", 0))
-		}
-		if len(in) > 2 && in[2] != nil {
-			if _, err := Broadcast([]int{a[0], m}, in[2]); err != nil {
-				return nil, fmt.Errorf("bias: %w", err)
-			}
-		}
-		return [][]int{{a[0], m}}, nil
-	case OpResize:
-		if err := need(in, 1); err != nil {
-			return nil, err
-		}
-		sc := n.Attrs.Floats("scales", nil)
-		x := in[0]
-		if len(sc) != len(x) {
-			return nil, fmt.Errorf("scales %v for input %v", sc, x)
-		}
-		out := make([]int, len(x))
-		for i := range x {
-			if sc[i] < 1 || float64(sc[i]) != math.Floor(float64(sc[i])) || (i < 2 && sc[i] != 1) {
-				return nil, fmt.Errorf("only integer spatial up-scaling is supported, got scales %v", sc)
-			}
-			out[i] = x[i] * int(sc[i])
-		}
-		return [][]int{out}, nil
-	}
-	return nil, fmt.Errorf("unsupported op %q", n.Op)
+	return in
 }

@@ -1,10 +1,6 @@
 package graph
 
-import (
-	"fmt"
-
-	"github.com/slimgo/slimgo/tensor"
-)
+import "fmt"
 
 // NodeStats is the cost of one node for one input image (batch 1).
 type NodeStats struct {
@@ -22,10 +18,6 @@ type Stats struct {
 	Nodes  []NodeStats
 	Ops    map[string]int // op histogram
 }
-
-// IsBuffer reports whether input slot i of an op is a non-trainable buffer
-// (BatchNormalization's running mean and variance).
-func IsBuffer(op string, slot int) bool { return op == OpBN && slot >= 3 }
 
 // ComputeStats returns parameters and MACs per node and in total, for one
 // image of the declared input shape. Shared parameters count once.
@@ -51,13 +43,8 @@ func (g *Graph) ComputeStats() (Stats, error) {
 				}
 			}
 		}
-		switch n.Op {
-		case OpConv:
-			w := shapes[n.Inputs[1]]
-			ns.MACs = int64(tensor.Size(ns.Out)) * int64(w[1]*w[2]*w[3])
-		case OpGemm:
-			a := shapes[n.Inputs[0]]
-			ns.MACs = int64(tensor.Size(ns.Out)) * int64(a[1])
+		if s := specs[n.Op]; s != nil && s.MACs != nil {
+			ns.MACs = s.MACs(n, inputShapes(n, shapes), ns.Out)
 		}
 		st.MACs += ns.MACs
 		st.Ops[n.Op]++

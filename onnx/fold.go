@@ -32,17 +32,48 @@ func (im *importer) foldConst(n *graph.Node, p *pb.NodeProto) (bool, error) {
 	for _, a := range p.GetAttribute() {
 		attrs[a.GetName()] = a
 	}
-	// Ops that copy data spend from the import's budget before allocating.
+	fold := folders[n.Op]
+	if fold == nil {
+		return false, nil
+	}
+	if err := im.foldBudget(n, in); err != nil {
+		return false, err
+	}
+	out, err := fold(im, n, attrs, in)
+	if err != nil || out == nil {
+		return false, err
+	}
+	im.consts[n.Outputs[0]] = out
+	return true, nil
+}
+
+// folder computes a constant node's output; nil (and no error) leaves the
+// node unfolded.
+type folder func(im *importer, n *graph.Node, attrs map[string]*pb.AttributeProto, in []*constant) (*constant, error)
+
+// folders are the ops foldConst evaluates, by ONNX op type.
+var folders map[string]folder
+
+func init() {
+	folders = map[string]folder{
+		"Identity": foldIdentity, "Cast": foldCast, "Concat": foldConcat, "Transpose": foldTranspose,
+		"Gather": foldGather, "Unsqueeze": foldSqueeze, "Squeeze": foldSqueeze, "Reshape": foldReshape,
+	}
+}
+
+// foldBudget makes ops that copy data spend from the import's budget
+// before allocating.
+func (im *importer) foldBudget(n *graph.Node, in []*constant) error {
 	switch n.Op {
 	case "Cast", "Transpose", "Identity":
 		if err := im.spend(n, len(in[0].F)+len(in[0].I)); err != nil {
-			return false, err
+			return err
 		}
 	case "Concat":
 		for _, c := range in {
 			if c != nil {
 				if err := im.spend(n, len(c.F)+len(c.I)); err != nil {
-					return false, err
+					return err
 				}
 			}
 		}
@@ -53,154 +84,176 @@ func (im *importer) foldConst(n *graph.Node, p *pb.NodeProto) (bool, error) {
 				inner *= d
 			}
 			if int64(len(in[1].I))*int64(inner) > MaxElements {
-				return false, nodeErr(n, "result exceeds %d elements", MaxElements)
+				return nodeErr(n, "result exceeds %d elements", MaxElements)
 			}
 			if err := im.spend(n, len(in[1].I)*inner); err != nil {
-				return false, err
+				return err
 			}
 		}
 	}
+	return nil
+}
+
+func foldIdentity(im *importer, n *graph.Node, attrs map[string]*pb.AttributeProto, in []*constant) (*constant, error) {
 	var out *constant
-	switch n.Op {
-	case "Identity":
-		// A copy, not the same values: PyTorch writes identical
-		// initializers once and the others as Identity of it (a fresh
-		// model's BN gammas, running variances and zero biases), and each
-		// must become a parameter of its own that training changes alone.
-		out = &constant{Shape: slices.Clone(in[0].Shape), F: slices.Clone(in[0].F), I: slices.Clone(in[0].I)}
-	case "Cast":
-		to, err := attrInt(n, attrs, "to", 0)
-		if err != nil {
-			return false, err
-		}
-		switch int32(to) {
-		case dtFloat, dtDouble:
-			out = &constant{Shape: in[0].Shape, F: in[0].floats()}
-		case dtInt64, dtInt32:
-			v, err := in[0].ints()
-			if err != nil {
-				return false, nodeErr(n, "casting constant %q: %v", n.Inputs[0], err)
-			}
-			out = &constant{Shape: in[0].Shape, I: toInt64(v)}
-		default:
-			return false, nodeErr(n, "attribute to=%s is not supported", dtypeName(int32(to)))
-		}
-	case "Concat":
-		ax, err := attrInt(n, attrs, "axis", 0)
-		if err != nil {
-			return false, err
-		}
-		if ax != 0 && !(ax == -1 && len(in[0].Shape) == 1) {
-			return false, nodeErr(n, "folding a constant Concat on axis %d is not supported", ax)
-		}
-		out = &constant{Shape: slices.Clone(in[0].Shape)}
-		if len(out.Shape) == 0 {
-			return false, nodeErr(n, "cannot concatenate scalars")
-		}
-		out.Shape[0] = 0
-		isInt := in[0].isInt()
-		for _, c := range in {
-			if c == nil || len(c.Shape) != len(in[0].Shape) || c.isInt() != isInt || !slices.Equal(c.Shape[1:], in[0].Shape[1:]) {
-				return false, nodeErr(n, "constant inputs do not concatenate")
-			}
-			out.Shape[0] += c.Shape[0]
-			if isInt {
-				out.I = append(out.I, c.I...)
-			} else {
-				out.F = append(out.F, c.F...)
-			}
-		}
-		if isInt && out.I == nil {
-			out.I = []int64{}
-		}
-	case "Transpose":
-		c := in[0]
-		perm, ok, err := attrInts(n, attrs, "perm")
-		if err != nil {
-			return false, err
-		}
-		r := len(c.Shape)
-		if !ok {
-			for i := r - 1; i >= 0; i-- {
-				perm = append(perm, i)
-			}
-		}
-		if len(perm) != r {
-			return false, nodeErr(n, "attribute perm=%v for a rank-%d constant", perm, r)
-		}
-		out = transposeConst(c, perm)
-		if out == nil {
-			return false, nodeErr(n, "attribute perm=%v is not a permutation", perm)
-		}
-		if r == 2 && perm[0] == 1 {
-			im.transposeOf[n.Outputs[0]] = n.Inputs[0]
-		}
-	case "Gather":
-		// Gather(data, indices) on axis 0: how a shared (codebook) weight is
-		// expanded; folding it lets such files re-import as plain weights.
-		ax, err := attrInt(n, attrs, "axis", 0)
-		if err != nil {
-			return false, err
-		}
-		if len(in) != 2 || in[1] == nil || ax != 0 || len(in[0].Shape) == 0 || !in[1].isInt() {
-			return false, nodeErr(n, "only Gather of constants on axis 0 with integer indices is supported")
-		}
-		data, idx := in[0], in[1].I
-		rows := data.Shape[0]
-		inner := 1
-		for _, d := range data.Shape[1:] {
-			inner *= d
-		}
-		out = &constant{Shape: append(slices.Clone(in[1].Shape), data.Shape[1:]...)}
-		for _, ix := range idx {
-			if ix < 0 {
-				ix += int64(rows)
-			}
-			if ix < 0 || ix >= int64(rows) {
-				return false, nodeErr(n, "index %d out of range for %d rows", ix, rows)
-			}
-			if data.isInt() {
-				out.I = append(out.I, data.I[int(ix)*inner:(int(ix)+1)*inner]...)
-			} else {
-				out.F = append(out.F, data.F[int(ix)*inner:(int(ix)+1)*inner]...)
-			}
-		}
-		if out.F == nil && out.I == nil {
-			out.I = []int64{}
-		}
-	case "Unsqueeze", "Squeeze":
-		axes, _, err := attrInts(n, attrs, "axes")
-		if err != nil {
-			return false, err
-		}
-		if len(in) > 1 && in[1] != nil {
-			if axes, err = in[1].ints(); err != nil {
-				return false, nodeErr(n, "axes: %v", err)
-			}
-		}
-		shape, err := squeezeShape(in[0].Shape, axes, n.Op == "Unsqueeze")
-		if err != nil {
-			return false, nodeErr(n, "%v", err)
-		}
-		out = &constant{Shape: shape, F: in[0].F, I: in[0].I}
-	case "Reshape":
-		if len(in) < 2 || in[1] == nil {
-			return false, nil
-		}
-		s, err := in[1].ints()
-		if err != nil {
-			return false, nodeErr(n, "shape: %v", err)
-		}
-		shape, err := graph.ReshapeTarget(in[0].Shape, s)
-		if err != nil {
-			return false, nodeErr(n, "%v", err)
-		}
-		out = &constant{Shape: shape, F: in[0].F, I: in[0].I}
-	default:
-		return false, nil
+	// A copy, not the same values: PyTorch writes identical
+	// initializers once and the others as Identity of it (a fresh
+	// model's BN gammas, running variances and zero biases), and each
+	// must become a parameter of its own that training changes alone.
+	out = &constant{Shape: slices.Clone(in[0].Shape), F: slices.Clone(in[0].F), I: slices.Clone(in[0].I)}
+	return out, nil
+}
+
+func foldCast(im *importer, n *graph.Node, attrs map[string]*pb.AttributeProto, in []*constant) (*constant, error) {
+	var out *constant
+	to, err := attrInt(n, attrs, "to", 0)
+	if err != nil {
+		return nil, err
 	}
-	im.consts[n.Outputs[0]] = out
-	return true, nil
+	switch int32(to) {
+	case dtFloat, dtDouble:
+		out = &constant{Shape: in[0].Shape, F: in[0].floats()}
+	case dtInt64, dtInt32:
+		v, err := in[0].ints()
+		if err != nil {
+			return nil, nodeErr(n, "casting constant %q: %v", n.Inputs[0], err)
+		}
+		out = &constant{Shape: in[0].Shape, I: toInt64(v)}
+	default:
+		return nil, nodeErr(n, "attribute to=%s is not supported", dtypeName(int32(to)))
+	}
+	return out, nil
+}
+
+func foldConcat(im *importer, n *graph.Node, attrs map[string]*pb.AttributeProto, in []*constant) (*constant, error) {
+	var out *constant
+	ax, err := attrInt(n, attrs, "axis", 0)
+	if err != nil {
+		return nil, err
+	}
+	if ax != 0 && !(ax == -1 && len(in[0].Shape) == 1) {
+		return nil, nodeErr(n, "folding a constant Concat on axis %d is not supported", ax)
+	}
+	out = &constant{Shape: slices.Clone(in[0].Shape)}
+	if len(out.Shape) == 0 {
+		return nil, nodeErr(n, "cannot concatenate scalars")
+	}
+	out.Shape[0] = 0
+	isInt := in[0].isInt()
+	for _, c := range in {
+		if c == nil || len(c.Shape) != len(in[0].Shape) || c.isInt() != isInt || !slices.Equal(c.Shape[1:], in[0].Shape[1:]) {
+			return nil, nodeErr(n, "constant inputs do not concatenate")
+		}
+		out.Shape[0] += c.Shape[0]
+		if isInt {
+			out.I = append(out.I, c.I...)
+		} else {
+			out.F = append(out.F, c.F...)
+		}
+	}
+	if isInt && out.I == nil {
+		out.I = []int64{}
+	}
+	return out, nil
+}
+
+func foldTranspose(im *importer, n *graph.Node, attrs map[string]*pb.AttributeProto, in []*constant) (*constant, error) {
+	var out *constant
+	c := in[0]
+	perm, ok, err := attrInts(n, attrs, "perm")
+	if err != nil {
+		return nil, err
+	}
+	r := len(c.Shape)
+	if !ok {
+		for i := r - 1; i >= 0; i-- {
+			perm = append(perm, i)
+		}
+	}
+	if len(perm) != r {
+		return nil, nodeErr(n, "attribute perm=%v for a rank-%d constant", perm, r)
+	}
+	out = transposeConst(c, perm)
+	if out == nil {
+		return nil, nodeErr(n, "attribute perm=%v is not a permutation", perm)
+	}
+	if r == 2 && perm[0] == 1 {
+		im.transposeOf[n.Outputs[0]] = n.Inputs[0]
+	}
+	return out, nil
+}
+
+func foldGather(im *importer, n *graph.Node, attrs map[string]*pb.AttributeProto, in []*constant) (*constant, error) {
+	var out *constant
+	// Gather(data, indices) on axis 0: how a shared (codebook) weight is
+	// expanded; folding it lets such files re-import as plain weights.
+	ax, err := attrInt(n, attrs, "axis", 0)
+	if err != nil {
+		return nil, err
+	}
+	if len(in) != 2 || in[1] == nil || ax != 0 || len(in[0].Shape) == 0 || !in[1].isInt() {
+		return nil, nodeErr(n, "only Gather of constants on axis 0 with integer indices is supported")
+	}
+	data, idx := in[0], in[1].I
+	rows := data.Shape[0]
+	inner := 1
+	for _, d := range data.Shape[1:] {
+		inner *= d
+	}
+	out = &constant{Shape: append(slices.Clone(in[1].Shape), data.Shape[1:]...)}
+	for _, ix := range idx {
+		if ix < 0 {
+			ix += int64(rows)
+		}
+		if ix < 0 || ix >= int64(rows) {
+			return nil, nodeErr(n, "index %d out of range for %d rows", ix, rows)
+		}
+		if data.isInt() {
+			out.I = append(out.I, data.I[int(ix)*inner:(int(ix)+1)*inner]...)
+		} else {
+			out.F = append(out.F, data.F[int(ix)*inner:(int(ix)+1)*inner]...)
+		}
+	}
+	if out.F == nil && out.I == nil {
+		out.I = []int64{}
+	}
+	return out, nil
+}
+
+func foldSqueeze(im *importer, n *graph.Node, attrs map[string]*pb.AttributeProto, in []*constant) (*constant, error) {
+	var out *constant
+	axes, _, err := attrInts(n, attrs, "axes")
+	if err != nil {
+		return nil, err
+	}
+	if len(in) > 1 && in[1] != nil {
+		if axes, err = in[1].ints(); err != nil {
+			return nil, nodeErr(n, "axes: %v", err)
+		}
+	}
+	shape, err := squeezeShape(in[0].Shape, axes, n.Op == "Unsqueeze")
+	if err != nil {
+		return nil, nodeErr(n, "%v", err)
+	}
+	out = &constant{Shape: shape, F: in[0].F, I: in[0].I}
+	return out, nil
+}
+
+func foldReshape(im *importer, n *graph.Node, attrs map[string]*pb.AttributeProto, in []*constant) (*constant, error) {
+	var out *constant
+	if len(in) < 2 || in[1] == nil {
+		return nil, nil
+	}
+	s, err := in[1].ints()
+	if err != nil {
+		return nil, nodeErr(n, "shape: %v", err)
+	}
+	shape, err := graph.ReshapeTarget(in[0].Shape, s)
+	if err != nil {
+		return nil, nodeErr(n, "%v", err)
+	}
+	out = &constant{Shape: shape, F: in[0].F, I: in[0].I}
+	return out, nil
 }
 
 func toInt64(v []int) []int64 {

@@ -2,7 +2,7 @@
 // slimgo graphs.
 //
 // Import accepts default-domain opsets 7 to 21 and rewrites every supported
-// spelling into the canonical forms of graph/ops.go: constant inputs become
+// spelling into the canonical forms of graph/spec_*.go: constant inputs become
 // attributes (Clip min/max, Reshape shape, Resize/Upsample scales or sizes,
 // Dropout ratio), MatMul with a constant 2-D weight becomes Gemm, Constant
 // nodes become parameters, and a dynamic dimension (dim_param, missing or -1)
@@ -122,19 +122,8 @@ func importModel(m *pb.ModelProto, size int64) (*graph.Graph, error) {
 		transposeOf:  map[string]string{},
 		budget:       size + 1<<16,
 	}
-	for _, o := range m.GetOpsetImport() {
-		if d := o.GetDomain(); d == "" || d == "ai.onnx" {
-			im.opset = int(o.GetVersion())
-		}
-	}
-	if im.opset < 0 {
-		if len(m.GetOpsetImport()) > 0 {
-			return nil, errors.New("model imports no default-domain (ai.onnx) opset")
-		}
-		im.opset = minImportOpset // very old models may omit opset_import
-	}
-	if im.opset < minImportOpset || im.opset > maxImportOpset {
-		return nil, fmt.Errorf("opset %d is not supported (supported: %d to %d)", im.opset, minImportOpset, maxImportOpset)
+	if err := im.setOpset(m); err != nil {
+		return nil, err
 	}
 	name := gp.GetName()
 	if name == "" {
@@ -145,33 +134,8 @@ func importModel(m *pb.ModelProto, size int64) (*graph.Graph, error) {
 	for _, p := range m.GetMetadataProps() {
 		g.Meta[p.GetKey()] = p.GetValue()
 	}
-	for _, t := range gp.GetInitializer() {
-		if t.GetName() == "" {
-			return nil, errors.New("an initializer has no name")
-		}
-		if _, dup := im.consts[t.GetName()]; dup {
-			return nil, fmt.Errorf("initializer %q is defined twice", t.GetName())
-		}
-		c, err := decodeTensor(t)
-		if err != nil {
-			return nil, fmt.Errorf("initializer: %w", err)
-		}
-		im.consts[t.GetName()] = c
-		im.used[t.GetName()] = true
-	}
-	if len(gp.GetSparseInitializer()) > 0 {
-		return nil, errors.New("sparse initializers are not supported")
-	}
-	for _, vi := range gp.GetInput() {
-		if _, isInit := im.consts[vi.GetName()]; isInit {
-			continue // IR < 4 lists initializers among the inputs too
-		}
-		v, err := valueInfo(vi, "input")
-		if err != nil {
-			return nil, err
-		}
-		g.Inputs = append(g.Inputs, v)
-		im.used[v.Name] = true
+	if err := im.readInputs(gp); err != nil {
+		return nil, err
 	}
 	for _, n := range gp.GetNode() {
 		im.used[n.GetName()] = true
@@ -185,39 +149,118 @@ func importModel(m *pb.ModelProto, size int64) (*graph.Graph, error) {
 		}
 	}
 	im.fuseMatMulAdd(gp)
-	for _, n := range g.Nodes {
+	if err := im.checkDropped(gp); err != nil {
+		return nil, err
+	}
+	if err := im.readOutputs(gp); err != nil {
+		return nil, err
+	}
+	return im.finish()
+}
+
+// setOpset reads the default-domain opset and checks it is supported.
+func (im *importer) setOpset(m *pb.ModelProto) error {
+	for _, o := range m.GetOpsetImport() {
+		if d := o.GetDomain(); d == "" || d == "ai.onnx" {
+			im.opset = int(o.GetVersion())
+		}
+	}
+	if im.opset < 0 {
+		if len(m.GetOpsetImport()) > 0 {
+			return errors.New("model imports no default-domain (ai.onnx) opset")
+		}
+		im.opset = minImportOpset // very old models may omit opset_import
+	}
+	if im.opset < minImportOpset || im.opset > maxImportOpset {
+		return fmt.Errorf("opset %d is not supported (supported: %d to %d)", im.opset, minImportOpset, maxImportOpset)
+	}
+	return nil
+}
+
+// readInputs decodes the initializers and declares the graph inputs.
+func (im *importer) readInputs(gp *pb.GraphProto) error {
+	g := im.g
+	for _, t := range gp.GetInitializer() {
+		if t.GetName() == "" {
+			return errors.New("an initializer has no name")
+		}
+		if _, dup := im.consts[t.GetName()]; dup {
+			return fmt.Errorf("initializer %q is defined twice", t.GetName())
+		}
+		c, err := decodeTensor(t)
+		if err != nil {
+			return fmt.Errorf("initializer: %w", err)
+		}
+		im.consts[t.GetName()] = c
+		im.used[t.GetName()] = true
+	}
+	if len(gp.GetSparseInitializer()) > 0 {
+		return errors.New("sparse initializers are not supported")
+	}
+	for _, vi := range gp.GetInput() {
+		if _, isInit := im.consts[vi.GetName()]; isInit {
+			continue // IR < 4 lists initializers among the inputs too
+		}
+		v, err := valueInfo(vi, "input")
+		if err != nil {
+			return err
+		}
+		g.Inputs = append(g.Inputs, v)
+		im.used[v.Name] = true
+	}
+	return nil
+}
+
+// checkDropped errors when a node or graph output reads an optional output
+// that import dropped.
+func (im *importer) checkDropped(gp *pb.GraphProto) error {
+	for _, n := range im.g.Nodes {
 		for _, in := range n.Inputs {
 			if by, ok := im.dropped[in]; ok {
-				return nil, fmt.Errorf("node %q (%s) reads %q, an optional output of node %q that is not supported", n.Name, n.Op, in, by)
+				return fmt.Errorf("node %q (%s) reads %q, an optional output of node %q that is not supported", n.Name, n.Op, in, by)
 			}
 		}
 	}
 	for _, o := range gp.GetOutput() {
 		if by, ok := im.dropped[o.GetName()]; ok {
-			return nil, fmt.Errorf("graph output %q is an optional output of node %q that is not supported", o.GetName(), by)
+			return fmt.Errorf("graph output %q is an optional output of node %q that is not supported", o.GetName(), by)
 		}
 	}
+	return nil
+}
+
+// readOutputs turns constants read as data into parameters and declares the
+// graph outputs.
+func (im *importer) readOutputs(gp *pb.GraphProto) error {
+	g := im.g
 	// Constants read as data become parameters.
 	for name := range im.floatUse {
 		c := im.consts[name]
 		if c.isInt() {
-			return nil, fmt.Errorf("integer tensor %q is used as data; only float tensors can be parameters", name)
+			return fmt.Errorf("integer tensor %q is used as data; only float tensors can be parameters", name)
 		}
 		g.Params[name] = c.toTensor()
 	}
 	for _, vi := range gp.GetOutput() {
 		v, err := valueInfo(vi, "output")
 		if err != nil {
-			return nil, err
+			return err
 		}
 		g.Outputs = append(g.Outputs, v)
 	}
 	if len(g.Outputs) == 0 {
-		return nil, errors.New("graph has no outputs")
+		return errors.New("graph has no outputs")
 	}
 	if len(g.Inputs) == 0 {
-		return nil, errors.New("graph has no inputs")
+		return errors.New("graph has no inputs")
 	}
+	return nil
+}
+
+// finish prunes, sorts and shape-checks the imported graph and sets the
+// outputs' shapes (batch dynamic when the input's is).
+func (im *importer) finish() (*graph.Graph, error) {
+	g := im.g
 	g.RemoveUnused()
 	if err := g.Sort(); err != nil {
 		return nil, err
@@ -404,155 +447,15 @@ func (im *importer) node(idx int, p *pb.NodeProto) error {
 	if folded, err := im.foldConst(n, p); err != nil || folded {
 		return err
 	}
-	var a map[string]*pb.AttributeProto
-	var err error
-	switch op {
-	case "Constant":
+	if op == "Constant" {
 		return im.constantNode(n, p)
-	case "Conv":
-		if a, err = im.attrs(n, p, "kernel_shape", "strides", "pads", "dilations", "group", "auto_pad"); err != nil {
-			return err
-		}
-		if err := im.autoPad(n, a); err != nil {
-			return err
-		}
-		if err := im.copyInts(n, a, 2, "kernel_shape", "strides", "dilations"); err != nil {
-			return err
-		}
-		if err := im.copyInts(n, a, 4, "pads"); err != nil {
-			return err
-		}
-		g, err := attrInt(n, a, "group", 1)
-		if err != nil {
-			return err
-		}
-		if g != 1 {
-			n.Attrs["group"] = g
-		}
-		if len(n.Inputs) < 2 || n.Inputs[1] == "" {
-			return nodeErr(n, "has no weight input")
-		}
-		im.markData(n, 0, 1, 2)
-	case "BatchNormalization":
-		if a, err = im.attrs(n, p, "epsilon", "momentum", "spatial", "training_mode", "is_test", "consumed_inputs"); err != nil {
-			return err
-		}
-		eps, err := attrFloat(n, a, "epsilon", 1e-5)
-		if err != nil {
-			return err
-		}
-		mom, err := attrFloat(n, a, "momentum", 0.9)
-		if err != nil {
-			return err
-		}
-		if sp, err := attrInt(n, a, "spatial", 1); err != nil || sp != 1 {
-			return (orErr(err, nodeErr(n, "attribute spatial=%d is not supported", sp)))
-		}
-		if tm, err := attrInt(n, a, "training_mode", 0); err != nil || tm != 0 {
-			return (orErr(err, nodeErr(n, "attribute training_mode=%d is not supported (export the model in eval mode)", tm)))
-		}
-		n.Attrs["epsilon"] = eps
-		n.Attrs["momentum"] = mom
-		if len(n.Inputs) != 5 {
-			return nodeErr(n, "needs 5 inputs, has %d", len(n.Inputs))
-		}
-		if err := im.singleOutput(n); err != nil {
-			return err
-		}
-		im.markData(n, 0, 1, 2, 3, 4)
-	case "Relu", "Sigmoid", "Identity":
-		if _, err = im.attrs(n, p, "consumed_inputs"); err != nil {
-			return err
-		}
-		im.markData(n, 0)
-	case "LeakyRelu":
-		if a, err = im.attrs(n, p, "alpha"); err != nil {
-			return err
-		}
-		alpha, err := attrFloat(n, a, "alpha", 0.01)
-		if err != nil {
-			return err
-		}
-		n.Attrs["alpha"] = alpha
-		im.markData(n, 0)
-	case "Clip":
-		if err := im.clip(n, p); err != nil {
-			return err
-		}
-	case "HardSigmoid":
-		if err := im.hardSigmoid(n, p); err != nil {
-			return err
-		}
-	case "HardSwish":
-		if _, err = im.attrs(n, p); err != nil {
-			return err
-		}
-		im.markData(n, 0)
-	case "Add", "Mul":
-		if a, err = im.attrs(n, p, "broadcast", "axis", "consumed_inputs"); err != nil {
-			return err
-		}
-		if b, _ := attrInt(n, a, "broadcast", 0); b != 0 {
-			return nodeErr(n, "attribute broadcast=1 (opset < 7 broadcasting) is not supported")
-		}
-		if len(n.Inputs) != 2 {
-			return nodeErr(n, "needs 2 inputs, has %d", len(n.Inputs))
-		}
-		im.markData(n, 0, 1)
-	case "Concat":
-		if a, err = im.attrs(n, p, "axis"); err != nil {
-			return err
-		}
-		if _, ok := a["axis"]; !ok {
-			return nodeErr(n, "attribute axis is missing")
-		}
-		ax, err := attrInt(n, a, "axis", 1)
-		if err != nil {
-			return err
-		}
-		n.Attrs["axis"] = ax
-		im.markData(n, seq(len(n.Inputs))...)
-	case "MaxPool", "AveragePool":
-		if err := im.pool(n, p); err != nil {
-			return err
-		}
-	case "GlobalAveragePool":
-		if _, err = im.attrs(n, p); err != nil {
-			return err
-		}
-		im.markData(n, 0)
-	case "Flatten":
-		if a, err = im.attrs(n, p, "axis"); err != nil {
-			return err
-		}
-		ax, err := attrInt(n, a, "axis", 1)
-		if err != nil {
-			return err
-		}
-		n.Attrs["axis"] = ax
-		im.markData(n, 0)
-	case "Reshape":
-		if err := im.reshape(n, p); err != nil {
-			return err
-		}
-	case "Gemm":
-		if err := im.gemm(n, p); err != nil {
-			return err
-		}
-	case "MatMul":
-		if err := im.matmul(n, p); err != nil {
-			return err
-		}
-	case "Resize", "Upsample":
-		if err := im.resize(n, p); err != nil {
-			return err
-		}
-	case "Dropout":
-		if err := im.dropout(n, p); err != nil {
-			return err
-		}
-	default:
+	}
+	imp := importers[op]
+	if imp == nil {
 		return nodeErr(n, "op type %q is not supported", op)
+	}
+	if err := imp(im, n, p); err != nil {
+		return err
 	}
 	if len(n.Outputs) > 1 {
 		return nodeErr(n, "has %d outputs; only one is supported", len(n.Outputs))

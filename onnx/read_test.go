@@ -86,7 +86,7 @@ func convW() *pb.TensorProto {
 }
 
 // TestImportRewrites checks each non-canonical ONNX spelling becomes the
-// canonical node documented in graph/ops.go.
+// canonical node documented in graph/spec_*.go.
 func TestImportRewrites(t *testing.T) {
 	inf := float32(math.Inf(1))
 	tests := []struct {

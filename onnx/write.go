@@ -250,167 +250,124 @@ func (e *exporter) node(n *graph.Node) error {
 	for len(in) > 0 && in[len(in)-1] == "" {
 		in = in[:len(in)-1]
 	}
-	a := n.Attrs
-	switch n.Op {
-	case graph.OpConv:
-		if err := known(n, "kernel_shape", "strides", "pads", "dilations", "group"); err != nil {
-			return err
-		}
-		var w []int
-		if t, ok := e.g.Params[n.Input(1)]; ok {
-			w = t.Shape
-		}
-		geo, err := graph.Geom(n, w)
-		if err != nil && w != nil {
-			return err
-		}
-		attrs := []*pb.AttributeProto{
-			aInts("strides", a.Ints("strides", []int{1, 1})),
-			aInts("pads", a.Ints("pads", []int{0, 0, 0, 0})),
-			aInts("dilations", a.Ints("dilations", []int{1, 1})),
-			aInt("group", a.Int("group", 1)),
-		}
-		if w != nil {
-			attrs = append(attrs, aInts("kernel_shape", []int{geo.KH, geo.KW}))
-		}
-		e.emit(n.Name, "Conv", in, out, attrs...)
-	case graph.OpBN:
-		if err := known(n, "epsilon", "momentum"); err != nil {
-			return err
-		}
-		e.emit(n.Name, "BatchNormalization", in, out, aFloat("epsilon", a.Float("epsilon", 1e-5)), aFloat("momentum", a.Float("momentum", 0.9)))
-	case graph.OpRelu, graph.OpSigmoid, graph.OpIdentity, graph.OpAdd, graph.OpMul, graph.OpGlobalAvg:
-		if err := known(n); err != nil {
-			return err
-		}
-		e.emit(n.Name, n.Op, in, out)
-	case graph.OpLeakyRelu:
-		if err := known(n, "alpha"); err != nil {
-			return err
-		}
-		e.emit(n.Name, n.Op, in, out, aFloat("alpha", a.Float("alpha", 0.01)))
-	case graph.OpClip:
-		if err := known(n, "min", "max"); err != nil {
-			return err
-		}
-		lo, hi := a.Float("min", float32(math.Inf(-1))), a.Float("max", float32(math.Inf(1)))
-		ins := []string{in[0], "", ""}
-		if !math.IsInf(float64(lo), -1) {
-			ins[1] = e.scalarInit(n.Name+"_min", lo)
-		}
-		if !math.IsInf(float64(hi), 1) {
-			ins[2] = e.scalarInit(n.Name+"_max", hi)
-		}
-		for len(ins) > 1 && ins[len(ins)-1] == "" {
-			ins = ins[:len(ins)-1]
-		}
-		e.emit(n.Name, n.Op, ins, out)
-	case graph.OpSilu:
-		if err := known(n); err != nil {
-			return err
-		}
-		sig := e.fresh(n.Name + "_sigmoid")
-		e.emit(e.fresh(n.Name+"_sigmoid"), "Sigmoid", in, []string{sig})
-		e.emit(n.Name, "Mul", []string{in[0], sig}, out)
-	case graph.OpHardSigmoid:
-		if err := known(n, "alpha", "beta"); err != nil {
-			return err
-		}
-		e.emit(n.Name, n.Op, in, out, aFloat("alpha", a.Float("alpha", 0.2)), aFloat("beta", a.Float("beta", 0.5)))
-	case graph.OpHardSwish:
-		if err := known(n); err != nil {
-			return err
-		}
-		if e.opset >= 14 {
-			e.emit(n.Name, n.Op, in, out)
-			break
-		}
-		// HardSwish is opset 14; before it, write what PyTorch writes:
-		// x * HardSigmoid(x; alpha=1/6, beta=1/2).
-		hs := e.fresh(n.Name + "_hardsigmoid")
-		e.emit(e.fresh(n.Name+"_hardsigmoid"), "HardSigmoid", in, []string{hs}, aFloat("alpha", 1.0/6), aFloat("beta", 0.5))
-		e.emit(n.Name, "Mul", []string{in[0], hs}, out)
-	case graph.OpConcat:
-		if err := known(n, "axis"); err != nil {
-			return err
-		}
-		e.emit(n.Name, n.Op, in, out, aInt("axis", a.Int("axis", 1)))
-	case graph.OpFlatten:
-		if err := known(n, "axis"); err != nil {
-			return err
-		}
-		e.emit(n.Name, n.Op, in, out, aInt("axis", a.Int("axis", 1)))
-	case graph.OpMaxPool, graph.OpAveragePool:
-		names := []string{"kernel_shape", "strides", "pads", "ceil_mode"}
-		if n.Op == graph.OpMaxPool {
-			names = append(names, "dilations")
-		} else {
-			names = append(names, "count_include_pad")
-		}
-		if err := known(n, names...); err != nil {
-			return err
-		}
-		geo, err := graph.Geom(n, nil)
-		if err != nil {
-			return err
-		}
-		attrs := []*pb.AttributeProto{
-			aInts("kernel_shape", []int{geo.KH, geo.KW}),
-			aInts("strides", []int{geo.SH, geo.SW}),
-			aInts("pads", []int{geo.PadT, geo.PadL, geo.PadB, geo.PadR}),
-			aInt("ceil_mode", a.Int("ceil_mode", 0)),
-		}
-		if n.Op == graph.OpMaxPool {
-			if geo.DH != 1 || geo.DW != 1 {
-				attrs = append(attrs, aInts("dilations", []int{geo.DH, geo.DW}))
-			}
-		} else {
-			attrs = append(attrs, aInt("count_include_pad", a.Int("count_include_pad", 0)))
-		}
-		e.emit(n.Name, n.Op, in, out, attrs...)
-	case graph.OpReshape:
-		if err := known(n, "shape"); err != nil {
-			return err
-		}
-		shape := a.Ints("shape", nil)
-		sn := e.fresh(n.Name + "_shape")
-		e.gp.Initializer = append(e.gp.Initializer, int64Tensor(sn, []int{len(shape)}, shape))
-		e.emit(n.Name, n.Op, []string{in[0], sn}, out)
-	case graph.OpGemm:
-		if err := known(n, "alpha", "beta", "transA", "transB"); err != nil {
-			return err
-		}
-		attrs := []*pb.AttributeProto{aFloat("alpha", a.Float("alpha", 1)), aFloat("beta", a.Float("beta", 1)), aInt("transB", a.Int("transB", 0))}
-		if ta := a.Int("transA", 0); ta != 0 {
-			attrs = append(attrs, aInt("transA", ta))
-		}
-		e.emit(n.Name, n.Op, in, out, attrs...)
-	case graph.OpResize:
-		if err := known(n, "scales", "mode"); err != nil {
-			return err
-		}
-		if m := a.String("mode", "nearest"); m != "nearest" {
-			return fmt.Errorf("node %q (Resize): mode %q cannot be exported", n.Name, m)
-		}
-		sc := a.Floats("scales", nil)
-		roi := e.fresh(n.Name + "_roi")
-		e.gp.Initializer = append(e.gp.Initializer, floatTensor(roi, []int{0}, nil))
-		sn := e.fresh(n.Name + "_scales")
-		e.gp.Initializer = append(e.gp.Initializer, floatTensor(sn, []int{len(sc)}, sc))
-		e.emit(n.Name, n.Op, []string{in[0], roi, sn}, out,
-			aString("mode", "nearest"), aString("coordinate_transformation_mode", "asymmetric"), aString("nearest_mode", "floor"))
-	case graph.OpDropout:
-		if err := known(n, "ratio"); err != nil {
-			return err
-		}
-		r := a.Float("ratio", 0.5)
-		if e.opset >= 12 {
-			e.emit(n.Name, n.Op, []string{in[0], e.scalarInit(n.Name+"_ratio", r)}, out[:1])
-		} else {
-			e.emit(n.Name, n.Op, in[:1], out[:1], aFloat("ratio", r))
-		}
-	default:
+	exp, spec := exporters[n.Op], graph.Spec(n.Op)
+	if exp == nil || spec == nil {
 		return fmt.Errorf("node %q: op %q cannot be exported to ONNX", n.Name, n.Op)
+	}
+	if err := known(n, spec.AttrNames()...); err != nil {
+		return err
+	}
+	return exp(e, n, in, out)
+}
+
+func (e *exporter) conv(n *graph.Node, in, out []string) error {
+	a := n.Attrs
+	var w []int
+	if t, ok := e.g.Params[n.Input(1)]; ok {
+		w = t.Shape
+	}
+	geo, err := graph.Geom(n, w)
+	if err != nil && w != nil {
+		return err
+	}
+	attrs := []*pb.AttributeProto{
+		aInts("strides", a.Ints("strides", []int{1, 1})),
+		aInts("pads", a.Ints("pads", []int{0, 0, 0, 0})),
+		aInts("dilations", a.Ints("dilations", []int{1, 1})),
+		aInt("group", a.Int("group", 1)),
+	}
+	if w != nil {
+		attrs = append(attrs, aInts("kernel_shape", []int{geo.KH, geo.KW}))
+	}
+	e.emit(n.Name, "Conv", in, out, attrs...)
+	return nil
+}
+
+// clip writes min and max as optional scalar inputs (opset >= 11).
+func (e *exporter) clip(n *graph.Node, in, out []string) error {
+	a := n.Attrs
+	lo, hi := a.Float("min", float32(math.Inf(-1))), a.Float("max", float32(math.Inf(1)))
+	ins := []string{in[0], "", ""}
+	if !math.IsInf(float64(lo), -1) {
+		ins[1] = e.scalarInit(n.Name+"_min", lo)
+	}
+	if !math.IsInf(float64(hi), 1) {
+		ins[2] = e.scalarInit(n.Name+"_max", hi)
+	}
+	for len(ins) > 1 && ins[len(ins)-1] == "" {
+		ins = ins[:len(ins)-1]
+	}
+	e.emit(n.Name, n.Op, ins, out)
+	return nil
+}
+
+func (e *exporter) hardSwish(n *graph.Node, in, out []string) error {
+	if e.opset >= 14 {
+		e.emit(n.Name, n.Op, in, out)
+		return nil
+	}
+	// HardSwish is opset 14; before it, write what PyTorch writes:
+	// x * HardSigmoid(x; alpha=1/6, beta=1/2).
+	hs := e.fresh(n.Name + "_hardsigmoid")
+	e.emit(e.fresh(n.Name+"_hardsigmoid"), "HardSigmoid", in, []string{hs}, aFloat("alpha", 1.0/6), aFloat("beta", 0.5))
+	e.emit(n.Name, "Mul", []string{in[0], hs}, out)
+	return nil
+}
+
+func (e *exporter) pool(n *graph.Node, in, out []string) error {
+	a := n.Attrs
+	geo, err := graph.Geom(n, nil)
+	if err != nil {
+		return err
+	}
+	attrs := []*pb.AttributeProto{
+		aInts("kernel_shape", []int{geo.KH, geo.KW}),
+		aInts("strides", []int{geo.SH, geo.SW}),
+		aInts("pads", []int{geo.PadT, geo.PadL, geo.PadB, geo.PadR}),
+		aInt("ceil_mode", a.Int("ceil_mode", 0)),
+	}
+	if n.Op == graph.OpMaxPool {
+		if geo.DH != 1 || geo.DW != 1 {
+			attrs = append(attrs, aInts("dilations", []int{geo.DH, geo.DW}))
+		}
+	} else {
+		attrs = append(attrs, aInt("count_include_pad", a.Int("count_include_pad", 0)))
+	}
+	e.emit(n.Name, n.Op, in, out, attrs...)
+	return nil
+}
+
+// reshape writes the shape attribute as an INT64 initializer input.
+func (e *exporter) reshape(n *graph.Node, in, out []string) error {
+	shape := n.Attrs.Ints("shape", nil)
+	sn := e.fresh(n.Name + "_shape")
+	e.gp.Initializer = append(e.gp.Initializer, int64Tensor(sn, []int{len(shape)}, shape))
+	e.emit(n.Name, n.Op, []string{in[0], sn}, out)
+	return nil
+}
+
+// resize writes nearest up-scaling as Resize with an empty roi and scales.
+func (e *exporter) resize(n *graph.Node, in, out []string) error {
+	if m := n.Attrs.String("mode", "nearest"); m != "nearest" {
+		return fmt.Errorf("node %q (Resize): mode %q cannot be exported", n.Name, m)
+	}
+	sc := n.Attrs.Floats("scales", nil)
+	roi := e.fresh(n.Name + "_roi")
+	e.gp.Initializer = append(e.gp.Initializer, floatTensor(roi, []int{0}, nil))
+	sn := e.fresh(n.Name + "_scales")
+	e.gp.Initializer = append(e.gp.Initializer, floatTensor(sn, []int{len(sc)}, sc))
+	e.emit(n.Name, n.Op, []string{in[0], roi, sn}, out,
+		aString("mode", "nearest"), aString("coordinate_transformation_mode", "asymmetric"), aString("nearest_mode", "floor"))
+	return nil
+}
+
+// dropout writes ratio as an input from opset 12, an attribute before.
+func (e *exporter) dropout(n *graph.Node, in, out []string) error {
+	r := n.Attrs.Float("ratio", 0.5)
+	if e.opset >= 12 {
+		e.emit(n.Name, n.Op, []string{in[0], e.scalarInit(n.Name+"_ratio", r)}, out[:1])
+	} else {
+		e.emit(n.Name, n.Op, in[:1], out[:1], aFloat("ratio", r))
 	}
 	return nil
 }
@@ -450,10 +407,10 @@ func sharedFoldConflict(g *graph.Graph, shared map[string]Shared) error {
 	if len(shared) == 0 {
 		return nil
 	}
-	for _, c := range foldable(g) {
-		for _, in := range c.conv.Inputs[1:] {
+	for _, c := range graph.ConvBNPairs(g) {
+		for _, in := range c.Conv.Inputs[1:] {
 			if _, ok := shared[in]; ok && in != "" {
-				return errors.New("FoldBN would change shared parameter " + in + " of node " + c.conv.Name + "; fold BN before clustering")
+				return errors.New("FoldBN would change shared parameter " + in + " of node " + c.Conv.Name + "; fold BN before clustering")
 			}
 		}
 	}

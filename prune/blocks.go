@@ -38,146 +38,154 @@ func Blocks(g *graph.Graph) ([]Block, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prune: %w", err)
 	}
-	pos := map[string]int{} // value -> topological position of its producer (-1 for inputs)
-	prod := map[string]*graph.Node{}
+	f := &blockFinder{g: g, order: order, ix: graph.NewIndex(g, order), pos: map[string]int{}}
 	for _, v := range g.Inputs {
-		pos[v.Name] = -1
+		f.pos[v.Name] = -1
 	}
 	for i, n := range order {
 		for _, o := range n.Outputs {
-			pos[o] = i
-			prod[o] = n
+			f.pos[o] = i
 		}
-	}
-	consumers := map[string][]*graph.Node{}
-	for _, n := range order {
-		for _, in := range n.Inputs {
-			consumers[in] = append(consumers[in], n)
-		}
-	}
-	isOut := map[string]bool{}
-	for _, v := range g.Outputs {
-		isOut[v.Name] = true
-	}
-	// ancestors returns every non-parameter value v depends on, v included.
-	ancestors := func(v string) map[string]bool {
-		seen := map[string]bool{v: true}
-		stack := []string{v}
-		for len(stack) > 0 {
-			s := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			if p := prod[s]; p != nil {
-				for _, in := range p.Inputs {
-					if in != "" && !g.IsParam(in) && !seen[in] {
-						seen[in] = true
-						stack = append(stack, in)
-					}
-				}
-			}
-		}
-		return seen
-	}
-	// closure returns the nodes computing y from x, or nil when y needs
-	// anything else or the nodes' outputs escape to outside readers.
-	closure := func(x, y string, add *graph.Node) []*graph.Node {
-		if x == y {
-			return []*graph.Node{}
-		}
-		in := map[*graph.Node]bool{}
-		stack := []string{y}
-		for len(stack) > 0 {
-			s := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			if s == x || s == "" || g.IsParam(s) {
-				continue
-			}
-			p := prod[s]
-			if p == nil || pos[s] < pos[x] {
-				return nil
-			}
-			if in[p] {
-				continue
-			}
-			in[p] = true
-			stack = append(stack, p.Inputs...)
-		}
-		var nodes []*graph.Node
-		for _, n := range order {
-			if !in[n] {
-				continue
-			}
-			for _, o := range n.Outputs {
-				if isOut[o] {
-					return nil
-				}
-				for _, c := range consumers[o] {
-					if c != add && !in[c] {
-						return nil
-					}
-				}
-			}
-			nodes = append(nodes, n)
-		}
-		return nodes
-	}
-	names := func(ns []*graph.Node) []string {
-		s := make([]string, len(ns))
-		for i, n := range ns {
-			s[i] = n.Name
-		}
-		return s
 	}
 	var blocks []Block
 	for _, n := range order {
-		if n.Op != graph.OpAdd || len(n.Inputs) != 2 || len(n.Outputs) != 1 || g.IsParam(n.Inputs[0]) || g.IsParam(n.Inputs[1]) {
-			continue
+		if blk, ok := f.block(n, shapes); ok {
+			blocks = append(blocks, blk)
 		}
-		a, b := n.Inputs[0], n.Inputs[1]
-		if a == b {
-			continue
-		}
-		ancA, ancB := ancestors(a), ancestors(b)
-		x, best := "", -2
-		for v := range ancA {
-			if ancB[v] && (pos[v] > best || (pos[v] == best && v < x)) {
-				x, best = v, pos[v]
-			}
-		}
-		if x == "" {
-			continue
-		}
-		blk := Block{Name: n.Name, Input: x, Output: n.Outputs[0]}
-		switch x {
-		case a, b:
-			y := b
-			if x == b {
-				y = a
-			}
-			br := closure(x, y, n)
-			if len(br) == 0 {
-				continue
-			}
-			blk.Branch = names(br)
-			if !slices.Equal(shapes[x], shapes[blk.Output]) {
-				blk.Reason = fmt.Sprintf("input shape %v differs from output shape %v", shapes[x], shapes[blk.Output])
-			} else {
-				blk.Removable = true
-			}
-		default:
-			ba, bb := closure(x, a, n), closure(x, b, n)
-			if ba == nil || bb == nil {
-				continue
-			}
-			// The longer path is the residual branch, the other the projection.
-			if len(bb) > len(ba) {
-				ba, bb = bb, ba
-			}
-			blk.Branch, blk.Shortcut = names(ba), names(bb)
-			blk.Reason = "projection shortcut " + fmt.Sprint(blk.Shortcut)
-		}
-		blocks = append(blocks, blk)
 	}
 	return blocks, nil
+}
+
+// blockFinder holds what Blocks looks up while testing each Add.
+type blockFinder struct {
+	g     *graph.Graph
+	order []*graph.Node
+	ix    *graph.Index
+	pos   map[string]int // value -> topological position of its producer (-1 for inputs)
+}
+
+// block returns the block ending at n when n is an Add of the block form.
+func (f *blockFinder) block(n *graph.Node, shapes map[string][]int) (Block, bool) {
+	g := f.g
+	if n.Op != graph.OpAdd || len(n.Inputs) != 2 || len(n.Outputs) != 1 || g.IsParam(n.Inputs[0]) || g.IsParam(n.Inputs[1]) {
+		return Block{}, false
+	}
+	a, b := n.Inputs[0], n.Inputs[1]
+	if a == b {
+		return Block{}, false
+	}
+	ancA, ancB := f.ancestors(a), f.ancestors(b)
+	x, best := "", -2
+	for v := range ancA {
+		if ancB[v] && (f.pos[v] > best || (f.pos[v] == best && v < x)) {
+			x, best = v, f.pos[v]
+		}
+	}
+	if x == "" {
+		return Block{}, false
+	}
+	blk := Block{Name: n.Name, Input: x, Output: n.Outputs[0]}
+	switch x {
+	case a, b:
+		y := b
+		if x == b {
+			y = a
+		}
+		br := f.closure(x, y, n)
+		if len(br) == 0 {
+			return Block{}, false
+		}
+		blk.Branch = nodeNames(br)
+		if !slices.Equal(shapes[x], shapes[blk.Output]) {
+			blk.Reason = fmt.Sprintf("input shape %v differs from output shape %v", shapes[x], shapes[blk.Output])
+		} else {
+			blk.Removable = true
+		}
+	default:
+		ba, bb := f.closure(x, a, n), f.closure(x, b, n)
+		if ba == nil || bb == nil {
+			return Block{}, false
+		}
+		// The longer path is the residual branch, the other the projection.
+		if len(bb) > len(ba) {
+			ba, bb = bb, ba
+		}
+		blk.Branch, blk.Shortcut = nodeNames(ba), nodeNames(bb)
+		blk.Reason = "projection shortcut " + fmt.Sprint(blk.Shortcut)
+	}
+	return blk, true
+}
+
+// ancestors returns every non-parameter value v depends on, v included.
+func (f *blockFinder) ancestors(v string) map[string]bool {
+	seen := map[string]bool{v: true}
+	stack := []string{v}
+	for len(stack) > 0 {
+		s := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if p := f.ix.Producer(s); p != nil {
+			for _, in := range p.Inputs {
+				if in != "" && !f.g.IsParam(in) && !seen[in] {
+					seen[in] = true
+					stack = append(stack, in)
+				}
+			}
+		}
+	}
+	return seen
+}
+
+// closure returns the nodes computing y from x, or nil when y needs
+// anything else or the nodes' outputs escape to outside readers.
+func (f *blockFinder) closure(x, y string, add *graph.Node) []*graph.Node {
+	if x == y {
+		return []*graph.Node{}
+	}
+	in := map[*graph.Node]bool{}
+	stack := []string{y}
+	for len(stack) > 0 {
+		s := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if s == x || s == "" || f.g.IsParam(s) {
+			continue
+		}
+		p := f.ix.Producer(s)
+		if p == nil || f.pos[s] < f.pos[x] {
+			return nil
+		}
+		if in[p] {
+			continue
+		}
+		in[p] = true
+		stack = append(stack, p.Inputs...)
+	}
+	var nodes []*graph.Node
+	for _, n := range f.order {
+		if !in[n] {
+			continue
+		}
+		for _, o := range n.Outputs {
+			if f.ix.IsOutput(o) {
+				return nil
+			}
+			for _, c := range f.ix.Consumers(o) {
+				if c != add && !in[c] {
+					return nil
+				}
+			}
+		}
+		nodes = append(nodes, n)
+	}
+	return nodes
+}
+
+// nodeNames returns the nodes' names.
+func nodeNames(ns []*graph.Node) []string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = n.Name
+	}
+	return s
 }
 
 // BlockScore selects which BatchNormalizations score a block.

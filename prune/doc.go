@@ -15,7 +15,8 @@
 // consumers of a concatenation appear, at the right offsets, in the groups of
 // the concatenated producers.
 //
-// Every op of graph/ops.go has a coupling rule (see the table in groups.go).
+// Every op has a coupling kind in its graph spec (graph.OpSpec.Coupling);
+// groups.go has one rule per kind.
 // An op without a rule is an error naming the node. Some nodes are barriers:
 // Reshape, Concat on an axis other than 1, grouped (non-depthwise)
 // convolution, a Conv/BN/Gemm whose weights are not parameters, and a

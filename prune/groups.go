@@ -339,10 +339,10 @@ func (a *analyzer) node(n *graph.Node) error {
 	if len(n.Outputs) > 0 {
 		out = n.Outputs[0]
 	}
-	switch n.Op {
-	case graph.OpConv:
+	switch graph.CouplingOf(n.Op) {
+	case graph.CoupleConv:
 		a.conv(n, x)
-	case graph.OpBN:
+	case graph.CoupleBN:
 		if x == nil || x.block != 1 || !a.param(n.Input(1)) || !a.param(n.Input(2)) || !a.param(n.Input(3)) || !a.param(n.Input(4)) {
 			a.barrier(n)
 			return nil
@@ -352,22 +352,21 @@ func (a *analyzer) node(n *graph.Node) error {
 			a.add(e, slot{pos: a.pos, node: n, role: BN, index: i, of: len(x.elems), block: 1, tensors: ts})
 		}
 		a.vals[out] = x
-	case graph.OpRelu, graph.OpLeakyRelu, graph.OpClip, graph.OpSigmoid, graph.OpSilu, graph.OpHardSigmoid, graph.OpHardSwish,
-		graph.OpIdentity, graph.OpDropout:
+	case graph.CouplePass:
 		if x == nil {
 			a.barrier(n)
 			return nil
 		}
 		a.vals[out] = x
-	case graph.OpMaxPool, graph.OpAveragePool, graph.OpGlobalAvg, graph.OpResize:
+	case graph.CoupleSpatial:
 		if x == nil || x.block != 1 {
 			a.barrier(n)
 			return nil
 		}
 		a.vals[out] = x
-	case graph.OpAdd, graph.OpMul:
+	case graph.CoupleElementwise:
 		a.elementwise(n)
-	case graph.OpConcat:
+	case graph.CoupleConcat:
 		ax := n.Attrs.Int("axis", 1)
 		if ax < 0 {
 			ax += len(a.shapes[out])
@@ -382,7 +381,7 @@ func (a *analyzer) node(n *graph.Node) error {
 			c.elems = append(c.elems, v.elems...)
 		}
 		a.vals[out] = c
-	case graph.OpFlatten:
+	case graph.CoupleFlatten:
 		xs := a.shapes[n.Input(0)]
 		ax := n.Attrs.Int("axis", 1)
 		if ax < 0 {
@@ -397,9 +396,9 @@ func (a *analyzer) node(n *graph.Node) error {
 			hw *= d
 		}
 		a.vals[out] = &chans{elems: x.elems, block: x.block * hw}
-	case graph.OpGemm:
+	case graph.CoupleGemm:
 		a.gemm(n, x)
-	case graph.OpReshape:
+	case graph.CoupleBarrier:
 		a.barrier(n)
 	default:
 		return fmt.Errorf("prune: node %q: op %q has no channel-coupling rule", n.Name, n.Op)

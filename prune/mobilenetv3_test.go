@@ -150,63 +150,8 @@ func TestTorchvisionMobilenetV3(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			all := DetailsAll(groups)
-			// 9 SE blocks: each gate joins its block's expanded channels
-			// (9 groups with fc2 outputs) and each fc1 is a group alone; 7
-			// expansion-only or stem groups, 2 residual chains, 1 plain
-			// projection, the head conv and the classifier's hidden layer.
-			gates, hidden := 0, 0
-			for _, grp := range groups {
-				s := grp.Details()
-				if strings.Contains(s, "/fc2/Conv [Conv W axis0]") && strings.Contains(s, "dw ") {
-					gates++
-				}
-				if len(grp.Members) == 2 && strings.Contains(s, "out ") && strings.Contains(s, "/fc1/Conv [Conv W axis0], in ") {
-					hidden++
-				}
-			}
-			if len(groups) != 27 || gates != 9 || hidden != 9 || !strings.Contains(all, tc.line+"\n") {
-				t.Fatalf("%d groups (want 27), %d with an SE gate (want 9), %d SE hidden (want 9); want a line %q:\n%s", len(groups), gates, hidden, tc.line, all)
-			}
-			if !strings.Contains(all, "group 7 (24 ch): out "+fe+".2/fc1/Conv [Conv W axis0], in "+fe+".2/fc2/Conv [Conv W axis1]\n") {
-				t.Errorf("features.4's SE hidden channels are not a group of their own:\n%s", all)
-			}
-
-			ratios := make([]float64, len(groups))
-			for i := range ratios {
-				ratios[i] = 0.5
-			}
-			plan, err := PlanByRatios(g, groups, ratios, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkExact(t, g, groups, plan, 3)
-			pg, err := Apply(g, plan)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pst, err := pg.ComputeStats()
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("pruned 50%% uniform: %s (from %d params, %.2f M MACs)", pst, st.Params, float64(st.MACs)/1e6)
-			if pst.Params > st.Params*6/10 || pst.MACs > st.MACs*6/10 {
-				t.Errorf("50%% pruning kept %d of %d params, %d of %d MACs", pst.Params, st.Params, pst.MACs, st.MACs)
-			}
-			py := forward(t, pg, x)
-			out := filepath.Join(dir, tc.name+"_pruned.onnx")
-			if err := onnx.WriteFile(out, pg, onnx.WriteOptions{}); err != nil {
-				t.Fatal(err)
-			}
-			back, err := onnx.ReadFile(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Bit-identical but for HardSwish, which opset 13 writes as
-			// x * HardSigmoid(x; alpha=float32(1/6)): rounding differs.
-			if d := relDiff(t, forward(t, back, x), py); d > 1e-6 {
-				t.Errorf("re-imported pruned export differs from the pruned graph by %.3g (relative)", d)
-			}
+			checkMobilenetGroups(t, groups, tc.line)
+			py, out := pruneMobilenet(t, g, groups, st, x, filepath.Join(dir, tc.name+"_pruned.onnx"))
 			jobs = append(jobs, ort.Job{Model: path, X: x}, ort.Job{Model: out, X: x})
 			engineOut = append(engineOut, y, py)
 		})
@@ -229,4 +174,77 @@ func TestTorchvisionMobilenetV3(t *testing.T) {
 			t.Errorf("%s: ONNX Runtime vs engine: relative difference %.3g exceeds 1e-4", what, d)
 		}
 	}
+}
+
+// mobilenetFe is the name prefix of features.4's block, the first SE block
+// with HardSwish.
+const mobilenetFe = "/features/features.4/block/block"
+
+// checkMobilenetGroups checks the channel groups of mobilenet_v3_small and
+// that they hold line.
+func checkMobilenetGroups(t *testing.T, groups []*Group, line string) {
+	t.Helper()
+	all := DetailsAll(groups)
+	// 9 SE blocks: each gate joins its block's expanded channels
+	// (9 groups with fc2 outputs) and each fc1 is a group alone; 7
+	// expansion-only or stem groups, 2 residual chains, 1 plain
+	// projection, the head conv and the classifier's hidden layer.
+	gates, hidden := 0, 0
+	for _, grp := range groups {
+		s := grp.Details()
+		if strings.Contains(s, "/fc2/Conv [Conv W axis0]") && strings.Contains(s, "dw ") {
+			gates++
+		}
+		if len(grp.Members) == 2 && strings.Contains(s, "out ") && strings.Contains(s, "/fc1/Conv [Conv W axis0], in ") {
+			hidden++
+		}
+	}
+	if len(groups) != 27 || gates != 9 || hidden != 9 || !strings.Contains(all, line+"\n") {
+		t.Fatalf("%d groups (want 27), %d with an SE gate (want 9), %d SE hidden (want 9); want a line %q:\n%s", len(groups), gates, hidden, line, all)
+	}
+	if !strings.Contains(all, "group 7 (24 ch): out "+mobilenetFe+".2/fc1/Conv [Conv W axis0], in "+mobilenetFe+".2/fc2/Conv [Conv W axis1]\n") {
+		t.Errorf("features.4's SE hidden channels are not a group of their own:\n%s", all)
+	}
+}
+
+// pruneMobilenet prunes every group of g by half, checks the surgery, the
+// costs and the ONNX round trip through out, and returns the pruned
+// graph's output for x.
+func pruneMobilenet(t *testing.T, g *graph.Graph, groups []*Group, st graph.Stats, x *tensor.Tensor, out string) (*tensor.Tensor, string) {
+	t.Helper()
+	ratios := make([]float64, len(groups))
+	for i := range ratios {
+		ratios[i] = 0.5
+	}
+	plan, err := PlanByRatios(g, groups, ratios, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkExact(t, g, groups, plan, 3)
+	pg, err := Apply(g, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pst, err := pg.ComputeStats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("pruned 50%% uniform: %s (from %d params, %.2f M MACs)", pst, st.Params, float64(st.MACs)/1e6)
+	if pst.Params > st.Params*6/10 || pst.MACs > st.MACs*6/10 {
+		t.Errorf("50%% pruning kept %d of %d params, %d of %d MACs", pst.Params, st.Params, pst.MACs, st.MACs)
+	}
+	py := forward(t, pg, x)
+	if err := onnx.WriteFile(out, pg, onnx.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	back, err := onnx.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Bit-identical but for HardSwish, which opset 13 writes as
+	// x * HardSigmoid(x; alpha=float32(1/6)): rounding differs.
+	if d := relDiff(t, forward(t, back, x), py); d > 1e-6 {
+		t.Errorf("re-imported pruned export differs from the pruned graph by %.3g (relative)", d)
+	}
+	return py, out
 }

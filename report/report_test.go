@@ -126,34 +126,7 @@ func TestWriteFull(t *testing.T) {
 	if !slices.Equal(s.Plots, plots) {
 		t.Errorf("s.Plots = %v, want %v", s.Plots, plots)
 	}
-	for _, p := range plots {
-		f, err := os.Open(filepath.Join(dir, p))
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, err := png.Decode(f)
-		f.Close()
-		if err != nil {
-			t.Fatalf("%s: %v", p, err)
-		}
-		b := img.Bounds()
-		if b.Dx() < 600 || b.Dx() > 3000 || b.Dy() < 400 || b.Dy() > 2000 {
-			t.Errorf("%s: %dx%d pixels, want about 600..3000 x 400..2000", p, b.Dx(), b.Dy())
-		}
-		// A drawn plot is not a blank canvas: count non-white pixels.
-		ink := 0
-		for y := b.Min.Y; y < b.Max.Y; y += 2 {
-			for x := b.Min.X; x < b.Max.X; x += 2 {
-				r, g, bl, _ := img.At(x, y).RGBA()
-				if r < 0xf000 || g < 0xf000 || bl < 0xf000 {
-					ink++
-				}
-			}
-		}
-		if frac := float64(ink) / float64(b.Dx()*b.Dy()/4); frac < 0.01 {
-			t.Errorf("%s: only %.3f of the pixels are drawn", p, frac)
-		}
-	}
+	checkPlotsDrawn(t, dir, plots)
 
 	mdb, err := os.ReadFile(path)
 	if err != nil {
@@ -214,6 +187,53 @@ func TestWriteFull(t *testing.T) {
 		}
 	}
 
+	checkSections(t, md, s)
+	// Run facts and files.
+	for _, want := range []string{"`resnet8.onnx`", "`fashion-mnist`", "seed: 1", "(42m5s)", "| sparsity", "/elsewhere/final.onnx", "synthetic run", "summary.json"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}
+
+// checkPlotsDrawn: every plot is a PNG of a sensible size with ink on it.
+func checkPlotsDrawn(t *testing.T, dir string, plots []string) {
+	t.Helper()
+	for _, p := range plots {
+		f, err := os.Open(filepath.Join(dir, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		b := img.Bounds()
+		if b.Dx() < 600 || b.Dx() > 3000 || b.Dy() < 400 || b.Dy() > 2000 {
+			t.Errorf("%s: %dx%d pixels, want about 600..3000 x 400..2000", p, b.Dx(), b.Dy())
+		}
+		// A drawn plot is not a blank canvas: count non-white pixels.
+		ink := 0
+		for y := b.Min.Y; y < b.Max.Y; y += 2 {
+			for x := b.Min.X; x < b.Max.X; x += 2 {
+				r, g, bl, _ := img.At(x, y).RGBA()
+				if r < 0xf000 || g < 0xf000 || bl < 0xf000 {
+					ink++
+				}
+			}
+		}
+		if frac := float64(ink) / float64(b.Dx()*b.Dy()/4); frac < 0.01 {
+			t.Errorf("%s: only %.3f of the pixels are drawn", p, frac)
+		}
+	}
+
+}
+
+// checkSections: the DDPG, blocks, clusters, channels and gamma sections
+// show the figures computed here from the summary.
+func checkSections(t *testing.T, md string, s *Summary) {
+	t.Helper()
 	// DDPG: best episode found here.
 	best := 0
 	for i, e := range s.Episodes {
@@ -261,12 +281,6 @@ func TestWriteFull(t *testing.T) {
 	}
 	if row := findLine(md, "| after "); !strings.Contains(row, fmt.Sprintf("%.1f%%", 100*float64(below)/float64(len(s.GammaAfter)))) {
 		t.Errorf("gamma row %q lacks the share below 1e-3", row)
-	}
-	// Run facts and files.
-	for _, want := range []string{"`resnet8.onnx`", "`fashion-mnist`", "seed: 1", "(42m5s)", "| sparsity", "/elsewhere/final.onnx", "synthetic run", "summary.json"} {
-		if !strings.Contains(md, want) {
-			t.Errorf("report lacks %q", want)
-		}
 	}
 }
 

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"encoding/gob"
 	"errors"
-	"hash/crc32"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/slimgo/slimgo/internal/ckpt"
 )
 
 // searchCheckpoint runs a short search that checkpoints every 2 episodes
@@ -28,7 +29,7 @@ func searchCheckpoint(t testing.TB) (Config, string, *SearchResult) {
 	return cfg, ck, res
 }
 
-// encodeState wraps a search state in the checkpoint framing (magic, CRC).
+// encodeState wraps a search state in the checkpoint framing (internal/ckpt).
 func encodeState(t testing.TB, st *searchState) []byte {
 	t.Helper()
 	var body bytes.Buffer
@@ -38,11 +39,7 @@ func encodeState(t testing.TB, st *searchState) []byte {
 	return frame(body.Bytes())
 }
 
-func frame(body []byte) []byte {
-	c := crc32.ChecksumIEEE(body)
-	out := append([]byte(ckptMagic), byte(c), byte(c>>8), byte(c>>16), byte(c>>24))
-	return append(out, body...)
-}
+func frame(body []byte) []byte { return searchFormat.Frame(body) }
 
 func decodeState(t *testing.T, path string) searchState {
 	t.Helper()
@@ -51,7 +48,7 @@ func decodeState(t *testing.T, path string) searchState {
 		t.Fatal(err)
 	}
 	var st searchState
-	if err := gob.NewDecoder(bytes.NewReader(b[len(ckptMagic)+4:])).Decode(&st); err != nil {
+	if err := gob.NewDecoder(bytes.NewReader(b[ckpt.HeaderSize:])).Decode(&st); err != nil {
 		t.Fatal(err)
 	}
 	return st
@@ -81,7 +78,7 @@ func TestLoadSearchRejectsDamage(t *testing.T) {
 		{"truncated", good[:len(good)/2]},
 		{"bit flip", flip},
 		{"garbage body", frame([]byte("not gob at all"))},
-		{"version 2", mutate(func(st *searchState) { st.Version = 2 })},
+		{"version 2", ckpt.Format{Magic: searchFormat.Magic, Version: 2}.Frame(good[ckpt.HeaderSize:])},
 		{"actor tensor missing", mutate(func(st *searchState) {
 			for k := range st.Actor {
 				delete(st.Actor, k)

@@ -13,8 +13,8 @@ import (
 
 	"github.com/slimgo/slimgo/engine"
 	"github.com/slimgo/slimgo/graph"
+	"github.com/slimgo/slimgo/optim"
 	"github.com/slimgo/slimgo/tensor"
-	"github.com/slimgo/slimgo/train"
 )
 
 // mlp is a fully connected network in -> hidden -> hidden -> out with ReLU
@@ -22,7 +22,7 @@ import (
 type mlp struct {
 	g    *graph.Graph
 	exec *engine.Executor
-	opt  train.Optimizer
+	opt  optim.Optimizer
 }
 
 // newMLP builds the network. Hidden layers are initialised as DDPG does
@@ -66,7 +66,7 @@ func newMLP(name string, in, hidden, out int, sigmoid bool, lr float64, rng *ran
 	if err != nil {
 		return nil, err
 	}
-	return &mlp{g: g, exec: e, opt: &train.Adam{LR: lr, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8}}, nil
+	return &mlp{g: g, exec: e, opt: &optim.Adam{LR: lr, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8}}, nil
 }
 
 // forward runs the network on x [N, in] and returns a copy of the output [N, out].

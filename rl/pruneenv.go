@@ -4,10 +4,8 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/slimgo/slimgo/data"
 	"github.com/slimgo/slimgo/graph"
 	"github.com/slimgo/slimgo/prune"
-	"github.com/slimgo/slimgo/train"
 )
 
 // StateDim is the length of the pruning environment's state (METHOD.md 1c):
@@ -21,15 +19,26 @@ type PruneConfig struct {
 	TargetParams int           // > 0: budget mode, actions are walled so the pruned model has <= TargetParams
 	TargetMACs   int64         // > 0: budget mode on multiply-accumulates (both budgets may be set)
 	RBound       float64       // largest ratio an action may take (default 0.8)
-	CalibBatches int           // BN recalibration batches per episode (default 8)
-	Batch        int           // batch size for recalibration and evaluation (default 128)
+}
+
+// Evaluator is how the environment turns a plan into a scored model; rl
+// knows neither data nor training, so the caller supplies both steps.
+type Evaluator struct {
+	// Apply returns base pruned by plan, ready to be scored (for slimgo's
+	// pipeline: the surgery, then BN statistics re-estimated on training
+	// batches).
+	Apply func(base *graph.Graph, plan prune.Plan) (*graph.Graph, error)
+	// Accuracy returns a model's accuracy on the held-out validation
+	// split, in percent.
+	Accuracy func(g *graph.Graph) (float64, error)
 }
 
 // PruneEnv is the DDPG pruning environment: one step per prunable channel
 // group in topological order; the action is the group's pruning ratio; at the
-// episode's end the ratios are applied with the BN-gamma importance, BN
-// statistics are recalibrated on a few training batches and accuracy is
-// measured on a validation split held out from the training data.
+// episode's end the ratios are applied with the BN-gamma importance and the
+// Evaluator prepares the pruned model (BN statistics recalibrated on a few
+// training batches) and measures its accuracy on a validation split held
+// out from the training data.
 //
 // Reward (METHOD.md equations 4-6, with our form of the lost equation 5):
 //
@@ -42,8 +51,7 @@ type PruneEnv struct {
 	Cfg     PruneConfig
 	Base    *graph.Graph
 	Groups  []*prune.Group
-	Calib   *data.Dataset
-	Val     *data.Dataset
+	Eval    Evaluator
 	BaseAcc float64 // validation accuracy of Base, percent
 	Params0 int     // trainable parameters of Base
 	MACs0   int64   // multiply-accumulates of Base per image
@@ -61,20 +69,18 @@ type cut struct {
 	block int // entries per channel along the axis
 }
 
-// NewPruneEnv analyses base, measures its validation accuracy and prepares
-// the per-group features. It errors when the graph has no prunable group.
-func NewPruneEnv(base *graph.Graph, calib, val *data.Dataset, cfg PruneConfig) (*PruneEnv, error) {
+// NewPruneEnv analyses base, measures its validation accuracy with
+// ev.Accuracy and prepares the per-group features. It errors when the graph
+// has no prunable group or ev lacks a function.
+func NewPruneEnv(base *graph.Graph, ev Evaluator, cfg PruneConfig) (*PruneEnv, error) {
+	if ev.Apply == nil || ev.Accuracy == nil {
+		return nil, fmt.Errorf("rl: the evaluator needs both Apply and Accuracy")
+	}
 	if cfg.B <= 0 {
 		cfg.B = 2
 	}
 	if cfg.RBound <= 0 {
 		cfg.RBound = 0.8
-	}
-	if cfg.CalibBatches <= 0 {
-		cfg.CalibBatches = 8
-	}
-	if cfg.Batch <= 0 {
-		cfg.Batch = 128
 	}
 	groups, err := prune.Groups(base)
 	if err != nil {
@@ -87,12 +93,10 @@ func NewPruneEnv(base *graph.Graph, calib, val *data.Dataset, cfg PruneConfig) (
 	if err != nil {
 		return nil, err
 	}
-	env := &PruneEnv{Cfg: cfg, Base: base, Groups: groups, Calib: calib, Val: val, Params0: st.Params, MACs0: st.MACs}
-	ev, err := train.Evaluate(base, val, cfg.Batch)
-	if err != nil {
+	env := &PruneEnv{Cfg: cfg, Base: base, Groups: groups, Eval: ev, Params0: st.Params, MACs0: st.MACs}
+	if env.BaseAcc, err = ev.Accuracy(base); err != nil {
 		return nil, err
 	}
-	env.BaseAcc = 100 * ev.Accuracy
 	if err := env.features(); err != nil {
 		return nil, err
 	}
@@ -120,7 +124,7 @@ func (e *PruneEnv) features() error {
 	}
 	e.macs = map[string]int64{}
 	for _, n := range e.Base.Nodes {
-		if (n.Op == graph.OpConv || n.Op == graph.OpGemm) && e.Base.IsParam(n.Input(1)) {
+		if s := graph.Spec(n.Op); s != nil && s.Layer != nil && e.Base.IsParam(n.Input(1)) {
 			out := shapes[n.Outputs[0]]
 			pix := int64(1)
 			for _, d := range out[2:] {
@@ -142,18 +146,12 @@ func (e *PruneEnv) features() error {
 			if f[1] != 0 {
 				continue // the first producer sets the geometry
 			}
-			in := shapes[n.Inputs[0]]
-			switch n.Op {
-			case graph.OpConv:
-				geo, err := graph.Geom(n, w.Shape)
+			if s := graph.Spec(n.Op); s != nil && s.Layer != nil {
+				l, err := s.Layer(n, [][]int{shapes[n.Inputs[0]], w.Shape})
 				if err != nil {
 					return err
 				}
-				f[1] = float64(w.Shape[1] * geo.Group)
-				f[2], f[3] = float64(in[2]), float64(in[3])
-				f[4], f[5] = float64(geo.SH), float64(geo.KH)
-			case graph.OpGemm:
-				f[1] = float64(in[1])
+				f[1], f[2], f[3], f[4], f[5] = float64(l.InC), float64(l.H), float64(l.W), float64(l.Stride), float64(l.Kernel)
 			}
 		}
 		e.raw[i] = f
@@ -318,20 +316,14 @@ func (e *PruneEnv) Clamp(t int, prev []float64, a float64) float64 {
 	return hi
 }
 
-// Apply prunes Base by ratios (BN-gamma importance) and recalibrates BN.
+// Apply prunes Base by ratios (BN-gamma importance) through the
+// Evaluator's Apply.
 func (e *PruneEnv) Apply(ratios []float64) (*graph.Graph, error) {
 	plan, err := prune.PlanByRatios(e.Base, e.Groups, ratios, e.Cfg.Prune)
 	if err != nil {
 		return nil, err
 	}
-	g, err := prune.Apply(e.Base, plan)
-	if err != nil {
-		return nil, err
-	}
-	if err := train.RecalibrateBN(g, e.Calib, e.Cfg.CalibBatches, e.Cfg.Batch); err != nil {
-		return nil, err
-	}
-	return g, nil
+	return e.Eval.Apply(e.Base, plan)
 }
 
 // RewardOf returns the reward for a validation accuracy (percent) and a
@@ -349,13 +341,13 @@ func ComplexityTerm(after, before int) float64 {
 	return -math.Log(float64(after) / float64(before))
 }
 
-// Reward implements Env: apply, recalibrate, evaluate on the validation split.
+// Reward implements Env: apply (and prepare), evaluate on the validation split.
 func (e *PruneEnv) Reward(ratios []float64) (float64, map[string]float64, error) {
 	g, err := e.Apply(ratios)
 	if err != nil {
 		return 0, nil, err
 	}
-	ev, err := train.Evaluate(g, e.Val, e.Cfg.Batch)
+	acc, err := e.Eval.Accuracy(g)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -363,7 +355,6 @@ func (e *PruneEnv) Reward(ratios []float64) (float64, map[string]float64, error)
 	if err != nil {
 		return 0, nil, err
 	}
-	acc := 100 * ev.Accuracy
 	info := map[string]float64{"accuracy": acc, "params": float64(st.Params), "macs": float64(st.MACs)}
 	return e.RewardOf(acc, st.Params), info, nil
 }

@@ -5,9 +5,11 @@ import (
 	"testing"
 
 	"github.com/slimgo/slimgo/data"
+	"github.com/slimgo/slimgo/graph"
 	"github.com/slimgo/slimgo/nn"
 	"github.com/slimgo/slimgo/prune"
 	"github.com/slimgo/slimgo/tensor"
+	"github.com/slimgo/slimgo/train"
 )
 
 // randomSet is a small labelled set of noise images (accuracy does not
@@ -34,8 +36,7 @@ func resnet8Env(t *testing.T, cfg PruneConfig) *PruneEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.CalibBatches, cfg.Batch = 1, 16
-	env, err := NewPruneEnv(g, randomSet(32, 1), randomSet(32, 2), cfg)
+	env, err := NewPruneEnv(g, testEvaluator(randomSet(32, 1), randomSet(32, 2)), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +195,25 @@ func TestActionWallMeetsBudget(t *testing.T) {
 		}
 	}
 	g, _ := nn.Build("resnet8", []int{1, 28, 28}, 10, 1)
-	if _, err := NewPruneEnv(g, randomSet(32, 1), randomSet(32, 2), PruneConfig{TargetParams: 100, CalibBatches: 1, Batch: 16}); err == nil {
+	if _, err := NewPruneEnv(g, testEvaluator(randomSet(32, 1), randomSet(32, 2)), PruneConfig{TargetParams: 100}); err == nil {
 		t.Fatal("an unreachable budget was accepted")
+	}
+}
+
+// testEvaluator is the pipeline's evaluator in miniature: surgery, BN
+// recalibrated on one batch of 16 calib images, accuracy on val.
+func testEvaluator(calib, val *data.Dataset) Evaluator {
+	return Evaluator{
+		Apply: func(base *graph.Graph, plan prune.Plan) (*graph.Graph, error) {
+			g, err := prune.Apply(base, plan)
+			if err != nil {
+				return nil, err
+			}
+			return g, train.RecalibrateBN(g, calib, 1, 16)
+		},
+		Accuracy: func(g *graph.Graph) (float64, error) {
+			ev, err := train.Evaluate(g, val, 16)
+			return 100 * ev.Accuracy, err
+		},
 	}
 }

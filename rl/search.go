@@ -6,14 +6,13 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"math"
 	"math/rand/v2"
 	"os"
 	"time"
 
-	"github.com/slimgo/slimgo/internal/atomicfile"
-	"github.com/slimgo/slimgo/train"
+	"github.com/slimgo/slimgo/internal/ckpt"
+	"github.com/slimgo/slimgo/optim"
 )
 
 // Env is an episodic environment with one scalar action per step, as the
@@ -91,15 +90,7 @@ func Search(env Env, ag *Agent, opt SearchOptions) (*SearchResult, error) {
 		// reported in Skipped and passed over (with none usable the search
 		// starts afresh, which for a fixed seed ends where an uninterrupted
 		// one does).
-		for _, path := range []string{opt.Checkpoint, opt.Checkpoint + ".prev"} {
-			err := loadSearch(path, ag, res)
-			if err == nil {
-				break
-			}
-			if !errors.Is(err, os.ErrNotExist) {
-				res.Skipped = append(res.Skipped, err)
-			}
-		}
+		_, res.Skipped = ckpt.Latest(opt.Checkpoint, func(path string) error { return loadSearch(path, ag, res) })
 		res.Resumed = len(res.Episodes)
 	}
 	T := env.Steps()
@@ -114,20 +105,9 @@ func Search(env Env, ag *Agent, opt SearchOptions) (*SearchResult, error) {
 		}
 		start := time.Now()
 		random := ep < opt.Warmup
-		actions := make([]float64, 0, T)
-		states := make([][]float64, 0, T+1)
-		for t := range T {
-			s := env.State(t, actions)
-			var a float64
-			var err error
-			if random {
-				a = ag.RandomAction()
-			} else if a, err = ag.Explore(s, ep-opt.Warmup); err != nil {
-				return nil, err
-			}
-			a = env.Clamp(t, actions, a)
-			states = append(states, s)
-			actions = append(actions, a)
+		states, actions, err := playEpisode(env, ag, T, random, ep-opt.Warmup)
+		if err != nil {
+			return nil, err
 		}
 		r, info, err := env.Reward(actions)
 		if err != nil {
@@ -136,14 +116,7 @@ func Search(env Env, ag *Agent, opt SearchOptions) (*SearchResult, error) {
 		if math.IsNaN(r) || math.IsInf(r, 0) {
 			return nil, fmt.Errorf("rl: episode %d: reward is %g", ep, r)
 		}
-		trans := make([]Transition, T)
-		for t := range T {
-			trans[t] = Transition{S: states[t], A: actions[t], Done: t == T-1}
-			if t+1 < T {
-				trans[t].S2 = states[t+1]
-			}
-		}
-		ag.Observe(trans, r)
+		ag.Observe(transitions(states, actions), r)
 		if !random || ep == opt.Warmup-1 {
 			for range T * opt.Updates {
 				if _, _, err := ag.Update(); err != nil {
@@ -168,9 +141,46 @@ func Search(env Env, ag *Agent, opt SearchOptions) (*SearchResult, error) {
 	return res, nil
 }
 
-// searchState is what a checkpoint holds.
+// playEpisode chooses the T actions of one episode: uniformly random ones
+// when random, else the actor's with the exploration noise of explored
+// episode k, each clamped by env. It returns the states seen and the
+// actions taken.
+func playEpisode(env Env, ag *Agent, T int, random bool, k int) ([][]float64, []float64, error) {
+	actions := make([]float64, 0, T)
+	states := make([][]float64, 0, T+1)
+	for t := range T {
+		s := env.State(t, actions)
+		var a float64
+		var err error
+		if random {
+			a = ag.RandomAction()
+		} else if a, err = ag.Explore(s, k); err != nil {
+			return nil, nil, err
+		}
+		a = env.Clamp(t, actions, a)
+		states = append(states, s)
+		actions = append(actions, a)
+	}
+	return states, actions, nil
+}
+
+// transitions pairs each step's state and action with the next state; the
+// last step is terminal. The episode's reward is added by Agent.Observe.
+func transitions(states [][]float64, actions []float64) []Transition {
+	T := len(actions)
+	trans := make([]Transition, T)
+	for t := range T {
+		trans[t] = Transition{S: states[t], A: actions[t], Done: t == T-1}
+		if t+1 < T {
+			trans[t].S2 = states[t+1]
+		}
+	}
+	return trans
+}
+
+// searchState is what a checkpoint holds, encoding/gob inside the framing
+// of internal/ckpt (searchFormat).
 type searchState struct {
-	Version  int
 	Actor    map[string][]float32
 	Critic   map[string][]float32
 	ActorT   map[string][]float32
@@ -186,14 +196,16 @@ type searchState struct {
 	Best     Episode
 }
 
-const ckptMagic = "SLIMGO-DDPG\x00"
+// searchFormat frames search checkpoints; Version counts changes of
+// searchState.
+var searchFormat = ckpt.Format{Magic: "SLIMGORL", Version: 1, Name: "DDPG search checkpoint"}
 
 func saveSearch(path string, ag *Agent, res *SearchResult) error {
 	rngState, err := ag.src.MarshalBinary()
 	if err != nil {
 		return err
 	}
-	st := searchState{Version: 1, Actor: ag.actor.params(), Critic: ag.critic.params(),
+	st := searchState{Actor: ag.actor.params(), Critic: ag.critic.params(),
 		ActorT: ag.actorT.params(), CriticT: ag.criticT.params(), Replay: *ag.Replay, RNG: rngState,
 		Baseline: ag.Baseline, HasBase: ag.HasBase, Updates: ag.Updates, Episodes: res.Episodes, Best: res.Best}
 	if st.ActorO, err = encodeOpt(ag.actor); err != nil {
@@ -206,21 +218,12 @@ func saveSearch(path string, ag *Agent, res *SearchResult) error {
 	if err := gob.NewEncoder(&body).Encode(&st); err != nil {
 		return err
 	}
-	var buf bytes.Buffer
-	buf.WriteString(ckptMagic)
-	var crc [4]byte
-	c := crc32.ChecksumIEEE(body.Bytes())
-	crc[0], crc[1], crc[2], crc[3] = byte(c), byte(c>>8), byte(c>>16), byte(c>>24)
-	buf.Write(crc[:])
-	buf.Write(body.Bytes())
-	// Keep the previous checkpoint: a crash while replacing path, or a
+	// The previous checkpoint is kept: a crash while replacing path, or a
 	// damaged path later, still leaves path+".prev" to resume from.
-	if _, err := os.Stat(path); err == nil {
-		if err := os.Rename(path, path+".prev"); err != nil {
-			return fmt.Errorf("rl: keeping previous checkpoint: %w", err)
-		}
+	if err := searchFormat.Write(path, body.Bytes()); err != nil {
+		return fmt.Errorf("rl: writing search checkpoint %s: %w", path, err)
 	}
-	return atomicfile.WriteFile(path, buf.Bytes())
+	return nil
 }
 
 func encodeOpt(m *mlp) ([]byte, error) {
@@ -242,21 +245,13 @@ func loadSearch(path string, ag *Agent, res *SearchResult) error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("rl: %s: %w: %s", path, ErrCorruptCheckpoint, fmt.Sprintf(format, a...))
 	}
-	if len(b) < len(ckptMagic)+4 || string(b[:len(ckptMagic)]) != ckptMagic {
-		return bad("not a DDPG search checkpoint")
-	}
-	crc := b[len(ckptMagic) : len(ckptMagic)+4]
-	body := b[len(ckptMagic)+4:]
-	c := crc32.ChecksumIEEE(body)
-	if byte(c) != crc[0] || byte(c>>8) != crc[1] || byte(c>>16) != crc[2] || byte(c>>24) != crc[3] {
-		return bad("checksum mismatch")
+	body, err := searchFormat.Unframe(b)
+	if err != nil {
+		return bad("%v", err)
 	}
 	var st searchState
 	if err := gob.NewDecoder(bytes.NewReader(body)).Decode(&st); err != nil {
 		return bad("decoding: %v", err)
-	}
-	if st.Version != 1 {
-		return bad("version %d, this slimgo reads 1", st.Version)
 	}
 	nets := []struct {
 		m *mlp
@@ -267,7 +262,7 @@ func loadSearch(path string, ag *Agent, res *SearchResult) error {
 			return bad("%v (was the checkpoint made with other settings?)", err)
 		}
 	}
-	var opts [2]train.OptimizerState
+	var opts [2]optim.State
 	for i, ob := range [][]byte{st.ActorO, st.CriticO} {
 		opts[i] = nets[i].m.opt.State()
 		if err := gob.NewDecoder(bytes.NewReader(ob)).Decode(&opts[i]); err != nil {

@@ -88,7 +88,26 @@ func fixtures(t *testing.T, dir string) {
 		write(filepath.Join("idx-magic", name), wm)
 	}
 
-	// Image folders: no classes; one corrupt PNG; one corrupt JPEG.
+	imageFixtures(t, dir, write)
+	npyFixtures(t, write, garbage)
+
+	// compress config files.
+	write("unknown-key.yaml", []byte("seed: 3\nchannel:\n  method: ddpg\n  episodez: 4\n"))
+	write("bad.yaml", []byte("seed: [1, 2\nchannel: {method: \n"))
+	write("wrong-type.yaml", []byte("batch: lots\n"))
+	write("bad-value.yaml", []byte("channel:\n  method: magic\n"))
+
+	// Training checkpoints: a corrupt one (and its .prev) for --resume.
+	write("ckpt-bad/train.ckpt", garbage(300))
+	write("ckpt-bad/train.ckpt.prev", append([]byte("SLIMGOCK"), garbage(100)...))
+	// A file where a directory is expected.
+	write("plainfile", []byte("x"))
+}
+
+// imageFixtures writes image folders: no classes; one corrupt PNG; one
+// corrupt JPEG.
+func imageFixtures(t *testing.T, dir string, write func(string, []byte)) {
+	t.Helper()
 	for _, d := range []string{"img-empty/train", "img-empty/test"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)
@@ -123,7 +142,12 @@ func fixtures(t *testing.T, dir string) {
 	write("img-png/train/dog/bad.png", pngOf(9)[:60])
 	write("img-jpg/train/cat/bad.jpg", jb.Bytes()[:len(jb.Bytes())/2])
 
-	// .npy inputs for predict.
+}
+
+// npyFixtures writes .npy inputs for predict: wrong shape, garbage, a
+// header promising more than the file holds, a NaN.
+func npyFixtures(t *testing.T, write func(string, []byte), garbage func(int) []byte) {
+	t.Helper()
 	var nb bytes.Buffer
 	if err := npy.Write(&nb, tensor.New(2, 3)); err != nil {
 		t.Fatal(err)
@@ -142,17 +166,6 @@ func fixtures(t *testing.T, dir string) {
 	}
 	write("nan.npy", nb.Bytes())
 
-	// compress config files.
-	write("unknown-key.yaml", []byte("seed: 3\nchannel:\n  method: ddpg\n  episodez: 4\n"))
-	write("bad.yaml", []byte("seed: [1, 2\nchannel: {method: \n"))
-	write("wrong-type.yaml", []byte("batch: lots\n"))
-	write("bad-value.yaml", []byte("channel:\n  method: magic\n"))
-
-	// Training checkpoints: a corrupt one (and its .prev) for --resume.
-	write("ckpt-bad/train.ckpt", garbage(300))
-	write("ckpt-bad/train.ckpt.prev", append([]byte("SLIMGOCK"), garbage(100)...))
-	// A file where a directory is expected.
-	write("plainfile", []byte("x"))
 }
 
 func mathNaN() float64 {

@@ -2,39 +2,30 @@ package train
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/gob"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
 
-	"github.com/slimgo/slimgo/internal/atomicfile"
+	"github.com/slimgo/slimgo/internal/ckpt"
 	"github.com/slimgo/slimgo/tensor"
 )
 
-// Checkpoint file layout (little endian):
-//
-//	magic   [8]byte  "SLIMGOCK"
-//	version uint32   CheckpointVersion
-//	length  uint64   payload bytes
-//	crc     uint32   CRC-32 (Castagnoli) of the payload
-//	payload          encoding/gob of Checkpoint
-//
-// A file whose magic, version, length or checksum does not match is reported
-// as corrupt and never half-loaded.
+// Checkpoint files use the framing of internal/ckpt (magic "SLIMGOCK",
+// version CheckpointVersion, payload length, CRC-32C) around an
+// encoding/gob of Checkpoint. A file whose magic, version, length or
+// checksum does not match is reported as corrupt and never half-loaded.
 const (
-	checkpointMagic   = "SLIMGOCK"
 	CheckpointVersion = 1
 	// CheckpointFile is the name Fit writes in Options.CheckpointDir; the
 	// one before it is kept as CheckpointFile + ".prev".
 	CheckpointFile = "train.ckpt"
 )
 
-var crcTable = crc32.MakeTable(crc32.Castagnoli)
+var checkpointFormat = ckpt.Format{Magic: "SLIMGOCK", Version: CheckpointVersion, Name: "slimgo checkpoint"}
 
 // Checkpoint is the full training state Fit needs to continue a run exactly.
 type Checkpoint struct {
@@ -64,28 +55,10 @@ func WriteCheckpoint(path string, c *Checkpoint) error {
 	if err := gob.NewEncoder(&payload).Encode(c); err != nil {
 		return fmt.Errorf("train: encoding checkpoint: %w", err)
 	}
-	var head [24]byte
-	copy(head[:8], checkpointMagic)
-	binary.LittleEndian.PutUint32(head[8:], CheckpointVersion)
-	binary.LittleEndian.PutUint64(head[12:], uint64(payload.Len()))
-	binary.LittleEndian.PutUint32(head[20:], crc32.Checksum(payload.Bytes(), crcTable))
-
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("train: checkpoint directory: %w", err)
 	}
-	if _, err := os.Stat(path); err == nil {
-		if err := os.Rename(path, path+".prev"); err != nil {
-			return fmt.Errorf("train: keeping previous checkpoint: %w", err)
-		}
-	}
-	err := atomicfile.Write(path, func(w io.Writer) error {
-		if _, err := w.Write(head[:]); err != nil {
-			return err
-		}
-		_, err := w.Write(payload.Bytes())
-		return err
-	})
-	if err != nil {
+	if err := checkpointFormat.Write(path, payload.Bytes()); err != nil {
 		return fmt.Errorf("train: writing checkpoint %s: %w", path, err)
 	}
 	return nil
@@ -111,19 +84,9 @@ func decodeCheckpoint(b []byte, path string) (*Checkpoint, error) {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("train: %s: %w: %s", path, ErrCorruptCheckpoint, fmt.Sprintf(format, a...))
 	}
-	if len(b) < 24 || string(b[:8]) != checkpointMagic {
-		return nil, bad("not a slimgo checkpoint (bad header)")
-	}
-	if v := binary.LittleEndian.Uint32(b[8:]); v != CheckpointVersion {
-		return nil, bad("version %d, this build reads version %d", v, CheckpointVersion)
-	}
-	n := binary.LittleEndian.Uint64(b[12:])
-	if n != uint64(len(b)-24) {
-		return nil, bad("payload is %d bytes, the header says %d (truncated?)", len(b)-24, n)
-	}
-	payload := b[24:]
-	if got, want := crc32.Checksum(payload, crcTable), binary.LittleEndian.Uint32(b[20:]); got != want {
-		return nil, bad("checksum %08x, expected %08x", got, want)
+	payload, err := checkpointFormat.Unframe(b)
+	if err != nil {
+		return nil, bad("%v", err)
 	}
 	c := new(Checkpoint)
 	if err := gob.NewDecoder(bytes.NewReader(payload)).Decode(c); err != nil && err != io.EOF {
@@ -143,20 +106,15 @@ func decodeCheckpoint(b []byte, path string) (*Checkpoint, error) {
 // skipped file. With neither file present it returns (nil, "", nil, nil)
 // wrapped as os.ErrNotExist in err; with both unreadable it errors.
 func LoadLatestCheckpoint(dir string) (c *Checkpoint, used string, warnings []error, err error) {
-	p := filepath.Join(dir, CheckpointFile)
-	missing := 0
-	for _, path := range []string{p, p + ".prev"} {
-		c, err := ReadCheckpoint(path)
-		if err == nil {
-			return c, path, warnings, nil
-		}
-		if errors.Is(err, os.ErrNotExist) {
-			missing++
-			continue
-		}
-		warnings = append(warnings, err)
-	}
-	if missing == 2 {
+	used, warnings = ckpt.Latest(filepath.Join(dir, CheckpointFile), func(path string) error {
+		var err error
+		c, err = ReadCheckpoint(path)
+		return err
+	})
+	switch {
+	case used != "":
+		return c, used, warnings, nil
+	case len(warnings) == 0:
 		return nil, "", nil, fmt.Errorf("train: no checkpoint in %s: %w", dir, os.ErrNotExist)
 	}
 	return nil, "", warnings, fmt.Errorf("train: no usable checkpoint in %s: %w", dir, errors.Join(warnings...))

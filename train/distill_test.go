@@ -213,3 +213,44 @@ func TestFitDistillsTeacher(t *testing.T) {
 		t.Errorf("distillation with label smoothing: err %v", err)
 	}
 }
+
+// TestLossValues: the typed losses give what the functions they wrap give;
+// a distillation's cached and online teachers hand it the same logits.
+func TestLossValues(t *testing.T) {
+	set, teacher := separable(12, 5), mlp(4, 9)
+	all, err := DatasetLogits(teacher, set, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := []int{7, 2, 9, 0}
+	x, labels := set.Batch(idx, nil, nil, nil)
+	b := Batch{X: x, Labels: labels, Index: idx}
+	logits, err := Predict(mlp(4, 1), x, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := gatherRows(all, idx, nil)
+	wantD, wantC, _ := SoftmaxDistill(logits, tl, labels, 0.5, 4, nil)
+	for name, opt := range map[string]Options{
+		"cached": {Teacher: teacher, DistillW: 0.5, DistillTemp: 4},
+		"online": {Teacher: teacher, DistillW: 0.5, DistillTemp: 4, Augment: &data.Augment{FlipH: true}},
+	} {
+		l, err := newLoss(opt, set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		grad := tensor.New(logits.Shape...)
+		got, c, err := l.Loss(logits, b, grad)
+		if err != nil || c != wantC || math.Abs(got-wantD) > 1e-6*math.Abs(wantD) {
+			t.Errorf("%s teacher: loss %g, %d correct, %v; want %g, %d", name, got, c, err, wantD, wantC)
+		}
+	}
+	wantCE, _, _ := SoftmaxCrossEntropySmoothed(logits, labels, 0.1, nil)
+	l, err := newLoss(Options{LabelSmoothing: 0.1}, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := l.Loss(logits, b, tensor.New(logits.Shape...)); err != nil || got != wantCE {
+		t.Errorf("cross-entropy: %g, %v; want %g", got, err, wantCE)
+	}
+}

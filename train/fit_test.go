@@ -350,14 +350,14 @@ func TestCancelWritesCheckpoint(t *testing.T) {
 
 func TestProgressOutput(t *testing.T) {
 	for _, tc := range []struct {
-		mode      string
+		mode      ProgressMode
 		wantCR    bool
 		wantLines int // step lines + epoch lines in lines mode
 	}{
 		{"lines", false, 2 * (9 + 1)}, // 10 steps: one line per tenth except the last, plus the epoch line
 		{"bar", true, 2},
 	} {
-		t.Run(tc.mode, func(t *testing.T) {
+		t.Run(string(tc.mode), func(t *testing.T) {
 			var b bytes.Buffer
 			_, err := Fit(mlp(4, 1), separable(40, 1), separable(8, 2), Options{Epochs: 2, Batch: 4, LR: 0.1, Progress: &b, ProgressMode: tc.mode})
 			if err != nil {

@@ -10,7 +10,7 @@ import (
 )
 
 // CalibrateIdentityBN gives the named BatchNormalization nodes of g, which
-// must compute x + B in inference mode (as onnx.UnfoldBN inserts them:
+// must compute x + B in inference mode (as graph.UnfoldBN inserts them:
 // scale 1, mean 0, variance 1-eps), statistics measured on their input over
 // the first `images` examples of set (all when images <= 0 or more than
 // set has), and sets scale = sqrt(var + eps) and B = mean + B, so each node

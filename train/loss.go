@@ -1,8 +1,3 @@
-// Package train trains a graph.Graph with the engine: softmax cross-entropy,
-// SGD (momentum, Nesterov) and Adam optimizers with per-parameter state,
-// learning-rate schedules, extra loss terms such as the BN-gamma L1 penalty
-// of network slimming, and Fit, a loop with progress output, evaluation,
-// NaN recovery and atomic, checksummed, exactly resumable checkpoints.
 package train
 
 import (
@@ -165,4 +160,31 @@ func logSumExp(row []float32, temp float64) float64 {
 		s += math.Exp(float64(v)/temp - m)
 	}
 	return m + math.Log(s)
+}
+
+// Batch is one training step's examples: the images X [N, C, H, W], their
+// labels, and their positions in the training set (Index), by which a
+// cached teacher looks up its logits.
+type Batch struct {
+	X      *tensor.Tensor
+	Labels []int32
+	Index  []int
+}
+
+// Loss is the training objective on a model's logits. Loss scores logits
+// [N, K] of batch b, overwrites grad (the shape of logits) with
+// d loss / d logits and returns the mean loss and the number of rows whose
+// argmax is the label. A non-finite loss is returned, not an error; errors
+// are bad shapes, labels outside [0, K) and a failing teacher.
+type Loss interface {
+	Loss(logits *tensor.Tensor, b Batch, grad *tensor.Tensor) (loss float64, correct int, err error)
+}
+
+// CrossEntropy is softmax cross-entropy against label-smoothed targets
+// (SoftmaxCrossEntropySmoothed; Smoothing 0 is plain cross-entropy).
+type CrossEntropy struct{ Smoothing float64 }
+
+// Loss implements Loss.
+func (l CrossEntropy) Loss(logits *tensor.Tensor, b Batch, grad *tensor.Tensor) (float64, int, error) {
+	return SoftmaxCrossEntropySmoothed(logits, b.Labels, l.Smoothing, grad)
 }

@@ -28,19 +28,20 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-func newProgress(w io.Writer, mode string) (*progress, error) {
+func newProgress(w io.Writer, mode ProgressMode) (*progress, error) {
 	if w == nil {
 		return nil, nil
 	}
+	mode, err := ParseProgressMode(string(mode))
+	if err != nil {
+		return nil, err
+	}
 	p := &progress{w: w}
 	switch mode {
-	case "", "auto":
+	case ProgressAuto:
 		p.inPlace = isTerminal(w)
-	case "bar":
+	case ProgressBar:
 		p.inPlace = true
-	case "lines":
-	default:
-		return nil, fmt.Errorf("train: unknown progress mode %q (want auto, bar or lines)", mode)
 	}
 	return p, nil
 }

@@ -88,11 +88,11 @@ func oneCycle(start, mid, end, pctStart float64) Schedule {
 // ScheduleConfig names a schedule and its parameters, in epochs where the
 // loop converts them to steps.
 type ScheduleConfig struct {
-	Name         string    // "onecycle" (default), "cosine", "step", "constant"
-	LR           float64   // base (cosine, step, constant) or peak (onecycle) rate
-	WarmupEpochs float64   // cosine: linear warm-up; onecycle: rising phase (default 30% of the run)
-	Milestones   []float64 // step: epochs at which the rate is multiplied by Gamma (default 50% and 75%)
-	Gamma        float64   // step: factor (default 0.1)
+	Name         ScheduleKind // ScheduleOneCycle (default), ScheduleCosine, ScheduleStep, ScheduleConstant
+	LR           float64      // base (cosine, step, constant) or peak (onecycle) rate
+	WarmupEpochs float64      // cosine: linear warm-up; onecycle: rising phase (default 30% of the run)
+	Milestones   []float64    // step: epochs at which the rate is multiplied by Gamma (default 50% and 75%)
+	Gamma        float64      // step: factor (default 0.1)
 }
 
 // Build returns the schedule for a run of epochs*stepsPerEpoch steps. It
@@ -104,10 +104,14 @@ func (c ScheduleConfig) Build(epochs, stepsPerEpoch int) (Schedule, error) {
 	if c.WarmupEpochs < 0 || c.WarmupEpochs > float64(epochs) {
 		return nil, fmt.Errorf("train: %g warm-up epochs for a %d-epoch run", c.WarmupEpochs, epochs)
 	}
-	switch c.Name {
-	case "constant":
+	kind, err := ParseSchedule(string(c.Name))
+	if err != nil {
+		return nil, err
+	}
+	switch kind {
+	case ScheduleConstant:
 		return Constant(c.LR), nil
-	case "step":
+	case ScheduleStep:
 		ms := c.Milestones
 		if ms == nil {
 			ms = []float64{0.5 * float64(epochs), 0.75 * float64(epochs)}
@@ -124,12 +128,10 @@ func (c ScheduleConfig) Build(epochs, stepsPerEpoch int) (Schedule, error) {
 			gamma = 0.1
 		}
 		return StepDecay(c.LR, steps, gamma), nil
-	case "cosine":
+	case ScheduleCosine:
 		return CosineWarmup(c.LR, 0, int(math.Round(c.WarmupEpochs*float64(stepsPerEpoch)))), nil
-	case "onecycle", "":
-		return OneCycle(c.LR, c.oneCyclePct(epochs), 25, 1e4), nil
 	}
-	return nil, fmt.Errorf("train: unknown learning-rate schedule %q (want onecycle, cosine, step or constant)", c.Name)
+	return OneCycle(c.LR, c.oneCyclePct(epochs), 25, 1e4), nil
 }
 
 // oneCyclePct is the one-cycle schedule's rising share of a run of epochs:
@@ -139,4 +141,54 @@ func (c ScheduleConfig) oneCyclePct(epochs int) float64 {
 		return c.WarmupEpochs / float64(epochs)
 	}
 	return 0.3
+}
+
+// Plan is the hyper-parameter schedule of a whole run, step by step: the
+// learning rate and, when Momentum is set (one-cycle SGD with momentum
+// cycling), the momentum. Like Schedule it is pure, so a resumed run sets
+// the same values as an uninterrupted one.
+type Plan struct {
+	LR       Schedule
+	Momentum Schedule // nil: the optimizer keeps its own momentum
+	Total    int      // optimizer steps in the run
+}
+
+// Hyper is what a Plan sets on the optimizer before one step.
+type Hyper struct {
+	LR          float64
+	Momentum    float64 // set only when HasMomentum
+	HasMomentum bool
+}
+
+// At returns the hyper-parameters of the 0-based optimizer step, the rate
+// multiplied by lrScale (1, halved by each NaN retry).
+func (p Plan) At(step int, lrScale float64) Hyper {
+	h := Hyper{LR: p.LR(step, p.Total) * lrScale}
+	if p.Momentum != nil {
+		h.Momentum, h.HasMomentum = p.Momentum(step, p.Total), true
+	}
+	return h
+}
+
+// Apply sets h on o.
+func (h Hyper) Apply(o Optimizer) {
+	o.SetLR(h.LR)
+	if h.HasMomentum {
+		o.SetMomentum(h.Momentum)
+	}
+}
+
+// Plan returns the Plan of a run of epochs*stepsPerEpoch steps (Build's
+// rate); with cycleMomentum the momentum follows OneCycleMomentum(0.85,
+// 0.95) along the one-cycle shape, as PyTorch's OneCycleLR does by default.
+func (c ScheduleConfig) Plan(epochs, stepsPerEpoch int, cycleMomentum bool) (Plan, error) {
+	lr, err := c.Build(epochs, stepsPerEpoch)
+	if err != nil {
+		return Plan{}, err
+	}
+	p := Plan{LR: lr, Total: epochs * stepsPerEpoch}
+	if cycleMomentum {
+		p.Momentum = OneCycleMomentum(0.85, 0.95, c.oneCyclePct(epochs))
+	}
+	return p, nil
 }

@@ -66,3 +66,36 @@ func TestScheduleConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanDrivesMomentum: a Plan built with momentum cycling sets the
+// one-cycle rate (scaled) and PyTorch's momentum cycle on any optimizer
+// through the Optimizer interface; without cycling it leaves momentum.
+func TestPlanDrivesMomentum(t *testing.T) {
+	sc := ScheduleConfig{Name: ScheduleOneCycle, LR: 0.1}
+	p, err := sc.Plan(2, 50, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lr, mom := OneCycle(0.1, 0.3, 25, 1e4), OneCycleMomentum(0.85, 0.95, 0.3)
+	for _, step := range []int{0, 29, 60, 99} {
+		h := p.At(step, 0.5)
+		if h.LR != lr(step, 100)*0.5 || !h.HasMomentum || h.Momentum != mom(step, 100) {
+			t.Errorf("step %d: %+v, want lr %g momentum %g", step, h, lr(step, 100)*0.5, mom(step, 100))
+		}
+		sgd, adam := &SGD{Momentum: 0.9}, NewAdam(1)
+		h.Apply(sgd)
+		h.Apply(adam)
+		if sgd.LR != h.LR || sgd.Momentum != h.Momentum || adam.LR != h.LR || adam.Beta1 != h.Momentum {
+			t.Errorf("step %d: Apply gave SGD %g/%g, Adam %g/%g", step, sgd.LR, sgd.Momentum, adam.LR, adam.Beta1)
+		}
+	}
+	p, err = sc.Plan(2, 50, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sgd := &SGD{Momentum: 0.9}
+	p.At(10, 1).Apply(sgd)
+	if sgd.Momentum != 0.9 || sgd.LR != lr(10, 100) {
+		t.Errorf("without cycling: lr %g momentum %g", sgd.LR, sgd.Momentum)
+	}
+}

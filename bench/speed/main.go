@@ -361,7 +361,7 @@ func runChild(mode, model string, trainBatch, inferBatch, steps, epochs, reps in
 	case "train":
 		set := synthetic(steps*trainBatch, 1)
 		opt := train.DefaultOptions()
-		opt.Epochs, opt.Batch, opt.LR, opt.Schedule = max(epochs, 1), trainBatch, 0.05, "constant"
+		opt.Epochs, opt.Batch, opt.LR, opt.Schedule = max(epochs, 1), trainBatch, 0.05, train.ScheduleConstant
 		stop, err := startProfile()
 		if err != nil {
 			return err

@@ -16,6 +16,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/slimgo/slimgo/pipeline"
 )
 
 // Exit codes.
@@ -25,28 +27,15 @@ const (
 	ExitInput   = 2 // bad usage or bad input
 )
 
-// inputError marks an error caused by the user's flags or files (exit 2).
-type inputError struct{ err error }
+// inputError marks an error caused by the user's flags or files (exit 2);
+// it is the pipeline's InputError, so both layers classify alike.
+type inputError = pipeline.InputError
 
-func (e inputError) Error() string { return e.err.Error() }
-func (e inputError) Unwrap() error { return e.err }
-
-// badInput wraps err (or formats a new one) as a bad-input error.
-func badInput(format string, a ...any) error {
-	return inputError{fmt.Errorf(format, a...)}
-}
+// badInput formats a new bad-input error.
+func badInput(format string, a ...any) error { return pipeline.BadInput(format, a...) }
 
 // asInput marks an existing error as a bad-input error (nil stays nil).
-func asInput(err error) error {
-	if err == nil {
-		return nil
-	}
-	var ie inputError
-	if errors.As(err, &ie) {
-		return err
-	}
-	return inputError{err}
-}
+func asInput(err error) error { return pipeline.AsInput(err) }
 
 // env is what every command receives.
 type env struct {
@@ -187,3 +176,6 @@ func emit(e *env, asJSON bool, summary map[string]any) error {
 	}
 	return nil
 }
+
+// pipe is the pipeline's view of the environment.
+func (e *env) pipe() *pipeline.Env { return pipeline.NewEnv(e.ctx, e.stderr) }

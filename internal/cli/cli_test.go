@@ -3,11 +3,11 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/slimgo/slimgo/pipeline"
 )
 
 func testEnv() (*env, *bytes.Buffer, *bytes.Buffer) {
@@ -87,15 +87,15 @@ func TestParseDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	def := defaultCompressConfig()
-	if c.cfg.Channel.Episodes != 30 || c.cfg.Layer.Blocks != 3 || c.cfg.Channel.Warmup != def.Channel.Warmup || c.cfg.Sparse.Lambda != def.Sparse.Lambda {
-		t.Fatalf("compress flags did not override exactly what was given: %+v", c.cfg)
+	def := pipeline.DefaultConfig()
+	if c.Config.Channel.Episodes != 30 || c.Config.Layer.Blocks != 3 || c.Config.Channel.Warmup != def.Channel.Warmup || c.Config.Sparse.Lambda != def.Sparse.Lambda {
+		t.Fatalf("compress flags did not override exactly what was given: %+v", c.Config)
 	}
-	if c, err = parseCompress(e, []string{"--model", "m", "--out", "d", "--distill", "0"}); err != nil || c.cfg.Distill.Weight != 0 || def.Distill.Weight == 0 {
-		t.Fatalf("--distill 0 does not turn the default distillation (weight %g) off: %v %+v", def.Distill.Weight, err, c.cfg.Distill)
+	if c, err = parseCompress(e, []string{"--model", "m", "--out", "d", "--distill", "0"}); err != nil || c.Config.Distill.Weight != 0 || def.Distill.Weight == 0 {
+		t.Fatalf("--distill 0 does not turn the default distillation (weight %g) off: %v %+v", def.Distill.Weight, err, c.Config.Distill)
 	}
-	if c, err = parseCompress(e, []string{"--model", "m", "--out", "d", "--keep-macs", "0.35"}); err != nil || c.cfg.Channel.KeepMACs != 0.35 || c.cfg.Channel.KeepParams != def.Channel.KeepParams {
-		t.Fatalf("--keep-macs 0.35: %v %+v", err, c.cfg.Channel)
+	if c, err = parseCompress(e, []string{"--model", "m", "--out", "d", "--keep-macs", "0.35"}); err != nil || c.Config.Channel.KeepMACs != 0.35 || c.Config.Channel.KeepParams != def.Channel.KeepParams {
+		t.Fatalf("--keep-macs 0.35: %v %+v", err, c.Config.Channel)
 	}
 }
 
@@ -108,8 +108,8 @@ func TestDemoConfigValid(t *testing.T) {
 		if err != nil {
 			t.Fatalf("demo %v: %v", args, err)
 		}
-		c := o.cfg
-		if err := c.validate(); err != nil {
+		c := o.Config
+		if err := c.Validate(); err != nil {
 			t.Fatalf("demo %v: config %+v invalid: %v", args, c, err)
 		}
 		if c.Channel.Method != "ddpg" || c.Layer.Blocks < 1 || !c.Quantize.Enabled {
@@ -143,70 +143,4 @@ func TestMainExitCodes(t *testing.T) {
 			t.Errorf("%v: a panic trace reached the user", c.args)
 		}
 	}
-}
-
-func TestConfigFile(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := dir + "/" + name
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	c := defaultCompressConfig()
-	if err := loadConfig(write("ok.yaml", "channel:\n  episodes: 7\nquantize:\n  clusters: 16\n"), &c); err != nil {
-		t.Fatal(err)
-	}
-	if c.Channel.Episodes != 7 || c.Quantize.Clusters != 16 || c.Channel.Warmup != defaultCompressConfig().Channel.Warmup {
-		t.Fatalf("config not overlaid: %+v", c)
-	}
-	c = defaultCompressConfig()
-	if err := loadConfig(write("ok.json", `{"layer": {"blocks": 4}}`), &c); err != nil || c.Layer.Blocks != 4 {
-		t.Fatalf("JSON config: %v, blocks %d", err, c.Layer.Blocks)
-	}
-	c = defaultCompressConfig()
-	if err := loadConfig(write("aug.yaml", "augment: crop,flip\n"), &c); err != nil || c.Augment != "crop,flip" || c.validate() != nil {
-		t.Fatalf("augment key: %v, %q", err, c.Augment)
-	}
-	c.Augment = "crop,zoom"
-	if err := c.validate(); err == nil || !strings.Contains(err.Error(), "zoom") {
-		t.Fatalf("bad augment item accepted: %v", err)
-	}
-	c = defaultCompressConfig()
-	if err := loadConfig(write("updates.yaml", "channel:\n  updates: 0\n"), &c); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.validate(); err == nil || !strings.Contains(err.Error(), "--updates") {
-		t.Fatalf("channel.updates 0 accepted: %v", err)
-	}
-	if c = defaultCompressConfig(); c.ddpg().Updates != defaultDDPGUpdates {
-		t.Fatalf("the DDPG settings lose channel.updates: %+v", c.ddpg())
-	}
-	// An empty augment leaves the hash of configs written before the key
-	// existed unchanged, so their runs still resume.
-	if d := defaultCompressConfig(); strings.Contains(string(mustJSON(t, d)), "augment") {
-		t.Fatalf("default config serialises augment: %s", mustJSON(t, d))
-	}
-	for name, body := range map[string]string{
-		"unknown.yaml": "channel:\n  episodez: 7\n",
-		"bad.yaml":     "channel: [unclosed\n",
-		"type.yaml":    "seed: banana\n",
-	} {
-		c := defaultCompressConfig()
-		err := loadConfig(write(name, body), &c)
-		var ie inputError
-		if !errors.As(err, &ie) {
-			t.Errorf("%s: err %v, want a bad-input error", name, err)
-		}
-	}
-}
-
-func mustJSON(t *testing.T, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

@@ -12,8 +12,10 @@ import (
 
 	"github.com/slimgo/slimgo/cluster"
 	"github.com/slimgo/slimgo/data"
+	"github.com/slimgo/slimgo/graph"
 	"github.com/slimgo/slimgo/internal/ort"
 	"github.com/slimgo/slimgo/onnx"
+	"github.com/slimgo/slimgo/pipeline"
 	"github.com/slimgo/slimgo/report"
 	"github.com/slimgo/slimgo/train"
 )
@@ -66,14 +68,48 @@ func TestCompressEndToEnd(t *testing.T) {
 			t.Errorf("summary lacks the contract key %q", k)
 		}
 	}
-	for _, f := range []string{filePruned, fileShared, filePacked, fileSummary, report.ReportFile, report.PlotReward} {
+	for _, f := range []string{pipeline.FilePruned, pipeline.FileShared, pipeline.FilePacked, pipeline.FileSummary, report.ReportFile, report.PlotReward} {
 		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
 			t.Errorf("output %s missing or empty: %v", f, err)
 		}
 	}
 
+	sum, test, shared := checkSummaryFigures(t, out, base, got)
+
+	checkPackedRestores(t, out, shared)
+
+	checkEvalPacked(t, run, dir, out, base, sum.After().Accuracy)
+
+	checkRerunWithoutPruned(t, dir, out, args)
+
+	checkORTAgrees(t, out, test, sum.After().Accuracy)
+}
+
+func argmax(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// fileSize returns a file's size in bytes (0 if it cannot be read).
+func fileSize(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+// checkSummaryFigures recomputes summary.json's figures from the files
+// compress wrote; it returns the summary, the test split and the shared model.
+func checkSummaryFigures(t *testing.T, out, base string, got map[string]any) (*report.Summary, *data.Dataset, *graph.Graph) {
+	t.Helper()
 	// The figures of summary.json, recomputed from the files.
-	sum, err := report.ReadJSON(filepath.Join(out, fileSummary))
+	sum, err := report.ReadJSON(filepath.Join(out, pipeline.FileSummary))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +117,7 @@ func TestCompressEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shared, err := onnx.ReadFile(filepath.Join(out, fileShared))
+	shared, err := onnx.ReadFile(filepath.Join(out, pipeline.FileShared))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +133,7 @@ func TestCompressEndToEnd(t *testing.T) {
 	if int64(st.Params) != after.Params || st.MACs != after.MACs {
 		t.Errorf("summary params/MACs %d/%d, shared model %d/%d", after.Params, after.MACs, st.Params, st.MACs)
 	}
-	if packed := fileSize(filepath.Join(out, filePacked)); packed != after.Bytes {
+	if packed := fileSize(filepath.Join(out, pipeline.FilePacked)); packed != after.Bytes {
 		t.Errorf("summary bytes %d, packed file %d", after.Bytes, packed)
 	}
 	if b := fileSize(base); b != sum.Before().Bytes {
@@ -108,8 +144,8 @@ func TestCompressEndToEnd(t *testing.T) {
 	}
 	// The speed-ups come from the side-by-side check, which timed both
 	// models (in ONNX Runtime too, when it is there).
-	if c := sum.SpeedCheck; c == nil || c.Rounds != speedRounds || c.Before.ImagesPerSec <= 0 || c.After.ImagesPerSec <= 0 {
-		t.Errorf("speed check %+v: want %d rounds with both models timed", c, speedRounds)
+	if c := sum.SpeedCheck; c == nil || c.Rounds != pipeline.SpeedRounds || c.Before.ImagesPerSec <= 0 || c.After.ImagesPerSec <= 0 {
+		t.Errorf("speed check %+v: want %d rounds with both models timed", c, pipeline.SpeedRounds)
 	} else {
 		if sp := got["speedup"].(float64); math.Abs(sp-c.After.ImagesPerSec/c.Before.ImagesPerSec) > 1e-9 {
 			t.Errorf("speedup %g is not the check's %g / %g", sp, c.After.ImagesPerSec, c.Before.ImagesPerSec)
@@ -122,8 +158,13 @@ func TestCompressEndToEnd(t *testing.T) {
 		}
 	}
 
-	// The packed file restores exactly the shared model's weights.
-	pk, err := cluster.ReadPackedFile(filepath.Join(out, filePacked))
+	return sum, test, shared
+}
+
+// checkPackedRestores: the packed file restores exactly the shared model's weights.
+func checkPackedRestores(t *testing.T, out string, shared *graph.Graph) {
+	t.Helper()
+	pk, err := cluster.ReadPackedFile(filepath.Join(out, pipeline.FilePacked))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,25 +183,31 @@ func TestCompressEndToEnd(t *testing.T) {
 		}
 	}
 
+}
+
+// checkEvalPacked: eval --packed scores what the summary says; damaged or
+// mismatched packed files are bad input.
+func checkEvalPacked(t *testing.T, run func(...string) []byte, dir, out, base string, want float64) {
+	t.Helper()
 	// `eval --packed` restores the stored weights onto model.pruned.onnx's
 	// structure and scores what the summary says; a damaged or mismatched
 	// packed file is bad input.
-	evalJS := run("eval", "--model", filepath.Join(out, filePruned), "--packed", filepath.Join(out, filePacked),
+	evalJS := run("eval", "--model", filepath.Join(out, pipeline.FilePruned), "--packed", filepath.Join(out, pipeline.FilePacked),
 		"--data", "sample", "--train-limit", "1200", "--test-limit", "300", "--json")
 	var ev2 map[string]any
 	if err := json.Unmarshal(evalJS, &ev2); err != nil {
 		t.Fatal(err)
 	}
-	if a := ev2["accuracy"].(float64); math.Abs(a-after.Accuracy) > 1e-9 {
-		t.Errorf("eval --packed: %.4f%%, summary %.4f%%", a, after.Accuracy)
+	if a := ev2["accuracy"].(float64); math.Abs(a-want) > 1e-9 {
+		t.Errorf("eval --packed: %.4f%%, summary %.4f%%", a, want)
 	}
-	packedBytes, _ := os.ReadFile(filepath.Join(out, filePacked))
+	packedBytes, _ := os.ReadFile(filepath.Join(out, pipeline.FilePacked))
 	bad := filepath.Join(dir, "bad.slimpack")
 	os.WriteFile(bad, packedBytes[:len(packedBytes)/2], 0o644)
-	for _, model := range []string{filepath.Join(out, filePruned), base} {
+	for _, model := range []string{filepath.Join(out, pipeline.FilePruned), base} {
 		pk := bad
 		if model == base {
-			pk = filepath.Join(out, filePacked) // intact, but for another structure
+			pk = filepath.Join(out, pipeline.FilePacked) // intact, but for another structure
 		}
 		var o2, e2 bytes.Buffer
 		if code := Main([]string{"eval", "--model", model, "--packed", pk, "--data", "sample", "--test-limit", "10"}, &o2, &e2); code != ExitInput {
@@ -168,25 +215,36 @@ func TestCompressEndToEnd(t *testing.T) {
 		}
 	}
 
+}
+
+// checkRerunWithoutPruned: rerunning the finished directory only retimes;
+// with model.pruned.onnx gone it warns and leaves the speed check out.
+func checkRerunWithoutPruned(t *testing.T, dir, out string, args []string) {
+	t.Helper()
 	// Rerunning the finished directory only retimes the two models; when
 	// one is gone it warns, leaves the check out and still succeeds.
 	moved := filepath.Join(dir, "moved.onnx")
-	if err := os.Rename(filepath.Join(out, filePruned), moved); err != nil {
+	if err := os.Rename(filepath.Join(out, pipeline.FilePruned), moved); err != nil {
 		t.Fatal(err)
 	}
 	var o3, e3 bytes.Buffer
 	if code := Main(append(slices.Clone(args), "--no-ort"), &o3, &e3); code != 0 || !strings.Contains(e3.String(), "no side-by-side speed check") {
 		t.Errorf("rerun without model.pruned.onnx: exit %d, stderr:\n%s", code, e3.String())
 	}
-	if s2, err := report.ReadJSON(filepath.Join(out, fileSummary)); err != nil {
+	if s2, err := report.ReadJSON(filepath.Join(out, pipeline.FileSummary)); err != nil {
 		t.Error(err)
 	} else if s2.SpeedCheck != nil {
 		t.Errorf("rerun without model.pruned.onnx: the summary keeps a speed check %+v", s2.SpeedCheck)
 	}
-	if err := os.Rename(moved, filepath.Join(out, filePruned)); err != nil {
+	if err := os.Rename(moved, filepath.Join(out, pipeline.FilePruned)); err != nil {
 		t.Fatal(err)
 	}
 
+}
+
+// checkORTAgrees: ONNX Runtime runs both ONNX outputs and agrees with slimgo.
+func checkORTAgrees(t *testing.T, out string, test *data.Dataset, wantAcc float64) {
+	t.Helper()
 	// ONNX Runtime runs both ONNX outputs and agrees with slimgo.
 	if !ort.Available() {
 		t.Log("node is not installed: ONNX Runtime agreement not checked")
@@ -197,7 +255,7 @@ func TestCompressEndToEnd(t *testing.T) {
 		idx[i] = i
 	}
 	x, labels := test.Batch(idx, nil, nil, nil)
-	for _, f := range []string{filePruned, fileShared} {
+	for _, f := range []string{pipeline.FilePruned, pipeline.FileShared} {
 		path := filepath.Join(out, f)
 		g, err := onnx.ReadFile(path)
 		if err != nil {
@@ -232,18 +290,8 @@ func TestCompressEndToEnd(t *testing.T) {
 		if accORT != accGo {
 			t.Errorf("%s: ONNX Runtime classifies %d/%d right, slimgo %d", f, accORT, len(labels), accGo)
 		}
-		if f == fileShared && math.Abs(100*float64(accORT)/float64(len(labels))-after.Accuracy) > 0.05 {
-			t.Errorf("ONNX Runtime accuracy %.2f%% vs summary %.2f%%", 100*float64(accORT)/float64(len(labels)), after.Accuracy)
+		if f == pipeline.FileShared && math.Abs(100*float64(accORT)/float64(len(labels))-wantAcc) > 0.05 {
+			t.Errorf("ONNX Runtime accuracy %.2f%% vs summary %.2f%%", 100*float64(accORT)/float64(len(labels)), wantAcc)
 		}
 	}
-}
-
-func argmax(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }

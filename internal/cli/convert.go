@@ -1,24 +1,12 @@
 package cli
 
 import (
-	"fmt"
-
-	"github.com/slimgo/slimgo/graph"
 	"github.com/slimgo/slimgo/onnx"
+	"github.com/slimgo/slimgo/pipeline"
 )
 
-type convertOptions struct {
-	Model    string
-	Out      string
-	FoldBN   bool
-	UnfoldBN bool
-	Opset    int
-	JSON     bool
-	Prep     prepFlags
-}
-
-func parseConvert(e *env, args []string) (*convertOptions, error) {
-	o := &convertOptions{}
+func parseConvert(e *env, args []string) (*pipeline.ConvertOptions, error) {
+	o := &pipeline.ConvertOptions{}
 	fs := newFlags("convert", e.stderr)
 	fs.StringVar(&o.Model, "model", "", "ONNX model (required)")
 	fs.StringVar(&o.Out, "out", "", "output ONNX model (required)")
@@ -26,11 +14,12 @@ func parseConvert(e *env, args []string) (*convertOptions, error) {
 	fs.BoolVar(&o.UnfoldBN, "unfold-bn", false, "insert an identity BatchNormalization after every Conv without one (to prune a BN-folded export; recompute its statistics with train)")
 	fs.IntVar(&o.Opset, "opset", onnx.DefaultOpset, "ONNX opset to write (11-21)")
 	fs.BoolVar(&o.JSON, "json", false, "print the summary as one JSON object on stdout")
-	o.Prep.register(fs)
+	pf := &prepFlags{}
+	pf.register(fs)
 	if err := parse(fs, args); err != nil {
 		return nil, err
 	}
-	if err := o.Prep.validate(); err != nil {
+	if err := pf.parse(&o.Prep); err != nil {
 		return nil, err
 	}
 	switch {
@@ -43,43 +32,14 @@ func parseConvert(e *env, args []string) (*convertOptions, error) {
 	}
 	return o, nil
 }
-
 func runConvert(e *env, args []string) error {
 	o, err := parseConvert(e, args)
 	if err != nil {
 		return err
 	}
-	if err := checkOutput(o.Out); err != nil {
-		return err
-	}
-	g, err := loadModel(o.Model)
+	summary, err := pipeline.Convert(e.pipe(), o)
 	if err != nil {
 		return err
-	}
-	if err := o.Prep.stamp(e, g); err != nil {
-		return err
-	}
-	if o.UnfoldBN {
-		if g, err = onnx.UnfoldBN(g); err != nil {
-			return asInput(err)
-		}
-	}
-	if err := onnx.WriteFile(o.Out, g, onnx.WriteOptions{FoldBN: o.FoldBN, Opset: o.Opset}); err != nil {
-		return asInput(err)
-	}
-	// Report what was written, as a reader of the file will see it.
-	back, err := onnx.ReadFile(o.Out)
-	if err != nil {
-		return err
-	}
-	st, err := back.ComputeStats()
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stderr, "wrote %s (%s, %d BatchNormalization nodes)\n", o.Out, st, st.Ops[graph.OpBN])
-	summary := map[string]any{"params": st.Params, "macs": st.MACs, "bytes": fileSize(o.Out), "bytes_before": fileSize(o.Model), "out": o.Out}
-	if p := modelPrep(back); p != nil {
-		summary["preprocessing"] = p
 	}
 	return emit(e, o.JSON, summary)
 }

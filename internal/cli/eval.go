@@ -1,24 +1,13 @@
 package cli
 
-import (
-	"github.com/slimgo/slimgo/cluster"
-	"github.com/slimgo/slimgo/train"
-)
+import "github.com/slimgo/slimgo/pipeline"
 
-type evalOptions struct {
-	Model  string
-	Packed string
-	Data   dataFlags
-	Batch  int
-	JSON   bool
-}
-
-func parseEval(e *env, args []string) (*evalOptions, error) {
-	o := &evalOptions{}
+func parseEval(e *env, args []string) (*pipeline.EvalOptions, error) {
+	o := &pipeline.EvalOptions{}
 	fs := newFlags("eval", e.stderr)
 	fs.StringVar(&o.Model, "model", "", "ONNX model (required)")
 	fs.StringVar(&o.Packed, "packed", "", "a .slimpack file whose weights replace the model's (the model gives the structure: compress's model.pruned.onnx for its model.slimpack)")
-	o.Data.register(fs)
+	df := registerData(fs, &o.Data)
 	fs.IntVar(&o.Batch, "batch", 256, "batch size for inference")
 	fs.BoolVar(&o.JSON, "json", false, "print the summary as one JSON object on stdout")
 	if err := parse(fs, args); err != nil {
@@ -30,50 +19,16 @@ func parseEval(e *env, args []string) (*evalOptions, error) {
 	if o.Batch <= 0 {
 		return nil, badInput("--batch must be > 0, got %d", o.Batch)
 	}
-	return o, o.Data.validate()
+	return o, df.validate()
 }
-
 func runEval(e *env, args []string) error {
 	o, err := parseEval(e, args)
 	if err != nil {
 		return err
 	}
-	g, err := loadModel(o.Model)
+	summary, err := pipeline.Eval(e.pipe(), o)
 	if err != nil {
 		return err
 	}
-	if o.Packed != "" {
-		pk, err := cluster.ReadPackedFile(o.Packed)
-		if err != nil {
-			return asInput(err)
-		}
-		if err := pk.Apply(g); err != nil {
-			return badInput("%s does not fit %s: %v", o.Packed, o.Model, err)
-		}
-	}
-	o.Data.testOnly = true
-	_, test, err := o.Data.load(e, g)
-	if err != nil {
-		return err
-	}
-	if err := checkClasses(g, test); err != nil {
-		return err
-	}
-	ev, err := train.Evaluate(g, test, o.Batch)
-	if err != nil {
-		return err
-	}
-	st, err := g.ComputeStats()
-	if err != nil {
-		return asInput(err)
-	}
-	return emit(e, o.JSON, map[string]any{
-		"accuracy":      100 * ev.Accuracy,
-		"loss":          ev.Loss,
-		"images":        ev.N,
-		"images_per_s":  ev.ImagesPerSec,
-		"params":        st.Params,
-		"macs":          st.MACs,
-		"preprocessing": test.Preprocess().Summary(),
-	})
+	return emit(e, o.JSON, summary)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/slimgo/slimgo/data"
 	"github.com/slimgo/slimgo/graph"
 	"github.com/slimgo/slimgo/onnx"
+	"github.com/slimgo/slimgo/pipeline"
 	"github.com/slimgo/slimgo/report"
 )
 
@@ -67,9 +68,9 @@ func TestPrepFlagErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, s := o.Data.stats()
-	if len(m) != 3 || len(s) != 3 || s[2] != 0.5 || o.Data.rule != data.ResizeCenterCrop || o.Data.shorter != 36 {
-		t.Errorf("parsed mean %v std %v resize %q %d", m, s, o.Data.rule, o.Data.shorter)
+	p := o.Data.Prep
+	if len(p.Mean) != 3 || p.Mean[2] != data.ImageNetMean[2] || len(p.Std) != 1 || p.Std[0] != 0.5 || p.Resize != data.ResizeCenterCrop || p.Shorter != 36 {
+		t.Errorf("parsed %+v", p)
 	}
 }
 
@@ -103,7 +104,7 @@ func TestPreprocessingTravels(t *testing.T) {
 	}
 	// The same model without its metadata: the data set's own statistics.
 	bare := filepath.Join(dir, "bare.onnx")
-	for _, k := range []string{data.MetaMean, data.MetaStd, data.MetaSize, data.MetaResize, data.MetaOrder, metaDataName} {
+	for _, k := range []string{data.MetaMean, data.MetaStd, data.MetaSize, data.MetaResize, data.MetaOrder, pipeline.MetaDataName} {
 		delete(g.Meta, k)
 	}
 	if err := onnx.WriteFile(bare, g, onnx.WriteOptions{}); err != nil {
@@ -256,7 +257,7 @@ func TestCompressSkipsImpossibleStage(t *testing.T) {
 	if strings.Join(names, ",") != "original,quantized" {
 		t.Errorf("stages %v, want original,quantized", names)
 	}
-	s, err := report.ReadJSON(filepath.Join(dir, "c", fileSummary))
+	s, err := report.ReadJSON(filepath.Join(dir, "c", pipeline.FileSummary))
 	if err != nil || !slices.Contains(s.Notes, note) {
 		t.Errorf("summary notes %v (err %v) lack %q", s.Notes, err, note)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/slimgo/slimgo/internal/ort"
 	"github.com/slimgo/slimgo/npy"
+	"github.com/slimgo/slimgo/pipeline"
 	"github.com/slimgo/slimgo/report"
 )
 
@@ -132,7 +133,7 @@ func TestPyTorchUserModels(t *testing.T) {
 			if a := sum["accuracy_before"].(float64); a != ev["accuracy"].(float64) {
 				t.Errorf("the original stage reports %.2f%%, eval of the model as given %.2f%%", a, ev["accuracy"])
 			}
-			s, err := report.ReadJSON(filepath.Join(out, fileSummary))
+			s, err := report.ReadJSON(filepath.Join(out, pipeline.FileSummary))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -158,11 +159,11 @@ func TestPyTorchUserModels(t *testing.T) {
 			}
 			stem := strings.TrimSuffix(u.Model, ".onnx")
 			layer := s.Stages[len(s.Stages)-2]
-			if got := ortAccuracy(t, filepath.Join(out, filePruned), stem); math.Abs(got-layer.Accuracy) > 0.1 {
-				t.Errorf("%s in ONNX Runtime: %.2f%%, summary's %s stage %.2f%%", filePruned, got, layer.Name, layer.Accuracy)
+			if got := ortAccuracy(t, filepath.Join(out, pipeline.FilePruned), stem); math.Abs(got-layer.Accuracy) > 0.1 {
+				t.Errorf("%s in ONNX Runtime: %.2f%%, summary's %s stage %.2f%%", pipeline.FilePruned, got, layer.Name, layer.Accuracy)
 			}
-			if got := ortAccuracy(t, filepath.Join(out, fileShared), stem); math.Abs(got-sum["accuracy"].(float64)) > 0.1 {
-				t.Errorf("%s in ONNX Runtime: %.2f%%, summary %.2f%%", fileShared, got, sum["accuracy"])
+			if got := ortAccuracy(t, filepath.Join(out, pipeline.FileShared), stem); math.Abs(got-sum["accuracy"].(float64)) > 0.1 {
+				t.Errorf("%s in ONNX Runtime: %.2f%%, summary %.2f%%", pipeline.FileShared, got, sum["accuracy"])
 			}
 		})
 	}

@@ -1,49 +1,24 @@
 package cli
 
 import (
-	"fmt"
-	"os"
 	"strings"
 
-	"github.com/slimgo/slimgo/cluster"
-	"github.com/slimgo/slimgo/data"
-	"github.com/slimgo/slimgo/graph"
-	"github.com/slimgo/slimgo/onnx"
-	"github.com/slimgo/slimgo/tensor"
-	"github.com/slimgo/slimgo/train"
+	"github.com/slimgo/slimgo/pipeline"
 )
 
-type quantizeOptions struct {
-	Model       string
-	Data        dataFlags
-	Threshold   float64
-	Scale       float64
-	MaxClusters int
-	Clusters    int
-	Method      string
-	MinSize     int
-	Float16     bool
-	Tune        tuneFlags
-	CentroidLR  float64
-	Out         string
-	Packed      string
-	Seed        uint64
-	JSON        bool
-}
-
-func parseQuantize(e *env, args []string) (*quantizeOptions, error) {
-	o := &quantizeOptions{}
+func parseQuantize(e *env, args []string) (*pipeline.QuantizeOptions, error) {
+	o := &pipeline.QuantizeOptions{}
 	fs := newFlags("quantize", e.stderr)
 	fs.StringVar(&o.Model, "model", "", "ONNX model to quantize (required)")
-	o.Data.register(fs)
+	df := registerData(fs, &o.Data)
 	fs.Float64Var(&o.Threshold, "threshold", 0, "BIRCH threshold T in weight units (0: derived per layer as --threshold-scale * std)")
-	fs.Float64Var(&o.Scale, "threshold-scale", cluster.DefaultThresholdScale, "c in T = c * std(layer weights) when --threshold is 0")
+	fs.Float64Var(&o.Scale, "threshold-scale", pipeline.DefaultThresholdScale, "c in T = c * std(layer weights) when --threshold is 0")
 	fs.IntVar(&o.MaxClusters, "max-clusters", 256, "cap on clusters per layer (<= 256 so an index fits a byte)")
 	fs.IntVar(&o.Clusters, "clusters", 0, "fixed clusters per layer, skipping BIRCH (0: BIRCH decides)")
 	fs.StringVar(&o.Method, "cluster-method", "birch-kmeans", "birch-kmeans, kmeans (needs --clusters) or exact (1-D optimum)")
 	fs.IntVar(&o.MinSize, "min-size", 0, "Conv/Gemm weights with fewer values stay float")
 	fs.BoolVar(&o.Float16, "float16-codebook", true, "store codebooks as float16 in the packed file (accuracy is measured with the rounded centroids); --float16-codebook=false keeps float32")
-	o.Tune.register(fs, 0)
+	registerTune(fs, &o.Tune, 0)
 	fs.Float64Var(&o.CentroidLR, "centroid-lr", 1e-4, "Adam learning rate of centroid fine-tuning (--finetune-epochs)")
 	fs.StringVar(&o.Out, "out", "", "output weight-shared ONNX model (required)")
 	fs.StringVar(&o.Packed, "packed", "", "output bit-packed model (default: OUT with extension .slimpack)")
@@ -76,189 +51,19 @@ func parseQuantize(e *env, args []string) (*quantizeOptions, error) {
 	if o.Packed == "" {
 		o.Packed = strings.TrimSuffix(o.Out, ".onnx") + ".slimpack"
 	}
-	if err := o.Tune.validate(); err != nil {
+	if err := o.Tune.Validate(); err != nil {
 		return nil, err
 	}
-	return o, o.Data.validate()
+	return o, df.validate()
 }
-
-func (o *quantizeOptions) clusterOpts() cluster.Options {
-	return cluster.Options{Threshold: o.Threshold, ThresholdScale: o.Scale, MaxClusters: o.MaxClusters,
-		Method: o.Method, FixedK: o.Clusters, Seed: o.Seed, MinSize: o.MinSize}
-}
-
-// centroidTuning makes training move centroids, not individual weights:
-// every clustered weight's gradient becomes its cluster's summed gradient
-// (Deep Compression's trained quantization). The members of a cluster then
-// see identical gradients and, with Adam and no weight decay, identical
-// updates, so they stay shared. Adam rather than SGD because a summed
-// gradient scales with the cluster's size (from a few to tens of thousands
-// of weights), which no single SGD learning rate suits.
-type centroidTuning struct {
-	r   *cluster.Result
-	err error
-}
-
-func (c *centroidTuning) Name() string                   { return "centroids" }
-func (c *centroidTuning) Penalty(_ *graph.Graph) float64 { return 0 }
-func (c *centroidTuning) AddGrad(_ *graph.Graph, grads map[string]*tensor.Tensor) {
-	if err := c.r.ProjectGrads(grads); err != nil && c.err == nil {
-		c.err = err
-	}
-}
-
-// quantizeResult is what quantizeGraph reports.
-type quantizeResult struct {
-	Result      *cluster.Result
-	PackedBytes int64
-	ONNXBytes   int64
-	Accuracy    float64 // percent, -1 without data
-	BitsAvg     float64 // index + codebook bits per weight at fixed index width
-	StoredBits  float64 // the same as stored in the packed file (indices entropy-coded where smaller)
-	Clusters    []map[string]any
-}
-
-// quantizeGraph clusters g in place, optionally fine-tunes the centroids,
-// and writes the weight-shared ONNX and the packed file.
-func quantizeGraph(e *env, g *graph.Graph, copt cluster.Options, tune tuneFlags, trainSet, testSet *data.Dataset, out, packed string, f16 bool, seed uint64) (*quantizeResult, error) {
-	r, err := cluster.QuantizeGraph(g, copt)
-	if err != nil {
-		return nil, err
-	}
-	res := &quantizeResult{Result: r, Accuracy: -1}
-	return res, finishQuantize(e, g, res, tune, trainSet, testSet, out, packed, f16, seed)
-}
-
 func runQuantize(e *env, args []string) error {
 	o, err := parseQuantize(e, args)
 	if err != nil {
 		return err
 	}
-	if err := checkOutput(o.Out); err != nil {
-		return err
-	}
-	if err := checkOutput(o.Packed); err != nil {
-		return err
-	}
-	g, err := loadModel(o.Model)
+	summary, err := pipeline.Quantize(e.pipe(), o)
 	if err != nil {
 		return err
 	}
-	summary := map[string]any{"bytes_before": fileSize(o.Model)}
-	var trainSet, testSet *data.Dataset
-	if o.Data.Spec != "" {
-		tr, te, err := o.Data.load(e, g)
-		if err != nil {
-			return err
-		}
-		if err := checkClasses(g, tr); err != nil {
-			return err
-		}
-		ev, err := train.Evaluate(g, te, 256)
-		if err != nil {
-			return err
-		}
-		summary["accuracy_before"] = 100 * ev.Accuracy
-		trainSet, testSet = tr, te
-	} else if err := o.Data.stamp(e, g); err != nil {
-		return err
-	}
-	res, err := quantizeGraph(e, g, o.clusterOpts(), o.Tune, trainSet, testSet, o.Out, o.Packed, o.Float16, o.Seed)
-	if err != nil {
-		return err
-	}
-	if res.Accuracy >= 0 {
-		summary["accuracy"] = res.Accuracy
-	}
-	summary["clusters"] = res.Clusters
-	summary["bits_per_weight"] = res.BitsAvg
-	summary["stored_bits_per_weight"] = res.StoredBits
-	summary["bytes"] = res.PackedBytes
-	summary["onnx_bytes"] = res.ONNXBytes
-	summary["compression"] = float64(fileSize(o.Model)) / float64(res.PackedBytes)
-	summary["out"], summary["packed"] = o.Out, o.Packed
-	if p := modelPrep(g); p != nil {
-		summary["preprocessing"] = p
-	}
-	fmt.Fprintf(e.stderr, "wrote %s (%d bytes, runs in ONNX Runtime) and %s (%d bytes, %.1fx smaller than %s)\n",
-		o.Out, res.ONNXBytes, o.Packed, res.PackedBytes, summary["compression"], o.Model)
 	return emit(e, o.JSON, summary)
-}
-
-// finishQuantize fine-tunes centroids (when asked), measures accuracy and
-// writes both outputs, filling res.
-func finishQuantize(e *env, g *graph.Graph, res *quantizeResult, tune tuneFlags, trainSet, testSet *data.Dataset, out, packed string, f16 bool, seed uint64) error {
-	r := res.Result
-	if tr, te := trainSet, testSet; te != nil {
-		if tune.Epochs > 0 {
-			ct := &centroidTuning{r: r}
-			fmt.Fprintf(e.stderr, "fine-tuning centroids %d epochs (Adam, lr %g)\n", tune.Epochs, tune.LR)
-			_, err := train.Fit(g, tr, te, train.Options{Epochs: tune.Epochs, Batch: tune.Batch, Optimizer: "adam",
-				LR: tune.LR, WeightDecay: 0, Schedule: "cosine",
-				Regularizers: []train.Regularizer{ct}, Seed: seed, Progress: e.stderr, Context: e.ctx})
-			if err != nil {
-				return err
-			}
-			if ct.err != nil {
-				return ct.err
-			}
-			if err := r.Reshare(g); err != nil {
-				return err
-			}
-		}
-	}
-	if f16 {
-		// The packed file will hold half-float centroids: round them now
-		// so the shared ONNX and the measured accuracy are of the weights
-		// as stored.
-		for _, l := range r.Layers {
-			for i, c := range l.Codebook {
-				l.Codebook[i] = cluster.FromFloat16(cluster.Float16(c))
-			}
-			w := g.Params[l.Param] // QuantizeGraph clustered it from g
-			for i, j := range l.Indices {
-				w.Data[i] = l.Codebook[j]
-			}
-		}
-	}
-	if te := testSet; te != nil {
-		ev, err := train.Evaluate(g, te, 256)
-		if err != nil {
-			return err
-		}
-		res.Accuracy = 100 * ev.Accuracy
-	}
-	popt := cluster.PackOptions{Float16Codebook: f16}
-	packing, err := cluster.PackStats(r, popt)
-	if err != nil {
-		return err
-	}
-	shared := map[string]onnx.Shared{}
-	totalBits, storedBits, totalW := 0.0, 0.0, 0
-	for i, l := range r.Layers {
-		shared[l.Param] = onnx.Shared{Codebook: l.Codebook, Indices: l.Indices}
-		n := len(l.Indices)
-		stored := 8 * float64(packing[i].IndexBytes+packing[i].CodebookBytes) / float64(n)
-		totalBits += l.BitsPerWeight * float64(n)
-		storedBits += stored * float64(n)
-		totalW += n
-		res.Clusters = append(res.Clusters, map[string]any{"layer": l.Param, "k": l.K, "bits": l.BitsPerWeight,
-			"stored_bits": stored, "coding": packing[i].Coding.String(), "weights": n})
-	}
-	if totalW > 0 {
-		res.BitsAvg = totalBits / float64(totalW)
-		res.StoredBits = storedBits / float64(totalW)
-	}
-	g.Meta["slimgo.stage"] = "quantized"
-	if err := onnx.WriteFile(out, g, onnx.WriteOptions{Shared: shared}); err != nil {
-		return err
-	}
-	res.ONNXBytes = fileSize(out)
-	n, err := cluster.WritePackedFile(packed, g, r, popt)
-	if err != nil {
-		os.Remove(out)
-		return err
-	}
-	res.PackedBytes = n
-	return nil
 }

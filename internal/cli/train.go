@@ -1,48 +1,19 @@
 package cli
 
 import (
-	"errors"
-	"fmt"
-	"path/filepath"
+	"slices"
 	"strings"
 
-	"github.com/slimgo/slimgo/data"
-	"github.com/slimgo/slimgo/graph"
 	"github.com/slimgo/slimgo/nn"
-	"github.com/slimgo/slimgo/onnx"
-	"github.com/slimgo/slimgo/train"
+	"github.com/slimgo/slimgo/pipeline"
 )
 
-// trainOptions are the flags of `slimgo train`.
-type trainOptions struct {
-	Arch          string
-	Model         string
-	Data          dataFlags
-	Epochs        int
-	Batch         int
-	LR            float64
-	Momentum      float64
-	DecayAll      bool
-	CycleMomentum bool
-	WD            float64
-	Optimizer     string
-	Schedule      string
-	Sparsity      float64
-	Augment       string
-	Out           string
-	Ckpt          string
-	Resume        bool
-	NaNRetries    int
-	Seed          uint64
-	JSON          bool
-}
-
-func parseTrain(e *env, args []string) (*trainOptions, error) {
-	o := &trainOptions{}
+func parseTrain(e *env, args []string) (*pipeline.TrainOptions, error) {
+	o := &pipeline.TrainOptions{}
 	fs := newFlags("train", e.stderr)
 	fs.StringVar(&o.Arch, "arch", "", "built-in architecture to train from scratch: "+strings.Join(nn.Archs(), ", "))
 	fs.StringVar(&o.Model, "model", "", "ONNX model to fine-tune (instead of --arch)")
-	o.Data.register(fs)
+	df := registerData(fs, &o.Data)
 	fs.IntVar(&o.Epochs, "epochs", 3, "training epochs")
 	fs.IntVar(&o.Batch, "batch", 128, "mini-batch size")
 	fs.Float64Var(&o.LR, "lr", 0.1, "peak learning rate")
@@ -81,114 +52,25 @@ func parseTrain(e *env, args []string) (*trainOptions, error) {
 	case o.Optimizer != "sgd" && o.Optimizer != "adam":
 		return nil, badInput("--optimizer must be sgd or adam, got %q", o.Optimizer)
 	}
-	if o.Arch != "" && !contains(nn.Archs(), o.Arch) {
+	if o.Arch != "" && !slices.Contains(nn.Archs(), o.Arch) {
 		return nil, badInput("unknown --arch %q (known: %s)", o.Arch, strings.Join(nn.Archs(), ", "))
 	}
-	if _, err := parseAugment(o.Augment); err != nil {
+	if _, err := pipeline.ParseAugment(o.Augment); err != nil {
 		return nil, err
 	}
 	if o.Ckpt == "" {
 		o.Ckpt = o.Out + ".ckpt"
 	}
-	return o, o.Data.validate()
+	return o, df.validate()
 }
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// parseAugment turns "crop,flip" into an Augment (nil for none).
-func parseAugment(s string) (*data.Augment, error) {
-	if s == "" || s == "none" {
-		return nil, nil
-	}
-	a := &data.Augment{}
-	for _, p := range strings.Split(s, ",") {
-		switch strings.TrimSpace(p) {
-		case "crop":
-			a.CropPad = 2
-		case "flip":
-			a.FlipH = true
-		default:
-			return nil, badInput("unknown --augment item %q (want crop, flip)", p)
-		}
-	}
-	return a, nil
-}
-
 func runTrain(e *env, args []string) error {
 	o, err := parseTrain(e, args)
 	if err != nil {
 		return err
 	}
-	if err := checkOutput(o.Out); err != nil {
-		return err
-	}
-	if err := checkOutputDir(o.Ckpt); err != nil {
-		return err
-	}
-	var g *graph.Graph
-	if o.Model != "" {
-		if g, err = loadModel(o.Model); err != nil {
-			return err
-		}
-	}
-	trainSet, testSet, err := o.Data.load(e, g)
+	summary, err := pipeline.Train(e.pipe(), o)
 	if err != nil {
 		return err
 	}
-	if g == nil {
-		g, err = nn.Build(o.Arch, []int{trainSet.C, trainSet.H, trainSet.W}, len(trainSet.Classes), o.Seed)
-		if err != nil {
-			return asInput(err)
-		}
-	}
-	if err := checkClasses(g, trainSet); err != nil {
-		return err
-	}
-	aug, _ := parseAugment(o.Augment)
-	if aug != nil {
-		aug.FillC = trainSet.BlackLevel()
-	}
-	topt := train.Options{
-		Epochs: o.Epochs, Batch: o.Batch, Optimizer: o.Optimizer, LR: o.LR, Momentum: o.Momentum, DecayAll: o.DecayAll, CycleMomentum: o.CycleMomentum,
-		Nesterov: o.Optimizer == "sgd", WeightDecay: o.WD, Schedule: o.Schedule, Sparsity: o.Sparsity,
-		Augment: aug, Seed: o.Seed, Progress: e.stderr, CheckpointDir: o.Ckpt, Resume: o.Resume, Context: e.ctx,
-		MaxNaNRetries: o.NaNRetries,
-	}
-	res, err := train.Fit(g, trainSet, testSet, topt)
-	if errors.Is(err, train.ErrStopped) {
-		return fmt.Errorf("interrupted: %s; %s was not written; rerun the same command with --resume to continue from the checkpoint in %s",
-			strings.TrimPrefix(err.Error(), "train: "), o.Out, o.Ckpt)
-	}
-	if errors.Is(err, train.ErrCorruptCheckpoint) {
-		return badInput("%s; remove %s or train without --resume", strings.TrimPrefix(err.Error(), "train: "), o.Ckpt)
-	}
-	if err != nil {
-		return err
-	}
-	stampData(g, trainSet)
-	if err := onnx.WriteFile(o.Out, g, onnx.WriteOptions{}); err != nil {
-		return err
-	}
-	st, err := g.ComputeStats()
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stderr, "wrote %s (%s)\n", filepath.Clean(o.Out), st)
-	return emit(e, o.JSON, map[string]any{
-		"accuracy":      100 * res.FinalAcc,
-		"loss":          res.FinalLoss,
-		"epochs":        o.Epochs,
-		"images_per_s":  res.ImagesPerSec,
-		"params":        st.Params,
-		"macs":          st.MACs,
-		"out":           o.Out,
-		"preprocessing": trainSet.Preprocess().Summary(),
-	})
+	return emit(e, o.JSON, summary)
 }

@@ -1,4 +1,4 @@
-package cli
+package pipeline
 
 import (
 	"bytes"
@@ -12,10 +12,10 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// compressConfig is every setting of the pipeline. A config file (YAML or
+// Config is every setting of the pipeline. A config file (YAML or
 // JSON, keys as the yaml tags) sets any of them; unknown keys are an error;
 // flags given on the command line override the file.
-type compressConfig struct {
+type Config struct {
 	Seed  uint64 `yaml:"seed" json:"seed"`
 	Batch int    `yaml:"batch" json:"batch"`
 	// BenchBatch is the batch size of the throughput figures.
@@ -79,10 +79,10 @@ type compressConfig struct {
 	} `yaml:"quantize" json:"quantize"`
 }
 
-// defaultCompressConfig is sized for a 2-core machine and a resnet20 on
+// DefaultConfig is sized for a 2-core machine and a resnet20 on
 // Fashion-MNIST (bench/compress/README.md has the figures behind it).
-func defaultCompressConfig() compressConfig {
-	var c compressConfig
+func DefaultConfig() Config {
+	var c Config
 	c.Seed, c.Batch, c.BenchBatch = 1, 128, 64
 	// Network slimming's 1e-4 assumes ~160 epochs; over a 2-epoch sparse
 	// fine-tune (~1,000 steps at lr ~0.03, momentum 0.9) the L1 term moves
@@ -97,7 +97,7 @@ func defaultCompressConfig() compressConfig {
 	// blocks kept accuracy exactly but only reached 18x and 2x. 6 and 4
 	// fine-tuning epochs: with 3 and 2 the same search gave 92.95%.
 	ch.Method, ch.KeepParams, ch.Episodes, ch.Warmup, ch.B = "ddpg", 0.3, 60, 15, 2
-	ch.ValSize, ch.MaxRatio, ch.CalibBatches, ch.Hidden, ch.Updates = 2000, 0.8, 8, 300, defaultDDPGUpdates
+	ch.ValSize, ch.MaxRatio, ch.CalibBatches, ch.Hidden, ch.Updates = 2000, 0.8, 8, 300, DefaultDDPGUpdates
 	ch.MinChannels, ch.RoundTo, ch.FinetuneEpochs, ch.LR = 1, 8, 6, 0.05
 	c.Layer.Blocks, c.Layer.Score, c.Layer.FinetuneEpochs, c.Layer.LR = 3, "last", 4, 0.02
 	// Distilling the input model into the pruned ones while fine-tuning
@@ -113,76 +113,76 @@ func defaultCompressConfig() compressConfig {
 	return c
 }
 
-// loadConfig overlays a YAML/JSON file on c, refusing unknown keys.
-func loadConfig(path string, c *compressConfig) error {
+// LoadConfig overlays a YAML/JSON file on c, refusing unknown keys.
+func LoadConfig(path string, c *Config) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return badInput("config: %v", err)
+		return BadInput("config: %v", err)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && err.Error() != "EOF" {
-		return badInput("config %s: %v", path, err)
+		return BadInput("config %s: %v", path, err)
 	}
 	return nil
 }
 
-func (c *compressConfig) validate() error {
+func (c *Config) Validate() error {
 	ch, q := c.Channel, c.Quantize
-	if _, err := parseAugment(c.Augment); err != nil {
+	if _, err := ParseAugment(c.Augment); err != nil {
 		return err
 	}
 	switch {
 	case c.Batch < 2:
-		return badInput("batch must be >= 2, got %d", c.Batch)
+		return BadInput("batch must be >= 2, got %d", c.Batch)
 	case c.BenchBatch < 1:
-		return badInput("bench_batch must be >= 1")
+		return BadInput("bench_batch must be >= 1")
 
 	case c.Sparse.Epochs < 0 || c.Sparse.Lambda < 0 || c.Sparse.LR <= 0:
-		return badInput("sparse: epochs and lambda must be >= 0 and lr > 0")
+		return BadInput("sparse: epochs and lambda must be >= 0 and lr > 0")
 	case ch.Method != "ddpg" && ch.Method != "slim" && ch.Method != "none":
-		return badInput("channel.method must be ddpg, slim or none, got %q", ch.Method)
+		return BadInput("channel.method must be ddpg, slim or none, got %q", ch.Method)
 	case ch.KeepParams < 0 || ch.KeepParams >= 1:
-		return badInput("channel.keep_params must be in [0, 1), got %g", ch.KeepParams)
+		return BadInput("channel.keep_params must be in [0, 1), got %g", ch.KeepParams)
 	case ch.KeepMACs < 0 || ch.KeepMACs >= 1 || (ch.KeepMACs > 0 && ch.Method != "ddpg"):
-		return badInput("channel.keep_macs must be in [0, 1) and needs channel.method ddpg, got %g", ch.KeepMACs)
+		return BadInput("channel.keep_macs must be in [0, 1) and needs channel.method ddpg, got %g", ch.KeepMACs)
 	case ch.Method == "slim" && ch.KeepParams == 0:
-		return badInput("channel.method slim needs channel.keep_params")
+		return BadInput("channel.method slim needs channel.keep_params")
 	case ch.FinetuneEpochs < 0 || c.Layer.FinetuneEpochs < 0 || q.FinetuneEpochs < 0:
-		return badInput("fine-tuning epochs must be >= 0")
+		return BadInput("fine-tuning epochs must be >= 0")
 	case ch.LR <= 0 || c.Layer.LR <= 0 || q.CentroidLR <= 0:
-		return badInput("learning rates must be > 0")
+		return BadInput("learning rates must be > 0")
 	case ch.MinChannels < 1 || ch.RoundTo < 1:
-		return badInput("channel.min_channels and channel.round_to must be >= 1")
+		return BadInput("channel.min_channels and channel.round_to must be >= 1")
 	case c.Layer.Blocks < 0 || c.Layer.Threshold < 0:
-		return badInput("layer.blocks and layer.threshold must be >= 0")
+		return BadInput("layer.blocks and layer.threshold must be >= 0")
 	case q.MaxClusters < 1 || q.MaxClusters > 256 || q.Clusters < 0 || q.Clusters > 256 || q.ThresholdScale <= 0:
-		return badInput("quantize: max_clusters in [1, 256], clusters in [0, 256], threshold_scale > 0")
+		return BadInput("quantize: max_clusters in [1, 256], clusters in [0, 256], threshold_scale > 0")
 	case !(c.Distill.Weight >= 0 && c.Distill.Weight <= 1) || (c.Distill.Weight > 0 && !(c.Distill.Temperature > 0)):
-		return badInput("distill: weight in [0, 1] and, with a weight, temperature > 0; got %g and %g", c.Distill.Weight, c.Distill.Temperature)
+		return BadInput("distill: weight in [0, 1] and, with a weight, temperature > 0; got %g and %g", c.Distill.Weight, c.Distill.Temperature)
 	case q.Method != "birch-kmeans" && q.Method != "kmeans" && q.Method != "exact":
-		return badInput("quantize.method must be birch-kmeans, kmeans or exact, got %q", q.Method)
+		return BadInput("quantize.method must be birch-kmeans, kmeans or exact, got %q", q.Method)
 	}
-	if _, err := parseBlockScore(c.Layer.Score); err != nil {
+	if _, err := ParseBlockScore(c.Layer.Score); err != nil {
 		return err
 	}
 	if ch.Method == "ddpg" {
 		d := c.ddpg()
-		if err := d.validate(); err != nil {
+		if err := d.Validate(); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (c *compressConfig) ddpg() ddpgFlags {
+func (c *Config) ddpg() DDPGOptions {
 	ch := c.Channel
-	return ddpgFlags{Episodes: ch.Episodes, Warmup: ch.Warmup, B: ch.B, ValSize: ch.ValSize, RBound: ch.MaxRatio, Calib: ch.CalibBatches, Hidden: ch.Hidden, Updates: ch.Updates}
+	return DDPGOptions{Episodes: ch.Episodes, Warmup: ch.Warmup, B: ch.B, ValSize: ch.ValSize, RBound: ch.MaxRatio, Calib: ch.CalibBatches, Hidden: ch.Hidden, Updates: ch.Updates}
 }
 
 // hash identifies a configuration (with the data settings) so a rerun in the
 // same directory resumes only a run of the same settings.
-func (c *compressConfig) hash(extra ...string) string {
+func (c *Config) hash(extra ...string) string {
 	b, _ := json.Marshal(c)
 	h := sha256.New()
 	h.Write(b)
@@ -193,7 +193,7 @@ func (c *compressConfig) hash(extra ...string) string {
 }
 
 // settings flattens the config for the report.
-func (c *compressConfig) settings() map[string]any {
+func (c *Config) settings() map[string]any {
 	b, _ := json.Marshal(c)
 	var m map[string]any
 	json.Unmarshal(b, &m)

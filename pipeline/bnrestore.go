@@ -1,11 +1,10 @@
-package cli
+package pipeline
 
 import (
 	"fmt"
 
 	"github.com/slimgo/slimgo/data"
 	"github.com/slimgo/slimgo/graph"
-	"github.com/slimgo/slimgo/onnx"
 	"github.com/slimgo/slimgo/train"
 )
 
@@ -30,7 +29,7 @@ func hasBN(g *graph.Graph) bool {
 // spread (train.CalibrateIdentityBN): the restored model computes what g
 // computes, and its BN scale factors rank channels. A model with any BN is
 // returned as it is (restored = 0).
-func restoreBN(e *env, g *graph.Graph, set *data.Dataset, batch int) (out *graph.Graph, restored int, err error) {
+func restoreBN(e *Env, g *graph.Graph, set *data.Dataset, batch int) (out *graph.Graph, restored int, err error) {
 	if hasBN(g) {
 		return g, 0, nil
 	}
@@ -38,9 +37,9 @@ func restoreBN(e *env, g *graph.Graph, set *data.Dataset, batch int) (out *graph
 	for _, n := range g.Nodes {
 		before[n.Name] = true
 	}
-	out, err = onnx.UnfoldBN(g)
+	out, err = graph.UnfoldBN(g)
 	if err != nil {
-		return nil, 0, asInput(err)
+		return nil, 0, AsInput(err)
 	}
 	var names []string
 	for _, n := range out.Nodes {
@@ -54,7 +53,7 @@ func restoreBN(e *env, g *graph.Graph, set *data.Dataset, batch int) (out *graph
 	if err := train.CalibrateIdentityBN(out, names, set, bnCalibImages, batch); err != nil {
 		return nil, 0, err
 	}
-	fmt.Fprintf(e.stderr, "the model has no BatchNormalization (BN folded at export): restored %d, with statistics and scale factors from %d training images; the output is folded again\n",
+	fmt.Fprintf(e.Log, "the model has no BatchNormalization (BN folded at export): restored %d, with statistics and scale factors from %d training images; the output is folded again\n",
 		len(names), min(bnCalibImages, set.Len()))
 	return out, len(names), nil
 }

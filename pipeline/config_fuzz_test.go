@@ -1,4 +1,4 @@
-package cli
+package pipeline
 
 import (
 	"errors"
@@ -25,16 +25,16 @@ func FuzzConfig(f *testing.F) {
 		if err := os.WriteFile(p, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		c := defaultCompressConfig()
-		if err := loadConfig(p, &c); err != nil {
-			var ie inputError
+		c := DefaultConfig()
+		if err := LoadConfig(p, &c); err != nil {
+			var ie InputError
 			if !errors.As(err, &ie) {
 				t.Fatalf("config error is not bad input: %v", err)
 			}
 			return
 		}
-		if err := c.validate(); err != nil {
-			var ie inputError
+		if err := c.Validate(); err != nil {
+			var ie InputError
 			if !errors.As(err, &ie) {
 				t.Fatalf("validation error is not bad input: %v", err)
 			}

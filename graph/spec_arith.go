@@ -1,0 +1,16 @@
+package graph
+
+// Add, Mul: A, B -> Y with NumPy (multidirectional) broadcasting.
+func init() {
+	for _, op := range []string{OpAdd, OpMul} {
+		register(&OpSpec{Name: op, Shape: broadcastShape, Coupling: CoupleElementwise, ONNX: []string{op}})
+	}
+}
+
+func broadcastShape(_ *Node, in [][]int) ([][]int, error) {
+	if err := need(in, 2); err != nil {
+		return nil, err
+	}
+	s, err := Broadcast(in[0], in[1])
+	return [][]int{s}, err
+}

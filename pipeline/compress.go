@@ -1,0 +1,536 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/slimgo/slimgo/cluster"
+	"github.com/slimgo/slimgo/data"
+	"github.com/slimgo/slimgo/graph"
+	"github.com/slimgo/slimgo/internal/atomicfile"
+	"github.com/slimgo/slimgo/internal/ort"
+	"github.com/slimgo/slimgo/npy"
+	"github.com/slimgo/slimgo/onnx"
+	"github.com/slimgo/slimgo/prune"
+	"github.com/slimgo/slimgo/report"
+	"github.com/slimgo/slimgo/tensor"
+	"github.com/slimgo/slimgo/train"
+)
+
+// Output names in the compress directory.
+const (
+	FileState   = "state.json"
+	FileSummary = "summary.json"
+	FilePruned  = "model.pruned.onnx"
+	FileShared  = "model.shared.onnx"
+	FilePacked  = "model.slimpack"
+)
+
+// CompressOptions configure Compress.
+type CompressOptions struct {
+	Model   string      // the input ONNX model
+	Data    DataOptions // the images
+	Out     string      // output directory; a rerun with the same settings resumes there
+	Restart bool        // discard a previous run in Out
+	NoORT   bool        // do not measure ONNX Runtime's speed
+	JSON    bool        // Demo: return the full summary (as --json prints it)
+	Config  Config      // every stage's settings (DefaultConfig, LoadConfig)
+}
+
+// pipelineState is DIR/state.json: which stages are finished, with the
+// summary so far, so that a rerun resumes after the last finished stage.
+type pipelineState struct {
+	Version int             `json:"version"`
+	Hash    string          `json:"config_hash"`
+	Done    []string        `json:"done"`
+	Model   string          `json:"model"` // the last finished stage's model (relative to DIR)
+	Summary *report.Summary `json:"summary"`
+}
+
+type run struct {
+	e        *Env
+	o        *CompressOptions
+	cfg      Config
+	dir      string
+	trainSet *data.Dataset
+	testSet  *data.Dataset
+	st       *pipelineState
+	sum      *report.Summary
+	input    *graph.Graph // the model as given, read once by inputModel
+	// soft are the input model's logits of every training image, computed
+	// by the first distilled fine-tuning and reused by the next (only
+	// without augmentation, when they do not change from epoch to epoch).
+	soft *tensor.Tensor
+}
+
+// inputModel returns the model as given (--model), read on first use and
+// kept: the stages change their own copy, and the distillation teacher and
+// the speed check only read this one.
+func (p *run) inputModel() (*graph.Graph, error) {
+	if p.input == nil {
+		g, err := loadModel(p.o.Model)
+		if err != nil {
+			return nil, err
+		}
+		p.input = g
+	}
+	return p.input, nil
+}
+
+// summaryMap is the whole summary for --json, the brief one for people.
+func SummaryMap(s *report.Summary, asJSON bool) (map[string]any, error) {
+	if asJSON {
+		return s.JSON()
+	}
+	return s.Brief()
+}
+
+// Compress runs (or resumes) the whole pipeline and returns the summary.
+func Compress(e *Env, o *CompressOptions) (*report.Summary, error) {
+	if err := CheckOutputDir(o.Out); err != nil {
+		return nil, err
+	}
+	g, err := loadModel(o.Model)
+	if err != nil {
+		return nil, err
+	}
+	trainSet, testSet, err := o.Data.load(e, g)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkClasses(g, trainSet); err != nil {
+		return nil, err
+	}
+	p := &run{e: e, o: o, cfg: o.Config, dir: o.Out, trainSet: trainSet, testSet: testSet}
+	modelBytes, err := os.ReadFile(o.Model)
+	if err != nil {
+		return nil, AsInput(err)
+	}
+	// The run is identified by its settings, data and the model's content, so
+	// a rerun resumes only the same job.
+	parts := []string{o.Data.Spec, fmt.Sprint(o.Data.TrainLimit, o.Data.TestLimit), string(modelBytes)}
+	if pr := o.Data.Prep; len(pr.Mean) > 0 || pr.Resize != "" {
+		parts = append(parts, data.FormatStats(pr.Mean), data.FormatStats(pr.Std), fmt.Sprint(pr.Resize, pr.Shorter))
+	}
+	hash := o.Config.hash(parts...)
+	if o.Restart {
+		os.RemoveAll(filepath.Join(o.Out, "stages"))
+		os.Remove(filepath.Join(o.Out, FileState))
+	}
+	if err := os.MkdirAll(filepath.Join(o.Out, "stages"), 0o755); err != nil {
+		return nil, err
+	}
+	if err := p.loadState(hash); err != nil {
+		return nil, err
+	}
+	p.sum.Preprocessing = trainSet.Preprocess().Summary()
+	p.sum.PreprocessingText = trainSet.Preprocess().String()
+	if p.st.Model != "" {
+		if g, err = onnx.ReadFile(filepath.Join(p.dir, p.st.Model)); err != nil {
+			return nil, fmt.Errorf("resume: %w (rerun with --restart)", err)
+		}
+		fmt.Fprintf(e.Log, "compress: resuming after stage %q in %s\n", p.st.Done[len(p.st.Done)-1], p.dir)
+	}
+	stages, err := p.plan(g)
+	if err != nil {
+		return nil, err
+	}
+	for i, s := range stages {
+		if s == nil || contains(p.st.Done, s.Name()) {
+			continue
+		}
+		if err := p.runStage(i, s, &g); err != nil {
+			return nil, err
+		}
+	}
+	p.speedCheck()
+	p.sum.Finished = time.Now()
+	if _, err := report.Write(p.dir, p.sum); err != nil {
+		return nil, err
+	}
+	if err := p.saveState(); err != nil {
+		return nil, err
+	}
+	return p.sum, nil
+}
+
+func (p *run) loadState(hash string) error {
+	path := filepath.Join(p.dir, FileState)
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		p.sum = &report.Summary{Model: p.o.Model, Data: p.o.Data.Spec, Seed: p.cfg.Seed, Settings: p.cfg.settings(),
+			Started: time.Now(), BenchBatch: p.cfg.BenchBatch, Files: map[string]string{}}
+		p.st = &pipelineState{Version: 1, Hash: hash, Summary: p.sum}
+		return nil
+	case err != nil:
+		return err
+	}
+	var st pipelineState
+	if err := json.Unmarshal(b, &st); err != nil || st.Version != 1 || st.Summary == nil {
+		return BadInput("%s is damaged (%v); rerun with --restart", path, err)
+	}
+	if st.Hash != hash {
+		return BadInput("%s holds a run with other settings, data or model; use another --out or --restart", p.dir)
+	}
+	p.st, p.sum = &st, st.Summary
+	if p.sum.Files == nil {
+		p.sum.Files = map[string]string{}
+	}
+	return nil
+}
+
+func (p *run) saveState() error {
+	b, err := json.MarshalIndent(p.st, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(filepath.Join(p.dir, FileState), b)
+}
+
+// stageFigures measures a model for the stage table.
+func (p *run) stageFigures(name string, g *graph.Graph, bytes int64, file string) (report.Stage, error) {
+	ev, err := train.Evaluate(g, p.testSet, 256)
+	if err != nil {
+		return report.Stage{}, err
+	}
+	st, err := g.ComputeStats()
+	if err != nil {
+		return report.Stage{}, err
+	}
+	s := report.Stage{Name: name, Accuracy: 100 * ev.Accuracy, Params: int64(st.Params), MACs: st.MACs, Bytes: bytes, File: file}
+	s.ImagesPerSec = inferenceSpeed(g, p.cfg.BenchBatch)
+	if !p.o.NoORT {
+		s.ORTImagesPerSec, s.ORTBatch1ImagesPerSec = ortSpeed(p.e, g, file, p.dir, p.cfg.BenchBatch)
+	}
+	fmt.Fprintf(p.e.Log, "%s: accuracy %.2f%%, %d params, %.2f M MACs, %d bytes, %.0f img/s (slimgo), %.0f img/s (ONNX Runtime)\n",
+		name, s.Accuracy, s.Params, float64(s.MACs)/1e6, s.Bytes, s.ImagesPerSec, s.ORTImagesPerSec)
+	return s, nil
+}
+
+// SpeedRounds is how many times speedCheck times each model.
+const SpeedRounds = 3
+
+// speedCheck times the original and the delivered model side by side,
+// alternating them for SpeedRounds rounds and keeping each one's best
+// figures, into p.sum.SpeedCheck: slimgo runs model.pruned.onnx, ONNX
+// Runtime the delivered ONNX file (weight-shared when clustered), the
+// original in deployment form (BN folded) on both; ONNX Runtime is left out
+// with --no-ort. It runs again on every rerun of a finished directory, so
+// the check reflects the machine as it is then. A model it cannot read
+// leaves the check out (the speed-ups then come from the stage table) with
+// a warning.
+func (p *run) speedCheck() {
+	orig, err := p.inputModel()
+	pruned := p.sum.Files["pruned_onnx"]
+	var final *graph.Graph
+	if err == nil {
+		final, err = onnx.ReadFile(pruned)
+	}
+	if err != nil {
+		p.sum.SpeedCheck = nil
+		fmt.Fprintf(p.e.Log, "warning: no side-by-side speed check: %v\n", err)
+		return
+	}
+	delivered := pruned
+	if f, ok := p.sum.Files["shared_onnx"]; ok {
+		delivered = f
+	}
+	fmt.Fprintf(p.e.Log, "\ntiming the original and the delivered model side by side (%d rounds)\n", SpeedRounds)
+	c := &report.SpeedCheck{Rounds: SpeedRounds}
+	best := func(f *report.SpeedFigures, g *graph.Graph, file string) {
+		f.ImagesPerSec = max(f.ImagesPerSec, inferenceSpeed(g, p.cfg.BenchBatch))
+		if !p.o.NoORT {
+			n, one := ortSpeed(p.e, g, file, p.dir, p.cfg.BenchBatch)
+			f.ORTImagesPerSec, f.ORTBatch1ImagesPerSec = max(f.ORTImagesPerSec, n), max(f.ORTBatch1ImagesPerSec, one)
+		}
+	}
+	for range SpeedRounds {
+		best(&c.Before, orig, "")
+		best(&c.After, final, delivered)
+	}
+	p.sum.SpeedCheck = c
+}
+
+// ortSpeed measures ONNX Runtime images/s at batch n and at batch 1. A float
+// model is measured in its deployment form (BN folded); model, when it names
+// an .onnx file, is measured as is. Temporary files go to a directory made
+// in tmpDir. Failures leave 0 (not measured) and are noted on stderr.
+func ortSpeed(e *Env, g *graph.Graph, model, tmpDir string, n int) (batchN, batch1 float64) {
+	if !ort.Available() {
+		return 0, 0
+	}
+	tmp, err := os.MkdirTemp(tmpDir, ".ort")
+	if err != nil {
+		return 0, 0
+	}
+	defer os.RemoveAll(tmp)
+	if model == "" || filepath.Ext(model) != ".onnx" {
+		model = filepath.Join(tmp, "m.onnx")
+		if err := onnx.WriteFile(model, g, onnx.WriteOptions{FoldBN: true}); err != nil {
+			return 0, 0
+		}
+	}
+	chw, err := inputCHW(g)
+	if err != nil {
+		return 0, 0
+	}
+	measure := func(b, repeat int) float64 {
+		x := tensor.New(b, chw[0], chw[1], chw[2])
+		x.FillNormal(tensor.NewRNG(1), 0, 1)
+		in := filepath.Join(tmp, "x.npy")
+		if npy.WriteFile(in, x) != nil {
+			return 0
+		}
+		r, err := ort.RunFiles(model, in, filepath.Join(tmp, "y.npy"), repeat)
+		if err != nil || r.Ms <= 0 {
+			fmt.Fprintf(e.Log, "ONNX Runtime not measured: %v\n", err)
+			return 0
+		}
+		return float64(b) / (r.Ms / 1000)
+	}
+	if batchN = measure(n, 20); batchN > 0 {
+		batch1 = measure(1, 200)
+	}
+	return batchN, batch1
+}
+
+func bnGammas(g *graph.Graph) []float64 {
+	var out []float64
+	for _, n := range g.Nodes {
+		if n.Op == graph.OpBN {
+			for _, v := range g.Params[n.Input(1)].Data {
+				out = append(out, float64(v))
+			}
+		}
+	}
+	return out
+}
+
+// original measures the model as given. A model exported with BN folded
+// gets its BatchNormalization back here (restoreBN: an exact identity with
+// measured statistics), so the later stages have scale factors to work on;
+// the quantized stage folds it again.
+func (p *run) original(g *graph.Graph) (*graph.Graph, error) {
+	s, err := p.stageFigures("original", g, fileSize(p.o.Model), "")
+	if err != nil {
+		return nil, err
+	}
+	s.File = p.o.Model
+	out, n, err := restoreBN(p.e, g, p.trainSet, p.cfg.Batch)
+	if err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		s.Notes = fmt.Sprintf("BN folded at export: %d BatchNormalization nodes restored for the stages (identity; statistics from %d training images)", n, min(bnCalibImages, p.trainSet.Len()))
+	}
+	p.sum.Stages = append(p.sum.Stages, s)
+	p.sum.GammaBefore = bnGammas(out)
+	return out, nil
+}
+
+// tune fine-tunes g for a stage, resumably. With distil set and a
+// distillation weight configured, the input model is the teacher.
+func (p *run) tune(g *graph.Graph, stage string, epochs int, lr, sparsity float64, distil bool) (float64, error) {
+	t := TuneOptions{Epochs: epochs, LR: lr, Batch: p.cfg.Batch, WD: 5e-4, Augment: p.cfg.Augment}
+	if d := p.cfg.Distill; distil && d.Weight > 0 && epochs > 0 {
+		teacher, err := p.inputModel()
+		if err != nil {
+			return 0, err
+		}
+		t.Teacher, t.DistillW, t.DistillTemp = teacher, d.Weight, d.Temperature
+		aug, err := ParseAugment(p.cfg.Augment)
+		if err != nil {
+			return 0, err
+		}
+		if !aug.Changes() {
+			if p.soft == nil {
+				start := time.Now()
+				if p.soft, err = train.DatasetLogits(teacher, p.trainSet, 0); err != nil {
+					return 0, err
+				}
+				fmt.Fprintf(p.e.Log, "distillation: the input model's logits of %d training images in %.1f s, kept for every fine-tuning\n",
+					p.trainSet.Len(), time.Since(start).Seconds())
+			}
+			t.TeacherLogits = p.soft
+		}
+	}
+	ckpt := filepath.Join(p.dir, "stages", stage+".ckpt")
+	acc, err := finetune(p.e, g, t, p.trainSet, p.testSet, p.cfg.Seed, sparsity, ckpt, true)
+	if err == nil {
+		os.RemoveAll(ckpt)
+	}
+	return acc, err
+}
+
+func (p *run) sparse(g *graph.Graph) (*graph.Graph, error) {
+	c := p.cfg.Sparse
+	fmt.Fprintf(p.e.Log, "sparse training: lambda %g, %d epochs\n", c.Lambda, c.Epochs)
+	if _, err := p.tune(g, "sparse", c.Epochs, c.LR, c.Lambda, false); err != nil {
+		return nil, err
+	}
+	p.sum.GammaAfter = bnGammas(g)
+	return g, p.addStage("sparse", g, "")
+}
+
+// addStage measures g after a float stage; its bytes are those of the
+// stage's ONNX file as the pipeline writes it.
+func (p *run) addStage(name string, g *graph.Graph, notes string) error {
+	b, err := onnx.Marshal(g, onnx.WriteOptions{})
+	if err != nil {
+		return err
+	}
+	s, err := p.stageFigures(name, g, int64(len(b)), "")
+	if err != nil {
+		return err
+	}
+	s.Notes = notes
+	p.sum.Stages = append(p.sum.Stages, s)
+	return nil
+}
+
+func (p *run) channelOpts() prune.Options {
+	return prune.Options{MinChannels: p.cfg.Channel.MinChannels, RoundTo: p.cfg.Channel.RoundTo}
+}
+
+func (p *run) channel(g *graph.Graph) (*graph.Graph, error) {
+	c := p.cfg.Channel
+	st, err := g.ComputeStats()
+	if err != nil {
+		return nil, err
+	}
+	target := 0
+	if c.KeepParams > 0 {
+		target = int(c.KeepParams * float64(st.Params))
+	}
+	groups, err := prune.Groups(g)
+	if err != nil {
+		return nil, err
+	}
+	var plan prune.Plan
+	notes := ""
+	switch c.Method {
+	case "ddpg":
+		d := p.cfg.ddpg()
+		d.Checkpoint, d.Resume = filepath.Join(p.dir, "stages", "ddpg.ckpt"), true
+		r, err := searchDDPG(p.e, g, p.trainSet, d, p.channelOpts(), target, int64(c.KeepMACs*float64(st.MACs)), p.cfg.Seed)
+		if err != nil {
+			return nil, err
+		}
+		groups = r.Groups
+		if plan, err = prune.PlanByRatios(g, groups, r.Ratios, p.channelOpts()); err != nil {
+			return nil, err
+		}
+		for _, ep := range r.Episodes {
+			p.sum.Episodes = append(p.sum.Episodes, report.Episode{Reward: ep.Reward, Warmup: ep.Random, Info: ep.Info})
+		}
+		notes = fmt.Sprintf("DDPG %s mode, best of %d episodes (#%d), %.1f episodes/min", r.Mode, len(r.Episodes), r.BestEpisode+1, r.PerMinute)
+	case "slim":
+		if plan, _, err = prune.SlimPlanParams(g, groups, target, p.channelOpts()); err != nil {
+			return nil, err
+		}
+		notes = "global BN-gamma threshold"
+	}
+	out, err := applyPlan(g, plan, p.trainSet, c.CalibBatches, p.cfg.Batch)
+	if err != nil {
+		return nil, err
+	}
+	for _, grp := range groups {
+		kept := grp.Size
+		if k, ok := plan[grp]; ok {
+			kept = len(k)
+		}
+		name := fmt.Sprintf("group %d", grp.ID)
+		if pr := grp.Producers(); len(pr) > 0 {
+			name = pr[0]
+		}
+		p.sum.Layers = append(p.sum.Layers, report.LayerChannels{Name: name, Before: grp.Size, After: kept, Ratio: 1 - float64(kept)/float64(grp.Size)})
+	}
+	if _, err := p.tune(out, "channel", c.FinetuneEpochs, c.LR, 0, true); err != nil {
+		return nil, err
+	}
+	return out, p.addStage("channel", out, notes)
+}
+
+func (p *run) layer(g *graph.Graph) (*graph.Graph, error) {
+	c := p.cfg.Layer
+	sel, _ := ParseBlockScore(c.Score)
+	names, err := prune.PlanLayerPrune(g, c.Blocks, c.Threshold, sel)
+	if err != nil {
+		return nil, err
+	}
+	blocks, err := prune.Blocks(g)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range blocks {
+		if !b.Removable {
+			continue
+		}
+		if s, err := prune.Score(g, b, sel); err == nil {
+			p.sum.Blocks = append(p.sum.Blocks, report.Block{Name: b.Name, Score: s, Removed: contains(names, b.Name)})
+		}
+	}
+	out, err := prune.RemoveBlocks(g, names)
+	if err != nil {
+		return nil, err
+	}
+	// Layers whose producers went away with a block show 0 channels.
+	for i := range p.sum.Layers {
+		if out.Node(p.sum.Layers[i].Name) == nil {
+			p.sum.Layers[i].After = 0
+		}
+	}
+	if _, err := p.tune(out, "layer", c.FinetuneEpochs, c.LR, 0, true); err != nil {
+		return nil, err
+	}
+	noun := "blocks"
+	if len(names) == 1 {
+		noun = "block"
+	}
+	return out, p.addStage("layer", out, fmt.Sprintf("removed %d %s: %v", len(names), noun, names))
+}
+
+func (p *run) quantize(g *graph.Graph) (*graph.Graph, error) {
+	folded, err := graph.FoldBN(g)
+	if err != nil {
+		return nil, err
+	}
+	pruned := filepath.Join(p.dir, FilePruned)
+	if err := onnx.WriteFile(pruned, folded, onnx.WriteOptions{}); err != nil {
+		return nil, err
+	}
+	p.sum.Files["pruned_onnx"] = pruned
+	if !p.cfg.Quantize.Enabled {
+		s, err := p.stageFigures("pruned", folded, fileSize(pruned), pruned)
+		if err != nil {
+			return nil, err
+		}
+		p.sum.Stages = append(p.sum.Stages, s)
+		return folded, nil
+	}
+	q := p.cfg.Quantize
+	copt := cluster.Options{ThresholdScale: q.ThresholdScale, MaxClusters: q.MaxClusters, Method: q.Method, FixedK: q.Clusters, Seed: p.cfg.Seed}
+	shared := filepath.Join(p.dir, FileShared)
+	packed := filepath.Join(p.dir, FilePacked)
+	tune := TuneOptions{Epochs: q.FinetuneEpochs, LR: q.CentroidLR, Batch: p.cfg.Batch}
+	res, err := quantizeGraph(p.e, folded, copt, tune, p.trainSet, p.testSet, shared, packed, q.Float16, p.cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range res.Result.Layers {
+		p.sum.Clusters = append(p.sum.Clusters, report.LayerClusters{Name: l.Param, K: l.K, Weights: len(l.Indices), BitsPerWeight: l.BitsPerWeight})
+	}
+	p.sum.Files["shared_onnx"], p.sum.Files["packed"] = shared, packed
+	s, err := p.stageFigures("quantized", folded, res.PackedBytes, shared)
+	if err != nil {
+		return nil, err
+	}
+	s.Notes = fmt.Sprintf("%.2f bits/weight; ONNX Runtime runs %s (%d bytes)", res.BitsAvg, FileShared, res.ONNXBytes)
+	p.sum.Stages = append(p.sum.Stages, s)
+	return folded, nil
+}

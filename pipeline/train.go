@@ -1,0 +1,137 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/slimgo/slimgo/data"
+	"github.com/slimgo/slimgo/graph"
+	"github.com/slimgo/slimgo/nn"
+	"github.com/slimgo/slimgo/onnx"
+	"github.com/slimgo/slimgo/train"
+)
+
+// TrainOptions are the flags of `slimgo train`.
+type TrainOptions struct {
+	Arch          string
+	Model         string
+	Data          DataOptions
+	Epochs        int
+	Batch         int
+	LR            float64
+	Momentum      float64
+	DecayAll      bool
+	CycleMomentum bool
+	WD            float64
+	Optimizer     string
+	Schedule      string
+	Sparsity      float64
+	Augment       string
+	Out           string
+	Ckpt          string
+	Resume        bool
+	NaNRetries    int
+	Seed          uint64
+	JSON          bool
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// parseAugment turns "crop,flip" into an Augment (nil for none).
+func ParseAugment(s string) (*data.Augment, error) {
+	if s == "" || s == "none" {
+		return nil, nil
+	}
+	a := &data.Augment{}
+	for _, p := range strings.Split(s, ",") {
+		switch strings.TrimSpace(p) {
+		case "crop":
+			a.CropPad = 2
+		case "flip":
+			a.FlipH = true
+		default:
+			return nil, BadInput("unknown --augment item %q (want crop, flip)", p)
+		}
+	}
+	return a, nil
+}
+
+// Train trains a built-in architecture (Arch) or fine-tunes a model
+// (Model) and writes it to Out with the preprocessing it used.
+func Train(e *Env, o *TrainOptions) (map[string]any, error) {
+	if err := CheckOutput(o.Out); err != nil {
+		return nil, err
+	}
+	if err := CheckOutputDir(o.Ckpt); err != nil {
+		return nil, err
+	}
+	var g *graph.Graph
+	var err error
+	if o.Model != "" {
+		if g, err = loadModel(o.Model); err != nil {
+			return nil, err
+		}
+	}
+	trainSet, testSet, err := o.Data.load(e, g)
+	if err != nil {
+		return nil, err
+	}
+	if g == nil {
+		g, err = nn.Build(o.Arch, []int{trainSet.C, trainSet.H, trainSet.W}, len(trainSet.Classes), o.Seed)
+		if err != nil {
+			return nil, AsInput(err)
+		}
+	}
+	if err := checkClasses(g, trainSet); err != nil {
+		return nil, err
+	}
+	aug, _ := ParseAugment(o.Augment)
+	if aug != nil {
+		aug.FillC = trainSet.BlackLevel()
+	}
+	topt := train.Options{
+		Epochs: o.Epochs, Batch: o.Batch, Optimizer: train.OptimizerKind(o.Optimizer), LR: o.LR, Momentum: o.Momentum, DecayAll: o.DecayAll, CycleMomentum: o.CycleMomentum,
+		Nesterov: o.Optimizer == "sgd", WeightDecay: o.WD, Schedule: train.ScheduleKind(o.Schedule), Sparsity: o.Sparsity,
+		Augment: aug, Seed: o.Seed, Progress: e.Log, CheckpointDir: o.Ckpt, Resume: o.Resume, Context: e.Ctx,
+		MaxNaNRetries: o.NaNRetries,
+	}
+	res, err := train.Fit(g, trainSet, testSet, topt)
+	if errors.Is(err, train.ErrStopped) {
+		return nil, fmt.Errorf("interrupted: %s; %s was not written; rerun the same command with --resume to continue from the checkpoint in %s",
+			strings.TrimPrefix(err.Error(), "train: "), o.Out, o.Ckpt)
+	}
+	if errors.Is(err, train.ErrCorruptCheckpoint) {
+		return nil, BadInput("%s; remove %s or train without --resume", strings.TrimPrefix(err.Error(), "train: "), o.Ckpt)
+	}
+	if err != nil {
+		return nil, err
+	}
+	stampData(g, trainSet)
+	if err := onnx.WriteFile(o.Out, g, onnx.WriteOptions{}); err != nil {
+		return nil, err
+	}
+	st, err := g.ComputeStats()
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(e.Log, "wrote %s (%s)\n", filepath.Clean(o.Out), st)
+	return map[string]any{
+		"accuracy":      100 * res.FinalAcc,
+		"loss":          res.FinalLoss,
+		"epochs":        o.Epochs,
+		"images_per_s":  res.ImagesPerSec,
+		"params":        st.Params,
+		"macs":          st.MACs,
+		"out":           o.Out,
+		"preprocessing": trainSet.Preprocess().Summary(),
+	}, nil
+}

@@ -1,0 +1,72 @@
+package train
+
+import (
+	"fmt"
+
+	"github.com/slimgo/slimgo/graph"
+	"github.com/slimgo/slimgo/tensor"
+)
+
+// state is an in-memory copy of everything a NaN retry restores.
+type state struct {
+	params map[string][]float32
+	opt    OptimizerState
+	ck     Checkpoint
+}
+
+func snapshot(g *graph.Graph, o Optimizer, st *Checkpoint) *state {
+	s := &state{params: make(map[string][]float32, len(g.Params)), opt: o.State(), ck: *st}
+	for k, t := range g.Params {
+		s.params[k] = append([]float32(nil), t.Data...)
+	}
+	s.ck.Result.Epochs = append([]EpochStats(nil), st.Result.Epochs...)
+	return s
+}
+
+// restore puts the snapshot back, copying into the graph's own tensors (the
+// executor holds them). Retries and LRScale are kept by the caller.
+func restore(g *graph.Graph, o Optimizer, st *Checkpoint, s *state) {
+	for k, d := range s.params {
+		copy(g.Params[k].Data, d)
+	}
+	o.SetState(s.opt)
+	retries, scale := st.Retries, st.LRScale
+	*st = s.ck
+	st.Result.Epochs = append([]EpochStats(nil), s.ck.Result.Epochs...)
+	st.Retries, st.LRScale = retries, scale
+}
+
+// resumeFrom loads checkpoint c (read from file) into the graph, optimizer
+// and run state after checking it belongs to this run.
+func resumeFrom(g *graph.Graph, o Optimizer, st, c *Checkpoint, file string) error {
+	if c.Seed != st.Seed || c.Epochs != st.Epochs || c.Batch != st.Batch || c.Train != st.Train {
+		return fmt.Errorf("train: checkpoint %s belongs to another run (seed %d, %d epochs, batch %d, %d examples; now seed %d, %d epochs, batch %d, %d examples): remove it or start without resume",
+			file, c.Seed, c.Epochs, c.Batch, c.Train, st.Seed, st.Epochs, st.Batch, st.Train)
+	}
+	if len(c.Params) != len(g.Params) {
+		return fmt.Errorf("train: checkpoint %s has %d parameters, the model %d", file, len(c.Params), len(g.Params))
+	}
+	for k, t := range g.Params {
+		ct := c.Params[k]
+		if ct == nil || !tensor.SameShape(ct.Shape, t.Shape) {
+			var s []int
+			if ct != nil {
+				s = ct.Shape
+			}
+			return fmt.Errorf("train: checkpoint %s: parameter %q has shape %v, the model %v", file, k, s, t.Shape)
+		}
+	}
+	if err := o.SetState(c.Opt); err != nil {
+		return fmt.Errorf("train: checkpoint %s: %w", file, err)
+	}
+	for k, t := range g.Params {
+		copy(t.Data, c.Params[k].Data)
+	}
+	params := st.Params
+	*st = *c
+	st.Params = params
+	if st.LRScale == 0 {
+		st.LRScale = 1
+	}
+	return nil
+}
