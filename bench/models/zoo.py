@@ -119,6 +119,7 @@ def folded_vgg(m):
 
 
 def rgb_folder(out, ntrain, ntest, seed):
+    sys.dont_write_bytecode = True  # no __pycache__ in the repository
     sys.path.insert(0, HERE)
     import user_models
 
