@@ -78,6 +78,12 @@ type PackOptions struct {
 	// Compression stages 1-2 only) and so writes a version 1 file. By
 	// default each layer's indices are Huffman-coded when that is smaller.
 	NoEntropy bool
+	// Float16Params, in a self-contained file (WriteModel), stores every
+	// non-clustered parameter as IEEE half floats, rounded, even where that
+	// changes a value. The caller must check that the model's outputs are
+	// unchanged (pipeline does, on a fixed random input); without it only
+	// parameters whose every value is exactly a half float are stored so.
+	Float16Params bool
 }
 
 // IndexCoding says how a clustered tensor's indices are stored.
@@ -205,6 +211,13 @@ func PackStats(r *Result, opt PackOptions) ([]LayerPacking, error) {
 // parameter (missing, other size, an index >= K, K outside 1..256), if a
 // name or shape cannot be represented, or on a write error.
 func WritePacked(w io.Writer, g *graph.Graph, r *Result, opt PackOptions) (int64, error) {
+	return writePacked(w, g, r, opt, nil)
+}
+
+// writePacked writes a version 1 or 2 file when graph is nil, else a
+// version 3 file whose payload starts with pre (the encoded graph
+// section, see model.go).
+func writePacked(w io.Writer, g *graph.Graph, r *Result, opt PackOptions, pre []byte) (int64, error) {
 	layers := map[string]*LayerResult{}
 	if r != nil {
 		for i := range r.Layers {
@@ -224,8 +237,11 @@ func WritePacked(w io.Writer, g *graph.Graph, r *Result, opt PackOptions) (int64
 		names = append(names, k)
 	}
 	slices.Sort(names)
-	var body []byte
+	body := pre
 	version := packVersion1
+	if pre != nil {
+		version = packVersion3
+	}
 	for _, name := range names {
 		p := g.Params[name]
 		if len(name) > math.MaxUint16 {
@@ -244,6 +260,13 @@ func WritePacked(w io.Writer, g *graph.Graph, r *Result, opt PackOptions) (int64
 			body = binary.LittleEndian.AppendUint32(body, uint32(d))
 		}
 		l := layers[name]
+		if l == nil && pre != nil && (opt.Float16Params || f16Exact(p.Data)) {
+			body = append(body, kindFloat16)
+			for _, v := range p.Data {
+				body = binary.LittleEndian.AppendUint16(body, Float16(v))
+			}
+			continue
+		}
 		if l == nil {
 			body = append(body, kindFloat)
 			for _, v := range p.Data {
@@ -255,7 +278,7 @@ func WritePacked(w io.Writer, g *graph.Graph, r *Result, opt PackOptions) (int64
 		plan := planLayer(l, opt)
 		if plan.Coding == CodingHuffman {
 			body = append(body, kindHuffman)
-			version = packVersion
+			version = max(version, packVersion)
 		} else {
 			body = append(body, kindClustered)
 		}
@@ -365,6 +388,9 @@ func WritePackedFile(path string, g *graph.Graph, r *Result, opt PackOptions) (n
 // Packed is a decoded packed file.
 type Packed struct {
 	Version int
+	// Graph is the model's graph without parameters (version 3 only; nil
+	// for a weight-only file). ReadModel fills its parameters.
+	Graph   *graph.Graph
 	Tensors []PackedTensor // in file order (sorted by name)
 }
 
@@ -397,8 +423,8 @@ func ReadPacked(r io.Reader) (*Packed, error) {
 		return nil, fmt.Errorf("cluster: not a slimgo packed file (magic %q)", hdr[:8])
 	}
 	version := int(binary.LittleEndian.Uint16(hdr[8:]))
-	if version != packVersion1 && version != packVersion {
-		return nil, fmt.Errorf("cluster: packed file version %d, this build reads %d and %d", version, packVersion1, packVersion)
+	if version != packVersion1 && version != packVersion && version != packVersion3 {
+		return nil, fmt.Errorf("cluster: packed file version %d, this build reads %d to %d", version, packVersion1, packVersion3)
 	}
 	count := binary.LittleEndian.Uint32(hdr[12:])
 	length := binary.LittleEndian.Uint64(hdr[16:])
@@ -423,6 +449,11 @@ func ReadPacked(r io.Reader) (*Packed, error) {
 	}
 	p := &Packed{Version: version}
 	d := decoder{b: body, version: version}
+	if version >= packVersion3 {
+		if p.Graph, err = d.graphSection(); err != nil {
+			return nil, fmt.Errorf("cluster: packed file: %w", err)
+		}
+	}
 	for i := range count {
 		t, err := d.record()
 		if err != nil {
@@ -530,6 +561,18 @@ func (d *decoder) record() (PackedTensor, error) {
 		t.Data = make([]float32, n)
 		for i := range t.Data {
 			t.Data[i] = math.Float32frombits(binary.LittleEndian.Uint32(vb[4*i:]))
+		}
+	case kindFloat16:
+		if d.version < packVersion3 {
+			return t, fmt.Errorf("tensor %q: float16 record in a version %d file", t.Name, d.version)
+		}
+		vb, err := d.take(2 * n)
+		if err != nil {
+			return t, fmt.Errorf("tensor %q %v: %d float16 values: %w", t.Name, t.Shape, n, err)
+		}
+		t.Data = make([]float32, n)
+		for i := range t.Data {
+			t.Data[i] = FromFloat16(binary.LittleEndian.Uint16(vb[2*i:]))
 		}
 	case kindClustered, kindHuffman:
 		if kind == kindHuffman && d.version < packVersion {

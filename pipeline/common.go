@@ -3,11 +3,13 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/slimgo/slimgo/cluster"
 	"github.com/slimgo/slimgo/data"
 	"github.com/slimgo/slimgo/graph"
 	"github.com/slimgo/slimgo/onnx"
@@ -189,16 +191,42 @@ func modelPrep(g *graph.Graph) map[string]any {
 	return p.Summary()
 }
 
-// loadModel reads an ONNX model; every failure is bad input (exit 2).
+// loadModel reads a model, an ONNX file or a self-contained .slimpack
+// (told apart by the file's first bytes, whatever its extension); every
+// failure is bad input (exit 2).
 func loadModel(path string) (*graph.Graph, error) {
 	if path == "" {
 		return nil, BadInput("--model is required")
+	}
+	packed, err := isPackedFile(path)
+	if err != nil {
+		return nil, AsInput(err)
+	}
+	if packed {
+		g, _, err := cluster.ReadModelFile(path)
+		if err != nil {
+			return nil, AsInput(err)
+		}
+		return g, nil
 	}
 	g, err := onnx.ReadFile(path)
 	if err != nil {
 		return nil, AsInput(err)
 	}
 	return g, nil
+}
+
+// isPackedFile reports whether the file at path starts with the packed
+// file's magic.
+func isPackedFile(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	var b [8]byte
+	n, _ := io.ReadFull(f, b[:])
+	return cluster.IsPacked(b[:n]), nil
 }
 
 // inputCHW returns the model's single input as [C,H,W].

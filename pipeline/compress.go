@@ -526,11 +526,13 @@ func (p *run) quantize(g *graph.Graph) (*graph.Graph, error) {
 		p.sum.Clusters = append(p.sum.Clusters, report.LayerClusters{Name: l.Param, K: l.K, Weights: len(l.Indices), BitsPerWeight: l.BitsPerWeight})
 	}
 	p.sum.Files["shared_onnx"], p.sum.Files["packed"] = shared, packed
+	p.sum.WeightsOnlyBytes = res.WeightsOnlyBytes
 	s, err := p.stageFigures("quantized", folded, res.PackedBytes, shared)
 	if err != nil {
 		return nil, err
 	}
-	s.Notes = fmt.Sprintf("%.2f bits/weight; ONNX Runtime runs %s (%d bytes)", res.BitsAvg, FileShared, res.ONNXBytes)
+	s.Notes = fmt.Sprintf("%.2f bits/weight; %s holds graph and weights (%d bytes; the weights alone %d); ONNX Runtime runs %s (%d bytes)",
+		res.BitsAvg, FilePacked, res.PackedBytes, res.WeightsOnlyBytes, FileShared, res.ONNXBytes)
 	p.sum.Stages = append(p.sum.Stages, s)
 	return folded, nil
 }

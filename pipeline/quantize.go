@@ -2,10 +2,14 @@ package pipeline
 
 import (
 	"fmt"
+	"io"
+	"math"
 	"os"
+	"slices"
 
 	"github.com/slimgo/slimgo/cluster"
 	"github.com/slimgo/slimgo/data"
+	"github.com/slimgo/slimgo/engine"
 	"github.com/slimgo/slimgo/graph"
 	"github.com/slimgo/slimgo/onnx"
 	"github.com/slimgo/slimgo/tensor"
@@ -59,12 +63,16 @@ func (c *centroidTuning) AddGrad(_ *graph.Graph, grads map[string]*tensor.Tensor
 // quantizeResult is what quantizeGraph reports.
 type quantizeResult struct {
 	Result      *cluster.Result
-	PackedBytes int64
-	ONNXBytes   int64
-	Accuracy    float64 // percent, -1 without data
-	BitsAvg     float64 // index + codebook bits per weight at fixed index width
-	StoredBits  float64 // the same as stored in the packed file (indices entropy-coded where smaller)
-	Clusters    []map[string]any
+	PackedBytes int64 // the self-contained .slimpack (graph + weights)
+	// WeightsOnlyBytes is the size the weights alone take (a version 2
+	// file, as earlier builds wrote; not written to disk).
+	WeightsOnlyBytes int64
+	Float16Params    bool // non-clustered parameters stored as float16
+	ONNXBytes        int64
+	Accuracy         float64 // percent, -1 without data
+	BitsAvg          float64 // index + codebook bits per weight at fixed index width
+	StoredBits       float64 // the same as stored in the packed file (indices entropy-coded where smaller)
+	Clusters         []map[string]any
 }
 
 // quantizeGraph clusters g in place, optionally fine-tunes the centroids,
@@ -123,6 +131,9 @@ func Quantize(e *Env, o *QuantizeOptions) (map[string]any, error) {
 	summary["bytes"] = res.PackedBytes
 	summary["onnx_bytes"] = res.ONNXBytes
 	summary["compression"] = float64(fileSize(o.Model)) / float64(res.PackedBytes)
+	summary["weights_only_bytes"] = res.WeightsOnlyBytes
+	summary["weights_only_compression"] = float64(fileSize(o.Model)) / float64(res.WeightsOnlyBytes)
+	summary["float16_params"] = res.Float16Params
 	summary["out"], summary["packed"] = o.Out, o.Packed
 	if p := modelPrep(g); p != nil {
 		summary["preprocessing"] = p
@@ -168,13 +179,6 @@ func finishQuantize(e *Env, g *graph.Graph, res *quantizeResult, tune TuneOption
 			}
 		}
 	}
-	if te := testSet; te != nil {
-		ev, err := train.Evaluate(g, te, 256)
-		if err != nil {
-			return err
-		}
-		res.Accuracy = 100 * ev.Accuracy
-	}
 	popt := cluster.PackOptions{Float16Codebook: f16}
 	packing, err := cluster.PackStats(r, popt)
 	if err != nil {
@@ -197,15 +201,133 @@ func finishQuantize(e *Env, g *graph.Graph, res *quantizeResult, tune TuneOption
 		res.StoredBits = storedBits / float64(totalW)
 	}
 	g.Meta["slimgo.stage"] = "quantized"
-	if err := onnx.WriteFile(out, g, onnx.WriteOptions{Shared: shared}); err != nil {
+	popt.Float16Params, err = float16Harmless(g, r)
+	if err != nil {
 		return err
 	}
-	res.ONNXBytes = fileSize(out)
-	n, err := cluster.WritePackedFile(packed, g, r, popt)
+	res.Float16Params = popt.Float16Params
+	if res.WeightsOnlyBytes, err = cluster.WritePacked(io.Discard, g, r, cluster.PackOptions{Float16Codebook: f16}); err != nil {
+		return err
+	}
+	// The packed file is written first and read back: the model measured
+	// and exported as ONNX is the one it restores (float16 values included).
+	n, err := cluster.WriteModelFile(packed, g, r, popt)
 	if err != nil {
-		os.Remove(out)
 		return err
 	}
 	res.PackedBytes = n
+	restored, _, err := cluster.ReadModelFile(packed)
+	if err != nil {
+		return fmt.Errorf("reading back %s: %w", packed, err)
+	}
+	for name, t := range restored.Params {
+		copy(g.Params[name].Data, t.Data)
+	}
+	if te := testSet; te != nil {
+		ev, err := train.Evaluate(restored, te, 256)
+		if err != nil {
+			return err
+		}
+		res.Accuracy = 100 * ev.Accuracy
+	}
+	if err := onnx.WriteFile(out, g, onnx.WriteOptions{Shared: shared}); err != nil {
+		os.Remove(packed)
+		return err
+	}
+	res.ONNXBytes = fileSize(out)
 	return nil
+}
+
+// Float16 parameters are accepted when, on a fixed random batch, no output
+// moves by more than f16Tol of the largest |output| and no row's arg-max
+// changes. Rounding to float16 moves each value by at most 2^-11 of itself
+// (4.9e-4); 1e-3 of the output range is about two such steps, far below
+// the logit gaps that decide a class; the accuracy reported is measured on
+// the restored model in any case, so whatever remains shows there.
+const (
+	f16Tol   = 1e-3
+	f16Batch = 8
+)
+
+// float16Harmless reports whether storing g's non-clustered parameters as
+// float16 leaves the model's outputs unchanged (see f16Tol). A model whose
+// input size is not fixed is not checked (false).
+func float16Harmless(g *graph.Graph, r *cluster.Result) (bool, error) {
+	if len(g.Inputs) != 1 || len(g.Outputs) == 0 {
+		return false, nil
+	}
+	shape := slices.Clone(g.Inputs[0].Shape)
+	if len(shape) == 0 {
+		return false, nil
+	}
+	shape[0] = f16Batch
+	for _, d := range shape[1:] {
+		if d <= 0 {
+			return false, nil
+		}
+	}
+	clustered := map[string]bool{}
+	for _, l := range r.Layers {
+		clustered[l.Param] = true
+	}
+	half := g.Clone()
+	changed := false
+	for name, t := range half.Params {
+		if clustered[name] {
+			continue
+		}
+		for i, v := range t.Data {
+			h := cluster.FromFloat16(cluster.Float16(v))
+			changed = changed || h != v
+			t.Data[i] = h
+		}
+	}
+	if !changed {
+		return true, nil
+	}
+	x := tensor.New(shape...)
+	x.FillNormal(tensor.NewRNG(12345), 0, 1)
+	run := func(m *graph.Graph) (*tensor.Tensor, error) {
+		ex, err := engine.New(m)
+		if err != nil {
+			return nil, err
+		}
+		return ex.Forward(x, false)
+	}
+	a, err := run(g)
+	if err != nil {
+		return false, err
+	}
+	b, err := run(half)
+	if err != nil {
+		return false, err
+	}
+	scale := 0.0
+	for _, v := range a.Data {
+		scale = max(scale, math.Abs(float64(v)))
+	}
+	for i, v := range a.Data {
+		if math.Abs(float64(v-b.Data[i])) > f16Tol*scale || math.IsNaN(float64(b.Data[i])) {
+			return false, nil
+		}
+	}
+	if len(a.Shape) == 2 {
+		for i := range a.Shape[0] {
+			ra, rb := a.Data[i*a.Shape[1]:(i+1)*a.Shape[1]], b.Data[i*a.Shape[1]:(i+1)*a.Shape[1]]
+			if argmax(ra) != argmax(rb) {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
+}
+
+func argmax(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
 }

@@ -137,6 +137,11 @@ type Summary struct {
 	Episodes    []Episode       `json:"episodes,omitempty"`     // DDPG search, in order
 	Blocks      []Block         `json:"blocks,omitempty"`       // residual blocks scored by layer pruning
 	Clusters    []LayerClusters `json:"layer_clusters,omitempty"`
+	// WeightsOnlyBytes is what the delivered model's weights alone take
+	// packed (codebooks, indices, other parameters as float32; no graph),
+	// beside the last stage's Bytes, the self-contained file; 0 = not
+	// measured.
+	WeightsOnlyBytes int64 `json:"weights_only_bytes,omitempty"`
 	// SpeedCheck, when present, holds the side-by-side timing the
 	// speed-ups are computed from (see SpeedCheck).
 	SpeedCheck *SpeedCheck `json:"speed_check,omitempty"`
@@ -375,7 +380,8 @@ func (s *Summary) Validate() error {
 // bytes_before, bytes (first and last stage), compression, speedup (0 =
 // not measured), speedup_ort and speedup_ort_batch1 (when measured), mac_reduction,
 // param_reduction, best_episode (1-based, when a search ran),
-// removed_blocks (names), ratios (layer -> ratio, when chosen) and clusters
+// weights_only_compression (bytes_before / WeightsOnlyBytes, when
+// measured), removed_blocks (names), ratios (layer -> ratio, when chosen) and clusters
 // (layer -> K). Values are JSON types (float64, string, []any,
 // map[string]any), so the map prints the same through encoding/json and the
 // CLI's plain listing. summary.json is exactly this object.
@@ -406,6 +412,9 @@ func (s *Summary) JSON() (map[string]any, error) {
 		"mac_reduction":   s.MACReduction(),
 		"param_reduction": s.ParamReduction(),
 		"report":          s.Report,
+	}
+	if s.WeightsOnlyBytes > 0 {
+		derived["weights_only_compression"] = ratio(float64(b.Bytes), float64(s.WeightsOnlyBytes))
 	}
 	removed := []any{}
 	for _, n := range s.RemovedBlocks() {

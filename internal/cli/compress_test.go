@@ -175,10 +175,18 @@ func checkPackedRestores(t *testing.T, out string, shared *graph.Graph) {
 	if err := pk.Apply(restored); err != nil {
 		t.Fatal(err)
 	}
+	// and alone (graph included) it restores the same model.
+	alone, _, err := cluster.ReadModelFile(filepath.Join(out, pipeline.FilePacked))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(alone.Params) != len(shared.Params) || len(alone.Nodes) == 0 {
+		t.Fatalf("the slimpack alone restores %d params, %d nodes; shared ONNX has %d params", len(alone.Params), len(alone.Nodes), len(shared.Params))
+	}
 	for k, p := range shared.Params {
 		for i, v := range p.Data {
-			if restored.Params[k].Data[i] != v {
-				t.Fatalf("packed file restores %s[%d] = %g, shared ONNX has %g", k, i, restored.Params[k].Data[i], v)
+			if restored.Params[k].Data[i] != v || alone.Params[k].Data[i] != v {
+				t.Fatalf("packed file restores %s[%d] = %g (alone %g), shared ONNX has %g", k, i, restored.Params[k].Data[i], alone.Params[k].Data[i], v)
 			}
 		}
 	}
