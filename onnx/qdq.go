@@ -20,12 +20,26 @@ package onnx
 //   - MaxPool, Flatten, Reshape, Identity and Dropout pass their input's
 //     quantization parameters on (ONNX Runtime drops Q/DQ pairs around such
 //     ops only when the scales match);
-//   - graph outputs stay float.
+//   - graph outputs stay float;
+//   - with int8 activations, a value read by several nodes gets a
+//     QuantizeLinear/DequantizeLinear pair per reader, each with its own
+//     scale and zero-point initializers (the quantizer's "dedicated QDQ
+//     pair"; separate initializers keep ONNX Runtime's common-subexpression
+//     elimination from merging them again). On x86 ONNX Runtime runs s8
+//     activations by turning them into u8 pair by pair
+//     (QDQS8ToU8Transformer), which skips a Q read by several DQs and so
+//     leaves its neighbours in float. Measured on resnet8 (ONNX Runtime 1.30, Xeon
+//     with AVX512-VNNI): shared pairs fuse 3 of 9 Convs, dedicated pairs 8
+//     of 9 (a Relu whose output fans out keeps its own node, as
+//     ReluQuantFusion wants a single reader); uint8 activations need no
+//     copies and fuse all 9 Convs, 3 Adds, the pooling and the Gemm, which
+//     is why the pipeline writes u8 activations by default.
 
 import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/slimgo/slimgo/graph"
 	"github.com/slimgo/slimgo/onnx/pb"
@@ -37,9 +51,10 @@ type QDQ struct {
 	// Ranges holds the calibrated [min, max] of activation values by name;
 	// every value QDQValues lists needs one.
 	Ranges map[string][2]float32
-	// Unsigned writes activations as uint8 (U8S8); by default they are int8
-	// (S8S8, what ONNX Runtime recommends for QDQ CNNs on x86).
-	Unsigned bool
+	// Signed writes activations as int8 (S8S8, what ONNX Runtime's docs
+	// recommend for QDQ CNNs on x86); by default they are uint8 (U8S8),
+	// which ONNX Runtime fuses fully on x86 (see the placement rules above).
+	Signed bool
 }
 
 // passThrough ops reuse their input's quantization parameters.
@@ -180,6 +195,7 @@ type qparams struct {
 	scale string // initializer names
 	zero  string
 	s     float32
+	z     int32
 }
 
 // qdqExport is the state of one QDQ export.
@@ -189,6 +205,7 @@ type qdqExport struct {
 	act    map[string]qparams // quantized activation -> its parameters
 	rename map[string]string  // activation -> its DequantizeLinear output
 	wq     map[string]bool    // params written as DequantizeLinear outputs
+	fanout map[string]bool    // quantized activations given a pair per reader
 }
 
 // weightAxis returns the output-channel axis of n's weight and whether n's
@@ -235,20 +252,26 @@ func (x *qdqExport) prepare(order []*graph.Node) {
 }
 
 func (x *qdqExport) zeroTensor(name string, shape []int, n int) *pb.TensorProto {
-	if x.opt.Unsigned {
+	if !x.opt.Signed {
 		return uint8Tensor(name, shape, make([]uint8, n))
 	}
 	return int8Tensor(name, shape, make([]int8, n))
 }
 
-// quantize adds Q -> DQ after activation v with parameters p.
+// quantize adds Q -> DQ after activation v with parameters p, read by
+// every consumer of v.
 func (x *qdqExport) quantize(v string, p qparams) {
+	x.act[v] = p
+	x.rename[v] = x.pair(v, p)
+}
+
+// pair emits Q -> DQ of v with parameters p and returns the DQ's output.
+func (x *qdqExport) pair(v string, p qparams) string {
 	e := x.e
 	q, dq := e.fresh(v+"_quantized"), e.fresh(v+"_dequantized")
 	e.emit(e.fresh(v+"_QuantizeLinear"), "QuantizeLinear", []string{v, p.scale, p.zero}, []string{q})
 	e.emit(e.fresh(v+"_DequantizeLinear"), "DequantizeLinear", []string{q, p.scale, p.zero}, []string{dq})
-	x.act[v] = p
-	x.rename[v] = dq
+	return dq
 }
 
 // calibrated makes v's parameters from its calibrated range.
@@ -260,16 +283,21 @@ func (x *qdqExport) calibrated(v string) (qparams, error) {
 	if math.IsNaN(float64(r[0])) || math.IsNaN(float64(r[1])) || r[0] > r[1] {
 		return qparams{}, fmt.Errorf("QDQ export: value %q has a bad range [%g, %g]", v, r[0], r[1])
 	}
-	s, z := ActQuant(r[0], r[1], x.opt.Unsigned)
+	s, z := ActQuant(r[0], r[1], !x.opt.Signed)
+	return x.paramInits(v, s, z), nil
+}
+
+// paramInits writes scale s and zero point z of v as initializers.
+func (x *qdqExport) paramInits(v string, s float32, z int32) qparams {
 	e := x.e
-	p := qparams{scale: e.fresh(v + "_scale"), zero: e.fresh(v + "_zero_point"), s: s}
+	p := qparams{scale: e.fresh(v + "_scale"), zero: e.fresh(v + "_zero_point"), s: s, z: z}
 	e.gp.Initializer = append(e.gp.Initializer, floatTensor(p.scale, []int{}, []float32{s}))
-	if x.opt.Unsigned {
+	if !x.opt.Signed {
 		e.gp.Initializer = append(e.gp.Initializer, uint8Tensor(p.zero, []int{}, []uint8{uint8(z)}))
 	} else {
 		e.gp.Initializer = append(e.gp.Initializer, int8Tensor(p.zero, []int{}, []int8{int8(z)}))
 	}
-	return p, nil
+	return p
 }
 
 // params writes n's quantized weight (and bias) as DequantizeLinear nodes
@@ -317,11 +345,21 @@ func (x *qdqExport) params(n *graph.Node) error {
 // and Q/DQ after each quantized output.
 func (x *qdqExport) nodes(order []*graph.Node) error {
 	plan := qdqPlan(x.e.g, order)
+	readers := map[string]int{}
+	for _, n := range order {
+		for _, in := range slices.Compact(slices.Sorted(slices.Values(n.Inputs))) {
+			readers[in]++
+		}
+	}
 	for _, v := range x.e.g.Inputs {
 		if plan[v.Name] {
 			p, err := x.calibrated(v.Name)
 			if err != nil {
 				return err
+			}
+			if !x.opt.Signed && readers[v.Name] > 1 {
+				x.act[v.Name], x.fanout[v.Name] = p, true
+				continue
 			}
 			x.quantize(v.Name, p)
 		}
@@ -332,10 +370,18 @@ func (x *qdqExport) nodes(order []*graph.Node) error {
 		}
 		c := *n
 		c.Inputs = make([]string, len(n.Inputs))
+		mine := map[string]string{} // this reader's own pairs
 		for i, in := range n.Inputs {
 			c.Inputs[i] = in
 			if r, ok := x.rename[in]; ok {
 				c.Inputs[i] = r
+			}
+			if x.fanout[in] {
+				if mine[in] == "" {
+					p := x.act[in]
+					mine[in] = x.pair(in, x.paramInits(in, p.s, p.z))
+				}
+				c.Inputs[i] = mine[in]
 			}
 		}
 		if err := x.e.node(&c); err != nil {
@@ -351,6 +397,10 @@ func (x *qdqExport) nodes(order []*graph.Node) error {
 				if p, err = x.calibrated(o); err != nil {
 					return err
 				}
+			}
+			if !x.opt.Signed && readers[o] > 1 {
+				x.act[o], x.fanout[o] = p, true // pairs made per reader
+				continue
 			}
 			x.quantize(o, p)
 		}

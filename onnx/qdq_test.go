@@ -179,6 +179,27 @@ func TestQDQStructure(t *testing.T) {
 	if p := prod[m.Graph.Output[0].GetName()]; p.GetOpType() == "DequantizeLinear" {
 		t.Error("the graph output is quantized; it should stay float")
 	}
+	// With int8 activations every QuantizeLinear has one reader (dedicated
+	// pairs), so ONNX Runtime's s8 -> u8 conversion can take each pair.
+	b, err = Marshal(f, WriteOptions{QDQ: &QDQ{Ranges: ranges, Signed: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ms pb.ModelProto
+	if err := proto.Unmarshal(b, &ms); err != nil {
+		t.Fatal(err)
+	}
+	readers := map[string]int{}
+	for _, n := range ms.Graph.Node {
+		for _, in := range n.Input {
+			readers[in]++
+		}
+	}
+	for _, n := range ms.Graph.Node {
+		if n.GetOpType() == "QuantizeLinear" && readers[n.Output[0]] != 1 {
+			t.Errorf("s8: %s is read by %d nodes, want 1", n.GetName(), readers[n.Output[0]])
+		}
+	}
 	if _, err := Marshal(f, WriteOptions{QDQ: &QDQ{Ranges: ranges}, Opset: 12}); err == nil {
 		t.Error("QDQ at opset 12 accepted")
 	}
@@ -213,8 +234,8 @@ func TestQDQRunsInORT(t *testing.T) {
 		opt  WriteOptions
 	}{
 		{fl, WriteOptions{FoldBN: true}},
-		{s8, WriteOptions{QDQ: &QDQ{Ranges: ranges}}},
-		{u8, WriteOptions{QDQ: &QDQ{Ranges: ranges, Unsigned: true}, Opset: 17}},
+		{s8, WriteOptions{QDQ: &QDQ{Ranges: ranges, Signed: true}}},
+		{u8, WriteOptions{QDQ: &QDQ{Ranges: ranges}, Opset: 17}},
 	} {
 		if err := WriteFile(c.path, f, c.opt); err != nil {
 			t.Fatal(err)

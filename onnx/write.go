@@ -141,7 +141,7 @@ func exportModel(g *graph.Graph, opt WriteOptions) (*pb.ModelProto, error) {
 	}
 	var qdq *qdqExport
 	if opt.QDQ != nil {
-		qdq = &qdqExport{e: e, opt: opt.QDQ, act: map[string]qparams{}, rename: map[string]string{}, wq: map[string]bool{}}
+		qdq = &qdqExport{e: e, opt: opt.QDQ, act: map[string]qparams{}, rename: map[string]string{}, wq: map[string]bool{}, fanout: map[string]bool{}}
 		qdq.prepare(order)
 	}
 	for _, k := range sortedMeta(paramSet(g.Params)) {
