@@ -184,62 +184,89 @@ func quantizeInt8(e *Env, o *QuantizeOptions) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := min(o.Int8.CalibSize, tr.Len()/2)
-	if n < 1 {
-		return nil, &InputError{fmt.Errorf("%d training images are too few to hold out a calibration split", tr.Len())}
-	}
-	_, val, err := tr.Split(n, tensor.NewRNG(o.Seed^0xca1b))
+	calib, err := writeInt8(e, f, tr, o.Int8, o.Out, o.Seed)
 	if err != nil {
 		return nil, err
-	}
-	method := o.Int8.Calibrate
-	if method == "" {
-		method = "minmax"
-	}
-	fmt.Fprintf(e.Log, "calibrating %s on %d held-out training images\n", method, val.Len())
-	ranges, err := Calibrate(f, val, method, o.Int8.Percentile)
-	if err != nil {
-		return nil, err
-	}
-	f.Meta["slimgo.stage"] = "int8"
-	if err := onnx.WriteFile(o.Out, f, onnx.WriteOptions{QDQ: &onnx.QDQ{Ranges: ranges, Signed: o.Int8.Signed}}); err != nil {
-		return nil, err
-	}
-	act := "u8"
-	if o.Int8.Signed {
-		act = "s8"
 	}
 	summary["bytes"] = fileSize(o.Out)
 	summary["compression"] = float64(fileSize(o.Model)) / float64(fileSize(o.Out))
 	summary["out"] = o.Out
-	summary["calibration"] = map[string]any{"method": method, "images": val.Len(), "percentile": o.Int8.Percentile, "activations": act, "values": len(ranges)}
+	summary["calibration"] = calib
 	if p := modelPrep(g); p != nil {
 		summary["preprocessing"] = p
 	}
-	if !ort.Available() {
-		fmt.Fprintf(e.Log, "wrote %s (%d bytes); node is not installed, so its accuracy in ONNX Runtime is not measured\n", o.Out, fileSize(o.Out))
-		return summary, nil
+	if err := ortInt8(e, f, o.Out, te, summary); err != nil {
+		return nil, err
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(o.Out), ".int8")
+	fmt.Fprintf(e.Log, "wrote %s (%d bytes, static int8 QDQ)\n", o.Out, fileSize(o.Out))
+	return summary, nil
+}
+
+// writeInt8 calibrates the BN-folded f on a split of CalibSize images held
+// out from tr and writes the static int8 QDQ model to out; it returns what
+// the calibration used.
+func writeInt8(e *Env, f *graph.Graph, tr *data.Dataset, o *Int8Options, out string, seed uint64) (map[string]any, error) {
+	n := min(o.CalibSize, tr.Len()/2)
+	if n < 1 {
+		return nil, &InputError{fmt.Errorf("%d training images are too few to hold out a calibration split", tr.Len())}
+	}
+	_, val, err := tr.Split(n, tensor.NewRNG(seed^0xca1b))
 	if err != nil {
 		return nil, err
+	}
+	method := o.Calibrate
+	if method == "" {
+		method = "minmax"
+	}
+	fmt.Fprintf(e.Log, "calibrating %s on %d held-out training images\n", method, val.Len())
+	ranges, err := Calibrate(f, val, method, o.Percentile)
+	if err != nil {
+		return nil, err
+	}
+	g := f.Clone()
+	g.Meta["slimgo.stage"] = "int8"
+	if err := onnx.WriteFile(out, g, onnx.WriteOptions{QDQ: &onnx.QDQ{Ranges: ranges, Signed: o.Signed}}); err != nil {
+		return nil, err
+	}
+	act := "u8"
+	if o.Signed {
+		act = "s8"
+	}
+	c := map[string]any{"method": method, "images": val.Len(), "activations": act, "values": len(ranges)}
+	if method == "percentile" {
+		c["percentile"] = o.Percentile
+	}
+	return c, nil
+}
+
+// ortInt8 measures the int8 model int8Path and its float32 counterpart
+// (f, written BN folded to a temporary file) in ONNX Runtime: accuracy on
+// te and images/s at batch 1 and 64, the two alternated SpeedRounds times
+// (best of each), into summary. Without node it only says so.
+func ortInt8(e *Env, f *graph.Graph, int8Path string, te *data.Dataset, summary map[string]any) error {
+	if !ort.Available() {
+		fmt.Fprintf(e.Log, "node is not installed: the int8 model's accuracy and speed in ONNX Runtime are not measured\n")
+		return nil
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(int8Path), ".int8")
+	if err != nil {
+		return err
 	}
 	defer os.RemoveAll(tmp)
 	float := filepath.Join(tmp, "float.onnx")
 	if err := onnx.WriteFile(float, f, onnx.WriteOptions{}); err != nil {
-		return nil, err
+		return err
 	}
-	accs, err := ortAccuracies([]string{float, o.Out}, te)
+	accs, err := ortAccuracies([]string{float, int8Path}, te)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	summary["float_accuracy_ort"], summary["accuracy"] = accs[0], accs[1]
 	fmt.Fprintf(e.Log, "ONNX Runtime accuracy on %d test images: float32 %.2f%%, int8 %.2f%%\n", te.Len(), accs[0], accs[1])
-	// Speed, float and int8 alternated SpeedRounds times, best of each.
 	var f64, f1, q64, q1 float64
 	for range SpeedRounds {
 		a, b := ortSpeed(e, f, float, tmp, 64)
-		c, d := ortSpeed(e, f, o.Out, tmp, 64)
+		c, d := ortSpeed(e, f, int8Path, tmp, 64)
 		f64, f1, q64, q1 = max(f64, a), max(f1, b), max(q64, c), max(q1, d)
 	}
 	summary["ort_images_per_s_batch64"], summary["ort_images_per_s_batch1"] = f64, f1
@@ -247,6 +274,5 @@ func quantizeInt8(e *Env, o *QuantizeOptions) (map[string]any, error) {
 	summary["ort_images_per_s"], summary["ort_images_per_s_int8"] = f64, q64
 	fmt.Fprintf(e.Log, "ONNX Runtime images/s (best of %d): float32 %.0f (batch 64), %.0f (batch 1); int8 %.0f (batch 64), %.0f (batch 1)\n",
 		SpeedRounds, f64, f1, q64, q1)
-	fmt.Fprintf(e.Log, "wrote %s (%d bytes, static int8 QDQ)\n", o.Out, fileSize(o.Out))
-	return summary, nil
+	return nil
 }

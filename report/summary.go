@@ -137,6 +137,9 @@ type Summary struct {
 	Episodes    []Episode       `json:"episodes,omitempty"`     // DDPG search, in order
 	Blocks      []Block         `json:"blocks,omitempty"`       // residual blocks scored by layer pruning
 	Clusters    []LayerClusters `json:"layer_clusters,omitempty"`
+	// Int8, when compress wrote a static int8 model (quantize.int8), holds
+	// its calibration and ONNX Runtime figures (keys as quantize --int8).
+	Int8 map[string]any `json:"int8,omitempty"`
 	// SpeedCheck, when present, holds the side-by-side timing the
 	// speed-ups are computed from (see SpeedCheck).
 	SpeedCheck *SpeedCheck `json:"speed_check,omitempty"`

@@ -77,6 +77,30 @@ func TestQuantizeInt8(t *testing.T) {
 			}
 		})
 	}
+	// compress with quantize.int8 (and nothing else) writes model.int8.onnx
+	// and its figures.
+	t.Run("compress quantize.int8", func(t *testing.T) {
+		cfg := filepath.Join(dir, "int8.yaml")
+		y := "sparse: {epochs: 0}\nchannel: {method: none}\nlayer: {blocks: 0}\nquantize: {enabled: false, int8: true}\n"
+		if err := os.WriteFile(cfg, []byte(y), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(dir, "compress")
+		m := run(append([]string{"compress", "--model", model, "--out", out, "--config", cfg}, data...)...)
+		f8, _ := m["int8"].(map[string]any)
+		acc, ok1 := f8["accuracy"].(float64)
+		fl, ok2 := f8["float_accuracy_ort"].(float64)
+		if !ok1 || !ok2 {
+			t.Fatalf("summary int8 = %v, want accuracy and float_accuracy_ort", m["int8"])
+		}
+		if math.Abs(acc-fl) > 1 {
+			t.Errorf("compress int8 accuracy %.2f%% is more than 1 point from float32's %.2f%%", acc, fl)
+		}
+		st, err := os.Stat(filepath.Join(out, "model.int8.onnx"))
+		if err != nil || float64(st.Size()) != f8["bytes"].(float64) {
+			t.Errorf("model.int8.onnx: %v, summary bytes %v", err, f8["bytes"])
+		}
+	})
 	e, _, _ := testEnv()
 	o, err := parseQuantize(e, []string{"--model", "m", "--out", "q.onnx"})
 	if err != nil || o.Int8 != nil || o.Packed != "q.slimpack" {
