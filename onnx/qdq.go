@@ -357,7 +357,7 @@ func (x *qdqExport) nodes(order []*graph.Node) error {
 			if err != nil {
 				return err
 			}
-			if !x.opt.Signed && readers[v.Name] > 1 {
+			if x.opt.Signed && readers[v.Name] > 1 {
 				x.act[v.Name], x.fanout[v.Name] = p, true
 				continue
 			}
@@ -398,7 +398,7 @@ func (x *qdqExport) nodes(order []*graph.Node) error {
 					return err
 				}
 			}
-			if !x.opt.Signed && readers[o] > 1 {
+			if x.opt.Signed && readers[o] > 1 {
 				x.act[o], x.fanout[o] = p, true // pairs made per reader
 				continue
 			}

@@ -179,25 +179,35 @@ func TestQDQStructure(t *testing.T) {
 	if p := prod[m.Graph.Output[0].GetName()]; p.GetOpType() == "DequantizeLinear" {
 		t.Error("the graph output is quantized; it should stay float")
 	}
-	// With int8 activations every QuantizeLinear has one reader (dedicated
-	// pairs), so ONNX Runtime's s8 -> u8 conversion can take each pair.
-	b, err = Marshal(f, WriteOptions{QDQ: &QDQ{Ranges: ranges, Signed: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ms pb.ModelProto
-	if err := proto.Unmarshal(b, &ms); err != nil {
-		t.Fatal(err)
-	}
-	readers := map[string]int{}
-	for _, n := range ms.Graph.Node {
-		for _, in := range n.Input {
-			readers[in]++
+	// With int8 activations every activation's DequantizeLinear has one
+	// reader (dedicated pairs), so ONNX Runtime's s8 -> u8 conversion can
+	// take each pair; with uint8 ones a value read twice keeps one pair.
+	for _, signed := range []bool{true, false} {
+		b, err = Marshal(f, WriteOptions{QDQ: &QDQ{Ranges: ranges, Signed: signed}})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	for _, n := range ms.Graph.Node {
-		if n.GetOpType() == "QuantizeLinear" && readers[n.Output[0]] != 1 {
-			t.Errorf("s8: %s is read by %d nodes, want 1", n.GetName(), readers[n.Output[0]])
+		var ms pb.ModelProto
+		if err := proto.Unmarshal(b, &ms); err != nil {
+			t.Fatal(err)
+		}
+		readers := map[string]int{}
+		for _, n := range ms.Graph.Node {
+			for _, in := range n.Input {
+				readers[in]++
+			}
+		}
+		shared := 0
+		for _, n := range ms.Graph.Node {
+			if n.GetOpType() == "DequantizeLinear" && len(n.Attribute) == 0 && readers[n.Output[0]] > 1 {
+				shared++
+			}
+		}
+		if signed && shared > 0 {
+			t.Errorf("s8: %d activation DequantizeLinear outputs read by several nodes, want dedicated pairs", shared)
+		}
+		if !signed && shared == 0 {
+			t.Error("u8: no shared activation pair; resnet8's block inputs are read twice")
 		}
 	}
 	if _, err := Marshal(f, WriteOptions{QDQ: &QDQ{Ranges: ranges}, Opset: 12}); err == nil {
