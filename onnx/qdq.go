@@ -64,7 +64,8 @@ var passThrough = map[string]bool{graph.OpMaxPool: true, graph.OpFlatten: true, 
 // folded as the export does) that a QDQ export quantizes with calibrated
 // ranges: the graph input and every node output, except graph outputs,
 // values consumed only by Relu (quantized after the Relu instead) and
-// outputs of pass-through ops (which inherit their input's parameters).
+// outputs of pass-through ops whose input is quantized (they inherit its
+// parameters).
 func QDQValues(g *graph.Graph) ([]string, error) {
 	order, err := g.Topo()
 	if err != nil {
@@ -78,8 +79,8 @@ func QDQValues(g *graph.Graph) ([]string, error) {
 		}
 	}
 	for _, n := range order {
-		if passThrough[n.Op] {
-			continue
+		if passThrough[n.Op] && q[n.Input(0)] {
+			continue // inherits its input's parameters
 		}
 		for _, o := range n.Outputs {
 			if q[o] {
