@@ -32,6 +32,10 @@ type WriteOptions struct {
 	// uint8 indices initializer plus a float32 codebook initializer, expanded
 	// in the graph by Cast -> Gather -> Reshape to the parameter's shape.
 	Shared map[string]Shared
+	// QDQ, when set, writes a static int8 model in QDQ form (onnx/qdq.go):
+	// BN is folded first, the opset must be 13 or more (per-channel
+	// DequantizeLinear), and Shared must be empty.
+	QDQ *QDQ
 }
 
 // Shared is a weight-shared (clustered) parameter: element i of the weight
@@ -89,6 +93,15 @@ func exportModel(g *graph.Graph, opt WriteOptions) (*pb.ModelProto, error) {
 	if len(g.Inputs) == 0 || len(g.Outputs) == 0 {
 		return nil, fmt.Errorf("graph %q needs at least one input and one output", g.Name)
 	}
+	if opt.QDQ != nil {
+		if opset < 13 {
+			return nil, fmt.Errorf("QDQ export needs opset 13 or more (per-channel DequantizeLinear), got %d", opset)
+		}
+		if len(opt.Shared) > 0 {
+			return nil, errors.New("QDQ export of weight-shared parameters is not supported")
+		}
+		opt.FoldBN = true
+	}
 	if opt.FoldBN {
 		if err := sharedFoldConflict(g, opt.Shared); err != nil {
 			return nil, err
@@ -126,8 +139,16 @@ func exportModel(g *graph.Graph, opt WriteOptions) (*pb.ModelProto, error) {
 	for _, v := range g.Outputs {
 		e.gp.Output = append(e.gp.Output, valueProto(v))
 	}
+	var qdq *qdqExport
+	if opt.QDQ != nil {
+		qdq = &qdqExport{e: e, opt: opt.QDQ, act: map[string]qparams{}, rename: map[string]string{}, wq: map[string]bool{}, fanout: map[string]bool{}}
+		qdq.prepare(order)
+	}
 	for _, k := range sortedMeta(paramSet(g.Params)) {
 		t := g.Params[k]
+		if qdq != nil && qdq.wq[k] {
+			continue // written by qdq.params as a DequantizeLinear output
+		}
 		if s, ok := opt.Shared[k]; ok {
 			if err := e.shared(k, t.Shape, s); err != nil {
 				return nil, err
@@ -141,9 +162,15 @@ func exportModel(g *graph.Graph, opt WriteOptions) (*pb.ModelProto, error) {
 			return nil, fmt.Errorf("shared parameter %q is not a parameter of the graph", k)
 		}
 	}
-	for _, n := range order {
-		if err := e.node(n); err != nil {
+	if qdq != nil {
+		if err := qdq.nodes(order); err != nil {
 			return nil, err
+		}
+	} else {
+		for _, n := range order {
+			if err := e.node(n); err != nil {
+				return nil, err
+			}
 		}
 	}
 	ir := int64(7)

@@ -28,6 +28,7 @@ const (
 	FilePruned  = "model.pruned.onnx"
 	FileShared  = "model.shared.onnx"
 	FilePacked  = "model.slimpack"
+	FileInt8    = "model.int8.onnx"
 )
 
 // CompressOptions configure Compress.
@@ -505,6 +506,11 @@ func (p *run) quantize(g *graph.Graph) (*graph.Graph, error) {
 		return nil, err
 	}
 	p.sum.Files["pruned_onnx"] = pruned
+	if p.cfg.Quantize.Int8 {
+		if err := p.int8(folded); err != nil {
+			return nil, err
+		}
+	}
 	if !p.cfg.Quantize.Enabled {
 		s, err := p.stageFigures("pruned", folded, fileSize(pruned), pruned)
 		if err != nil {
@@ -535,4 +541,29 @@ func (p *run) quantize(g *graph.Graph) (*graph.Graph, error) {
 		res.BitsAvg, FilePacked, res.PackedBytes, res.WeightsOnlyBytes, FileShared, res.ONNXBytes)
 	p.sum.Stages = append(p.sum.Stages, s)
 	return folded, nil
+}
+
+// int8 writes DIR/model.int8.onnx, the pruned float model f (BN folded) as
+// a static int8 QDQ model, and records its figures in ONNX Runtime (unless
+// --no-ort) in p.sum.Int8.
+func (p *run) int8(f *graph.Graph) error {
+	out := filepath.Join(p.dir, FileInt8)
+	calib, err := writeInt8(p.e, f, p.trainSet, &Int8Options{Calibrate: "minmax", CalibSize: DefaultCalibSize}, out, p.cfg.Seed)
+	if err != nil {
+		return err
+	}
+	p.sum.Files["int8_onnx"] = out
+	fig := map[string]any{"bytes": fileSize(out), "calibration": calib, "out": out}
+	if !p.o.NoORT {
+		if err := ortInt8(p.e, f, out, p.testSet, fig); err != nil {
+			return err
+		}
+	}
+	p.sum.Int8 = fig
+	if a, ok := fig["accuracy"].(float64); ok {
+		note := fmt.Sprintf("%s: static int8 (QDQ) of the pruned model, %d bytes; ONNX Runtime accuracy %.2f%% (float32 %.2f%%), %.0f vs %.0f images/s at batch 64",
+			FileInt8, fileSize(out), a, fig["float_accuracy_ort"], fig["ort_images_per_s_int8_batch64"], fig["ort_images_per_s_batch64"])
+		p.sum.Notes = append(p.sum.Notes, note)
+	}
+	return nil
 }

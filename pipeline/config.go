@@ -76,6 +76,10 @@ type Config struct {
 		FinetuneEpochs int     `yaml:"finetune_epochs" json:"finetune_epochs"`
 		CentroidLR     float64 `yaml:"centroid_lr" json:"centroid_lr"`
 		Float16        bool    `yaml:"float16_codebook" json:"float16_codebook"`
+		// Int8 also writes DIR/model.int8.onnx, the pruned float model as a
+		// static int8 QDQ model (min-max calibration, u8 activations; see
+		// quantize --int8), measured in ONNX Runtime.
+		Int8 bool `yaml:"int8" json:"int8"`
 	} `yaml:"quantize" json:"quantize"`
 }
 

@@ -33,6 +33,9 @@ type QuantizeOptions struct {
 	Packed      string
 	Seed        uint64
 	JSON        bool
+	// Int8, when set, writes a static int8 QDQ model to Out instead of
+	// clustering (quantize --int8); Packed is not used then.
+	Int8 *Int8Options
 }
 
 func (o *QuantizeOptions) clusterOpts() cluster.Options {
@@ -87,8 +90,12 @@ func quantizeGraph(e *Env, g *graph.Graph, copt cluster.Options, tune TuneOption
 }
 
 // Quantize clusters every Conv/Gemm weight, optionally fine-tunes the
-// centroids, and writes the weight-shared ONNX (Out) and the packed file.
+// centroids, and writes the weight-shared ONNX (Out) and the packed file;
+// with o.Int8 it writes a static int8 QDQ model instead (quantizeInt8).
 func Quantize(e *Env, o *QuantizeOptions) (map[string]any, error) {
+	if o.Int8 != nil {
+		return quantizeInt8(e, o)
+	}
 	if err := CheckOutput(o.Out); err != nil {
 		return nil, err
 	}

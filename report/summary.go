@@ -142,6 +142,9 @@ type Summary struct {
 	// beside the last stage's Bytes, the self-contained file; 0 = not
 	// measured.
 	WeightsOnlyBytes int64 `json:"weights_only_bytes,omitempty"`
+	// Int8, when compress wrote a static int8 model (quantize.int8), holds
+	// its calibration and ONNX Runtime figures (keys as quantize --int8).
+	Int8 map[string]any `json:"int8,omitempty"`
 	// SpeedCheck, when present, holds the side-by-side timing the
 	// speed-ups are computed from (see SpeedCheck).
 	SpeedCheck *SpeedCheck `json:"speed_check,omitempty"`

@@ -24,8 +24,33 @@ func parseQuantize(e *env, args []string) (*pipeline.QuantizeOptions, error) {
 	fs.StringVar(&o.Packed, "packed", "", "output bit-packed model (default: OUT with extension .slimpack)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed")
 	fs.BoolVar(&o.JSON, "json", false, "print the summary as one JSON object on stdout")
+	useInt8 := fs.Bool("int8", false, "write a static int8 QDQ model (ONNX Runtime) to --out instead of clustering; needs --data")
+	i8 := &pipeline.Int8Options{}
+	fs.StringVar(&i8.Calibrate, "calibrate", "minmax", "with --int8: activation ranges from minmax or percentile")
+	fs.Float64Var(&i8.Percentile, "percentile", 99.99, "with --calibrate percentile: keep the [100-P, P] percentiles")
+	fs.IntVar(&i8.CalibSize, "calib-size", pipeline.DefaultCalibSize, "with --int8: training images held out for calibration")
+	act := fs.String("activations", "u8", "with --int8: activation type u8 (U8S8, fully fused by ONNX Runtime on x86) or s8 (S8S8)")
 	if err := parse(fs, args); err != nil {
 		return nil, err
+	}
+	if *useInt8 {
+		switch *act {
+		case "u8":
+		case "s8":
+			i8.Signed = true
+		default:
+			return nil, badInput("--activations must be s8 or u8, got %q", *act)
+		}
+		if o.Data.Spec == "" {
+			return nil, badInput("--int8 needs --data (activations are calibrated on the training data)")
+		}
+		if o.Tune.Epochs > 0 {
+			return nil, badInput("--int8 does not fine-tune (--finetune-epochs)")
+		}
+		if err := i8.Validate(); err != nil {
+			return nil, badInput("%v", err)
+		}
+		o.Int8 = i8
 	}
 	switch {
 	case o.Model == "":
@@ -48,7 +73,7 @@ func parseQuantize(e *env, args []string) (*pipeline.QuantizeOptions, error) {
 		return nil, badInput("--centroid-lr must be > 0, got %g", o.CentroidLR)
 	}
 	o.Tune.LR = o.CentroidLR
-	if o.Packed == "" {
+	if o.Packed == "" && o.Int8 == nil {
 		o.Packed = strings.TrimSuffix(o.Out, ".onnx") + ".slimpack"
 	}
 	if err := o.Tune.Validate(); err != nil {
