@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/slimgo/slimgo/cluster"
@@ -141,7 +142,7 @@ func Compress(e *Env, o *CompressOptions) (*report.Summary, error) {
 		return nil, err
 	}
 	for i, s := range stages {
-		if s == nil || contains(p.st.Done, s.Name()) {
+		if s == nil || slices.Contains(p.st.Done, s.Name()) {
 			continue
 		}
 		if err := p.runStage(i, s, &g); err != nil {
@@ -194,16 +195,21 @@ func (p *run) saveState() error {
 }
 
 // stageFigures measures a model for the stage table.
-func (p *run) stageFigures(name string, g *graph.Graph, bytes int64, file string) (report.Stage, error) {
-	ev, err := train.Evaluate(g, p.testSet, 256)
-	if err != nil {
-		return report.Stage{}, err
+// acc is g's test accuracy in percent when the caller has just measured
+// it (< 0: measure it here).
+func (p *run) stageFigures(name string, g *graph.Graph, bytes int64, file string, acc float64) (report.Stage, error) {
+	if acc < 0 {
+		ev, err := train.Evaluate(g, p.testSet, 256)
+		if err != nil {
+			return report.Stage{}, err
+		}
+		acc = 100 * ev.Accuracy
 	}
 	st, err := g.ComputeStats()
 	if err != nil {
 		return report.Stage{}, err
 	}
-	s := report.Stage{Name: name, Accuracy: 100 * ev.Accuracy, Params: int64(st.Params), MACs: st.MACs, Bytes: bytes, File: file}
+	s := report.Stage{Name: name, Accuracy: acc, Params: int64(st.Params), MACs: st.MACs, Bytes: bytes, File: file}
 	s.ImagesPerSec = inferenceSpeed(g, p.cfg.BenchBatch)
 	if !p.o.NoORT {
 		s.ORTImagesPerSec, s.ORTBatch1ImagesPerSec = ortSpeed(p.e, g, file, p.dir, p.cfg.BenchBatch)
@@ -317,7 +323,7 @@ func bnGammas(g *graph.Graph) []float64 {
 // measured statistics), so the later stages have scale factors to work on;
 // the quantized stage folds it again.
 func (p *run) original(g *graph.Graph) (*graph.Graph, error) {
-	s, err := p.stageFigures("original", g, fileSize(p.o.Model), "")
+	s, err := p.stageFigures("original", g, fileSize(p.o.Model), "", -1)
 	if err != nil {
 		return nil, err
 	}
@@ -385,7 +391,7 @@ func (p *run) addStage(name string, g *graph.Graph, notes string) error {
 	if err != nil {
 		return err
 	}
-	s, err := p.stageFigures(name, g, int64(len(b)), "")
+	s, err := p.stageFigures(name, g, int64(len(b)), "", -1)
 	if err != nil {
 		return err
 	}
@@ -473,7 +479,7 @@ func (p *run) layer(g *graph.Graph) (*graph.Graph, error) {
 			continue
 		}
 		if s, err := prune.Score(g, b, sel); err == nil {
-			p.sum.Blocks = append(p.sum.Blocks, report.Block{Name: b.Name, Score: s, Removed: contains(names, b.Name)})
+			p.sum.Blocks = append(p.sum.Blocks, report.Block{Name: b.Name, Score: s, Removed: slices.Contains(names, b.Name)})
 		}
 	}
 	out, err := prune.RemoveBlocks(g, names)
@@ -512,7 +518,7 @@ func (p *run) quantize(g *graph.Graph) (*graph.Graph, error) {
 		}
 	}
 	if !p.cfg.Quantize.Enabled {
-		s, err := p.stageFigures("pruned", folded, fileSize(pruned), pruned)
+		s, err := p.stageFigures("pruned", folded, fileSize(pruned), pruned, -1)
 		if err != nil {
 			return nil, err
 		}
@@ -533,7 +539,9 @@ func (p *run) quantize(g *graph.Graph) (*graph.Graph, error) {
 	}
 	p.sum.Files["shared_onnx"], p.sum.Files["packed"] = shared, packed
 	p.sum.WeightsOnlyBytes = res.WeightsOnlyBytes
-	s, err := p.stageFigures("quantized", folded, res.PackedBytes, shared)
+	// finishQuantize scored the model as the .slimpack restores it, whose
+	// values folded now holds: no second pass over the test set.
+	s, err := p.stageFigures("quantized", folded, res.PackedBytes, shared, res.Accuracy)
 	if err != nil {
 		return nil, err
 	}

@@ -31,8 +31,9 @@ func Eval(e *Env, o *EvalOptions) (map[string]any, error) {
 			return nil, BadInput("%s does not fit %s: %v", o.Packed, o.Model, err)
 		}
 	}
-	o.Data.TestOnly = true
-	_, test, err := o.Data.load(e, g)
+	d := o.Data // eval reads the test split only; the caller's options stay as given
+	d.TestOnly = true
+	_, test, err := d.load(e, g)
 	if err != nil {
 		return nil, err
 	}

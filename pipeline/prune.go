@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/slimgo/slimgo/data"
@@ -327,7 +328,7 @@ func pruneLayer(e *Env, o *PruneOptions, g *graph.Graph, trainSet, testSet *data
 		if err != nil {
 			continue
 		}
-		scores = append(scores, map[string]any{"block": b.Name, "score": s, "removed": contains(names, b.Name)})
+		scores = append(scores, map[string]any{"block": b.Name, "score": s, "removed": slices.Contains(names, b.Name)})
 	}
 	summary["block_scores"] = scores
 	if names == nil {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/slimgo/slimgo/graph"
@@ -101,7 +102,7 @@ func (p *run) plan(g *graph.Graph) ([]Stage, error) {
 		}
 		if note != "" {
 			fmt.Fprintf(p.e.Log, "compress: %s\n", note)
-			if !contains(p.sum.Notes, note) {
+			if !slices.Contains(p.sum.Notes, note) {
 				p.sum.Notes = append(p.sum.Notes, note)
 			}
 		}

@@ -37,15 +37,6 @@ type TrainOptions struct {
 	JSON          bool
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // parseAugment turns "crop,flip" into an Augment (nil for none).
 func ParseAugment(s string) (*data.Augment, error) {
 	if s == "" || s == "none" {

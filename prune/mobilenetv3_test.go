@@ -2,8 +2,6 @@ package prune
 
 import (
 	"math"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -83,22 +81,7 @@ func relDiff(t *testing.T, got, ref *tensor.Tensor) float64 {
 // (removing a silenced channel changes sums by rounding only). Export:
 // 1e-4 again (measured: below 1e-6).
 func TestTorchvisionMobilenetV3(t *testing.T) {
-	if testing.Short() {
-		t.Skip("exports with PyTorch; skipped with -short")
-	}
-	const py = "/usr/bin/python3"
-	if _, err := os.Stat(py); err != nil {
-		t.Skip("no /usr/bin/python3")
-	}
-	if err := exec.Command(py, "-c", "import numpy, torch, torchvision").Run(); err != nil {
-		t.Skip("python3 lacks numpy/torch/torchvision")
-	}
-	skipReference = true
-	defer func() { skipReference = false }()
-	dir := t.TempDir()
-	if out, err := exec.Command("nice", py, "-c", mobilenetV3Script, dir).CombinedOutput(); err != nil {
-		t.Fatalf("export: %v\n%s", err, out)
-	}
+	dir := torchExport(t, mobilenetV3Script)
 	x, err := npy.ReadFile(filepath.Join(dir, "x.npy"))
 	if err != nil {
 		t.Fatal(err)

@@ -33,23 +33,7 @@ for name, m in [("resnet18", torchvision.models.resnet18(num_classes=10)),
 // needs /usr/bin/python3 with torch and torchvision (skipped otherwise, and
 // with -short since the export takes several seconds).
 func TestTorchvisionImports(t *testing.T) {
-	if testing.Short() {
-		t.Skip("exports with PyTorch; skipped with -short")
-	}
-	const py = "/usr/bin/python3"
-	if _, err := os.Stat(py); err != nil {
-		t.Skip("no /usr/bin/python3")
-	}
-	if err := exec.Command(py, "-c", "import torch, torchvision").Run(); err != nil {
-		t.Skip("python3 lacks torch/torchvision")
-	}
-	skipReference = true
-	defer func() { skipReference = false }()
-	dir := t.TempDir()
-	cmd := exec.Command("nice", py, "-c", exportScript, dir)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("export: %v\n%s", err, out)
-	}
+	dir := torchExport(t, exportScript)
 	tests := []struct {
 		name      string
 		groups    int
@@ -117,4 +101,30 @@ func TestTorchvisionImports(t *testing.T) {
 			}
 		})
 	}
+}
+
+// torchExport runs a PyTorch export script (its first argument is the
+// output directory) into a temporary directory and returns it, with the
+// slow naive reference of checkExact off for the rest of the test. It
+// skips with -short or without /usr/bin/python3 with numpy, torch and
+// torchvision.
+func torchExport(t *testing.T, script string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("exports with PyTorch; skipped with -short")
+	}
+	const py = "/usr/bin/python3"
+	if _, err := os.Stat(py); err != nil {
+		t.Skip("no /usr/bin/python3")
+	}
+	if err := exec.Command(py, "-c", "import numpy, torch, torchvision").Run(); err != nil {
+		t.Skip("python3 lacks numpy/torch/torchvision")
+	}
+	skipReference = true
+	t.Cleanup(func() { skipReference = false })
+	dir := t.TempDir()
+	if out, err := exec.Command("nice", py, "-c", script, dir).CombinedOutput(); err != nil {
+		t.Fatalf("export: %v\n%s", err, out)
+	}
+	return dir
 }

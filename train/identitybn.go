@@ -7,6 +7,7 @@ import (
 	"github.com/slimgo/slimgo/data"
 	"github.com/slimgo/slimgo/engine"
 	"github.com/slimgo/slimgo/graph"
+	"github.com/slimgo/slimgo/tensor"
 )
 
 // CalibrateIdentityBN gives the named BatchNormalization nodes of g, which
@@ -49,13 +50,14 @@ func CalibrateIdentityBN(g *graph.Graph, names []string, set *data.Dataset, imag
 	if err != nil {
 		return err
 	}
+	var x *tensor.Tensor
 	for lo := 0; lo < images; lo += batch {
 		hi := min(lo+batch, images)
 		idx := make([]int, hi-lo)
 		for j := range idx {
 			idx[j] = lo + j
 		}
-		x, _ := set.Batch(idx, nil, nil, nil)
+		x, _ = set.Batch(idx, x, nil, nil)
 		if _, err := e.Forward(x, false); err != nil {
 			return err
 		}

@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"bytes"
-	"encoding/json"
 	"math"
 	"path/filepath"
 	"strings"
@@ -22,15 +20,7 @@ func TestPruneCommand(t *testing.T) {
 	dir := t.TempDir()
 	run := func(args ...string) (map[string]any, string) {
 		t.Helper()
-		var out, errb bytes.Buffer
-		if code := Main(append(args, "--json"), &out, &errb); code != 0 {
-			t.Fatalf("slimgo %v: exit %d\n%s", args, code, errb.String())
-		}
-		var m map[string]any
-		if err := json.Unmarshal(out.Bytes(), &m); err != nil {
-			t.Fatalf("slimgo %v: stdout is not one JSON object: %v", args, err)
-		}
-		return m, errb.String()
+		return slimgo(t, args...)
 	}
 	data := []string{"--data", "sample", "--train-limit", "600", "--test-limit", "200"}
 	base := filepath.Join(dir, "base.onnx")
