@@ -12,9 +12,9 @@ cd "$(dirname "$0")/.."
 [ "${SLIMGO_NO_INSTALL:-}" = 1 ] && exit 0
 
 pkgs=()
-/usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null || pkgs+=(python3-torch python3-torchvision)
-/usr/bin/python3 -c 'import onnx' 2>/dev/null || pkgs+=(python3-onnx)
-/usr/bin/python3 -c 'import sklearn' 2>/dev/null || pkgs+=(python3-sklearn)
+/usr/bin/python3 -I -c 'import torch, torchvision' 2>/dev/null || pkgs+=(python3-torch python3-torchvision)
+/usr/bin/python3 -I -c 'import onnx' 2>/dev/null || pkgs+=(python3-onnx)
+/usr/bin/python3 -I -c 'import sklearn' 2>/dev/null || pkgs+=(python3-sklearn)
 [ -d /usr/share/datasets/fashion-mnist ] || pkgs+=(dataset-fashion-mnist)
 if [ ${#pkgs[@]} -gt 0 ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
   echo "setup: installing Debian packages: ${pkgs[*]}" >&2
