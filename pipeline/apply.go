@@ -5,6 +5,7 @@ import (
 	"github.com/slimgo/slimgo/graph"
 	"github.com/slimgo/slimgo/prune"
 	"github.com/slimgo/slimgo/rl"
+	"github.com/slimgo/slimgo/tensor"
 	"github.com/slimgo/slimgo/train"
 )
 
@@ -38,12 +39,59 @@ func accuracy(g *graph.Graph, set *data.Dataset, batch int) (float64, error) {
 	return 100 * ev.Accuracy, nil
 }
 
+// episodeTune is the short fine-tune each DDPG episode may run before it
+// is scored (DDPGOptions.EpisodeSteps): Steps SGD steps of Batch images
+// from Set (a fixed, seeded subset of the training images outside the
+// validation split), learning rate LR on a one-cycle schedule. Steps 0:
+// the episode is scored zero-shot (BN recalibration only).
+type episodeTune struct {
+	Steps, Batch int
+	LR           float64
+	Set          *data.Dataset
+	Seed         uint64
+}
+
+// run trains g in place for the short fine-tune; nothing when Steps is 0.
+func (t episodeTune) run(g *graph.Graph) error {
+	if t.Steps <= 0 || t.Set == nil {
+		return nil
+	}
+	_, err := train.Fit(g, t.Set, nil, train.Options{
+		Epochs: 1, Batch: t.Batch, Optimizer: train.OptSGD, LR: t.LR, Momentum: 0.9, Nesterov: true,
+		Schedule: train.ScheduleOneCycle, Seed: t.Seed,
+	})
+	return err
+}
+
+// newEpisodeTune carves the short fine-tune's images from set (the
+// training images outside the validation split): Steps*Batch of them,
+// chosen by seed, the same for every episode so episodes compare alike.
+func newEpisodeTune(set *data.Dataset, steps, batch int, lr float64, seed uint64) (episodeTune, error) {
+	t := episodeTune{Steps: steps, Batch: batch, LR: lr, Seed: seed}
+	if steps <= 0 {
+		return t, nil
+	}
+	n := min(steps*batch, set.Len())
+	if n == set.Len() {
+		t.Set = set
+		return t, nil
+	}
+	_, sub, err := set.Split(n, tensor.NewRNG(seed^0x7e57))
+	t.Set = sub
+	return t, err
+}
+
 // ddpgEvaluator scores the DDPG search's episodes: applyPlan with BN
-// recalibrated on calib, accuracy on the held-out val split.
-func ddpgEvaluator(calib, val *data.Dataset, calibBatches, batch int) rl.Evaluator {
+// recalibrated on calib, the episode's short fine-tune (none when
+// tune.Steps is 0), accuracy on the held-out val split.
+func ddpgEvaluator(calib, val *data.Dataset, calibBatches, batch int, tune episodeTune) rl.Evaluator {
 	return rl.Evaluator{
 		Apply: func(base *graph.Graph, plan prune.Plan) (*graph.Graph, error) {
-			return applyPlan(base, plan, calib, calibBatches, batch)
+			g, err := applyPlan(base, plan, calib, calibBatches, batch)
+			if err != nil {
+				return nil, err
+			}
+			return g, tune.run(g)
 		},
 		Accuracy: func(g *graph.Graph) (float64, error) { return accuracy(g, val, batch) },
 	}

@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/slimgo/slimgo/cluster"
@@ -46,11 +48,17 @@ type CompressOptions struct {
 // pipelineState is DIR/state.json: which stages are finished, with the
 // summary so far, so that a rerun resumes after the last finished stage.
 type pipelineState struct {
-	Version int             `json:"version"`
-	Hash    string          `json:"config_hash"`
-	Done    []string        `json:"done"`
-	Model   string          `json:"model"` // the last finished stage's model (relative to DIR)
-	Summary *report.Summary `json:"summary"`
+	Version int      `json:"version"`
+	Hash    string   `json:"config_hash"`
+	Done    []string `json:"done"`
+	Model   string   `json:"model"` // the last finished stage's model (relative to DIR)
+	// ChannelSteps rounds of an iterative channel stage are done, the
+	// last one's model in ChannelModel; ChannelBase holds the stage
+	// input's parameters and MACs, from which every round's budget comes.
+	ChannelSteps int             `json:"channel_rounds,omitempty"`
+	ChannelModel string          `json:"channel_model,omitempty"`
+	ChannelBase  [2]int64        `json:"channel_base,omitempty"`
+	Summary      *report.Summary `json:"summary"`
 }
 
 type run struct {
@@ -401,36 +409,96 @@ func (p *run) addStage(name string, g *graph.Graph, notes string) error {
 }
 
 func (p *run) channelOpts() prune.Options {
-	return prune.Options{MinChannels: p.cfg.Channel.MinChannels, RoundTo: p.cfg.Channel.RoundTo}
+	return prune.Options{MinChannels: p.cfg.Channel.MinChannels, RoundTo: p.cfg.Channel.RoundTo, RoundMin: p.cfg.Channel.RoundMin}
 }
 
+// channel is the channel-pruning stage: one shot, or with channel.steps
+// = S > 1 claim 4's loop: S rounds that each prune to the next of S
+// geometrically spaced budgets (keep^(s/S) of the stage's input), re-plan
+// on the fine-tuned model (a new DDPG search or BN-gamma ranking) and
+// fine-tune for their share of channel.finetune_epochs. Each finished
+// round's model is saved in DIR/stages/ and noted in state.json, so a
+// killed run resumes at the round it was in.
 func (p *run) channel(g *graph.Graph) (*graph.Graph, error) {
 	c := p.cfg.Channel
-	st, err := g.ComputeStats()
-	if err != nil {
-		return nil, err
+	S := max(1, c.Steps)
+	if p.st.ChannelSteps == 0 {
+		st, err := g.ComputeStats()
+		if err != nil {
+			return nil, err
+		}
+		p.st.ChannelBase = [2]int64{int64(st.Params), st.MACs}
+	} else {
+		var err error
+		if g, err = onnx.ReadFile(filepath.Join(p.dir, p.st.ChannelModel)); err != nil {
+			return nil, fmt.Errorf("resume: %w (rerun with --restart)", err)
+		}
+		fmt.Fprintf(p.e.Log, "compress: resuming channel pruning after round %d/%d\n", p.st.ChannelSteps, S)
 	}
-	target := 0
-	if c.KeepParams > 0 {
-		target = int(c.KeepParams * float64(st.Params))
+	var notes []string
+	for s := p.st.ChannelSteps + 1; s <= S; s++ {
+		frac := float64(s) / float64(S)
+		target, targetMACs := 0, int64(0)
+		if c.KeepParams > 0 {
+			target = int(math.Pow(c.KeepParams, frac) * float64(p.st.ChannelBase[0]))
+		}
+		if c.KeepMACs > 0 {
+			targetMACs = int64(math.Pow(c.KeepMACs, frac) * float64(p.st.ChannelBase[1]))
+		}
+		epochs := c.FinetuneEpochs / S
+		if s == S {
+			epochs = c.FinetuneEpochs - (S-1)*epochs
+		}
+		if S > 1 {
+			fmt.Fprintf(p.e.Log, "channel round %d/%d: to %d params, %d fine-tuning epochs\n", s, S, target, epochs)
+		}
+		out, note, err := p.channelRound(g, s, S, target, targetMACs, epochs)
+		if err != nil {
+			return nil, err
+		}
+		notes = append(notes, note)
+		g = out
+		if s < S {
+			rel := filepath.Join("stages", fmt.Sprintf("channel-round%d.onnx", s))
+			if err := onnx.WriteFile(filepath.Join(p.dir, rel), g, onnx.WriteOptions{}); err != nil {
+				return nil, err
+			}
+			p.st.ChannelSteps, p.st.ChannelModel = s, rel
+			if err := p.saveState(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	p.st.ChannelSteps, p.st.ChannelModel = 0, ""
+	return g, p.addStage("channel", g, strings.Join(notes, "; "))
+}
+
+// channelRound prunes g once to the budgets (DDPG or global threshold),
+// records the layers' widths and fine-tunes for epochs. Round s of S
+// (S > 1) uses its own search checkpoint and fine-tuning checkpoint.
+func (p *run) channelRound(g *graph.Graph, s, S, target int, targetMACs int64, epochs int) (*graph.Graph, string, error) {
+	c := p.cfg.Channel
+	suffix := ""
+	if S > 1 {
+		suffix = fmt.Sprintf("-round%d", s)
 	}
 	groups, err := prune.Groups(g)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	var plan prune.Plan
 	notes := ""
 	switch c.Method {
 	case "ddpg":
 		d := p.cfg.ddpg()
-		d.Checkpoint, d.Resume = filepath.Join(p.dir, "stages", "ddpg.ckpt"), true
-		r, err := searchDDPG(p.e, g, p.trainSet, d, p.channelOpts(), target, int64(c.KeepMACs*float64(st.MACs)), p.cfg.Seed)
+		d.Checkpoint, d.Resume = filepath.Join(p.dir, "stages", "ddpg"+suffix+".ckpt"), true
+		r, err := searchDDPG(p.e, g, p.trainSet, d, p.channelOpts(), target, targetMACs, p.cfg.Seed+uint64(s-1))
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		groups = r.Groups
 		if plan, err = prune.PlanByRatios(g, groups, r.Ratios, p.channelOpts()); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		for _, ep := range r.Episodes {
 			p.sum.Episodes = append(p.sum.Episodes, report.Episode{Reward: ep.Reward, Warmup: ep.Random, Info: ep.Info})
@@ -438,14 +506,25 @@ func (p *run) channel(g *graph.Graph) (*graph.Graph, error) {
 		notes = fmt.Sprintf("DDPG %s mode, best of %d episodes (#%d), %.1f episodes/min", r.Mode, len(r.Episodes), r.BestEpisode+1, r.PerMinute)
 	case "slim":
 		if plan, _, err = prune.SlimPlanParams(g, groups, target, p.channelOpts()); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		notes = "global BN-gamma threshold"
 	}
 	out, err := applyPlan(g, plan, p.trainSet, c.CalibBatches, p.cfg.Batch)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
+	p.recordWidths(groups, plan)
+	if _, err := p.tune(out, "channel"+suffix, epochs, c.LR, 0, true); err != nil {
+		return nil, "", err
+	}
+	return out, notes, nil
+}
+
+// recordWidths notes each group's width after a plan in the summary's
+// layer table; a later round updates the rows of the first (a group is
+// named by its first producer, which pruning keeps).
+func (p *run) recordWidths(groups []*prune.Group, plan prune.Plan) {
 	for _, grp := range groups {
 		kept := grp.Size
 		if k, ok := plan[grp]; ok {
@@ -455,12 +534,14 @@ func (p *run) channel(g *graph.Graph) (*graph.Graph, error) {
 		if pr := grp.Producers(); len(pr) > 0 {
 			name = pr[0]
 		}
-		p.sum.Layers = append(p.sum.Layers, report.LayerChannels{Name: name, Before: grp.Size, After: kept, Ratio: 1 - float64(kept)/float64(grp.Size)})
+		i := slices.IndexFunc(p.sum.Layers, func(l report.LayerChannels) bool { return l.Name == name })
+		if i < 0 {
+			p.sum.Layers = append(p.sum.Layers, report.LayerChannels{Name: name, Before: grp.Size, After: kept, Ratio: 1 - float64(kept)/float64(grp.Size)})
+			continue
+		}
+		l := &p.sum.Layers[i]
+		l.After, l.Ratio = kept, 1-float64(kept)/float64(l.Before)
 	}
-	if _, err := p.tune(out, "channel", c.FinetuneEpochs, c.LR, 0, true); err != nil {
-		return nil, err
-	}
-	return out, p.addStage("channel", out, notes)
 }
 
 func (p *run) layer(g *graph.Graph) (*graph.Graph, error) {

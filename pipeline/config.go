@@ -47,6 +47,11 @@ type Config struct {
 		Updates        int     `yaml:"updates" json:"updates"`                 // DDPG agent updates per episode step
 		MinChannels    int     `yaml:"min_channels" json:"min_channels"`       // per layer
 		RoundTo        int     `yaml:"round_to" json:"round_to"`               // kept channels multiple of
+		RoundMin       int     `yaml:"round_min" json:"round_min"`             // groups below this many channels are not rounded
+		Steps          int     `yaml:"steps" json:"steps"`                     // claim 4: prune, fine-tune, re-score, repeat (1: one shot)
+		EpisodeSteps   int     `yaml:"episode_steps" json:"episode_steps"`     // DDPG: short fine-tune of each episode before scoring (0: zero-shot)
+		EpisodeBatch   int     `yaml:"episode_batch" json:"episode_batch"`     // DDPG: its batch
+		EpisodeLR      float64 `yaml:"episode_lr" json:"episode_lr"`           // DDPG: its peak learning rate
 		FinetuneEpochs int     `yaml:"finetune_epochs" json:"finetune_epochs"` // after channel pruning
 		LR             float64 `yaml:"lr" json:"lr"`                           // fine-tuning peak LR
 	} `yaml:"channel" json:"channel"`
@@ -103,6 +108,10 @@ func DefaultConfig() Config {
 	ch.Method, ch.KeepParams, ch.Episodes, ch.Warmup, ch.B = "ddpg", 0.3, 60, 15, 2
 	ch.ValSize, ch.MaxRatio, ch.CalibBatches, ch.Hidden, ch.Updates = 2000, 0.8, 8, 300, DefaultDDPGUpdates
 	ch.MinChannels, ch.RoundTo, ch.FinetuneEpochs, ch.LR = 1, 8, 6, 0.05
+	// Groups under 32 channels keep any width: rounded to 8, a 16-channel
+	// group has only two sizes and the search no real choice (issue 22).
+	ch.RoundMin, ch.Steps = 32, 1
+	ch.EpisodeSteps, ch.EpisodeBatch, ch.EpisodeLR = DefaultEpisodeSteps, 64, DefaultEpisodeLR
 	c.Layer.Blocks, c.Layer.Score, c.Layer.FinetuneEpochs, c.Layer.LR = 3, "last", 4, 0.02
 	// Distilling the input model into the pruned ones while fine-tuning
 	// (weight 0.5, T = 4) took the same search results from 93.43 / 93.65 /
@@ -156,8 +165,12 @@ func (c *Config) Validate() error {
 		return BadInput("fine-tuning epochs must be >= 0")
 	case ch.LR <= 0 || c.Layer.LR <= 0 || q.CentroidLR <= 0:
 		return BadInput("learning rates must be > 0")
-	case ch.MinChannels < 1 || ch.RoundTo < 1:
-		return BadInput("channel.min_channels and channel.round_to must be >= 1")
+	case ch.Steps < 1 || ch.Steps > 20:
+		return BadInput("channel.steps must be in [1, 20], got %d", ch.Steps)
+	case ch.Steps > 1 && ch.KeepParams == 0 && ch.KeepMACs == 0:
+		return BadInput("channel.steps > 1 needs a budget (channel.keep_params or channel.keep_macs) to split into steps")
+	case ch.MinChannels < 1 || ch.RoundTo < 1 || ch.RoundMin < 0:
+		return BadInput("channel.min_channels and channel.round_to must be >= 1, channel.round_min >= 0")
 	case c.Layer.Blocks < 0 || c.Layer.Threshold < 0:
 		return BadInput("layer.blocks and layer.threshold must be >= 0")
 	case q.MaxClusters < 1 || q.MaxClusters > 256 || q.Clusters < 0 || q.Clusters > 256 || q.ThresholdScale <= 0:
@@ -181,7 +194,8 @@ func (c *Config) Validate() error {
 
 func (c *Config) ddpg() DDPGOptions {
 	ch := c.Channel
-	return DDPGOptions{Episodes: ch.Episodes, Warmup: ch.Warmup, B: ch.B, ValSize: ch.ValSize, RBound: ch.MaxRatio, Calib: ch.CalibBatches, Hidden: ch.Hidden, Updates: ch.Updates}
+	return DDPGOptions{Episodes: ch.Episodes, Warmup: ch.Warmup, B: ch.B, ValSize: ch.ValSize, RBound: ch.MaxRatio, Calib: ch.CalibBatches, Hidden: ch.Hidden, Updates: ch.Updates,
+		EpisodeSteps: ch.EpisodeSteps, EpisodeBatch: ch.EpisodeBatch, EpisodeLR: ch.EpisodeLR}
 }
 
 // hash identifies a configuration (with the data settings) so a rerun in the

@@ -32,6 +32,7 @@ type PruneOptions struct {
 	Criterion    string
 	MinChannels  int
 	RoundTo      int
+	RoundMin     int
 	Tune         TuneOptions
 	DDPG         DDPGOptions
 	Out          string
@@ -42,14 +43,26 @@ type PruneOptions struct {
 
 // DDPGOptions configure the DDPG search (prune --method ddpg and compress).
 type DDPGOptions struct {
-	Episodes   int
-	Warmup     int
-	B          float64
-	ValSize    int
-	RBound     float64
-	Calib      int
-	Hidden     int
-	Updates    int // agent updates per episode step
+	Episodes int
+	Warmup   int
+	B        float64
+	ValSize  int
+	RBound   float64
+	Calib    int
+	Hidden   int
+	Updates  int // agent updates per episode step
+	// EpisodeSteps > 0 fine-tunes every episode's pruned model for that
+	// many SGD steps of EpisodeBatch images at EpisodeLR before it is
+	// scored (0: scored zero-shot, after BN recalibration only).
+	EpisodeSteps int
+	EpisodeBatch int
+	EpisodeLR    float64
+	// Study > 0 replaces the search by a reward study (prune --method
+	// ddpg only): Study random budget policies, each scored zero-shot and
+	// after each of StudySteps short fine-tunes, then fine-tuned as the
+	// pipeline would; the summary gives the rank correlations.
+	Study      int
+	StudySteps []int
 	Checkpoint string
 	Resume     bool
 }
@@ -61,6 +74,13 @@ type DDPGOptions struct {
 // 94.12 / 94.11 % (seeds 1-3, bench/compress/README.md) for ~0.2 s more
 // per episode on an idle machine.
 const DefaultDDPGUpdates = 8
+
+// DefaultEpisodeSteps and DefaultEpisodeLR are the episodes' short
+// fine-tune (DDPGOptions.EpisodeSteps): 0 scores episodes zero-shot.
+const (
+	DefaultEpisodeSteps = 0
+	DefaultEpisodeLR    = 0.01
+)
 
 // ParseBlockScore reads a layer-pruning block score name (last, first,
 // mean).
@@ -78,7 +98,7 @@ func ParseBlockScore(s string) (prune.BlockScore, error) {
 
 func (o *PruneOptions) pruneOpts() prune.Options {
 	c, _ := prune.ParseCriterion(o.Criterion)
-	return prune.Options{Criterion: c, MinChannels: o.MinChannels, RoundTo: o.RoundTo}
+	return prune.Options{Criterion: c, MinChannels: o.MinChannels, RoundTo: o.RoundTo, RoundMin: o.RoundMin}
 }
 
 // Prune prunes channels (slim, uniform, ddpg) or residual blocks (layer),
@@ -375,7 +395,11 @@ func searchDDPG(e *Env, g *graph.Graph, trainSet *data.Dataset, d DDPGOptions, p
 	if err != nil {
 		return nil, AsInput(err)
 	}
-	env, err := rl.NewPruneEnv(g, ddpgEvaluator(rest, val, d.Calib, 128),
+	tune, err := newEpisodeTune(rest, d.EpisodeSteps, d.episodeBatch(), d.EpisodeLR, seed)
+	if err != nil {
+		return nil, AsInput(err)
+	}
+	env, err := rl.NewPruneEnv(g, ddpgEvaluator(rest, val, d.Calib, 128, tune),
 		rl.PruneConfig{Prune: popt, B: d.B, TargetParams: targetParams, TargetMACs: targetMACs, RBound: d.RBound})
 	if err != nil {
 		return nil, AsInput(err)
@@ -431,6 +455,15 @@ func searchDDPG(e *Env, g *graph.Graph, trainSet *data.Dataset, d DDPGOptions, p
 }
 
 func pruneDDPG(e *Env, o *PruneOptions, g *graph.Graph, trainSet, testSet *data.Dataset, summary map[string]any) (*graph.Graph, error) {
+	if o.DDPG.Study > 0 {
+		out, err := rewardStudy(e, o, g, trainSet, summary)
+		if err != nil {
+			return nil, err
+		}
+		acc, err := accuracy(out, testSet, evalBatch)
+		summary["accuracy"] = acc
+		return out, err
+	}
 	r, err := searchDDPG(e, g, trainSet, o.DDPG, o.pruneOpts(), o.TargetParams, o.TargetMACs, o.Seed)
 	if err != nil {
 		return nil, err
@@ -500,6 +533,25 @@ func (d *DDPGOptions) Validate() error {
 		return BadInput("--calib-batches must be >= 1")
 	case d.Updates < 1 || d.Updates > 1000:
 		return BadInput("--updates must be in [1, 1000], got %d", d.Updates)
+	case d.EpisodeSteps < 0 || d.EpisodeBatch < 0 || d.EpisodeBatch == 1:
+		return BadInput("--episode-steps must be >= 0 and --episode-batch >= 2, got %d and %d", d.EpisodeSteps, d.EpisodeBatch)
+	case d.EpisodeSteps > 0 && !(d.EpisodeLR > 0):
+		return BadInput("--episode-lr must be > 0 when --episode-steps is, got %g", d.EpisodeLR)
+	case d.Study < 0:
+		return BadInput("--reward-study must be >= 0, got %d", d.Study)
+	}
+	for _, s := range d.StudySteps {
+		if s < 0 {
+			return BadInput("--study-steps must be >= 0, got %d", s)
+		}
 	}
 	return nil
+}
+
+// episodeBatch is EpisodeBatch or its default, 64.
+func (d *DDPGOptions) episodeBatch() int {
+	if d.EpisodeBatch > 0 {
+		return d.EpisodeBatch
+	}
+	return 64
 }

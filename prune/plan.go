@@ -18,6 +18,19 @@ type Options struct {
 	// multiple of RoundTo (capped at the group's size), for hardware that
 	// prefers channel counts in multiples of 8 or 16.
 	RoundTo int
+	// RoundMin, when > 0, exempts groups of fewer than RoundMin channels
+	// from RoundTo: a 16-channel group rounded to 8 has only two possible
+	// sizes, and small layers gain little speed from aligned widths.
+	RoundMin int
+}
+
+// RoundFor is the rounding a group of n channels gets: RoundTo, or 1 when
+// n is below RoundMin.
+func (o Options) RoundFor(n int) int {
+	if o.RoundMin > 0 && n < o.RoundMin {
+		return 1
+	}
+	return o.RoundTo
 }
 
 // KeepCount returns how many of n channels to keep when removing the fraction
@@ -62,7 +75,7 @@ func topK(imp []float64, k int) []int {
 
 // PlanByRatios keeps, in each group i, the highest-importance channels after
 // removing the fraction ratios[i] (see KeepByRatio with opt's MinChannels and
-// RoundTo). It errors when len(ratios) != len(groups) or a ratio is outside
+// RoundFor). It errors when len(ratios) != len(groups) or a ratio is outside
 // [0,1].
 func PlanByRatios(g *graph.Graph, groups []*Group, ratios []float64, opt Options) (Plan, error) {
 	if len(ratios) != len(groups) {
@@ -78,7 +91,7 @@ func PlanByRatios(g *graph.Graph, groups []*Group, ratios []float64, opt Options
 		if err != nil {
 			return nil, err
 		}
-		plan[grp] = KeepByRatio(imp, r, opt.MinChannels, opt.RoundTo)
+		plan[grp] = KeepByRatio(imp, r, opt.MinChannels, opt.RoundFor(len(imp)))
 	}
 	return plan, nil
 }
@@ -144,7 +157,7 @@ func planCut(groups []*Group, all []scored, imps [][]float64, n int, opt Options
 		if imps[i] == nil {
 			continue
 		}
-		k := clampKeep(grp.Size-cut[i], grp.Size, opt.MinChannels, opt.RoundTo)
+		k := clampKeep(grp.Size-cut[i], grp.Size, opt.MinChannels, opt.RoundFor(grp.Size))
 		plan[grp] = topK(imps[i], k)
 	}
 	return plan

@@ -267,3 +267,25 @@ func TestPlanAndPruneByRatios(t *testing.T) {
 		t.Errorf("negative ratio: %v", err)
 	}
 }
+
+// TestRoundMin: groups below RoundMin channels are not rounded, so a
+// 16-channel group rounded to 8 gets every width, not just 8 and 16.
+func TestRoundMin(t *testing.T) {
+	o := Options{RoundTo: 8, RoundMin: 32}
+	if got := o.RoundFor(16); got != 1 {
+		t.Errorf("RoundFor(16) = %d, want 1 (below RoundMin)", got)
+	}
+	if got := o.RoundFor(32); got != 8 {
+		t.Errorf("RoundFor(32) = %d, want 8", got)
+	}
+	if got := (Options{RoundTo: 8}).RoundFor(16); got != 8 {
+		t.Errorf("RoundMin 0 rounds every group: RoundFor(16) = %d, want 8", got)
+	}
+	widths := map[int]bool{}
+	for r := 0.0; r <= 0.8; r += 0.05 {
+		widths[KeepCount(16, r, 1, o.RoundFor(16))] = true
+	}
+	if len(widths) < 10 {
+		t.Errorf("a 16-channel group has %d widths between ratios 0 and 0.8, want >= 10", len(widths))
+	}
+}

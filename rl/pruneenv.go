@@ -205,7 +205,8 @@ func (e *PruneEnv) paramCuts() {
 
 // keep returns how many channels group i keeps at ratio a.
 func (e *PruneEnv) keep(i int, a float64) int {
-	return prune.KeepCount(e.Groups[i].Size, a, e.Cfg.Prune.MinChannels, e.Cfg.Prune.RoundTo)
+	n := e.Groups[i].Size
+	return prune.KeepCount(n, a, e.Cfg.Prune.MinChannels, e.Cfg.Prune.RoundFor(n))
 }
 
 // removed returns how many channels each group loses at the given ratios

@@ -2,6 +2,9 @@ package cli
 
 import (
 	"flag"
+	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/slimgo/slimgo/pipeline"
 )
@@ -16,12 +19,21 @@ func registerDDPG(fs *flag.FlagSet, d *pipeline.DDPGOptions) {
 	fs.IntVar(&d.Calib, "calib-batches", 8, "training batches used to recalibrate BN statistics per episode")
 	fs.IntVar(&d.Hidden, "hidden", 300, "hidden units of the actor and critic")
 	fs.IntVar(&d.Updates, "updates", pipeline.DefaultDDPGUpdates, "DDPG agent updates after each episode step (AMC: 1)")
+	fs.IntVar(&d.EpisodeSteps, "episode-steps", d.EpisodeSteps, "fine-tune each episode's pruned model this many SGD steps before scoring it (0: zero-shot, BN recalibration only)")
+	fs.IntVar(&d.EpisodeBatch, "episode-batch", 64, "batch of the episodes' short fine-tune")
+	fs.Float64Var(&d.EpisodeLR, "episode-lr", d.EpisodeLR, "peak learning rate of the episodes' short fine-tune")
+	fs.IntVar(&d.Study, "reward-study", 0, "instead of searching, score this many random budget policies as episodes and after fine-tuning, and report how well the reward ranks them (validation split only); writes the best one")
+	fs.Func("study-steps", "comma list of episode fine-tuning step counts the reward study compares (default 0)", func(s string) error {
+		v, err := parseInts(s)
+		d.StudySteps = v
+		return err
+	})
 	fs.StringVar(&d.Checkpoint, "search-checkpoint", "", "DDPG checkpoint file (default OUT.ddpg.ckpt)")
 	fs.BoolVar(&d.Resume, "resume", false, "resume the search (and fine-tuning) from their checkpoints")
 }
 
 func parsePrune(e *env, args []string) (*pipeline.PruneOptions, error) {
-	o := &pipeline.PruneOptions{}
+	o := &pipeline.PruneOptions{DDPG: pipeline.DDPGOptions{EpisodeSteps: pipeline.DefaultEpisodeSteps, EpisodeLR: pipeline.DefaultEpisodeLR}}
 	fs := newFlags("prune", e.stderr)
 	fs.StringVar(&o.Model, "model", "", "ONNX model to prune (required)")
 	df := registerData(fs, &o.Data)
@@ -36,6 +48,7 @@ func parsePrune(e *env, args []string) (*pipeline.PruneOptions, error) {
 	fs.StringVar(&o.Criterion, "criterion", "bn-mean", "channel importance: bn-mean, bn-sum, bn-max, l1")
 	fs.IntVar(&o.MinChannels, "min-channels", 1, "channels every layer keeps at least")
 	fs.IntVar(&o.RoundTo, "round-to", 1, "round kept channel counts up to a multiple of this (e.g. 8 for hardware)")
+	fs.IntVar(&o.RoundMin, "round-min", 32, "layers with fewer channels than this are not rounded by --round-to")
 	registerTune(fs, &o.Tune, 0)
 	fs.Float64Var(&o.Tune.DistillW, "distill", 0, "fine-tune against the unpruned model's soft targets with this weight in [0, 1] (knowledge distillation; 0: labels only)")
 	registerDDPG(fs, &o.DDPG)
@@ -65,7 +78,7 @@ func parsePrune(e *env, args []string) (*pipeline.PruneOptions, error) {
 		return nil, badInput("--blocks and --threshold must be >= 0")
 	case o.Method == "layer" && o.Blocks == 0 && o.Threshold == 0:
 		return nil, badInput("--method layer needs --blocks K or --threshold T")
-	case o.MinChannels < 1 || o.RoundTo < 1:
+	case o.MinChannels < 1 || o.RoundTo < 1 || o.RoundMin < 0:
 		return nil, badInput("--min-channels and --round-to must be >= 1")
 	case o.Method == "ddpg" && o.Data.Spec == "":
 		return nil, badInput("--method ddpg needs --data (the reward measures accuracy)")
@@ -101,4 +114,17 @@ func runPrune(e *env, args []string) error {
 		return err
 	}
 	return emit(e, o.JSON, summary)
+}
+
+// parseInts reads a comma list of integers.
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an integer", f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
