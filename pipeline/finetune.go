@@ -27,6 +27,8 @@ type TuneOptions struct {
 
 // finetune trains g in place for t.Epochs (nothing when 0) and returns the
 // final test accuracy in percent (or the current one without training).
+// testSet is measured once, after the last epoch: it reports, it does not
+// steer (issue 22).
 // ckptDir, when set, makes the run resumable.
 func finetune(e *Env, g *graph.Graph, t TuneOptions, trainSet, testSet *data.Dataset, seed uint64, sparsity float64, ckptDir string, resume bool) (float64, error) {
 	if t.Epochs == 0 {
@@ -48,7 +50,7 @@ func finetune(e *Env, g *graph.Graph, t TuneOptions, trainSet, testSet *data.Dat
 	res, err := train.Fit(g, trainSet, testSet, train.Options{
 		Epochs: t.Epochs, Batch: t.Batch, Optimizer: train.OptSGD, LR: t.LR, Momentum: 0.9, Nesterov: true,
 		WeightDecay: t.WD, Schedule: train.ScheduleOneCycle, Sparsity: sparsity, Augment: aug, Seed: seed, Progress: e.Log,
-		CheckpointDir: ckptDir, Resume: resume, Context: e.Ctx,
+		CheckpointDir: ckptDir, Resume: resume, Context: e.Ctx, EvalEvery: t.Epochs,
 		Teacher: t.Teacher, DistillW: t.DistillW, DistillTemp: t.DistillTemp, TeacherLogits: t.TeacherLogits,
 	})
 	if err != nil {

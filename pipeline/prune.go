@@ -17,7 +17,8 @@ import (
 	"github.com/slimgo/slimgo/train"
 )
 
-// PruneOptions configure Prune; Method is slim, uniform, ddpg or layer.
+// PruneOptions configure Prune; Method is slim, uniform, ddpg, random
+// (random search scored as DDPG's episodes) or layer.
 type PruneOptions struct {
 	Model        string
 	Data         DataOptions
@@ -155,7 +156,7 @@ func Prune(e *Env, o *PruneOptions) (map[string]any, error) {
 		out, err = pruneSlim(e, o, g, trainSet, testSet, summary)
 	case "layer":
 		out, err = pruneLayer(e, o, g, trainSet, testSet, summary)
-	case "ddpg":
+	case "ddpg", "random":
 		out, err = pruneDDPG(e, o, g, trainSet, testSet, summary)
 	}
 	if err != nil {
@@ -420,8 +421,12 @@ func searchDDPG(e *Env, g *graph.Graph, trainSet *data.Dataset, d DDPGOptions, p
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(e.Log, "ddpg: %d groups, %s mode, validation accuracy %.2f%% on %d held-out training images, %d episodes (%d warm-up)\n",
-		env.Steps(), mode, env.BaseAcc, val.Len(), d.Episodes, d.Warmup)
+	scoring := "zero-shot after BN recalibration"
+	if tune.Steps > 0 {
+		scoring = fmt.Sprintf("after %d fine-tuning steps of %d images", tune.Steps, tune.Batch)
+	}
+	fmt.Fprintf(e.Log, "ddpg: %d groups, %s mode, validation accuracy %.2f%% on %d held-out training images, %d episodes (%d random), each scored %s\n",
+		env.Steps(), mode, env.BaseAcc, val.Len(), d.Episodes, d.Warmup, scoring)
 	start := time.Now()
 	res, err := rl.Search(env, ag, rl.SearchOptions{
 		Episodes: d.Episodes, Warmup: d.Warmup, Updates: d.Updates, Checkpoint: d.Checkpoint, Resume: d.Resume, Context: e.Ctx,
@@ -464,7 +469,11 @@ func pruneDDPG(e *Env, o *PruneOptions, g *graph.Graph, trainSet, testSet *data.
 		summary["accuracy"] = acc
 		return out, err
 	}
-	r, err := searchDDPG(e, g, trainSet, o.DDPG, o.pruneOpts(), o.TargetParams, o.TargetMACs, o.Seed)
+	d := o.DDPG
+	if o.Method == "random" {
+		d.Warmup = d.Episodes // every episode random: random search
+	}
+	r, err := searchDDPG(e, g, trainSet, d, o.pruneOpts(), o.TargetParams, o.TargetMACs, o.Seed)
 	if err != nil {
 		return nil, err
 	}

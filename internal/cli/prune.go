@@ -37,7 +37,7 @@ func parsePrune(e *env, args []string) (*pipeline.PruneOptions, error) {
 	fs := newFlags("prune", e.stderr)
 	fs.StringVar(&o.Model, "model", "", "ONNX model to prune (required)")
 	df := registerData(fs, &o.Data)
-	fs.StringVar(&o.Method, "method", "slim", "slim (global BN-gamma threshold), uniform (one ratio for every layer), ddpg (per-layer ratios by DDPG) or layer (residual blocks)")
+	fs.StringVar(&o.Method, "method", "slim", "slim (global BN-gamma threshold), uniform (one ratio for every layer), ddpg (per-layer ratios by DDPG), random (the best of --episodes random policies under the budget, scored as DDPG's episodes: the search's baseline) or layer (residual blocks)")
 	fs.Float64Var(&o.Ratio, "ratio", 0.5, "slim: share of channels to remove")
 	fs.IntVar(&o.TargetParams, "target-params", 0, "slim, uniform, ddpg: prune to at most this many parameters (0: use --ratio / the reward)")
 	fs.Int64Var(&o.TargetMACs, "target-macs", 0, "ddpg: prune to at most this many multiply-accumulates per image (budget mode; may be combined with --target-params)")
@@ -64,14 +64,14 @@ func parsePrune(e *env, args []string) (*pipeline.PruneOptions, error) {
 		return nil, badInput("--model is required")
 	case o.Out == "":
 		return nil, badInput("--out is required")
-	case o.Method != "slim" && o.Method != "uniform" && o.Method != "ddpg" && o.Method != "layer":
-		return nil, badInput("--method must be slim, uniform, ddpg or layer, got %q", o.Method)
+	case o.Method != "slim" && o.Method != "uniform" && o.Method != "ddpg" && o.Method != "random" && o.Method != "layer":
+		return nil, badInput("--method must be slim, uniform, ddpg, random or layer, got %q", o.Method)
 	case o.Ratio < 0 || o.Ratio >= 1:
 		return nil, badInput("--ratio must be in [0, 1), got %g", o.Ratio)
 	case o.TargetParams < 0 || o.TargetMACs < 0:
 		return nil, badInput("--target-params and --target-macs must be >= 0")
-	case o.TargetMACs > 0 && o.Method != "ddpg":
-		return nil, badInput("--target-macs works with --method ddpg")
+	case o.TargetMACs > 0 && o.Method != "ddpg" && o.Method != "random":
+		return nil, badInput("--target-macs works with --method ddpg or random")
 	case o.Steps < 1:
 		return nil, badInput("--steps must be >= 1")
 	case o.Blocks < 0 || o.Threshold < 0:
@@ -80,8 +80,8 @@ func parsePrune(e *env, args []string) (*pipeline.PruneOptions, error) {
 		return nil, badInput("--method layer needs --blocks K or --threshold T")
 	case o.MinChannels < 1 || o.RoundTo < 1 || o.RoundMin < 0:
 		return nil, badInput("--min-channels and --round-to must be >= 1")
-	case o.Method == "ddpg" && o.Data.Spec == "":
-		return nil, badInput("--method ddpg needs --data (the reward measures accuracy)")
+	case (o.Method == "ddpg" || o.Method == "random") && o.Data.Spec == "":
+		return nil, badInput("--method %s needs --data (the reward measures accuracy)", o.Method)
 	case o.Tune.Epochs > 0 && o.Data.Spec == "":
 		return nil, badInput("--finetune-epochs needs --data")
 	}
@@ -97,7 +97,10 @@ func parsePrune(e *env, args []string) (*pipeline.PruneOptions, error) {
 	if err := o.Tune.Validate(); err != nil {
 		return nil, err
 	}
-	if o.Method == "ddpg" {
+	if o.Method == "ddpg" || o.Method == "random" {
+		if o.Method == "random" && o.DDPG.Warmup >= o.DDPG.Episodes {
+			o.DDPG.Warmup = o.DDPG.Episodes - 1 // checked as a search's; random ignores it
+		}
 		if err := o.DDPG.Validate(); err != nil {
 			return nil, err
 		}
