@@ -5,6 +5,15 @@
 //   {"input": NAME, "output": NAME, "shape": [...], "ms": median run time}
 //
 // usage: node run.js MODEL.onnx IN.npy OUT.npy [MODEL2 IN2 OUT2 ...] [--repeat N] [--opt disabled|basic|extended|all]
+//                   [--threads N] [--timing [--warmup W] [--min-ms MS]]
+//
+// --threads N sets the session's intraOpNumThreads to N (interOpNumThreads
+// stays 1; default 1 thread). --timing is the speed mode: W untimed warm-up
+// runs (default 1), then timed runs until both --repeat N have run and MS
+// milliseconds have gone by; the JSON line also carries "best_ms" and
+// "median_ms" (fastest and median timed run), "runs" and "threads".
+// Without --timing the behaviour and the output are as before: no warm-up,
+// --repeat N runs, "ms" their median.
 //
 // Several MODEL IN OUT triples run in one process (one JSON line each), which
 // saves the runtime's start-up per model in tests.
@@ -72,15 +81,21 @@ function writeNpy(file, dims, data) {
 
 async function main() {
   const args = process.argv.slice(2);
-  let repeat = 1;
-  let opt = 'all';
+  const o = { repeat: 1, opt: 'all', threads: 1, timing: false, warmup: 1, minMs: 0 };
   const pos = [];
   for (let i = 0; i < args.length; i++) {
-    if (args[i] === '--repeat') repeat = parseInt(args[++i], 10);
-    else if (args[i] === '--opt') opt = args[++i];
+    if (args[i] === '--repeat') o.repeat = parseInt(args[++i], 10);
+    else if (args[i] === '--opt') o.opt = args[++i];
+    else if (args[i] === '--threads') o.threads = parseInt(args[++i], 10);
+    else if (args[i] === '--timing') o.timing = true;
+    else if (args[i] === '--warmup') o.warmup = parseInt(args[++i], 10);
+    else if (args[i] === '--min-ms') o.minMs = parseFloat(args[++i]);
     else pos.push(args[i]);
   }
-  if (pos.length === 0 || pos.length % 3 !== 0 || !(repeat >= 1)) die('usage: node run.js MODEL.onnx IN.npy OUT.npy [MODEL2 IN2 OUT2 ...] [--repeat N] [--opt disabled|basic|extended|all]');
+  if (pos.length === 0 || pos.length % 3 !== 0 || !(o.repeat >= 1) || !(o.threads >= 1) || !(o.warmup >= 0) || !(o.minMs >= 0)) {
+    die('usage: node run.js MODEL.onnx IN.npy OUT.npy [MODEL2 IN2 OUT2 ...] [--repeat N] [--opt disabled|basic|extended|all] [--threads N] [--timing [--warmup W] [--min-ms MS]]');
+  }
+  if (!o.timing) o.warmup = 0;
   let ort;
   try {
     ort = require('onnxruntime-node');
@@ -88,18 +103,18 @@ async function main() {
     die(`onnxruntime-node is not installed: run "npm install --ignore-scripts" in ${__dirname} (${e.message})`);
   }
   for (let j = 0; j < pos.length; j += 3) {
-    await runOne(ort, pos[j], pos[j + 1], pos[j + 2], repeat, opt);
+    await runOne(ort, pos[j], pos[j + 1], pos[j + 2], o);
   }
 }
 
-async function runOne(ort, model, inFile, outFile, repeat, opt) {
+async function runOne(ort, model, inFile, outFile, o) {
   const x = readNpy(inFile);
   let session;
   try {
     session = await ort.InferenceSession.create(model, {
-      graphOptimizationLevel: opt,
+      graphOptimizationLevel: o.opt,
       executionProviders: ['cpu'],
-      intraOpNumThreads: 1,
+      intraOpNumThreads: o.threads,
       interOpNumThreads: 1,
     });
   } catch (e) {
@@ -108,13 +123,19 @@ async function runOne(ort, model, inFile, outFile, repeat, opt) {
   const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', x.data, x.dims) };
   const times = [];
   let result;
-  for (let r = 0; r < repeat; r++) {
-    const t0 = process.hrtime.bigint();
+  const run = async () => {
     try {
       result = await session.run(feeds);
     } catch (e) {
       die(`${model}: ONNX Runtime failed: ${e.message}`);
     }
+  };
+  for (let r = 0; r < o.warmup; r++) await run();
+  const start = process.hrtime.bigint();
+  const elapsed = () => Number(process.hrtime.bigint() - start) / 1e6;
+  while (times.length < o.repeat || (o.timing && elapsed() < o.minMs && times.length < 10000)) {
+    const t0 = process.hrtime.bigint();
+    await run();
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   const name = session.outputNames[0];
@@ -122,7 +143,9 @@ async function runOne(ort, model, inFile, outFile, repeat, opt) {
   if (y.type !== 'float32') die(`${model}: first output ${name} is ${y.type}, want float32`);
   writeNpy(outFile, y.dims.map(Number), y.data);
   times.sort((a, b) => a - b);
-  process.stdout.write(JSON.stringify({ input: session.inputNames[0], output: name, shape: y.dims.map(Number), ms: times[times.length >> 1] }) + '\n');
+  const report = { input: session.inputNames[0], output: name, shape: y.dims.map(Number), ms: times[times.length >> 1] };
+  if (o.timing) Object.assign(report, { best_ms: times[0], median_ms: times[times.length >> 1], runs: times.length, threads: o.threads });
+  process.stdout.write(JSON.stringify(report) + '\n');
 }
 
 main().catch((e) => die(e.stack || String(e)));
