@@ -114,8 +114,8 @@ func timeORT(model string, chw []int, s speedSettings, tmpDir string) (speed, er
 	if err != nil {
 		return speed{}, err
 	}
-	if r.BestMs <= 0 || r.MedianMs <= 0 {
-		return speed{}, fmt.Errorf("ort: %s: no timing in the harness's report %+v", model, r)
+	if r.BestMs <= 0 || r.MedianMs <= 0 || r.Threads != max(s.threads, 1) {
+		return speed{}, fmt.Errorf("ort: %s: the harness's report %+v lacks the timing or the %d threads asked for", model, r, max(s.threads, 1))
 	}
 	return speed{imagesPerSec: float64(s.batch) / (r.BestMs / 1000), bestMs: r.BestMs, medianMs: r.MedianMs,
 		passes: r.Runs, threads: r.Threads}, nil

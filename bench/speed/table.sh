@@ -8,7 +8,8 @@
 #     a slice of the bundled sample, then `convert --fold-bn`), batch 1, 8, 64.
 # slimgo and ONNX Runtime are timed by `slimgo bench --ort` (same file, batch
 # and threads; random N(0,1) input), PyTorch by torch_speed.py infer (the
-# same architecture in eager mode, eval, no_grad). Every figure is the
+# same architecture in eager mode, eval, no_grad; OMP_WAIT_POLICY=PASSIVE,
+# see TABLE.md). Every figure is the
 # fastest timed pass after warm-up. Writes bench/speed/TABLE.md (and keeps
 # the raw JSON lines in WORKDIR/results.jsonl).
 #
@@ -64,7 +65,7 @@ for m in $models; do
       echo "$m batch $b threads $t" >&2
       sl=$(nice -n 5 "$s" bench --model "models/$m.onnx" --batch "$b" --threads "$t" --ort \
         --warmup "${timing[0]}" --passes "${timing[1]}" --min-seconds "${timing[2]}" --json 2>>"$work/log") || sl=null
-      pt=$(nice -n 5 "$py" "$repo/bench/speed/torch_speed.py" infer "$m" "$b" "${timing[1]}" "$t" "${timing[0]}" "${timing[2]}" 2>>"$work/log") || pt=null
+      pt=$(OMP_WAIT_POLICY=PASSIVE nice -n 5 "$py" "$repo/bench/speed/torch_speed.py" infer "$m" "$b" "${timing[1]}" "$t" "${timing[0]}" "${timing[2]}" 2>>"$work/log") || pt=null
       echo "{\"model\": \"$m\", \"batch\": $b, \"threads\": $t, \"slimgo\": $sl, \"torch\": $pt}" >>"$results"
     done
   done
@@ -124,7 +125,10 @@ lines = [
     "(slimgo: T engine workers; ONNX Runtime: T intra-op threads, 1 inter-op, all graph optimizations, "
     "on the same .onnx file, its fixed batch freed when B > 1); PyTorch from "
     "`bench/speed/torch_speed.py infer M B PASSES T` (torch.set_num_threads(T), eager eval mode, no_grad, "
-    "BN as modules). 224x224 models: 1 warm-up, best of at least 3 passes and 1 s per side; "
+    "BN as modules, `OMP_WAIT_POLICY=PASSIVE`: with libgomp's default its idle OpenMP threads spin, and on this "
+    "oversubscribed machine 2-thread runs came out 10-100x slower than 1-thread ones, e.g. resnet8 at batch 8 and "
+    "2 threads 10.6 images/s with the default against 1,182 with PASSIVE, measured one after the other at 02:42 UTC "
+    "on the run day; at 1 thread it makes no difference). 224x224 models: 1 warm-up, best of at least 3 passes and 1 s per side; "
     "28x28 models: 2 warm-ups, best of at least 10 passes and 1 s. Ratios above 1 mean slimgo is faster.",
     "",
     "| model | input | batch | threads | slimgo | ONNX Runtime | PyTorch | slimgo / ORT | slimgo / PyTorch |",
