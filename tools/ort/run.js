@@ -2,21 +2,21 @@
 // Runs an ONNX model with ONNX Runtime (CPU) on a float32 .npy array fed to
 // the model's first input, and writes the model's first output as a float32
 // .npy file. Prints one JSON line on stdout:
-//   {"input": NAME, "output": NAME, "shape": [...], "ms": median run time}
+//   {"input": NAME, "output": NAME, "shape": [...], "ms": median run time,
+//    "min_ms": fastest run, "cpu_ms": process CPU time (user+system) per run}
 //
-// usage: node run.js MODEL.onnx IN.npy OUT.npy [MODEL2 IN2 OUT2 ...] [--repeat N] [--opt disabled|basic|extended|all]
-//                   [--threads N] [--timing [--warmup W] [--min-ms MS]]
-//
-// --threads N sets the session's intraOpNumThreads to N (interOpNumThreads
-// stays 1; default 1 thread). --timing is the speed mode: W untimed warm-up
-// runs (default 1), then timed runs until both --repeat N have run and MS
-// milliseconds have gone by; the JSON line also carries "best_ms" and
-// "median_ms" (fastest and median timed run), "runs" and "threads".
-// Without --timing the behaviour and the output are as before: no warm-up,
-// --repeat N runs, "ms" their median.
+// usage: node run.js MODEL.onnx IN.npy OUT.npy [MODEL2 IN2 OUT2 ...] [--repeat N] [--opt disabled|basic|extended|all] [--threads T]
+//                   [--timing [--warmup W] [--min-ms MS]]
 //
 // Several MODEL IN OUT triples run in one process (one JSON line each), which
-// saves the runtime's start-up per model in tests.
+// saves the runtime's start-up per model in tests. --threads sets the
+// session's intra-op thread count (default 1); --repeat N times N runs after
+// one untimed warm-up run when N > 1. --timing is the speed mode of
+// `slimgo bench` and slimgo's speed figures: W untimed warm-up runs
+// (default 1; 0 allowed), then timed runs until both N have run and MS
+// milliseconds have gone by (at most 10000); the JSON line also carries
+// "best_ms" and "median_ms" (fastest and median timed run), "runs" and
+// "threads". Without --timing the behaviour and the output are unchanged.
 // Install the runtime once with `npm install --ignore-scripts` in this
 // directory (the CPU library ships inside the onnxruntime-node package).
 'use strict';
@@ -81,21 +81,23 @@ function writeNpy(file, dims, data) {
 
 async function main() {
   const args = process.argv.slice(2);
-  const o = { repeat: 1, opt: 'all', threads: 1, timing: false, warmup: 1, minMs: 0 };
+  let repeat = 1;
+  let opt = 'all';
+  let threads = 1;
+  const timing = { on: false, warmup: 1, minMs: 0 };
   const pos = [];
   for (let i = 0; i < args.length; i++) {
-    if (args[i] === '--repeat') o.repeat = parseInt(args[++i], 10);
-    else if (args[i] === '--opt') o.opt = args[++i];
-    else if (args[i] === '--threads') o.threads = parseInt(args[++i], 10);
-    else if (args[i] === '--timing') o.timing = true;
-    else if (args[i] === '--warmup') o.warmup = parseInt(args[++i], 10);
-    else if (args[i] === '--min-ms') o.minMs = parseFloat(args[++i]);
+    if (args[i] === '--repeat') repeat = parseInt(args[++i], 10);
+    else if (args[i] === '--opt') opt = args[++i];
+    else if (args[i] === '--threads') threads = parseInt(args[++i], 10);
+    else if (args[i] === '--timing') timing.on = true;
+    else if (args[i] === '--warmup') timing.warmup = parseInt(args[++i], 10);
+    else if (args[i] === '--min-ms') timing.minMs = parseFloat(args[++i]);
     else pos.push(args[i]);
   }
-  if (pos.length === 0 || pos.length % 3 !== 0 || !(o.repeat >= 1) || !(o.threads >= 1) || !(o.warmup >= 0) || !(o.minMs >= 0)) {
-    die('usage: node run.js MODEL.onnx IN.npy OUT.npy [MODEL2 IN2 OUT2 ...] [--repeat N] [--opt disabled|basic|extended|all] [--threads N] [--timing [--warmup W] [--min-ms MS]]');
+  if (pos.length === 0 || pos.length % 3 !== 0 || !(repeat >= 1) || !(threads >= 1) || !(timing.warmup >= 0) || !(timing.minMs >= 0)) {
+    die('usage: node run.js MODEL.onnx IN.npy OUT.npy [MODEL2 IN2 OUT2 ...] [--repeat N] [--opt disabled|basic|extended|all] [--threads T] [--timing [--warmup W] [--min-ms MS]]');
   }
-  if (!o.timing) o.warmup = 0;
   let ort;
   try {
     ort = require('onnxruntime-node');
@@ -103,18 +105,18 @@ async function main() {
     die(`onnxruntime-node is not installed: run "npm install --ignore-scripts" in ${__dirname} (${e.message})`);
   }
   for (let j = 0; j < pos.length; j += 3) {
-    await runOne(ort, pos[j], pos[j + 1], pos[j + 2], o);
+    await runOne(ort, pos[j], pos[j + 1], pos[j + 2], repeat, opt, threads, timing);
   }
 }
 
-async function runOne(ort, model, inFile, outFile, o) {
+async function runOne(ort, model, inFile, outFile, repeat, opt, threads, timing) {
   const x = readNpy(inFile);
   let session;
   try {
     session = await ort.InferenceSession.create(model, {
-      graphOptimizationLevel: o.opt,
+      graphOptimizationLevel: opt,
       executionProviders: ['cpu'],
-      intraOpNumThreads: o.threads,
+      intraOpNumThreads: threads,
       interOpNumThreads: 1,
     });
   } catch (e) {
@@ -122,29 +124,37 @@ async function runOne(ort, model, inFile, outFile, o) {
   }
   const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', x.data, x.dims) };
   const times = [];
+  let cpu = 0;
   let result;
-  const run = async () => {
+  const warmup = timing.on ? timing.warmup : (repeat > 1 ? 1 : 0);
+  for (let r = 0; r < warmup; r++) {
+    try {
+      await session.run(feeds);
+    } catch (e) {
+      die(`${model}: ONNX Runtime failed: ${e.message}`);
+    }
+  }
+  const start = process.hrtime.bigint();
+  const more = () => timing.on && Number(process.hrtime.bigint() - start) / 1e6 < timing.minMs && times.length < 10000;
+  while (times.length < repeat || more()) {
+    const t0 = process.hrtime.bigint();
+    const c0 = process.cpuUsage();
     try {
       result = await session.run(feeds);
     } catch (e) {
       die(`${model}: ONNX Runtime failed: ${e.message}`);
     }
-  };
-  for (let r = 0; r < o.warmup; r++) await run();
-  const start = process.hrtime.bigint();
-  const elapsed = () => Number(process.hrtime.bigint() - start) / 1e6;
-  while (times.length < o.repeat || (o.timing && elapsed() < o.minMs && times.length < 10000)) {
-    const t0 = process.hrtime.bigint();
-    await run();
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    const c = process.cpuUsage(c0);
+    cpu += (c.user + c.system) / 1e3;
   }
   const name = session.outputNames[0];
   const y = result[name];
   if (y.type !== 'float32') die(`${model}: first output ${name} is ${y.type}, want float32`);
   writeNpy(outFile, y.dims.map(Number), y.data);
   times.sort((a, b) => a - b);
-  const report = { input: session.inputNames[0], output: name, shape: y.dims.map(Number), ms: times[times.length >> 1] };
-  if (o.timing) Object.assign(report, { best_ms: times[0], median_ms: times[times.length >> 1], runs: times.length, threads: o.threads });
+  const report = { input: session.inputNames[0], output: name, shape: y.dims.map(Number), ms: times[times.length >> 1], min_ms: times[0], cpu_ms: cpu / times.length };
+  if (timing.on) Object.assign(report, { best_ms: times[0], median_ms: times[times.length >> 1], runs: times.length, threads });
   process.stdout.write(JSON.stringify(report) + '\n');
 }
 
