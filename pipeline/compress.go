@@ -15,8 +15,6 @@ import (
 	"github.com/slimgo/slimgo/data"
 	"github.com/slimgo/slimgo/graph"
 	"github.com/slimgo/slimgo/internal/atomicfile"
-	"github.com/slimgo/slimgo/internal/ort"
-	"github.com/slimgo/slimgo/npy"
 	"github.com/slimgo/slimgo/onnx"
 	"github.com/slimgo/slimgo/prune"
 	"github.com/slimgo/slimgo/report"
@@ -269,49 +267,6 @@ func (p *run) speedCheck() {
 		best(&c.After, final, delivered)
 	}
 	p.sum.SpeedCheck = c
-}
-
-// ortSpeed measures ONNX Runtime images/s at batch n and at batch 1. A float
-// model is measured in its deployment form (BN folded); model, when it names
-// an .onnx file, is measured as is. Temporary files go to a directory made
-// in tmpDir. Failures leave 0 (not measured) and are noted on stderr.
-func ortSpeed(e *Env, g *graph.Graph, model, tmpDir string, n int) (batchN, batch1 float64) {
-	if !ort.Available() {
-		return 0, 0
-	}
-	tmp, err := os.MkdirTemp(tmpDir, ".ort")
-	if err != nil {
-		return 0, 0
-	}
-	defer os.RemoveAll(tmp)
-	if model == "" || filepath.Ext(model) != ".onnx" {
-		model = filepath.Join(tmp, "m.onnx")
-		if err := onnx.WriteFile(model, g, onnx.WriteOptions{FoldBN: true}); err != nil {
-			return 0, 0
-		}
-	}
-	chw, err := inputCHW(g)
-	if err != nil {
-		return 0, 0
-	}
-	measure := func(b, repeat int) float64 {
-		x := tensor.New(b, chw[0], chw[1], chw[2])
-		x.FillNormal(tensor.NewRNG(1), 0, 1)
-		in := filepath.Join(tmp, "x.npy")
-		if npy.WriteFile(in, x) != nil {
-			return 0
-		}
-		r, err := ort.RunFiles(model, in, filepath.Join(tmp, "y.npy"), repeat)
-		if err != nil || r.Ms <= 0 {
-			fmt.Fprintf(e.Log, "ONNX Runtime not measured: %v\n", err)
-			return 0
-		}
-		return float64(b) / (r.Ms / 1000)
-	}
-	if batchN = measure(n, 20); batchN > 0 {
-		batch1 = measure(1, 200)
-	}
-	return batchN, batch1
 }
 
 func bnGammas(g *graph.Graph) []float64 {

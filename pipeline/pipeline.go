@@ -1,5 +1,5 @@
 // Package pipeline is slimgo as a library: every command's work (train,
-// eval, info, predict, convert, prune, quantize, compress, demo) behind one
+// eval, info, predict, bench, convert, prune, quantize, compress, demo) behind one
 // call that takes an options struct and returns the command's summary, so a
 // Go program can compress a model without the command line. The command
 // line (internal/cli) only turns flags into these options.

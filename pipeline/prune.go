@@ -509,22 +509,6 @@ func pruneDDPG(e *Env, o *PruneOptions, g *graph.Graph, trainSet, testSet *data.
 	return out, nil
 }
 
-// inferenceSpeed measures slimgo's inference images/s on random input at
-// the given batch (best of a few runs; 0 when the model cannot run).
-func inferenceSpeed(g *graph.Graph, batch int) float64 {
-	chw, err := inputCHW(g)
-	if err != nil {
-		return 0
-	}
-	x := tensor.New(batch, chw[0], chw[1], chw[2])
-	x.FillNormal(tensor.NewRNG(1), 0, 1)
-	ev, err := train.Throughput(g, x, 3)
-	if err != nil {
-		return 0
-	}
-	return ev
-}
-
 // Validate checks the search settings; messages name the prune flags.
 func (d *DDPGOptions) Validate() error {
 	switch {

@@ -9,8 +9,14 @@ usage:
       SGD (momentum 0.9, Nesterov, weight decay 5e-4) with cross-entropy;
       each epoch visits a fresh permutation of STEPS*BATCH examples.
       Prints {"images_per_s": best epoch after the first, "epochs": [...]}.
-  infer MODEL BATCH REPS THREADS
-      eval mode, no_grad; one warm-up pass, then the best of REPS passes.
+  infer MODEL BATCH REPS THREADS [WARMUP MIN_SECONDS]
+      eval mode, no_grad; WARMUP warm-up passes (default 1), then timed
+      passes until REPS have run and MIN_SECONDS (default 0) have gone by;
+      the best counts ("images_per_s", "ms_per_batch"; also "median_ms",
+      "passes"). MODEL is resnet8/resnet20 (the nets above, [N,1,28,28]) or
+      a torchvision classifier (resnet18, resnet50, mobilenet_v2,
+      mobilenet_v3_small, vgg11_bn, ...: random weights, seed 1, 1000
+      classes, [N,3,224,224]; BN stays a module, as PyTorch runs it).
   gemm M,N,K[;M,N,K...] MIN_SECONDS REPS THREADS
       torch.matmul of float32 matrices; best GFLOP/s per shape.
 Each mode prints one JSON object on stdout.
@@ -90,18 +96,32 @@ def train(name, batch, steps, epochs, threads):
             "threads": torch.get_num_threads()}
 
 
-def infer(name, batch, reps, threads):
+def build_any(name):
+    """The model and its input's [C,H,W]: the nets above or torchvision's."""
+    if name in ("resnet8", "resnet20"):
+        return build(name), (1, 28, 28)
+    import torchvision
+    torch.manual_seed(1)
+    return torchvision.models.__dict__[name](weights=None), (3, 224, 224)
+
+
+def infer(name, batch, reps, threads, warmup=1, min_s=0.0):
     torch.set_num_threads(threads)
-    m = build(name).eval()
-    x = torch.randn(batch, 1, 28, 28, generator=torch.Generator().manual_seed(2))
-    best = 0.0
+    m, chw = build_any(name)
+    m = m.eval()
+    x = torch.randn(batch, *chw, generator=torch.Generator().manual_seed(2))
+    times = []
     with torch.no_grad():
-        m(x)
-        for _ in range(max(reps, 1)):
+        for _ in range(max(warmup, 1)):
+            m(x)
+        start = time.perf_counter()
+        while len(times) < max(reps, 1) or (time.perf_counter() - start < min_s and len(times) < 10000):
             t0 = time.perf_counter()
             m(x)
-            best = max(best, batch / (time.perf_counter() - t0))
-    return {"images_per_s": best, "threads": torch.get_num_threads()}
+            times.append(time.perf_counter() - t0)
+    times.sort()
+    return {"images_per_s": batch / times[0], "ms_per_batch": 1000 * times[0], "median_ms": 1000 * times[len(times) // 2],
+            "passes": len(times), "threads": torch.get_num_threads()}
 
 
 def gemm(shapes, min_s, reps, threads):
@@ -131,7 +151,7 @@ def main():
     if mode == "train":
         r = train(a[0], int(a[1]), int(a[2]), int(a[3]), int(a[4]))
     elif mode == "infer":
-        r = infer(a[0], int(a[1]), int(a[2]), int(a[3]))
+        r = infer(a[0], int(a[1]), int(a[2]), int(a[3]), *([int(a[4]), float(a[5])] if len(a) > 5 else []))
     elif mode == "gemm":
         r = gemm(a[0], float(a[1]), int(a[2]), int(a[3]))
     else:

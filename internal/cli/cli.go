@@ -56,6 +56,7 @@ func commands() []command {
 		{"eval", "measure a model's test accuracy and speed", runEval},
 		{"info", "describe a model: params, MACs, layers, prunable groups", runInfo},
 		{"predict", "run a model on a .npy array and write its output as .npy", runPredict},
+		{"bench", "time a model's inference on this machine (beside ONNX Runtime with --ort)", runBench},
 		{"convert", "read and write back a model (ONNX round trip, --fold-bn for deployment)", runConvert},
 		{"prune", "prune channels (slim, ddpg) or residual blocks (layer)", runPrune},
 		{"demo", "the main job on the bundled sample: train resnet8, compress it, write a report", runDemo},

@@ -92,19 +92,61 @@ type Result struct {
 	Output string  `json:"output"` // name of the model output returned
 	Shape  []int   `json:"shape"`
 	Ms     float64 `json:"ms"` // median wall time of one session.run, milliseconds
+	// With TimeOptions (run.js --timing): the fastest and the median timed
+	// run, how many timed runs there were and the intra-op threads used.
+	BestMs   float64 `json:"best_ms,omitempty"`
+	MedianMs float64 `json:"median_ms,omitempty"`
+	Runs     int     `json:"runs,omitempty"`
+	Threads  int     `json:"threads,omitempty"`
+}
+
+// Installed reports, without installing anything, whether node and the
+// onnxruntime-node package in Dir() are there; the error says what is
+// missing and how to install it.
+func Installed() error {
+	if !Available() {
+		return errors.New("ONNX Runtime needs node, which is not installed (run scripts/setup-peers.sh after installing nodejs and npm)")
+	}
+	if _, err := os.Stat(filepath.Join(Dir(), "node_modules", "onnxruntime-node", "package.json")); err != nil {
+		return fmt.Errorf("ONNX Runtime (npm onnxruntime-node) is not installed in %s: run scripts/setup-peers.sh, or npm install --ignore-scripts there", Dir())
+	}
+	return nil
+}
+
+// TimeOptions configure Time: Threads intra-op threads (inter-op 1),
+// Warmup untimed runs, then timed runs until both Runs have run and MinMs
+// milliseconds have gone by.
+type TimeOptions struct {
+	Threads int
+	Warmup  int
+	Runs    int
+	MinMs   float64
+}
+
+// Time runs model on the .npy file in like RunFiles, in run.js's timing
+// mode, and returns its report with BestMs and MedianMs set.
+func Time(model, in, out string, o TimeOptions) (Result, error) {
+	return runHarness(model, in, out, "--repeat", fmt.Sprint(max(o.Runs, 1)), "--timing",
+		"--threads", fmt.Sprint(max(o.Threads, 1)), "--warmup", fmt.Sprint(max(o.Warmup, 0)),
+		"--min-ms", fmt.Sprint(max(o.MinMs, 0)))
 }
 
 // RunFiles runs model (an .onnx path) on the float32 .npy file in, writes the
 // first output to out (.npy) and returns the harness's report. repeat >= 1
 // runs the session that many times for timing.
 func RunFiles(model, in, out string, repeat int) (Result, error) {
+	return runHarness(model, in, out, "--repeat", fmt.Sprint(max(repeat, 1)))
+}
+
+// runHarness runs run.js on one model with the given options.
+func runHarness(model, in, out string, opts ...string) (Result, error) {
 	if !Available() {
 		return Result{}, errors.New("ort: node is not installed")
 	}
 	if err := Install(); err != nil {
 		return Result{}, err
 	}
-	cmd := exec.Command("node", filepath.Join(Dir(), "run.js"), model, in, out, "--repeat", fmt.Sprint(max(repeat, 1)))
+	cmd := exec.Command("node", append([]string{filepath.Join(Dir(), "run.js"), model, in, out}, opts...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

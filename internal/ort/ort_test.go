@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/slimgo/slimgo/npy"
 	"github.com/slimgo/slimgo/tensor"
 )
 
@@ -111,5 +112,41 @@ func TestRunBadModel(t *testing.T) {
 	_, err := RunTensor(model, tensor.New(1, 3))
 	if err == nil || !strings.Contains(err.Error(), "cannot load the model") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestTime: run.js's timing mode reports the fastest and the median timed
+// run, at least as many runs as asked and the threads it was given, and
+// computes what the plain mode computes; the plain mode's report is as it
+// was (no timing keys).
+func TestTime(t *testing.T) {
+	if err := Installed(); err != nil {
+		t.Skipf("ONNX Runtime checks skipped: %v", err)
+	}
+	dir := t.TempDir()
+	model, in := filepath.Join(dir, "relu.onnx"), filepath.Join(dir, "x.npy")
+	if err := os.WriteFile(model, reluModel(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := npy.WriteFile(in, tensor.From([]float32{1, -2, 3, -4, 5, -6}, 2, 3)); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Time(model, in, filepath.Join(dir, "y.npy"), TimeOptions{Threads: 2, Warmup: 1, Runs: 5, MinMs: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(r.BestMs > 0) || r.MedianMs < r.BestMs || r.Ms != r.MedianMs || r.Runs < 5 || r.Threads != 2 {
+		t.Fatalf("timing report %+v", r)
+	}
+	y, err := npy.ReadFile(filepath.Join(dir, "y.npy"))
+	if err != nil || y.Data[0] != 1 || y.Data[1] != 0 || y.Data[5] != 0 {
+		t.Fatalf("timing mode output %v, %v", y, err)
+	}
+	p, err := RunFiles(model, in, filepath.Join(dir, "y1.npy"), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.BestMs != 0 || p.Runs != 0 || p.Threads != 0 || !(p.Ms > 0) {
+		t.Fatalf("plain mode report %+v, want only ms", p)
 	}
 }

@@ -2,12 +2,21 @@
 // Runs an ONNX model with ONNX Runtime (CPU) on a float32 .npy array fed to
 // the model's first input, and writes the model's first output as a float32
 // .npy file. Prints one JSON line on stdout:
-//   {"input": NAME, "output": NAME, "shape": [...], "ms": median run time}
+//   {"input": NAME, "output": NAME, "shape": [...], "ms": median run time,
+//    "min_ms": fastest run, "cpu_ms": process CPU time (user+system) per run}
 //
-// usage: node run.js MODEL.onnx IN.npy OUT.npy [MODEL2 IN2 OUT2 ...] [--repeat N] [--opt disabled|basic|extended|all]
+// usage: node run.js MODEL.onnx IN.npy OUT.npy [MODEL2 IN2 OUT2 ...] [--repeat N] [--opt disabled|basic|extended|all] [--threads T]
+//                   [--timing [--warmup W] [--min-ms MS]]
 //
 // Several MODEL IN OUT triples run in one process (one JSON line each), which
-// saves the runtime's start-up per model in tests.
+// saves the runtime's start-up per model in tests. --threads sets the
+// session's intra-op thread count (default 1); --repeat N times N runs after
+// one untimed warm-up run when N > 1. --timing is the speed mode of
+// `slimgo bench` and slimgo's speed figures: W untimed warm-up runs
+// (default 1; 0 allowed), then timed runs until both N have run and MS
+// milliseconds have gone by (at most 10000); the JSON line also carries
+// "best_ms" and "median_ms" (fastest and median timed run), "runs" and
+// "threads". Without --timing the behaviour and the output are unchanged.
 // Install the runtime once with `npm install --ignore-scripts` in this
 // directory (the CPU library ships inside the onnxruntime-node package).
 'use strict';
@@ -74,13 +83,21 @@ async function main() {
   const args = process.argv.slice(2);
   let repeat = 1;
   let opt = 'all';
+  let threads = 1;
+  const timing = { on: false, warmup: 1, minMs: 0 };
   const pos = [];
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--repeat') repeat = parseInt(args[++i], 10);
     else if (args[i] === '--opt') opt = args[++i];
+    else if (args[i] === '--threads') threads = parseInt(args[++i], 10);
+    else if (args[i] === '--timing') timing.on = true;
+    else if (args[i] === '--warmup') timing.warmup = parseInt(args[++i], 10);
+    else if (args[i] === '--min-ms') timing.minMs = parseFloat(args[++i]);
     else pos.push(args[i]);
   }
-  if (pos.length === 0 || pos.length % 3 !== 0 || !(repeat >= 1)) die('usage: node run.js MODEL.onnx IN.npy OUT.npy [MODEL2 IN2 OUT2 ...] [--repeat N] [--opt disabled|basic|extended|all]');
+  if (pos.length === 0 || pos.length % 3 !== 0 || !(repeat >= 1) || !(threads >= 1) || !(timing.warmup >= 0) || !(timing.minMs >= 0)) {
+    die('usage: node run.js MODEL.onnx IN.npy OUT.npy [MODEL2 IN2 OUT2 ...] [--repeat N] [--opt disabled|basic|extended|all] [--threads T] [--timing [--warmup W] [--min-ms MS]]');
+  }
   let ort;
   try {
     ort = require('onnxruntime-node');
@@ -88,18 +105,18 @@ async function main() {
     die(`onnxruntime-node is not installed: run "npm install --ignore-scripts" in ${__dirname} (${e.message})`);
   }
   for (let j = 0; j < pos.length; j += 3) {
-    await runOne(ort, pos[j], pos[j + 1], pos[j + 2], repeat, opt);
+    await runOne(ort, pos[j], pos[j + 1], pos[j + 2], repeat, opt, threads, timing);
   }
 }
 
-async function runOne(ort, model, inFile, outFile, repeat, opt) {
+async function runOne(ort, model, inFile, outFile, repeat, opt, threads, timing) {
   const x = readNpy(inFile);
   let session;
   try {
     session = await ort.InferenceSession.create(model, {
       graphOptimizationLevel: opt,
       executionProviders: ['cpu'],
-      intraOpNumThreads: 1,
+      intraOpNumThreads: threads,
       interOpNumThreads: 1,
     });
   } catch (e) {
@@ -107,22 +124,38 @@ async function runOne(ort, model, inFile, outFile, repeat, opt) {
   }
   const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', x.data, x.dims) };
   const times = [];
+  let cpu = 0;
   let result;
-  for (let r = 0; r < repeat; r++) {
+  const warmup = timing.on ? timing.warmup : (repeat > 1 ? 1 : 0);
+  for (let r = 0; r < warmup; r++) {
+    try {
+      await session.run(feeds);
+    } catch (e) {
+      die(`${model}: ONNX Runtime failed: ${e.message}`);
+    }
+  }
+  const start = process.hrtime.bigint();
+  const more = () => timing.on && Number(process.hrtime.bigint() - start) / 1e6 < timing.minMs && times.length < 10000;
+  while (times.length < repeat || more()) {
     const t0 = process.hrtime.bigint();
+    const c0 = process.cpuUsage();
     try {
       result = await session.run(feeds);
     } catch (e) {
       die(`${model}: ONNX Runtime failed: ${e.message}`);
     }
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    const c = process.cpuUsage(c0);
+    cpu += (c.user + c.system) / 1e3;
   }
   const name = session.outputNames[0];
   const y = result[name];
   if (y.type !== 'float32') die(`${model}: first output ${name} is ${y.type}, want float32`);
   writeNpy(outFile, y.dims.map(Number), y.data);
   times.sort((a, b) => a - b);
-  process.stdout.write(JSON.stringify({ input: session.inputNames[0], output: name, shape: y.dims.map(Number), ms: times[times.length >> 1] }) + '\n');
+  const report = { input: session.inputNames[0], output: name, shape: y.dims.map(Number), ms: times[times.length >> 1], min_ms: times[0], cpu_ms: cpu / times.length };
+  if (timing.on) Object.assign(report, { best_ms: times[0], median_ms: times[times.length >> 1], runs: times.length, threads });
+  process.stdout.write(JSON.stringify(report) + '\n');
 }
 
 main().catch((e) => die(e.stack || String(e)));
