@@ -4,10 +4,12 @@
 // .npy file. Prints one JSON line on stdout:
 //   {"input": NAME, "output": NAME, "shape": [...], "ms": median run time}
 //
-// usage: node run.js MODEL.onnx IN.npy OUT.npy [MODEL2 IN2 OUT2 ...] [--repeat N] [--opt disabled|basic|extended|all]
+// usage: node run.js MODEL.onnx IN.npy OUT.npy [MODEL2 IN2 OUT2 ...] [--repeat N] [--opt disabled|basic|extended|all] [--threads T]
 //
 // Several MODEL IN OUT triples run in one process (one JSON line each), which
-// saves the runtime's start-up per model in tests.
+// saves the runtime's start-up per model in tests. --threads sets the
+// session's intra-op thread count (default 1); --repeat N times N runs after
+// one untimed warm-up run when N > 1.
 // Install the runtime once with `npm install --ignore-scripts` in this
 // directory (the CPU library ships inside the onnxruntime-node package).
 'use strict';
@@ -74,13 +76,15 @@ async function main() {
   const args = process.argv.slice(2);
   let repeat = 1;
   let opt = 'all';
+  let threads = 1;
   const pos = [];
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--repeat') repeat = parseInt(args[++i], 10);
     else if (args[i] === '--opt') opt = args[++i];
+    else if (args[i] === '--threads') threads = parseInt(args[++i], 10);
     else pos.push(args[i]);
   }
-  if (pos.length === 0 || pos.length % 3 !== 0 || !(repeat >= 1)) die('usage: node run.js MODEL.onnx IN.npy OUT.npy [MODEL2 IN2 OUT2 ...] [--repeat N] [--opt disabled|basic|extended|all]');
+  if (pos.length === 0 || pos.length % 3 !== 0 || !(repeat >= 1) || !(threads >= 1)) die('usage: node run.js MODEL.onnx IN.npy OUT.npy [MODEL2 IN2 OUT2 ...] [--repeat N] [--opt disabled|basic|extended|all] [--threads T]');
   let ort;
   try {
     ort = require('onnxruntime-node');
@@ -88,18 +92,18 @@ async function main() {
     die(`onnxruntime-node is not installed: run "npm install --ignore-scripts" in ${__dirname} (${e.message})`);
   }
   for (let j = 0; j < pos.length; j += 3) {
-    await runOne(ort, pos[j], pos[j + 1], pos[j + 2], repeat, opt);
+    await runOne(ort, pos[j], pos[j + 1], pos[j + 2], repeat, opt, threads);
   }
 }
 
-async function runOne(ort, model, inFile, outFile, repeat, opt) {
+async function runOne(ort, model, inFile, outFile, repeat, opt, threads) {
   const x = readNpy(inFile);
   let session;
   try {
     session = await ort.InferenceSession.create(model, {
       graphOptimizationLevel: opt,
       executionProviders: ['cpu'],
-      intraOpNumThreads: 1,
+      intraOpNumThreads: threads,
       interOpNumThreads: 1,
     });
   } catch (e) {
@@ -108,6 +112,13 @@ async function runOne(ort, model, inFile, outFile, repeat, opt) {
   const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', x.data, x.dims) };
   const times = [];
   let result;
+  if (repeat > 1) {
+    try {
+      await session.run(feeds);
+    } catch (e) {
+      die(`${model}: ONNX Runtime failed: ${e.message}`);
+    }
+  }
   for (let r = 0; r < repeat; r++) {
     const t0 = process.hrtime.bigint();
     try {
