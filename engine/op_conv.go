@@ -348,30 +348,18 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 		}
 		res = in[3].Data
 	}
-	var y *tensor.Tensor
-	if d.depthwise {
-		y = ctx.Alloc(d.n, d.m, d.s.OH, d.s.OW) // the direct loops add into y
-	} else {
-		y = ctx.allocRaw(d.n, d.m, d.s.OH, d.s.OW) // the GEMMs (beta 0 or over the bias) write all of y
-	}
+	// Every path writes all of y: the GEMMs with beta 0 or over the bias,
+	// the depthwise loops after setting each plane to its bias.
+	y := ctx.allocRaw(d.n, d.m, d.s.OH, d.s.OW)
 	var bias []float32
 	if d.hasBias {
 		bias = in[2].Data
 	}
-	t := batchWorkers(d.n)
 	if d.depthwise {
-		k.forwardDepthwise(d, x, w, bias, y.Data, t)
-		if k.fused {
-			forChunks(len(y.Data), func(lo, hi int) {
-				var r []float32
-				if res != nil {
-					r = res[lo:hi]
-				}
-				k.epilogue(y.Data[lo:hi], r)
-			})
-		}
+		k.forwardDepthwise(d, x, w, bias, res, y.Data)
 		return []*tensor.Tensor{y}, nil
 	}
+	t := batchWorkers(d.n)
 	if useWinograd(d) {
 		k.forwardWinograd(d, x, w, y.Data, bias, res, t)
 		return []*tensor.Tensor{y}, nil
@@ -445,7 +433,7 @@ func (k *convKernel) forwardChunk(f *convFwd, wk, ci int) {
 		col := xi
 		if !d.pointwise {
 			col = k.cols[wk]
-			k.im2col(d, xi, col, d.ohw)
+			k.im2colImage(d, xi, col)
 		}
 		for g := range d.g.Group {
 			gemm(false, false, d.mg, d.ohw, d.kk, 1,
@@ -496,15 +484,46 @@ func (k *convKernel) forwardBatched(f *convFwd, wk, lo, hi int) {
 	}
 }
 
+// intraOp reports whether a Conv call splits the work of its single image
+// over the workers (output channels, im2col rows, GEMM columns) instead
+// of handing images to them: a batch of one on more than one thread.
+func intraOp(d convDims) bool { return d.n == 1 && kernels.Threads() > 1 }
+
+// im2colImage writes the im2col matrix of the single image xi into col
+// (row stride OH*OW); for an intra-op call on a large map the channels'
+// row blocks are split over the workers.
+func (k *convKernel) im2colImage(d convDims, xi, col []float32) {
+	if !intraOp(d) || useGather(d.s) || d.c < 2 {
+		k.im2col(d, xi, col, d.ohw)
+		return
+	}
+	hw, rows := d.s.H*d.s.W, d.s.KH*d.s.KW*d.ohw
+	kernels.ParallelFor(d.c, func(lo, hi int) {
+		s := d.s
+		s.C = hi - lo
+		kernels.Im2col(xi[lo*hw:hi*hw], s, col[lo*rows:hi*rows])
+	})
+}
+
 // finishImage adds the bias (nil: none) and, for a fused Conv, the
-// residual (res nil: none) and ReLU to image img's output planes in y,
-// plane by plane while each is in cache.
+// residual (res nil: none) and activation to image img's output planes in
+// y, plane by plane while each is in cache; an intra-op call splits the
+// planes over the workers.
 func (k *convKernel) finishImage(d convDims, img int, y, bias, res []float32) {
 	if bias == nil && !k.fused {
 		return
 	}
+	if intraOp(d) && d.m > 1 && d.m*d.ohw > parallelMin {
+		kernels.ParallelFor(d.m, func(lo, hi int) { k.finishPlanes(d, img, lo, hi, y, bias, res) })
+		return
+	}
+	k.finishPlanes(d, img, 0, d.m, y, bias, res)
+}
+
+// finishPlanes is finishImage for output planes [m0, m1) of image img.
+func (k *convKernel) finishPlanes(d convDims, img, m0, m1 int, y, bias, res []float32) {
 	myhw := d.m * d.ohw
-	for m := range d.m {
+	for m := m0; m < m1; m++ {
 		o := img*myhw + m*d.ohw
 		row := y[o : o+d.ohw]
 		if bias != nil {
@@ -580,24 +599,32 @@ func (k *convKernel) chunk(d convDims, t int) int {
 	return chunkImages(d.n, d.ohw, t)
 }
 
-// forwardDepthwise runs the direct per-plane loops of a depthwise Conv,
-// images split over t workers.
-func (k *convKernel) forwardDepthwise(d convDims, x, w, bias, y []float32, t int) {
+// forwardDepthwise runs the direct per-plane loops of a depthwise Conv
+// and a fused Conv's epilogue (residual res, nil for none, and
+// activation). The output planes of all images (image, filter) are split
+// over the workers, so a single image uses every thread too.
+func (k *convKernel) forwardDepthwise(d convDims, x, w, bias, res, y []float32) {
 	hw := d.s.H * d.s.W
-	chw := d.c * hw
-	workerSplit(d.n, t, func(wk, lo, hi int) {
-		for img := lo; img < hi; img++ {
-			xi := x[img*chw : (img+1)*chw]
-			yi := y[img*d.m*d.ohw : (img+1)*d.m*d.ohw]
-			for m := range d.m {
-				row := yi[m*d.ohw : (m+1)*d.ohw]
-				if bias != nil {
-					for i := range row {
-						row[i] = bias[m]
-					}
+	units := d.n * d.m
+	workerSplit(units, max(1, min(kernels.Threads(), units)), func(wk, lo, hi int) {
+		for u := lo; u < hi; u++ {
+			img, m := u/d.m, u%d.m
+			c := img*d.c + m/d.mg
+			row := y[u*d.ohw : (u+1)*d.ohw]
+			b := float32(0)
+			if bias != nil {
+				b = bias[m]
+			}
+			for i := range row {
+				row[i] = b
+			}
+			dwForward(d.s, x[c*hw:(c+1)*hw], w[m*d.kk:(m+1)*d.kk], row)
+			if k.fused {
+				var r []float32
+				if res != nil {
+					r = res[u*d.ohw : (u+1)*d.ohw]
 				}
-				c := m / d.mg
-				dwForward(d.s, xi[c*hw:(c+1)*hw], w[m*d.kk:(m+1)*d.kk], row)
+				k.epilogue(row, r)
 			}
 		}
 	})

@@ -554,3 +554,44 @@ func TestBalanceChunk(t *testing.T) {
 		}
 	}
 }
+
+// intraOpCases are single images large enough that a Conv splits their work
+// over the workers (intraOp: im2col rows, GEMM columns, output planes; the
+// depthwise planes), on every lowering a batch of one takes.
+var intraOpCases = []convCase{
+	{"intra 3x3 pad1", 1, 8, 40, 40, 48, cvGeom(3, 3, 1, 1, 1, 1), true},
+	{"intra 3x3 stride2", 1, 6, 60, 58, 80, cvGeom(3, 3, 2, 1, 1, 1), true},
+	{"intra 7x7 stride2 stem", 1, 3, 64, 64, 40, cvGeom(7, 7, 2, 3, 1, 1), false},
+	{"intra 1x1 pointwise", 1, 16, 40, 40, 48, cvGeom(1, 1, 1, 0, 1, 1), true},
+	{"intra 1x1 groups2", 1, 16, 40, 40, 48, cvGeom(1, 1, 1, 0, 1, 2), false},
+	{"intra depthwise", 1, 24, 30, 33, 24, cvGeom(3, 3, 1, 1, 1, 24), true},
+	{"intra depthwise stride2", 1, 24, 31, 30, 24, cvGeom(3, 3, 2, 1, 1, 24), true},
+	{"intra depthwise multiplier2", 1, 12, 30, 30, 24, cvGeom(3, 3, 1, 1, 1, 12), false},
+	{"two images", 2, 8, 40, 40, 48, cvGeom(3, 3, 1, 1, 1, 1), true},
+}
+
+// TestConvIntraOp runs the intraOpCases on 1, 2 and 3 threads: the
+// output matches the naive reference and is bitwise the same whatever the
+// thread count (the split never changes an element's summation order).
+func TestConvIntraOp(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for i, tc := range intraOpCases {
+		t.Run(tc.name, func(t *testing.T) {
+			n, x, w, b := tc.build(uint64(300 + 10*i))
+			want, _ := naiveConv(x, w, b, tc.g)
+			var first *tensor.Tensor
+			for _, threads := range []int{1, 2, 3} {
+				runtime.GOMAXPROCS(threads)
+				y := cvForward(t, cvCompile(t, n), false, convIn(x, w, b)...)
+				if msg := cvClose(y.Data, want, 1e-4); msg != "" {
+					t.Fatalf("%d threads: %s", threads, msg)
+				}
+				if first == nil {
+					first = y.Clone()
+				} else if !cvBitEqual(first, y) {
+					t.Fatalf("%d threads: output differs bitwise from 1 thread's", threads)
+				}
+			}
+		})
+	}
+}
