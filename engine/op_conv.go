@@ -37,6 +37,7 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 
@@ -167,8 +168,10 @@ type convKernel struct {
 	wx        *winoPass
 
 	// OpFusedConv only (inference): add input 3 (a tensor of Y's shape) to
-	// Y when present, then apply ReLU when relu is set.
-	fused, relu bool
+	// Y when present, then apply ReLU when relu is set, or clamp to
+	// [lo, hi] when clip is set (activation "clip": Clip, e.g. ReLU6).
+	fused, relu, clip bool
+	lo, hi            float32
 }
 
 // convAttrs are the Conv spec's attributes plus auto_pad (NOTSET/VALID
@@ -197,21 +200,42 @@ func newConv(n *graph.Node) (Kernel, error) {
 }
 
 // newFusedConv validates an OpFusedConv node (see Optimize): the Conv
-// attributes plus activation "" or "relu".
+// attributes plus activation "", "relu" or "clip" (with clip_min <=
+// clip_max, defaults -Inf and +Inf).
 func newFusedConv(n *graph.Node) (Kernel, error) {
 	act := n.Attrs.String("activation", "")
-	if act != "" && act != "relu" {
-		return nil, attrErrorf(n, "activation %q: want \"\" or \"relu\"", act)
+	if act != "" && act != "relu" && act != "clip" {
+		return nil, attrErrorf(n, "activation %q: want \"\", \"relu\" or \"clip\"", act)
+	}
+	lo := n.Attrs.Float("clip_min", float32(math.Inf(-1)))
+	hi := n.Attrs.Float("clip_max", float32(math.Inf(1)))
+	if act == "clip" && !(lo <= hi) {
+		return nil, attrErrorf(n, "clip_min %g must not exceed clip_max %g", lo, hi)
 	}
 	plain := &graph.Node{Name: n.Name, Op: n.Op, Inputs: n.Inputs, Outputs: n.Outputs, Attrs: n.Attrs.Clone()}
 	delete(plain.Attrs, "activation")
+	delete(plain.Attrs, "clip_min")
+	delete(plain.Attrs, "clip_max")
 	k, err := newConv(plain)
 	if err != nil {
 		return nil, err
 	}
 	ck := k.(*convKernel)
-	ck.fused, ck.relu = true, act == "relu"
+	ck.fused, ck.relu, ck.clip = true, act == "relu", act == "clip"
+	ck.lo, ck.hi = lo, hi
 	return ck, nil
+}
+
+// actBounds returns the clamp [lo, hi] of the kernel's fused activation:
+// [0, +Inf] for ReLU, the Clip's bounds, else [-Inf, +Inf].
+func (k *convKernel) actBounds() (lo, hi float32) {
+	switch {
+	case k.relu:
+		return 0, float32(math.Inf(1))
+	case k.clip:
+		return k.lo, k.hi
+	}
+	return float32(math.Inf(-1)), float32(math.Inf(1))
 }
 
 // epilogue applies a fused Conv's residual add and ReLU to one output row
@@ -222,6 +246,12 @@ func (k *convKernel) epilogue(row, res []float32) {
 	}
 	if k.relu {
 		vecRelu(row, row)
+	}
+	if k.clip {
+		lo, hi := k.lo, k.hi
+		for i, v := range row {
+			row[i] = min(max(v, lo), hi)
+		}
 	}
 }
 
@@ -599,21 +629,39 @@ func (k *convKernel) chunk(d convDims, t int) int {
 	return chunkImages(d.n, d.ohw, t)
 }
 
-// forwardDepthwise runs the direct per-plane loops of a depthwise Conv
-// and a fused Conv's epilogue (residual res, nil for none, and
-// activation). The output planes of all images (image, filter) are split
-// over the workers, so a single image uses every thread too.
+// forwardDepthwise runs a depthwise Conv and a fused Conv's epilogue
+// (residual res, nil for none, and activation). The output planes of all
+// images (image, filter) are split over the workers, so a single image
+// uses every thread too. 3x3 pad-1 planes at stride 1 or 2 take
+// kernels.Depthwise3x3 (bias and activation fused into its output pass),
+// other geometries the direct tap loops of dwForward.
 func (k *convKernel) forwardDepthwise(d convDims, x, w, bias, res, y []float32) {
 	hw := d.s.H * d.s.W
 	units := d.n * d.m
-	workerSplit(units, max(1, min(kernels.Threads(), units)), func(wk, lo, hi int) {
-		for u := lo; u < hi; u++ {
+	t := max(1, min(kernels.Threads(), units))
+	fast := isDW3x3(d)
+	if fast {
+		k.cols = ensureBufs(k.cols, t, kernels.Depthwise3x3Scratch(d.s.H, d.s.W, d.g.SH))
+	}
+	lo, hi := k.actBounds()
+	if res != nil { // the activation follows the residual add
+		lo, hi = float32(math.Inf(-1)), float32(math.Inf(1))
+	}
+	workerSplit(units, t, func(wk, ulo, uhi int) {
+		for u := ulo; u < uhi; u++ {
 			img, m := u/d.m, u%d.m
 			c := img*d.c + m/d.mg
 			row := y[u*d.ohw : (u+1)*d.ohw]
 			b := float32(0)
 			if bias != nil {
 				b = bias[m]
+			}
+			if fast {
+				kernels.Depthwise3x3(x[c*hw:(c+1)*hw], d.s.H, d.s.W, d.g.SH, w[m*9:(m+1)*9], b, lo, hi, row, k.cols[wk])
+				if res != nil {
+					k.epilogue(row, res[u*d.ohw:(u+1)*d.ohw])
+				}
+				continue
 			}
 			for i := range row {
 				row[i] = b
@@ -628,6 +676,18 @@ func (k *convKernel) forwardDepthwise(d convDims, x, w, bias, res, y []float32) 
 			}
 		}
 	})
+}
+
+// dw3x3Off turns the kernels.Depthwise3x3 path off (tests compare both).
+var dw3x3Off = false
+
+// isDW3x3 reports whether a depthwise Conv is 3x3, pad 1 on every side,
+// undilated, at stride 1 or 2 in both directions: kernels.Depthwise3x3.
+func isDW3x3(d convDims) bool {
+	g := d.g
+	return !dw3x3Off && d.depthwise && g.KH == 3 && g.KW == 3 && g.DH == 1 && g.DW == 1 &&
+		g.SH == g.SW && (g.SH == 1 || g.SH == 2) &&
+		g.PadT == 1 && g.PadL == 1 && g.PadB == 1 && g.PadR == 1
 }
 
 // Backward returns dX (if need[0]), dW (if need[1]) and dB (if need[2] and

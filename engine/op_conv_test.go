@@ -595,3 +595,13 @@ func TestConvIntraOp(t *testing.T) {
 		})
 	}
 }
+
+// TestConvDepthwiseTapLoops turns kernels.Depthwise3x3 off, so the 3x3
+// pad-1 depthwise cases run through the generic tap loops (dwForward)
+// again.
+func TestConvDepthwiseTapLoops(t *testing.T) {
+	dw3x3Off = true
+	defer func() { dw3x3Off = false }()
+	t.Run("forward", testConvForward)
+	t.Run("intra-op", TestConvIntraOp)
+}

@@ -1,0 +1,185 @@
+package kernels
+
+import "fmt"
+
+// Depthwise 3x3, pad 1, stride 1 or 2: the layer of every MobileNet-style
+// block, computed plane by plane as whole output rows. The input plane is
+// first copied into a zero-bordered scratch layout (for stride 2 with its
+// even and odd columns split apart), so every one of the nine taps of an
+// output row reads a contiguous run of the scratch and the row is nine
+// multiply-adds over vectors, with no bounds tests: AVX2+FMA assembly
+// (dw3x3_amd64.s, 16 outputs a step) when UseAsm, pure Go otherwise.
+
+// Depthwise3x3Out returns the output size along an axis of length n of a
+// 3x3 pad-1 convolution with the given stride: (n-1)/stride + 1.
+func Depthwise3x3Out(n, stride int) int { return (n-1)/stride + 1 }
+
+// dw3Layout is the scratch layout of one plane. Stride 1: the padded plane
+// (h+2 rows of rs = w+2 floats, x's row r-1 at row r from column 1).
+// Stride 2: the even padded rows 0, 2, ..., 2*oh, then (from odd) the odd
+// ones 1, 3, ..., 2*oh-1, each of rs = we+ow floats holding the even
+// padded columns (we = ow+1 of them; padded column 2j is x's 2j-1) then
+// the odd ones (padded column 2j+1 is x's 2j). Either way output row oy's
+// tap (ky, kx) reads a contiguous run starting at off[ky*3+kx] + oy*rs, so
+// a plane whose rows are short is computed as one long row over an oh x rs
+// grid (temp, at tmp) and its ow valid columns copied out.
+type dw3Layout struct {
+	stride, h, w, oh, ow int
+	rs, we, odd, tmp     int
+	off                  [9]int
+}
+
+func dw3LayoutFor(h, w, stride int) dw3Layout {
+	l := dw3Layout{stride: stride, h: h, w: w, oh: Depthwise3x3Out(h, stride), ow: Depthwise3x3Out(w, stride)}
+	if stride == 1 {
+		l.rs = w + 2
+		l.tmp = (h + 2) * l.rs
+		for t := range 9 {
+			l.off[t] = t/3*l.rs + t%3
+		}
+		return l
+	}
+	l.we = l.ow + 1
+	l.rs = l.we + l.ow
+	l.odd = (l.oh + 1) * l.rs
+	l.tmp = l.odd + l.oh*l.rs
+	for kx, c := range [3]int{0, l.we, 1} {
+		l.off[kx], l.off[3+kx], l.off[6+kx] = c, l.odd+c, l.rs+c
+	}
+	return l
+}
+
+// Depthwise3x3Scratch returns the scratch length Depthwise3x3 needs for an
+// h x w plane at the given stride (1 or 2).
+func Depthwise3x3Scratch(h, w, stride int) int {
+	l := dw3LayoutFor(h, w, stride)
+	return l.tmp + l.oh*l.rs
+}
+
+// dw3LongRow is the output width below which a plane is computed as one
+// long row (a vector step is 16 outputs).
+const dw3LongRow = 32
+
+// Depthwise3x3 writes one output plane y (OH x OW, OH = Depthwise3x3Out(h,
+// stride), likewise OW) of a 3x3 depthwise convolution with pad 1 of the
+// input plane x (h x w) at stride 1 or 2:
+//
+//	y[oy,ox] = min(max(bias + sum_{ky,kx<3} k[ky*3+kx] * x[oy*s-1+ky, ox*s-1+kx], lo), hi)
+//
+// summing the taps in that order, with out-of-image pixels reading 0. lo
+// and hi fuse an activation: -Inf and +Inf for none, 0 and +Inf for ReLU,
+// 0 and 6 for ReLU6; a NaN sum stays NaN. The assembly path rounds each
+// multiply-add once (FMA), the Go path twice, so they agree to rounding.
+// scratch must hold Depthwise3x3Scratch(h, w, stride) floats; its contents
+// are overwritten. It panics on a bad stride or a short slice (a programmer
+// error).
+func Depthwise3x3(x []float32, h, w, stride int, k []float32, bias, lo, hi float32, y, scratch []float32) {
+	if stride != 1 && stride != 2 || h < 1 || w < 1 {
+		panic(fmt.Sprintf("kernels.Depthwise3x3: plane %dx%d stride %d (want positive sizes, stride 1 or 2)", h, w, stride))
+	}
+	l := dw3LayoutFor(h, w, stride)
+	if len(x) < h*w || len(k) < 9 || len(y) < l.oh*l.ow || len(scratch) < l.tmp+l.oh*l.rs {
+		panic(fmt.Sprintf("kernels.Depthwise3x3: x %d, k %d, y %d, scratch %d elements for a %dx%d plane at stride %d",
+			len(x), len(k), len(y), len(scratch), h, w, stride))
+	}
+	if stride == 1 {
+		dw3PadPlane(x, l, scratch)
+	} else {
+		dw3SplitPlane(x, l, scratch)
+	}
+	var wt [9]float32
+	copy(wt[:], k)
+	if l.ow < dw3LongRow {
+		n := (l.oh-1)*l.rs + l.ow
+		grid := scratch[l.tmp : l.tmp+n]
+		dw3Row(grid, scratch, &l.off, &wt, bias, lo, hi)
+		for oy := range l.oh {
+			copy(y[oy*l.ow:(oy+1)*l.ow], grid[oy*l.rs:])
+		}
+		return
+	}
+	var off [9]int
+	for oy := range l.oh {
+		for t, o := range l.off {
+			off[t] = o + oy*l.rs
+		}
+		dw3Row(y[oy*l.ow:(oy+1)*l.ow], scratch, &off, &wt, bias, lo, hi)
+	}
+}
+
+// dw3PadPlane copies x into the stride-1 layout with its zero border.
+func dw3PadPlane(x []float32, l dw3Layout, s []float32) {
+	h, w := l.h, l.w
+	clear(s[:l.rs])
+	for r := range h {
+		row := s[(r+1)*l.rs : (r+2)*l.rs]
+		row[0] = 0
+		copy(row[1:w+1], x[r*w:(r+1)*w])
+		row[w+1] = 0
+	}
+	clear(s[(h+1)*l.rs : (h+2)*l.rs])
+}
+
+// dw3SplitPlane copies x into the stride-2 layout: padded row p goes to
+// even row p/2 or odd row p/2, its columns split; rows outside the image
+// are zero.
+func dw3SplitPlane(x []float32, l dw3Layout, s []float32) {
+	w := l.w
+	for p := range 2*l.oh + 1 {
+		at := p / 2 * l.rs
+		if p%2 == 1 {
+			at += l.odd
+		}
+		row := s[at : at+l.rs]
+		if p == 0 || p > l.h {
+			clear(row)
+			continue
+		}
+		xr := x[(p-1)*w : p*w]
+		ev, od := row[:l.we], row[l.we:]
+		ev[0] = 0
+		n := w / 2 // even padded columns 2..2n hold x's columns 1, 3, ..., 2n-1
+		for j := 1; j <= n; j++ {
+			ev[j] = xr[2*j-1]
+		}
+		clear(ev[n+1:])
+		for j := range od { // ow = (w+1)/2 odd padded columns: x's 0, 2, ...
+			od[j] = xr[2*j]
+		}
+	}
+}
+
+// dw3Row sets y[i] = min(max(bias + sum_t w[t]*x[off[t]+i], lo), hi) for
+// i < len(y), 8-wide blocks in assembly when available.
+func dw3Row(y, x []float32, off *[9]int, w *[9]float32, bias, lo, hi float32) {
+	n := len(y)
+	for _, o := range off {
+		_ = x[o : o+n]
+	}
+	v := 0
+	if UseAsm && hasAsmKernel && n >= 8 {
+		v = n &^ 7
+		dw3RowAVX2(&y[0], v, &x[0], off, w, bias, lo, hi)
+	}
+	dw3RowGo(y, x, off, w, bias, lo, hi, v)
+}
+
+// dw3RowGo is dw3Row in Go for i in [from, len(y)).
+func dw3RowGo(y, x []float32, off *[9]int, w *[9]float32, bias, lo, hi float32, from int) {
+	n := len(y)
+	x0, x1, x2 := x[off[0]:off[0]+n], x[off[1]:off[1]+n], x[off[2]:off[2]+n]
+	x3, x4, x5 := x[off[3]:off[3]+n], x[off[4]:off[4]+n], x[off[5]:off[5]+n]
+	x6, x7, x8 := x[off[6]:off[6]+n], x[off[7]:off[7]+n], x[off[8]:off[8]+n]
+	for i := from; i < n; i++ {
+		s := bias + w[0]*x0[i]
+		s += w[1] * x1[i]
+		s += w[2] * x2[i]
+		s += w[3] * x3[i]
+		s += w[4] * x4[i]
+		s += w[5] * x5[i]
+		s += w[6] * x6[i]
+		s += w[7] * x7[i]
+		s += w[8] * x8[i]
+		y[i] = min(max(s, lo), hi)
+	}
+}

@@ -1,0 +1,9 @@
+//go:build amd64 && !purego
+
+package kernels
+
+// dw3RowAVX2 is dw3Row for the first n outputs (n a positive multiple of
+// 8), in dw3x3_amd64.s (AVX2+FMA).
+//
+//go:noescape
+func dw3RowAVX2(y *float32, n int, x *float32, off *[9]int, w *[9]float32, bias, lo, hi float32)

@@ -1,0 +1,8 @@
+//go:build !amd64 || purego
+
+package kernels
+
+// dw3RowAVX2 is never called without the assembly kernels.
+func dw3RowAVX2(y *float32, n int, x *float32, off *[9]int, w *[9]float32, bias, lo, hi float32) {
+	panic("kernels: dw3RowAVX2 without assembly")
+}
