@@ -248,10 +248,7 @@ func (k *convKernel) epilogue(row, res []float32) {
 		vecRelu(row, row)
 	}
 	if k.clip {
-		lo, hi := k.lo, k.hi
-		for i, v := range row {
-			row[i] = min(max(v, lo), hi)
-		}
+		kernels.BiasClamp(row, 0, k.lo, k.hi)
 	}
 }
 
@@ -556,8 +553,19 @@ func (k *convKernel) finishPlanes(d convDims, img, m0, m1 int, y, bias, res []fl
 	for m := m0; m < m1; m++ {
 		o := img*myhw + m*d.ohw
 		row := y[o : o+d.ohw]
+		if k.clip && res == nil { // bias and clamp in one pass
+			b := float32(0)
+			if bias != nil {
+				b = bias[m]
+			}
+			kernels.BiasClamp(row, b, k.lo, k.hi)
+			continue
+		}
 		if bias != nil {
-			vecAffine(row, row, 0, 1, bias[m], false)
+			vecAffine(row, row, 0, 1, bias[m], k.relu && res == nil)
+			if k.relu && res == nil {
+				continue
+			}
 		}
 		if k.fused {
 			var r []float32
