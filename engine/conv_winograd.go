@@ -40,9 +40,28 @@ const winoTargetTiles = 384
 // the implicit lowering's conditions, one group, a 3x3 kernel, no
 // dilation, pad 1 on every side and a plane of at most winogradMaxPlane.
 func useWinograd(d convDims) bool {
+	return useImplicit(d) && winoGeometry(d) && d.ohw <= winogradMaxPlane
+}
+
+// winoGeometry reports whether a Conv is 3x3, stride 1, pad 1 on every
+// side, undilated, with one group.
+func winoGeometry(d convDims) bool {
 	g := d.g
-	return useImplicit(d) && g.Group == 1 && g.KH == 3 && g.KW == 3 && g.DH == 1 && g.DW == 1 &&
-		g.PadT == 1 && g.PadL == 1 && g.PadB == 1 && g.PadR == 1 && d.ohw <= winogradMaxPlane
+	return g.Group == 1 && g.KH == 3 && g.KW == 3 && g.SH == 1 && g.SW == 1 && g.DH == 1 && g.DW == 1 &&
+		g.PadT == 1 && g.PadL == 1 && g.PadB == 1 && g.PadR == 1
+}
+
+// winogradMaxPlane1 is winogradMaxPlane for the forward pass of a single
+// image (its stages split over the workers when intraOp), whose
+// alternative is im2col and one GEMM rather than the implicit lowering. A
+// variable so tests can route any size through it.
+var winogradMaxPlane1 = 56 * 56
+
+// useWinogradForward reports whether a Forward call takes the Winograd
+// lowering: useWinograd, or a single image of a Winograd geometry with a
+// plane of at most winogradMaxPlane1.
+func useWinogradForward(d convDims) bool {
+	return useWinograd(d) || (d.n == 1 && d.dxConv && winoGeometry(d) && d.ohw <= winogradMaxPlane1 && d.ohw >= implicitMinCols)
 }
 
 // winoTiles returns the tile rows of an h x w map and the tiles per row
@@ -224,15 +243,58 @@ func (k *convKernel) forwardWinograd(d convDims, x, w, y, bias, res []float32, t
 	kb := winoChunk(d, t)
 	l := implicitLayout(d, kb)
 	ps := k.preparePass(l, d.n, kb, d.c, d.m, t, &k.cols)
-	k.wu = winoFilters(k.wu, w, d.m, d.c, false)
+	// An inference-only fused Conv (engine.Optimize: its weights do not
+	// change while its executor lives) transforms its filters once.
+	if !k.fused || k.wuOf != &w[0] || len(k.wu) != 16*d.m*d.c {
+		k.wu = winoFilters(k.wu, w, d.m, d.c, false)
+		k.wuOf = nil
+		if k.fused {
+			k.wuOf = &w[0]
+		}
+	}
 	chw := d.c * d.s.H * d.s.W
 	myhw := d.m * d.ohw
+	if intraOp(d) {
+		k.winoRunIntra(&ps, l, x, k.wu, y)
+		k.finishImage(d, 0, y, bias, res)
+		return
+	}
 	runChunks((d.n+kb-1)/kb, t, func(wk, ci int) {
 		lo, hi := ci*kb, min((ci+1)*kb, d.n)
 		l.fill(k.cols[wk], x[lo*chw:hi*chw], d.c, hi-lo)
 		k.winoRun(&ps, l, hi-lo, k.cols[wk], k.wu, y[lo*myhw:hi*myhw], wk)
 		for j := lo; j < hi; j++ {
 			k.finishImage(d, j, y, bias, res)
+		}
+	})
+}
+
+// winoRunIntra is winoRun for a single image (ps over one image of layout
+// l, worker 0's buffers) with each stage split over the workers: the
+// padded copy and input transform by input channel, the 16 GEMMs by
+// Winograd element, the output transform by output channel. Every stage
+// computes what winoRun computes, element for element.
+func (k *convKernel) winoRunIntra(ps *winoPass, l padLayout, x, u, dst []float32) {
+	p := ps.full
+	xp, v, m := k.cols[0], k.wv[0], k.wm[0]
+	cin, cout, ld := ps.cin, ps.cout, ps.ld
+	hw := l.h * l.w
+	kernels.ParallelFor(cin, func(lo, hi int) {
+		l.fill(xp[lo*l.plane:], x[lo*hw:hi*hw], hi-lo, 1)
+		for c := lo; c < hi; c++ {
+			p.Input(xp[c*l.plane:], v[c*ld:], cin*ld)
+		}
+	})
+	n := winoLd(p)
+	kernels.ParallelFor(16, func(lo, hi int) {
+		for xi := lo; xi < hi; xi++ {
+			kernels.Sgemm(false, false, cout, n, cin, 1, u[xi*cout*cin:], cin,
+				v[xi*cin*ld:], ld, 0, m[xi*cout*ld:], ld)
+		}
+	})
+	kernels.ParallelFor(cout, func(lo, hi int) {
+		for co := lo; co < hi; co++ {
+			p.Output(m[co*ld:], cout*ld, dst[co*hw:])
 		}
 	})
 }

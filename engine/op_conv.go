@@ -164,6 +164,7 @@ type convKernel struct {
 	// Backward call (nil: not taken).
 	wv, wm    [][]float32
 	wu, wuX   []float32
+	wuOf      *float32 // fused Conv: the weights wu was transformed from
 	winoPlans []winoPlanEntry
 	wx        *winoPass
 
@@ -387,7 +388,7 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 		return []*tensor.Tensor{y}, nil
 	}
 	t := batchWorkers(d.n)
-	if useWinograd(d) {
+	if useWinogradForward(d) {
 		k.forwardWinograd(d, x, w, y.Data, bias, res, t)
 		return []*tensor.Tensor{y}, nil
 	}

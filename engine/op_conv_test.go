@@ -605,3 +605,47 @@ func TestConvDepthwiseTapLoops(t *testing.T) {
 	t.Run("forward", testConvForward)
 	t.Run("intra-op", TestConvIntraOp)
 }
+
+// TestWinogradSingleImage checks that a single image of a Winograd
+// geometry takes that lowering up to winogradMaxPlane1 (and not beyond),
+// and that the filters a fused Conv transforms once are those of the
+// weight tensor it is given: a new tensor is transformed again, while a
+// plain Conv follows in-place updates of its weights.
+func TestWinogradSingleImage(t *testing.T) {
+	for _, tc := range []struct {
+		c    convCase
+		want bool
+	}{
+		{convCase{"14x14", 1, 4, 14, 14, 4, cvGeom(3, 3, 1, 1, 1, 1), true}, true},
+		{convCase{"56x56", 1, 2, 56, 56, 2, cvGeom(3, 3, 1, 1, 1, 1), true}, true},
+		{convCase{"57x56", 1, 2, 57, 56, 2, cvGeom(3, 3, 1, 1, 1, 1), true}, false},
+		{convCase{"stride 2", 1, 2, 20, 20, 2, cvGeom(3, 3, 2, 1, 1, 1), true}, false},
+		{convCase{"groups 2", 1, 2, 20, 20, 2, cvGeom(3, 3, 1, 1, 1, 2), true}, false},
+	} {
+		if got := useWinogradForward(tc.c.dims(t)); got != tc.want {
+			t.Errorf("%s: useWinogradForward %v, want %v", tc.c.name, got, tc.want)
+		}
+	}
+	tc := convCase{"cache", 1, 6, 12, 10, 5, cvGeom(3, 3, 1, 1, 1, 1), true}
+	for _, fused := range []bool{false, true} {
+		n, x, w, b := tc.build(77)
+		if fused {
+			n.Op = OpFusedConv
+		}
+		k := cvCompile(t, n)
+		for step := range 3 {
+			y := cvForward(t, k, false, convIn(x, w, b)...)
+			want, _ := naiveConv(x, w, b, tc.g)
+			if msg := cvClose(y.Data, want, 1e-4); msg != "" {
+				t.Fatalf("fused %v, step %d: %s", fused, step, msg)
+			}
+			if fused {
+				w = cvRand(uint64(90+step), w.Shape...)
+			} else {
+				for i := range w.Data {
+					w.Data[i] *= -0.5
+				}
+			}
+		}
+	}
+}

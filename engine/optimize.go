@@ -39,9 +39,11 @@ const OpFusedConv = "slimgo.FusedConv"
 // Fused nodes use OpFusedConv and keep the names of the values they
 // replace, so graph outputs and Executor.Value lookups of surviving values
 // still work. g itself is not modified; the result shares g's unchanged
-// parameter tensors and owns the folded ones, so it reflects later updates
-// of g only where nothing was folded: call Optimize again after training.
-// The result must not be trained or saved. It errors when g's nodes cannot
+// parameter tensors and owns the folded ones. An executor of the result
+// may keep transformed copies of its fused Convs' weights (the Winograd
+// filters) for its lifetime, so call Optimize again, and compile a new
+// executor, after changing g's weights. The result must not be trained
+// or saved. It errors when g's nodes cannot
 // be ordered.
 func Optimize(g *graph.Graph) (*graph.Graph, error) {
 	if _, err := g.Topo(); err != nil {
