@@ -2,7 +2,8 @@
 // Runs an ONNX model with ONNX Runtime (CPU) on a float32 .npy array fed to
 // the model's first input, and writes the model's first output as a float32
 // .npy file. Prints one JSON line on stdout:
-//   {"input": NAME, "output": NAME, "shape": [...], "ms": median run time}
+//   {"input": NAME, "output": NAME, "shape": [...], "ms": median run time,
+//    "min_ms": fastest run, "cpu_ms": process CPU time (user+system) per run}
 //
 // usage: node run.js MODEL.onnx IN.npy OUT.npy [MODEL2 IN2 OUT2 ...] [--repeat N] [--opt disabled|basic|extended|all] [--threads T]
 //
@@ -111,6 +112,7 @@ async function runOne(ort, model, inFile, outFile, repeat, opt, threads) {
   }
   const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', x.data, x.dims) };
   const times = [];
+  let cpu = 0;
   let result;
   if (repeat > 1) {
     try {
@@ -121,19 +123,22 @@ async function runOne(ort, model, inFile, outFile, repeat, opt, threads) {
   }
   for (let r = 0; r < repeat; r++) {
     const t0 = process.hrtime.bigint();
+    const c0 = process.cpuUsage();
     try {
       result = await session.run(feeds);
     } catch (e) {
       die(`${model}: ONNX Runtime failed: ${e.message}`);
     }
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    const c = process.cpuUsage(c0);
+    cpu += (c.user + c.system) / 1e3;
   }
   const name = session.outputNames[0];
   const y = result[name];
   if (y.type !== 'float32') die(`${model}: first output ${name} is ${y.type}, want float32`);
   writeNpy(outFile, y.dims.map(Number), y.data);
   times.sort((a, b) => a - b);
-  process.stdout.write(JSON.stringify({ input: session.inputNames[0], output: name, shape: y.dims.map(Number), ms: times[times.length >> 1] }) + '\n');
+  process.stdout.write(JSON.stringify({ input: session.inputNames[0], output: name, shape: y.dims.map(Number), ms: times[times.length >> 1], min_ms: times[0], cpu_ms: cpu / repeat }) + '\n');
 }
 
 main().catch((e) => die(e.stack || String(e)));

@@ -9,12 +9,15 @@
 // A model is NAME=FILE.onnx (its batch axis must be dynamic for ONNX
 // Runtime at batches other than the file's) or nn:ARCH, an nn architecture
 // on 1x28x28 inputs, written to a temporary ONNX file for the runtime.
-// slimgo runs in this process (GOMAXPROCS set per row, train.Throughput:
-// best of -reps passes after a warm-up); ONNX Runtime runs through
-// tools/ort/run.js with --threads (median of -reps runs after a warm-up).
-// Figures are images per second. slimgo and the runtime alternate over
-// -rounds rounds and the best figure of each is kept, since the machine
-// may be shared.
+// slimgo runs in this process (GOMAXPROCS set per row; engine.Optimize and
+// an executor, as train.Throughput does; -reps timed passes after a
+// warm-up); ONNX Runtime runs through tools/ort/run.js with --threads
+// (-reps timed runs after a warm-up). slimgo and the runtime alternate
+// over -rounds rounds. Columns: images per second of the fastest pass
+// (the least disturbed on a shared machine), and CPU milliseconds per
+// image over all timed passes (user+system time of the process, the
+// cost that other load on the machine disturbs least; with 2 threads it
+// includes the workers' spinning), the lowest over the rounds.
 package main
 
 import (
@@ -28,15 +31,17 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
+	"time"
 
+	"github.com/slimgo/slimgo/engine"
 	"github.com/slimgo/slimgo/graph"
 	"github.com/slimgo/slimgo/internal/ort"
 	"github.com/slimgo/slimgo/nn"
 	"github.com/slimgo/slimgo/npy"
 	"github.com/slimgo/slimgo/onnx"
 	"github.com/slimgo/slimgo/tensor"
-	"github.com/slimgo/slimgo/train"
 )
 
 type model struct {
@@ -117,7 +122,7 @@ func run(models, batches, threads string, reps, rounds int, withORT bool, cpupro
 		defer pprof.StopCPUProfile()
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 8, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "model\tbatch\tthreads\tslimgo img/s\tORT img/s\tslimgo/ORT\t")
+	fmt.Fprintln(tw, "model\tbatch\tthreads\tslimgo img/s\tORT img/s\tslimgo/ORT\tslimgo CPU ms/img\tORT CPU ms/img\t")
 	for _, spec := range strings.Split(models, ",") {
 		m, err := load(spec, tmp)
 		if err != nil {
@@ -132,48 +137,100 @@ func run(models, batches, threads string, reps, rounds int, withORT bool, cpupro
 				return err
 			}
 			for _, t := range ts {
-				var best, bestORT float64
+				var sg, so speed
 				for range max(rounds, 1) {
 					prev := runtime.GOMAXPROCS(t)
-					s, err := train.Throughput(m.g, x, reps)
+					r, err := slimgoSpeed(m.g, x, reps)
 					runtime.GOMAXPROCS(prev)
 					if err != nil {
 						return fmt.Errorf("%s: %w", m.name, err)
 					}
-					best = max(best, s)
+					sg = sg.best(r)
 					if withORT {
-						s, err := ortSpeed(m.file, xf, filepath.Join(tmp, "y.npy"), b, t, reps)
+						r, err := ortSpeed(m.file, xf, filepath.Join(tmp, "y.npy"), b, t, reps)
 						if err != nil {
 							return fmt.Errorf("%s: %w", m.name, err)
 						}
-						bestORT = max(bestORT, s)
+						so = so.best(r)
 					}
 				}
 				ratio := "-"
-				if bestORT > 0 {
-					ratio = fmt.Sprintf("%.2fx", best/bestORT)
+				if so.ips > 0 {
+					ratio = fmt.Sprintf("%.2fx", sg.ips/so.ips)
 				}
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.1f\t%s\t\n", m.name, b, t, best, bestORT, ratio)
-				fmt.Fprintf(os.Stderr, "%s batch %d threads %d: %.1f / %.1f\n", m.name, b, t, best, bestORT)
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.1f\t%s\t%.1f\t%.1f\t\n", m.name, b, t, sg.ips, so.ips, ratio, sg.cpu, so.cpu)
+				fmt.Fprintf(os.Stderr, "%s batch %d threads %d: %.1f / %.1f\n", m.name, b, t, sg.ips, so.ips)
 			}
 		}
 	}
 	return tw.Flush()
 }
 
-// ortSpeed runs tools/ort/run.js on one model and returns images/s from its
-// median time.
-func ortSpeed(model, in, out string, batch, threads, reps int) (float64, error) {
+// speed is one side's figures: images/s of the fastest pass and CPU ms
+// per image.
+type speed struct{ ips, cpu float64 }
+
+// best keeps the higher images/s and the lower CPU time of s and r.
+func (s speed) best(r speed) speed {
+	if s.ips == 0 {
+		return r
+	}
+	return speed{max(s.ips, r.ips), min(s.cpu, r.cpu)}
+}
+
+// cpuTime returns the process's user+system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// slimgoSpeed runs g on x in inference mode as train.Throughput does
+// (engine.Optimize, one warm-up pass) and times reps passes.
+func slimgoSpeed(g *graph.Graph, x *tensor.Tensor, reps int) (speed, error) {
+	o, err := engine.Optimize(g)
+	if err != nil {
+		return speed{}, err
+	}
+	e, err := engine.New(o)
+	if err != nil {
+		return speed{}, err
+	}
+	if _, err := e.Forward(x, false); err != nil {
+		return speed{}, err
+	}
+	var s speed
+	c0 := cpuTime()
+	reps = max(reps, 1)
+	for range reps {
+		start := time.Now()
+		if _, err := e.Forward(x, false); err != nil {
+			return speed{}, err
+		}
+		s.ips = max(s.ips, float64(x.Shape[0])/time.Since(start).Seconds())
+	}
+	s.cpu = float64(cpuTime()-c0) / 1e6 / float64(reps*x.Shape[0])
+	return s, nil
+}
+
+// ortSpeed runs tools/ort/run.js on one model: images/s of its fastest
+// run and its CPU time per image.
+func ortSpeed(model, in, out string, batch, threads, reps int) (speed, error) {
 	cmd := exec.Command("node", filepath.Join(ort.Dir(), "run.js"), model, in, out,
 		"--repeat", fmt.Sprint(max(reps, 2)), "--threads", fmt.Sprint(threads))
 	cmd.Stderr = os.Stderr
 	b, err := cmd.Output()
 	if err != nil {
-		return 0, fmt.Errorf("ONNX Runtime: %w", err)
+		return speed{}, fmt.Errorf("ONNX Runtime: %w", err)
 	}
-	var r struct{ MS float64 }
-	if err := json.Unmarshal(b, &r); err != nil {
-		return 0, fmt.Errorf("ONNX Runtime output %q: %w", b, err)
+	var r struct {
+		MinMS float64 `json:"min_ms"`
+		CPUMS float64 `json:"cpu_ms"`
 	}
-	return float64(batch) * 1000 / r.MS, nil
+	if err := json.Unmarshal(b, &r); err != nil || r.MinMS <= 0 {
+		return speed{}, fmt.Errorf("ONNX Runtime output %q: %v", b, err)
+	}
+	return speed{float64(batch) * 1000 / r.MinMS, r.CPUMS / float64(batch)}, nil
 }
