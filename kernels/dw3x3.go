@@ -1,6 +1,9 @@
 package kernels
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Depthwise 3x3, pad 1, stride 1 or 2: the layer of every MobileNet-style
 // block, computed plane by plane as whole output rows. The input plane is
@@ -82,11 +85,7 @@ func Depthwise3x3(x []float32, h, w, stride int, k []float32, bias, lo, hi float
 		panic(fmt.Sprintf("kernels.Depthwise3x3: x %d, k %d, y %d, scratch %d elements for a %dx%d plane at stride %d",
 			len(x), len(k), len(y), len(scratch), h, w, stride))
 	}
-	if stride == 1 {
-		dw3PadPlane(x, l, scratch)
-	} else {
-		dw3SplitPlane(x, l, scratch)
-	}
+	l.fill(x, scratch, 0)
 	var wt [9]float32
 	copy(wt[:], k)
 	if l.ow < dw3LongRow {
@@ -107,23 +106,43 @@ func Depthwise3x3(x []float32, h, w, stride int, k []float32, bias, lo, hi float
 	}
 }
 
-// dw3PadPlane copies x into the stride-1 layout with its zero border.
-func dw3PadPlane(x []float32, l dw3Layout, s []float32) {
-	h, w := l.h, l.w
-	clear(s[:l.rs])
-	for r := range h {
-		row := s[(r+1)*l.rs : (r+2)*l.rs]
-		row[0] = 0
-		copy(row[1:w+1], x[r*w:(r+1)*w])
-		row[w+1] = 0
+// fill copies x into the layout, the border (and, at stride 2, any
+// padded column past the image) set to pad.
+func (l dw3Layout) fill(x, s []float32, pad float32) {
+	if l.stride == 1 {
+		l.padPlane(x, s, pad)
+	} else {
+		l.splitPlane(x, s, pad)
 	}
-	clear(s[(h+1)*l.rs : (h+2)*l.rs])
 }
 
-// dw3SplitPlane copies x into the stride-2 layout: padded row p goes to
-// even row p/2 or odd row p/2, its columns split; rows outside the image
-// are zero.
-func dw3SplitPlane(x []float32, l dw3Layout, s []float32) {
+func fillWith(s []float32, v float32) {
+	if v == 0 {
+		clear(s)
+		return
+	}
+	for i := range s {
+		s[i] = v
+	}
+}
+
+// padPlane copies x into the stride-1 layout with its border.
+func (l dw3Layout) padPlane(x []float32, s []float32, pad float32) {
+	h, w := l.h, l.w
+	fillWith(s[:l.rs], pad)
+	for r := range h {
+		row := s[(r+1)*l.rs : (r+2)*l.rs]
+		row[0] = pad
+		copy(row[1:w+1], x[r*w:(r+1)*w])
+		row[w+1] = pad
+	}
+	fillWith(s[(h+1)*l.rs:(h+2)*l.rs], pad)
+}
+
+// splitPlane copies x into the stride-2 layout: padded row p goes to even
+// row p/2 or odd row p/2, its columns split; rows outside the image are
+// all pad.
+func (l dw3Layout) splitPlane(x []float32, s []float32, pad float32) {
 	w := l.w
 	for p := range 2*l.oh + 1 {
 		at := p / 2 * l.rs
@@ -132,20 +151,78 @@ func dw3SplitPlane(x []float32, l dw3Layout, s []float32) {
 		}
 		row := s[at : at+l.rs]
 		if p == 0 || p > l.h {
-			clear(row)
+			fillWith(row, pad)
 			continue
 		}
 		xr := x[(p-1)*w : p*w]
 		ev, od := row[:l.we], row[l.we:]
-		ev[0] = 0
+		ev[0] = pad
 		n := w / 2 // even padded columns 2..2n hold x's columns 1, 3, ..., 2n-1
 		for j := 1; j <= n; j++ {
 			ev[j] = xr[2*j-1]
 		}
-		clear(ev[n+1:])
+		fillWith(ev[n+1:], pad)
 		for j := range od { // ow = (w+1)/2 odd padded columns: x's 0, 2, ...
 			od[j] = xr[2*j]
 		}
+	}
+}
+
+// MaxPool3x3 writes one output plane y (OH x OW as for Depthwise3x3) of a
+// 3x3 max pool with pad 1 of the plane x (h x w) at stride 1 or 2: the
+// maximum over the window's taps inside the image, taken in row-major tap
+// order as acc = (acc > v ? acc : v), so a NaN tap makes the result NaN
+// unless a later tap replaces it (what the x86 max instruction does; the
+// Go path does the same). scratch must hold Depthwise3x3Scratch(h, w,
+// stride) floats. It panics on a bad stride or a short slice.
+func MaxPool3x3(x []float32, h, w, stride int, y, scratch []float32) {
+	if stride != 1 && stride != 2 || h < 1 || w < 1 {
+		panic(fmt.Sprintf("kernels.MaxPool3x3: plane %dx%d stride %d (want positive sizes, stride 1 or 2)", h, w, stride))
+	}
+	l := dw3LayoutFor(h, w, stride)
+	if len(x) < h*w || len(y) < l.oh*l.ow || len(scratch) < l.tmp+l.oh*l.rs {
+		panic(fmt.Sprintf("kernels.MaxPool3x3: x %d, y %d, scratch %d elements for a %dx%d plane at stride %d",
+			len(x), len(y), len(scratch), h, w, stride))
+	}
+	l.fill(x, scratch, float32(math.Inf(-1)))
+	if l.ow < dw3LongRow {
+		n := (l.oh-1)*l.rs + l.ow
+		grid := scratch[l.tmp : l.tmp+n]
+		max9Row(grid, scratch, &l.off)
+		for oy := range l.oh {
+			copy(y[oy*l.ow:(oy+1)*l.ow], grid[oy*l.rs:])
+		}
+		return
+	}
+	var off [9]int
+	for oy := range l.oh {
+		for t, o := range l.off {
+			off[t] = o + oy*l.rs
+		}
+		max9Row(y[oy*l.ow:(oy+1)*l.ow], scratch, &off)
+	}
+}
+
+// max9Row sets y[i] to the running maximum (acc > v ? acc : v) of
+// x[off[t]+i] over t = 0..8, 8-wide blocks in assembly when available.
+func max9Row(y, x []float32, off *[9]int) {
+	n := len(y)
+	for _, o := range off {
+		_ = x[o : o+n]
+	}
+	v := 0
+	if UseAsm && hasAsmKernel && n >= 8 {
+		v = n &^ 7
+		max9RowAVX2(&y[0], v, &x[0], off)
+	}
+	for i := v; i < n; i++ {
+		acc := x[off[0]+i]
+		for _, o := range off[1:] {
+			if t := x[o+i]; !(acc > t) {
+				acc = t
+			}
+		}
+		y[i] = acc
 	}
 }
 

@@ -7,3 +7,9 @@ package kernels
 //
 //go:noescape
 func dw3RowAVX2(y *float32, n int, x *float32, off *[9]int, w *[9]float32, bias, lo, hi float32)
+
+// max9RowAVX2 is max9Row for the first n outputs (n a positive multiple
+// of 8), in dw3x3_amd64.s (AVX).
+//
+//go:noescape
+func max9RowAVX2(y *float32, n int, x *float32, off *[9]int)

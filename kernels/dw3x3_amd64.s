@@ -101,3 +101,80 @@ dw3tail:
 dw3done:
 	VZEROUPPER
 	RET
+
+
+// func max9RowAVX2(y *float32, n int, x *float32, off *[9]int)
+// y[i] = running max over t of x[off[t]+i], acc = (acc > v ? acc : v):
+// VMAXPS with the accumulator as first source returns the second when
+// either is NaN. n a multiple of 8 and >= 8; 16 outputs a step (Y0, Y1).
+TEXT ·max9RowAVX2(SB), NOSPLIT, $0-32
+	MOVQ off+24(FP), R14
+	MOVQ x+16(FP), R11
+	MOVQ 0(R14), AX
+	LEAQ (R11)(AX*4), AX
+	MOVQ 8(R14), BX
+	LEAQ (R11)(BX*4), BX
+	MOVQ 16(R14), CX
+	LEAQ (R11)(CX*4), CX
+	MOVQ 24(R14), DX
+	LEAQ (R11)(DX*4), DX
+	MOVQ 32(R14), SI
+	LEAQ (R11)(SI*4), SI
+	MOVQ 40(R14), DI
+	LEAQ (R11)(DI*4), DI
+	MOVQ 48(R14), R8
+	LEAQ (R11)(R8*4), R8
+	MOVQ 56(R14), R9
+	LEAQ (R11)(R9*4), R9
+	MOVQ 64(R14), R10
+	LEAQ (R11)(R10*4), R10
+	MOVQ y+0(FP), R11
+	MOVQ n+8(FP), R12
+	SHLQ $2, R12
+	XORQ R13, R13
+
+mx9loop16:
+	MOVQ    R12, R14
+	SUBQ    R13, R14
+	CMPQ    R14, $64
+	JLT     mx9tail
+	VMOVUPS (AX)(R13*1), Y0
+	VMOVUPS 32(AX)(R13*1), Y1
+	VMAXPS (BX)(R13*1), Y0, Y0
+	VMAXPS 32(BX)(R13*1), Y1, Y1
+	VMAXPS (CX)(R13*1), Y0, Y0
+	VMAXPS 32(CX)(R13*1), Y1, Y1
+	VMAXPS (DX)(R13*1), Y0, Y0
+	VMAXPS 32(DX)(R13*1), Y1, Y1
+	VMAXPS (SI)(R13*1), Y0, Y0
+	VMAXPS 32(SI)(R13*1), Y1, Y1
+	VMAXPS (DI)(R13*1), Y0, Y0
+	VMAXPS 32(DI)(R13*1), Y1, Y1
+	VMAXPS (R8)(R13*1), Y0, Y0
+	VMAXPS 32(R8)(R13*1), Y1, Y1
+	VMAXPS (R9)(R13*1), Y0, Y0
+	VMAXPS 32(R9)(R13*1), Y1, Y1
+	VMAXPS (R10)(R13*1), Y0, Y0
+	VMAXPS 32(R10)(R13*1), Y1, Y1
+	VMOVUPS Y0, (R11)(R13*1)
+	VMOVUPS Y1, 32(R11)(R13*1)
+	ADDQ    $64, R13
+	JMP     mx9loop16
+
+mx9tail:
+	CMPQ    R14, $32
+	JLT     mx9done
+	VMOVUPS (AX)(R13*1), Y0
+	VMAXPS (BX)(R13*1), Y0, Y0
+	VMAXPS (CX)(R13*1), Y0, Y0
+	VMAXPS (DX)(R13*1), Y0, Y0
+	VMAXPS (SI)(R13*1), Y0, Y0
+	VMAXPS (DI)(R13*1), Y0, Y0
+	VMAXPS (R8)(R13*1), Y0, Y0
+	VMAXPS (R9)(R13*1), Y0, Y0
+	VMAXPS (R10)(R13*1), Y0, Y0
+	VMOVUPS Y0, (R11)(R13*1)
+
+mx9done:
+	VZEROUPPER
+	RET

@@ -164,3 +164,77 @@ func BenchmarkDepthwise3x3(b *testing.B) {
 		})
 	}
 }
+
+// TestMaxPool3x3MatchesNaive checks both paths against the window maxima
+// over the taps inside the image, planes as for the depthwise test, on a
+// scratch full of NaN.
+func TestMaxPool3x3MatchesNaive(t *testing.T) {
+	defer func(old bool) { UseAsm = old }(UseAsm)
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, asm := range dw3Paths(t) {
+		UseAsm = asm
+		for _, hw := range [][2]int{{1, 1}, {2, 3}, {5, 7}, {9, 17}, {16, 33}, {31, 16}, {57, 40}, {112, 112}} {
+			for _, s := range []int{1, 2} {
+				h, w := hw[0], hw[1]
+				x := make([]float32, h*w)
+				for i := range x {
+					x[i] = float32(rng.NormFloat64())
+				}
+				oh, ow := Depthwise3x3Out(h, s), Depthwise3x3Out(w, s)
+				y := make([]float32, oh*ow)
+				scratch := make([]float32, Depthwise3x3Scratch(h, w, s))
+				for i := range scratch {
+					scratch[i] = float32(math.NaN())
+				}
+				MaxPool3x3(x, h, w, s, y, scratch)
+				for oy := range oh {
+					for ox := range ow {
+						want := float32(math.Inf(-1))
+						for ky := range 3 {
+							for kx := range 3 {
+								iy, ix := oy*s-1+ky, ox*s-1+kx
+								if iy >= 0 && iy < h && ix >= 0 && ix < w {
+									want = max(want, x[iy*w+ix])
+								}
+							}
+						}
+						if got := y[oy*ow+ox]; got != want {
+							t.Fatalf("asm=%v %dx%d stride %d: y[%d,%d] = %g, want %g", asm, h, w, s, oy, ox, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestMaxPool3x3AsmAgreesWithGo compares the paths bitwise on a plane with
+// NaNs in it.
+func TestMaxPool3x3AsmAgreesWithGo(t *testing.T) {
+	if !AsmAvailable() {
+		t.Skip("no AVX2/FMA")
+	}
+	defer func(old bool) { UseAsm = old }(UseAsm)
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, s := range []int{1, 2} {
+		h, w := 21, 70
+		x := make([]float32, h*w)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+			if i%37 == 5 {
+				x[i] = float32(math.NaN())
+			}
+		}
+		var out [2][]float32
+		for p, asm := range []bool{false, true} {
+			UseAsm = asm
+			out[p] = make([]float32, Depthwise3x3Out(h, s)*Depthwise3x3Out(w, s))
+			MaxPool3x3(x, h, w, s, out[p], make([]float32, Depthwise3x3Scratch(h, w, s)))
+		}
+		for i := range out[0] {
+			if math.Float32bits(out[0][i]) != math.Float32bits(out[1][i]) {
+				t.Fatalf("stride %d output %d: Go %g, asm %g", s, i, out[0][i], out[1][i])
+			}
+		}
+	}
+}
