@@ -216,7 +216,8 @@ func winoLd(p *kernels.WinoPlan) int { return (p.Tiles() + 23) / 24 * 24 }
 // winoRun computes the convolution of nb images' padded planes xp (ps.cin
 // channels of layout l, filled) with the transformed filters u into dst
 // (the chunk's NCHW output, ps.cout channels) on worker wk's buffers.
-func (k *convKernel) winoRun(ps *winoPass, l padLayout, nb int, xp, u, dst []float32, wk int) {
+// pu, when not nil, holds u's 16 matrices packed (kernels.PackA).
+func (k *convKernel) winoRun(ps *winoPass, l padLayout, nb int, xp, u []float32, pu []*kernels.PackedA, dst []float32, wk int) {
 	p := ps.full
 	if nb != ps.kb {
 		p = ps.last
@@ -228,8 +229,7 @@ func (k *convKernel) winoRun(ps *winoPass, l padLayout, nb int, xp, u, dst []flo
 	}
 	n := winoLd(p)
 	for xi := range 16 {
-		kernels.Sgemm(false, false, cout, n, cin, 1, u[xi*cout*cin:], cin,
-			v[xi*cin*ld:], ld, 0, m[xi*cout*ld:], ld)
+		winoGemm(xi, cout, cin, n, ld, u, pu, v, m)
 	}
 	ohw := l.h * l.w
 	for co := range cout {
@@ -247,22 +247,26 @@ func (k *convKernel) forwardWinograd(d convDims, x, w, y, bias, res []float32, t
 	// change while its executor lives) transforms its filters once.
 	if !k.fused || k.wuOf != &w[0] || len(k.wu) != 16*d.m*d.c {
 		k.wu = winoFilters(k.wu, w, d.m, d.c, false)
-		k.wuOf = nil
-		if k.fused {
+		k.wuOf, k.wpu = nil, nil
+		if k.fused { // and packs them for the GEMMs once
 			k.wuOf = &w[0]
+			k.wpu = make([]*kernels.PackedA, 16)
+			for xi := range 16 {
+				k.wpu[xi] = kernels.PackA(false, d.m, d.c, 1, k.wu[xi*d.m*d.c:], d.c)
+			}
 		}
 	}
 	chw := d.c * d.s.H * d.s.W
 	myhw := d.m * d.ohw
 	if intraOp(d) {
-		k.winoRunIntra(&ps, l, x, k.wu, y)
+		k.winoRunIntra(&ps, l, x, k.wu, k.wpu, y)
 		k.finishImage(d, 0, y, bias, res)
 		return
 	}
 	runChunks((d.n+kb-1)/kb, t, func(wk, ci int) {
 		lo, hi := ci*kb, min((ci+1)*kb, d.n)
 		l.fill(k.cols[wk], x[lo*chw:hi*chw], d.c, hi-lo)
-		k.winoRun(&ps, l, hi-lo, k.cols[wk], k.wu, y[lo*myhw:hi*myhw], wk)
+		k.winoRun(&ps, l, hi-lo, k.cols[wk], k.wu, k.wpu, y[lo*myhw:hi*myhw], wk)
 		for j := lo; j < hi; j++ {
 			k.finishImage(d, j, y, bias, res)
 		}
@@ -274,7 +278,7 @@ func (k *convKernel) forwardWinograd(d convDims, x, w, y, bias, res []float32, t
 // padded copy and input transform by input channel, the 16 GEMMs by
 // Winograd element, the output transform by output channel. Every stage
 // computes what winoRun computes, element for element.
-func (k *convKernel) winoRunIntra(ps *winoPass, l padLayout, x, u, dst []float32) {
+func (k *convKernel) winoRunIntra(ps *winoPass, l padLayout, x, u []float32, pu []*kernels.PackedA, dst []float32) {
 	p := ps.full
 	xp, v, m := k.cols[0], k.wv[0], k.wm[0]
 	cin, cout, ld := ps.cin, ps.cout, ps.ld
@@ -288,8 +292,7 @@ func (k *convKernel) winoRunIntra(ps *winoPass, l padLayout, x, u, dst []float32
 	n := winoLd(p)
 	kernels.ParallelFor(16, func(lo, hi int) {
 		for xi := lo; xi < hi; xi++ {
-			kernels.Sgemm(false, false, cout, n, cin, 1, u[xi*cout*cin:], cin,
-				v[xi*cin*ld:], ld, 0, m[xi*cout*ld:], ld)
+			winoGemm(xi, cout, cin, n, ld, u, pu, v, m)
 		}
 	})
 	kernels.ParallelFor(cout, func(lo, hi int) {
@@ -297,4 +300,16 @@ func (k *convKernel) winoRunIntra(ps *winoPass, l padLayout, x, u, dst []float32
 			p.Output(m[co*ld:], cout*ld, dst[co*hw:])
 		}
 	})
+}
+
+// winoGemm is Winograd element xi's product M[xi] = U[xi] V[xi] (cout x
+// cin by cin x n, V and M with stride ld), with U[xi] packed when pu is
+// not nil.
+func winoGemm(xi, cout, cin, n, ld int, u []float32, pu []*kernels.PackedA, v, m []float32) {
+	if pu != nil {
+		kernels.SgemmPacked(pu[xi], false, n, v[xi*cin*ld:], ld, 0, m[xi*cout*ld:], ld)
+		return
+	}
+	kernels.Sgemm(false, false, cout, n, cin, 1, u[xi*cout*cin:], cin,
+		v[xi*cin*ld:], ld, 0, m[xi*cout*ld:], ld)
 }

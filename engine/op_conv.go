@@ -162,9 +162,15 @@ type convKernel struct {
 	// the transformed filters of the forward and input-gradient passes,
 	// cached tile plans, and the input-gradient pass of the running
 	// Backward call (nil: not taken).
-	wv, wm    [][]float32
-	wu, wuX   []float32
-	wuOf      *float32 // fused Conv: the weights wu was transformed from
+	wv, wm  [][]float32
+	wu, wuX []float32
+	wuOf    *float32           // fused Conv: the weights wu was transformed from
+	wpu     []*kernels.PackedA // fused Conv: wu's 16 matrices packed
+
+	// A fused (inference-only) Conv's filters packed per group for the
+	// single-image GEMMs, and the weights they were packed from.
+	pw        []*kernels.PackedA
+	pwOf      *float32
 	winoPlans []winoPlanEntry
 	wx        *winoPass
 
@@ -410,6 +416,7 @@ type convFwd struct {
 	x, w, y        []float32
 	bias, res      []float32
 	gemm           gemmFunc
+	pw             []*kernels.PackedA // the weights packed per group (kb 1, fused Convs), or nil
 }
 
 // prepareForward picks the lowering of a non-depthwise, non-Winograd
@@ -439,6 +446,28 @@ func (k *convKernel) prepareForward(f *convFwd, t int) {
 	if !f.implicit && !f.poly {
 		k.prepareLowering(d, false)
 	}
+	if kb == 1 && !f.implicit && !f.poly {
+		f.pw = k.packedWeights(d, f.w)
+	}
+}
+
+// packedWeights returns a fused Conv's filters packed per group
+// (kernels.PackA: [M/group, C/group*kh*kw] each), packing them on the
+// first call for these weights; nil for a Conv that is not fused, whose
+// weights may change between calls.
+func (k *convKernel) packedWeights(d convDims, w []float32) []*kernels.PackedA {
+	if !k.fused {
+		return nil
+	}
+	if k.pwOf == &w[0] && len(k.pw) == d.g.Group && k.pw[0].Rows() == d.mg && k.pw[0].Cols() == d.kk {
+		return k.pw
+	}
+	k.pw = make([]*kernels.PackedA, d.g.Group)
+	for g := range d.g.Group {
+		k.pw[g] = kernels.PackA(false, d.mg, d.kk, 1, w[g*d.mg*d.kk:], d.kk)
+	}
+	k.pwOf = &w[0]
+	return k.pw
 }
 
 // forwardChunk computes the outputs of chunk ci's images on worker wk.
@@ -464,10 +493,17 @@ func (k *convKernel) forwardChunk(f *convFwd, wk, ci int) {
 			k.im2colImage(d, xi, col)
 		}
 		for g := range d.g.Group {
-			gemm(false, false, d.mg, d.ohw, d.kk, 1,
-				w[g*d.mg*d.kk:], d.kk,
-				col[g*d.kk*d.ohw:], d.ohw,
-				0, yi[g*d.mg*d.ohw:], d.ohw)
+			switch {
+			case f.pw != nil && d.n == 1:
+				kernels.SgemmPackedParallel(f.pw[g], false, d.ohw, col[g*d.kk*d.ohw:], d.ohw, 0, yi[g*d.mg*d.ohw:], d.ohw)
+			case f.pw != nil:
+				kernels.SgemmPacked(f.pw[g], false, d.ohw, col[g*d.kk*d.ohw:], d.ohw, 0, yi[g*d.mg*d.ohw:], d.ohw)
+			default:
+				gemm(false, false, d.mg, d.ohw, d.kk, 1,
+					w[g*d.mg*d.kk:], d.kk,
+					col[g*d.kk*d.ohw:], d.ohw,
+					0, yi[g*d.mg*d.ohw:], d.ohw)
+			}
 		}
 		k.finishImage(d, lo, f.y, bias, res)
 		return

@@ -608,9 +608,9 @@ func TestConvDepthwiseTapLoops(t *testing.T) {
 
 // TestWinogradSingleImage checks that a single image of a Winograd
 // geometry takes that lowering up to winogradMaxPlane1 (and not beyond),
-// and that the filters a fused Conv transforms once are those of the
-// weight tensor it is given: a new tensor is transformed again, while a
-// plain Conv follows in-place updates of its weights.
+// and that the filters a fused Conv transforms or packs once are those of
+// the weight tensor it is given: a new tensor is transformed again, while
+// a plain Conv follows in-place updates of its weights.
 func TestWinogradSingleImage(t *testing.T) {
 	for _, tc := range []struct {
 		c    convCase
@@ -626,7 +626,19 @@ func TestWinogradSingleImage(t *testing.T) {
 			t.Errorf("%s: useWinogradForward %v, want %v", tc.c.name, got, tc.want)
 		}
 	}
-	tc := convCase{"cache", 1, 6, 12, 10, 5, cvGeom(3, 3, 1, 1, 1, 1), true}
+	for _, tc := range []convCase{
+		{"winograd", 1, 6, 12, 10, 5, cvGeom(3, 3, 1, 1, 1, 1), true},
+		{"im2col stride 2", 1, 6, 12, 10, 5, cvGeom(3, 3, 2, 1, 1, 1), true},
+		{"pointwise groups 2 batch 3", 3, 6, 12, 10, 4, cvGeom(1, 1, 1, 0, 1, 2), false},
+	} {
+		testConvWeightCache(t, tc)
+	}
+}
+
+// testConvWeightCache runs a Conv and the same Conv fused three times,
+// the fused one with a new weight tensor each time, the plain one with
+// its weights changed in place, against the naive conv.
+func testConvWeightCache(t *testing.T, tc convCase) {
 	for _, fused := range []bool{false, true} {
 		n, x, w, b := tc.build(77)
 		if fused {
@@ -637,7 +649,7 @@ func TestWinogradSingleImage(t *testing.T) {
 			y := cvForward(t, k, false, convIn(x, w, b)...)
 			want, _ := naiveConv(x, w, b, tc.g)
 			if msg := cvClose(y.Data, want, 1e-4); msg != "" {
-				t.Fatalf("fused %v, step %d: %s", fused, step, msg)
+				t.Fatalf("%s: fused %v, step %d: %s", tc.name, fused, step, msg)
 			}
 			if fused {
 				w = cvRand(uint64(90+step), w.Shape...)
