@@ -158,11 +158,16 @@ func (l dw3Layout) splitPlane(x []float32, s []float32, pad float32) {
 		ev, od := row[:l.we], row[l.we:]
 		ev[0] = pad
 		n := w / 2 // even padded columns 2..2n hold x's columns 1, 3, ..., 2n-1
-		for j := 1; j <= n; j++ {
+		v := 0     // odd padded columns (ow = (w+1)/2 of them): x's 0, 2, ...
+		if UseAsm && hasAsmKernel && n >= 8 {
+			v = n &^ 7
+			deinterleaveAVX2(&xr[0], &od[0], &ev[1], v)
+		}
+		for j := v + 1; j <= n; j++ {
 			ev[j] = xr[2*j-1]
 		}
 		fillWith(ev[n+1:], pad)
-		for j := range od { // ow = (w+1)/2 odd padded columns: x's 0, 2, ...
+		for j := v; j < len(od); j++ {
 			od[j] = xr[2*j]
 		}
 	}

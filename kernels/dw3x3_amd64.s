@@ -178,3 +178,32 @@ mx9tail:
 mx9done:
 	VZEROUPPER
 	RET
+
+// func deinterleaveAVX2(src, even, odd *float32, n int)
+// even[j] = src[2j], odd[j] = src[2j+1] for j < n, n a multiple of 8 and
+// >= 8: per 16 source floats a (Y0) and b (Y1), VSHUFPS picks a0 a2 b0 b2
+// | a4 a6 b4 b6 (0x88; odd ones with 0xDD) and VPERMPD 0xD8 puts the
+// 64-bit pairs in order.
+TEXT ·deinterleaveAVX2(SB), NOSPLIT, $0-32
+	MOVQ src+0(FP), SI
+	MOVQ even+8(FP), DI
+	MOVQ odd+16(FP), DX
+	MOVQ n+24(FP), CX
+	SHRQ $3, CX
+
+dilloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VSHUFPS $0xDD, Y1, Y0, Y3
+	VPERMPD $0xD8, Y2, Y2
+	VPERMPD $0xD8, Y3, Y3
+	VMOVUPS Y2, (DI)
+	VMOVUPS Y3, (DX)
+	ADDQ    $64, SI
+	ADDQ    $32, DI
+	ADDQ    $32, DX
+	DECQ    CX
+	JNZ     dilloop
+	VZEROUPPER
+	RET
