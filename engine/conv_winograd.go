@@ -52,16 +52,19 @@ func winoGeometry(d convDims) bool {
 }
 
 // winogradMaxPlane1 is winogradMaxPlane for the forward pass of a single
-// image (its stages split over the workers when intraOp), whose
-// alternative is im2col and one GEMM rather than the implicit lowering. A
+// image (its stages split over the workers when intraOp) and of an
+// inference-only fused Conv (engine.Optimize, its transformed filters
+// kept): against im2col and one GEMM, or the implicit lowering, Winograd
+// won up to 56x56 at inference (resnet18 at 224, batch 1 and 8; resnet8
+// and resnet20 at 28x28, batch 64; loaded machine, CPU time per image). A
 // variable so tests can route any size through it.
 var winogradMaxPlane1 = 56 * 56
 
 // useWinogradForward reports whether a Forward call takes the Winograd
-// lowering: useWinograd, or a single image of a Winograd geometry with a
-// plane of at most winogradMaxPlane1.
-func useWinogradForward(d convDims) bool {
-	return useWinograd(d) || (d.n == 1 && d.dxConv && winoGeometry(d) && d.ohw <= winogradMaxPlane1 && d.ohw >= implicitMinCols)
+// lowering: useWinograd, or a single image or a fused Conv (fused) of a
+// Winograd geometry with a plane of at most winogradMaxPlane1.
+func useWinogradForward(d convDims, fused bool) bool {
+	return useWinograd(d) || ((d.n == 1 || fused) && d.dxConv && winoGeometry(d) && d.ohw <= winogradMaxPlane1 && d.ohw >= implicitMinCols)
 }
 
 // winoTiles returns the tile rows of an h x w map and the tiles per row

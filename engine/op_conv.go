@@ -394,7 +394,7 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 		return []*tensor.Tensor{y}, nil
 	}
 	t := batchWorkers(d.n)
-	if useWinogradForward(d) {
+	if useWinogradForward(d, k.fused) {
 		k.forwardWinograd(d, x, w, y.Data, bias, res, t)
 		return []*tensor.Tensor{y}, nil
 	}

@@ -607,22 +607,25 @@ func TestConvDepthwiseTapLoops(t *testing.T) {
 }
 
 // TestWinogradSingleImage checks that a single image of a Winograd
-// geometry takes that lowering up to winogradMaxPlane1 (and not beyond),
+// geometry, and any batch of a fused one, takes that lowering up to
+// winogradMaxPlane1 (and not beyond),
 // and that the filters a fused Conv transforms or packs once are those of
 // the weight tensor it is given: a new tensor is transformed again, while
 // a plain Conv follows in-place updates of its weights.
 func TestWinogradSingleImage(t *testing.T) {
 	for _, tc := range []struct {
-		c    convCase
-		want bool
+		c           convCase
+		fused, want bool
 	}{
-		{convCase{"14x14", 1, 4, 14, 14, 4, cvGeom(3, 3, 1, 1, 1, 1), true}, true},
-		{convCase{"56x56", 1, 2, 56, 56, 2, cvGeom(3, 3, 1, 1, 1, 1), true}, true},
-		{convCase{"57x56", 1, 2, 57, 56, 2, cvGeom(3, 3, 1, 1, 1, 1), true}, false},
-		{convCase{"stride 2", 1, 2, 20, 20, 2, cvGeom(3, 3, 2, 1, 1, 1), true}, false},
-		{convCase{"groups 2", 1, 2, 20, 20, 2, cvGeom(3, 3, 1, 1, 1, 2), true}, false},
+		{convCase{"14x14", 1, 4, 14, 14, 4, cvGeom(3, 3, 1, 1, 1, 1), true}, false, true},
+		{convCase{"56x56", 1, 2, 56, 56, 2, cvGeom(3, 3, 1, 1, 1, 1), true}, false, true},
+		{convCase{"57x56", 1, 2, 57, 56, 2, cvGeom(3, 3, 1, 1, 1, 1), true}, false, false},
+		{convCase{"stride 2", 1, 2, 20, 20, 2, cvGeom(3, 3, 2, 1, 1, 1), true}, false, false},
+		{convCase{"groups 2", 1, 2, 20, 20, 2, cvGeom(3, 3, 1, 1, 1, 2), true}, false, false},
+		{convCase{"56x56 batch 3", 3, 2, 56, 56, 2, cvGeom(3, 3, 1, 1, 1, 1), true}, false, false},
+		{convCase{"56x56 batch 3 fused", 3, 2, 56, 56, 2, cvGeom(3, 3, 1, 1, 1, 1), true}, true, true},
 	} {
-		if got := useWinogradForward(tc.c.dims(t)); got != tc.want {
+		if got := useWinogradForward(tc.c.dims(t), tc.fused); got != tc.want {
 			t.Errorf("%s: useWinogradForward %v, want %v", tc.c.name, got, tc.want)
 		}
 	}
@@ -630,6 +633,7 @@ func TestWinogradSingleImage(t *testing.T) {
 		{"winograd", 1, 6, 12, 10, 5, cvGeom(3, 3, 1, 1, 1, 1), true},
 		{"im2col stride 2", 1, 6, 12, 10, 5, cvGeom(3, 3, 2, 1, 1, 1), true},
 		{"pointwise groups 2 batch 3", 3, 6, 12, 10, 4, cvGeom(1, 1, 1, 0, 1, 2), false},
+		{"winograd batch 3", 3, 4, 20, 18, 5, cvGeom(3, 3, 1, 1, 1, 1), true},
 	} {
 		testConvWeightCache(t, tc)
 	}

@@ -158,7 +158,7 @@ func run(models, batches, threads string, reps, rounds int, withORT bool, cpupro
 				if so.ips > 0 {
 					ratio = fmt.Sprintf("%.2fx", sg.ips/so.ips)
 				}
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.1f\t%s\t%.1f\t%.1f\t\n", m.name, b, t, sg.ips, so.ips, ratio, sg.cpu, so.cpu)
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.1f\t%s\t%.3g\t%.3g\t\n", m.name, b, t, sg.ips, so.ips, ratio, sg.cpu, so.cpu)
 				fmt.Fprintf(os.Stderr, "%s batch %d threads %d: %.1f / %.1f\n", m.name, b, t, sg.ips, so.ips)
 			}
 		}
