@@ -171,6 +171,7 @@ type convKernel struct {
 	// single-image GEMMs, and the weights they were packed from.
 	pw        []*kernels.PackedA
 	pwOf      *float32
+	dwPlane   *kernels.Plane3x3 // depthwise 3x3 (isDW3x3): the plane geometry
 	winoPlans []winoPlanEntry
 	wx        *winoPass
 
@@ -686,7 +687,10 @@ func (k *convKernel) forwardDepthwise(d convDims, x, w, bias, res, y []float32) 
 	t := max(1, min(kernels.Threads(), units))
 	fast := isDW3x3(d)
 	if fast {
-		k.cols = ensureBufs(k.cols, t, kernels.Depthwise3x3Scratch(d.s.H, d.s.W, d.g.SH))
+		if !k.dwPlane.Matches(d.s.H, d.s.W, d.g.SH) {
+			k.dwPlane = kernels.NewPlane3x3(d.s.H, d.s.W, d.g.SH)
+		}
+		k.cols = ensureBufs(k.cols, t, k.dwPlane.Scratch())
 	}
 	lo, hi := k.actBounds()
 	if res != nil { // the activation follows the residual add
@@ -702,7 +706,7 @@ func (k *convKernel) forwardDepthwise(d convDims, x, w, bias, res, y []float32) 
 				b = bias[m]
 			}
 			if fast {
-				kernels.Depthwise3x3(x[c*hw:(c+1)*hw], d.s.H, d.s.W, d.g.SH, w[m*9:(m+1)*9], b, lo, hi, row, k.cols[wk])
+				k.dwPlane.Depthwise(x[c*hw:(c+1)*hw], w[m*9:(m+1)*9], b, lo, hi, row, k.cols[wk])
 				if res != nil {
 					k.epilogue(row, res[u*d.ohw:(u+1)*d.ohw])
 				}

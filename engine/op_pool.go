@@ -53,6 +53,8 @@ type poolKernel struct {
 	// of each output's maximum (-1 for a window without taps), and X's shape.
 	argmax []int32
 	xshape []int
+
+	plane *kernels.Plane3x3 // inference 3x3 max pool (isPool3x3): the plane geometry
 }
 
 // newPool validates a MaxPool or AveragePool node. It errors on unknown
@@ -140,14 +142,17 @@ func (k *poolKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 		k.xshape = k.xshape[:0]
 	}
 	fast := arg == nil && isPool3x3(s)
+	if fast && !k.plane.Matches(s.H, s.W, s.SH) {
+		k.plane = kernels.NewPlane3x3(s.H, s.W, s.SH)
+	}
 	forPlanes(planes, len(x.Data), func(lo, hi int) {
 		var scratch []float32
 		if fast {
-			scratch = make([]float32, kernels.Depthwise3x3Scratch(s.H, s.W, s.SH))
+			scratch = make([]float32, k.plane.Scratch())
 		}
 		for p := lo; p < hi; p++ {
 			if fast {
-				kernels.MaxPool3x3(x.Data[p*hw:(p+1)*hw], s.H, s.W, s.SH, y.Data[p*ohw:(p+1)*ohw], scratch)
+				k.plane.MaxPool(x.Data[p*hw:(p+1)*hw], y.Data[p*ohw:(p+1)*ohw], scratch)
 				continue
 			}
 			var a []int32

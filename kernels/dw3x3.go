@@ -25,7 +25,9 @@ func Depthwise3x3Out(n, stride int) int { return (n-1)/stride + 1 }
 // the odd ones (padded column 2j+1 is x's 2j). Either way output row oy's
 // tap (ky, kx) reads a contiguous run starting at off[ky*3+kx] + oy*rs, so
 // a plane whose rows are short is computed as one long row over an oh x rs
-// grid (temp, at tmp) and its ow valid columns copied out.
+// grid (temp, at tmp, 8 floats after the plane so that the assembly may
+// round the long row up to whole vectors: the extra outputs read those
+// floats and are never copied out) and its ow valid columns copied out.
 type dw3Layout struct {
 	stride, h, w, oh, ow int
 	rs, we, odd, tmp     int
@@ -36,7 +38,7 @@ func dw3LayoutFor(h, w, stride int) dw3Layout {
 	l := dw3Layout{stride: stride, h: h, w: w, oh: Depthwise3x3Out(h, stride), ow: Depthwise3x3Out(w, stride)}
 	if stride == 1 {
 		l.rs = w + 2
-		l.tmp = (h + 2) * l.rs
+		l.tmp = (h+2)*l.rs + 8
 		for t := range 9 {
 			l.off[t] = t/3*l.rs + t%3
 		}
@@ -45,7 +47,7 @@ func dw3LayoutFor(h, w, stride int) dw3Layout {
 	l.we = l.ow + 1
 	l.rs = l.we + l.ow
 	l.odd = (l.oh + 1) * l.rs
-	l.tmp = l.odd + l.oh*l.rs
+	l.tmp = l.odd + l.oh*l.rs + 8
 	for kx, c := range [3]int{0, l.we, 1} {
 		l.off[kx], l.off[3+kx], l.off[6+kx] = c, l.odd+c, l.rs+c
 	}
@@ -56,7 +58,30 @@ func dw3LayoutFor(h, w, stride int) dw3Layout {
 // h x w plane at the given stride (1 or 2).
 func Depthwise3x3Scratch(h, w, stride int) int {
 	l := dw3LayoutFor(h, w, stride)
-	return l.tmp + l.oh*l.rs
+	return l.scratch()
+}
+
+func (l *dw3Layout) scratch() int { return l.tmp + l.oh*l.rs + 8 }
+
+// Plane3x3 is the plane geometry of Depthwise3x3 and MaxPool3x3 (h x w,
+// pad 1, stride 1 or 2) worked out once for many planes.
+type Plane3x3 struct{ l dw3Layout }
+
+// NewPlane3x3 returns the geometry of h x w planes at the given stride. It
+// panics on a stride other than 1 or 2 or a size below 1.
+func NewPlane3x3(h, w, stride int) *Plane3x3 {
+	if stride != 1 && stride != 2 || h < 1 || w < 1 {
+		panic(fmt.Sprintf("kernels.NewPlane3x3: plane %dx%d stride %d (want positive sizes, stride 1 or 2)", h, w, stride))
+	}
+	return &Plane3x3{dw3LayoutFor(h, w, stride)}
+}
+
+// Scratch returns the scratch length the plane's convolutions need.
+func (p *Plane3x3) Scratch() int { return p.l.scratch() }
+
+// Matches reports whether p is the geometry of h x w planes at stride.
+func (p *Plane3x3) Matches(h, w, stride int) bool {
+	return p != nil && p.l.h == h && p.l.w == w && p.l.stride == stride
 }
 
 // dw3LongRow is the output width below which a plane is computed as one
@@ -77,24 +102,23 @@ const dw3LongRow = 32
 // are overwritten. It panics on a bad stride or a short slice (a programmer
 // error).
 func Depthwise3x3(x []float32, h, w, stride int, k []float32, bias, lo, hi float32, y, scratch []float32) {
-	if stride != 1 && stride != 2 || h < 1 || w < 1 {
-		panic(fmt.Sprintf("kernels.Depthwise3x3: plane %dx%d stride %d (want positive sizes, stride 1 or 2)", h, w, stride))
-	}
-	l := dw3LayoutFor(h, w, stride)
-	if len(x) < h*w || len(k) < 9 || len(y) < l.oh*l.ow || len(scratch) < l.tmp+l.oh*l.rs {
+	NewPlane3x3(h, w, stride).Depthwise(x, k, bias, lo, hi, y, scratch)
+}
+
+// Depthwise is Depthwise3x3 on one plane of p's geometry.
+func (p *Plane3x3) Depthwise(x, k []float32, bias, lo, hi float32, y, scratch []float32) {
+	l := &p.l
+	if len(x) < l.h*l.w || len(k) < 9 || len(y) < l.oh*l.ow || len(scratch) < l.scratch() {
 		panic(fmt.Sprintf("kernels.Depthwise3x3: x %d, k %d, y %d, scratch %d elements for a %dx%d plane at stride %d",
-			len(x), len(k), len(y), len(scratch), h, w, stride))
+			len(x), len(k), len(y), len(scratch), l.h, l.w, l.stride))
 	}
 	l.fill(x, scratch, 0)
 	var wt [9]float32
 	copy(wt[:], k)
 	if l.ow < dw3LongRow {
-		n := (l.oh-1)*l.rs + l.ow
-		grid := scratch[l.tmp : l.tmp+n]
+		grid := scratch[l.tmp : l.tmp+l.longRow()]
 		dw3Row(grid, scratch, &l.off, &wt, bias, lo, hi)
-		for oy := range l.oh {
-			copy(y[oy*l.ow:(oy+1)*l.ow], grid[oy*l.rs:])
-		}
+		l.copyOut(grid, y)
 		return
 	}
 	var off [9]int
@@ -106,9 +130,26 @@ func Depthwise3x3(x []float32, h, w, stride int, k []float32, bias, lo, hi float
 	}
 }
 
+// longRow returns the outputs of the long row over the oh x rs grid: up
+// to the last valid one, rounded up to whole vectors for the assembly.
+func (l *dw3Layout) longRow() int {
+	n := (l.oh-1)*l.rs + l.ow
+	if UseAsm && hasAsmKernel {
+		n = (n + 7) &^ 7
+	}
+	return n
+}
+
+// copyOut copies the valid ow columns of every grid row into y.
+func (l *dw3Layout) copyOut(grid, y []float32) {
+	for oy := range l.oh {
+		copy(y[oy*l.ow:(oy+1)*l.ow], grid[oy*l.rs:])
+	}
+}
+
 // fill copies x into the layout, the border (and, at stride 2, any
 // padded column past the image) set to pad.
-func (l dw3Layout) fill(x, s []float32, pad float32) {
+func (l *dw3Layout) fill(x, s []float32, pad float32) {
 	if l.stride == 1 {
 		l.padPlane(x, s, pad)
 	} else {
@@ -127,7 +168,7 @@ func fillWith(s []float32, v float32) {
 }
 
 // padPlane copies x into the stride-1 layout with its border.
-func (l dw3Layout) padPlane(x []float32, s []float32, pad float32) {
+func (l *dw3Layout) padPlane(x []float32, s []float32, pad float32) {
 	h, w := l.h, l.w
 	fillWith(s[:l.rs], pad)
 	for r := range h {
@@ -142,7 +183,7 @@ func (l dw3Layout) padPlane(x []float32, s []float32, pad float32) {
 // splitPlane copies x into the stride-2 layout: padded row p goes to even
 // row p/2 or odd row p/2, its columns split; rows outside the image are
 // all pad.
-func (l dw3Layout) splitPlane(x []float32, s []float32, pad float32) {
+func (l *dw3Layout) splitPlane(x []float32, s []float32, pad float32) {
 	w := l.w
 	for p := range 2*l.oh + 1 {
 		at := p / 2 * l.rs
@@ -181,22 +222,21 @@ func (l dw3Layout) splitPlane(x []float32, s []float32, pad float32) {
 // Go path does the same). scratch must hold Depthwise3x3Scratch(h, w,
 // stride) floats. It panics on a bad stride or a short slice.
 func MaxPool3x3(x []float32, h, w, stride int, y, scratch []float32) {
-	if stride != 1 && stride != 2 || h < 1 || w < 1 {
-		panic(fmt.Sprintf("kernels.MaxPool3x3: plane %dx%d stride %d (want positive sizes, stride 1 or 2)", h, w, stride))
-	}
-	l := dw3LayoutFor(h, w, stride)
-	if len(x) < h*w || len(y) < l.oh*l.ow || len(scratch) < l.tmp+l.oh*l.rs {
+	NewPlane3x3(h, w, stride).MaxPool(x, y, scratch)
+}
+
+// MaxPool is MaxPool3x3 on one plane of p's geometry.
+func (p *Plane3x3) MaxPool(x, y, scratch []float32) {
+	l := &p.l
+	if len(x) < l.h*l.w || len(y) < l.oh*l.ow || len(scratch) < l.scratch() {
 		panic(fmt.Sprintf("kernels.MaxPool3x3: x %d, y %d, scratch %d elements for a %dx%d plane at stride %d",
-			len(x), len(y), len(scratch), h, w, stride))
+			len(x), len(y), len(scratch), l.h, l.w, l.stride))
 	}
 	l.fill(x, scratch, float32(math.Inf(-1)))
 	if l.ow < dw3LongRow {
-		n := (l.oh-1)*l.rs + l.ow
-		grid := scratch[l.tmp : l.tmp+n]
+		grid := scratch[l.tmp : l.tmp+l.longRow()]
 		max9Row(grid, scratch, &l.off)
-		for oy := range l.oh {
-			copy(y[oy*l.ow:(oy+1)*l.ow], grid[oy*l.rs:])
-		}
+		l.copyOut(grid, y)
 		return
 	}
 	var off [9]int

@@ -157,9 +157,10 @@ func BenchmarkDepthwise3x3(b *testing.B) {
 			y := make([]float32, Depthwise3x3Out(c.h, c.s)*Depthwise3x3Out(c.h, c.s))
 			scr := make([]float32, Depthwise3x3Scratch(c.h, c.h, c.s))
 			k := make([]float32, 9)
+			p := NewPlane3x3(c.h, c.h, c.s)
 			b.SetBytes(int64(4 * len(x)))
 			for b.Loop() {
-				Depthwise3x3(x, c.h, c.h, c.s, k, 0, 0, 6, y, scr)
+				p.Depthwise(x, k, 0, 0, 6, y, scr)
 			}
 		})
 	}
