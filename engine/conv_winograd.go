@@ -248,15 +248,16 @@ func (k *convKernel) forwardWinograd(d convDims, x, w, y, bias, res []float32, t
 	ps := k.preparePass(l, d.n, kb, d.c, d.m, t, &k.cols)
 	// An inference-only fused Conv (engine.Optimize: its weights do not
 	// change while its executor lives) transforms its filters once.
-	if !k.fused || k.wuOf != &w[0] || len(k.wu) != 16*d.m*d.c {
+	if !k.fused || k.wuOf != &w[0] || k.wpu == nil || k.wpu[0].Rows() != d.m || k.wpu[0].Cols() != d.c {
 		k.wu = winoFilters(k.wu, w, d.m, d.c, false)
 		k.wuOf, k.wpu = nil, nil
-		if k.fused { // and packs them for the GEMMs once
+		if k.fused { // and packs them for the GEMMs once, keeping only the packed copy
 			k.wuOf = &w[0]
 			k.wpu = make([]*kernels.PackedA, 16)
 			for xi := range 16 {
 				k.wpu[xi] = kernels.PackA(false, d.m, d.c, 1, k.wu[xi*d.m*d.c:], d.c)
 			}
+			k.wu = nil
 		}
 	}
 	chw := d.c * d.s.H * d.s.W

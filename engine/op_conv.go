@@ -165,7 +165,7 @@ type convKernel struct {
 	wv, wm  [][]float32
 	wu, wuX []float32
 	wuOf    *float32           // fused Conv: the weights wu was transformed from
-	wpu     []*kernels.PackedA // fused Conv: wu's 16 matrices packed
+	wpu     []*kernels.PackedA // fused Conv: wu's 16 matrices packed (wu then dropped)
 
 	// A fused (inference-only) Conv's filters packed per group for the
 	// single-image GEMMs, and the weights they were packed from.
