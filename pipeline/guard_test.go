@@ -80,7 +80,9 @@ func TestLevelOptions(t *testing.T) {
 // guard's validation split, so the check below means something; with
 // --max-loss 0.5 the model restored from the written .slimpack loses at
 // most 0.5. Both losses are recomputed here from the files, on the split
-// the documented seed rule gives, not taken from the summaries.
+// the documented seed rule gives, not taken from the summaries. With at
+// most 2 clusters a layer no setting meets P: the guard keeps the finest
+// and reports the fallback with a warning.
 func TestGuardHolds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains a resnet8; skipped with -short")
@@ -94,9 +96,9 @@ func TestGuardHolds(t *testing.T) {
 		t.Fatal(err)
 	}
 	const P, valSize = 0.5, 1000
-	q := func(name string, guard *GuardOptions) (string, map[string]any) {
+	q := func(name string, guard *GuardOptions, maxK int) (string, map[string]any) {
 		out := filepath.Join(dir, name+".onnx")
-		o := &QuantizeOptions{Model: model, Data: d, Scale: cluster.DefaultThresholdScale, MaxClusters: 256, Method: "birch-kmeans",
+		o := &QuantizeOptions{Model: model, Data: d, Scale: cluster.DefaultThresholdScale, MaxClusters: maxK, Method: "birch-kmeans",
 			Float16: true, Tune: TuneOptions{Batch: 128, LR: 1e-4}, Out: out, Packed: filepath.Join(dir, name+".slimpack"), Seed: 1, Guard: guard}
 		s, err := Quantize(e, o)
 		if err != nil {
@@ -104,8 +106,14 @@ func TestGuardHolds(t *testing.T) {
 		}
 		return o.Packed, s
 	}
-	plainPack, plain := q("plain", nil)
-	guardPack, guarded := q("guarded", &GuardOptions{MaxLoss: P, ValSize: valSize})
+	plainPack, plain := q("plain", nil, 256)
+	guardPack, guarded := q("guarded", &GuardOptions{MaxLoss: P, ValSize: valSize}, 256)
+	// With at most 2 clusters a layer even the finest setting loses far
+	// more than P: the guard keeps it and says so.
+	_, capped := q("capped", &GuardOptions{MaxLoss: P, ValSize: valSize}, 2)
+	if fig, _ := capped["guard"].(map[string]any); fig == nil || fig["fallback"] != true || fig["within"] != false || fig["warning"] == nil || fig["val_loss"].(float64) <= P {
+		t.Errorf("2 clusters a layer: guard figures %v, want a fallback with a warning", capped["guard"])
+	}
 
 	g, err := loadModel(model)
 	if err != nil {
