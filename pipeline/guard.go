@@ -248,7 +248,6 @@ func (t *guardTable) result(lv []int) *cluster.Result {
 // guardSearch is the state of one guarded clustering.
 type guardSearch struct {
 	e        *Env
-	g        *graph.Graph // float model (not modified)
 	w        *graph.Graph // working copy the candidates are composed into
 	val      *data.Dataset
 	acc0     float64 // float model's validation accuracy, percent
@@ -317,7 +316,7 @@ func choose(n int, maxLoss float64, loss func(step int) (float64, error)) (int, 
 // o.ValSize training images (seed ^ guardSeedMix), clusters every layer at
 // every guard level, measures each layer's sensitivity, and takes the
 // fewest refinement steps whose validation loss is within o.MaxLoss
-// (guardSearch.choose). Centroid fine-tuning (tune.Epochs > 0) then runs
+// (choose). Centroid fine-tuning (tune.Epochs > 0) then runs
 // on the rest of the training data and is kept only if it raises the
 // validation accuracy. The loss reported is that of the model as restored
 // from the written .slimpack. Without any setting within the tolerance it
@@ -343,7 +342,7 @@ func guardQuantize(e *Env, g *graph.Graph, copt cluster.Options, o GuardOptions,
 		return nil, nil, err
 	}
 	path := t.path()
-	s := &guardSearch{e: e, g: g, w: g.Clone(), val: val, acc0: acc0, maxLoss: o.MaxLoss, t: t, accCache: map[int]float64{}}
+	s := &guardSearch{e: e, w: g.Clone(), val: val, acc0: acc0, maxLoss: o.MaxLoss, t: t, accCache: map[int]float64{}}
 	step, fallback, err := choose(len(path), o.MaxLoss, func(i int) (float64, error) { return s.loss(path, i) })
 	if err != nil {
 		return nil, nil, err
