@@ -40,9 +40,31 @@ const winoTargetTiles = 384
 // the implicit lowering's conditions, one group, a 3x3 kernel, no
 // dilation, pad 1 on every side and a plane of at most winogradMaxPlane.
 func useWinograd(d convDims) bool {
+	return useImplicit(d) && winoGeometry(d) && d.ohw <= winogradMaxPlane
+}
+
+// winoGeometry reports whether a Conv is 3x3, stride 1, pad 1 on every
+// side, undilated, with one group.
+func winoGeometry(d convDims) bool {
 	g := d.g
-	return useImplicit(d) && g.Group == 1 && g.KH == 3 && g.KW == 3 && g.DH == 1 && g.DW == 1 &&
-		g.PadT == 1 && g.PadL == 1 && g.PadB == 1 && g.PadR == 1 && d.ohw <= winogradMaxPlane
+	return g.Group == 1 && g.KH == 3 && g.KW == 3 && g.SH == 1 && g.SW == 1 && g.DH == 1 && g.DW == 1 &&
+		g.PadT == 1 && g.PadL == 1 && g.PadB == 1 && g.PadR == 1
+}
+
+// winogradMaxPlane1 is winogradMaxPlane for the forward pass of a single
+// image (its stages split over the workers when intraOp) and of an
+// inference-only fused Conv (engine.Optimize, its transformed filters
+// kept): against im2col and one GEMM, or the implicit lowering, Winograd
+// won up to 56x56 at inference (resnet18 at 224, batch 1 and 8; resnet8
+// and resnet20 at 28x28, batch 64; loaded machine, CPU time per image). A
+// variable so tests can route any size through it.
+var winogradMaxPlane1 = 56 * 56
+
+// useWinogradForward reports whether a Forward call takes the Winograd
+// lowering: useWinograd, or a single image or a fused Conv (fused) of a
+// Winograd geometry with a plane of at most winogradMaxPlane1.
+func useWinogradForward(d convDims, fused bool) bool {
+	return useWinograd(d) || ((d.n == 1 || fused) && d.dxConv && winoGeometry(d) && d.ohw <= winogradMaxPlane1 && d.ohw >= implicitMinCols)
 }
 
 // winoTiles returns the tile rows of an h x w map and the tiles per row
@@ -197,7 +219,8 @@ func winoLd(p *kernels.WinoPlan) int { return (p.Tiles() + 23) / 24 * 24 }
 // winoRun computes the convolution of nb images' padded planes xp (ps.cin
 // channels of layout l, filled) with the transformed filters u into dst
 // (the chunk's NCHW output, ps.cout channels) on worker wk's buffers.
-func (k *convKernel) winoRun(ps *winoPass, l padLayout, nb int, xp, u, dst []float32, wk int) {
+// pu, when not nil, holds u's 16 matrices packed (kernels.PackA).
+func (k *convKernel) winoRun(ps *winoPass, l padLayout, nb int, xp, u []float32, pu []*kernels.PackedA, dst []float32, wk int) {
 	p := ps.full
 	if nb != ps.kb {
 		p = ps.last
@@ -209,8 +232,7 @@ func (k *convKernel) winoRun(ps *winoPass, l padLayout, nb int, xp, u, dst []flo
 	}
 	n := winoLd(p)
 	for xi := range 16 {
-		kernels.Sgemm(false, false, cout, n, cin, 1, u[xi*cout*cin:], cin,
-			v[xi*cin*ld:], ld, 0, m[xi*cout*ld:], ld)
+		winoGemm(xi, cout, cin, n, ld, u, pu, v, m)
 	}
 	ohw := l.h * l.w
 	for co := range cout {
@@ -224,15 +246,74 @@ func (k *convKernel) forwardWinograd(d convDims, x, w, y, bias, res []float32, t
 	kb := winoChunk(d, t)
 	l := implicitLayout(d, kb)
 	ps := k.preparePass(l, d.n, kb, d.c, d.m, t, &k.cols)
-	k.wu = winoFilters(k.wu, w, d.m, d.c, false)
+	// An inference-only fused Conv (engine.Optimize: its weights do not
+	// change while its executor lives) transforms its filters once.
+	if !k.fused || k.wuOf != &w[0] || k.wpu == nil || k.wpu[0].Rows() != d.m || k.wpu[0].Cols() != d.c {
+		k.wu = winoFilters(k.wu, w, d.m, d.c, false)
+		k.wuOf, k.wpu = nil, nil
+		if k.fused { // and packs them for the GEMMs once, keeping only the packed copy
+			k.wuOf = &w[0]
+			k.wpu = make([]*kernels.PackedA, 16)
+			for xi := range 16 {
+				k.wpu[xi] = kernels.PackA(false, d.m, d.c, 1, k.wu[xi*d.m*d.c:], d.c)
+			}
+			k.wu = nil
+		}
+	}
 	chw := d.c * d.s.H * d.s.W
 	myhw := d.m * d.ohw
+	if intraOp(d) {
+		k.winoRunIntra(&ps, l, x, k.wu, k.wpu, y)
+		k.finishImage(d, 0, y, bias, res)
+		return
+	}
 	runChunks((d.n+kb-1)/kb, t, func(wk, ci int) {
 		lo, hi := ci*kb, min((ci+1)*kb, d.n)
 		l.fill(k.cols[wk], x[lo*chw:hi*chw], d.c, hi-lo)
-		k.winoRun(&ps, l, hi-lo, k.cols[wk], k.wu, y[lo*myhw:hi*myhw], wk)
+		k.winoRun(&ps, l, hi-lo, k.cols[wk], k.wu, k.wpu, y[lo*myhw:hi*myhw], wk)
 		for j := lo; j < hi; j++ {
 			k.finishImage(d, j, y, bias, res)
 		}
 	})
+}
+
+// winoRunIntra is winoRun for a single image (ps over one image of layout
+// l, worker 0's buffers) with each stage split over the workers: the
+// padded copy and input transform by input channel, the 16 GEMMs by
+// Winograd element, the output transform by output channel. Every stage
+// computes what winoRun computes, element for element.
+func (k *convKernel) winoRunIntra(ps *winoPass, l padLayout, x, u []float32, pu []*kernels.PackedA, dst []float32) {
+	p := ps.full
+	xp, v, m := k.cols[0], k.wv[0], k.wm[0]
+	cin, cout, ld := ps.cin, ps.cout, ps.ld
+	hw := l.h * l.w
+	kernels.ParallelFor(cin, func(lo, hi int) {
+		l.fill(xp[lo*l.plane:], x[lo*hw:hi*hw], hi-lo, 1)
+		for c := lo; c < hi; c++ {
+			p.Input(xp[c*l.plane:], v[c*ld:], cin*ld)
+		}
+	})
+	n := winoLd(p)
+	kernels.ParallelFor(16, func(lo, hi int) {
+		for xi := lo; xi < hi; xi++ {
+			winoGemm(xi, cout, cin, n, ld, u, pu, v, m)
+		}
+	})
+	kernels.ParallelFor(cout, func(lo, hi int) {
+		for co := lo; co < hi; co++ {
+			p.Output(m[co*ld:], cout*ld, dst[co*hw:])
+		}
+	})
+}
+
+// winoGemm is Winograd element xi's product M[xi] = U[xi] V[xi] (cout x
+// cin by cin x n, V and M with stride ld), with U[xi] packed when pu is
+// not nil.
+func winoGemm(xi, cout, cin, n, ld int, u []float32, pu []*kernels.PackedA, v, m []float32) {
+	if pu != nil {
+		kernels.SgemmPacked(pu[xi], false, n, v[xi*cin*ld:], ld, 0, m[xi*cout*ld:], ld)
+		return
+	}
+	kernels.Sgemm(false, false, cout, n, cin, 1, u[xi*cout*cin:], cin,
+		v[xi*cin*ld:], ld, 0, m[xi*cout*ld:], ld)
 }

@@ -37,6 +37,7 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 
@@ -161,14 +162,24 @@ type convKernel struct {
 	// the transformed filters of the forward and input-gradient passes,
 	// cached tile plans, and the input-gradient pass of the running
 	// Backward call (nil: not taken).
-	wv, wm    [][]float32
-	wu, wuX   []float32
+	wv, wm  [][]float32
+	wu, wuX []float32
+	wuOf    *float32           // fused Conv: the weights wu was transformed from
+	wpu     []*kernels.PackedA // fused Conv: wu's 16 matrices packed (wu then dropped)
+
+	// A fused (inference-only) Conv's filters packed per group for the
+	// single-image GEMMs, and the weights they were packed from.
+	pw        []*kernels.PackedA
+	pwOf      *float32
+	dwPlane   *kernels.Plane3x3 // depthwise 3x3 (isDW3x3): the plane geometry
 	winoPlans []winoPlanEntry
 	wx        *winoPass
 
 	// OpFusedConv only (inference): add input 3 (a tensor of Y's shape) to
-	// Y when present, then apply ReLU when relu is set.
-	fused, relu bool
+	// Y when present, then apply ReLU when relu is set, or clamp to
+	// [lo, hi] when clip is set (activation "clip": Clip, e.g. ReLU6).
+	fused, relu, clip bool
+	lo, hi            float32
 }
 
 // convAttrs are the Conv spec's attributes plus auto_pad (NOTSET/VALID
@@ -197,21 +208,42 @@ func newConv(n *graph.Node) (Kernel, error) {
 }
 
 // newFusedConv validates an OpFusedConv node (see Optimize): the Conv
-// attributes plus activation "" or "relu".
+// attributes plus activation "", "relu" or "clip" (with clip_min <=
+// clip_max, defaults -Inf and +Inf).
 func newFusedConv(n *graph.Node) (Kernel, error) {
 	act := n.Attrs.String("activation", "")
-	if act != "" && act != "relu" {
-		return nil, attrErrorf(n, "activation %q: want \"\" or \"relu\"", act)
+	if act != "" && act != "relu" && act != "clip" {
+		return nil, attrErrorf(n, "activation %q: want \"\", \"relu\" or \"clip\"", act)
+	}
+	lo := n.Attrs.Float("clip_min", float32(math.Inf(-1)))
+	hi := n.Attrs.Float("clip_max", float32(math.Inf(1)))
+	if act == "clip" && !(lo <= hi) {
+		return nil, attrErrorf(n, "clip_min %g must not exceed clip_max %g", lo, hi)
 	}
 	plain := &graph.Node{Name: n.Name, Op: n.Op, Inputs: n.Inputs, Outputs: n.Outputs, Attrs: n.Attrs.Clone()}
 	delete(plain.Attrs, "activation")
+	delete(plain.Attrs, "clip_min")
+	delete(plain.Attrs, "clip_max")
 	k, err := newConv(plain)
 	if err != nil {
 		return nil, err
 	}
 	ck := k.(*convKernel)
-	ck.fused, ck.relu = true, act == "relu"
+	ck.fused, ck.relu, ck.clip = true, act == "relu", act == "clip"
+	ck.lo, ck.hi = lo, hi
 	return ck, nil
+}
+
+// actBounds returns the clamp [lo, hi] of the kernel's fused activation:
+// [0, +Inf] for ReLU, the Clip's bounds, else [-Inf, +Inf].
+func (k *convKernel) actBounds() (lo, hi float32) {
+	switch {
+	case k.relu:
+		return 0, float32(math.Inf(1))
+	case k.clip:
+		return k.lo, k.hi
+	}
+	return float32(math.Inf(-1)), float32(math.Inf(1))
 }
 
 // epilogue applies a fused Conv's residual add and ReLU to one output row
@@ -222,6 +254,9 @@ func (k *convKernel) epilogue(row, res []float32) {
 	}
 	if k.relu {
 		vecRelu(row, row)
+	}
+	if k.clip {
+		kernels.BiasClamp(row, 0, k.lo, k.hi)
 	}
 }
 
@@ -348,31 +383,19 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 		}
 		res = in[3].Data
 	}
-	var y *tensor.Tensor
-	if d.depthwise {
-		y = ctx.Alloc(d.n, d.m, d.s.OH, d.s.OW) // the direct loops add into y
-	} else {
-		y = ctx.allocRaw(d.n, d.m, d.s.OH, d.s.OW) // the GEMMs (beta 0 or over the bias) write all of y
-	}
+	// Every path writes all of y: the GEMMs with beta 0 or over the bias,
+	// the depthwise loops after setting each plane to its bias.
+	y := ctx.allocRaw(d.n, d.m, d.s.OH, d.s.OW)
 	var bias []float32
 	if d.hasBias {
 		bias = in[2].Data
 	}
-	t := batchWorkers(d.n)
 	if d.depthwise {
-		k.forwardDepthwise(d, x, w, bias, y.Data, t)
-		if k.fused {
-			forChunks(len(y.Data), func(lo, hi int) {
-				var r []float32
-				if res != nil {
-					r = res[lo:hi]
-				}
-				k.epilogue(y.Data[lo:hi], r)
-			})
-		}
+		k.forwardDepthwise(d, x, w, bias, res, y.Data)
 		return []*tensor.Tensor{y}, nil
 	}
-	if useWinograd(d) {
+	t := batchWorkers(d.n)
+	if useWinogradForward(d, k.fused) {
 		k.forwardWinograd(d, x, w, y.Data, bias, res, t)
 		return []*tensor.Tensor{y}, nil
 	}
@@ -394,6 +417,7 @@ type convFwd struct {
 	x, w, y        []float32
 	bias, res      []float32
 	gemm           gemmFunc
+	pw             []*kernels.PackedA // the weights packed per group (kb 1, fused Convs), or nil
 }
 
 // prepareForward picks the lowering of a non-depthwise, non-Winograd
@@ -423,6 +447,28 @@ func (k *convKernel) prepareForward(f *convFwd, t int) {
 	if !f.implicit && !f.poly {
 		k.prepareLowering(d, false)
 	}
+	if kb == 1 && !f.implicit && !f.poly {
+		f.pw = k.packedWeights(d, f.w)
+	}
+}
+
+// packedWeights returns a fused Conv's filters packed per group
+// (kernels.PackA: [M/group, C/group*kh*kw] each), packing them on the
+// first call for these weights; nil for a Conv that is not fused, whose
+// weights may change between calls.
+func (k *convKernel) packedWeights(d convDims, w []float32) []*kernels.PackedA {
+	if !k.fused {
+		return nil
+	}
+	if k.pwOf == &w[0] && len(k.pw) == d.g.Group && k.pw[0].Rows() == d.mg && k.pw[0].Cols() == d.kk {
+		return k.pw
+	}
+	k.pw = make([]*kernels.PackedA, d.g.Group)
+	for g := range d.g.Group {
+		k.pw[g] = kernels.PackA(false, d.mg, d.kk, 1, w[g*d.mg*d.kk:], d.kk)
+	}
+	k.pwOf = &w[0]
+	return k.pw
 }
 
 // forwardChunk computes the outputs of chunk ci's images on worker wk.
@@ -445,13 +491,20 @@ func (k *convKernel) forwardChunk(f *convFwd, wk, ci int) {
 		col := xi
 		if !d.pointwise {
 			col = k.cols[wk]
-			k.im2col(d, xi, col, d.ohw)
+			k.im2colImage(d, xi, col)
 		}
 		for g := range d.g.Group {
-			gemm(false, false, d.mg, d.ohw, d.kk, 1,
-				w[g*d.mg*d.kk:], d.kk,
-				col[g*d.kk*d.ohw:], d.ohw,
-				0, yi[g*d.mg*d.ohw:], d.ohw)
+			switch {
+			case f.pw != nil && d.n == 1:
+				kernels.SgemmPackedParallel(f.pw[g], false, d.ohw, col[g*d.kk*d.ohw:], d.ohw, 0, yi[g*d.mg*d.ohw:], d.ohw)
+			case f.pw != nil:
+				kernels.SgemmPacked(f.pw[g], false, d.ohw, col[g*d.kk*d.ohw:], d.ohw, 0, yi[g*d.mg*d.ohw:], d.ohw)
+			default:
+				gemm(false, false, d.mg, d.ohw, d.kk, 1,
+					w[g*d.mg*d.kk:], d.kk,
+					col[g*d.kk*d.ohw:], d.ohw,
+					0, yi[g*d.mg*d.ohw:], d.ohw)
+			}
 		}
 		k.finishImage(d, lo, f.y, bias, res)
 		return
@@ -496,19 +549,61 @@ func (k *convKernel) forwardBatched(f *convFwd, wk, lo, hi int) {
 	}
 }
 
+// intraOp reports whether a Conv call splits the work of its single image
+// over the workers (output channels, im2col rows, GEMM columns) instead
+// of handing images to them: a batch of one on more than one thread.
+func intraOp(d convDims) bool { return d.n == 1 && kernels.Threads() > 1 }
+
+// im2colImage writes the im2col matrix of the single image xi into col
+// (row stride OH*OW); for an intra-op call on a large map the channels'
+// row blocks are split over the workers.
+func (k *convKernel) im2colImage(d convDims, xi, col []float32) {
+	if !intraOp(d) || useGather(d.s) || d.c < 2 {
+		k.im2col(d, xi, col, d.ohw)
+		return
+	}
+	hw, rows := d.s.H*d.s.W, d.s.KH*d.s.KW*d.ohw
+	kernels.ParallelFor(d.c, func(lo, hi int) {
+		s := d.s
+		s.C = hi - lo
+		kernels.Im2col(xi[lo*hw:hi*hw], s, col[lo*rows:hi*rows])
+	})
+}
+
 // finishImage adds the bias (nil: none) and, for a fused Conv, the
-// residual (res nil: none) and ReLU to image img's output planes in y,
-// plane by plane while each is in cache.
+// residual (res nil: none) and activation to image img's output planes in
+// y, plane by plane while each is in cache; an intra-op call splits the
+// planes over the workers.
 func (k *convKernel) finishImage(d convDims, img int, y, bias, res []float32) {
 	if bias == nil && !k.fused {
 		return
 	}
+	if intraOp(d) && d.m > 1 && d.m*d.ohw > parallelMin {
+		kernels.ParallelFor(d.m, func(lo, hi int) { k.finishPlanes(d, img, lo, hi, y, bias, res) })
+		return
+	}
+	k.finishPlanes(d, img, 0, d.m, y, bias, res)
+}
+
+// finishPlanes is finishImage for output planes [m0, m1) of image img.
+func (k *convKernel) finishPlanes(d convDims, img, m0, m1 int, y, bias, res []float32) {
 	myhw := d.m * d.ohw
-	for m := range d.m {
+	for m := m0; m < m1; m++ {
 		o := img*myhw + m*d.ohw
 		row := y[o : o+d.ohw]
+		if k.clip && res == nil { // bias and clamp in one pass
+			b := float32(0)
+			if bias != nil {
+				b = bias[m]
+			}
+			kernels.BiasClamp(row, b, k.lo, k.hi)
+			continue
+		}
 		if bias != nil {
-			vecAffine(row, row, 0, 1, bias[m], false)
+			vecAffine(row, row, 0, 1, bias[m], k.relu && res == nil)
+			if k.relu && res == nil {
+				continue
+			}
 		}
 		if k.fused {
 			var r []float32
@@ -580,27 +675,68 @@ func (k *convKernel) chunk(d convDims, t int) int {
 	return chunkImages(d.n, d.ohw, t)
 }
 
-// forwardDepthwise runs the direct per-plane loops of a depthwise Conv,
-// images split over t workers.
-func (k *convKernel) forwardDepthwise(d convDims, x, w, bias, y []float32, t int) {
+// forwardDepthwise runs a depthwise Conv and a fused Conv's epilogue
+// (residual res, nil for none, and activation). The output planes of all
+// images (image, filter) are split over the workers, so a single image
+// uses every thread too. 3x3 pad-1 planes at stride 1 or 2 take
+// kernels.Depthwise3x3 (bias and activation fused into its output pass),
+// other geometries the direct tap loops of dwForward.
+func (k *convKernel) forwardDepthwise(d convDims, x, w, bias, res, y []float32) {
 	hw := d.s.H * d.s.W
-	chw := d.c * hw
-	workerSplit(d.n, t, func(wk, lo, hi int) {
-		for img := lo; img < hi; img++ {
-			xi := x[img*chw : (img+1)*chw]
-			yi := y[img*d.m*d.ohw : (img+1)*d.m*d.ohw]
-			for m := range d.m {
-				row := yi[m*d.ohw : (m+1)*d.ohw]
-				if bias != nil {
-					for i := range row {
-						row[i] = bias[m]
-					}
+	units := d.n * d.m
+	t := max(1, min(kernels.Threads(), units))
+	fast := isDW3x3(d)
+	if fast {
+		if !k.dwPlane.Matches(d.s.H, d.s.W, d.g.SH) {
+			k.dwPlane = kernels.NewPlane3x3(d.s.H, d.s.W, d.g.SH)
+		}
+		k.cols = ensureBufs(k.cols, t, k.dwPlane.Scratch())
+	}
+	lo, hi := k.actBounds()
+	if res != nil { // the activation follows the residual add
+		lo, hi = float32(math.Inf(-1)), float32(math.Inf(1))
+	}
+	workerSplit(units, t, func(wk, ulo, uhi int) {
+		for u := ulo; u < uhi; u++ {
+			img, m := u/d.m, u%d.m
+			c := img*d.c + m/d.mg
+			row := y[u*d.ohw : (u+1)*d.ohw]
+			b := float32(0)
+			if bias != nil {
+				b = bias[m]
+			}
+			if fast {
+				k.dwPlane.Depthwise(x[c*hw:(c+1)*hw], w[m*9:(m+1)*9], b, lo, hi, row, k.cols[wk])
+				if res != nil {
+					k.epilogue(row, res[u*d.ohw:(u+1)*d.ohw])
 				}
-				c := m / d.mg
-				dwForward(d.s, xi[c*hw:(c+1)*hw], w[m*d.kk:(m+1)*d.kk], row)
+				continue
+			}
+			for i := range row {
+				row[i] = b
+			}
+			dwForward(d.s, x[c*hw:(c+1)*hw], w[m*d.kk:(m+1)*d.kk], row)
+			if k.fused {
+				var r []float32
+				if res != nil {
+					r = res[u*d.ohw : (u+1)*d.ohw]
+				}
+				k.epilogue(row, r)
 			}
 		}
 	})
+}
+
+// dw3x3Off turns the kernels.Depthwise3x3 path off (tests compare both).
+var dw3x3Off = false
+
+// isDW3x3 reports whether a depthwise Conv is 3x3, pad 1 on every side,
+// undilated, at stride 1 or 2 in both directions: kernels.Depthwise3x3.
+func isDW3x3(d convDims) bool {
+	g := d.g
+	return !dw3x3Off && d.depthwise && g.KH == 3 && g.KW == 3 && g.DH == 1 && g.DW == 1 &&
+		g.SH == g.SW && (g.SH == 1 || g.SH == 2) &&
+		g.PadT == 1 && g.PadL == 1 && g.PadB == 1 && g.PadR == 1
 }
 
 // Backward returns dX (if need[0]), dW (if need[1]) and dB (if need[2] and

@@ -554,3 +554,141 @@ func TestBalanceChunk(t *testing.T) {
 		}
 	}
 }
+
+// intraOpCases are single images large enough that a Conv splits their work
+// over the workers (intraOp: im2col rows, GEMM columns, output planes; the
+// depthwise planes), on every lowering a batch of one takes.
+var intraOpCases = []convCase{
+	{"intra 3x3 pad1", 1, 8, 40, 40, 48, cvGeom(3, 3, 1, 1, 1, 1), true},
+	{"intra 3x3 stride2", 1, 6, 60, 58, 80, cvGeom(3, 3, 2, 1, 1, 1), true},
+	{"intra 7x7 stride2 stem", 1, 3, 64, 64, 40, cvGeom(7, 7, 2, 3, 1, 1), false},
+	{"intra 1x1 pointwise", 1, 16, 40, 40, 48, cvGeom(1, 1, 1, 0, 1, 1), true},
+	{"intra 1x1 groups2", 1, 16, 40, 40, 48, cvGeom(1, 1, 1, 0, 1, 2), false},
+	{"intra depthwise", 1, 24, 30, 33, 24, cvGeom(3, 3, 1, 1, 1, 24), true},
+	{"intra depthwise stride2", 1, 24, 31, 30, 24, cvGeom(3, 3, 2, 1, 1, 24), true},
+	{"intra depthwise multiplier2", 1, 12, 30, 30, 24, cvGeom(3, 3, 1, 1, 1, 12), false},
+	{"two images", 2, 8, 40, 40, 48, cvGeom(3, 3, 1, 1, 1, 1), true},
+}
+
+// TestConvIntraOp runs the intraOpCases on 1, 2 and 3 threads: the
+// output matches the naive reference and is bitwise the same whatever the
+// thread count (the split never changes an element's summation order).
+func TestConvIntraOp(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for i, tc := range intraOpCases {
+		t.Run(tc.name, func(t *testing.T) {
+			n, x, w, b := tc.build(uint64(300 + 10*i))
+			want, _ := naiveConv(x, w, b, tc.g)
+			var first *tensor.Tensor
+			for _, threads := range []int{1, 2, 3} {
+				runtime.GOMAXPROCS(threads)
+				y := cvForward(t, cvCompile(t, n), false, convIn(x, w, b)...)
+				if msg := cvClose(y.Data, want, 1e-4); msg != "" {
+					t.Fatalf("%d threads: %s", threads, msg)
+				}
+				if first == nil {
+					first = y.Clone()
+				} else if !cvBitEqual(first, y) {
+					t.Fatalf("%d threads: output differs bitwise from 1 thread's", threads)
+				}
+			}
+		})
+	}
+}
+
+// TestConvDepthwiseTapLoops turns kernels.Depthwise3x3 off, so the 3x3
+// pad-1 depthwise cases run through the generic tap loops (dwForward)
+// again.
+func TestConvDepthwiseTapLoops(t *testing.T) {
+	dw3x3Off = true
+	defer func() { dw3x3Off = false }()
+	t.Run("forward", testConvForward)
+	t.Run("intra-op", TestConvIntraOp)
+}
+
+// TestWinogradSingleImage checks that a single image of a Winograd
+// geometry, and any batch of a fused one, takes that lowering up to
+// winogradMaxPlane1 (and not beyond),
+// and that the filters a fused Conv transforms or packs once are those of
+// the weight tensor it is given: a new tensor is transformed again, while
+// a plain Conv follows in-place updates of its weights.
+func TestWinogradSingleImage(t *testing.T) {
+	for _, tc := range []struct {
+		c           convCase
+		fused, want bool
+	}{
+		{convCase{"14x14", 1, 4, 14, 14, 4, cvGeom(3, 3, 1, 1, 1, 1), true}, false, true},
+		{convCase{"56x56", 1, 2, 56, 56, 2, cvGeom(3, 3, 1, 1, 1, 1), true}, false, true},
+		{convCase{"57x56", 1, 2, 57, 56, 2, cvGeom(3, 3, 1, 1, 1, 1), true}, false, false},
+		{convCase{"stride 2", 1, 2, 20, 20, 2, cvGeom(3, 3, 2, 1, 1, 1), true}, false, false},
+		{convCase{"groups 2", 1, 2, 20, 20, 2, cvGeom(3, 3, 1, 1, 1, 2), true}, false, false},
+		{convCase{"56x56 batch 3", 3, 2, 56, 56, 2, cvGeom(3, 3, 1, 1, 1, 1), true}, false, false},
+		{convCase{"56x56 batch 3 fused", 3, 2, 56, 56, 2, cvGeom(3, 3, 1, 1, 1, 1), true}, true, true},
+	} {
+		if got := useWinogradForward(tc.c.dims(t), tc.fused); got != tc.want {
+			t.Errorf("%s: useWinogradForward %v, want %v", tc.c.name, got, tc.want)
+		}
+	}
+	for _, tc := range []convCase{
+		{"winograd", 1, 6, 12, 10, 5, cvGeom(3, 3, 1, 1, 1, 1), true},
+		{"im2col stride 2", 1, 6, 12, 10, 5, cvGeom(3, 3, 2, 1, 1, 1), true},
+		{"pointwise groups 2 batch 3", 3, 6, 12, 10, 4, cvGeom(1, 1, 1, 0, 1, 2), false},
+		{"winograd batch 3", 3, 4, 20, 18, 5, cvGeom(3, 3, 1, 1, 1, 1), true},
+	} {
+		testConvWeightCache(t, tc)
+	}
+}
+
+// testConvWeightCache runs a Conv and the same Conv fused three times,
+// the fused one with a new weight tensor each time, the plain one with
+// its weights changed in place, against the naive conv.
+func testConvWeightCache(t *testing.T, tc convCase) {
+	for _, fused := range []bool{false, true} {
+		n, x, w, b := tc.build(77)
+		if fused {
+			n.Op = OpFusedConv
+		}
+		k := cvCompile(t, n)
+		for step := range 3 {
+			y := cvForward(t, k, false, convIn(x, w, b)...)
+			want, _ := naiveConv(x, w, b, tc.g)
+			if msg := cvClose(y.Data, want, 1e-4); msg != "" {
+				t.Fatalf("%s: fused %v, step %d: %s", tc.name, fused, step, msg)
+			}
+			if fused {
+				w = cvRand(uint64(90+step), w.Shape...)
+			} else {
+				for i := range w.Data {
+					w.Data[i] *= -0.5
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkConvForwardBatch1 times the inference forward pass of single
+// images on resnet18/mobilenet_v2 layer shapes at 224x224 input; run with
+// -cpu 1,2 to see the intra-op split (images/s is b.N/s).
+func BenchmarkConvForwardBatch1(b *testing.B) {
+	for _, tc := range []convCase{
+		{"3x3 64x56x56 winograd", 1, 64, 56, 56, 64, cvGeom(3, 3, 1, 1, 1, 1), true},
+		{"3x3 128x56x56 stride2", 1, 128, 56, 56, 128, cvGeom(3, 3, 2, 1, 1, 1), true},
+		{"1x1 96to24 56x56", 1, 96, 56, 56, 24, cvGeom(1, 1, 1, 0, 1, 1), true},
+		{"1x1 24to144 56x56", 1, 24, 56, 56, 144, cvGeom(1, 1, 1, 0, 1, 1), true},
+		{"depthwise 144x56x56", 1, 144, 56, 56, 144, cvGeom(3, 3, 1, 1, 1, 144), true},
+		{"7x7 stem 3x224x224 stride2", 1, 3, 224, 224, 64, cvGeom(7, 7, 2, 3, 1, 1), true},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			n, x, w, bias := tc.build(1)
+			n.Op = OpFusedConv
+			k := cvCompile(b, n)
+			in := convIn(x, w, bias)
+			ctx := &Ctx{}
+			for b.Loop() {
+				if _, err := k.Forward(ctx, in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

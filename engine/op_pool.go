@@ -53,6 +53,8 @@ type poolKernel struct {
 	// of each output's maximum (-1 for a window without taps), and X's shape.
 	argmax []int32
 	xshape []int
+
+	plane *kernels.Plane3x3 // inference 3x3 max pool (isPool3x3): the plane geometry
 }
 
 // newPool validates a MaxPool or AveragePool node. It errors on unknown
@@ -139,8 +141,20 @@ func (k *poolKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 	} else {
 		k.xshape = k.xshape[:0]
 	}
+	fast := arg == nil && isPool3x3(s)
+	if fast && !k.plane.Matches(s.H, s.W, s.SH) {
+		k.plane = kernels.NewPlane3x3(s.H, s.W, s.SH)
+	}
 	forPlanes(planes, len(x.Data), func(lo, hi int) {
+		var scratch []float32
+		if fast {
+			scratch = make([]float32, k.plane.Scratch())
+		}
 		for p := lo; p < hi; p++ {
+			if fast {
+				k.plane.MaxPool(x.Data[p*hw:(p+1)*hw], y.Data[p*ohw:(p+1)*ohw], scratch)
+				continue
+			}
 			var a []int32
 			if arg != nil {
 				a = arg[p*ohw : (p+1)*ohw]
@@ -149,6 +163,16 @@ func (k *poolKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 		}
 	})
 	return []*tensor.Tensor{y}, nil
+}
+
+// isPool3x3 reports whether an inference max pool takes kernels.MaxPool3x3:
+// a 3x3 window, pad 1, undilated, stride 1 or 2 both ways, and the output
+// size of pad 1 on every side (so no ceil-mode extra window and no other
+// bottom/right pad). Its results are maxPlane's for inputs without NaN.
+func isPool3x3(s kernels.ConvShape) bool {
+	return s.KH == 3 && s.KW == 3 && s.DH == 1 && s.DW == 1 && s.PadT == 1 && s.PadL == 1 &&
+		s.SH == s.SW && (s.SH == 1 || s.SH == 2) &&
+		s.OH == kernels.Depthwise3x3Out(s.H, s.SH) && s.OW == kernels.Depthwise3x3Out(s.W, s.SW)
 }
 
 // maxPlane writes the window maxima of one plane into y and, when arg is not

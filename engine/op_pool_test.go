@@ -34,6 +34,13 @@ var poolCases = []poolCase{
 	{"rect asym", 2, 2, 7, 9, refGeom{kh: 2, kw: 3, sh: 1, sw: 2, padT: 1, padL: 0, padB: 0, padR: 2, dh: 1, dw: 1, group: 1}, true},
 	{"whole plane", 3, 2, 4, 4, cvPoolGeom(4, 1, 0, 1, false), false},
 	{"large parallel", 8, 16, 12, 12, cvPoolGeom(3, 2, 1, 1, true), false},
+	// Inference passes of 3x3 pad-1 max pools at stride 1 or 2 take
+	// kernels.MaxPool3x3 ("3x3 stride1 pad1" above, on the long-row path,
+	// and these two, whose rows are long enough for the row-by-row path);
+	// the check that inference gives the training pass's output covers
+	// them.
+	{"3x3 stride2 pad1 wide", 2, 3, 20, 70, cvPoolGeom(3, 2, 1, 1, false), false},
+	{"3x3 stride1 pad1 wide", 1, 2, 9, 40, cvPoolGeom(3, 1, 1, 1, false), false},
 }
 
 func (tc poolCase) node(op string) *graph.Node {
@@ -202,6 +209,22 @@ func TestPoolDeterministic(t *testing.T) {
 		a, b := run(), run()
 		if !cvBitEqual(a[0], b[0]) || !cvBitEqual(a[1], b[1]) {
 			t.Errorf("%s: two runs differ", op)
+		}
+	}
+}
+
+// TestPool3x3Path checks which pool cases take kernels.MaxPool3x3 in
+// inference.
+func TestPool3x3Path(t *testing.T) {
+	want := map[string]bool{"3x3 stride1 pad1": true, "3x3 stride2 pad1 wide": true, "3x3 stride1 pad1 wide": true}
+	for _, tc := range poolCases {
+		k := cvCompile(t, tc.node(graph.OpMaxPool)).(*poolKernel)
+		s, err := k.shape([]*tensor.Tensor{tensor.New(tc.n, tc.c, tc.h, tc.w)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := isPool3x3(s); got != want[tc.name] {
+			t.Errorf("%s: isPool3x3 %v, want %v", tc.name, got, want[tc.name])
 		}
 	}
 }

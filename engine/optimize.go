@@ -6,6 +6,7 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/slimgo/slimgo/graph"
@@ -32,15 +33,17 @@ const OpFusedConv = "slimgo.FusedConv"
 //   - a Relu reading an Add of such a Conv's output (read by nothing else)
 //     and another value of the same shape becomes the Conv's residual input
 //     and activation, and
-//   - a Relu reading the output of a Conv that nothing else reads becomes the
-//     Conv's activation.
+//   - a Relu or Clip (ReLU6) reading the output of a Conv that nothing
+//     else reads becomes the Conv's activation.
 //
 // Fused nodes use OpFusedConv and keep the names of the values they
 // replace, so graph outputs and Executor.Value lookups of surviving values
 // still work. g itself is not modified; the result shares g's unchanged
-// parameter tensors and owns the folded ones, so it reflects later updates
-// of g only where nothing was folded: call Optimize again after training.
-// The result must not be trained or saved. It errors when g's nodes cannot
+// parameter tensors and owns the folded ones. An executor of the result
+// may keep transformed copies of its fused Convs' weights (the Winograd
+// filters) for its lifetime, so call Optimize again, and compile a new
+// executor, after changing g's weights. The result must not be trained
+// or saved. It errors when g's nodes cannot
 // be ordered.
 func Optimize(g *graph.Graph) (*graph.Graph, error) {
 	if _, err := g.Topo(); err != nil {
@@ -221,13 +224,14 @@ func fuseResidualRelu(g *graph.Graph, shapes map[string][]int) {
 	removeNodes(g, dead)
 }
 
-// fuseRelu rewrites Relu(conv) with conv's output read only by the Relu
-// into a fused Conv with a ReLU.
+// fuseRelu rewrites Relu(conv) or Clip(conv) (min and max as
+// attributes, e.g. ReLU6) with conv's output read only by the activation
+// into a fused Conv with that activation.
 func fuseRelu(g *graph.Graph) {
 	ix := graph.NewIndex(g, nil)
 	dead := map[*graph.Node]bool{}
 	for _, relu := range g.Nodes {
-		if relu.Op != graph.OpRelu || len(relu.Inputs) != 1 || len(relu.Outputs) != 1 {
+		if (relu.Op != graph.OpRelu && relu.Op != graph.OpClip) || len(relu.Inputs) != 1 || len(relu.Outputs) != 1 {
 			continue
 		}
 		conv := fusable(relu.Inputs[0], ix)
@@ -240,6 +244,11 @@ func fuseRelu(g *graph.Graph) {
 			conv.Attrs = graph.Attrs{}
 		}
 		conv.Attrs["activation"] = "relu"
+		if relu.Op == graph.OpClip {
+			conv.Attrs["activation"] = "clip"
+			conv.Attrs["clip_min"] = relu.Attrs.Float("min", float32(math.Inf(-1)))
+			conv.Attrs["clip_max"] = relu.Attrs.Float("max", float32(math.Inf(1)))
+		}
 		conv.Outputs = []string{relu.Outputs[0]}
 		dead[relu] = true
 	}

@@ -74,6 +74,24 @@ func TestOptimizeMatchesOriginal(t *testing.T) {
 		t.Fatal(err)
 	}
 	randomiseBN(r8, 4)
+	// mobilenet-s: every Clip (ReLU6) after a Conv, depthwise 3x3 ones
+	// included, becomes the fused Conv's activation; 32x32 maps put the
+	// depthwise planes on both the long-row and the row-by-row paths of
+	// kernels.Depthwise3x3.
+	mb, err := nn.Build("mobilenet-s", []int{3, 64, 64}, 10, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	randomiseBN(mb, 9)
+	clips := 0
+	for _, n := range mb.Nodes {
+		if n.Op == graph.OpClip {
+			clips++
+		}
+	}
+	if clips == 0 {
+		t.Fatal("mobilenet-s has no Clip to fuse")
+	}
 	for _, tc := range []struct {
 		name    string
 		g       *graph.Graph
@@ -82,6 +100,8 @@ func TestOptimizeMatchesOriginal(t *testing.T) {
 	}{
 		{"resnet8 batch 3", r8, cvRand(5, 3, 1, 28, 28), map[string]int{graph.OpBN: 0, graph.OpRelu: 0, graph.OpAdd: 0, OpFusedConv: 9}},
 		{"resnet8 single image", r8, cvRand(6, 1, 1, 28, 28), map[string]int{OpFusedConv: 9}},
+		{"mobilenet-s batch 2", mb, cvRand(8, 2, 3, 64, 64), map[string]int{graph.OpBN: 0, graph.OpClip: 0}},
+		{"mobilenet-s single image", mb, cvRand(9, 1, 3, 64, 64), map[string]int{graph.OpBN: 0, graph.OpClip: 0}},
 		{"fusion rules", optGraph(), cvRand(7, 15, 3, 6, 5), map[string]int{
 			graph.OpBN: 1, graph.OpRelu: 2, graph.OpAdd: 2, graph.OpConv: 3, OpFusedConv: 2}},
 	} {

@@ -144,12 +144,14 @@ func balancedBlock(total, max, unit int) int {
 
 // sgemmBlocked is the packed GEMM for m, n, k > 0 and alpha != 0.
 func sgemmBlocked(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	sgemmBlockedSrc(transA, m, n, k, alpha, a, lda, bSource{b: b, ldb: ldb, trans: transB}, beta, c, ldc)
+	sgemmBlockedSrc(transA, m, n, k, alpha, a, lda, bSource{b: b, ldb: ldb, trans: transB}, beta, c, ldc, nil)
 }
 
 // sgemmBlockedSrc is sgemmBlocked with op(B) described by src (whose pc,
 // jc and mode it sets): a stored matrix, or rows at offsets (src.off).
-func sgemmBlockedSrc(transA bool, m, n, k int, alpha float32, a []float32, lda int, src bSource, beta float32, c []float32, ldc int) {
+// With pa not nil, A's blocks come from pa (packed by PackA for this m
+// and k, alpha included) and transA, alpha, a and lda are not used.
+func sgemmBlockedSrc(transA bool, m, n, k int, alpha float32, a []float32, lda int, src bSource, beta float32, c []float32, ldc int, pa *PackedA) {
 	if beta != 0 {
 		scaleMatrix(m, n, beta, c, ldc)
 	}
@@ -178,7 +180,9 @@ func sgemmBlockedSrc(transA bool, m, n, k int, alpha float32, a []float32, lda i
 			src.mode = bDirect
 		}
 	}
-	sc.a = grow(sc.a, ceilDiv(mc, gemmMR)*gemmMR*kc)
+	if pa == nil {
+		sc.a = grow(sc.a, ceilDiv(mc, gemmMR)*gemmMR*kc)
+	}
 	if src.mode == bPackBlock {
 		sc.b = grow(sc.b, ceilDiv(nc, gemmNR)*gemmNR*kc)
 	} else {
@@ -196,8 +200,13 @@ func sgemmBlockedSrc(transA bool, m, n, k int, alpha float32, a []float32, lda i
 			accum := beta != 0 || pc > 0
 			for ic := 0; ic < m; ic += mc {
 				mcur := min(mc, m-ic)
-				packA(transA, mcur, kcur, alpha, a, lda, ic, pc, sc.a)
-				macroKernel(kern, mcur, ncur, kcur, sc.a, sc.b, &src, c[ic*ldc+jc:], ldc, accum, &sc.tile)
+				ap := sc.a
+				if pa != nil {
+					ap = pa.block(pc/kc, ic/mc)
+				} else {
+					packA(transA, mcur, kcur, alpha, a, lda, ic, pc, sc.a)
+				}
+				macroKernel(kern, mcur, ncur, kcur, ap, sc.b, &src, c[ic*ldc+jc:], ldc, accum, &sc.tile)
 			}
 		}
 	}

@@ -19,7 +19,7 @@ func SgemmRows(m, n, k int, alpha float32, a []float32, lda int, b []float32, of
 		scaleMatrix(m, n, beta, c, ldc)
 		return
 	}
-	sgemmBlockedSrc(false, m, n, k, alpha, a, lda, bSource{b: b, off: off}, beta, c, ldc)
+	sgemmBlockedSrc(false, m, n, k, alpha, a, lda, bSource{b: b, off: off}, beta, c, ldc, nil)
 }
 
 // SgemmRowsT computes C = alpha*A*B^T + beta*C where A is m x k and B is the
@@ -53,7 +53,7 @@ var rowsTDotMaxN = 64
 // sgemmRowsTPacked is SgemmRowsT through the packed GEMM (B^T packed into
 // 24-wide panels); arguments checked by SgemmRowsT, m, n, k > 0.
 func sgemmRowsTPacked(m, n, k int, alpha float32, a []float32, lda int, b []float32, off []int, beta float32, c []float32, ldc int) {
-	sgemmBlockedSrc(false, m, n, k, alpha, a, lda, bSource{b: b, off: off, trans: true}, beta, c, ldc)
+	sgemmBlockedSrc(false, m, n, k, alpha, a, lda, bSource{b: b, off: off, trans: true}, beta, c, ldc, nil)
 }
 
 // checkRows validates a row-offset GEMM's operands; trans selects

@@ -12,8 +12,8 @@ package onnx
 //   - biases: int32 with scale input_scale * weight_scale[c], zero point 0,
 //     the form ONNX Runtime's Conv/Gemm selectors require of a bias;
 //   - activations: per tensor, asymmetric over the calibrated [min, max]
-//     (widened to hold 0); a value whose only consumers are Relu nodes is
-//     not quantized, the Relu's output is. The Relu output's range starts at
+//     (widened to hold 0); a value whose only consumers are Relu nodes (or
+//     Clip with min 0, ReLU6) is not quantized, the Relu's output is. The Relu output's range starts at
 //     0, so its zero point is the type's minimum, and ONNX Runtime's
 //     ReluQuantFusion drops the Relu: Conv (or Add) + Relu become one
 //     integer kernel;
@@ -110,7 +110,7 @@ func qdqPlan(g *graph.Graph, order []*graph.Node) map[string]bool {
 			return false
 		}
 		for _, u := range users[v] {
-			if u.Op != graph.OpRelu {
+			if !reluLike(u) {
 				return true
 			}
 		}
@@ -128,6 +128,17 @@ func qdqPlan(g *graph.Graph, order []*graph.Node) map[string]bool {
 		}
 	}
 	return q
+}
+
+// reluLike reports whether n is a Relu or a Clip with min 0 (ReLU6 in
+// mobilenet_v2): the value it reads is not quantized, its output is, with
+// a range that starts at 0, so ONNX Runtime's ReluQuantFusion /
+// ClipQuantFusion remove it (a Clip goes when the quantized range, at most
+// the calibrated maximum, lies within its [0, max]) and the Conv before it
+// becomes one QLinearConv. With a Q/DQ pair before the Clip as well, the
+// Conv's output would be quantized twice (before and after the Clip).
+func reluLike(n *graph.Node) bool {
+	return n.Op == graph.OpRelu || (n.Op == graph.OpClip && n.Attrs.Float("min", -1) == 0)
 }
 
 // ActQuant returns the scale and zero point of an activation whose values

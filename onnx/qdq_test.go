@@ -102,9 +102,12 @@ func calibrate(t *testing.T, g *graph.Graph, x *tensor.Tensor) (*graph.Graph, ma
 }
 
 // qdqModel builds resnet8 on 3x12x12 inputs with non-trivial BN statistics.
-func qdqModel(t *testing.T) *graph.Graph {
+func qdqModel(t *testing.T) *graph.Graph { return qdqArch(t, "resnet8") }
+
+// qdqArch builds arch on 3x12x12 inputs with non-trivial BN statistics.
+func qdqArch(t *testing.T, arch string) *graph.Graph {
 	t.Helper()
-	g, err := nn.Build("resnet8", []int{3, 12, 12}, 10, 1)
+	g, err := nn.Build(arch, []int{3, 12, 12}, 10, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,5 +269,81 @@ func TestQDQRunsInORT(t *testing.T) {
 		if worst > tol*scale {
 			t.Errorf("%s: int8 logits differ by %.4g, more than %.2f%% of %.4g", name, worst, 100*tol, scale)
 		}
+	}
+}
+
+// TestQDQClip: in mobilenet-s (ReLU6 = Clip(0, 6), depthwise convs) every
+// Clip reads its Conv's output directly, not a dequantized copy, and its
+// output is quantized from 0 (zero point at the type's minimum), the form
+// ONNX Runtime's ClipQuantFusion removes so the Conv becomes one
+// QLinearConv; with node, the int8 model's logits stay within the
+// tolerance of TestQDQRunsInORT of the float model's.
+func TestQDQClip(t *testing.T) {
+	g := qdqArch(t, "mobilenet-s")
+	x := tensor.New(16, 3, 12, 12)
+	x.FillNormal(tensor.NewRNG(3), 0, 1)
+	f, ranges := calibrate(t, g, x)
+	b, err := Marshal(f, WriteOptions{QDQ: &QDQ{Ranges: ranges}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m pb.ModelProto
+	if err := proto.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	prod, readers := map[string]*pb.NodeProto{}, map[string][]*pb.NodeProto{}
+	for _, n := range m.Graph.Node {
+		for _, o := range n.Output {
+			prod[o] = n
+		}
+		for _, in := range n.Input {
+			readers[in] = append(readers[in], n)
+		}
+	}
+	clips := 0
+	for _, n := range m.Graph.Node {
+		if n.GetOpType() != "Clip" {
+			continue
+		}
+		clips++
+		if p := prod[n.Input[0]]; p == nil || p.GetOpType() != "Conv" {
+			t.Errorf("Clip %s reads %v, want its Conv's output", n.GetName(), p.GetOpType())
+		}
+		r := readers[n.Output[0]]
+		if len(r) != 1 || r[0].GetOpType() != "QuantizeLinear" {
+			t.Fatalf("Clip %s output is not quantized", n.GetName())
+		}
+		if z := r[0].Input[2]; len(z) == 0 {
+			t.Errorf("Clip %s: QuantizeLinear without zero point", n.GetName())
+		}
+	}
+	if clips == 0 {
+		t.Fatal("mobilenet-s exported without Clip nodes")
+	}
+	if !ort.Available() {
+		return
+	}
+	vals, _ := QDQValues(f)
+	tol := float64(len(vals)) * (0.5/255 + 0.5/127)
+	dir := t.TempDir()
+	fl, u8 := filepath.Join(dir, "f.onnx"), filepath.Join(dir, "u8.onnx")
+	if err := WriteFile(fl, f, WriteOptions{FoldBN: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(u8, f, WriteOptions{QDQ: &QDQ{Ranges: ranges}}); err != nil {
+		t.Fatal(err)
+	}
+	outs, err := ort.RunBatch([]ort.Job{{Model: fl, X: x}, {Model: u8, X: x}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var worst, scale float64
+	for j := range outs[0].Data {
+		worst = max(worst, math.Abs(float64(outs[1].Data[j]-outs[0].Data[j])))
+		scale = max(scale, math.Abs(float64(outs[0].Data[j])))
+	}
+	t.Logf("mobilenet-s u8: max |int8 - float| = %.4g of max |logit| %.4g (tolerance %.2f%%)", worst, scale, 100*tol)
+	if worst > tol*scale {
+		t.Errorf("int8 logits differ by %.4g, more than %.2f%% of %.4g", worst, 100*tol, scale)
 	}
 }

@@ -305,7 +305,8 @@ func inferenceSpeed(g *graph.Graph, batch int) float64 {
 
 // ortSpeed is the ONNX Runtime figure of prune's, quantize --int8's and
 // compress's summaries and report: images/s at batch n (median of 20 runs)
-// and at batch 1 (median of 200), one intra-op thread, no warm-up. A float
+// and at batch 1 (median of 200), as many intra-op threads as slimgo has
+// (GOMAXPROCS: the stage table puts the two side by side), no warm-up. A float
 // model is measured in its deployment form (BN folded); model, when it names
 // an .onnx file, is measured as is. Temporary files go to a directory made
 // in tmpDir. Failures leave 0 (not measured) and are noted on e.Log; without
@@ -330,7 +331,7 @@ func ortSpeed(e *Env, g *graph.Graph, model, tmpDir string, n int) (batchN, batc
 		return 0, 0
 	}
 	measure := func(b, repeat int) float64 {
-		s, err := timeORT(model, chw, speedSettings{batch: b, threads: 1, passes: repeat}, tmp)
+		s, err := timeORT(model, chw, speedSettings{batch: b, threads: runtime.GOMAXPROCS(0), passes: repeat}, tmp)
 		if err != nil {
 			fmt.Fprintf(e.Log, "ONNX Runtime not measured: %v\n", err)
 			return 0

@@ -566,12 +566,27 @@ func (p *run) quantize(g *graph.Graph) (*graph.Graph, error) {
 	shared := filepath.Join(p.dir, FileShared)
 	packed := filepath.Join(p.dir, FilePacked)
 	tune := TuneOptions{Epochs: q.FinetuneEpochs, LR: q.CentroidLR, Batch: p.cfg.Batch}
-	res, err := quantizeGraph(p.e, folded, copt, tune, p.trainSet, p.testSet, shared, packed, q.Float16, p.cfg.Seed)
+	var res *quantizeResult
+	if q.Guard && p.trainSet != nil {
+		var fig map[string]any
+		res, fig, err = guardQuantize(p.e, folded, copt, GuardOptions{MaxLoss: q.MaxLoss, ValSize: q.ValSize}, tune, p.trainSet, p.testSet, shared, packed, q.Float16, p.cfg.Seed)
+		p.sum.Guard = fig
+		if w, ok := fig["warning"].(string); ok {
+			p.sum.Notes = append(p.sum.Notes, "accuracy guard: "+w)
+		}
+	} else {
+		res, err = quantizeGraph(p.e, folded, copt, tune, p.trainSet, p.testSet, shared, packed, q.Float16, p.cfg.Seed)
+	}
 	if err != nil {
 		return nil, err
 	}
-	for _, l := range res.Result.Layers {
-		p.sum.Clusters = append(p.sum.Clusters, report.LayerClusters{Name: l.Param, K: l.K, Weights: len(l.Indices), BitsPerWeight: l.BitsPerWeight})
+	for i, l := range res.Result.Layers {
+		lc := report.LayerClusters{Name: l.Param, K: l.K, Weights: len(l.Indices), BitsPerWeight: l.BitsPerWeight, Threshold: l.Threshold}
+		lc.StoredBits, _ = res.Layers[i]["bits"].(float64)
+		if lev, ok := res.Layers[i]["level"].(float64); ok {
+			lc.Level, lc.Sensitivity = &lev, res.Layers[i]["sensitivity"].(float64)
+		}
+		p.sum.Clusters = append(p.sum.Clusters, lc)
 	}
 	p.sum.Files["shared_onnx"], p.sum.Files["packed"] = shared, packed
 	p.sum.WeightsOnlyBytes = res.WeightsOnlyBytes

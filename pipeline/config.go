@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 
 	"github.com/slimgo/slimgo/train"
@@ -81,6 +82,12 @@ type Config struct {
 		FinetuneEpochs int     `yaml:"finetune_epochs" json:"finetune_epochs"`
 		CentroidLR     float64 `yaml:"centroid_lr" json:"centroid_lr"`
 		Float16        bool    `yaml:"float16_codebook" json:"float16_codebook"`
+		// Guard chooses per-layer clustering settings so that at most
+		// MaxLoss accuracy points are lost on ValSize training images held
+		// out (quantize --max-loss); false clusters every layer alike.
+		Guard   bool    `yaml:"guard" json:"guard"`
+		MaxLoss float64 `yaml:"max_loss" json:"max_loss"`
+		ValSize int     `yaml:"val_size" json:"val_size"`
 		// Int8 also writes DIR/model.int8.onnx, the pruned float model as a
 		// static int8 QDQ model (min-max calibration, u8 activations; see
 		// quantize --int8), measured in ONNX Runtime.
@@ -123,6 +130,7 @@ func DefaultConfig() Config {
 	// Half-float centroids: the accuracy is measured with them rounded, and
 	// they save 2 bytes a centroid (~2 % of a resnet20's packed file).
 	q.Float16 = true
+	q.Guard, q.MaxLoss, q.ValSize = true, DefaultMaxLoss, DefaultGuardValSize
 	return c
 }
 
@@ -179,6 +187,11 @@ func (c *Config) Validate() error {
 		return BadInput("distill: weight in [0, 1] and, with a weight, temperature > 0; got %g and %g", c.Distill.Weight, c.Distill.Temperature)
 	case q.Method != "birch-kmeans" && q.Method != "kmeans" && q.Method != "exact":
 		return BadInput("quantize.method must be birch-kmeans, kmeans or exact, got %q", q.Method)
+	}
+	if q.Guard {
+		if !(q.MaxLoss >= 0) || math.IsInf(q.MaxLoss, 0) || q.ValSize < 1 {
+			return BadInput("quantize: max_loss must be >= 0 (accuracy points) and val_size >= 1, got %g and %d", q.MaxLoss, q.ValSize)
+		}
 	}
 	if _, err := ParseBlockScore(c.Layer.Score); err != nil {
 		return err

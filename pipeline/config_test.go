@@ -3,6 +3,7 @@ package pipeline
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"strings"
 	"testing"
@@ -72,4 +73,40 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestConfigGuardKeys: quantize.guard, max_loss and val_size parse, the
+// defaults turn the guard on at 0.5 points, and a negative or NaN
+// tolerance or an empty validation split is a bad-input error.
+func TestConfigGuardKeys(t *testing.T) {
+	if d := DefaultConfig().Quantize; !d.Guard || d.MaxLoss != DefaultMaxLoss || d.ValSize != DefaultGuardValSize || DefaultMaxLoss != 0.5 {
+		t.Fatalf("default quantize config %+v: want the guard on at 0.5 points", d)
+	}
+	p := t.TempDir() + "/g.yaml"
+	if err := os.WriteFile(p, []byte("quantize:\n  max_loss: 0.25\n  val_size: 500\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := DefaultConfig()
+	if err := LoadConfig(p, &c); err != nil || c.Quantize.MaxLoss != 0.25 || c.Quantize.ValSize != 500 || !c.Quantize.Guard || c.Validate() != nil {
+		t.Fatalf("max_loss/val_size: %v %+v", err, c.Quantize)
+	}
+	if err := os.WriteFile(p, []byte(`{"quantize": {"guard": false, "max_loss": -1}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c = DefaultConfig()
+	if err := LoadConfig(p, &c); err != nil || c.Quantize.Guard || c.Validate() != nil {
+		t.Fatalf("guard: false (a tolerance it does not use is not checked): %v %+v", err, c.Quantize)
+	}
+	for _, bad := range []func(*Config){
+		func(c *Config) { c.Quantize.MaxLoss = -0.1 },
+		func(c *Config) { c.Quantize.MaxLoss = math.NaN() },
+		func(c *Config) { c.Quantize.ValSize = 0 },
+	} {
+		c := DefaultConfig()
+		bad(&c)
+		var ie InputError
+		if err := c.Validate(); !errors.As(err, &ie) || !strings.Contains(err.Error(), "max_loss") {
+			t.Errorf("%+v: err %v, want a bad-input error naming max_loss", c.Quantize, err)
+		}
+	}
 }

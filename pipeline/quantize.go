@@ -33,6 +33,11 @@ type QuantizeOptions struct {
 	Packed      string
 	Seed        uint64
 	JSON        bool
+	// Guard, when set and with Data, chooses the per-layer settings so
+	// that at most Guard.MaxLoss accuracy points are lost on a validation
+	// split held out from the training data (guardQuantize); Threshold,
+	// Scale, Clusters are then the middle of the range it searches.
+	Guard *GuardOptions
 	// Int8, when set, writes a static int8 QDQ model to Out instead of
 	// clustering (quantize --int8); Packed is not used then.
 	Int8 *Int8Options
@@ -76,6 +81,15 @@ type quantizeResult struct {
 	BitsAvg          float64 // index + codebook bits per weight at fixed index width
 	StoredBits       float64 // the same as stored in the packed file (indices entropy-coded where smaller)
 	Clusters         []map[string]any
+	// Layers are the per-layer settings and bits: name, clusters, bits
+	// (stored bits per weight, codebook included), index_bits, threshold
+	// (BIRCH T in weight units; 0 when K was fixed); the guard adds level
+	// and sensitivity.
+	Layers []map[string]any
+	// Val, when set before finishQuantize, is also scored on the restored
+	// model: ValAccuracy (percent).
+	Val         *data.Dataset
+	ValAccuracy float64
 }
 
 // quantizeGraph clusters g in place, optionally fine-tunes the centroids,
@@ -125,10 +139,11 @@ func Quantize(e *Env, o *QuantizeOptions) (map[string]any, error) {
 	} else if err := o.Data.Prep.stamp(e, g); err != nil {
 		return nil, err
 	}
-	res, err := quantizeGraph(e, g, o.clusterOpts(), o.Tune, trainSet, testSet, o.Out, o.Packed, o.Float16, o.Seed)
+	res, err := o.cluster(e, g, trainSet, testSet, summary)
 	if err != nil {
 		return nil, err
 	}
+	summary["layers"] = res.Layers
 	if res.Accuracy >= 0 {
 		summary["accuracy"] = res.Accuracy
 	}
@@ -148,6 +163,58 @@ func Quantize(e *Env, o *QuantizeOptions) (map[string]any, error) {
 	fmt.Fprintf(e.Log, "wrote %s (%d bytes, runs in ONNX Runtime) and %s (%d bytes, %.1fx smaller than %s)\n",
 		o.Out, res.ONNXBytes, o.Packed, res.PackedBytes, summary["compression"], o.Model)
 	return summary, nil
+}
+
+// cluster runs the guarded clustering when o.Guard is set and there is
+// data (its figures under summary["guard"]), else the plain one, whose
+// validation loss is still measured on the guard's split when there is
+// data, so the two can be compared.
+func (o *QuantizeOptions) cluster(e *Env, g *graph.Graph, trainSet, testSet *data.Dataset, summary map[string]any) (*quantizeResult, error) {
+	switch {
+	case o.Guard != nil && trainSet != nil:
+		res, fig, err := guardQuantize(e, g, o.clusterOpts(), *o.Guard, o.Tune, trainSet, testSet, o.Out, o.Packed, o.Float16, o.Seed)
+		if err != nil {
+			return nil, err
+		}
+		summary["guard"] = fig
+		return res, nil
+	case o.Guard != nil:
+		fmt.Fprintf(e.Log, "warning: quantize without --data: the accuracy guard cannot measure anything; clustering with the given settings\n")
+		summary["guard"] = map[string]any{"skipped": "no --data"}
+	}
+	fig := map[string]any{"off": true}
+	var val *data.Dataset
+	var acc0 float64
+	if trainSet != nil {
+		n := min(DefaultGuardValSize, trainSet.Len()/2)
+		if o.Guard != nil {
+			n = min(o.Guard.ValSize, n)
+		}
+		if n >= 1 {
+			var err error
+			if _, val, err = trainSet.Split(n, tensor.NewRNG(o.Seed^guardSeedMix)); err != nil {
+				return nil, err
+			}
+			if acc0, err = accuracy(g, val, evalBatch); err != nil {
+				return nil, err
+			}
+			fig["val_size"], fig["val_seed"], fig["val_accuracy_before"] = n, o.Seed^guardSeedMix, acc0
+			fig["val_trained_on"] = o.Tune.Epochs > 0
+		}
+	}
+	r, err := cluster.QuantizeGraph(g, o.clusterOpts())
+	if err != nil {
+		return nil, err
+	}
+	res := &quantizeResult{Result: r, Accuracy: -1, Val: val}
+	if err := finishQuantize(e, g, res, o.Tune, trainSet, testSet, o.Out, o.Packed, o.Float16, o.Seed); err != nil {
+		return nil, err
+	}
+	if val != nil {
+		fig["val_accuracy"], fig["val_loss"] = res.ValAccuracy, acc0-res.ValAccuracy
+		summary["guard"] = fig
+	}
+	return res, nil
 }
 
 // finishQuantize fine-tunes centroids (when asked), measures accuracy and
@@ -202,6 +269,8 @@ func finishQuantize(e *Env, g *graph.Graph, res *quantizeResult, tune TuneOption
 		totalW += n
 		res.Clusters = append(res.Clusters, map[string]any{"layer": l.Param, "k": l.K, "bits": l.BitsPerWeight,
 			"stored_bits": stored, "coding": packing[i].Coding.String(), "weights": n})
+		res.Layers = append(res.Layers, map[string]any{"name": l.Param, "clusters": l.K, "bits": stored,
+			"index_bits": l.IndexBits, "threshold": l.Threshold})
 	}
 	if totalW > 0 {
 		res.BitsAvg = totalBits / float64(totalW)
@@ -236,6 +305,11 @@ func finishQuantize(e *Env, g *graph.Graph, res *quantizeResult, tune TuneOption
 			return err
 		}
 		res.Accuracy = 100 * ev.Accuracy
+	}
+	if res.Val != nil {
+		if res.ValAccuracy, err = accuracy(restored, res.Val, evalBatch); err != nil {
+			return err
+		}
 	}
 	if err := onnx.WriteFile(out, g, onnx.WriteOptions{Shared: shared}); err != nil {
 		os.Remove(packed)

@@ -704,3 +704,41 @@ func TestStageTableColumns(t *testing.T) {
 		})
 	}
 }
+
+// TestClustersTableGuard: with the accuracy guard's figures the weight
+// sharing table shows each layer's level (finest for 0), threshold,
+// stored bits and sensitivity, and a line with the measured loss and any
+// warning; without them the columns show "-".
+func TestClustersTableGuard(t *testing.T) {
+	half, zero := 0.5, 0.0
+	s := &Summary{Clusters: []LayerClusters{
+		{Name: "conv1.weight", K: 40, Weights: 432, BitsPerWeight: 8.96, StoredBits: 7.5, Threshold: 0.0125, Level: &half, Sensitivity: 0.0148},
+		{Name: "fc.weight", K: 256, Weights: 640, BitsPerWeight: 20.8, StoredBits: 14.1, Level: &zero, Sensitivity: 0.002},
+		{Name: "plain.weight", K: 16, Weights: 100, BitsPerWeight: 9.12},
+	}, Guard: map[string]any{"val_loss": 0.35, "val_size": 2000, "val_accuracy_before": 79.25, "val_accuracy": 78.9, "max_loss": 0.5,
+		"warning": "no clustering setting keeps the validation loss within 0.50 points"}}
+	md := clustersTable(s)
+	for _, want := range []string{
+		"Accuracy guard: 0.35 points lost on 2000 validation images",
+		"(79.25% -> 78.90%; tolerance 0.50). Warning: no clustering setting",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("table lacks %q:\n%s", want, md)
+		}
+	}
+	for name, cells := range map[string][]string{
+		"conv1.weight": {"7.50", "0.0125", "x0.5", "0.0148"},
+		"fc.weight":    {"14.10", "finest", "0.002"},
+		"plain.weight": {"9.12", "|           - |"},
+	} {
+		row := findLine(md, "| "+name+" ")
+		for _, c := range cells {
+			if !strings.Contains(row, c) {
+				t.Errorf("row %q lacks %q", row, c)
+			}
+		}
+	}
+	if strings.Contains(clustersTable(&Summary{Clusters: s.Clusters[2:]}), "Accuracy guard") {
+		t.Error("a guard line without guard figures")
+	}
+}

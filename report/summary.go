@@ -88,6 +88,18 @@ type LayerClusters struct {
 	K             int     `json:"k"`               // centroids
 	Weights       int     `json:"weights"`         // values sharing the K centroids
 	BitsPerWeight float64 `json:"bits_per_weight"` // stored bits per weight, codebook included
+	// StoredBits is bits per weight as the packed file stores the layer
+	// (indices entropy-coded where smaller, codebook as stored); 0 = not
+	// measured.
+	StoredBits float64 `json:"stored_bits,omitempty"`
+	// Threshold is the BIRCH threshold T in weight units (0 when K was fixed).
+	Threshold float64 `json:"threshold,omitempty"`
+	// Level, set by the accuracy guard, is the multiplier it applied to
+	// the layer's threshold (0: the finest setting, the cluster cap);
+	// Sensitivity is the KL divergence (nats per image) of the model with
+	// only this layer clustered at the configured threshold.
+	Level       *float64 `json:"level,omitempty"`
+	Sensitivity float64  `json:"sensitivity,omitempty"`
 }
 
 // SpeedFigures are one model's speeds: slimgo and ONNX Runtime images/s at
@@ -142,6 +154,11 @@ type Summary struct {
 	// beside the last stage's Bytes, the self-contained file; 0 = not
 	// measured.
 	WeightsOnlyBytes int64 `json:"weights_only_bytes,omitempty"`
+	// Guard, when the accuracy guard chose the clustering (quantize.guard),
+	// holds its figures (keys as quantize's "guard": max_loss, val_size,
+	// val_seed, val_accuracy_before, val_accuracy, val_loss, within,
+	// fallback, warning, evaluations, ...).
+	Guard map[string]any `json:"guard,omitempty"`
 	// Int8, when compress wrote a static int8 model (quantize.int8), holds
 	// its calibration and ONNX Runtime figures (keys as quantize --int8).
 	Int8 map[string]any `json:"int8,omitempty"`

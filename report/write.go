@@ -487,16 +487,58 @@ func blocksTable(s *Summary) string {
 	return fmt.Sprintf("%d of %d blocks removed.\n\n", len(s.RemovedBlocks()), len(s.Blocks)) + t.String()
 }
 
+// clustersTable lists each clustered layer: weights, K, bits per weight
+// (fixed-width indices + float32 codebook), the bits as stored, the BIRCH
+// threshold, and, when the accuracy guard chose the settings, its level
+// and the layer's sensitivity; a line above states the guard's outcome.
 func clustersTable(s *Summary) string {
-	t := newTable("layer", ">weights", ">K", ">bits/weight", ">vs float32")
+	t := newTable("layer", ">weights", ">K", ">bits/weight", ">stored bits", ">threshold", ">guard level", ">sensitivity (KL)", ">vs float32")
 	var n int
+	opt := func(v float64, f string) string {
+		if v == 0 {
+			return "-"
+		}
+		return fmt.Sprintf(f, v)
+	}
 	for _, c := range s.Clusters {
 		n += c.Weights
-		t.add(c.Name, fmt.Sprint(c.Weights), fmt.Sprint(c.K), fmt.Sprintf("%.2f", c.BitsPerWeight), vsFloat(c.BitsPerWeight))
+		level, sens := "-", "-"
+		if c.Level != nil {
+			level, sens = fmt.Sprintf("x%g", *c.Level), fmt.Sprintf("%.3g", c.Sensitivity)
+			if *c.Level == 0 {
+				level = "finest"
+			}
+		}
+		t.add(c.Name, fmt.Sprint(c.Weights), fmt.Sprint(c.K), fmt.Sprintf("%.2f", c.BitsPerWeight),
+			opt(c.StoredBits, "%.2f"), opt(c.Threshold, "%.3g"), level, sens, vsFloat(c.BitsPerWeight))
 	}
 	mb := s.MeanBitsPerWeight()
-	t.add("all", fmt.Sprint(n), "", fmt.Sprintf("%.2f", mb), vsFloat(mb))
-	return t.String()
+	t.add("all", fmt.Sprint(n), "", fmt.Sprintf("%.2f", mb), "", "", "", "", vsFloat(mb))
+	return guardLine(s.Guard) + t.String()
+}
+
+// guardLine says what the accuracy guard measured (empty without one).
+func guardLine(g map[string]any) string {
+	if g == nil {
+		return ""
+	}
+	num := func(k string) float64 { v, _ := g[k].(float64); return v }
+	if _, ok := g["val_loss"]; !ok {
+		return ""
+	}
+	var vs int
+	switch v := g["val_size"].(type) {
+	case int:
+		vs = v
+	case float64:
+		vs = int(v)
+	}
+	line := fmt.Sprintf("Accuracy guard: %.2f points lost on %d validation images held out from the training data (%.2f%% -> %.2f%%; tolerance %.2f).",
+		num("val_loss"), vs, num("val_accuracy_before"), num("val_accuracy"), num("max_loss"))
+	if w, ok := g["warning"].(string); ok {
+		line += " Warning: " + w + "."
+	}
+	return line + "\n\n"
 }
 
 func vsFloat(bits float64) string {

@@ -57,6 +57,13 @@ func TestParseErrors(t *testing.T) {
 		{"compress bad augment", wrap(parseCompress), []string{"--model", "m", "--out", "o", "--augment", "crop,mixup"}, "mixup"},
 		{"prune bad augment", wrap(parsePrune), []string{"--model", "m", "--out", "o", "--augment", "rotate"}, "rotate"},
 		{"demo zero epochs", wrap(parseDemo), []string{"--epochs", "0"}, "--epochs"},
+		{"quantize negative max-loss", wrap(parseQuantize), []string{"--model", "m", "--out", "o", "--data", "sample", "--max-loss", "-1"}, "--max-loss"},
+		{"quantize NaN max-loss", wrap(parseQuantize), []string{"--model", "m", "--out", "o", "--data", "sample", "--max-loss", "NaN"}, "--max-loss"},
+		{"quantize max-loss not a number", wrap(parseQuantize), []string{"--model", "m", "--out", "o", "--data", "sample", "--max-loss", "half"}, "max-loss"},
+		{"quantize val-size 0", wrap(parseQuantize), []string{"--model", "m", "--out", "o", "--data", "sample", "--val-size", "0"}, "--val-size"},
+		{"quantize max-loss without data", wrap(parseQuantize), []string{"--model", "m", "--out", "o", "--max-loss", "1"}, "--data"},
+		{"quantize max-loss without guard", wrap(parseQuantize), []string{"--model", "m", "--out", "o", "--data", "sample", "--max-loss", "1", "--guard=false"}, "--guard"},
+		{"quantize max-loss with int8", wrap(parseQuantize), []string{"--model", "m", "--out", "o", "--data", "sample", "--max-loss", "1", "--int8"}, "--int8"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -100,6 +107,30 @@ func TestParseDefaults(t *testing.T) {
 	}
 	if c, err = parseCompress(e, []string{"--model", "m", "--out", "d", "--keep-macs", "0.35"}); err != nil || c.Config.Channel.KeepMACs != 0.35 || c.Config.Channel.KeepParams != def.Channel.KeepParams {
 		t.Fatalf("--keep-macs 0.35: %v %+v", err, c.Config.Channel)
+	}
+}
+
+// TestParseQuantizeGuard: the guard is on by default at 0.5 points on
+// 2,000 held-out images, --max-loss and --val-size set it, --guard=false
+// and --int8 turn it off.
+func TestParseQuantizeGuard(t *testing.T) {
+	e, _, _ := testEnv()
+	base := []string{"--model", "m", "--out", "o.onnx", "--data", "sample"}
+	o, err := parseQuantize(e, base)
+	if err != nil || o.Guard == nil || o.Guard.MaxLoss != 0.5 || o.Guard.ValSize != 2000 {
+		t.Fatalf("defaults: %v %+v", err, o.Guard)
+	}
+	if o, err = parseQuantize(e, append(base, "--max-loss", "0", "--val-size", "300")); err != nil || o.Guard == nil || o.Guard.MaxLoss != 0 || o.Guard.ValSize != 300 {
+		t.Fatalf("--max-loss 0 --val-size 300: %v %+v", err, o.Guard)
+	}
+	if o, err = parseQuantize(e, append(base, "--guard=false")); err != nil || o.Guard != nil {
+		t.Fatalf("--guard=false: %v %+v", err, o.Guard)
+	}
+	if o, err = parseQuantize(e, append(base, "--int8")); err != nil || o.Guard != nil || o.Int8 == nil {
+		t.Fatalf("--int8: %v %+v", err, o.Guard)
+	}
+	if msg := slimgoFails(t, append([]string{"quantize", "--max-loss", "-0.5"}, base...)...); !strings.HasPrefix(msg, "slimgo: ") || strings.Count(msg, "\n") != 1 {
+		t.Errorf("negative --max-loss: want one slimgo: line, got %q", msg)
 	}
 }
 

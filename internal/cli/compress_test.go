@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -78,11 +79,42 @@ func TestCompressEndToEnd(t *testing.T) {
 
 	checkPackedRestores(t, out, shared)
 
+	checkGuard(t, out, got, stderr)
+
 	checkEvalPacked(t, run, dir, out, base, sum.After().Accuracy)
 
 	checkRerunWithoutPruned(t, dir, out, args)
 
 	checkORTAgrees(t, out, test, sum.After().Accuracy)
+}
+
+// checkGuard: the quantize stage ran the accuracy guard (on by default):
+// its figures are in the summary, the loss is within the tolerance or a
+// warning says why not, every clustered layer has a guard level, and
+// report.md states the loss.
+func checkGuard(t *testing.T, out string, got map[string]any, stderr string) {
+	t.Helper()
+	g, _ := got["guard"].(map[string]any)
+	if g == nil || g["max_loss"] != 0.5 {
+		t.Fatalf("summary guard = %v, want the default guard at 0.5 points", got["guard"])
+	}
+	loss, _ := g["val_loss"].(float64)
+	if _, warned := g["warning"]; (loss > 0.5) != warned || (loss <= 0.5) != (g["within"] == true) {
+		t.Errorf("guard loss %.2f, within %v, warning %v: inconsistent", loss, g["within"], g["warning"])
+	}
+	if !strings.Contains(stderr, "guard: sensitivity") {
+		t.Error("no guard progress on stderr")
+	}
+	lc, _ := got["layer_clusters"].([]any)
+	for _, l := range lc {
+		if _, ok := l.(map[string]any)["level"].(float64); !ok {
+			t.Errorf("clustered layer without a guard level: %v", l)
+		}
+	}
+	md, err := os.ReadFile(filepath.Join(out, report.ReportFile))
+	if err != nil || !strings.Contains(string(md), fmt.Sprintf("Accuracy guard: %.2f points lost", loss)) {
+		t.Errorf("report.md lacks the guard's loss %.2f (%v)", loss, err)
+	}
 }
 
 func argmax(v []float32) int {

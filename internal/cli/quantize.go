@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"flag"
 	"strings"
 
 	"github.com/slimgo/slimgo/pipeline"
@@ -24,6 +25,10 @@ func parseQuantize(e *env, args []string) (*pipeline.QuantizeOptions, error) {
 	fs.StringVar(&o.Packed, "packed", "", "output bit-packed model (default: OUT with extension .slimpack)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed")
 	fs.BoolVar(&o.JSON, "json", false, "print the summary as one JSON object on stdout")
+	guard := &pipeline.GuardOptions{}
+	useGuard := fs.Bool("guard", true, "accuracy guard (needs --data): choose each layer's clusters so that at most --max-loss points are lost on a validation split held out from the training data; --guard=false clusters every layer with the settings given")
+	fs.Float64Var(&guard.MaxLoss, "max-loss", pipeline.DefaultMaxLoss, "accuracy guard tolerance P: accuracy points the clustered model (as restored from the .slimpack) may lose on the validation split")
+	fs.IntVar(&guard.ValSize, "val-size", pipeline.DefaultGuardValSize, "training images held out as the accuracy guard's validation split (fixed seed; at most half the training set)")
 	useInt8 := fs.Bool("int8", false, "write a static int8 QDQ model (ONNX Runtime) to --out instead of clustering; needs --data")
 	i8 := &pipeline.Int8Options{}
 	fs.StringVar(&i8.Calibrate, "calibrate", "minmax", "with --int8: activation ranges from minmax or percentile")
@@ -32,6 +37,22 @@ func parseQuantize(e *env, args []string) (*pipeline.QuantizeOptions, error) {
 	act := fs.String("activations", "u8", "with --int8: activation type u8 (U8S8, fully fused by ONNX Runtime on x86) or s8 (S8S8)")
 	if err := parse(fs, args); err != nil {
 		return nil, err
+	}
+	if err := guard.Validate(); err != nil {
+		return nil, err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	switch {
+	case set["max-loss"] && !*useGuard:
+		return nil, badInput("--max-loss needs the guard (drop --guard=false)")
+	case set["max-loss"] && o.Data.Spec == "":
+		return nil, badInput("--max-loss needs --data (the loss is measured on a split of the training data)")
+	case set["max-loss"] && *useInt8:
+		return nil, badInput("--max-loss applies to clustering, not --int8")
+	}
+	if *useGuard && !*useInt8 {
+		o.Guard = guard
 	}
 	if *useInt8 {
 		switch *act {

@@ -1,0 +1,8 @@
+//go:build !amd64 || purego
+
+package kernels
+
+// biasClampAVX is never called without the assembly kernels.
+func biasClampAVX(v *float32, n int, b, lo, hi float32) {
+	panic("kernels: biasClampAVX without assembly")
+}

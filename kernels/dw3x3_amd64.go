@@ -1,0 +1,21 @@
+//go:build amd64 && !purego
+
+package kernels
+
+// dw3RowAVX2 is dw3Row for the first n outputs (n a positive multiple of
+// 8), in dw3x3_amd64.s (AVX2+FMA).
+//
+//go:noescape
+func dw3RowAVX2(y *float32, n int, x *float32, off *[9]int, w *[9]float32, bias, lo, hi float32)
+
+// max9RowAVX2 is max9Row for the first n outputs (n a positive multiple
+// of 8), in dw3x3_amd64.s (AVX).
+//
+//go:noescape
+func max9RowAVX2(y *float32, n int, x *float32, off *[9]int)
+
+// deinterleaveAVX2 sets even[j] = src[2j] and odd[j] = src[2j+1] for j < n
+// (n a positive multiple of 8), in dw3x3_amd64.s (AVX2).
+//
+//go:noescape
+func deinterleaveAVX2(src, even, odd *float32, n int)

@@ -1,0 +1,18 @@
+//go:build !amd64 || purego
+
+package kernels
+
+// dw3RowAVX2 is never called without the assembly kernels.
+func dw3RowAVX2(y *float32, n int, x *float32, off *[9]int, w *[9]float32, bias, lo, hi float32) {
+	panic("kernels: dw3RowAVX2 without assembly")
+}
+
+// max9RowAVX2 is never called without the assembly kernels.
+func max9RowAVX2(y *float32, n int, x *float32, off *[9]int) {
+	panic("kernels: max9RowAVX2 without assembly")
+}
+
+// deinterleaveAVX2 is never called without the assembly kernels.
+func deinterleaveAVX2(src, even, odd *float32, n int) {
+	panic("kernels: deinterleaveAVX2 without assembly")
+}

@@ -1,0 +1,241 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// naiveDW3 is the 3x3 pad-1 depthwise definition in float64, straight
+// from the formula, with its own bounds tests.
+func naiveDW3(x []float32, h, w, s int, k []float32, bias, lo, hi float32) []float64 {
+	oh, ow := (h+2-3)/s+1, (w+2-3)/s+1
+	y := make([]float64, oh*ow)
+	for oy := range oh {
+		for ox := range ow {
+			sum := float64(bias)
+			for ky := range 3 {
+				for kx := range 3 {
+					iy, ix := oy*s-1+ky, ox*s-1+kx
+					if iy >= 0 && iy < h && ix >= 0 && ix < w {
+						sum += float64(k[ky*3+kx]) * float64(x[iy*w+ix])
+					}
+				}
+			}
+			y[oy*ow+ox] = math.Min(math.Max(sum, float64(lo)), float64(hi))
+		}
+	}
+	return y
+}
+
+func dw3Paths(t *testing.T) []bool {
+	if AsmAvailable() {
+		return []bool{false, true}
+	}
+	t.Log("no AVX2/FMA: pure-Go path only")
+	return []bool{false}
+}
+
+// TestDepthwise3x3MatchesNaive checks both paths on planes from 1x1 up,
+// odd and even, narrower and wider than a vector step, at strides 1 and 2,
+// without and with a ReLU6 clamp, on a scratch full of NaN (so a cell the
+// kernel reads but does not write shows up).
+func TestDepthwise3x3MatchesNaive(t *testing.T) {
+	defer func(old bool) { UseAsm = old }(UseAsm)
+	rng := rand.New(rand.NewPCG(7, 8))
+	inf := float32(math.Inf(1))
+	for _, asm := range dw3Paths(t) {
+		UseAsm = asm
+		for _, hw := range [][2]int{{1, 1}, {2, 3}, {5, 7}, {8, 8}, {9, 17}, {16, 33}, {31, 16}, {14, 14}, {57, 40}, {112, 112}} {
+			for _, s := range []int{1, 2} {
+				for _, act := range [][2]float32{{-inf, inf}, {0, 6}} {
+					h, w := hw[0], hw[1]
+					t.Run(fmt.Sprintf("asm=%v/%dx%d/s%d/clamp%v", asm, h, w, s, act[1] != inf), func(t *testing.T) {
+						x := make([]float32, h*w)
+						for i := range x {
+							x[i] = float32(rng.NormFloat64() * 3)
+						}
+						k := make([]float32, 9)
+						for i := range k {
+							k[i] = float32(rng.NormFloat64())
+						}
+						bias := float32(rng.NormFloat64())
+						oh, ow := Depthwise3x3Out(h, s), Depthwise3x3Out(w, s)
+						y := make([]float32, oh*ow)
+						scratch := make([]float32, Depthwise3x3Scratch(h, w, s))
+						for i := range scratch {
+							scratch[i] = float32(math.NaN())
+						}
+						Depthwise3x3(x, h, w, s, k, bias, act[0], act[1], y, scratch)
+						want := naiveDW3(x, h, w, s, k, bias, act[0], act[1])
+						if len(want) != len(y) {
+							t.Fatalf("output %d elements, naive %d", len(y), len(want))
+						}
+						for i, v := range y {
+							if d := math.Abs(float64(v) - want[i]); !(d <= 1e-4*(1+math.Abs(want[i]))) {
+								t.Fatalf("output %d (of %dx%d): got %g, want %g", i, oh, ow, v, want[i])
+							}
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+// TestDepthwise3x3AsmAgreesWithGo compares the two paths on the same
+// planes (to rounding) and checks that both keep a NaN sum NaN under a
+// clamp.
+func TestDepthwise3x3AsmAgreesWithGo(t *testing.T) {
+	if !AsmAvailable() {
+		t.Skip("no AVX2/FMA")
+	}
+	defer func(old bool) { UseAsm = old }(UseAsm)
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, s := range []int{1, 2} {
+		h, w := 23, 61
+		x := make([]float32, h*w)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		x[5*w+17] = float32(math.NaN())
+		k := []float32{0.5, -1, 2, 0.25, 1, -0.5, 1.5, -2, 0.75}
+		out := [2][]float32{}
+		for p, asm := range []bool{false, true} {
+			UseAsm = asm
+			out[p] = make([]float32, Depthwise3x3Out(h, s)*Depthwise3x3Out(w, s))
+			Depthwise3x3(x, h, w, s, k, 0.1, 0, 6, out[p], make([]float32, Depthwise3x3Scratch(h, w, s)))
+		}
+		nan := 0
+		for i := range out[0] {
+			a, b := out[0][i], out[1][i]
+			if math.IsNaN(float64(a)) || math.IsNaN(float64(b)) {
+				if math.IsNaN(float64(a)) != math.IsNaN(float64(b)) {
+					t.Fatalf("stride %d output %d: Go %g, asm %g", s, i, a, b)
+				}
+				nan++
+				continue
+			}
+			if math.Abs(float64(a-b)) > 1e-5*(1+math.Abs(float64(a))) {
+				t.Fatalf("stride %d output %d: Go %g, asm %g", s, i, a, b)
+			}
+		}
+		if nan == 0 {
+			t.Fatalf("stride %d: the NaN input reached no output", s)
+		}
+	}
+}
+
+func TestDepthwise3x3Panics(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		h, w, s   int
+		x, y, scr int
+	}{
+		{"stride 3", 4, 4, 3, 16, 4, 100},
+		{"short x", 4, 4, 1, 15, 16, Depthwise3x3Scratch(4, 4, 1)},
+		{"short y", 4, 4, 2, 16, 3, Depthwise3x3Scratch(4, 4, 2)},
+		{"short scratch", 4, 4, 1, 16, 16, Depthwise3x3Scratch(4, 4, 1) - 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Fatal("no panic")
+				}
+			}()
+			Depthwise3x3(make([]float32, tc.x), tc.h, tc.w, tc.s, make([]float32, 9), 0, 0, 1,
+				make([]float32, tc.y), make([]float32, tc.scr))
+		})
+	}
+}
+
+func BenchmarkDepthwise3x3(b *testing.B) {
+	for _, c := range []struct{ h, s int }{{112, 1}, {112, 2}, {56, 1}, {14, 1}, {7, 1}} {
+		b.Run(fmt.Sprintf("%dx%d/s%d", c.h, c.h, c.s), func(b *testing.B) {
+			x := make([]float32, c.h*c.h)
+			y := make([]float32, Depthwise3x3Out(c.h, c.s)*Depthwise3x3Out(c.h, c.s))
+			scr := make([]float32, Depthwise3x3Scratch(c.h, c.h, c.s))
+			k := make([]float32, 9)
+			p := NewPlane3x3(c.h, c.h, c.s)
+			b.SetBytes(int64(4 * len(x)))
+			for b.Loop() {
+				p.Depthwise(x, k, 0, 0, 6, y, scr)
+			}
+		})
+	}
+}
+
+// TestMaxPool3x3MatchesNaive checks both paths against the window maxima
+// over the taps inside the image, planes as for the depthwise test, on a
+// scratch full of NaN.
+func TestMaxPool3x3MatchesNaive(t *testing.T) {
+	defer func(old bool) { UseAsm = old }(UseAsm)
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, asm := range dw3Paths(t) {
+		UseAsm = asm
+		for _, hw := range [][2]int{{1, 1}, {2, 3}, {5, 7}, {9, 17}, {16, 33}, {31, 16}, {57, 40}, {112, 112}} {
+			for _, s := range []int{1, 2} {
+				h, w := hw[0], hw[1]
+				x := make([]float32, h*w)
+				for i := range x {
+					x[i] = float32(rng.NormFloat64())
+				}
+				oh, ow := Depthwise3x3Out(h, s), Depthwise3x3Out(w, s)
+				y := make([]float32, oh*ow)
+				scratch := make([]float32, Depthwise3x3Scratch(h, w, s))
+				for i := range scratch {
+					scratch[i] = float32(math.NaN())
+				}
+				MaxPool3x3(x, h, w, s, y, scratch)
+				for oy := range oh {
+					for ox := range ow {
+						want := float32(math.Inf(-1))
+						for ky := range 3 {
+							for kx := range 3 {
+								iy, ix := oy*s-1+ky, ox*s-1+kx
+								if iy >= 0 && iy < h && ix >= 0 && ix < w {
+									want = max(want, x[iy*w+ix])
+								}
+							}
+						}
+						if got := y[oy*ow+ox]; got != want {
+							t.Fatalf("asm=%v %dx%d stride %d: y[%d,%d] = %g, want %g", asm, h, w, s, oy, ox, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestMaxPool3x3AsmAgreesWithGo compares the paths bitwise on a plane with
+// NaNs in it.
+func TestMaxPool3x3AsmAgreesWithGo(t *testing.T) {
+	if !AsmAvailable() {
+		t.Skip("no AVX2/FMA")
+	}
+	defer func(old bool) { UseAsm = old }(UseAsm)
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, s := range []int{1, 2} {
+		h, w := 21, 70
+		x := make([]float32, h*w)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+			if i%37 == 5 {
+				x[i] = float32(math.NaN())
+			}
+		}
+		var out [2][]float32
+		for p, asm := range []bool{false, true} {
+			UseAsm = asm
+			out[p] = make([]float32, Depthwise3x3Out(h, s)*Depthwise3x3Out(w, s))
+			MaxPool3x3(x, h, w, s, out[p], make([]float32, Depthwise3x3Scratch(h, w, s)))
+		}
+		for i := range out[0] {
+			if math.Float32bits(out[0][i]) != math.Float32bits(out[1][i]) {
+				t.Fatalf("stride %d output %d: Go %g, asm %g", s, i, out[0][i], out[1][i])
+			}
+		}
+	}
+}

@@ -1,0 +1,110 @@
+package kernels
+
+import "fmt"
+
+// PackedA is the left operand of Sgemm, alpha*op(A) (m x k), packed once
+// into the row panels of Sgemm's cache blocks, for a matrix that
+// multiplies many right operands: a convolution's filters at inference,
+// which Sgemm would otherwise pack again on every call. It is read-only
+// after PackA, so goroutines may share it. Products with it are bitwise
+// those of Sgemm with the same A, alpha and B.
+type PackedA struct {
+	m, k, mc, kc, nic int
+	data              []float32
+	off               []int // block (pc/kc)*nic + ic/mc starts at data[off[...]]
+}
+
+// PackA packs alpha*op(A), op(A) m x k (A stored k x m when transA) with
+// row stride lda. It panics, like Sgemm, when A does not fit its slice.
+func PackA(transA bool, m, k int, alpha float32, a []float32, lda int) *PackedA {
+	if m < 0 || k < 0 {
+		panic(fmt.Sprintf("kernels.PackA: negative dimension m=%d k=%d", m, k))
+	}
+	if transA {
+		checkMatrix("PackA", "A", k, m, a, lda)
+	} else {
+		checkMatrix("PackA", "A", m, k, a, lda)
+	}
+	p := &PackedA{m: m, k: k}
+	if m == 0 || k == 0 {
+		return p
+	}
+	p.kc, p.mc = balancedBlock(k, gemmKC, 1), balancedBlock(m, gemmMC, gemmMR)
+	p.nic = ceilDiv(m, p.mc)
+	size := 0
+	for pc := 0; pc < k; pc += p.kc {
+		for ic := 0; ic < m; ic += p.mc {
+			p.off = append(p.off, size)
+			size += ceilDiv(min(p.mc, m-ic), gemmMR) * gemmMR * min(p.kc, k-pc)
+		}
+	}
+	p.data = make([]float32, size)
+	i := 0
+	for pc := 0; pc < k; pc += p.kc {
+		for ic := 0; ic < m; ic += p.mc {
+			packA(transA, min(p.mc, m-ic), min(p.kc, k-pc), alpha, a, lda, ic, pc, p.data[p.off[i]:])
+			i++
+		}
+	}
+	return p
+}
+
+// Rows and Cols return m and k of op(A).
+func (p *PackedA) Rows() int { return p.m }
+func (p *PackedA) Cols() int { return p.k }
+
+func (p *PackedA) block(pi, ii int) []float32 { return p.data[p.off[pi*p.nic+ii]:] }
+
+// SgemmPacked computes C = A*op(B) + beta*C for a packed A (m x k, alpha
+// already applied), op(B) k x n (B stored n x k when transB) and C m x n,
+// with Sgemm's rules for beta and its panics on short slices. It runs on
+// the calling goroutine.
+func SgemmPacked(pa *PackedA, transB bool, n int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	m, k := pa.m, pa.k
+	if transB {
+		checkMatrix("SgemmPacked", "B", n, k, b, ldb)
+	} else {
+		checkMatrix("SgemmPacked", "B", k, n, b, ldb)
+	}
+	checkMatrix("SgemmPacked", "C", m, n, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		scaleMatrix(m, n, beta, c, ldc)
+		return
+	}
+	sgemmBlockedSrc(false, m, n, k, 1, nil, 0, bSource{b: b, ldb: ldb, trans: transB}, beta, c, ldc, pa)
+}
+
+// SgemmPackedParallel is SgemmPacked split over Threads() goroutines by
+// ranges of whole 24-wide column tiles of C (each shares pa and packs its
+// own part of B), with the same result; products under about a million
+// multiply-adds or of a single column tile run serially.
+func SgemmPackedParallel(pa *PackedA, transB bool, n int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	t, nt := Threads(), ceilDiv(n, gemmNR)
+	if t <= 1 || nt < 2 || int64(pa.m)*int64(n)*int64(pa.k) < 1<<20 {
+		SgemmPacked(pa, transB, n, b, ldb, beta, c, ldc)
+		return
+	}
+	if transB {
+		checkMatrix("SgemmPacked", "B", n, pa.k, b, ldb)
+	} else {
+		checkMatrix("SgemmPacked", "B", pa.k, n, b, ldb)
+	}
+	checkMatrix("SgemmPacked", "C", pa.m, n, c, ldc)
+	parts := min(t, nt)
+	ParallelFor(parts, func(lo, hi int) {
+		for q := lo; q < hi; q++ {
+			j0, j1 := min(n, q*nt/parts*gemmNR), min(n, (q+1)*nt/parts*gemmNR)
+			if j1 <= j0 {
+				continue
+			}
+			bs := b[j0:]
+			if transB {
+				bs = b[j0*ldb:]
+			}
+			SgemmPacked(pa, transB, j1-j0, bs, ldb, beta, c[j0:], ldc)
+		}
+	})
+}
