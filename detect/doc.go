@@ -10,7 +10,9 @@
 //     ratio, pad to the input size) as a mapping of coordinates, forward
 //     for labels and inverse for predicted boxes;
 //   - map.go: mAP@0.5 and mAP@0.5:0.95 as the COCO evaluation defines them
-//     (greedy matching by score, 101-point interpolated precision).
+//     (greedy matching by score, 101-point interpolated precision);
+//   - decode.go: the anchor-free (YOLOX-style) decoding of raw head maps
+//     into boxes, classes and scores.
 //
 // Coordinates are float64 in whatever unit the caller uses consistently
 // (pixels here, unless a function says otherwise); a box with x2 < x1 or
