@@ -12,7 +12,10 @@
 //   - map.go: mAP@0.5 and mAP@0.5:0.95 as the COCO evaluation defines them
 //     (greedy matching by score, 101-point interpolated precision);
 //   - decode.go: the anchor-free (YOLOX-style) decoding of raw head maps
-//     into boxes, classes and scores.
+//     into boxes, classes and scores;
+//   - loss.go, giou_grad.go: the training loss of such heads (centre
+//     sampling assignment, GIoU box loss, objectness and class BCE) with
+//     its gradient with respect to the raw maps.
 //
 // Coordinates are float64 in whatever unit the caller uses consistently
 // (pixels here, unless a function says otherwise); a box with x2 < x1 or
