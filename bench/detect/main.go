@@ -1,7 +1,7 @@
 // Command detect trains yolo-s on the generated detection sample and
 // reports the validation mAP per evaluated epoch (docs/detection.md).
 //
-//	go run ./bench/detect [-data DIR] [-epochs 30] [-batch 32] [-lr 2e-3] [-seed 1]
+//	go run ./bench/detect [-data DIR] [-epochs 30] [-batch 32] [-lr 2e-3] [-seed 1] [-radius 2.5] [-gen-train 2000]
 //
 // -data defaults to a fresh sample written by data.GenerateDetSample
 // (seed 1, the defaults) in a temporary directory.
@@ -27,21 +27,25 @@ func main() {
 	seed := flag.Uint64("seed", 1, "model and shuffling seed")
 	every := flag.Int("eval-every", 5, "evaluate every N epochs")
 	flip := flag.Bool("flip", true, "random horizontal flips")
+	radius := flag.Float64("radius", 2.5, "centre-sampling radius of the assignment, in cells")
+	genTrain := flag.Int("gen-train", 2000, "training images of the generated sample (without -data)")
 	flag.Parse()
-	if err := run(*dir, *epochs, *batch, *lr, *seed, *every, *flip); err != nil {
+	opt := train.DetectOptions{Epochs: *epochs, Batch: *batch, LR: *lr, Seed: *seed, FlipH: *flip, EvalEvery: *every,
+		Loss: detect.LossOptions{Radius: *radius}, Log: os.Stdout}
+	if err := run(*dir, *genTrain, opt); err != nil {
 		fmt.Fprintln(os.Stderr, "detect:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir string, epochs, batch int, lr float64, seed uint64, every int, flip bool) error {
+func run(dir string, genTrain int, opt train.DetectOptions) error {
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "detsample")
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(tmp)
-		if _, err := data.GenerateDetSample(tmp, data.DetSampleOptions{Seed: 1}); err != nil {
+		if _, err := data.GenerateDetSample(tmp, data.DetSampleOptions{Seed: 1, Train: genTrain}); err != nil {
 			return err
 		}
 		dir = tmp
@@ -50,14 +54,14 @@ func run(dir string, epochs, batch int, lr float64, seed uint64, every int, flip
 	if err != nil {
 		return err
 	}
-	g, err := nn.BuildDetector("yolo-s", []int{1, 64, 64}, len(tr.Classes), seed)
+	g, err := nn.BuildDetector("yolo-s", []int{1, 64, 64}, len(tr.Classes), opt.Seed)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("yolo-s on %s: %d train / %d val images, %d classes\n", dir, tr.Len(), va.Len(), len(tr.Classes))
 	start := time.Now()
-	_, err = train.FitDetector(g, tr, train.DetectOptions{Epochs: epochs, Batch: batch, LR: lr, Seed: seed,
-		FlipH: flip, Val: va, EvalEvery: every, Log: os.Stdout})
+	opt.Val = va
+	_, err = train.FitDetector(g, tr, opt)
 	if err != nil {
 		return err
 	}
