@@ -4,7 +4,8 @@
 //
 // Every graph has one input "input" of shape [-1,C,H,W] (dynamic batch) and
 // one output "logits" of shape [-1,classes], and records its architecture in
-// Meta["slimgo.arch"]. Node names are stable and readable (e.g. "stem.conv",
+// Meta["slimgo.arch"]. The detectors of BuildDetector (yolo.go) have raw
+// head maps as outputs instead ("p3", "p4"). Node names are stable and readable (e.g. "stem.conv",
 // "s2.b0.bn1", "fc"); a node's parameters are "<node>.weight" and
 // "<node>.bias" (Conv, Gemm) or "<bn>.scale", "<bn>.B", "<bn>.mean",
 // "<bn>.var" (BatchNormalization); the value a node produces is

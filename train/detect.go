@@ -1,0 +1,262 @@
+package train
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/slimgo/slimgo/data"
+	"github.com/slimgo/slimgo/detect"
+	"github.com/slimgo/slimgo/engine"
+	"github.com/slimgo/slimgo/graph"
+	"github.com/slimgo/slimgo/optim"
+	"github.com/slimgo/slimgo/tensor"
+)
+
+// DetectOptions tunes FitDetector; zero fields take the defaults in
+// brackets.
+type DetectOptions struct {
+	Epochs int     // [30]
+	Batch  int     // [32]
+	LR     float64 // peak Adam rate of the cosine schedule with a 1-epoch warm-up [2e-3]
+	// WeightDecay is AdamW's decoupled decay, not applied to BN parameters
+	// and biases [5e-4].
+	WeightDecay float64
+	// FlipH mirrors each training image (and its boxes) with probability 1/2.
+	FlipH bool
+	Seed  uint64
+	Loss  detect.LossOptions
+	// Log, when set, gets one line per epoch.
+	Log io.Writer
+	// Val, when set, is evaluated (mAP@0.5 with NMS) after every
+	// EvalEvery epochs [5] and after the last.
+	Val       *data.DetDataset
+	EvalEvery int
+}
+
+// DetectEpoch is one epoch's figures.
+type DetectEpoch struct {
+	Epoch                 int
+	Loss, Box, Obj, Cls   float64 // means over the epoch's steps
+	MAP50, MAP50_95       float64 // NaN when not evaluated
+	Seconds, ImagesPerSec float64
+}
+
+// HeadStrides returns a detector graph's output strides from its
+// slimgo.strides metadata, one per output. Errors: missing, malformed or
+// of the wrong count.
+func HeadStrides(g *graph.Graph) ([]float64, error) {
+	s := g.Meta["slimgo.strides"]
+	parts := strings.Split(s, ",")
+	if s == "" || len(parts) != len(g.Outputs) {
+		return nil, fmt.Errorf("train: detector %q: slimgo.strides %q does not give one stride per output (%d)", g.Name, s, len(g.Outputs))
+	}
+	out := make([]float64, len(parts))
+	for i, p := range parts {
+		v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil || !(v > 0) {
+			return nil, fmt.Errorf("train: detector %q: bad stride %q", g.Name, p)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// headMaps wraps a batch's outputs as detect.HeadMaps.
+func headMaps(g *graph.Graph, out map[string]*tensor.Tensor, strides []float64) ([]detect.HeadMap, error) {
+	maps := make([]detect.HeadMap, len(g.Outputs))
+	for i, o := range g.Outputs {
+		t := out[o.Name]
+		if t == nil || len(t.Shape) != 4 || t.Shape[1] < 6 {
+			return nil, fmt.Errorf("train: detector output %q is missing or not [N, 5+K, H, W]", o.Name)
+		}
+		maps[i] = detect.HeadMap{Data: t.Data, N: t.Shape[0], K: t.Shape[1] - 5, H: t.Shape[2], W: t.Shape[3], Stride: strides[i]}
+	}
+	return maps, nil
+}
+
+// FitDetector trains a detector graph (nn.BuildDetector's outputs and
+// metadata) on set with detect.YOLOXLoss and AdamW under a cosine
+// schedule, and returns each epoch's figures. The graph's parameters are
+// updated in place.
+// Errors: a graph without head strides, classes not matching the model's,
+// a non-finite loss, an engine error.
+func FitDetector(g *graph.Graph, set *data.DetDataset, opt DetectOptions) ([]DetectEpoch, error) {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&opt.Epochs, 30)
+	def(&opt.Batch, 32)
+	def(&opt.EvalEvery, 5)
+	if opt.LR == 0 {
+		opt.LR = 2e-3
+	}
+	if opt.WeightDecay == 0 {
+		opt.WeightDecay = 5e-4
+	}
+	strides, err := HeadStrides(g)
+	if err != nil {
+		return nil, err
+	}
+	if k := g.Outputs[0].Shape[1] - 5; k != len(set.Classes) {
+		return nil, fmt.Errorf("train: detector has %d classes, the data %d", k, len(set.Classes))
+	}
+	exec, err := engine.New(g)
+	if err != nil {
+		return nil, err
+	}
+	ad := optim.NewAdam(opt.LR)
+	ad.WeightDecay, ad.Decoupled, ad.NoDecay = opt.WeightDecay, true, map[string]bool{}
+	for name, p := range g.Params {
+		if len(p.Shape) < 2 {
+			ad.NoDecay[name] = true
+		}
+	}
+	steps := (set.Len() + opt.Batch - 1) / opt.Batch
+	sched := CosineWarmup(opt.LR, opt.LR/20, steps)
+	rng := rand.New(rand.NewPCG(opt.Seed, 0xde7ec7))
+	var hist []DetectEpoch
+	for ep := range opt.Epochs {
+		start := time.Now()
+		e := DetectEpoch{Epoch: ep + 1, MAP50: math.NaN(), MAP50_95: math.NaN()}
+		perm := rng.Perm(set.Len())
+		var x *tensor.Tensor
+		for s := range steps {
+			idx := perm[s*opt.Batch : min((s+1)*opt.Batch, len(perm))]
+			var objs [][]detect.GroundTruth
+			x, objs = set.Batch(idx, x)
+			if opt.FlipH {
+				flipBatch(x, objs, rng)
+			}
+			ad.SetLR(sched(ep*steps+s, opt.Epochs*steps))
+			parts, err := detectStep(g, exec, ad, x, objs, strides, opt.Loss)
+			if err != nil {
+				return hist, fmt.Errorf("train: epoch %d step %d: %w", ep+1, s+1, err)
+			}
+			e.Box += parts.Box / float64(steps)
+			e.Obj += parts.Obj / float64(steps)
+			e.Cls += parts.Cls / float64(steps)
+		}
+		e.Loss = e.Box + e.Obj + e.Cls
+		e.Seconds = time.Since(start).Seconds()
+		e.ImagesPerSec = float64(set.Len()) / e.Seconds
+		if opt.Val != nil && ((ep+1)%opt.EvalEvery == 0 || ep+1 == opt.Epochs) {
+			r, err := EvaluateDetector(g, opt.Val, detect.DefaultNMS)
+			if err != nil {
+				return hist, err
+			}
+			e.MAP50, e.MAP50_95 = r.MAP50, r.MAP50_95
+		}
+		hist = append(hist, e)
+		if opt.Log != nil {
+			fmt.Fprintf(opt.Log, "epoch %d/%d: loss %.4f (box %.4f obj %.4f cls %.4f), %.0f img/s, mAP@0.5 %.2f%% mAP@0.5:0.95 %.2f%%\n",
+				e.Epoch, opt.Epochs, e.Loss, e.Box, e.Obj, e.Cls, e.ImagesPerSec, 100*e.MAP50, 100*e.MAP50_95)
+		}
+	}
+	return hist, nil
+}
+
+// detectStep runs one training step: forward, loss, backward, update.
+func detectStep(g *graph.Graph, exec *engine.Executor, o optim.Optimizer, x *tensor.Tensor, objs [][]detect.GroundTruth,
+	strides []float64, lo detect.LossOptions) (detect.LossParts, error) {
+	out, err := exec.Run(map[string]*tensor.Tensor{g.Inputs[0].Name: x}, true)
+	if err != nil {
+		return detect.LossParts{}, err
+	}
+	maps, err := headMaps(g, out, strides)
+	if err != nil {
+		return detect.LossParts{}, err
+	}
+	total, grads, parts, err := detect.YOLOXLoss(maps, objs, lo)
+	if err != nil {
+		return parts, err
+	}
+	if math.IsNaN(total) || math.IsInf(total, 0) {
+		return parts, fmt.Errorf("loss is %g", total)
+	}
+	gout := map[string]*tensor.Tensor{}
+	for i, v := range g.Outputs {
+		gout[v.Name] = tensor.From(grads[i], out[v.Name].Shape...)
+	}
+	exec.ZeroGrad()
+	if _, err := exec.Backward(gout); err != nil {
+		return parts, err
+	}
+	return parts, o.Step(g.Params, exec.Grads)
+}
+
+// flipBatch mirrors each image of x (and its boxes) left to right with
+// probability 1/2; objs' slices are replaced, not modified.
+func flipBatch(x *tensor.Tensor, objs [][]detect.GroundTruth, rng *rand.Rand) {
+	c, h, w := x.Shape[1], x.Shape[2], x.Shape[3]
+	sz := c * h * w
+	for b := range objs {
+		if rng.IntN(2) == 0 {
+			continue
+		}
+		data.FlipImageH(x.Data[b*sz:(b+1)*sz], c, h, w)
+		f := make([]detect.GroundTruth, len(objs[b]))
+		for i, o := range objs[b] {
+			f[i] = o
+			f[i].X1, f[i].X2 = float64(w)-o.X2, float64(w)-o.X1
+		}
+		objs[b] = f
+	}
+}
+
+// EvaluateDetector runs g in inference mode over set (batches of 64),
+// decodes its outputs (detect.DecodeYOLOX, scores >= nms.ScoreThreshold),
+// suppresses with nms, maps detections and ground truth back to each
+// image's original pixels (its Letterbox) and returns detect.Evaluate's
+// COCO mAP. Errors: a graph without head strides, an engine error.
+func EvaluateDetector(g *graph.Graph, set *data.DetDataset, nms detect.NMSOptions) (detect.MAPResult, error) {
+	strides, err := HeadStrides(g)
+	if err != nil {
+		return detect.MAPResult{}, err
+	}
+	exec, err := engine.New(g)
+	if err != nil {
+		return detect.MAPResult{}, err
+	}
+	gts := make([][]detect.GroundTruth, set.Len())
+	dets := make([][]detect.Detection, set.Len())
+	var x *tensor.Tensor
+	for lo := 0; lo < set.Len(); lo += 64 {
+		idx := make([]int, 0, 64)
+		for i := lo; i < min(lo+64, set.Len()); i++ {
+			idx = append(idx, i)
+		}
+		x, _ = set.Batch(idx, x)
+		out, err := exec.Run(map[string]*tensor.Tensor{g.Inputs[0].Name: x}, false)
+		if err != nil {
+			return detect.MAPResult{}, err
+		}
+		maps, err := headMaps(g, out, strides)
+		if err != nil {
+			return detect.MAPResult{}, err
+		}
+		for b, i := range idx {
+			d, err := detect.DecodeYOLOX(maps, b, nms.ScoreThreshold)
+			if err != nil {
+				return detect.MAPResult{}, err
+			}
+			d = detect.Suppress(d, nms)
+			lb := set.Letterbox[i]
+			for k := range d {
+				d[k].Box = lb.Inverse(d[k].Box)
+			}
+			dets[i] = d
+			for _, o := range set.Objects[i] {
+				o.Box = lb.Inverse(o.Box)
+				gts[i] = append(gts[i], o)
+			}
+		}
+	}
+	return detect.Evaluate(gts, dets, len(set.Classes), detect.MAPOptions{})
+}

@@ -1,0 +1,97 @@
+package train
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/slimgo/slimgo/data"
+	"github.com/slimgo/slimgo/detect"
+	"github.com/slimgo/slimgo/nn"
+)
+
+// squares is an in-memory detection set of n 32x32 grey images, each with
+// one or two bright rectangles (sides 8-16 px, class 0 for wide ones and 1
+// for tall ones) on a noisy dark background.
+func squares(n int, seed uint64) *data.DetDataset {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	d := &data.DetDataset{Name: "squares", Classes: []string{"wide", "tall"}, C: 1, H: 32, W: 32, Mean: []float32{0}, Std: []float32{1}}
+	lb, _ := detect.NewLetterbox(32, 32, 32, 32)
+	for range n {
+		img := make([]float32, 32*32)
+		for k := range img {
+			img[k] = float32(rng.Float64() * 0.3)
+		}
+		var objs []detect.GroundTruth
+		for range 1 + rng.IntN(2) {
+			long, short := 12+rng.IntN(5), 6+rng.IntN(3)
+			w, h, c := long, short, 0
+			if rng.IntN(2) == 1 {
+				w, h, c = short, long, 1
+			}
+			x0, y0 := rng.IntN(32-w+1), rng.IntN(32-h+1)
+			b := detect.Box{X1: float64(x0), Y1: float64(y0), X2: float64(x0 + w), Y2: float64(y0 + h)}
+			if len(objs) > 0 && detect.Intersection(b, objs[0].Box) > 0 {
+				continue
+			}
+			for y := y0; y < y0+h; y++ {
+				for x := x0; x < x0+w; x++ {
+					img[y*32+x] = 1
+				}
+			}
+			objs = append(objs, detect.GroundTruth{Box: b, Class: c})
+		}
+		d.X = append(d.X, img...)
+		d.Objects = append(d.Objects, objs)
+		d.Letterbox = append(d.Letterbox, lb)
+		d.Files = append(d.Files, "")
+	}
+	return d
+}
+
+// TestFitDetector trains yolo-s for a few epochs on a toy set (wide vs
+// tall rectangles): the loss must fall by half and the validation
+// mAP@0.5 must pass 50 % (the untrained model's is near 0).
+func TestFitDetector(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a detector; skipped with -short")
+	}
+	tr, va := squares(256, 1), squares(64, 2)
+	g, err := nn.BuildDetector("yolo-s", []int{1, 32, 32}, 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := EvaluateDetector(g, va, detect.DefaultNMS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	hist, err := FitDetector(g, tr, DetectOptions{Epochs: 8, Batch: 16, LR: 4e-3, FlipH: true, Seed: 1, Val: va, EvalEvery: 8, Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + log.String())
+	first, last := hist[0], hist[len(hist)-1]
+	if !(last.Loss < 0.5*first.Loss) {
+		t.Errorf("loss %g -> %g: did not halve", first.Loss, last.Loss)
+	}
+	if math.IsNaN(last.MAP50) || !(last.MAP50 > 0.5) || !(before.MAP50 < 0.1) {
+		t.Errorf("mAP@0.5 %g before, %g after training", before.MAP50, last.MAP50)
+	}
+}
+
+func TestHeadStrides(t *testing.T) {
+	g, err := nn.BuildDetector("yolo-s", []int{1, 32, 32}, 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := HeadStrides(g)
+	if err != nil || len(s) != 2 || s[0] != 8 || s[1] != 16 {
+		t.Fatalf("strides %v, %v", s, err)
+	}
+	g.Meta["slimgo.strides"] = "8"
+	if _, err := HeadStrides(g); err == nil {
+		t.Error("one stride for two outputs accepted")
+	}
+}
