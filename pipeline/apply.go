@@ -46,6 +46,7 @@ func accuracy(g *graph.Graph, set *data.Dataset, batch int) (float64, error) {
 // the episode is scored zero-shot (BN recalibration only).
 type episodeTune struct {
 	Steps, Batch int
+	Epochs       int // passes over Set: more than 1 when Set is smaller than Steps*Batch
 	LR           float64
 	Set          *data.Dataset
 	Seed         uint64
@@ -57,7 +58,7 @@ func (t episodeTune) run(g *graph.Graph) error {
 		return nil
 	}
 	_, err := train.Fit(g, t.Set, nil, train.Options{
-		Epochs: 1, Batch: t.Batch, Optimizer: train.OptSGD, LR: t.LR, Momentum: 0.9, Nesterov: true,
+		Epochs: max(1, t.Epochs), Batch: t.Batch, Optimizer: train.OptSGD, LR: t.LR, Momentum: 0.9, Nesterov: true,
 		Schedule: train.ScheduleOneCycle, Seed: t.Seed,
 	})
 	return err
@@ -65,7 +66,9 @@ func (t episodeTune) run(g *graph.Graph) error {
 
 // newEpisodeTune carves the short fine-tune's images from set (the
 // training images outside the validation split): Steps*Batch of them,
-// chosen by seed, the same for every episode so episodes compare alike.
+// chosen by seed, the same for every episode so episodes compare alike
+// (all of set, in as many passes as make about Steps steps, when it is
+// smaller).
 func newEpisodeTune(set *data.Dataset, steps, batch int, lr float64, seed uint64) (episodeTune, error) {
 	t := episodeTune{Steps: steps, Batch: batch, LR: lr, Seed: seed}
 	if steps <= 0 {
@@ -73,7 +76,8 @@ func newEpisodeTune(set *data.Dataset, steps, batch int, lr float64, seed uint64
 	}
 	n := min(steps*batch, set.Len())
 	if n == set.Len() {
-		t.Set = set
+		// Fewer images than the steps need: several passes over them.
+		t.Set, t.Epochs = set, max(1, (steps*batch+n/2)/n)
 		return t, nil
 	}
 	_, sub, err := set.Split(n, tensor.NewRNG(seed^0x7e57))

@@ -77,9 +77,15 @@ type DDPGOptions struct {
 const DefaultDDPGUpdates = 8
 
 // DefaultEpisodeSteps and DefaultEpisodeLR are the episodes' short
-// fine-tune (DDPGOptions.EpisodeSteps): 0 scores episodes zero-shot.
+// fine-tune (DDPGOptions.EpisodeSteps; 0 scores episodes zero-shot). In
+// bench/ddpg's reward study (16 random policies at 30 % of the
+// parameters, validation split only) the zero-shot reward ranked
+// policies against their fine-tuned accuracy on resnet20 (Spearman < 0)
+// and weakly on a PyTorch-trained mobilenet_v2; 50 steps ranked them well
+// on both (about +0.8) and lifted the episodes from 9-45 % to 71-85 %,
+// for 3,200 training images an episode.
 const (
-	DefaultEpisodeSteps = 0
+	DefaultEpisodeSteps = 50
 	DefaultEpisodeLR    = 0.01
 )
 
