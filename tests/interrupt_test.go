@@ -172,26 +172,36 @@ func TestCompressInterrupted(t *testing.T) {
 					t.Errorf("SIGINT: exit %d, last line %q; want non-zero and an 'interrupted' message", code, last)
 				}
 			}
-			if _, err := os.Stat(filepath.Join(dir, out, "summary.json")); err == nil {
-				t.Errorf("the interrupted run wrote a summary")
-			}
-			r := mustRun(t, dir, append(compressArgs, "--out", out)...)
-			if !strings.Contains(r.stderr, c.resume) {
-				t.Errorf("rerun: want %q on stderr:\n%s", c.resume, tail(r.stderr))
-			}
-			noPanic(t, "rerun", r.stderr)
-			got := decode(t, "resumed", r.stdout)
-			sameKeys(t, ref, got, compressFigures...)
-			st, ep := stageFigures(got)
-			if !reflect.DeepEqual(st, refStages) {
-				t.Errorf("stages:\n got %v\nwant %v", st, refStages)
-			}
-			if !reflect.DeepEqual(ep, refEpisodes) {
-				t.Errorf("DDPG episodes:\n got %v\nwant %v", ep, refEpisodes)
-			}
-			for _, f := range []string{"model.pruned.onnx", "model.shared.onnx", "model.slimpack"} {
-				sameFile(t, filepath.Join(dir, "ref", f), filepath.Join(dir, out, f))
-			}
+			resumesLikeRef(t, dir, compressArgs, out, c.resume, ref)
 		})
+	}
+}
+
+// resumesLikeRef checks an interrupted compress run in dir/out: it left no
+// summary, and rerunning args there resumes (stderr holds resume) and ends
+// with the figures, stage table, DDPG episodes and files of the
+// uninterrupted run ref (written to dir/ref).
+func resumesLikeRef(t *testing.T, dir string, args []string, out, resume string, ref map[string]any) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(dir, out, "summary.json")); err == nil {
+		t.Errorf("the interrupted run wrote a summary")
+	}
+	r := mustRun(t, dir, append(args, "--out", out)...)
+	if !strings.Contains(r.stderr, resume) {
+		t.Errorf("rerun: want %q on stderr:\n%s", resume, tail(r.stderr))
+	}
+	noPanic(t, "rerun", r.stderr)
+	got := decode(t, "resumed", r.stdout)
+	sameKeys(t, ref, got, compressFigures...)
+	refStages, refEpisodes := stageFigures(ref)
+	st, ep := stageFigures(got)
+	if !reflect.DeepEqual(st, refStages) {
+		t.Errorf("stages:\n got %v\nwant %v", st, refStages)
+	}
+	if !reflect.DeepEqual(ep, refEpisodes) {
+		t.Errorf("DDPG episodes:\n got %v\nwant %v", ep, refEpisodes)
+	}
+	for _, f := range []string{"model.pruned.onnx", "model.shared.onnx", "model.slimpack"} {
+		sameFile(t, filepath.Join(dir, "ref", f), filepath.Join(dir, out, f))
 	}
 }

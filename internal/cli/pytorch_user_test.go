@@ -138,22 +138,23 @@ func TestPyTorchUserModels(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Every episode's pruned model (half the parameters, BN
-			// recalibrated, no fine-tuning) must score clearly above chance
-			// (10%; the broken path this guards against scored 10-15%), and
-			// their mean a fair share of the way to the model's own accuracy.
-			// Zero-shot accuracy of a pruned mobilenet is low (the reward's
-			// weakness, issue 22), so the bar is modest.
+			// recalibrated, then the default 50 fine-tuning steps) must
+			// score far above chance (10%; the broken path this guards
+			// against scored 10-15%, zero-shot scoring 15-30%): each at
+			// least 40% of the way from chance to the model's own
+			// accuracy, their mean at least half of the way.
 			mean := 0.0
 			for i, ep := range s.Episodes {
 				acc := ep.Info["accuracy"] // percent
 				mean += acc / float64(len(s.Episodes))
-				if acc < 12 {
-					t.Errorf("DDPG episode %d: validation accuracy %.1f%%, chance is 10%%", i+1, acc)
+				if floor := 10 + 0.4*(u.Accuracy-10); acc < floor {
+					t.Errorf("DDPG episode %d: validation accuracy %.1f%%, want at least %.1f%% (model %.1f%%, chance 10%%)", i+1, acc, floor, u.Accuracy)
 				}
 			}
-			if floor := 10 + 0.15*(u.Accuracy-10); mean < floor || len(s.Episodes) != 4 {
+			if floor := 10 + 0.5*(u.Accuracy-10); mean < floor || len(s.Episodes) != 4 {
 				t.Errorf("%d DDPG episodes score %.1f%% on average, want at least %.1f%% (model %.1f%%, chance 10%%)", len(s.Episodes), mean, floor, u.Accuracy)
 			}
+			t.Logf("DDPG episodes: %.1f%% on average (model %.1f%%)", mean, u.Accuracy)
 			if !ort.Available() {
 				t.Skip("node is not installed: the ONNX Runtime checks cannot run")
 			}
