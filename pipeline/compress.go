@@ -56,6 +56,7 @@ type pipelineState struct {
 	ChannelSteps int             `json:"channel_rounds,omitempty"`
 	ChannelModel string          `json:"channel_model,omitempty"`
 	ChannelBase  [2]int64        `json:"channel_base,omitempty"`
+	ChannelNotes []string        `json:"channel_notes,omitempty"` // the finished rounds' notes
 	Summary      *report.Summary `json:"summary"`
 }
 
@@ -390,7 +391,7 @@ func (p *run) channel(g *graph.Graph) (*graph.Graph, error) {
 		}
 		fmt.Fprintf(p.e.Log, "compress: resuming channel pruning after round %d/%d\n", p.st.ChannelSteps, S)
 	}
-	var notes []string
+	notes := p.st.ChannelNotes
 	for s := p.st.ChannelSteps + 1; s <= S; s++ {
 		frac := float64(s) / float64(S)
 		target, targetMACs := 0, int64(0)
@@ -418,13 +419,13 @@ func (p *run) channel(g *graph.Graph) (*graph.Graph, error) {
 			if err := onnx.WriteFile(filepath.Join(p.dir, rel), g, onnx.WriteOptions{}); err != nil {
 				return nil, err
 			}
-			p.st.ChannelSteps, p.st.ChannelModel = s, rel
+			p.st.ChannelSteps, p.st.ChannelModel, p.st.ChannelNotes = s, rel, notes
 			if err := p.saveState(); err != nil {
 				return nil, err
 			}
 		}
 	}
-	p.st.ChannelSteps, p.st.ChannelModel = 0, ""
+	p.st.ChannelSteps, p.st.ChannelModel, p.st.ChannelNotes = 0, "", nil
 	return g, p.addStage("channel", g, strings.Join(notes, "; "))
 }
 
