@@ -34,6 +34,7 @@ func TestPruneCommand(t *testing.T) {
 		{"slim distilled", []string{"--method", "slim", "--ratio", "0.4", "--finetune-epochs", "1", "--distill", "0.5"}, "distilling the teacher with weight 0.5"},
 		{"uniform", []string{"--method", "uniform", "--ratio", "0.25", "--finetune-epochs", "1"}, "fine-tuning 1 epochs (lr 0.02)\n"},
 		{"ddpg", []string{"--method", "ddpg", "--episodes", "4", "--warmup", "2", "--val-size", "100", "--target-params", "40000", "--finetune-epochs", "1"}, "fine-tuning 1 epochs"},
+		{"random search", []string{"--method", "random", "--episodes", "3", "--val-size", "100", "--target-params", "40000", "--episode-steps", "5", "--finetune-epochs", "1"}, "3 episodes (3 random), each scored after 5 fine-tuning steps"},
 		{"layer", []string{"--method", "layer", "--blocks", "1", "--finetune-epochs", "1"}, "fine-tuning 1 epochs"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -50,6 +51,9 @@ func TestPruneCommand(t *testing.T) {
 			st, _ := g.ComputeStats()
 			if p := sum["params"].(float64); int(p) != st.Params || !(p < sum["params_before"].(float64)) {
 				t.Errorf("params %v (before %v); the written model has %d", p, sum["params_before"], st.Params)
+			}
+			if tc.name == "random search" && st.Params > 40000 {
+				t.Errorf("random search: %d params, budget 40000", st.Params)
 			}
 			ev, _ := run(append([]string{"eval", "--model", out}, data...)...)
 			if a, b := sum["accuracy"].(float64), ev["accuracy"].(float64); math.Abs(a-b) > 1e-9 {
