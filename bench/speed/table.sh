@@ -115,10 +115,13 @@ lines = [
     f"{sh('go', 'version')}; ONNX Runtime {ort_version} (npm onnxruntime-node, CPU), node {sh('node', '--version')}; "
     f"PyTorch {torch.__version__} (Debian), torchvision models with random weights.",
     "",
-    f"**The machine was loaded** (other engineers' builds and tests share its {os.cpu_count()} cores): "
-    f"load average {load_before} when the run started, {load_after} when it ended. "
-    "Every figure is the fastest timed pass after warm-up, which other load disturbs least, "
-    "but absolute figures are well below what an idle machine gives and the ratios are noisy.",
+    (f"**The machine was loaded** (other jobs shared its {os.cpu_count()} cores): "
+     f"load average {load_before} when the run started, {load_after} when it ended. "
+     "Every figure is the fastest timed pass after warm-up, which other load disturbs least, "
+     "but absolute figures are well below what an idle machine gives and the ratios are noisy."
+     if max(float(load_before.split()[0]), float(load_after.split()[0])) > 2 else
+     f"Load average {load_before} when the run started, {load_after} when it ended "
+     f"(nearly idle; 1-minute, 5-minute and 15-minute figures)."),
     "",
     "Images/s at the given batch and threads; random N(0,1) input of the model's shape. "
     "slimgo and ONNX Runtime from `slimgo bench --model M --batch B --threads T --ort` "
