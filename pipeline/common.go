@@ -107,7 +107,8 @@ const MetaDataName = "slimgo.data"
 // load reads the data set for model g (nil when a new model is to be
 // built): images are converted and resized to g's input and normalised as
 // resolve decides, and the preprocessing used is stamped into g's
-// metadata so every model written from g carries it.
+// metadata so every model written from g carries it. A g whose output
+// width is not the data set's class count is bad input.
 func (d *DataOptions) load(e *Env, g *graph.Graph) (train, test *data.Dataset, err error) {
 	if d.Spec == "" {
 		return nil, nil, BadInput("--data is required")
@@ -152,6 +153,13 @@ func (d *DataOptions) load(e *Env, g *graph.Graph) (train, test *data.Dataset, e
 	}
 	if g != nil {
 		train.Preprocess().SetMeta(g.Meta)
+		set := train
+		if d.TestOnly {
+			set = test
+		}
+		if err := checkClasses(g, set); err != nil {
+			return nil, nil, err
+		}
 	}
 	return train, test, nil
 }

@@ -111,9 +111,6 @@ func Compress(e *Env, o *CompressOptions) (*report.Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkClasses(g, trainSet); err != nil {
-		return nil, err
-	}
 	p := &run{e: e, o: o, cfg: o.Config, dir: o.Out, trainSet: trainSet, testSet: testSet}
 	modelBytes, err := os.ReadFile(o.Model)
 	if err != nil {

@@ -171,9 +171,6 @@ func quantizeInt8(e *Env, o *QuantizeOptions) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkClasses(g, tr); err != nil {
-		return nil, err
-	}
 	summary := map[string]any{"bytes_before": fileSize(o.Model)}
 	ev, err := train.Evaluate(g, te, 256)
 	if err != nil {

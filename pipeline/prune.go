@@ -125,9 +125,6 @@ func Prune(e *Env, o *PruneOptions) (map[string]any, error) {
 		if trainSet, testSet, err = o.Data.load(e, g); err != nil {
 			return nil, err
 		}
-		if err := checkClasses(g, trainSet); err != nil {
-			return nil, err
-		}
 	} else if err := o.Data.Prep.stamp(e, g); err != nil {
 		return nil, err
 	}

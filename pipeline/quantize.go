@@ -127,9 +127,6 @@ func Quantize(e *Env, o *QuantizeOptions) (map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := checkClasses(g, tr); err != nil {
-			return nil, err
-		}
 		ev, err := train.Evaluate(g, te, 256)
 		if err != nil {
 			return nil, err

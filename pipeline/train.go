@@ -82,9 +82,6 @@ func Train(e *Env, o *TrainOptions) (map[string]any, error) {
 			return nil, AsInput(err)
 		}
 	}
-	if err := checkClasses(g, trainSet); err != nil {
-		return nil, err
-	}
 	aug, _ := ParseAugment(o.Augment)
 	if aug != nil {
 		aug.FillC = trainSet.BlackLevel()
