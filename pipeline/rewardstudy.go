@@ -83,23 +83,26 @@ func rewardStudy(e *Env, o *PruneOptions, g *graph.Graph, trainSet *data.Dataset
 	return best, nil
 }
 
-// studyOne scores one policy: each short fine-tune of tunes on a fresh
-// copy, then the standard fine-tune of the zero-shot model.
+// studyOne scores one policy: the plan is applied (BN recalibrated) once;
+// each short fine-tune of tunes runs on a copy, and the standard fine-tune
+// on the applied model itself, which is returned.
 func studyOne(e *Env, o *PruneOptions, env *rl.PruneEnv, g *graph.Graph, rest, val *data.Dataset, ratios []float64, tunes []episodeTune) (studyPolicy, *graph.Graph, error) {
 	plan, err := prune.PlanByRatios(g, env.Groups, ratios, o.pruneOpts())
 	if err != nil {
 		return studyPolicy{}, nil, err
 	}
 	p := studyPolicy{Ratios: ratios}
-	var zero *graph.Graph
+	zero, err := applyPlan(g, plan, rest, o.DDPG.Calib, 128)
+	if err != nil {
+		return p, nil, err
+	}
+	st, err := zero.ComputeStats()
+	if err != nil {
+		return p, nil, err
+	}
+	p.Params = st.Params
 	for _, tu := range tunes {
-		m, err := applyPlan(g, plan, rest, o.DDPG.Calib, 128)
-		if err != nil {
-			return p, nil, err
-		}
-		if tu.Steps == 0 && zero == nil {
-			zero = m.Clone()
-		}
+		m := zero.Clone()
 		if err := tu.run(m); err != nil {
 			return p, nil, err
 		}
@@ -107,18 +110,8 @@ func studyOne(e *Env, o *PruneOptions, env *rl.PruneEnv, g *graph.Graph, rest, v
 		if err != nil {
 			return p, nil, err
 		}
-		st, err := m.ComputeStats()
-		if err != nil {
-			return p, nil, err
-		}
-		p.Params = st.Params
 		p.Acc = append(p.Acc, acc)
 		p.Reward = append(p.Reward, env.RewardOf(acc, st.Params))
-	}
-	if zero == nil {
-		if zero, err = applyPlan(g, plan, rest, o.DDPG.Calib, 128); err != nil {
-			return p, nil, err
-		}
 	}
 	if p.Tuned, err = finetune(e, zero, o.Tune, rest, val, o.Seed, 0, "", false); err != nil {
 		return p, nil, err
