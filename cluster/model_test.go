@@ -37,8 +37,12 @@ func TestModelRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n != int64(buf.Len()) || !IsPacked(buf.Bytes()) || binary.LittleEndian.Uint16(buf.Bytes()[8:]) != 3 {
-			t.Fatalf("%+v: wrote %d bytes, returned %d, header % x", opt, buf.Len(), n, buf.Bytes()[:12])
+		v3, err := encodeModel(g, r, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != int64(buf.Len()) || !IsPacked(buf.Bytes()) || binary.LittleEndian.Uint16(buf.Bytes()[8:]) != 4 || buf.Len() >= len(v3) {
+			t.Fatalf("%+v: wrote %d bytes (version 3: %d), returned %d, header % x", opt, buf.Len(), len(v3), n, buf.Bytes()[:12])
 		}
 		back, p, err := ReadModel(bytes.NewReader(buf.Bytes()))
 		if err != nil {
@@ -86,16 +90,16 @@ func TestModelRoundTrip(t *testing.T) {
 // random biases are not.
 func TestModelFloat16Exact(t *testing.T) {
 	g, r := modelGraph(t)
-	var buf bytes.Buffer
-	if _, err := WriteModel(&buf, g, r, PackOptions{}); err != nil {
+	buf, err := encodeModel(g, r, PackOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	var f32 bytes.Buffer
 	g.Params["bn.var"].Data[0] = 1 + 1.0/4096 // not a half float
-	if _, err := WriteModel(&f32, g, r, PackOptions{}); err != nil {
+	f32, err := encodeModel(g, r, PackOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if d := f32.Len() - buf.Len(); d != 2*16 {
+	if d := len(f32) - len(buf); d != 2*16 {
 		t.Errorf("a non-half bn.var costs %d more bytes, want 32 (16 values float32 instead of float16)", d)
 	}
 }
@@ -112,14 +116,18 @@ func TestReadModelWeightsOnly(t *testing.T) {
 	}
 	// and ReadPacked reads a version 3 file's weights, which Apply puts
 	// onto the graph.
-	var v3 bytes.Buffer
-	WriteModel(&v3, g, r, PackOptions{})
-	p, err := ReadPacked(bytes.NewReader(v3.Bytes()))
-	if err != nil || p.Version != 3 || p.Graph == nil {
-		t.Fatalf("ReadPacked of a v3 file: %v", err)
-	}
-	if err := p.Apply(testGraph(9)); err != nil {
+	v3, err := encodeModel(g, r, PackOptions{})
+	if err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range [][]byte{v3, deflateModel(v3)} {
+		p, err := ReadPacked(bytes.NewReader(f))
+		if err != nil || p.Version != int(binary.LittleEndian.Uint16(f[8:])) || p.Graph == nil {
+			t.Fatalf("ReadPacked of a self-contained file: %v", err)
+		}
+		if err := p.Apply(testGraph(9)); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -133,11 +141,10 @@ func refile(b []byte, payload []byte) []byte {
 
 func TestReadModelCorrupt(t *testing.T) {
 	g, r := modelGraph(t)
-	var buf bytes.Buffer
-	if _, err := WriteModel(&buf, g, r, PackOptions{}); err != nil {
+	good, err := encodeModel(g, r, PackOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	good := buf.Bytes()
 	payload := good[headerSize:]
 	zl := int(binary.LittleEndian.Uint32(payload[4:]))
 	flip := append([]byte(nil), good...)
@@ -167,15 +174,71 @@ func TestReadModelCorrupt(t *testing.T) {
 	}
 }
 
+// TestReadModelV4Corrupt: a version 4 file whose compressed payload is cut,
+// corrupt, or declares another or an absurd length is refused with a
+// message (the checksum is made valid, so inflation itself is tested).
+func TestReadModelV4Corrupt(t *testing.T) {
+	g, r := modelGraph(t)
+	v3, err := encodeModel(g, r, PackOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := deflateModel(v3)
+	if _, _, err := ReadModel(bytes.NewReader(good)); err != nil {
+		t.Fatalf("the good file: %v", err)
+	}
+	payload := good[headerSize:]
+	with := func(f func(p []byte) []byte) string {
+		return string(refile(good, f(append([]byte(nil), payload...))))
+	}
+	for _, tc := range []struct {
+		name, file, want string
+	}{
+		{"no length", with(func(p []byte) []byte { return p[:5] }), "no length"},
+		{"cut", with(func(p []byte) []byte { return p[:len(p)/2] }), "compressed payload"},
+		{"garbage", with(func(p []byte) []byte { p[12] ^= 0xff; p[13] ^= 0x5a; return p }), "compressed payload"},
+		{"longer", with(func(p []byte) []byte { binary.LittleEndian.PutUint64(p, binary.LittleEndian.Uint64(p)+1); return p }), "declares"},
+		{"shorter", with(func(p []byte) []byte { binary.LittleEndian.PutUint64(p, binary.LittleEndian.Uint64(p)-1); return p }), "inflates to"},
+		{"absurd", with(func(p []byte) []byte { binary.LittleEndian.PutUint64(p, math.MaxUint64); return p }), "over the"},
+	} {
+		_, _, err := ReadModel(strings.NewReader(tc.file))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err %v, want it to mention %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// FuzzReadModelV4 fuzzes the compressed payload of a version 4 file
+// behind a valid header and checksum: nothing panics, and what reads is a
+// model checkPacked accepts.
+func FuzzReadModelV4(f *testing.F) {
+	g, r := modelGraph(f)
+	for _, o := range []PackOptions{{}, {Float16Params: true}} {
+		b, _ := encodeModel(g, r, o)
+		f.Add(deflateModel(b)[headerSize:])
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		var hdr [headerSize]byte
+		copy(hdr[:], packMagic)
+		binary.LittleEndian.PutUint16(hdr[8:], packVersion4)
+		binary.LittleEndian.PutUint32(hdr[12:], 8)
+		file := refile(hdr[:], payload)
+		_, p, err := ReadModel(bytes.NewReader(file))
+		if err != nil {
+			return
+		}
+		checkPacked(t, p, 1032*len(file)+64)
+	})
+}
+
 // FuzzReadModel fuzzes the version 3 payload behind a valid header and
 // checksum: no input panics or allocates beyond what it holds, and a model
 // that reads is ordered and its tensors hold their shapes.
 func FuzzReadModel(f *testing.F) {
 	g, r := modelGraph(f)
 	for _, o := range []PackOptions{{}, {Float16Codebook: true, NoEntropy: true}, {Float16Params: true}} {
-		var buf bytes.Buffer
-		WriteModel(&buf, g, r, o)
-		f.Add(buf.Bytes()[headerSize:])
+		b, _ := encodeModel(g, r, o)
+		f.Add(b[headerSize:])
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		var hdr [headerSize]byte

@@ -423,8 +423,8 @@ func ReadPacked(r io.Reader) (*Packed, error) {
 		return nil, fmt.Errorf("cluster: not a slimgo packed file (magic %q)", hdr[:8])
 	}
 	version := int(binary.LittleEndian.Uint16(hdr[8:]))
-	if version != packVersion1 && version != packVersion && version != packVersion3 {
-		return nil, fmt.Errorf("cluster: packed file version %d, this build reads %d to %d", version, packVersion1, packVersion3)
+	if version < packVersion1 || version > packVersion4 {
+		return nil, fmt.Errorf("cluster: packed file version %d, this build reads %d to %d", version, packVersion1, packVersion4)
 	}
 	count := binary.LittleEndian.Uint32(hdr[12:])
 	length := binary.LittleEndian.Uint64(hdr[16:])
@@ -448,6 +448,12 @@ func ReadPacked(r io.Reader) (*Packed, error) {
 		return nil, fmt.Errorf("cluster: packed file checksum mismatch (payload %08x, header %08x): the file is corrupt", got, sum)
 	}
 	p := &Packed{Version: version}
+	if version == packVersion4 {
+		if body, err = inflateModel(body); err != nil {
+			return nil, fmt.Errorf("cluster: packed file: %w", err)
+		}
+		version = packVersion3
+	}
 	d := decoder{b: body, version: version}
 	if version >= packVersion3 {
 		if p.Graph, err = d.graphSection(); err != nil {
