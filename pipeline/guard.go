@@ -318,7 +318,8 @@ func choose(n int, maxLoss float64, loss func(step int) (float64, error)) (int, 
 // fewest refinement steps whose validation loss is within o.MaxLoss
 // (choose). Centroid fine-tuning (tune.Epochs > 0) then runs
 // on the rest of the training data and is kept only if it raises the
-// validation accuracy. The loss reported is that of the model as restored
+// validation accuracy; what it recovers lets the guard try coarser
+// settings, each fine-tuned and kept only within o.MaxLoss (coarser). The loss reported is that of the model as restored
 // from the written .slimpack. Without any setting within the tolerance it
 // keeps the finest and says so (a warning on e.Log and "fallback" in the
 // returned figures). g is clustered in place as by quantizeGraph.
@@ -347,6 +348,7 @@ func guardQuantize(e *Env, g *graph.Graph, copt cluster.Options, o GuardOptions,
 	if err != nil {
 		return nil, nil, err
 	}
+	float := g.Clone().Params
 	lv := levelsAt(path, len(t.sens), step)
 	r := t.result(lv)
 	for _, l := range r.Layers {
@@ -360,6 +362,14 @@ func guardQuantize(e *Env, g *graph.Graph, copt cluster.Options, o GuardOptions,
 			return nil, nil, err
 		}
 		fig["finetune"] = ft
+		if !fallback {
+			c := &coarser{s: s, g: g, float: float, path: path, tune: tune, rest: rest, f16: f16, seed: seed, step: step, lv: lv, r: r, ft: ft, tries: []map[string]any{}}
+			if err := c.search(); err != nil {
+				return nil, nil, err
+			}
+			step, lv, r = c.step, c.lv, c.r
+			fig["step"], fig["finetune"], fig["coarser_tries"] = step, c.ft, c.tries
+		}
 	}
 	fig["evaluations"] = s.evals
 	res := &quantizeResult{Result: r, Accuracy: -1, Val: val}
@@ -385,6 +395,87 @@ func guardQuantize(e *Env, g *graph.Graph, copt cluster.Options, o GuardOptions,
 		fmt.Fprintf(e.Log, "guard: validation loss %.2f points (tolerance %.2f) after %d evaluations\n", loss, o.MaxLoss, s.evals)
 	}
 	return res, fig, nil
+}
+
+// guardCoarserTries bounds how many coarser settings the guard fine-tunes
+// after the first (each costs one centroid fine-tuning).
+const guardCoarserTries = 2
+
+// coarser is the guard's second phase when centroid fine-tuning is on: the
+// bisection chose the fewest steps whose loss before fine-tuning is within
+// P, but fine-tuning then recovers some of the loss, so a coarser setting
+// may end within P too. Each try allows the loss before fine-tuning to
+// exceed P by the recovery just measured, bisects again over the steps
+// below the current one, fine-tunes that setting from the float weights
+// and keeps it only if its loss after fine-tuning (on the same validation
+// split) is within P; otherwise the previous setting and its fine-tuned
+// weights are restored and the search stops.
+type coarser struct {
+	s     *guardSearch
+	g     *graph.Graph
+	float map[string]*tensor.Tensor // g's weights before clustering
+	path  []int
+	tune  TuneOptions
+	rest  *data.Dataset
+	f16   bool
+	seed  uint64
+	// the setting held: step, levels, clustering, fine-tuning figures
+	step  int
+	lv    []int
+	r     *cluster.Result
+	ft    map[string]any
+	tries []map[string]any
+}
+
+// tunedAccuracy is the validation accuracy guardTune left.
+func tunedAccuracy(ft map[string]any) float64 {
+	if ft["kept"] == true {
+		return ft["val_accuracy_after"].(float64)
+	}
+	return ft["val_accuracy_before"].(float64)
+}
+
+func (c *coarser) search() error {
+	s := c.s
+	for range guardCoarserTries {
+		tuned := s.acc0 - tunedAccuracy(c.ft)
+		recovery := (s.acc0 - s.accCache[c.step]) - tuned
+		if recovery <= 0 || c.step == 0 {
+			return nil
+		}
+		p := s.maxLoss + recovery
+		step, _, err := choose(c.step, p, func(i int) (float64, error) { return s.loss(c.path, i) })
+		if err != nil || step >= c.step {
+			return err
+		}
+		held := c.g.Clone().Params
+		for name, t := range c.float {
+			copy(c.g.Params[name].Data, t.Data)
+		}
+		lv := levelsAt(c.path, len(s.t.sens), step)
+		r := s.t.result(lv)
+		for _, l := range r.Layers {
+			l.Expand(c.g.Params[l.Param].Data)
+		}
+		fmt.Fprintf(s.e.Log, "guard: fine-tuning recovered %.2f points: trying step %d (loss %.2f before fine-tuning)\n", recovery, step, s.acc0-s.accCache[step])
+		ft, err := guardTune(s.e, c.g, r, c.tune, c.rest, s.val, s.accCache[step], c.f16, c.seed)
+		if err != nil {
+			return err
+		}
+		loss := s.acc0 - tunedAccuracy(ft)
+		ok := loss <= s.maxLoss
+		c.tries = append(c.tries, map[string]any{"step": step, "tolerance_before_finetune": p, "val_loss": loss, "kept": ok})
+		if !ok {
+			fmt.Fprintf(s.e.Log, "guard: step %d loses %.2f points after fine-tuning (tolerance %.2f): kept step %d\n", step, loss, s.maxLoss, c.step)
+			for name, t := range held {
+				copy(c.g.Params[name].Data, t.Data)
+			}
+			return nil
+		}
+		fmt.Fprintf(s.e.Log, "guard: step %d loses %.2f points after fine-tuning (tolerance %.2f): kept\n", step, loss, s.maxLoss)
+		c.step, c.lv, c.r, c.ft = step, lv, r, ft
+	}
+	return nil
 }
 
 // guardTune fine-tunes r's centroids on rest (Adam, as finishQuantize) and

@@ -96,10 +96,14 @@ func TestGuardHolds(t *testing.T) {
 		t.Fatal(err)
 	}
 	const P, valSize = 0.5, 1000
-	q := func(name string, guard *GuardOptions, maxK int) (string, map[string]any) {
+	q := func(name string, guard *GuardOptions, maxK int, epochs ...int) (string, map[string]any) {
 		out := filepath.Join(dir, name+".onnx")
+		tune := TuneOptions{Batch: 128, LR: 1e-4}
+		if len(epochs) > 0 {
+			tune.Epochs, tune.LR = epochs[0], 1e-3
+		}
 		o := &QuantizeOptions{Model: model, Data: d, Scale: cluster.DefaultThresholdScale, MaxClusters: maxK, Method: "birch-kmeans",
-			Float16: true, Tune: TuneOptions{Batch: 128, LR: 1e-4}, Out: out, Packed: filepath.Join(dir, name+".slimpack"), Seed: 1, Guard: guard}
+			Float16: true, Tune: tune, Out: out, Packed: filepath.Join(dir, name+".slimpack"), Seed: 1, Guard: guard}
 		s, err := Quantize(e, o)
 		if err != nil {
 			t.Fatal(err)
@@ -108,6 +112,9 @@ func TestGuardHolds(t *testing.T) {
 	}
 	plainPack, plain := q("plain", nil, 256)
 	guardPack, guarded := q("guarded", &GuardOptions{MaxLoss: P, ValSize: valSize}, 256)
+	// With centroid fine-tuning the guard may settle coarser (fewer steps
+	// of its path), never finer, and still within P.
+	tunedPack, tuned := q("tuned", &GuardOptions{MaxLoss: P, ValSize: valSize}, 256, 1)
 	// With at most 2 clusters a layer even the finest setting loses far
 	// more than P: the guard keeps it and says so.
 	_, capped := q("capped", &GuardOptions{MaxLoss: P, ValSize: valSize}, 2)
@@ -142,7 +149,17 @@ func TestGuardHolds(t *testing.T) {
 		}
 		return a0 - a
 	}
-	lp, lg := loss(plainPack), loss(guardPack)
+	lp, lg, lt := loss(plainPack), loss(guardPack), loss(tunedPack)
+	gf, tf := guarded["guard"].(map[string]any), tuned["guard"].(map[string]any)
+	t.Logf("with 1 epoch of centroid fine-tuning: step %v (without: %v), %v bytes, validation loss %.2f; tries %v", tf["step"], gf["step"], tuned["bytes"], lt, tf["coarser_tries"])
+	if lt > P || tf["within"] != true || tf["step"].(int) > gf["step"].(int) {
+		t.Errorf("fine-tuned guard: step %v (untuned %v), loss %.2f, figures %v", tf["step"], gf["step"], lt, tf)
+	}
+	for _, try := range tf["coarser_tries"].([]map[string]any) {
+		if try["kept"] == true && try["val_loss"].(float64) > P || try["step"].(int) >= gf["step"].(int) {
+			t.Errorf("coarser try %v: kept over the tolerance, or not coarser than step %v", try, gf["step"])
+		}
+	}
 	t.Logf("validation loss: default clustering %.2f points (%v bytes), guarded %.2f (%v bytes); test accuracy %.2f -> %.2f / %.2f",
 		lp, plain["bytes"], lg, guarded["bytes"], plain["accuracy_before"], plain["accuracy"], guarded["accuracy"])
 	if lp <= P {
