@@ -16,9 +16,8 @@ type Options struct {
 	Prune prune.Options
 	// RBound is the largest pruning ratio an action may take (default 0.8).
 	RBound float64
-	// MaxWidths is how many widths per axis are measured (default 5,
-	// evenly spaced over the candidates, the smallest and the full width
-	// always among them); the others are interpolated.
+	// MaxWidths is how many widths per axis are measured at most (default
+	// DefaultMaxWidths; see pick for which); the others are interpolated.
 	MaxWidths int
 	// CacheDir holds the cache file (default DefaultCacheDir()).
 	CacheDir string
@@ -27,7 +26,7 @@ type Options struct {
 }
 
 // DefaultMaxWidths is Options.MaxWidths' default.
-const DefaultMaxWidths = 5
+const DefaultMaxWidths = 16
 
 // convLayer is a covered Conv with its geometry and candidate widths.
 type convLayer struct {
@@ -80,7 +79,9 @@ func Build(g *graph.Graph, o Options) (*Table, error) {
 		seen[k] = true
 		missing = append(missing, e)
 	}
-	want(overheadEntry())
+	oh := overheadEntries()
+	want(oh[0])
+	want(oh[1])
 	for _, l := range layers {
 		l.in, l.out = pick(l.in, o.MaxWidths), pick(l.out, o.MaxWidths)
 		for _, e := range l.entries() {
@@ -100,7 +101,7 @@ func Build(g *graph.Graph, o Options) (*Table, error) {
 		}
 	}
 	t.Measured = len(missing)
-	t.OverheadMs = c.Entries[overheadEntry().key()]
+	t.OverheadMs = runOverhead(c.Entries[oh[0].key()], c.Entries[oh[1].key()])
 	for _, l := range layers {
 		t.Layers[l.node] = l.table(c.Entries, t.OverheadMs)
 	}
@@ -151,7 +152,6 @@ func (l *convLayer) table(ms map[string]float64, overhead float64) *Layer {
 		}
 		t.Ms = append(t.Ms, row)
 	}
-	monotone(t.Ms)
 	return t
 }
 

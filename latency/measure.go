@@ -32,15 +32,30 @@ type entry struct {
 	in, out, group int
 	kh, kw, h, w   int
 	attrs          graph.Attrs
+	chain          int // > 1: that many such Convs in a row (in = out)
 }
 
 func (e entry) key() string { return fmt.Sprintf("%s i%d o%d", e.geom, e.in, e.out) }
 
-// overheadEntry is the trivial model whose time is ONNX Runtime's per-run
-// cost: a 1x1 Conv of one channel on a 1x1 image.
-func overheadEntry() entry {
-	return entry{geom: "overhead conv k1x1 in1x1", in: 1, out: 1, group: 1, kh: 1, kw: 1, h: 1, w: 1,
+// overheadEntries are the trivial models from which ONNX Runtime's
+// per-run cost is found: one and overheadChain 1x1 Convs of one channel
+// on a 1x1 image in a row. Their difference is the cost of the added
+// nodes, and a run's own cost is the first's time less one node's.
+func overheadEntries() [2]entry {
+	e := entry{geom: "overhead conv k1x1 in1x1", in: 1, out: 1, group: 1, kh: 1, kw: 1, h: 1, w: 1, chain: 1,
 		attrs: graph.Attrs{"kernel_shape": []int{1, 1}, "strides": []int{1, 1}, "pads": []int{0, 0, 0, 0}, "dilations": []int{1, 1}}}
+	f := e
+	f.geom, f.chain = fmt.Sprintf("overhead conv k1x1 in1x1 chain%d", overheadChain), overheadChain
+	return [2]entry{e, f}
+}
+
+// overheadChain is the longer trivial model's length.
+const overheadChain = 9
+
+// runOverhead is the per-run cost from the two overhead entries' times.
+func runOverhead(one, chain float64) float64 {
+	node := max(0, (chain-one)/float64(overheadChain-1))
+	return max(0, one-node)
 }
 
 // graph builds e's one-layer model (weights N(0, 0.1), seed 1).
@@ -52,7 +67,13 @@ func (e entry) graph() (*graph.Graph, error) {
 	w.FillNormal(tensor.NewRNG(1), 0, 0.1)
 	g.Params["w"], g.Params["b"] = w, tensor.New(e.out)
 	g.Inputs = []graph.Value{{Name: "x", Shape: []int{1, e.in, e.h, e.w}}}
-	g.Nodes = []*graph.Node{{Name: "conv", Op: graph.OpConv, Inputs: []string{"x", "w", "b"}, Outputs: []string{"y"}, Attrs: a}}
+	x := "x"
+	for i := range max(e.chain, 1) - 1 {
+		y := fmt.Sprintf("y%d", i)
+		g.Nodes = append(g.Nodes, &graph.Node{Name: fmt.Sprintf("conv%d", i), Op: graph.OpConv, Inputs: []string{x, "w", "b"}, Outputs: []string{y}, Attrs: a})
+		x = y
+	}
+	g.Nodes = append(g.Nodes, &graph.Node{Name: "conv", Op: graph.OpConv, Inputs: []string{x, "w", "b"}, Outputs: []string{"y"}, Attrs: a})
 	shapes, err := g.InferShapes(nil)
 	if err != nil {
 		return nil, fmt.Errorf("latency: one-layer model %s: %w", e.key(), err)
