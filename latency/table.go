@@ -187,27 +187,25 @@ func locate(xs []int, x int) (int, float64) {
 
 // pick returns at most n of the sorted widths ws: all of them when they
 // are few enough; else the smallest, the largest and the multiples of 8
-// between (the widths ONNX Runtime's kernels favour) when those fit in n;
-// else n evenly spaced by index, the smallest and the largest among them.
+// between (the widths ONNX Runtime's kernels favour), as many as fit,
+// topped up to n with widths evenly spaced by index.
 func pick(ws []int, n int) []int {
 	if len(ws) <= n || n < 2 {
 		return slices.Clone(ws)
 	}
-	aligned := []int{ws[0]}
+	set := map[int]bool{ws[0]: true, ws[len(ws)-1]: true}
 	for _, w := range ws[1 : len(ws)-1] {
-		if w%8 == 0 {
-			aligned = append(aligned, w)
+		if w%8 == 0 && len(set) < n {
+			set[w] = true
 		}
 	}
-	if aligned = append(aligned, ws[len(ws)-1]); len(aligned) <= n {
-		return aligned
+	for k := 1; len(set) < n && k < n-1; k++ {
+		set[ws[int(math.Round(float64(k)*float64(len(ws)-1)/float64(n-1)))]] = true
 	}
-	out := make([]int, 0, n)
-	for k := range n {
-		w := ws[int(math.Round(float64(k)*float64(len(ws)-1)/float64(n-1)))]
-		if len(out) == 0 || out[len(out)-1] != w {
-			out = append(out, w)
-		}
+	out := make([]int, 0, len(set))
+	for w := range set {
+		out = append(out, w)
 	}
+	slices.Sort(out)
 	return out
 }
