@@ -15,6 +15,7 @@ import (
 	"github.com/slimgo/slimgo/data"
 	"github.com/slimgo/slimgo/graph"
 	"github.com/slimgo/slimgo/internal/atomicfile"
+	"github.com/slimgo/slimgo/latency"
 	"github.com/slimgo/slimgo/onnx"
 	"github.com/slimgo/slimgo/prune"
 	"github.com/slimgo/slimgo/report"
@@ -53,11 +54,14 @@ type pipelineState struct {
 	// ChannelSteps rounds of an iterative channel stage are done, the
 	// last one's model in ChannelModel; ChannelBase holds the stage
 	// input's parameters and MACs, from which every round's budget comes.
-	ChannelSteps int             `json:"channel_rounds,omitempty"`
-	ChannelModel string          `json:"channel_model,omitempty"`
-	ChannelBase  [2]int64        `json:"channel_base,omitempty"`
-	ChannelNotes []string        `json:"channel_notes,omitempty"` // the finished rounds' notes
-	Summary      *report.Summary `json:"summary"`
+	ChannelSteps int      `json:"channel_rounds,omitempty"`
+	ChannelModel string   `json:"channel_model,omitempty"`
+	ChannelBase  [2]int64 `json:"channel_base,omitempty"`
+	ChannelNotes []string `json:"channel_notes,omitempty"` // the finished rounds' notes
+	// ChannelLatency is the stage input's measured batch-1 time (ms) with
+	// a latency budget, from which every round's latency budget comes.
+	ChannelLatency float64         `json:"channel_latency,omitempty"`
+	Summary        *report.Summary `json:"summary"`
 }
 
 type run struct {
@@ -102,6 +106,9 @@ func SummaryMap(s *report.Summary, asJSON bool) (map[string]any, error) {
 func Compress(e *Env, o *CompressOptions) (*report.Summary, error) {
 	if err := CheckOutputDir(o.Out); err != nil {
 		return nil, err
+	}
+	if o.Config.Channel.KeepLatency > 0 && o.NoORT {
+		return nil, BadInput("channel.keep_latency is measured in ONNX Runtime: drop --no-ort")
 	}
 	g, err := loadModel(o.Model)
 	if err != nil {
@@ -154,6 +161,9 @@ func Compress(e *Env, o *CompressOptions) (*report.Summary, error) {
 		}
 	}
 	p.speedCheck()
+	if err := p.deliveredLatency(); err != nil {
+		return nil, err
+	}
 	p.sum.Finished = time.Now()
 	if _, err := report.Write(p.dir, p.sum); err != nil {
 		return nil, err
@@ -381,6 +391,15 @@ func (p *run) channel(g *graph.Graph) (*graph.Graph, error) {
 			return nil, err
 		}
 		p.st.ChannelBase = [2]int64{int64(st.Params), st.MACs}
+		if c.KeepLatency > 0 {
+			fmt.Fprintln(p.e.Log, "channel: timing the stage's input at batch 1 in ONNX Runtime for the latency budget")
+			ms, err := latency.MeasureGraph(g)
+			if err != nil {
+				return nil, err
+			}
+			p.st.ChannelLatency = ms
+			p.sum.LatencyMsBefore, p.sum.TargetLatencyMs = ms, c.KeepLatency*ms
+		}
 	} else {
 		var err error
 		if g, err = onnx.ReadFile(filepath.Join(p.dir, p.st.ChannelModel)); err != nil {
@@ -391,21 +410,24 @@ func (p *run) channel(g *graph.Graph) (*graph.Graph, error) {
 	notes := p.st.ChannelNotes
 	for s := p.st.ChannelSteps + 1; s <= S; s++ {
 		frac := float64(s) / float64(S)
-		target, targetMACs := 0, int64(0)
+		var b budget
 		if c.KeepParams > 0 {
-			target = int(math.Pow(c.KeepParams, frac) * float64(p.st.ChannelBase[0]))
+			b.Params = int(math.Pow(c.KeepParams, frac) * float64(p.st.ChannelBase[0]))
 		}
 		if c.KeepMACs > 0 {
-			targetMACs = int64(math.Pow(c.KeepMACs, frac) * float64(p.st.ChannelBase[1]))
+			b.MACs = int64(math.Pow(c.KeepMACs, frac) * float64(p.st.ChannelBase[1]))
+		}
+		if c.KeepLatency > 0 {
+			b.LatencyMs = math.Pow(c.KeepLatency, frac) * p.st.ChannelLatency
 		}
 		epochs := c.FinetuneEpochs / S
 		if s == S {
 			epochs = c.FinetuneEpochs - (S-1)*epochs
 		}
 		if S > 1 {
-			fmt.Fprintf(p.e.Log, "channel round %d/%d: to %d params, %d fine-tuning epochs\n", s, S, target, epochs)
+			fmt.Fprintf(p.e.Log, "channel round %d/%d: to %d params, %d MACs, %.4g ms, %d fine-tuning epochs (0: no such budget)\n", s, S, b.Params, b.MACs, b.LatencyMs, epochs)
 		}
-		out, note, err := p.channelRound(g, s, S, target, targetMACs, epochs)
+		out, note, err := p.channelRound(g, s, S, b, epochs)
 		if err != nil {
 			return nil, err
 		}
@@ -429,7 +451,7 @@ func (p *run) channel(g *graph.Graph) (*graph.Graph, error) {
 // channelRound prunes g once to the budgets (DDPG or global threshold),
 // records the layers' widths and fine-tunes for epochs. Round s of S
 // (S > 1) uses its own search checkpoint and fine-tuning checkpoint.
-func (p *run) channelRound(g *graph.Graph, s, S, target int, targetMACs int64, epochs int) (*graph.Graph, string, error) {
+func (p *run) channelRound(g *graph.Graph, s, S int, b budget, epochs int) (*graph.Graph, string, error) {
 	c := p.cfg.Channel
 	suffix := ""
 	if S > 1 {
@@ -445,9 +467,17 @@ func (p *run) channelRound(g *graph.Graph, s, S, target int, targetMACs int64, e
 	case "ddpg":
 		d := p.cfg.ddpg()
 		d.Checkpoint, d.Resume = filepath.Join(p.dir, "stages", "ddpg"+suffix+".ckpt"), true
-		r, err := searchDDPG(p.e, g, p.trainSet, d, p.channelOpts(), target, targetMACs, p.cfg.Seed+uint64(s-1))
+		if b.LatencyMs > 0 {
+			if b.Latency, _, err = latencyTable(p.e, g, p.channelOpts(), d.RBound); err != nil {
+				return nil, "", err
+			}
+		}
+		r, err := searchDDPG(p.e, g, p.trainSet, d, p.channelOpts(), b, p.cfg.Seed+uint64(s-1))
 		if err != nil {
 			return nil, "", err
+		}
+		if b.Latency != nil {
+			p.sum.LatencyMsEstimated = r.EstLatencyMs
 		}
 		groups = r.Groups
 		if plan, err = prune.PlanByRatios(g, groups, r.Ratios, p.channelOpts()); err != nil {
@@ -458,7 +488,7 @@ func (p *run) channelRound(g *graph.Graph, s, S, target int, targetMACs int64, e
 		}
 		notes = fmt.Sprintf("DDPG %s mode, best of %d episodes (#%d), %.1f episodes/min", r.Mode, len(r.Episodes), r.BestEpisode+1, r.PerMinute)
 	case "slim":
-		if plan, _, err = prune.SlimPlanParams(g, groups, target, p.channelOpts()); err != nil {
+		if plan, _, err = prune.SlimPlanParams(g, groups, b.Params, p.channelOpts()); err != nil {
 			return nil, "", err
 		}
 		notes = "global BN-gamma threshold"
@@ -621,6 +651,31 @@ func (p *run) int8(f *graph.Graph) error {
 		note := fmt.Sprintf("%s: static int8 (QDQ) of the pruned model, %d bytes; ONNX Runtime accuracy %.2f%% (float32 %.2f%%), %.0f vs %.0f images/s at batch 64",
 			FileInt8, fileSize(out), a, fig["float_accuracy_ort"], fig["ort_images_per_s_int8_batch64"], fig["ort_images_per_s_batch64"])
 		p.sum.Notes = append(p.sum.Notes, note)
+	}
+	return nil
+}
+
+// deliveredLatency times the delivered float model (model.pruned.onnx) at
+// batch 1 in ONNX Runtime when the run had a latency budget, for the
+// summary's latency_ms and the report's line against the budget.
+func (p *run) deliveredLatency() error {
+	if p.sum.TargetLatencyMs <= 0 {
+		return nil
+	}
+	file := p.sum.Files["pruned_onnx"]
+	g, err := onnx.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	chw, err := inputCHW(g)
+	if err != nil {
+		return err
+	}
+	if p.sum.LatencyMs, err = latency.MeasureModel(file, chw); err != nil {
+		return err
+	}
+	if l := p.sum.LatencyLine(); l != "" {
+		fmt.Fprintln(p.e.Log, l)
 	}
 	return nil
 }

@@ -35,9 +35,13 @@ type Config struct {
 	} `yaml:"sparse" json:"sparse"`
 
 	Channel struct {
-		Method         string  `yaml:"method" json:"method"`                   // ddpg, slim or none
-		KeepParams     float64 `yaml:"keep_params" json:"keep_params"`         // share of parameters to keep (budget); 0: DDPG reward mode
-		KeepMACs       float64 `yaml:"keep_macs" json:"keep_macs"`             // share of MACs to keep (DDPG budget); 0: none
+		Method     string  `yaml:"method" json:"method"`           // ddpg, slim or none
+		KeepParams float64 `yaml:"keep_params" json:"keep_params"` // share of parameters to keep (budget); 0: DDPG reward mode
+		KeepMACs   float64 `yaml:"keep_macs" json:"keep_macs"`     // share of MACs to keep (DDPG budget); 0: none
+		// KeepLatency is the share of the stage input's measured batch-1
+		// time in ONNX Runtime to keep (DDPG budget through the latency
+		// lookup table); 0: none. omitempty keeps older runs' hashes.
+		KeepLatency    float64 `yaml:"keep_latency" json:"keep_latency,omitempty"`
 		Episodes       int     `yaml:"episodes" json:"episodes"`               // DDPG
 		Warmup         int     `yaml:"warmup" json:"warmup"`                   // DDPG
 		B              float64 `yaml:"b" json:"b"`                             // DDPG accuracy protection, points
@@ -167,6 +171,8 @@ func (c *Config) Validate() error {
 		return BadInput("channel.keep_params must be in [0, 1), got %g", ch.KeepParams)
 	case ch.KeepMACs < 0 || ch.KeepMACs >= 1 || (ch.KeepMACs > 0 && ch.Method != "ddpg"):
 		return BadInput("channel.keep_macs must be in [0, 1) and needs channel.method ddpg, got %g", ch.KeepMACs)
+	case !(ch.KeepLatency >= 0 && ch.KeepLatency < 1) || (ch.KeepLatency > 0 && ch.Method != "ddpg"):
+		return BadInput("channel.keep_latency must be in [0, 1) and needs channel.method ddpg, got %g", ch.KeepLatency)
 	case ch.Method == "slim" && ch.KeepParams == 0:
 		return BadInput("channel.method slim needs channel.keep_params")
 	case ch.FinetuneEpochs < 0 || c.Layer.FinetuneEpochs < 0 || q.FinetuneEpochs < 0:
@@ -175,8 +181,8 @@ func (c *Config) Validate() error {
 		return BadInput("learning rates must be > 0")
 	case ch.Steps < 1 || ch.Steps > 20:
 		return BadInput("channel.steps must be in [1, 20], got %d", ch.Steps)
-	case ch.Steps > 1 && ch.KeepParams == 0 && ch.KeepMACs == 0:
-		return BadInput("channel.steps > 1 needs a budget (channel.keep_params or channel.keep_macs) to split into steps")
+	case ch.Steps > 1 && ch.KeepParams == 0 && ch.KeepMACs == 0 && ch.KeepLatency == 0:
+		return BadInput("channel.steps > 1 needs a budget (channel.keep_params, channel.keep_macs or channel.keep_latency) to split into steps")
 	case ch.MinChannels < 1 || ch.RoundTo < 1 || ch.RoundMin < 0:
 		return BadInput("channel.min_channels and channel.round_to must be >= 1, channel.round_min >= 0")
 	case c.Layer.Blocks < 0 || c.Layer.Threshold < 0:

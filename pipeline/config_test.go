@@ -110,3 +110,34 @@ func TestConfigGuardKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigKeepLatency: channel.keep_latency parses, splits into
+// channel.steps like the other budgets, stays out of the serialised config
+// (and so of the resume hash) when 0, and is refused outside [0, 1), as
+// NaN and without channel.method ddpg.
+func TestConfigKeepLatency(t *testing.T) {
+	if strings.Contains(string(mustJSON(t, DefaultConfig())), "keep_latency") {
+		t.Fatal("the default config serialises keep_latency: older runs' hashes would change")
+	}
+	p := t.TempDir() + "/l.yaml"
+	if err := os.WriteFile(p, []byte("channel:\n  keep_params: 0\n  keep_latency: 0.5\n  steps: 2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := DefaultConfig()
+	if err := LoadConfig(p, &c); err != nil || c.Channel.KeepLatency != 0.5 || c.Validate() != nil {
+		t.Fatalf("keep_latency 0.5 with 2 steps: %v %+v", err, c.Channel)
+	}
+	for _, bad := range []func(*Config){
+		func(c *Config) { c.Channel.KeepLatency = -0.1 },
+		func(c *Config) { c.Channel.KeepLatency = 1 },
+		func(c *Config) { c.Channel.KeepLatency = math.NaN() },
+		func(c *Config) { c.Channel.KeepLatency, c.Channel.Method = 0.5, "slim" },
+	} {
+		c := DefaultConfig()
+		bad(&c)
+		var ie InputError
+		if err := c.Validate(); !errors.As(err, &ie) || !strings.Contains(err.Error(), "keep_latency") {
+			t.Errorf("%+v: err %v, want a bad-input error naming keep_latency", c.Channel, err)
+		}
+	}
+}

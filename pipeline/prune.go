@@ -26,20 +26,24 @@ type PruneOptions struct {
 	Ratio        float64
 	TargetParams int
 	TargetMACs   int64
-	Steps        int
-	Blocks       int
-	Threshold    float64
-	BlockScore   string
-	Criterion    string
-	MinChannels  int
-	RoundTo      int
-	RoundMin     int
-	Tune         TuneOptions
-	DDPG         DDPGOptions
-	Out          string
-	Seed         uint64
-	NoORT        bool
-	JSON         bool
+	// TargetLatency > 0 (ddpg, random) is a latency budget: at most this
+	// many milliseconds per image at batch 1 in ONNX Runtime, estimated
+	// by the lookup table (package latency) during the search.
+	TargetLatency float64
+	Steps         int
+	Blocks        int
+	Threshold     float64
+	BlockScore    string
+	Criterion     string
+	MinChannels   int
+	RoundTo       int
+	RoundMin      int
+	Tune          TuneOptions
+	DDPG          DDPGOptions
+	Out           string
+	Seed          uint64
+	NoORT         bool
+	JSON          bool
 }
 
 // DDPGOptions configure the DDPG search (prune --method ddpg and compress).
@@ -175,6 +179,11 @@ func Prune(e *Env, o *PruneOptions) (map[string]any, error) {
 		return nil, err
 	}
 	summary["params"], summary["macs"] = after.Params, after.MACs
+	if est, ok := summary["latency_ms_estimated"].(float64); ok {
+		if err := latencyFigures(e, out, est, summary); err != nil {
+			return nil, err
+		}
+	}
 	out.Meta["slimgo.stage"] = "pruned-" + o.Method
 	if err := onnx.WriteFile(o.Out, out, onnx.WriteOptions{}); err != nil {
 		return nil, err
@@ -391,10 +400,13 @@ type ddpgResult struct {
 	Minutes     float64
 	PerMinute   float64
 	ValAcc      float64
+	// EstLatencyMs is the lookup table's estimate of the best policy
+	// (0 without a latency budget).
+	EstLatencyMs float64
 }
 
 // searchDDPG runs the DDPG search on g and returns the best policy.
-func searchDDPG(e *Env, g *graph.Graph, trainSet *data.Dataset, d DDPGOptions, popt prune.Options, targetParams int, targetMACs int64, seed uint64) (*ddpgResult, error) {
+func searchDDPG(e *Env, g *graph.Graph, trainSet *data.Dataset, d DDPGOptions, popt prune.Options, b budget, seed uint64) (*ddpgResult, error) {
 	rest, val, err := trainSet.Split(min(d.ValSize, trainSet.Len()/2), tensor.NewRNG(seed^0x5eed))
 	if err != nil {
 		return nil, AsInput(err)
@@ -404,20 +416,11 @@ func searchDDPG(e *Env, g *graph.Graph, trainSet *data.Dataset, d DDPGOptions, p
 		return nil, AsInput(err)
 	}
 	env, err := rl.NewPruneEnv(g, ddpgEvaluator(rest, val, d.Calib, 128, tune),
-		rl.PruneConfig{Prune: popt, B: d.B, TargetParams: targetParams, TargetMACs: targetMACs, RBound: d.RBound})
+		rl.PruneConfig{Prune: popt, B: d.B, TargetParams: b.Params, TargetMACs: b.MACs, RBound: d.RBound, TargetLatency: b.LatencyMs, Latency: latencyModel(b)})
 	if err != nil {
 		return nil, AsInput(err)
 	}
-	// Modes: reward (no budget), budget (parameters), budget-macs, budget-params-macs.
-	mode := "reward"
-	switch {
-	case targetParams > 0 && targetMACs > 0:
-		mode = "budget-params-macs"
-	case targetParams > 0:
-		mode = "budget"
-	case targetMACs > 0:
-		mode = "budget-macs"
-	}
+	mode := b.mode()
 	// The noise width decays from 0.5 to 0.05 over the non-warm-up episodes.
 	decay := math.Pow(0.1, 1/math.Max(1, float64(d.Episodes-d.Warmup)))
 	ag, err := rl.NewAgent(rl.Config{StateDim: rl.StateDim, Hidden: d.Hidden, RBound: d.RBound, NoiseDecay: decay, Seed: seed})
@@ -453,6 +456,9 @@ func searchDDPG(e *Env, g *graph.Graph, trainSet *data.Dataset, d DDPGOptions, p
 	out := &ddpgResult{Ratios: res.Best.Actions, Groups: env.Groups, BestEpisode: res.Best.N, BestReward: res.Best.Reward,
 		BestAcc: res.Best.Info["accuracy"], Mode: mode, Minutes: el, ValAcc: env.BaseAcc}
 	out.Episodes = res.Episodes
+	if b.Latency != nil {
+		out.EstLatencyMs = env.LatencyAfter(res.Best.Actions)
+	}
 	for _, ep := range res.Episodes {
 		out.Rewards = append(out.Rewards, ep.Reward)
 	}
@@ -476,9 +482,24 @@ func pruneDDPG(e *Env, o *PruneOptions, g *graph.Graph, trainSet, testSet *data.
 	if o.Method == "random" {
 		d.Warmup = d.Episodes // every episode random: random search
 	}
-	r, err := searchDDPG(e, g, trainSet, d, o.pruneOpts(), o.TargetParams, o.TargetMACs, o.Seed)
+	b := budget{Params: o.TargetParams, MACs: o.TargetMACs, LatencyMs: o.TargetLatency}
+	if o.TargetLatency > 0 {
+		tb, before, err := latencyTable(e, g, o.pruneOpts(), d.RBound)
+		if err != nil {
+			return nil, err
+		}
+		if o.TargetLatency >= before {
+			return nil, BadInput("--target-latency %g ms is not below the model's %.4g ms at batch 1 in ONNX Runtime (1 thread)", o.TargetLatency, before)
+		}
+		b.Latency = tb
+		summary["latency_ms_before"], summary["target_latency_ms"] = before, o.TargetLatency
+	}
+	r, err := searchDDPG(e, g, trainSet, d, o.pruneOpts(), b, o.Seed)
 	if err != nil {
 		return nil, err
+	}
+	if b.Latency != nil {
+		summary["latency_ms_estimated"] = r.EstLatencyMs
 	}
 	plan, err := prune.PlanByRatios(g, r.Groups, r.Ratios, o.pruneOpts())
 	if err != nil {

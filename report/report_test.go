@@ -473,6 +473,8 @@ func TestValidate(t *testing.T) {
 		{"NaN block score", func(s *Summary) { s.Blocks = []Block{{Name: "b", Score: math.NaN()}} }, `block 0 ("b")`},
 		{"zero K", func(s *Summary) { s.Clusters = []LayerClusters{{Name: "w", K: 0}} }, `"w"`},
 		{"NaN speed check", func(s *Summary) { s.SpeedCheck = &SpeedCheck{After: SpeedFigures{ORTImagesPerSec: math.NaN()}} }, "speed_check after"},
+		{"NaN latency", func(s *Summary) { s.LatencyMs = math.NaN() }, "latency_ms"},
+		{"negative latency target", func(s *Summary) { s.TargetLatencyMs = -1 }, "target_latency_ms"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -740,5 +742,34 @@ func TestClustersTableGuard(t *testing.T) {
 	}
 	if strings.Contains(clustersTable(&Summary{Clusters: s.Clusters[2:]}), "Accuracy guard") {
 		t.Error("a guard line without guard figures")
+	}
+}
+
+// TestLatencyLine: the latency keys reach the JSON summary and report.md
+// says the delivered speed-up against the budget, met or missed.
+func TestLatencyLine(t *testing.T) {
+	s := &Summary{Stages: []Stage{{Name: "original", Accuracy: 90}}}
+	if s.LatencyLine() != "" {
+		t.Fatal("a line without a latency budget")
+	}
+	s.LatencyMsBefore, s.LatencyMs, s.LatencyMsEstimated, s.TargetLatencyMs = 0.5, 0.24, 0.25, 0.25
+	m, err := s.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]float64{"latency_ms_before": 0.5, "latency_ms": 0.24, "latency_ms_estimated": 0.25, "target_latency_ms": 0.25} {
+		if m[k] != want {
+			t.Errorf("%s = %v, want %g", k, m[k], want)
+		}
+	}
+	if l := s.LatencyLine(); !strings.Contains(l, "2.08x faster") || !strings.Contains(l, "(2.00x): met") || !strings.Contains(l, "+4.2%") {
+		t.Errorf("line %q", l)
+	}
+	s.LatencyMs = 0.3
+	if l := s.LatencyLine(); !strings.Contains(l, "missed by 20.0%") {
+		t.Errorf("line %q", l)
+	}
+	if md := string(s.markdown(t.TempDir())); !strings.Contains(md, "Latency budget (batch 1") {
+		t.Error("report.md lacks the latency line")
 	}
 }

@@ -165,6 +165,14 @@ type Summary struct {
 	// SpeedCheck, when present, holds the side-by-side timing the
 	// speed-ups are computed from (see SpeedCheck).
 	SpeedCheck *SpeedCheck `json:"speed_check,omitempty"`
+	// With a latency budget (channel.keep_latency): the input model's and
+	// the delivered model's batch-1 time in ONNX Runtime (one thread, the
+	// fastest run), the lookup table's estimate of the channel stage's
+	// policy and the budget, milliseconds; 0 = not measured.
+	LatencyMsBefore    float64 `json:"latency_ms_before,omitempty"`
+	LatencyMs          float64 `json:"latency_ms,omitempty"`
+	LatencyMsEstimated float64 `json:"latency_ms_estimated,omitempty"`
+	TargetLatencyMs    float64 `json:"target_latency_ms,omitempty"`
 
 	// Files maps an output's role (e.g. "model", "packed", "onnx_shared")
 	// to its path; the report lists them.
@@ -357,6 +365,12 @@ func (s *Summary) Validate() error {
 					return fmt.Errorf("report: speed_check %s: %v images/s, want >= 0 and finite", side.name, v)
 				}
 			}
+		}
+	}
+	for name, v := range map[string]float64{"latency_ms_before": s.LatencyMsBefore, "latency_ms": s.LatencyMs,
+		"latency_ms_estimated": s.LatencyMsEstimated, "target_latency_ms": s.TargetLatencyMs} {
+		if !finite(v) || v < 0 {
+			return fmt.Errorf("report: %s %v, want >= 0 and finite", name, v)
 		}
 	}
 	for name, xs := range map[string][]float64{"gamma_before": s.GammaBefore, "gamma_after": s.GammaAfter} {

@@ -175,6 +175,9 @@ func (s *Summary) markdown(dir string) []byte {
 	b.WriteString(s.stageTable())
 	b.WriteString("\n")
 	s.speedCheckSection(&b)
+	if l := s.LatencyLine(); l != "" {
+		fmt.Fprintf(&b, "%s\n\n", l)
+	}
 
 	for _, sec := range sections() {
 		fmt.Fprintf(&b, "## %s\n\n", sec.title)
@@ -195,6 +198,25 @@ func (s *Summary) markdown(dir string) []byte {
 	}
 	s.filesSection(&b, dir)
 	return b.Bytes()
+}
+
+// LatencyLine is the delivered speed-up against the latency budget in
+// words, "" without a budget or before the delivered model was timed.
+func (s *Summary) LatencyLine() string {
+	if s.TargetLatencyMs <= 0 || s.LatencyMs <= 0 || s.LatencyMsBefore <= 0 {
+		return ""
+	}
+	met := "met"
+	if s.LatencyMs > s.TargetLatencyMs {
+		met = fmt.Sprintf("missed by %.1f%%", 100*(s.LatencyMs/s.TargetLatencyMs-1))
+	}
+	line := fmt.Sprintf("Latency budget (batch 1, ONNX Runtime, 1 thread, fastest run): %.4f -> %.4f ms, %.2fx faster, against a budget of %.4f ms (%.2fx): %s.",
+		s.LatencyMsBefore, s.LatencyMs, s.LatencyMsBefore/s.LatencyMs, s.TargetLatencyMs, s.LatencyMsBefore/s.TargetLatencyMs, met)
+	if s.LatencyMsEstimated > 0 {
+		line += fmt.Sprintf(" The lookup table estimated the channel stage's policy at %.4f ms (%+.1f%% against the measured model).",
+			s.LatencyMsEstimated, 100*(s.LatencyMsEstimated/s.LatencyMs-1))
+	}
+	return line
 }
 
 // speedCheckSection renders SpeedCheck, when present, as a small table of

@@ -19,6 +19,22 @@ type PruneConfig struct {
 	TargetParams int           // > 0: budget mode, actions are walled so the pruned model has <= TargetParams
 	TargetMACs   int64         // > 0: budget mode on multiply-accumulates (both budgets may be set)
 	RBound       float64       // largest ratio an action may take (default 0.8)
+	// TargetLatency > 0 is budget mode on the estimated batch-1 latency
+	// in milliseconds (Latency's estimate; may be combined with the
+	// others); it needs Latency.
+	TargetLatency float64
+	Latency       LatencyModel
+}
+
+// LatencyModel estimates a pruned model's batch-1 latency from its Convs'
+// widths: a lookup table measured once (slimgo's is latency.Table).
+type LatencyModel interface {
+	// LayerMs is the time of Conv node at in input and out output
+	// channels, milliseconds; ok is false for a Conv it does not cover
+	// (its time is in Rest).
+	LayerMs(node string, in, out int) (ms float64, ok bool)
+	// Rest is the time of everything the layers do not cover.
+	Rest() float64
 }
 
 // Evaluator is how the environment turns a plan into a scored model; rl
@@ -62,6 +78,14 @@ type PruneEnv struct {
 	sizes map[string][]int   // trainable parameter shapes
 	axes  map[string][][]cut // per param, per axis: the groups cutting it
 	macs  map[string]int64   // Conv/Gemm weight -> output pixels per image (its MACs per weight)
+	convs []convRef          // the Convs the latency model covers
+}
+
+// convRef is a Conv the latency model covers: its weight and group count.
+type convRef struct {
+	node, weight string
+	group        int
+	depthwise    bool
 }
 
 type cut struct {
@@ -110,6 +134,9 @@ func NewPruneEnv(base *graph.Graph, ev Evaluator, cfg PruneConfig) (*PruneEnv, e
 	}
 	if least := env.MACsAfter(full); cfg.TargetMACs > 0 && least > cfg.TargetMACs {
 		return nil, fmt.Errorf("rl: target of %d MACs is out of reach: pruning every group by %.2f still leaves %d (of %d)", cfg.TargetMACs, cfg.RBound, least, env.MACs0)
+	}
+	if err := env.latencyCheck(full); err != nil {
+		return nil, err
 	}
 	return env, nil
 }
@@ -286,10 +313,10 @@ func (e *PruneEnv) State(t int, prev []float64) []float64 {
 // Clamp implements Env. In budget mode it is AMC's action wall: the action
 // is raised to the smallest ratio that still lets the budget(s) be met when
 // every later group is pruned by RBound, so the final policy never exceeds
-// TargetParams or TargetMACs. Actions are always kept within [0, RBound].
+// TargetParams, TargetMACs or TargetLatency. Actions are always kept within [0, RBound].
 func (e *PruneEnv) Clamp(t int, prev []float64, a float64) float64 {
 	a = math.Min(math.Max(a, 0), e.Cfg.RBound)
-	if e.Cfg.TargetParams <= 0 && e.Cfg.TargetMACs <= 0 {
+	if e.Cfg.TargetParams <= 0 && e.Cfg.TargetMACs <= 0 && e.Cfg.TargetLatency <= 0 {
 		return a
 	}
 	trial := make([]float64, len(e.Groups))
@@ -300,7 +327,8 @@ func (e *PruneEnv) Clamp(t int, prev []float64, a float64) float64 {
 	fits := func(x float64) bool {
 		trial[t] = x
 		return (e.Cfg.TargetParams <= 0 || e.ParamsAfter(trial) <= e.Cfg.TargetParams) &&
-			(e.Cfg.TargetMACs <= 0 || e.MACsAfter(trial) <= e.Cfg.TargetMACs)
+			(e.Cfg.TargetMACs <= 0 || e.MACsAfter(trial) <= e.Cfg.TargetMACs) &&
+			(e.Cfg.TargetLatency <= 0 || e.LatencyAfter(trial) <= e.Cfg.TargetLatency)
 	}
 	if fits(a) {
 		return a
@@ -357,5 +385,69 @@ func (e *PruneEnv) Reward(ratios []float64) (float64, map[string]float64, error)
 		return 0, nil, err
 	}
 	info := map[string]float64{"accuracy": acc, "params": float64(st.Params), "macs": float64(st.MACs)}
+	if e.Cfg.Latency != nil {
+		info["latency_ms"] = e.LatencyAfter(ratios)
+	}
 	return e.RewardOf(acc, st.Params), info, nil
+}
+
+// latencyCheck prepares the latency budget: the Convs the model covers,
+// and an error when TargetLatency is set without a model or cannot be met
+// with every group pruned by RBound (full).
+func (e *PruneEnv) latencyCheck(full []float64) error {
+	if e.Cfg.TargetLatency > 0 && e.Cfg.Latency == nil {
+		return fmt.Errorf("rl: a latency target needs a latency model (lookup table)")
+	}
+	if e.Cfg.Latency == nil {
+		return nil
+	}
+	for _, n := range e.Base.Nodes {
+		w := e.Base.Params[n.Input(1)]
+		if n.Op != graph.OpConv || w == nil || len(w.Shape) != 4 {
+			continue
+		}
+		if _, ok := e.Cfg.Latency.LayerMs(n.Name, 1, 1); !ok {
+			continue
+		}
+		grp := n.Attrs.Int("group", 1)
+		e.convs = append(e.convs, convRef{node: n.Name, weight: n.Input(1), group: grp, depthwise: grp > 1 && w.Shape[1] == 1 && grp == w.Shape[0]})
+	}
+	if least := e.LatencyAfter(full); e.Cfg.TargetLatency > 0 && least > e.Cfg.TargetLatency {
+		return fmt.Errorf("rl: target of %.4g ms is out of reach: pruning every group by %.2f still leaves an estimated %.4g ms (of %.4g)",
+			e.Cfg.TargetLatency, e.Cfg.RBound, least, e.LatencyAfter(nil))
+	}
+	return nil
+}
+
+// keptDim is axis ax of parameter k after the removals.
+func (e *PruneEnv) keptDim(k string, ax int, removed []int) int {
+	d := e.sizes[k][ax]
+	if cuts := e.axes[k]; cuts != nil {
+		for _, c := range cuts[ax] {
+			d -= removed[c.group] * c.block
+		}
+	}
+	return d
+}
+
+// LatencyAfter is the latency model's estimate, in milliseconds, of Base
+// pruned by ratios (groups beyond len(ratios) are not pruned): Rest plus
+// each covered Conv at its widths after pruning (a depthwise Conv's input
+// width is its output width). 0 without a latency model.
+func (e *PruneEnv) LatencyAfter(ratios []float64) float64 {
+	if e.Cfg.Latency == nil {
+		return 0
+	}
+	removed := e.removed(ratios)
+	total := e.Cfg.Latency.Rest()
+	for _, c := range e.convs {
+		out := e.keptDim(c.weight, 0, removed)
+		in := e.keptDim(c.weight, 1, removed) * c.group
+		if c.depthwise {
+			in = out
+		}
+		ms, _ := e.Cfg.Latency.LayerMs(c.node, in, out)
+		total += ms
+	}
+	return total
 }

@@ -2,6 +2,7 @@ package rl
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/slimgo/slimgo/data"
@@ -216,4 +217,98 @@ func testEvaluator(calib, val *data.Dataset) Evaluator {
 			return 100 * ev.Accuracy, err
 		},
 	}
+}
+
+// macLatency is a latency model for tests: each Conv costs 1 ns per
+// multiply-accumulate at its widths, plus a rest of 0.01 ms.
+type macLatency map[string]float64 // conv node -> kh*kw*output pixels
+
+func newMACLatency(t *testing.T, g *graph.Graph) macLatency {
+	t.Helper()
+	shapes, err := g.InferShapes(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := macLatency{}
+	for _, n := range g.Nodes {
+		if n.Op == graph.OpConv {
+			w, y := g.Params[n.Input(1)].Shape, shapes[n.Outputs[0]]
+			m[n.Name] = float64(w[2] * w[3] * y[2] * y[3])
+		}
+	}
+	return m
+}
+
+func (m macLatency) LayerMs(node string, in, out int) (float64, bool) {
+	f, ok := m[node]
+	return f * float64(in*out) * 1e-6, ok
+}
+
+func (m macLatency) Rest() float64 { return 0.01 }
+
+// graphMs is macLatency's figure for a pruned graph, read from its weights.
+func (m macLatency) graphMs(g *graph.Graph) float64 {
+	total := m.Rest()
+	for _, n := range g.Nodes {
+		if n.Op == graph.OpConv {
+			w := g.Params[n.Input(1)].Shape
+			ms, _ := m.LayerMs(n.Name, w[1], w[0])
+			total += ms
+		}
+	}
+	return total
+}
+
+// TestActionWallMeetsLatencyBudget: walled policies stay within a latency
+// budget of a third of the model's, checked on the real pruned graphs;
+// the estimate falls as groups are pruned harder; an out-of-reach target
+// and a target without a model are refused.
+func TestActionWallMeetsLatencyBudget(t *testing.T) {
+	g, err := nn.Build("resnet8", []int{1, 28, 28}, 10, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lat := newMACLatency(t, g)
+	full := lat.graphMs(g)
+	env := resnet8Env(t, PruneConfig{TargetLatency: full / 3, Latency: lat})
+	if got := env.LatencyAfter(nil); math.Abs(got-full) > 1e-9 {
+		t.Fatalf("unpruned estimate %g ms, want %g", got, full)
+	}
+	prev := full
+	for _, r := range []float64{0.2, 0.4, 0.6, 0.8} {
+		est := env.LatencyAfter(uniform(env.Steps(), r))
+		if est >= prev {
+			t.Fatalf("estimate at ratio %g is %g ms, not below %g", r, est, prev)
+		}
+		prev = est
+	}
+	rng := tensor.NewRNG(7)
+	for trial := range 10 {
+		var acts []float64
+		for step := range env.Steps() {
+			acts = append(acts, env.Clamp(step, acts, rng.Float64()*0.3))
+		}
+		p, err := env.Apply(acts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ms, est := lat.graphMs(p), env.LatencyAfter(acts); ms > env.Cfg.TargetLatency || math.Abs(ms-est) > 1e-9 {
+			t.Fatalf("trial %d: policy %v leaves %g ms (estimated %g), budget %g", trial, acts, ms, est, env.Cfg.TargetLatency)
+		}
+	}
+	ev := testEvaluator(randomSet(32, 1), randomSet(32, 2))
+	if _, err := NewPruneEnv(g, ev, PruneConfig{TargetLatency: full / 100, Latency: lat}); err == nil || !strings.Contains(err.Error(), "out of reach") {
+		t.Fatalf("an unreachable latency target: %v", err)
+	}
+	if _, err := NewPruneEnv(g, ev, PruneConfig{TargetLatency: full / 2}); err == nil {
+		t.Fatal("a latency target without a latency model was accepted")
+	}
+}
+
+func uniform(n int, r float64) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = r
+	}
+	return out
 }

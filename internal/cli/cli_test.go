@@ -37,6 +37,12 @@ func TestParseErrors(t *testing.T) {
 		{"prune bad method", wrap(parsePrune), []string{"--model", "m", "--out", "o", "--method", "magic"}, "--method"},
 		{"prune uniform ratio 1", wrap(parsePrune), []string{"--model", "m", "--out", "o", "--method", "uniform", "--ratio", "1"}, "--ratio"},
 		{"prune target-macs without ddpg", wrap(parsePrune), []string{"--model", "m", "--out", "o", "--method", "slim", "--target-macs", "1000"}, "--target-macs"},
+		{"prune target-latency without ddpg", wrap(parsePrune), []string{"--model", "m", "--out", "o", "--method", "slim", "--target-latency", "0.2"}, "--target-latency"},
+		{"prune negative target-latency", wrap(parsePrune), []string{"--model", "m", "--out", "o", "--method", "ddpg", "--data", "sample", "--target-latency", "-1"}, "--target-latency"},
+		{"prune NaN target-latency", wrap(parsePrune), []string{"--model", "m", "--out", "o", "--method", "ddpg", "--data", "sample", "--target-latency", "NaN"}, "--target-latency"},
+		{"prune target-latency without ort", wrap(parsePrune), []string{"--model", "m", "--out", "o", "--method", "ddpg", "--data", "sample", "--target-latency", "0.2", "--no-ort"}, "--no-ort"},
+		{"compress keep-latency with slim", wrap(parseCompress), []string{"--model", "m", "--out", "o", "--channel-method", "slim", "--keep-latency", "0.5"}, "keep_latency"},
+		{"compress keep-latency 1", wrap(parseCompress), []string{"--model", "m", "--out", "o", "--keep-latency", "1"}, "keep_latency"},
 		{"prune ratio 1", wrap(parsePrune), []string{"--model", "m", "--out", "o", "--ratio", "1"}, "--ratio"},
 		{"prune layer without K", wrap(parsePrune), []string{"--model", "m", "--out", "o", "--method", "layer"}, "--blocks"},
 		{"prune ddpg without data", wrap(parsePrune), []string{"--model", "m", "--out", "o", "--method", "ddpg"}, "--data"},
@@ -104,6 +110,9 @@ func TestParseDefaults(t *testing.T) {
 	}
 	if c, err = parseCompress(e, []string{"--model", "m", "--out", "d", "--distill", "0"}); err != nil || c.Config.Distill.Weight != 0 || def.Distill.Weight == 0 {
 		t.Fatalf("--distill 0 does not turn the default distillation (weight %g) off: %v %+v", def.Distill.Weight, err, c.Config.Distill)
+	}
+	if c, err = parseCompress(e, []string{"--model", "m", "--out", "d", "--keep-latency", "0.5"}); err != nil || c.Config.Channel.KeepLatency != 0.5 {
+		t.Fatalf("--keep-latency 0.5: %v %+v", err, c.Config.Channel)
 	}
 	if c, err = parseCompress(e, []string{"--model", "m", "--out", "d", "--keep-macs", "0.35"}); err != nil || c.Config.Channel.KeepMACs != 0.35 || c.Config.Channel.KeepParams != def.Channel.KeepParams {
 		t.Fatalf("--keep-macs 0.35: %v %+v", err, c.Config.Channel)

@@ -26,6 +26,7 @@ func parseCompress(e *env, args []string) (*pipeline.CompressOptions, error) {
 	channel := fs.String("channel-method", c.Channel.Method, "channel pruning: ddpg, slim or none")
 	keep := fs.Float64("keep-params", c.Channel.KeepParams, "share of parameters channel pruning keeps (0: DDPG reward mode)")
 	keepMACs := fs.Float64("keep-macs", c.Channel.KeepMACs, "share of multiply-accumulates the DDPG search keeps (0: no MAC budget)")
+	keepLat := fs.Float64("keep-latency", c.Channel.KeepLatency, "share of the model's batch-1 ONNX Runtime time the DDPG search keeps, through the latency lookup table (0: no latency budget)")
 	episodes := fs.Int("episodes", c.Channel.Episodes, "DDPG episodes")
 	warmup := fs.Int("warmup", c.Channel.Warmup, "DDPG warm-up episodes")
 	b := fs.Float64("b", c.Channel.B, "DDPG accuracy protection b (points)")
@@ -63,6 +64,8 @@ func parseCompress(e *env, args []string) (*pipeline.CompressOptions, error) {
 			c.Channel.KeepParams = *keep
 		case "keep-macs":
 			c.Channel.KeepMACs = *keepMACs
+		case "keep-latency":
+			c.Channel.KeepLatency = *keepLat
 		case "episodes":
 			c.Channel.Episodes = *episodes
 		case "warmup":

@@ -3,6 +3,7 @@ package cli
 import (
 	"flag"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -41,6 +42,7 @@ func parsePrune(e *env, args []string) (*pipeline.PruneOptions, error) {
 	fs.Float64Var(&o.Ratio, "ratio", 0.5, "slim: share of channels to remove")
 	fs.IntVar(&o.TargetParams, "target-params", 0, "slim, uniform, ddpg: prune to at most this many parameters (0: use --ratio / the reward)")
 	fs.Int64Var(&o.TargetMACs, "target-macs", 0, "ddpg: prune to at most this many multiply-accumulates per image (budget mode; may be combined with --target-params)")
+	fs.Float64Var(&o.TargetLatency, "target-latency", 0, "ddpg: prune to at most this many milliseconds per image at batch 1 in ONNX Runtime (1 thread), estimated by a lookup table measured once on this machine (budget mode; may be combined with the others)")
 	fs.IntVar(&o.Steps, "steps", 1, "slim: prune-and-fine-tune rounds to reach the target (claim 4's loop)")
 	fs.IntVar(&o.Blocks, "blocks", 0, "layer: remove this many of the weakest removable residual blocks")
 	fs.Float64Var(&o.Threshold, "threshold", 0, "layer: remove blocks whose mean |gamma| is below this")
@@ -72,6 +74,14 @@ func parsePrune(e *env, args []string) (*pipeline.PruneOptions, error) {
 		return nil, badInput("--target-params and --target-macs must be >= 0")
 	case o.TargetMACs > 0 && o.Method != "ddpg" && o.Method != "random":
 		return nil, badInput("--target-macs works with --method ddpg or random")
+	case !(o.TargetLatency >= 0) || math.IsInf(o.TargetLatency, 0):
+		return nil, badInput("--target-latency must be >= 0 milliseconds, got %g", o.TargetLatency)
+	case o.TargetLatency > 0 && o.Method != "ddpg" && o.Method != "random":
+		return nil, badInput("--target-latency works with --method ddpg or random")
+	case o.TargetLatency > 0 && o.NoORT:
+		return nil, badInput("--target-latency is measured in ONNX Runtime: drop --no-ort")
+	case o.TargetLatency > 0 && o.DDPG.Study > 0:
+		return nil, badInput("--target-latency does not apply to --reward-study")
 	case o.Steps < 1:
 		return nil, badInput("--steps must be >= 1")
 	case o.Blocks < 0 || o.Threshold < 0:

@@ -231,3 +231,68 @@ func RunTensor(model string, x *tensor.Tensor) (*tensor.Tensor, error) {
 	}
 	return Run(model, in)
 }
+
+// TimeJob is one model for TimeMany: its .onnx path and the .npy input it
+// is fed (several jobs may share an input file).
+type TimeJob struct {
+	Model string
+	In    string
+}
+
+// TimeMany times every job in one ONNX Runtime process (run.js's timing
+// mode with several MODEL IN OUT triples), saving the runtime's start-up
+// per model, and returns each job's report in order, BestMs and MedianMs
+// set. Outputs go to out (one file, overwritten by each job).
+func TimeMany(jobs []TimeJob, out string, o TimeOptions) ([]Result, error) {
+	if len(jobs) == 0 {
+		return nil, nil
+	}
+	if !Available() {
+		return nil, errors.New("ort: node is not installed")
+	}
+	if err := Install(); err != nil {
+		return nil, err
+	}
+	args := []string{filepath.Join(Dir(), "run.js")}
+	for _, j := range jobs {
+		args = append(args, j.Model, j.In, out)
+	}
+	args = append(args, "--repeat", fmt.Sprint(max(o.Runs, 1)), "--timing", "--threads", fmt.Sprint(max(o.Threads, 1)),
+		"--warmup", fmt.Sprint(max(o.Warmup, 0)), "--min-ms", fmt.Sprint(max(o.MinMs, 0)))
+	cmd := exec.Command("node", args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("ort: timing %d models: %v: %s", len(jobs), err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	lines := bytes.Split(bytes.TrimSpace(stdout.Bytes()), []byte("\n"))
+	if len(lines) != len(jobs) {
+		return nil, fmt.Errorf("ort: timing %d models, the harness reported %d", len(jobs), len(lines))
+	}
+	res := make([]Result, len(jobs))
+	for i, l := range lines {
+		if err := json.Unmarshal(l, &res[i]); err != nil {
+			return nil, fmt.Errorf("ort: bad harness output %q: %w", l, err)
+		}
+		if !(res[i].BestMs > 0) {
+			return nil, fmt.Errorf("ort: %s: the harness's report %s lacks the timing", jobs[i].Model, l)
+		}
+	}
+	return res, nil
+}
+
+// Version returns the onnxruntime-node version installed in Dir() (from
+// its package.json), "" when it cannot be read.
+func Version() string {
+	b, err := os.ReadFile(filepath.Join(Dir(), "node_modules", "onnxruntime-node", "package.json"))
+	if err != nil {
+		return ""
+	}
+	var p struct {
+		Version string `json:"version"`
+	}
+	if json.Unmarshal(b, &p) != nil {
+		return ""
+	}
+	return p.Version
+}
