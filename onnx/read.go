@@ -90,6 +90,8 @@ type importer struct {
 	nodeNames    map[string]bool       // node names assigned so far
 	dropped      map[string]string     // optional outputs dropped on import -> node name
 	transposeOf  map[string]string     // constant = 2-D transpose of another constant
+	shapes       [2]map[string][]int   // value shapes inferred so far with dynamic input dims 1 and 2 (fold_shape.go)
+	shaped       int                   // nodes of g whose outputs are in shapes
 	// budget bounds the elements that constant folding may create in total
 	// (file size + 64Ki), so a small file cannot make the importer allocate
 	// much more than it holds (e.g. one big constant concatenated or
@@ -447,6 +449,9 @@ func (im *importer) node(idx int, p *pb.NodeProto) error {
 	if folded, err := im.foldConst(n, p); err != nil || folded {
 		return err
 	}
+	if op == "Shape" {
+		return im.shapeNode(n, p)
+	}
 	if op == "Constant" {
 		return im.constantNode(n, p)
 	}
@@ -457,7 +462,7 @@ func (im *importer) node(idx int, p *pb.NodeProto) error {
 	if err := imp(im, n, p); err != nil {
 		return err
 	}
-	if len(n.Outputs) > 1 {
+	if len(n.Outputs) > 1 && n.Op != graph.OpSplit {
 		return nodeErr(n, "has %d outputs; only one is supported", len(n.Outputs))
 	}
 	im.g.Nodes = append(im.g.Nodes, n)
