@@ -950,6 +950,9 @@ func (im *importer) resize(n *graph.Node, p *pb.NodeProto) error {
 		if scales == nil && sizes == nil {
 			return nodeErr(n, "has neither scales nor sizes")
 		}
+		if m, err := attrString(n, a, "mode", "nearest"); err != nil || m != "nearest" {
+			return orErr(err, nodeErr(n, "attribute mode=%q is not supported (only \"nearest\")", m))
+		}
 		ctm, err := attrString(n, a, "coordinate_transformation_mode", "half_pixel")
 		if err != nil {
 			return err

@@ -461,6 +461,9 @@ func FuzzRead(f *testing.F) {
 	}
 	f.Add(modelSpec{opset: 13, nodes: []*pb.NodeProto{node("c", "Conv", []string{"x", "w"}, []string{"y"}, aInts("pads", []int{1, 1, 1, 1}))}, inits: []*pb.TensorProto{convW()}}.bytes(f))
 	f.Add(modelSpec{opset: 9, nodes: []*pb.NodeProto{node("u", "Upsample", []string{"x", "s"}, []string{"y"})}, inits: []*pb.TensorProto{floatTensor("s", []int{4}, []float32{1, 1, 2, 2})}}.bytes(f))
+	for _, c := range layoutSpecs() { // the YOLO-head ops and shape folding
+		f.Add(c.spec.bytes(f))
+	}
 	var le [8]byte
 	binary.LittleEndian.PutUint64(le[:], 1)
 	f.Add(le[:])
