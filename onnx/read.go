@@ -4,7 +4,10 @@
 // Import accepts default-domain opsets 7 to 21 and rewrites every supported
 // spelling into the canonical forms of graph/spec_*.go: constant inputs become
 // attributes (Clip min/max, Reshape shape, Resize/Upsample scales or sizes,
-// Dropout ratio), MatMul with a constant 2-D weight becomes Gemm, Constant
+// Dropout ratio, Slice starts/ends/axes/steps, Split sizes, Pow exponent),
+// Shape and the shape arithmetic on it fold to constants against the
+// shapes inferred during import (fold_shape.go), MatMul with a constant
+// 2-D weight becomes Gemm, Constant
 // nodes become parameters, and a dynamic dimension (dim_param, missing or -1)
 // becomes -1. Initializers may be stored as raw_data or typed fields; FLOAT
 // and DOUBLE become float32 parameters, INT64/INT32 serve as shapes. External
@@ -22,7 +25,8 @@
 // use); they skip those comparisons only when node is absent. Fixtures are
 // in testdata/onnx (tiny nets, committed) plus torchvision resnet18,
 // mobilenet_v2 and vgg11_bn that testdata/onnx/gen.py exports into the user
-// cache directory when /usr/bin/python3 has torch.
+// cache directory when /usr/bin/python3 has torch, and the YOLOv5/YOLOv8-
+// style detectors testdata/onnx/yolo_heads.py exports (yolo_test.go).
 package onnx
 
 import (
