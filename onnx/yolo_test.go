@@ -95,7 +95,8 @@ func compareAll(t *testing.T, what string, g *graph.Graph, got, ref map[string]*
 // TestYOLOExportsAgainstORT imports YOLOv5- and YOLOv8-style detectors as
 // torch.onnx.export writes them by default (batch fixed at 1, shape
 // arithmetic, Split/Slice/Transpose/Softmax/Pow/Sub/Div in the heads),
-// compares every output with ONNX Runtime on the original file, exports
+// compares every output with ONNX Runtime on the original file (also after
+// engine.Optimize, the inference path), exports
 // slimgo's graph again (at opsets 13 and 17), compares ONNX Runtime on that
 // at a batch of 2 (the import freed the batch), and checks the gradients
 // of the whole graph by central differences.
@@ -127,6 +128,11 @@ func TestYOLOExportsAgainstORT(t *testing.T) {
 					t.Fatal(err)
 				}
 				compareAll(t, "import", g, runAll(t, g, x), ref)
+				o, err := engine.Optimize(g) // the inference path of train.Evaluate
+				if err != nil {
+					t.Fatal(err)
+				}
+				compareAll(t, "import, engine.Optimize", g, runAll(t, o, x), ref)
 				x2 := inputFor(g, 5)
 				for _, o := range []int{13, 17} {
 					p := writeModel(t, g, WriteOptions{Opset: o}, fmt.Sprintf("back%d.onnx", o))
