@@ -92,7 +92,15 @@ func compareAll(t *testing.T, what string, g *graph.Graph, got, ref map[string]*
 	}
 }
 
-// TestYOLOExportsAgainstORT imports YOLOv5- and YOLOv8-style detectors as
+// TestYOLOExports exports the YOLO fixtures once and runs yoloAgainstORT
+// and yoloBackward on them.
+func TestYOLOExports(t *testing.T) {
+	dir := exportYOLO(t)
+	t.Run("ort", func(t *testing.T) { yoloAgainstORT(t, dir) })
+	t.Run("backward", func(t *testing.T) { yoloBackward(t, dir) })
+}
+
+// yoloAgainstORT imports YOLOv5- and YOLOv8-style detectors as
 // torch.onnx.export writes them by default (batch fixed at 1, shape
 // arithmetic, Split/Slice/Transpose/Softmax/Pow/Sub/Div in the heads),
 // compares every output with ONNX Runtime on the original file (also after
@@ -100,8 +108,7 @@ func compareAll(t *testing.T, what string, g *graph.Graph, got, ref map[string]*
 // slimgo's graph again (at opsets 13 and 17), compares ONNX Runtime on that
 // at a batch of 2 (the import freed the batch), and checks the gradients
 // of the whole graph by central differences.
-func TestYOLOExportsAgainstORT(t *testing.T) {
-	dir := exportYOLO(t)
+func yoloAgainstORT(t *testing.T, dir string) {
 	needORT(t)
 	x, err := npy.ReadFile(filepath.Join(dir, "x.npy"))
 	if err != nil {
@@ -150,7 +157,7 @@ func TestYOLOExportsAgainstORT(t *testing.T) {
 	}
 }
 
-// TestYOLOBackward checks the gradients of the imported YOLOv5 and YOLOv8
+// yoloBackward checks the gradients of the imported YOLOv5 and YOLOv8
 // graphs (every parameter and the input, a seeded subset of elements) by
 // central differences through the whole graph, in training mode: the
 // backward pass fine-tuning runs. The loss projects every output on fixed
@@ -162,8 +169,7 @@ func TestYOLOExportsAgainstORT(t *testing.T) {
 // softmax, linear ops), so the wider step costs little truncation error.
 // Scaling one op's backward by 0.9 (Softmax's sum term, Pow's
 // derivative) makes this test fail.
-func TestYOLOBackward(t *testing.T) {
-	dir := exportYOLO(t)
+func yoloBackward(t *testing.T, dir string) {
 	x, err := npy.ReadFile(filepath.Join(dir, "x.npy"))
 	if err != nil {
 		t.Fatal(err)

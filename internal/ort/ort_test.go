@@ -152,7 +152,7 @@ func TestTime(t *testing.T) {
 }
 
 // TestRunAll: --all-outputs returns the outputs by name (the multi-output
-// case is onnx's TestYOLOExportsAgainstORT); the plain report is unchanged.
+// case is onnx's TestYOLOExports); the plain report is unchanged.
 func TestRunAll(t *testing.T) {
 	if !Available() {
 		t.Skip("node is not installed: ONNX Runtime checks skipped")
