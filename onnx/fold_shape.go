@@ -260,7 +260,17 @@ func foldArith(im *importer, n *graph.Node, attrs map[string]*pb.AttributeProto,
 			continue
 		}
 		x, y := af[ia], bf[ib]
-		v := map[string]float32{"Add": x + y, "Sub": x - y, "Mul": x * y, "Div": x / y}[n.Op]
+		var v float32
+		switch n.Op {
+		case "Add":
+			v = x + y
+		case "Sub":
+			v = x - y
+		case "Mul":
+			v = x * y
+		case "Div":
+			v = x / y
+		}
 		out.F = append(out.F, v)
 	}
 	if out.I == nil && out.F == nil {

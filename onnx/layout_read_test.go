@@ -149,3 +149,40 @@ func TestLayoutReadErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestFoldArith: arithmetic on constants alone is folded, with
+// broadcasting, in float (grid * stride) and in integers (truncating
+// division, as ONNX Runtime).
+func TestFoldArith(t *testing.T) {
+	spec := modelSpec{opset: 13, input: vinfo("x", 1, 2, 2, 3), nodes: []*pb.NodeProto{
+		node("m", "Mul", []string{"grid", "stride"}, []string{"gs"}),
+		node("d", "Div", []string{"gs", "four"}, []string{"g4"}),
+		node("a", "Add", []string{"x", "g4"}, []string{"y"})},
+		inits: []*pb.TensorProto{floatTensor("grid", []int{2, 1, 3}, []float32{0, 1, 2, 3, 4, 5}), floatTensor("stride", []int{2, 1}, []float32{8, 16}), floatTensor("four", []int{}, []float32{4})}}
+	g, err := Read(spec.bytes(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Nodes) != 1 || g.Nodes[0].Op != graph.OpAdd {
+		t.Fatalf("nodes %v", g.Nodes)
+	}
+	p := g.Params[g.Nodes[0].Inputs[1]]
+	want := []float32{0, 2, 4, 0, 4, 8, 6, 8, 10, 12, 16, 20} // [2,2,3]: grid[i] * stride[j] / 4
+	if p == nil || fmt.Sprint(p.Shape) != "[2 2 3]" || fmt.Sprint(p.Data) != fmt.Sprint(want) {
+		t.Fatalf("folded %v, want [2 2 3] %v", p, want)
+	}
+	i64 := func(name string, v ...int) *pb.TensorProto { return int64Tensor(name, []int{len(v)}, v) }
+	// [7, -7] / [2, 2] = [3, -3] truncated (floor would give -4), + [0, 2]
+	// = [3, -1]: x [1, 12] reshaped to [3, 4].
+	spec = modelSpec{opset: 13, input: vinfo("x", 1, 12), nodes: []*pb.NodeProto{
+		node("d", "Div", []string{"s", "k"}, []string{"q"}),
+		node("b", "Add", []string{"q", "c"}, []string{"r"}),
+		node("r", "Reshape", []string{"x", "r"}, []string{"y"})},
+		inits: []*pb.TensorProto{i64("s", 7, -7), i64("k", 2, 2), i64("c", 0, 2)}}
+	if g, err = Read(spec.bytes(t)); err != nil {
+		t.Fatal(err)
+	}
+	if s := g.Nodes[0].Attrs.Ints("shape", nil); fmt.Sprint(s) != "[3 -1]" || fmt.Sprint(g.Outputs[0].Shape) != "[3 4]" {
+		t.Fatalf("shape %v, output %v; want [3 -1] and [3 4]", s, g.Outputs[0].Shape)
+	}
+}
