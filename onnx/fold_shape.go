@@ -96,6 +96,16 @@ func (im *importer) nodeShape(m *graph.Node, shapes map[string][]int) ([][]int, 
 	return out, nil
 }
 
+// batchOnlyDynamic reports whether the graph has one input whose only
+// dynamic dimension is the first (the batch of a dynamic_axes export).
+func (im *importer) batchOnlyDynamic() bool {
+	if len(im.g.Inputs) != 1 {
+		return false
+	}
+	s := im.g.Inputs[0].Shape
+	return len(s) > 0 && s[0] < 0 && !slices.ContainsFunc(s[1:], func(d int) bool { return d < 0 })
+}
+
 // shapeNode folds Shape (start and end attributes from opset 15) into an
 // INT64 constant.
 func (im *importer) shapeNode(n *graph.Node, p *pb.NodeProto) error {
@@ -111,7 +121,14 @@ func (im *importer) shapeNode(n *graph.Node, p *pb.NodeProto) error {
 		return err
 	}
 	if slices.Contains(s, -1) {
-		return nodeErr(n, "the shape of %q is %v, with dynamic dimensions (-1); Shape is folded only for fixed input shapes (export with a fixed input size)", n.Inputs[0], s)
+		if !im.batchOnlyDynamic() {
+			return nodeErr(n, "the shape of %q is %v, with dynamic dimensions (-1); Shape is folded only for fixed input shapes, or a dynamic batch alone (export with a fixed input size)", n.Inputs[0], s)
+		}
+		// A dynamic batch alone: fold at batch 1 and fix the input's batch
+		// at 1; finish frees it again when the graph verifiably runs at
+		// batch 2 (freeBatch), as for a file that fixed it at 1.
+		s = im.shapes[0][n.Inputs[0]]
+		im.bakedBatch = true
 	}
 	r := len(s)
 	lo, err := attrInt(n, a, "start", 0)

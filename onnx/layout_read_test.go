@@ -71,6 +71,15 @@ func layoutSpecs() []struct {
 			node("sl", "Slice", []string{"x", "z1", "e", "one"}, []string{"y"})},
 			inits: []*pb.TensorProto{i64("one", 1), i64("two", 2), i64("z1", 0)}},
 			"Slice", graph.Attrs{"starts": []int{0}, "ends": []int{3}, "axes": []int{1}}},
+		// The same with a dynamic batch: folded at batch 1, freed again.
+		{"shape chain of a dynamic batch", modelSpec{opset: 13, nodes: []*pb.NodeProto{
+			node("sh", "Shape", []string{"x"}, []string{"s"}),
+			node("ga", "Gather", []string{"s", "zero"}, []string{"b"}, aInt("axis", 0)),
+			node("un", "Unsqueeze", []string{"b", "ax0"}, []string{"bu"}),
+			node("ca", "Concat", []string{"bu", "rest"}, []string{"shp"}, aInt("axis", 0)),
+			node("re", "Reshape", []string{"x", "shp"}, []string{"y"})},
+			inits: []*pb.TensorProto{int64Tensor("zero", []int{}, []int{0}), i64("ax0", 0), i64("rest", 4, -1)}},
+			"Reshape", graph.Attrs{"shape": []int{0, 4, -1}}},
 		{"constant of shape into add", modelSpec{opset: 13, input: vinfo("x", 1, 2), nodes: []*pb.NodeProto{
 			node("sh", "Shape", []string{"x"}, []string{"s"}),
 			node("co", "ConstantOfShape", []string{"s"}, []string{"c"}, &pb.AttributeProto{Name: ptr("value"), Type: pb.AttributeProto_TENSOR.Enum(), T: floatTensor("", []int{1}, []float32{0.5})}),
@@ -114,9 +123,9 @@ func TestLayoutReadErrors(t *testing.T) {
 			`node "p" (Pow): exponent "x" is not a constant`},
 		{"pow by a tensor", modelSpec{opset: 13, nodes: []*pb.NodeProto{node("p", "Pow", []string{"x", "e"}, []string{"y"})}, inits: []*pb.TensorProto{floatTensor("e", []int{2}, []float32{1, 2})}},
 			`node "p" (Pow): exponent has 2 values`},
-		{"shape of a dynamic batch", modelSpec{opset: 13, nodes: []*pb.NodeProto{
+		{"shape of a dynamic height", modelSpec{opset: 13, input: vinfo("x", 1, 2, "H", 4), nodes: []*pb.NodeProto{
 			node("sh", "Shape", []string{"x"}, []string{"s"}), node("r", "Reshape", []string{"x", "s"}, []string{"y"})}},
-			`node "sh" (Shape): the shape of "x" is [-1 2 4 4], with dynamic dimensions`},
+			`node "sh" (Shape): the shape of "x" is [1 2 -1 4], with dynamic dimensions`},
 		{"gather of data", modelSpec{opset: 13, nodes: []*pb.NodeProto{node("g", "Gather", []string{"x", "i"}, []string{"y"})}, inits: []*pb.TensorProto{i64("i", 0)}},
 			`node "g" (Gather): op type "Gather" is not supported`},
 		{"slice by data", modelSpec{opset: 13, nodes: []*pb.NodeProto{node("s", "Slice", []string{"x", "x", "e"}, []string{"y"})}, inits: []*pb.TensorProto{i64("e", 1)}},
@@ -133,6 +142,17 @@ func TestLayoutReadErrors(t *testing.T) {
 			`node "t" (Transpose): perm [0 1 1 2] is not a permutation`},
 		{"constant of shape too big", modelSpec{opset: 13, nodes: []*pb.NodeProto{node("c", "ConstantOfShape", []string{"s"}, []string{"k"}), node("a", "Add", []string{"x", "k"}, []string{"y"})}, inits: []*pb.TensorProto{i64("s", 1<<20, 1<<20)}},
 			`node "c" (ConstantOfShape): shape [1048576 1048576] exceeds`},
+		// x.view(bs * 2, -1) with a dynamic batch: folded at batch 1 it
+		// would run at batch 2 with the wrong shape.
+		{"batch mixed into a dimension", modelSpec{opset: 13, nodes: []*pb.NodeProto{
+			node("sh", "Shape", []string{"x"}, []string{"s"}),
+			node("ga", "Gather", []string{"s", "zero"}, []string{"b"}, aInt("axis", 0)),
+			node("ml", "Mul", []string{"b", "two"}, []string{"b2"}),
+			node("un", "Unsqueeze", []string{"b2", "ax0"}, []string{"bu"}),
+			node("ca", "Concat", []string{"bu", "rest"}, []string{"shp"}, aInt("axis", 0)),
+			node("re", "Reshape", []string{"x", "shp"}, []string{"y"})},
+			inits: []*pb.TensorProto{int64Tensor("zero", []int{}, []int{0}), int64Tensor("two", []int{}, []int{2}), i64("ax0", 0), i64("rest", -1)}},
+			`value "y" has shape [2 32] at batch 2 when its shape arithmetic is folded at batch 1, [4 16] when folded at batch 2`},
 		{"integer division by zero", modelSpec{opset: 13, input: vinfo("x", 1, 2, 4, 4), nodes: []*pb.NodeProto{
 			node("sh", "Shape", []string{"x"}, []string{"s"}), node("d", "Div", []string{"s", "z"}, []string{"q"}), node("r", "Reshape", []string{"x", "q"}, []string{"y"})}, inits: []*pb.TensorProto{i64("z", 0)}},
 			`node "d" (Div): integer division by zero`},

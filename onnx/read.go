@@ -32,6 +32,7 @@ package onnx
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"slices"
@@ -96,6 +97,7 @@ type importer struct {
 	transposeOf  map[string]string     // constant = 2-D transpose of another constant
 	shapes       [2]map[string][]int   // value shapes inferred so far with dynamic input dims 1 and 2 (fold_shape.go)
 	shaped       int                   // nodes of g whose outputs are in shapes
+	bakedBatch   bool                  // a Shape was folded at batch 1 of a dynamic-batch input
 	// budget bounds the elements that constant folding may create in total
 	// (file size + 64Ki), so a small file cannot make the importer allocate
 	// much more than it holds (e.g. one big constant concatenated or
@@ -112,10 +114,49 @@ func (im *importer) spend(n *graph.Node, elems int) error {
 	return nil
 }
 
+// importModel imports m. A file with a dynamic batch whose shape
+// arithmetic was folded at batch 1 is imported a second time with the
+// batch fixed at 2, and kept only when every value's shape agrees with the
+// first import's at batch 2 (so no folded constant mixed the batch into
+// another dimension); otherwise it is an error.
 func importModel(m *pb.ModelProto, size int64) (*graph.Graph, error) {
+	g, baked, err := importOnce(m, size, 0)
+	if err != nil || !baked {
+		return g, err
+	}
+	g2, _, err := importOnce(m, size, 2)
+	if err != nil {
+		return nil, fmt.Errorf("at batch 2: %w", err)
+	}
+	in := map[string][]int{g.Inputs[0].Name: g2.Inputs[0].Shape}
+	s1, err1 := g.InferShapes(in)
+	s2, err2 := g2.InferShapes(nil)
+	if err1 != nil {
+		return nil, fmt.Errorf("with its shape arithmetic folded at batch 1, the graph does not run at batch 2 (%v): it mixes the dynamic batch into other dimensions; export it with a fixed batch", err1)
+	}
+	if err2 != nil {
+		return nil, fmt.Errorf("at batch 2: %w", err2)
+	}
+	for _, k := range slices.Sorted(maps.Keys(s2)) {
+		if a, ok := s1[k]; ok && !slices.Equal(a, s2[k]) {
+			return nil, fmt.Errorf("value %q has shape %v at batch 2 when its shape arithmetic is folded at batch 1, %v when folded at batch 2: the graph mixes the dynamic batch into other dimensions; export it with a fixed batch", k, a, s2[k])
+		}
+	}
+	return g, nil
+}
+
+// importOnce imports m; batch > 0 fixes a dynamic first input dimension
+// at that size. It also reports whether a Shape was folded at batch 1 of a
+// dynamic batch.
+func importOnce(m *pb.ModelProto, size int64, batch int) (*graph.Graph, bool, error) {
+	g, im, err := importGraph(m, size, batch)
+	return g, im != nil && im.bakedBatch, err
+}
+
+func importGraph(m *pb.ModelProto, size int64, batch int) (*graph.Graph, *importer, error) {
 	gp := m.GetGraph()
 	if gp == nil {
-		return nil, errors.New("model has no graph")
+		return nil, nil, errors.New("model has no graph")
 	}
 	im := &importer{
 		opset:        -1,
@@ -129,7 +170,7 @@ func importModel(m *pb.ModelProto, size int64) (*graph.Graph, error) {
 		budget:       size + 1<<16,
 	}
 	if err := im.setOpset(m); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	name := gp.GetName()
 	if name == "" {
@@ -141,7 +182,10 @@ func importModel(m *pb.ModelProto, size int64) (*graph.Graph, error) {
 		g.Meta[p.GetKey()] = p.GetValue()
 	}
 	if err := im.readInputs(gp); err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if len(g.Inputs) > 0 && len(g.Inputs[0].Shape) > 0 && g.Inputs[0].Shape[0] < 0 && batch > 0 {
+		g.Inputs[0].Shape[0] = batch
 	}
 	for _, n := range gp.GetNode() {
 		im.used[n.GetName()] = true
@@ -151,17 +195,18 @@ func importModel(m *pb.ModelProto, size int64) (*graph.Graph, error) {
 	}
 	for i, n := range gp.GetNode() {
 		if err := im.node(i, n); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	im.fuseMatMulAdd(gp)
 	if err := im.checkDropped(gp); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := im.readOutputs(gp); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return im.finish()
+	g, err := im.finish()
+	return g, im, err
 }
 
 // setOpset reads the default-domain opset and checks it is supported.
@@ -267,6 +312,9 @@ func (im *importer) readOutputs(gp *pb.GraphProto) error {
 // outputs' shapes (batch dynamic when the input's is).
 func (im *importer) finish() (*graph.Graph, error) {
 	g := im.g
+	if im.bakedBatch {
+		g.Inputs[0].Shape[0] = 1 // folded at batch 1: freeBatch frees it if it can
+	}
 	g.RemoveUnused()
 	if err := g.Sort(); err != nil {
 		return nil, err
@@ -276,6 +324,9 @@ func (im *importer) finish() (*graph.Graph, error) {
 	}
 	if err := freeBatch(g); err != nil {
 		return nil, err
+	}
+	if im.bakedBatch {
+		delete(g.Meta, MetaFileBatch) // the file's batch was dynamic, not 1
 	}
 	shapes, err := g.InferShapes(nil)
 	if err != nil {

@@ -92,12 +92,37 @@ func compareAll(t *testing.T, what string, g *graph.Graph, got, ref map[string]*
 	}
 }
 
-// TestYOLOExports exports the YOLO fixtures once and runs yoloAgainstORT
-// and yoloBackward on them.
+// TestYOLOExports exports the YOLO fixtures once and runs yoloAgainstORT,
+// yoloDynamic and yoloBackward on them.
 func TestYOLOExports(t *testing.T) {
 	dir := exportYOLO(t)
 	t.Run("ort", func(t *testing.T) { yoloAgainstORT(t, dir) })
+	t.Run("dynamic", func(t *testing.T) { yoloDynamic(t, dir) })
 	t.Run("backward", func(t *testing.T) { yoloBackward(t, dir) })
+}
+
+// yoloDynamic imports the exports with a dynamic batch (dynamic_axes: the
+// shape arithmetic reads the batch), which fold at batch 1 and are freed
+// again, and compares every output with ONNX Runtime on the original file
+// at a batch of 2.
+func yoloDynamic(t *testing.T, dir string) {
+	needORT(t)
+	for _, model := range []string{"yolov5", "yolov8"} {
+		path := filepath.Join(dir, model+"_dyn.onnx")
+		g, err := ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.Inputs[0].Shape[0] != -1 || g.Meta[MetaFileBatch] != "" {
+			t.Errorf("%s: input %v, file_batch %q: want the file's dynamic batch and no file_batch", model, g.Inputs[0], g.Meta[MetaFileBatch])
+		}
+		x2 := inputFor(g, 9)
+		ref, err := ort.RunAll(path, x2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		compareAll(t, model+" dynamic batch, batch 2", g, runAll(t, g, x2), ref)
+	}
 }
 
 // yoloAgainstORT imports YOLOv5- and YOLOv8-style detectors as

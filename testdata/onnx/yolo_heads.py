@@ -4,7 +4,9 @@
 usage: python3 yolo_heads.py OUTDIR OPSET [OPSET ...]
 
 Writes OUTDIR/yolov5_<opset>.onnx and OUTDIR/yolov8_<opset>.onnx, plus
-OUTDIR/x.npy (the 1 x 3 x 64 x 64 input the test feeds). The models are
+OUTDIR/x.npy (the 1 x 3 x 64 x 64 input the test feeds), and at the last
+opset given also OUTDIR/yolov5_dyn.onnx and OUTDIR/yolov8_dyn.onnx,
+exported with a dynamic batch (dynamic_axes, as ultralytics' dynamic=True). The models are
 written from the YOLOv5 (v6+, split-based decode) and YOLOv8 heads as
 ultralytics writes them, scaled down; weights are seeded random, BN
 statistics randomised so folding is not an identity.
@@ -194,6 +196,12 @@ def main():
                               output_names=["pred", "raw8", "raw16"])
             torch.onnx.export(v8, x, f"{out}/yolov8_{opset}.onnx", opset_version=opset,
                               output_names=["pred", "box"])
+    dyn = {"images": {0: "batch"}}
+    with torch.no_grad():
+        torch.onnx.export(v5, x, f"{out}/yolov5_dyn.onnx", opset_version=opsets[-1], input_names=["images"],
+                          output_names=["pred", "raw8", "raw16"], dynamic_axes=dyn)
+        torch.onnx.export(v8, x, f"{out}/yolov8_dyn.onnx", opset_version=opsets[-1], input_names=["images"],
+                          output_names=["pred", "box"], dynamic_axes=dyn)
 
 
 if __name__ == "__main__":
