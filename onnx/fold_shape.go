@@ -6,8 +6,10 @@ package onnx
 // by default with batch 1), then Gather, Slice, Unsqueeze, Concat, Cast,
 // ConstantOfShape and integer Add/Sub/Mul/Div on the result. Those become
 // constants at import, so Reshape, Slice, Split and Resize get the
-// constant inputs their import hooks need; a graph whose shapes depend on a
-// dynamic dimension is an error naming the Shape node.
+// constant inputs their import hooks need. With a dynamic batch alone the
+// chains fold at batch 1 and importModel checks the result against a
+// second import at batch 2; a Shape reading any other dynamic dimension
+// is an error naming the node.
 
 import (
 	"slices"
