@@ -1,8 +1,11 @@
 package onnx
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -25,32 +28,64 @@ var yoloOpsets = []int{11, 13, 14, 17}
 // output: both compute in float32, in different orders.
 const yoloTol = 1e-5
 
-// exportYOLO runs testdata/onnx/yolo_heads.py (PyTorch) from a temporary
-// directory and returns it; it skips without python3 and torch, and with
-// -short.
+// exportYOLO returns the directory of the YOLO fixtures: the exports of
+// testdata/onnx/yolo_heads.py (PyTorch, run with /usr/bin/python3 from a
+// temporary directory) at yoloOpsets, kept in the user cache directory
+// keyed by the script's hash (the torchvision fixtures' scheme), so only
+// the first run pays for PyTorch. It skips without python3 and torch, and
+// with -short.
 func exportYOLO(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("exports with PyTorch; skipped with -short")
 	}
-	dir := t.TempDir()
-	chk := exec.Command(python, "-c", "import torch, numpy")
-	chk.Dir = dir
-	if chk.Run() != nil {
-		t.Skip(python + " with torch is not installed")
-	}
 	script, err := filepath.Abs(filepath.Join("..", "testdata", "onnx", "yolo_heads.py"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := []string{python, script, dir}
+	src, err := os.ReadFile(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{python, script}
 	for _, o := range yoloOpsets {
 		args = append(args, fmt.Sprint(o))
 	}
-	cmd := exec.Command("nice", args...)
-	cmd.Dir = dir
+	sum := sha256.Sum256(append(src, fmt.Sprint(yoloOpsets)...))
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	dir := filepath.Join(base, "slimgo", "onnx-yolo", hex.EncodeToString(sum[:8]))
+	if _, err := os.Stat(filepath.Join(dir, "done")); err == nil {
+		return dir
+	}
+	work := t.TempDir()
+	chk := exec.Command(python, "-c", "import torch, numpy")
+	chk.Dir = work
+	if chk.Run() != nil {
+		t.Skip(python + " with torch is not installed")
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), "export-") // a test process of its own
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+	cmd := exec.Command("nice", append(args[:2:2], append([]string{tmp}, args[2:]...)...)...)
+	cmd.Dir = work
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("yolo_heads.py: %v\n%s", err, out)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "done"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if _, err2 := os.Stat(filepath.Join(dir, "done")); err2 != nil {
+			t.Fatal(err) // not another process that got there first
+		}
 	}
 	return dir
 }
