@@ -29,6 +29,14 @@ const (
 	OpResize      = "Resize"
 	OpDropout     = "Dropout"
 	OpIdentity    = "Identity"
+	OpExp         = "Exp"
+	OpPow         = "Pow"
+	OpSub         = "Sub"
+	OpDiv         = "Div"
+	OpTranspose   = "Transpose"
+	OpSlice       = "Slice"
+	OpSplit       = "Split"
+	OpSoftmax     = "Softmax"
 )
 
 // ConvGeom is the resolved geometry of a Conv or pooling node.

@@ -10,6 +10,9 @@ import "math"
 //	HardSigmoid  alpha=0.2, beta=0.5: max(0, min(1, alpha*x + beta))
 //	HardSwish    x * max(0, min(1, x/6 + 1/2)) (= x * relu6(x+3)/6)
 //	Dropout      ratio=0.5 (identity at inference)
+//	Exp          e^x
+//	Pow          exponent=2 (a float attribute; ONNX's second input, which
+//	             must be a constant scalar on import)
 func init() {
 	unary := func(name string, onnx []string, attrs ...AttrSpec) {
 		register(&OpSpec{Name: name, Attrs: attrs, Shape: sameShape, Coupling: CouplePass, ONNX: onnx})
@@ -23,4 +26,6 @@ func init() {
 	unary(OpHardSigmoid, []string{"HardSigmoid"}, AttrSpec{"alpha", float32(0.2)}, AttrSpec{"beta", float32(0.5)})
 	unary(OpHardSwish, []string{"HardSwish"})
 	unary(OpDropout, []string{"Dropout"}, AttrSpec{"ratio", float32(0.5)})
+	unary(OpExp, []string{"Exp"})
+	unary(OpPow, []string{"Pow"}, AttrSpec{"exponent", float32(2)})
 }

@@ -1,8 +1,9 @@
 package graph
 
-// Add, Mul: A, B -> Y with NumPy (multidirectional) broadcasting.
+// Add, Mul, Sub (A - B), Div (A / B): A, B -> Y with NumPy
+// (multidirectional) broadcasting.
 func init() {
-	for _, op := range []string{OpAdd, OpMul} {
+	for _, op := range []string{OpAdd, OpMul, OpSub, OpDiv} {
 		register(&OpSpec{Name: op, Shape: broadcastShape, Coupling: CoupleElementwise, ONNX: []string{op}})
 	}
 }

@@ -9,7 +9,7 @@ import (
 func TestSpecs(t *testing.T) {
 	ops := []string{OpConv, OpBN, OpRelu, OpLeakyRelu, OpClip, OpSigmoid, OpSilu, OpHardSigmoid, OpHardSwish,
 		OpAdd, OpMul, OpConcat, OpMaxPool, OpAveragePool, OpGlobalAvg, OpFlatten, OpReshape, OpGemm, OpResize,
-		OpDropout, OpIdentity}
+		OpDropout, OpIdentity, OpExp, OpPow, OpSub, OpDiv, OpTranspose, OpSlice, OpSplit, OpSoftmax}
 	slices.Sort(ops)
 	if got := Specs(); !slices.Equal(got, ops) {
 		t.Fatalf("Specs() = %v, want %v", got, ops)

@@ -10,7 +10,9 @@ import (
 
 // foldConst evaluates a node whose inputs are all constants when its op is
 // one exporters use to build constants (Concat of scale pieces, Transpose of
-// a weight, Cast, Unsqueeze, Squeeze, Reshape, Identity), storing the result
+// a weight, Cast, Unsqueeze, Squeeze, Reshape, Identity; the shape
+// arithmetic of fold_shape.go: Slice, Add/Sub/Mul/Div, ConstantOfShape),
+// storing the result
 // as a constant instead of emitting a node. It reports whether it did.
 func (im *importer) foldConst(n *graph.Node, p *pb.NodeProto) (bool, error) {
 	var in []*constant
@@ -58,6 +60,8 @@ func init() {
 	folders = map[string]folder{
 		"Identity": foldIdentity, "Cast": foldCast, "Concat": foldConcat, "Transpose": foldTranspose,
 		"Gather": foldGather, "Unsqueeze": foldSqueeze, "Squeeze": foldSqueeze, "Reshape": foldReshape,
+		"Slice": foldSlice, "Add": foldArith, "Sub": foldArith, "Mul": foldArith, "Div": foldArith,
+		"ConstantOfShape": foldConstantOfShape,
 	}
 }
 

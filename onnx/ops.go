@@ -48,6 +48,14 @@ func init() {
 		"Resize":             (*importer).resize,
 		"Upsample":           (*importer).resize,
 		"Dropout":            (*importer).dropout,
+		"Exp":                importUnary,
+		"Sub":                importArith,
+		"Div":                importArith,
+		"Pow":                (*importer).pow,
+		"Transpose":          importTranspose,
+		"Slice":              (*importer).slice,
+		"Split":              (*importer).split,
+		"Softmax":            (*importer).softmax,
 	}
 	exporters = map[string]exportFunc{
 		graph.OpConv:        (*exporter).conv,
@@ -71,6 +79,14 @@ func init() {
 		graph.OpGemm:        exportGemm,
 		graph.OpResize:      (*exporter).resize,
 		graph.OpDropout:     (*exporter).dropout,
+		graph.OpExp:         exportPlain,
+		graph.OpSub:         exportPlain,
+		graph.OpDiv:         exportPlain,
+		graph.OpPow:         (*exporter).pow,
+		graph.OpTranspose:   exportTranspose,
+		graph.OpSlice:       (*exporter).slice,
+		graph.OpSplit:       (*exporter).split,
+		graph.OpSoftmax:     (*exporter).softmax,
 	}
 }
 

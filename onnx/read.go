@@ -4,7 +4,10 @@
 // Import accepts default-domain opsets 7 to 21 and rewrites every supported
 // spelling into the canonical forms of graph/spec_*.go: constant inputs become
 // attributes (Clip min/max, Reshape shape, Resize/Upsample scales or sizes,
-// Dropout ratio), MatMul with a constant 2-D weight becomes Gemm, Constant
+// Dropout ratio, Slice starts/ends/axes/steps, Split sizes, Pow exponent),
+// Shape and the shape arithmetic on it fold to constants against the
+// shapes inferred during import (fold_shape.go), MatMul with a constant
+// 2-D weight becomes Gemm, Constant
 // nodes become parameters, and a dynamic dimension (dim_param, missing or -1)
 // becomes -1. Initializers may be stored as raw_data or typed fields; FLOAT
 // and DOUBLE become float32 parameters, INT64/INT32 serve as shapes. External
@@ -22,12 +25,14 @@
 // use); they skip those comparisons only when node is absent. Fixtures are
 // in testdata/onnx (tiny nets, committed) plus torchvision resnet18,
 // mobilenet_v2 and vgg11_bn that testdata/onnx/gen.py exports into the user
-// cache directory when /usr/bin/python3 has torch.
+// cache directory when /usr/bin/python3 has torch, and the YOLOv5/YOLOv8-
+// style detectors testdata/onnx/yolo_heads.py exports (yolo_test.go).
 package onnx
 
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"slices"
@@ -90,6 +95,9 @@ type importer struct {
 	nodeNames    map[string]bool       // node names assigned so far
 	dropped      map[string]string     // optional outputs dropped on import -> node name
 	transposeOf  map[string]string     // constant = 2-D transpose of another constant
+	shapes       [2]map[string][]int   // value shapes inferred so far with dynamic input dims 1 and 2 (fold_shape.go)
+	shaped       int                   // nodes of g whose outputs are in shapes
+	bakedBatch   bool                  // a Shape was folded at batch 1 of a dynamic-batch input
 	// budget bounds the elements that constant folding may create in total
 	// (file size + 64Ki), so a small file cannot make the importer allocate
 	// much more than it holds (e.g. one big constant concatenated or
@@ -106,10 +114,49 @@ func (im *importer) spend(n *graph.Node, elems int) error {
 	return nil
 }
 
+// importModel imports m. A file with a dynamic batch whose shape
+// arithmetic was folded at batch 1 is imported a second time with the
+// batch fixed at 2, and kept only when every value's shape agrees with the
+// first import's at batch 2 (so no folded constant mixed the batch into
+// another dimension); otherwise it is an error.
 func importModel(m *pb.ModelProto, size int64) (*graph.Graph, error) {
+	g, baked, err := importOnce(m, size, 0)
+	if err != nil || !baked {
+		return g, err
+	}
+	g2, _, err := importOnce(m, size, 2)
+	if err != nil {
+		return nil, fmt.Errorf("at batch 2: %w", err)
+	}
+	in := map[string][]int{g.Inputs[0].Name: g2.Inputs[0].Shape}
+	s1, err1 := g.InferShapes(in)
+	s2, err2 := g2.InferShapes(nil)
+	if err1 != nil {
+		return nil, fmt.Errorf("with its shape arithmetic folded at batch 1, the graph does not run at batch 2 (%v): it mixes the dynamic batch into other dimensions; export it with a fixed batch", err1)
+	}
+	if err2 != nil {
+		return nil, fmt.Errorf("at batch 2: %w", err2)
+	}
+	for _, k := range slices.Sorted(maps.Keys(s2)) {
+		if a, ok := s1[k]; ok && !slices.Equal(a, s2[k]) {
+			return nil, fmt.Errorf("value %q has shape %v at batch 2 when its shape arithmetic is folded at batch 1, %v when folded at batch 2: the graph mixes the dynamic batch into other dimensions; export it with a fixed batch", k, a, s2[k])
+		}
+	}
+	return g, nil
+}
+
+// importOnce imports m; batch > 0 fixes a dynamic first input dimension
+// at that size. It also reports whether a Shape was folded at batch 1 of a
+// dynamic batch.
+func importOnce(m *pb.ModelProto, size int64, batch int) (*graph.Graph, bool, error) {
+	g, im, err := importGraph(m, size, batch)
+	return g, im != nil && im.bakedBatch, err
+}
+
+func importGraph(m *pb.ModelProto, size int64, batch int) (*graph.Graph, *importer, error) {
 	gp := m.GetGraph()
 	if gp == nil {
-		return nil, errors.New("model has no graph")
+		return nil, nil, errors.New("model has no graph")
 	}
 	im := &importer{
 		opset:        -1,
@@ -123,7 +170,7 @@ func importModel(m *pb.ModelProto, size int64) (*graph.Graph, error) {
 		budget:       size + 1<<16,
 	}
 	if err := im.setOpset(m); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	name := gp.GetName()
 	if name == "" {
@@ -135,7 +182,10 @@ func importModel(m *pb.ModelProto, size int64) (*graph.Graph, error) {
 		g.Meta[p.GetKey()] = p.GetValue()
 	}
 	if err := im.readInputs(gp); err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if len(g.Inputs) > 0 && len(g.Inputs[0].Shape) > 0 && g.Inputs[0].Shape[0] < 0 && batch > 0 {
+		g.Inputs[0].Shape[0] = batch
 	}
 	for _, n := range gp.GetNode() {
 		im.used[n.GetName()] = true
@@ -145,17 +195,18 @@ func importModel(m *pb.ModelProto, size int64) (*graph.Graph, error) {
 	}
 	for i, n := range gp.GetNode() {
 		if err := im.node(i, n); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	im.fuseMatMulAdd(gp)
 	if err := im.checkDropped(gp); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := im.readOutputs(gp); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return im.finish()
+	g, err := im.finish()
+	return g, im, err
 }
 
 // setOpset reads the default-domain opset and checks it is supported.
@@ -261,6 +312,9 @@ func (im *importer) readOutputs(gp *pb.GraphProto) error {
 // outputs' shapes (batch dynamic when the input's is).
 func (im *importer) finish() (*graph.Graph, error) {
 	g := im.g
+	if im.bakedBatch {
+		g.Inputs[0].Shape[0] = 1 // folded at batch 1: freeBatch frees it if it can
+	}
 	g.RemoveUnused()
 	if err := g.Sort(); err != nil {
 		return nil, err
@@ -270,6 +324,9 @@ func (im *importer) finish() (*graph.Graph, error) {
 	}
 	if err := freeBatch(g); err != nil {
 		return nil, err
+	}
+	if im.bakedBatch {
+		delete(g.Meta, MetaFileBatch) // the file's batch was dynamic, not 1
 	}
 	shapes, err := g.InferShapes(nil)
 	if err != nil {
@@ -447,6 +504,9 @@ func (im *importer) node(idx int, p *pb.NodeProto) error {
 	if folded, err := im.foldConst(n, p); err != nil || folded {
 		return err
 	}
+	if op == "Shape" {
+		return im.shapeNode(n, p)
+	}
 	if op == "Constant" {
 		return im.constantNode(n, p)
 	}
@@ -457,7 +517,7 @@ func (im *importer) node(idx int, p *pb.NodeProto) error {
 	if err := imp(im, n, p); err != nil {
 		return err
 	}
-	if len(n.Outputs) > 1 {
+	if len(n.Outputs) > 1 && n.Op != graph.OpSplit {
 		return nodeErr(n, "has %d outputs; only one is supported", len(n.Outputs))
 	}
 	im.g.Nodes = append(im.g.Nodes, n)
@@ -944,6 +1004,9 @@ func (im *importer) resize(n *graph.Node, p *pb.NodeProto) error {
 		}
 		if scales == nil && sizes == nil {
 			return nodeErr(n, "has neither scales nor sizes")
+		}
+		if m, err := attrString(n, a, "mode", "nearest"); err != nil || m != "nearest" {
+			return orErr(err, nodeErr(n, "attribute mode=%q is not supported (only \"nearest\")", m))
 		}
 		ctm, err := attrString(n, a, "coordinate_transformation_mode", "half_pixel")
 		if err != nil {

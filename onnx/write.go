@@ -76,10 +76,11 @@ func Marshal(g *graph.Graph, opt WriteOptions) ([]byte, error) {
 }
 
 type exporter struct {
-	opset int
-	g     *graph.Graph
-	gp    *pb.GraphProto
-	used  map[string]bool
+	opset  int
+	g      *graph.Graph
+	shapes map[string][]int // every value's shape (batch 1 where dynamic)
+	gp     *pb.GraphProto
+	used   map[string]bool
 }
 
 func exportModel(g *graph.Graph, opt WriteOptions) (*pb.ModelProto, error) {
@@ -111,7 +112,8 @@ func exportModel(g *graph.Graph, opt WriteOptions) (*pb.ModelProto, error) {
 			return nil, err
 		}
 	}
-	if _, err := g.InferShapes(nil); err != nil {
+	shapes, err := g.InferShapes(nil)
+	if err != nil {
 		return nil, err
 	}
 	order, err := g.Topo()
@@ -122,7 +124,7 @@ func exportModel(g *graph.Graph, opt WriteOptions) (*pb.ModelProto, error) {
 	if name == "" {
 		name = "model"
 	}
-	e := &exporter{opset: opset, g: g, gp: &pb.GraphProto{Name: &name}, used: map[string]bool{}}
+	e := &exporter{opset: opset, g: g, shapes: shapes, gp: &pb.GraphProto{Name: &name}, used: map[string]bool{}}
 	for _, n := range g.Nodes {
 		e.used[n.Name] = true
 		for _, o := range n.Outputs {

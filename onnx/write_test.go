@@ -119,7 +119,7 @@ func TestExportErrors(t *testing.T) {
 		edit func(g *graph.Graph)
 		want string
 	}{
-		{"unknown op", func(g *graph.Graph) { g.Nodes[0].Op = "Softmax" }, `node "r" (Softmax)`},
+		{"unknown op", func(g *graph.Graph) { g.Nodes[0].Op = "Einsum" }, `node "r" (Einsum)`},
 		{"unknown attribute", func(g *graph.Graph) { g.Nodes[0].Attrs = graph.Attrs{"alpha": float32(1)} }, `node "r" (Relu): attribute alpha cannot be exported`},
 		{"bad resize mode", func(g *graph.Graph) {
 			g.Nodes[0].Op = graph.OpResize

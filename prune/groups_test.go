@@ -104,7 +104,7 @@ func TestGroupsBarriersAndErrors(t *testing.T) {
 	t.Run("unknown op names the node", func(t *testing.T) {
 		b := newBuilder("odd", 3, 4, 4, 1)
 		x := b.cba("c", "input", 4, 3, 1, graph.OpRelu)
-		y := b.node("weird", "Softmax", nil, x)
+		y := b.node("weird", "Einsum", nil, x)
 		b.g.Outputs = []graph.Value{{Name: y, Shape: []int{-1, 4, 4, 4}}}
 		_, err := Groups(b.g)
 		if err == nil || !strings.Contains(err.Error(), `"weird"`) {

@@ -98,6 +98,15 @@ type Result struct {
 	MedianMs float64 `json:"median_ms,omitempty"`
 	Runs     int     `json:"runs,omitempty"`
 	Threads  int     `json:"threads,omitempty"`
+	// Outputs lists every model output with --all-outputs (RunAll).
+	Outputs []OutputFile `json:"outputs,omitempty"`
+}
+
+// OutputFile is one model output written by run.js --all-outputs.
+type OutputFile struct {
+	Name  string `json:"name"`
+	Shape []int  `json:"shape"`
+	File  string `json:"file"`
 }
 
 // Installed reports, without installing anything, whether node and the
@@ -215,6 +224,34 @@ func Run(model, in string) (*tensor.Tensor, error) {
 		return nil, err
 	}
 	return npy.ReadFile(out)
+}
+
+// RunAll runs model on x (fed to its first input) and returns every output
+// by name.
+func RunAll(model string, x *tensor.Tensor) (map[string]*tensor.Tensor, error) {
+	dir, err := os.MkdirTemp("", "slimgo-ort")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	in := filepath.Join(dir, "in.npy")
+	if err := npy.WriteFile(in, x); err != nil {
+		return nil, err
+	}
+	r, err := runHarness(model, in, filepath.Join(dir, "out.npy"), "--all-outputs")
+	if err != nil {
+		return nil, err
+	}
+	if len(r.Outputs) == 0 {
+		return nil, fmt.Errorf("ort: %s: the harness listed no outputs (is tools/ort/run.js older than --all-outputs?)", model)
+	}
+	outs := map[string]*tensor.Tensor{}
+	for _, o := range r.Outputs {
+		if outs[o.Name], err = npy.ReadFile(o.File); err != nil {
+			return nil, err
+		}
+	}
+	return outs, nil
 }
 
 // RunTensor runs model on x (written to a temporary .npy) and returns the

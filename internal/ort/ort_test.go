@@ -150,3 +150,22 @@ func TestTime(t *testing.T) {
 		t.Fatalf("plain mode report %+v, want only ms", p)
 	}
 }
+
+// TestRunAll: --all-outputs returns the outputs by name (the multi-output
+// case is onnx's TestYOLOExports); the plain report is unchanged.
+func TestRunAll(t *testing.T) {
+	if !Available() {
+		t.Skip("node is not installed: ONNX Runtime checks skipped")
+	}
+	model := filepath.Join(t.TempDir(), "relu.onnx")
+	if err := os.WriteFile(model, reluModel(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	outs, err := RunAll(model, tensor.From([]float32{1, -2, 3}, 1, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if y := outs["y"]; len(outs) != 1 || y == nil || y.Data[0] != 1 || y.Data[1] != 0 || y.Data[2] != 3 {
+		t.Fatalf("outputs %v", outs)
+	}
+}
