@@ -98,6 +98,9 @@ type Result struct {
 	MedianMs float64 `json:"median_ms,omitempty"`
 	Runs     int     `json:"runs,omitempty"`
 	Threads  int     `json:"threads,omitempty"`
+	// With RunAll (run.js --all-outputs): every output's name and shape.
+	Outputs []string `json:"outputs,omitempty"`
+	Shapes  [][]int  `json:"shapes,omitempty"`
 }
 
 // Installed reports, without installing anything, whether node and the
@@ -230,4 +233,33 @@ func RunTensor(model string, x *tensor.Tensor) (*tensor.Tensor, error) {
 		return nil, err
 	}
 	return Run(model, in)
+}
+
+// RunAll runs model on x (fed to its first input) and returns every output
+// by name (run.js --all-outputs): for models with several outputs, such
+// as a detector's head maps.
+func RunAll(model string, x *tensor.Tensor) (map[string]*tensor.Tensor, error) {
+	dir, err := os.MkdirTemp("", "slimgo-ort")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	in := filepath.Join(dir, "in.npy")
+	if err := npy.WriteFile(in, x); err != nil {
+		return nil, err
+	}
+	r, err := runHarness(model, in, filepath.Join(dir, "out.npy"), "--all-outputs")
+	if err != nil {
+		return nil, err
+	}
+	if len(r.Outputs) == 0 {
+		return nil, fmt.Errorf("ort: %s: the harness listed no outputs", model)
+	}
+	outs := make(map[string]*tensor.Tensor, len(r.Outputs))
+	for k, name := range r.Outputs {
+		if outs[name], err = npy.ReadFile(filepath.Join(dir, fmt.Sprintf("out.out%d.npy", k))); err != nil {
+			return nil, err
+		}
+	}
+	return outs, nil
 }

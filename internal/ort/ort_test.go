@@ -150,3 +150,29 @@ func TestTime(t *testing.T) {
 		t.Fatalf("plain mode report %+v, want only ms", p)
 	}
 }
+
+// TestRunAll: --all-outputs returns every output by name (the relu model
+// has one, y); the detection tests run two-output models through it.
+func TestRunAll(t *testing.T) {
+	if !Available() {
+		t.Skip("node is not installed: ONNX Runtime checks skipped")
+	}
+	model := filepath.Join(t.TempDir(), "relu.onnx")
+	if err := os.WriteFile(model, reluModel(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	x := tensor.From([]float32{1, -2, 3, -4, 5, -6}, 2, 3)
+	outs, err := RunAll(model, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(outs) != 1 || outs["y"] == nil {
+		t.Fatalf("outputs %v, want y only", outs)
+	}
+	want := []float32{1, 0, 3, 0, 5, 0}
+	for i, v := range want {
+		if outs["y"].Data[i] != v || !tensor.SameShape(outs["y"].Shape, []int{2, 3}) {
+			t.Fatalf("y = %v %v, want %v", outs["y"].Shape, outs["y"].Data, want)
+		}
+	}
+}

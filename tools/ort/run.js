@@ -6,7 +6,7 @@
 //    "min_ms": fastest run, "cpu_ms": process CPU time (user+system) per run}
 //
 // usage: node run.js MODEL.onnx IN.npy OUT.npy [MODEL2 IN2 OUT2 ...] [--repeat N] [--opt disabled|basic|extended|all] [--threads T]
-//                   [--timing [--warmup W] [--min-ms MS]]
+//                   [--timing [--warmup W] [--min-ms MS]] [--all-outputs]
 //
 // Several MODEL IN OUT triples run in one process (one JSON line each), which
 // saves the runtime's start-up per model in tests. --threads sets the
@@ -17,6 +17,11 @@
 // milliseconds have gone by (at most 10000); the JSON line also carries
 // "best_ms" and "median_ms" (fastest and median timed run), "runs" and
 // "threads". Without --timing the behaviour and the output are unchanged.
+// --all-outputs also writes every output k (in the session's order, the
+// first included) to OUT with its .npy suffix replaced by .out<k>.npy, and
+// adds "outputs" (their names) and "shapes" to the JSON line: for models
+// with several outputs, such as detectors' head maps. OUT itself is
+// written as before.
 // Install the runtime once with `npm install --ignore-scripts` in this
 // directory (the CPU library ships inside the onnxruntime-node package).
 'use strict';
@@ -84,7 +89,7 @@ async function main() {
   let repeat = 1;
   let opt = 'all';
   let threads = 1;
-  const timing = { on: false, warmup: 1, minMs: 0 };
+  const timing = { on: false, warmup: 1, minMs: 0, all: false };
   const pos = [];
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--repeat') repeat = parseInt(args[++i], 10);
@@ -93,10 +98,11 @@ async function main() {
     else if (args[i] === '--timing') timing.on = true;
     else if (args[i] === '--warmup') timing.warmup = parseInt(args[++i], 10);
     else if (args[i] === '--min-ms') timing.minMs = parseFloat(args[++i]);
+    else if (args[i] === '--all-outputs') timing.all = true;
     else pos.push(args[i]);
   }
   if (pos.length === 0 || pos.length % 3 !== 0 || !(repeat >= 1) || !(threads >= 1) || !(timing.warmup >= 0) || !(timing.minMs >= 0)) {
-    die('usage: node run.js MODEL.onnx IN.npy OUT.npy [MODEL2 IN2 OUT2 ...] [--repeat N] [--opt disabled|basic|extended|all] [--threads T] [--timing [--warmup W] [--min-ms MS]]');
+    die('usage: node run.js MODEL.onnx IN.npy OUT.npy [MODEL2 IN2 OUT2 ...] [--repeat N] [--opt disabled|basic|extended|all] [--threads T] [--timing [--warmup W] [--min-ms MS]] [--all-outputs]');
   }
   let ort;
   try {
@@ -154,6 +160,16 @@ async function runOne(ort, model, inFile, outFile, repeat, opt, threads, timing)
   writeNpy(outFile, y.dims.map(Number), y.data);
   times.sort((a, b) => a - b);
   const report = { input: session.inputNames[0], output: name, shape: y.dims.map(Number), ms: times[times.length >> 1], min_ms: times[0], cpu_ms: cpu / times.length };
+  if (timing.all) {
+    const base = outFile.endsWith('.npy') ? outFile.slice(0, -4) : outFile;
+    report.outputs = session.outputNames;
+    report.shapes = session.outputNames.map((n, k) => {
+      const t = result[n];
+      if (t.type !== 'float32') die(`${model}: output ${n} is ${t.type}, want float32`);
+      writeNpy(`${base}.out${k}.npy`, t.dims.map(Number), t.data);
+      return t.dims.map(Number);
+    });
+  }
   if (timing.on) Object.assign(report, { best_ms: times[0], median_ms: times[times.length >> 1], runs: times.length, threads });
   process.stdout.write(JSON.stringify(report) + '\n');
 }
