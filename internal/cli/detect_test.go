@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/slimgo/slimgo/data"
+	"github.com/slimgo/slimgo/internal/ort"
 	"github.com/slimgo/slimgo/nn"
 	"github.com/slimgo/slimgo/onnx"
 )
@@ -150,4 +152,47 @@ func TestDetectBadInput(t *testing.T) {
 	if _, err := os.Stat(out); err == nil {
 		t.Errorf("a failed command wrote %s", out)
 	}
+}
+
+// TestDemoDetect: demo --task detect --quick generates the sample, trains
+// yolo-s, writes the model and summary.json with the size, speed and mAP
+// keys; eval of the written model on the written data gives the same mAP;
+// ONNX Runtime (when node is there) gives the same mAP and boxes.
+func TestDemoDetect(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "demo")
+	sum, log := slimgo(t, "demo", "--task", "detect", "--quick", "--epochs", "6", "--out", out)
+	for _, k := range []string{"map50", "map50_95", "params", "macs", "bytes", "images_per_s"} {
+		if num(t, sum, k) < 0 {
+			t.Errorf("%s = %v", k, sum[k])
+		}
+	}
+	if m := num(t, sum, "map50"); m > 100 || num(t, sum, "map50_95") > m || num(t, sum, "params") != 577390 {
+		t.Errorf("summary %v", sum)
+	}
+	model := filepath.Join(out, "yolo-s.onnx")
+	if st, err := os.Stat(model); err != nil || float64(st.Size()) != num(t, sum, "bytes") {
+		t.Errorf("model %s: %v (bytes %v)", model, err, sum["bytes"])
+	}
+	b, err := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file map[string]any
+	if err := json.Unmarshal(b, &file); err != nil || file["map50"] != sum["map50"] || file["bytes"] != sum["bytes"] {
+		t.Errorf("summary.json %v (%v) differs from the printed summary", file, err)
+	}
+	ev, _ := slimgo(t, "eval", "--model", model, "--data", filepath.Join(out, "data"))
+	if ev["map50"] != sum["map50"] || ev["map50_95"] != sum["map50_95"] {
+		t.Errorf("eval %v / %v, demo %v / %v", ev["map50"], ev["map50_95"], sum["map50"], sum["map50_95"])
+	}
+	if !ort.Available() {
+		t.Skip("node is not installed: the ONNX Runtime check is not run")
+	}
+	if sum["ort_checked"] != true || sum["ort_agrees"] != true || sum["ort_boxes"] != sum["ort_boxes_matched"] {
+		t.Errorf("ONNX Runtime check: %v\n%s", sum, log)
+	}
+	if d := math.Abs(num(t, sum, "ort_map50") - num(t, sum, "map50")); d > 0.05 {
+		t.Errorf("ort_map50 %v, map50 %v", sum["ort_map50"], sum["map50"])
+	}
+	t.Logf("quick demo: map50 %.2f, %v boxes compared with ONNX Runtime, corners within %v px", num(t, sum, "map50"), sum["ort_boxes"], sum["ort_box_max_diff"])
 }
