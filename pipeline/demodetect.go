@@ -1,7 +1,9 @@
 package pipeline
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -49,7 +51,7 @@ func demoDetect(e *Env, o *DemoOptions) (map[string]any, error) {
 	}
 	start := time.Now()
 	dir := filepath.Join(o.Out, FileDetectData)
-	if err := os.RemoveAll(dir); err != nil {
+	if err := removeOldSample(dir); err != nil {
 		return nil, err
 	}
 	opt := data.DetSampleOptions{Seed: 1}
@@ -118,6 +120,20 @@ func demoDetect(e *Env, o *DemoOptions) (map[string]any, error) {
 		return map[string]any{"map50": sum["map50"], "map50_95": sum["map50_95"], "model": model, "ort_agrees": sum["ort_agrees"]}, nil
 	}
 	return sum, nil
+}
+
+// removeOldSample removes a detection sample an earlier demo wrote to dir
+// (its data.yaml says so); a dir holding anything else is bad input, never
+// deleted.
+func removeOldSample(dir string) error {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	y, err := os.ReadFile(filepath.Join(dir, "data.yaml"))
+	if err != nil || !bytes.Contains(y, []byte(data.DetSampleMark)) {
+		return BadInput("%s exists and is not a detection sample slimgo wrote; choose another --out", dir)
+	}
+	return os.RemoveAll(dir)
 }
 
 // ortDetectCheck runs the written model in ONNX Runtime on the val images,

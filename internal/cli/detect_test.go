@@ -79,6 +79,12 @@ func TestDetectTrainEvalInfo(t *testing.T) {
 	if d := math.Abs(sum/10 - m50); d > 1e-9 {
 		t.Errorf("mean of per-class AP@0.5 %g, map50 %g", sum/10, m50)
 	}
+	// Fine-tuning a detector (--model) keeps its size and classes.
+	model2 := filepath.Join(t.TempDir(), "det2.onnx")
+	ft, _ := slimgo(t, "train", "--model", model, "--data", dir, "--epochs", "1", "--train-limit", "32", "--out", model2)
+	if m := num(t, ft, "map50"); m < 0 || m > 100 || num(t, ft, "params") != 577390 {
+		t.Errorf("fine-tune summary %v", ft)
+	}
 	info, _ := slimgo(t, "info", "--model", model)
 	if info["task"] != "detect" || fmt.Sprint(info["strides"]) != "[8 16]" || num(t, info, "classes") != 10 || info["head"] != "yolox" {
 		t.Errorf("info %v", info)
@@ -126,6 +132,9 @@ func TestDetectBadInput(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(badlabel, "labels", "train", "00001.txt"), []byte("3 0.5 0.5 0.2 0.2\n12 0.5 0.5 0.1 0.1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.MkdirAll(filepath.Join(tmp, "data"), 0o755); err != nil { // the demo must not delete it
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		msg  string
@@ -143,6 +152,8 @@ func TestDetectBadInput(t *testing.T) {
 		{[]string{"compress", "--model", clsModel, "--data", dir, "--out", filepath.Join(tmp, "c")}, "not supported by compress yet"},
 		{[]string{"prune", "--model", detModel, "--method", "slim", "--ratio", "0.5", "--out", out}, "not supported by prune yet"},
 		{[]string{"quantize", "--model", detModel, "--out", out}, "not supported by quantize yet"},
+		{[]string{"demo", "--task", "detect", "--out", tmp}, "is not a detection sample slimgo wrote"},
+		{[]string{"demo", "--task", "segment"}, "--task must be classify or detect"},
 	} {
 		msg := slimgoFails(t, tc.args...)
 		if !strings.Contains(msg, tc.msg) || strings.Count(strings.TrimSpace(msg), "\n") > 1 || strings.Contains(msg, "goroutine") {
@@ -151,6 +162,9 @@ func TestDetectBadInput(t *testing.T) {
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Errorf("a failed command wrote %s", out)
+	}
+	if _, err := os.Stat(filepath.Join(tmp, "data")); err != nil {
+		t.Errorf("demo removed a folder it did not write: %v", err)
 	}
 }
 
