@@ -24,7 +24,7 @@ import (
 // DetectDemoEpochs is the detection demo's default training length: on
 // the 2000-image sample it keeps the whole demo well under five minutes
 // on 2 cores (docs/detection.md, "demo --task detect").
-const DetectDemoEpochs = 15
+const DetectDemoEpochs = 20
 
 // DetectDemo's files in its output directory.
 const (

@@ -15,7 +15,7 @@ func parseDemo(e *env, args []string) (*pipeline.DemoOptions, error) {
 	fs.StringVar(&o.Task, "task", "classify", "classify (resnet8, the whole compression pipeline) or detect (yolo-s on the generated detection sample, checked in ONNX Runtime)")
 	fs.IntVar(&o.Episodes, "episodes", 40, "DDPG episodes")
 	fs.BoolVar(&o.Quick, "quick", false, "tiny settings (a fraction of the sample, few episodes; --task detect: 240/60 images): a smoke test of every stage")
-	fs.BoolVar(&o.NoORT, "no-ort", false, "do not measure ONNX Runtime speed")
+	fs.BoolVar(&o.NoORT, "no-ort", false, "do not measure ONNX Runtime speed (--task detect: skip the ONNX Runtime check)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed")
 	fs.BoolVar(&o.JSON, "json", false, "print the summary as one JSON object on stdout")
 	if err := parse(fs, args); err != nil {
