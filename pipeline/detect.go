@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -182,7 +183,7 @@ func trainDetector(e *Env, o *TrainOptions, g *graph.Graph) (map[string]any, err
 			return nil, AsInput(err)
 		}
 	}
-	opt := train.DetectOptions{FlipH: o.Augment == "flip", Seed: o.Seed, Log: e.Log, Val: va}
+	opt := train.DetectOptions{FlipH: o.Augment == "flip", Seed: o.Seed, Log: e.Log, Val: va, Context: e.Ctx}
 	if o.given("epochs") {
 		opt.Epochs = o.Epochs
 	}
@@ -199,6 +200,9 @@ func trainDetector(e *Env, o *TrainOptions, g *graph.Graph) (map[string]any, err
 	opt.EvalEvery = max(5, epochs/6)
 	fmt.Fprintf(e.Log, "train: %s, %d epochs (AdamW, cosine), mAP on %d val images every %d epochs and at the end\n", g.Name, epochs, va.Len(), opt.EvalEvery)
 	hist, err := train.FitDetector(g, tr, opt)
+	if errors.Is(err, train.ErrStopped) {
+		return nil, fmt.Errorf("interrupted: %s; %s was not written (detection training has no checkpoints yet)", strings.TrimPrefix(err.Error(), "train: "), o.Out)
+	}
 	if err != nil {
 		return nil, err
 	}

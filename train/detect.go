@@ -1,6 +1,7 @@
 package train
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -36,6 +37,9 @@ type DetectOptions struct {
 	// EvalEvery epochs [5] and after the last.
 	Val       *data.DetDataset
 	EvalEvery int
+	// Context, when set, stops the run before the next step once it is
+	// cancelled (no checkpoint: the error wraps ErrStopped).
+	Context context.Context
 }
 
 // DetectEpoch is one epoch's figures.
@@ -84,7 +88,8 @@ func headMaps(g *graph.Graph, out map[string]*tensor.Tensor, strides []float64) 
 // schedule, and returns each epoch's figures. The graph's parameters are
 // updated in place.
 // Errors: a graph without head strides, classes not matching the model's,
-// a non-finite loss, an engine error.
+// a non-finite loss, an engine error; ErrStopped (wrapped) when
+// opt.Context is cancelled.
 func FitDetector(g *graph.Graph, set *data.DetDataset, opt DetectOptions) ([]DetectEpoch, error) {
 	def := func(v *int, d int) {
 		if *v == 0 {
@@ -128,6 +133,9 @@ func FitDetector(g *graph.Graph, set *data.DetDataset, opt DetectOptions) ([]Det
 		perm := rng.Perm(set.Len())
 		var x *tensor.Tensor
 		for s := range steps {
+			if opt.Context != nil && opt.Context.Err() != nil {
+				return hist, fmt.Errorf("train: %w at epoch %d step %d (%v)", ErrStopped, ep+1, s+1, context.Cause(opt.Context))
+			}
 			idx := perm[s*opt.Batch : min((s+1)*opt.Batch, len(perm))]
 			var objs [][]detect.GroundTruth
 			x, objs = set.Batch(idx, x)
