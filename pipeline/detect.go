@@ -222,8 +222,8 @@ func trainDetector(e *Env, o *TrainOptions, g *graph.Graph) (map[string]any, err
 	fmt.Fprintf(e.Log, "wrote %s (%s)\n", filepath.Clean(o.Out), st)
 	return map[string]any{
 		"task":          TaskDetect,
-		"map50":         100 * last.MAP50,
-		"map50_95":      100 * last.MAP50_95,
+		"map50":         pct(last.MAP50),
+		"map50_95":      pct(last.MAP50_95),
 		"loss":          last.Loss,
 		"epochs":        epochs,
 		"images_per_s":  ips,

@@ -210,3 +210,18 @@ func TestDemoDetect(t *testing.T) {
 	}
 	t.Logf("quick demo: map50 %.2f, %v boxes compared with ONNX Runtime, corners within %v px", num(t, sum, "map50"), sum["ort_boxes"], sum["ort_box_max_diff"])
 }
+
+// TestDetectNoValBoxes: a val/ split without labels (all background
+// images) has no mAP; train and eval report -1 instead of failing on NaN.
+func TestDetectNoValBoxes(t *testing.T) {
+	dir := detSet(t, 16, 4)
+	if err := os.RemoveAll(filepath.Join(dir, "labels", "val")); err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(t.TempDir(), "m.onnx")
+	tr, _ := slimgo(t, "train", "--arch", "yolo-s", "--data", dir, "--epochs", "1", "--out", model)
+	ev, _ := slimgo(t, "eval", "--model", model, "--data", dir)
+	if tr["map50"] != -1.0 || tr["map50_95"] != -1.0 || ev["map50"] != -1.0 || ev["boxes"] != 0.0 {
+		t.Errorf("train %v, eval %v: want map50 -1 with no val boxes", tr, ev)
+	}
+}
