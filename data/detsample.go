@@ -89,6 +89,10 @@ type DetSampleSummary struct {
 	PerClass                    []int
 }
 
+// DetSampleMark begins the first line of the data.yaml GenerateDetSample
+// writes, so a program can tell a sample it may regenerate from other data.
+const DetSampleMark = "Synthetic detection sample written by slimgo"
+
 // GenerateDetSample writes a synthetic detection set in the YOLO layout
 // (LoadYOLO reads it): dir/images/{train,val}/NNNNN.png (grey, Size x
 // Size), dir/labels/{train,val}/NNNNN.txt (none for background images)
@@ -134,7 +138,7 @@ func GenerateDetSample(dir string, opt DetSampleOptions) (*DetSampleSummary, err
 		}
 	}
 	var y strings.Builder
-	y.WriteString("# Synthetic detection sample written by slimgo (data.GenerateDetSample); see docs/detection.md.\n")
+	y.WriteString("# " + DetSampleMark + " (data.GenerateDetSample); see docs/detection.md.\n")
 	fmt.Fprintf(&y, "# seed %d, %d x %d grey images, objects from %s\n", opt.Seed, opt.Size, opt.Size, opt.Objects)
 	fmt.Fprintf(&y, "train: images/train\nval: images/val\nnc: %d\nnames:\n", len(classes))
 	for _, c := range classes {

@@ -125,7 +125,8 @@ type yoloSplit struct {
 // into input pixels.
 //
 // Errors name the file (and line): no class names, a missing split, a
-// split without images, a corrupt image, a bad label line (see
+// split without images, a training split without a label folder (a
+// validation split without one is all background images), a corrupt image, a bad label line (see
 // ParseYOLOLabels), a bad option.
 func LoadYOLO(dir string, opt YOLOOptions) (train, val *DetDataset, err error) {
 	if opt.H <= 0 || opt.W <= 0 || opt.H > maxIDXSide || opt.W > maxIDXSide {
@@ -145,6 +146,9 @@ func LoadYOLO(dir string, opt YOLOOptions) (train, val *DetDataset, err error) {
 	}
 	vas, err := scanYOLOSplit(vaDir, opt.ValLimit)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkLabelDir(trs, trDir); err != nil {
 		return nil, nil, err
 	}
 	trRaw, trObj, trLB, trGray, err := decodeYOLO(trs, classes, opt.H, opt.W)

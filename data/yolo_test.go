@@ -261,3 +261,33 @@ func TestLoadYOLOLayoutKeys(t *testing.T) {
 		t.Fatalf("classes.txt: %v", err)
 	}
 }
+
+// TestYOLOProbe: IsYOLODir tells a YOLO set from an image folder and
+// other paths; YOLOImageSize reads the first training image's header; a
+// training split without a label folder is an error naming it.
+func TestYOLOProbe(t *testing.T) {
+	dir := yoloFixture(t)
+	if !IsYOLODir(dir) {
+		t.Error("IsYOLODir(fixture) = false")
+	}
+	folder := t.TempDir()
+	writeTestPNG(t, filepath.Join(folder, "train/a/x.png"), 8, 8, 10, true)
+	for _, p := range []string{folder, filepath.Join(dir, "data.yaml"), filepath.Join(dir, "nothing"), "fashion-mnist"} {
+		if IsYOLODir(p) {
+			t.Errorf("IsYOLODir(%s) = true", p)
+		}
+	}
+	if w, h, err := YOLOImageSize(dir); err != nil || w <= 0 || h <= 0 {
+		t.Errorf("YOLOImageSize = %d, %d, %v", w, h, err)
+	}
+	if _, _, err := YOLOImageSize(folder); err == nil {
+		t.Error("YOLOImageSize of an image folder: no error")
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "labels/train")); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := LoadYOLO(dir, YOLOOptions{H: 16, W: 16})
+	if err == nil || !strings.Contains(err.Error(), "no label folder") || !strings.Contains(err.Error(), filepath.Join("labels", "train")) {
+		t.Errorf("missing labels/train: error %v", err)
+	}
+}

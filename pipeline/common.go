@@ -113,6 +113,9 @@ func (d *DataOptions) load(e *Env, g *graph.Graph) (train, test *data.Dataset, e
 	if d.Spec == "" {
 		return nil, nil, BadInput("--data is required")
 	}
+	if IsDetectionData(d.Spec) {
+		return nil, nil, BadInput("%s is a detection set (YOLO layout); this command reads classification data only", d.Spec)
+	}
 	var chw []int
 	if g != nil {
 		if chw, err = inputCHW(g); err != nil {

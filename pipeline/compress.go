@@ -114,6 +114,9 @@ func Compress(e *Env, o *CompressOptions) (*report.Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := notForDetection("compress", g, o.Data.Spec); err != nil {
+		return nil, err
+	}
 	trainSet, testSet, err := o.Data.load(e, g)
 	if err != nil {
 		return nil, err

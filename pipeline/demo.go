@@ -19,6 +19,9 @@ type DemoOptions struct {
 	NoORT    bool
 	Seed     uint64
 	JSON     bool
+	// Task is "" or "classify" (the classifier demo) or "detect" (yolo-s
+	// on the generated detection sample; Episodes and Config unused).
+	Task string
 	// Config is DemoConfig of the options above (validated by the caller).
 	Config Config
 }
@@ -47,8 +50,16 @@ func DemoConfig(o *DemoOptions) Config {
 
 // Demo trains a resnet8 on the bundled Fashion-MNIST sample (once; a rerun
 // reuses it) and compresses it with o.Config into o.Out; it returns the
-// compress summary (full with o.JSON, brief otherwise).
+// compress summary (full with o.JSON, brief otherwise). With Task
+// "detect" it trains and checks yolo-s instead (demoDetect).
 func Demo(e *Env, o *DemoOptions) (map[string]any, error) {
+	switch o.Task {
+	case "", "classify":
+	case TaskDetect:
+		return demoDetect(e, o)
+	default:
+		return nil, BadInput("unknown task %q (want classify or detect)", o.Task)
+	}
 	if err := CheckOutputDir(o.Out); err != nil {
 		return nil, err
 	}

@@ -16,7 +16,9 @@ type EvalOptions struct {
 }
 
 // Eval scores a model on the test split: accuracy (percent), loss,
-// images/s, params, MACs and the preprocessing used.
+// images/s, params, MACs and the preprocessing used; a detector (on a
+// YOLO-format folder's val/) mAP@0.5 and mAP@0.5:0.95 (percent) and per
+// class AP instead of accuracy and loss.
 func Eval(e *Env, o *EvalOptions) (map[string]any, error) {
 	g, err := loadModel(o.Model)
 	if err != nil {
@@ -30,6 +32,12 @@ func Eval(e *Env, o *EvalOptions) (map[string]any, error) {
 		if err := pk.Apply(g); err != nil {
 			return nil, BadInput("%s does not fit %s: %v", o.Packed, o.Model, err)
 		}
+	}
+	if err := checkTask("model "+o.Model, IsDetector(g), o.Data.Spec); err != nil {
+		return nil, err
+	}
+	if IsDetector(g) {
+		return evalDetector(e, o, g)
 	}
 	d := o.Data // eval reads the test split only; the caller's options stay as given
 	d.TestOnly = true

@@ -17,7 +17,8 @@ type InfoOptions struct {
 }
 
 // Info describes a model: params, MACs, bytes, layers, op histogram,
-// prunable groups, residual blocks, input shape and preprocessing.
+// prunable groups, residual blocks, input shape and preprocessing; for a
+// detector also its task, strides, classes and outputs.
 func Info(e *Env, o *InfoOptions) (map[string]any, error) {
 	g, err := loadModel(o.Model)
 	if err != nil {
@@ -65,6 +66,9 @@ func Info(e *Env, o *InfoOptions) (map[string]any, error) {
 	}
 	if b, ok := g.Meta[onnx.MetaFileBatch]; ok {
 		summary["file_batch"] = b // the file fixed the batch; slimgo runs it at any batch
+	}
+	if IsDetector(g) {
+		detInfo(g, summary)
 	}
 	if o.Verbose && !o.JSON {
 		for _, n := range st.Nodes {

@@ -167,6 +167,9 @@ func quantizeInt8(e *Env, o *QuantizeOptions) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := notForDetection("quantize --int8", g, o.Data.Spec); err != nil {
+		return nil, err
+	}
 	tr, te, err := o.Data.load(e, g)
 	if err != nil {
 		return nil, err

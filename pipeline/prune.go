@@ -120,6 +120,9 @@ func Prune(e *Env, o *PruneOptions) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := notForDetection("prune", g, o.Data.Spec); err != nil {
+		return nil, err
+	}
 	if o.Tune.DistillW > 0 {
 		// The pruning functions return copies: g stays the unpruned teacher.
 		o.Tune.Teacher, o.Tune.DistillTemp = g, train.DefaultDistillTemp

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/slimgo/slimgo/data"
@@ -35,7 +36,19 @@ type TrainOptions struct {
 	NaNRetries    int
 	Seed          uint64
 	JSON          bool
+	// ImageSize is a new detector's input side (train --arch yolo-s;
+	// 0: the first training image's longer side rounded up to a multiple
+	// of 16, at most 640).
+	ImageSize int
+	// Given names the options the caller set (by flag name: epochs,
+	// batch, lr, wd, optimizer). Detection training uses its own defaults
+	// (train.DetectOptions: 30 epochs, batch 32, AdamW 2e-3) for the
+	// others; nil means every option was given.
+	Given map[string]bool
 }
+
+// given reports whether the caller set the option named by its flag.
+func (o *TrainOptions) given(flag string) bool { return o.Given == nil || o.Given[flag] }
 
 // parseAugment turns "crop,flip" into an Augment (nil for none).
 func ParseAugment(s string) (*data.Augment, error) {
@@ -62,15 +75,24 @@ func Train(e *Env, o *TrainOptions) (map[string]any, error) {
 	if err := CheckOutput(o.Out); err != nil {
 		return nil, err
 	}
-	if err := CheckOutputDir(o.Ckpt); err != nil {
-		return nil, err
-	}
 	var g *graph.Graph
 	var err error
+	what := "--arch " + o.Arch
 	if o.Model != "" {
 		if g, err = loadModel(o.Model); err != nil {
 			return nil, err
 		}
+		what = "model " + o.Model
+	}
+	detector := slices.Contains(nn.DetectorArchs(), o.Arch) || g != nil && IsDetector(g)
+	if err := checkTask(what, detector, o.Data.Spec); err != nil {
+		return nil, err
+	}
+	if detector {
+		return trainDetector(e, o, g)
+	}
+	if err := CheckOutputDir(o.Ckpt); err != nil {
+		return nil, err
 	}
 	trainSet, testSet, err := o.Data.load(e, g)
 	if err != nil {

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -36,6 +37,9 @@ type DetectOptions struct {
 	// EvalEvery epochs [5] and after the last.
 	Val       *data.DetDataset
 	EvalEvery int
+	// Context, when set, stops the run before the next step once it is
+	// cancelled (no checkpoint: the error wraps ErrStopped).
+	Context context.Context
 }
 
 // DetectEpoch is one epoch's figures.
@@ -84,7 +88,8 @@ func headMaps(g *graph.Graph, out map[string]*tensor.Tensor, strides []float64) 
 // schedule, and returns each epoch's figures. The graph's parameters are
 // updated in place.
 // Errors: a graph without head strides, classes not matching the model's,
-// a non-finite loss, an engine error.
+// a non-finite loss, an engine error; ErrStopped (wrapped) when
+// opt.Context is cancelled.
 func FitDetector(g *graph.Graph, set *data.DetDataset, opt DetectOptions) ([]DetectEpoch, error) {
 	def := func(v *int, d int) {
 		if *v == 0 {
@@ -128,6 +133,9 @@ func FitDetector(g *graph.Graph, set *data.DetDataset, opt DetectOptions) ([]Det
 		perm := rng.Perm(set.Len())
 		var x *tensor.Tensor
 		for s := range steps {
+			if opt.Context != nil && opt.Context.Err() != nil {
+				return hist, fmt.Errorf("train: %w at epoch %d step %d (%v)", ErrStopped, ep+1, s+1, context.Cause(opt.Context))
+			}
 			idx := perm[s*opt.Batch : min((s+1)*opt.Batch, len(perm))]
 			var objs [][]detect.GroundTruth
 			x, objs = set.Batch(idx, x)
@@ -216,16 +224,25 @@ func flipBatch(x *tensor.Tensor, objs [][]detect.GroundTruth, rng *rand.Rand) {
 // image's original pixels (its Letterbox) and returns detect.Evaluate's
 // COCO mAP. Errors: a graph without head strides, an engine error.
 func EvaluateDetector(g *graph.Graph, set *data.DetDataset, nms detect.NMSOptions) (detect.MAPResult, error) {
-	strides, err := HeadStrides(g)
+	dets, err := PredictDetector(g, set, nms)
 	if err != nil {
 		return detect.MAPResult{}, err
+	}
+	return ScoreDetections(set, dets)
+}
+
+// PredictDetector runs g in inference mode over set (batches of 64) and
+// returns each image's detections (DecodeOutputs) in its original pixels.
+// Errors: a graph without head strides, an engine error.
+func PredictDetector(g *graph.Graph, set *data.DetDataset, nms detect.NMSOptions) ([][]detect.Detection, error) {
+	if _, err := HeadStrides(g); err != nil {
+		return nil, err
 	}
 	exec, err := engine.New(g)
 	if err != nil {
-		return detect.MAPResult{}, err
+		return nil, err
 	}
-	gts := make([][]detect.GroundTruth, set.Len())
-	dets := make([][]detect.Detection, set.Len())
+	dets := make([][]detect.Detection, 0, set.Len())
 	var x *tensor.Tensor
 	for lo := 0; lo < set.Len(); lo += 64 {
 		idx := make([]int, 0, 64)
@@ -235,27 +252,63 @@ func EvaluateDetector(g *graph.Graph, set *data.DetDataset, nms detect.NMSOption
 		x, _ = set.Batch(idx, x)
 		out, err := exec.Run(map[string]*tensor.Tensor{g.Inputs[0].Name: x}, false)
 		if err != nil {
-			return detect.MAPResult{}, err
+			return nil, err
 		}
-		maps, err := headMaps(g, out, strides)
+		d, err := DecodeOutputs(g, set.Subset(idx), out, nms)
 		if err != nil {
-			return detect.MAPResult{}, err
+			return nil, err
 		}
-		for b, i := range idx {
-			d, err := detect.DecodeYOLOX(maps, b, nms.ScoreThreshold)
-			if err != nil {
-				return detect.MAPResult{}, err
-			}
-			d = detect.Suppress(d, nms)
-			lb := set.Letterbox[i]
-			for k := range d {
-				d[k].Box = lb.Inverse(d[k].Box)
-			}
-			dets[i] = d
-			for _, o := range set.Objects[i] {
-				o.Box = lb.Inverse(o.Box)
-				gts[i] = append(gts[i], o)
-			}
+		dets = append(dets, d...)
+	}
+	return dets, nil
+}
+
+// DecodeOutputs decodes a detector's raw outputs for the images of set
+// (out holds each of g's outputs by name, [set.Len(), 5+K, H, W], from
+// slimgo or another runtime): detect.DecodeYOLOX at the scores >=
+// nms.ScoreThreshold, detect.Suppress with nms, boxes mapped back to each
+// image's original pixels by its Letterbox. Errors: a graph without head
+// strides, a missing or misshapen output.
+func DecodeOutputs(g *graph.Graph, set *data.DetDataset, out map[string]*tensor.Tensor, nms detect.NMSOptions) ([][]detect.Detection, error) {
+	strides, err := HeadStrides(g)
+	if err != nil {
+		return nil, err
+	}
+	maps, err := headMaps(g, out, strides)
+	if err != nil {
+		return nil, err
+	}
+	dets := make([][]detect.Detection, set.Len())
+	for i := range dets {
+		if maps[0].N != set.Len() {
+			return nil, fmt.Errorf("train: detector outputs hold %d images, the set %d", maps[0].N, set.Len())
+		}
+		d, err := detect.DecodeYOLOX(maps, i, nms.ScoreThreshold)
+		if err != nil {
+			return nil, err
+		}
+		d = detect.Suppress(d, nms)
+		lb := set.Letterbox[i]
+		for k := range d {
+			d[k].Box = lb.Inverse(d[k].Box)
+		}
+		dets[i] = d
+	}
+	return dets, nil
+}
+
+// ScoreDetections returns detect.Evaluate's COCO mAP of dets (one slice
+// per image of set, in original pixels) against set's boxes, mapped back
+// to original pixels by each image's Letterbox.
+func ScoreDetections(set *data.DetDataset, dets [][]detect.Detection) (detect.MAPResult, error) {
+	if len(dets) != set.Len() {
+		return detect.MAPResult{}, fmt.Errorf("train: %d images of detections for %d images", len(dets), set.Len())
+	}
+	gts := make([][]detect.GroundTruth, set.Len())
+	for i, objs := range set.Objects {
+		for _, o := range objs {
+			o.Box = set.Letterbox[i].Inverse(o.Box)
+			gts[i] = append(gts[i], o)
 		}
 	}
 	return detect.Evaluate(gts, dets, len(set.Classes), detect.MAPOptions{})

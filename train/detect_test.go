@@ -1,6 +1,8 @@
 package train
 
 import (
+	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -93,5 +95,20 @@ func TestHeadStrides(t *testing.T) {
 	g.Meta["slimgo.strides"] = "8"
 	if _, err := HeadStrides(g); err == nil {
 		t.Error("one stride for two outputs accepted")
+	}
+}
+
+// TestFitDetectorStops: a cancelled context stops FitDetector before its
+// first step with ErrStopped.
+func TestFitDetectorStops(t *testing.T) {
+	g, err := nn.BuildDetector("yolo-s", []int{1, 32, 32}, 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	hist, err := FitDetector(g, squares(16, 1), DetectOptions{Epochs: 2, Batch: 8, Context: ctx})
+	if !errors.Is(err, ErrStopped) || len(hist) != 0 {
+		t.Fatalf("history %v, error %v; want ErrStopped before any epoch", hist, err)
 	}
 }

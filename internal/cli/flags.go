@@ -18,7 +18,7 @@ type dataFlags struct {
 }
 
 func registerData(fs *flag.FlagSet, d *pipeline.DataOptions) *dataFlags {
-	fs.StringVar(&d.Spec, "data", "", "data set: fashion-mnist, mnist, sample, a directory of IDX files, or an image folder (DIR/train/<class>/..., DIR/test/ or DIR/val/)")
+	fs.StringVar(&d.Spec, "data", "", "data set: fashion-mnist, mnist, sample, a directory of IDX files, an image folder (DIR/train/<class>/..., DIR/test/ or DIR/val/), or a YOLO-format detection folder (DIR/data.yaml, DIR/images/{train,val}, DIR/labels/{train,val}; train and eval)")
 	fs.IntVar(&d.TrainLimit, "train-limit", 0, "use only the first N training examples (0: all)")
 	fs.IntVar(&d.TestLimit, "test-limit", 0, "use only the first N test examples (0: all)")
 	f := &dataFlags{d: d}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"flag"
 	"slices"
 	"strings"
 
@@ -11,14 +12,15 @@ import (
 func parseTrain(e *env, args []string) (*pipeline.TrainOptions, error) {
 	o := &pipeline.TrainOptions{}
 	fs := newFlags("train", e.stderr)
-	fs.StringVar(&o.Arch, "arch", "", "built-in architecture to train from scratch: "+strings.Join(nn.Archs(), ", "))
+	fs.StringVar(&o.Arch, "arch", "", "built-in architecture to train from scratch: "+strings.Join(nn.Archs(), ", ")+"; detector (on a YOLO-format --data): "+strings.Join(nn.DetectorArchs(), ", "))
 	fs.StringVar(&o.Model, "model", "", "ONNX model to fine-tune (instead of --arch)")
 	df := registerData(fs, &o.Data)
-	fs.IntVar(&o.Epochs, "epochs", 3, "training epochs")
-	fs.IntVar(&o.Batch, "batch", 128, "mini-batch size")
-	fs.Float64Var(&o.LR, "lr", 0.1, "peak learning rate")
+	fs.IntVar(&o.Epochs, "epochs", 3, "training epochs (a detector: 30 unless given)")
+	fs.IntVar(&o.Batch, "batch", 128, "mini-batch size (a detector: 32 unless given)")
+	fs.Float64Var(&o.LR, "lr", 0.1, "peak learning rate (a detector: AdamW 2e-3, cosine, unless given)")
+	fs.IntVar(&o.ImageSize, "imgsz", 0, "a new detector's input side, a multiple of 16 (0: the first training image's longer side rounded up to 16, at most 640)")
 	fs.Float64Var(&o.Momentum, "momentum", 0.9, "SGD momentum (Nesterov)")
-	fs.Float64Var(&o.WD, "wd", 5e-4, "weight decay")
+	fs.Float64Var(&o.WD, "wd", 5e-4, "weight decay (a detector: AdamW's decoupled decay)")
 	fs.BoolVar(&o.DecayAll, "decay-all", false, "also apply weight decay to BatchNorm scale/shift and biases (PyTorch's plain SGD does; default: weights only)")
 	fs.BoolVar(&o.CycleMomentum, "cycle-momentum", false, "cycle SGD momentum 0.95 -> 0.85 -> 0.95 against the one-cycle rate, as PyTorch's OneCycleLR does by default (--momentum is then unused)")
 	fs.StringVar(&o.Optimizer, "optimizer", "sgd", "sgd or adam")
@@ -34,6 +36,8 @@ func parseTrain(e *env, args []string) (*pipeline.TrainOptions, error) {
 	if err := parse(fs, args); err != nil {
 		return nil, err
 	}
+	o.Given = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { o.Given[f.Name] = true })
 	switch {
 	case (o.Arch == "") == (o.Model == ""):
 		return nil, badInput("give exactly one of --arch and --model")
@@ -49,11 +53,13 @@ func parseTrain(e *env, args []string) (*pipeline.TrainOptions, error) {
 		return nil, badInput("--nan-retries must be >= 0, got %d", o.NaNRetries)
 	case o.Sparsity < 0:
 		return nil, badInput("--sparsity must be >= 0, got %g", o.Sparsity)
+	case o.ImageSize < 0 || o.ImageSize%16 != 0:
+		return nil, badInput("--imgsz must be a positive multiple of 16, got %d", o.ImageSize)
 	case o.Optimizer != "sgd" && o.Optimizer != "adam":
 		return nil, badInput("--optimizer must be sgd or adam, got %q", o.Optimizer)
 	}
-	if o.Arch != "" && !slices.Contains(nn.Archs(), o.Arch) {
-		return nil, badInput("unknown --arch %q (known: %s)", o.Arch, strings.Join(nn.Archs(), ", "))
+	if o.Arch != "" && !slices.Contains(nn.Archs(), o.Arch) && !slices.Contains(nn.DetectorArchs(), o.Arch) {
+		return nil, badInput("unknown --arch %q (known: %s; detectors: %s)", o.Arch, strings.Join(nn.Archs(), ", "), strings.Join(nn.DetectorArchs(), ", "))
 	}
 	if _, err := pipeline.ParseAugment(o.Augment); err != nil {
 		return nil, err

@@ -1,0 +1,227 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/slimgo/slimgo/data"
+	"github.com/slimgo/slimgo/internal/ort"
+	"github.com/slimgo/slimgo/nn"
+	"github.com/slimgo/slimgo/onnx"
+)
+
+// detSet writes a generated detection sample (seed 1, 64 x 64) of the
+// given sizes into a temporary directory.
+func detSet(t *testing.T, trainN, valN int) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "det")
+	if _, err := data.GenerateDetSample(dir, data.DetSampleOptions{Seed: 1, Train: trainN, Val: valN}); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// num reads a JSON number key, failing the test when it is missing.
+func num(t *testing.T, m map[string]any, key string) float64 {
+	t.Helper()
+	v, ok := m[key].(float64)
+	if !ok {
+		t.Fatalf("key %q missing or not a number in %v", key, m)
+	}
+	return v
+}
+
+// TestDetectTrainEvalInfo: train --arch yolo-s on a small generated
+// YOLO-format set reports mAP keys in percent, writes a detector whose
+// eval on the same val/ gives exactly the figures train reported (the
+// preprocessing travels in the metadata), with per-class AP; info
+// describes it as a detector.
+func TestDetectTrainEvalInfo(t *testing.T) {
+	dir := detSet(t, 256, 64)
+	model := filepath.Join(t.TempDir(), "det.onnx")
+	tr, log := slimgo(t, "train", "--arch", "yolo-s", "--data", dir, "--epochs", "6", "--lr", "5e-3", "--out", model)
+	if !strings.Contains(log, "epoch 6/6") {
+		t.Errorf("no progress on stderr:\n%s", log)
+	}
+	m50, m5095 := num(t, tr, "map50"), num(t, tr, "map50_95")
+	// 6 epochs on 256 images: far from trained, but above chance.
+	if !(m50 > 0 && m50 <= 100 && m5095 >= 0 && m5095 <= m50) {
+		t.Errorf("train: map50 %g, map50_95 %g", m50, m5095)
+	}
+	if num(t, tr, "epochs") != 6 || num(t, tr, "params") != 577390 || num(t, tr, "macs") <= 0 || tr["out"] != model || tr["task"] != "detect" {
+		t.Errorf("train summary %v", tr)
+	}
+	ev, _ := slimgo(t, "eval", "--model", model, "--data", dir)
+	if e50, e5095 := num(t, ev, "map50"), num(t, ev, "map50_95"); e50 != m50 || e5095 != m5095 {
+		t.Errorf("eval map50 %g map50_95 %g, train reported %g %g", e50, e5095, m50, m5095)
+	}
+	if num(t, ev, "images") != 64 || num(t, ev, "images_per_s") <= 0 {
+		t.Errorf("eval summary %v", ev)
+	}
+	pc, ok := ev["per_class"].([]any)
+	if !ok || len(pc) != 10 {
+		t.Fatalf("per_class %v", ev["per_class"])
+	}
+	sum := 0.0
+	for _, c := range pc {
+		c := c.(map[string]any)
+		ap := num(t, c, "ap50")
+		if ap < 0 || ap > 100 || c["name"] == "" || num(t, c, "boxes") < 1 {
+			t.Errorf("per_class entry %v", c)
+		}
+		sum += ap
+	}
+	if d := math.Abs(sum/10 - m50); d > 1e-9 {
+		t.Errorf("mean of per-class AP@0.5 %g, map50 %g", sum/10, m50)
+	}
+	// Fine-tuning a detector (--model) keeps its size and classes.
+	model2 := filepath.Join(t.TempDir(), "det2.onnx")
+	ft, _ := slimgo(t, "train", "--model", model, "--data", dir, "--epochs", "1", "--train-limit", "32", "--out", model2)
+	if m := num(t, ft, "map50"); m < 0 || m > 100 || num(t, ft, "params") != 577390 {
+		t.Errorf("fine-tune summary %v", ft)
+	}
+	info, _ := slimgo(t, "info", "--model", model)
+	if info["task"] != "detect" || fmt.Sprint(info["strides"]) != "[8 16]" || num(t, info, "classes") != 10 || info["head"] != "yolox" {
+		t.Errorf("info %v", info)
+	}
+	if outs := fmt.Sprint(info["outputs"]); !strings.Contains(outs, "p3") || !strings.Contains(outs, "p4") || !strings.Contains(outs, "[-1 15 8 8]") {
+		t.Errorf("info outputs %s", outs)
+	}
+}
+
+// TestDetectBadInput: a classifier on detection data, a detector on
+// classification data, a set without its training labels, a bad label
+// line, and compress/prune/quantize on a detector are one-line exit-2
+// errors.
+func TestDetectBadInput(t *testing.T) {
+	dir := detSet(t, 8, 4)
+	tmp := t.TempDir()
+	out := filepath.Join(tmp, "m.onnx")
+	det, err := nn.BuildDetector("yolo-s", []int{1, 64, 64}, 10, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	detModel := filepath.Join(tmp, "det.onnx")
+	if err := onnx.WriteFile(detModel, det, onnx.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cls, err := nn.Build("resnet8", []int{1, 64, 64}, 10, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clsModel := filepath.Join(tmp, "cls.onnx")
+	if err := onnx.WriteFile(clsModel, cls, onnx.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	nolabels := filepath.Join(tmp, "nolabels")
+	if err := os.CopyFS(nolabels, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(nolabels, "labels", "train")); err != nil {
+		t.Fatal(err)
+	}
+	badlabel := filepath.Join(tmp, "badlabel")
+	if err := os.CopyFS(badlabel, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(badlabel, "labels", "train", "00001.txt"), []byte("3 0.5 0.5 0.2 0.2\n12 0.5 0.5 0.1 0.1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(tmp, "data"), 0o755); err != nil { // the demo must not delete it
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"train", "--arch", "resnet8", "--data", dir, "--out", out}, "--arch resnet8 is a classifier but"},
+		{[]string{"train", "--arch", "yolo-s", "--data", "sample", "--out", out}, "is not a YOLO-format detection folder"},
+		{[]string{"train", "--model", clsModel, "--data", dir, "--out", out}, "is a classifier but"},
+		{[]string{"train", "--arch", "yolo-s", "--data", nolabels, "--out", out}, "no label folder"},
+		{[]string{"train", "--arch", "yolo-s", "--data", badlabel, "--out", out}, "00001.txt:2: class 12 outside 0..9"},
+		{[]string{"train", "--arch", "yolo-s", "--data", dir, "--resume", "--out", out}, "no checkpoints"},
+		{[]string{"train", "--arch", "yolo-s", "--data", dir, "--imgsz", "50", "--out", out}, "--imgsz"},
+		{[]string{"eval", "--model", clsModel, "--data", dir}, "is a classifier but"},
+		{[]string{"eval", "--model", detModel, "--data", "sample"}, "is a detector but"},
+		{[]string{"compress", "--model", detModel, "--data", dir, "--out", filepath.Join(tmp, "c")}, "not supported by compress yet"},
+		{[]string{"compress", "--model", clsModel, "--data", dir, "--out", filepath.Join(tmp, "c")}, "not supported by compress yet"},
+		{[]string{"prune", "--model", detModel, "--method", "slim", "--ratio", "0.5", "--out", out}, "not supported by prune yet"},
+		{[]string{"quantize", "--model", detModel, "--out", out}, "not supported by quantize yet"},
+		{[]string{"demo", "--task", "detect", "--out", tmp}, "is not a detection sample slimgo wrote"},
+		{[]string{"demo", "--task", "segment"}, "--task must be classify or detect"},
+	} {
+		msg := slimgoFails(t, tc.args...)
+		if !strings.Contains(msg, tc.msg) || strings.Count(strings.TrimSpace(msg), "\n") > 1 || strings.Contains(msg, "goroutine") {
+			t.Errorf("slimgo %v: stderr %q, want ...%s...", tc.args, msg, tc.msg)
+		}
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("a failed command wrote %s", out)
+	}
+	if _, err := os.Stat(filepath.Join(tmp, "data")); err != nil {
+		t.Errorf("demo removed a folder it did not write: %v", err)
+	}
+}
+
+// TestDemoDetect: demo --task detect --quick generates the sample, trains
+// yolo-s, writes the model and summary.json with the size, speed and mAP
+// keys; eval of the written model on the written data gives the same mAP;
+// ONNX Runtime (when node is there) gives the same mAP and boxes.
+func TestDemoDetect(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "demo")
+	sum, log := slimgo(t, "demo", "--task", "detect", "--quick", "--epochs", "6", "--out", out)
+	for _, k := range []string{"map50", "map50_95", "params", "macs", "bytes", "images_per_s"} {
+		if num(t, sum, k) < 0 {
+			t.Errorf("%s = %v", k, sum[k])
+		}
+	}
+	if m := num(t, sum, "map50"); m > 100 || num(t, sum, "map50_95") > m || num(t, sum, "params") != 577390 {
+		t.Errorf("summary %v", sum)
+	}
+	model := filepath.Join(out, "yolo-s.onnx")
+	if st, err := os.Stat(model); err != nil || float64(st.Size()) != num(t, sum, "bytes") {
+		t.Errorf("model %s: %v (bytes %v)", model, err, sum["bytes"])
+	}
+	b, err := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file map[string]any
+	if err := json.Unmarshal(b, &file); err != nil || file["map50"] != sum["map50"] || file["bytes"] != sum["bytes"] {
+		t.Errorf("summary.json %v (%v) differs from the printed summary", file, err)
+	}
+	ev, _ := slimgo(t, "eval", "--model", model, "--data", filepath.Join(out, "data"))
+	if ev["map50"] != sum["map50"] || ev["map50_95"] != sum["map50_95"] {
+		t.Errorf("eval %v / %v, demo %v / %v", ev["map50"], ev["map50_95"], sum["map50"], sum["map50_95"])
+	}
+	if !ort.Available() {
+		t.Skip("node is not installed: the ONNX Runtime check is not run")
+	}
+	if sum["ort_checked"] != true || sum["ort_agrees"] != true || sum["ort_boxes"] != sum["ort_boxes_matched"] {
+		t.Errorf("ONNX Runtime check: %v\n%s", sum, log)
+	}
+	if d := math.Abs(num(t, sum, "ort_map50") - num(t, sum, "map50")); d > 0.05 {
+		t.Errorf("ort_map50 %v, map50 %v", sum["ort_map50"], sum["map50"])
+	}
+	t.Logf("quick demo: map50 %.2f, %v boxes compared with ONNX Runtime, corners within %v px", num(t, sum, "map50"), sum["ort_boxes"], sum["ort_box_max_diff"])
+}
+
+// TestDetectNoValBoxes: a val/ split without labels (all background
+// images) has no mAP; train and eval report -1 instead of failing on NaN.
+func TestDetectNoValBoxes(t *testing.T) {
+	dir := detSet(t, 16, 4)
+	if err := os.RemoveAll(filepath.Join(dir, "labels", "val")); err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(t.TempDir(), "m.onnx")
+	tr, _ := slimgo(t, "train", "--arch", "yolo-s", "--data", dir, "--epochs", "1", "--out", model)
+	ev, _ := slimgo(t, "eval", "--model", model, "--data", dir)
+	if tr["map50"] != -1.0 || tr["map50_95"] != -1.0 || ev["map50"] != -1.0 || ev["boxes"] != 0.0 {
+		t.Errorf("train %v, eval %v: want map50 -1 with no val boxes", tr, ev)
+	}
+}
