@@ -110,13 +110,15 @@ func DefaultConfig() Config {
 	// lambda ~ 5e-3, enough to separate unimportant channels.
 	c.Sparse.Epochs, c.Sparse.Lambda, c.Sparse.LR = 2, 5e-3, 0.05
 	ch := &c.Channel
-	// Keeping 30% of the parameters with channel counts in multiples of 8
-	// (ONNX Runtime's kernels prefer them) and removing 3 blocks measured
-	// 94.30% -> 93.43% on the reference resnet20 with 32.5x fewer stored
-	// bytes and 4.4x fewer MACs (bench/compress/README.md); 50% and 2
-	// blocks kept accuracy exactly but only reached 18x and 2x. 6 and 4
+	// Keeping 25% of the parameters and removing 3 blocks: on the
+	// reference resnet20 (session 12, bench/compress/README.md) the
+	// delivered model lost 0.40 points on the guard's validation split
+	// (2,000 training images; 0.15 at 30%) for 45.3x fewer stored bytes
+	// (36.1x at 30%); the rule, fixed before the 25% run, was the smallest
+	// share within 1 validation point reaching 40x. 50% and 2 blocks had
+	// kept accuracy exactly but only reached 18x and 2x. 6 and 4
 	// fine-tuning epochs: with 3 and 2 the same search gave 92.95%.
-	ch.Method, ch.KeepParams, ch.Episodes, ch.Warmup, ch.B = "ddpg", 0.3, 60, 15, 2
+	ch.Method, ch.KeepParams, ch.Episodes, ch.Warmup, ch.B = "ddpg", 0.25, 60, 15, 2
 	ch.ValSize, ch.MaxRatio, ch.CalibBatches, ch.Hidden, ch.Updates = 2000, 0.8, 8, 300, DefaultDDPGUpdates
 	ch.MinChannels, ch.RoundTo, ch.FinetuneEpochs, ch.LR = 1, 8, 6, 0.05
 	// Groups under 32 channels keep any width: rounded to 8, a 16-channel
