@@ -52,17 +52,6 @@ func stridedRows(shape, st []int, base int, f func(o, s, n, step int)) {
 	}
 }
 
-// rowStrides returns the element strides of a row-major shape.
-func rowStrides(shape []int) []int {
-	st := make([]int, len(shape))
-	acc := 1
-	for i := len(shape) - 1; i >= 0; i-- {
-		st[i] = acc
-		acc *= shape[i]
-	}
-	return st
-}
-
 // gather copies src at the strided positions into dst (forward), or with
 // scatter adds dst into those positions of src (backward).
 func gather(dst, src []float32, shape, st []int, base int, scatter bool) {
@@ -96,7 +85,7 @@ func (k *transposeKernel) plan(x []int) (out, st []int, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	xs := rowStrides(x)
+	xs := tensor.Strides(x)
 	out, st = make([]int, len(p)), make([]int, len(p))
 	for i, a := range p {
 		out[i], st[i] = x[a], xs[a]
@@ -148,7 +137,7 @@ func (k *sliceKernel) plan(x []int) (out, st []int, base int, err error) {
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	xs := rowStrides(x)
+	xs := tensor.Strides(x)
 	out, st = make([]int, len(x)), make([]int, len(x))
 	for i, a := range g {
 		out[i], st[i] = a.Count, xs[i]*a.Step

@@ -16,6 +16,7 @@ import (
 
 	"github.com/slimgo/slimgo/graph"
 	"github.com/slimgo/slimgo/onnx/pb"
+	"github.com/slimgo/slimgo/tensor"
 )
 
 // shapeOf returns the shape of value name as far as the nodes imported so
@@ -190,7 +191,7 @@ func foldSlice(im *importer, n *graph.Node, attrs map[string]*pb.AttributeProto,
 	if err := im.spend(n, cnt); err != nil {
 		return nil, err
 	}
-	st := rowStrides(in[0].Shape)
+	st := tensor.Strides(in[0].Shape)
 	out := &constant{Shape: shape}
 	for f := range cnt {
 		off, r := 0, f
@@ -209,16 +210,6 @@ func foldSlice(im *importer, n *graph.Node, attrs map[string]*pb.AttributeProto,
 		out.I = []int64{}
 	}
 	return out, nil
-}
-
-func rowStrides(shape []int) []int {
-	st := make([]int, len(shape))
-	acc := 1
-	for i := len(shape) - 1; i >= 0; i-- {
-		st[i] = acc
-		acc *= shape[i]
-	}
-	return st
 }
 
 // foldArith computes Add, Sub, Mul or Div of two constants with
@@ -260,37 +251,13 @@ func foldArith(im *importer, n *graph.Node, attrs map[string]*pb.AttributeProto,
 	for f := range cnt {
 		ia, ib := index(a, f), index(b, f)
 		if isInt {
-			x, y := a.I[ia], b.I[ib]
-			var v int64
-			switch n.Op {
-			case "Add":
-				v = x + y
-			case "Sub":
-				v = x - y
-			case "Mul":
-				v = x * y
-			case "Div":
-				if y == 0 {
-					return nil, nodeErr(n, "integer division by zero")
-				}
-				v = x / y
+			if n.Op == "Div" && b.I[ib] == 0 {
+				return nil, nodeErr(n, "integer division by zero")
 			}
-			out.I = append(out.I, v)
+			out.I = append(out.I, arith(n.Op, a.I[ia], b.I[ib]))
 			continue
 		}
-		x, y := af[ia], bf[ib]
-		var v float32
-		switch n.Op {
-		case "Add":
-			v = x + y
-		case "Sub":
-			v = x - y
-		case "Mul":
-			v = x * y
-		case "Div":
-			v = x / y
-		}
-		out.F = append(out.F, v)
+		out.F = append(out.F, arith(n.Op, af[ia], bf[ib]))
 	}
 	if out.I == nil && out.F == nil {
 		out.I = []int64{}
@@ -343,4 +310,18 @@ func foldConstantOfShape(im *importer, n *graph.Node, attrs map[string]*pb.Attri
 		out.I = []int64{}
 	}
 	return out, nil
+}
+
+// arith is x op y for op Add, Sub, Mul or Div (integer division truncates,
+// as ONNX's; the caller rules out an integer zero divisor).
+func arith[T int64 | float32](op string, x, y T) T {
+	switch op {
+	case "Add":
+		return x + y
+	case "Sub":
+		return x - y
+	case "Mul":
+		return x * y
+	}
+	return x / y
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,7 +13,6 @@ import (
 	"github.com/slimgo/slimgo/detect"
 	"github.com/slimgo/slimgo/graph"
 	"github.com/slimgo/slimgo/nn"
-	"github.com/slimgo/slimgo/onnx"
 	"github.com/slimgo/slimgo/train"
 )
 
@@ -212,14 +210,10 @@ func trainDetector(e *Env, o *TrainOptions, g *graph.Graph) (map[string]any, err
 		ips += h.ImagesPerSec / float64(len(hist))
 	}
 	stampDet(g, tr)
-	if err := onnx.WriteFile(o.Out, g, onnx.WriteOptions{}); err != nil {
-		return nil, err
-	}
-	st, err := g.ComputeStats()
+	st, err := writeTrained(e, g, o.Out)
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(e.Log, "wrote %s (%s)\n", filepath.Clean(o.Out), st)
 	return map[string]any{
 		"task":          TaskDetect,
 		"map50":         pct(last.MAP50),

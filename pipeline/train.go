@@ -126,14 +126,10 @@ func Train(e *Env, o *TrainOptions) (map[string]any, error) {
 		return nil, err
 	}
 	stampData(g, trainSet)
-	if err := onnx.WriteFile(o.Out, g, onnx.WriteOptions{}); err != nil {
-		return nil, err
-	}
-	st, err := g.ComputeStats()
+	st, err := writeTrained(e, g, o.Out)
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(e.Log, "wrote %s (%s)\n", filepath.Clean(o.Out), st)
 	return map[string]any{
 		"accuracy":      100 * res.FinalAcc,
 		"loss":          res.FinalLoss,
@@ -144,4 +140,18 @@ func Train(e *Env, o *TrainOptions) (map[string]any, error) {
 		"out":           o.Out,
 		"preprocessing": trainSet.Preprocess().Summary(),
 	}, nil
+}
+
+// writeTrained writes a trained model to out as ONNX, logs it and returns
+// its statistics.
+func writeTrained(e *Env, g *graph.Graph, out string) (graph.Stats, error) {
+	if err := onnx.WriteFile(out, g, onnx.WriteOptions{}); err != nil {
+		return graph.Stats{}, err
+	}
+	st, err := g.ComputeStats()
+	if err != nil {
+		return graph.Stats{}, err
+	}
+	fmt.Fprintf(e.Log, "wrote %s (%s)\n", filepath.Clean(out), st)
+	return st, nil
 }

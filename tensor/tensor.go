@@ -29,6 +29,19 @@ func Size(shape []int) int {
 	return n
 }
 
+// Strides returns the element strides of a row-major shape: the last
+// dimension's stride is 1, each other one the product of the dimensions
+// after it.
+func Strides(shape []int) []int {
+	st := make([]int, len(shape))
+	acc := 1
+	for i := len(shape) - 1; i >= 0; i-- {
+		st[i] = acc
+		acc *= shape[i]
+	}
+	return st
+}
+
 // New returns a zero tensor of the given shape.
 func New(shape ...int) *Tensor {
 	return &Tensor{Shape: append([]int(nil), shape...), Data: make([]float32, Size(shape))}

@@ -229,15 +229,11 @@ func Run(model, in string) (*tensor.Tensor, error) {
 // RunAll runs model on x (fed to its first input) and returns every output
 // by name.
 func RunAll(model string, x *tensor.Tensor) (map[string]*tensor.Tensor, error) {
-	dir, err := os.MkdirTemp("", "slimgo-ort")
+	dir, in, err := tempInput(x)
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	in := filepath.Join(dir, "in.npy")
-	if err := npy.WriteFile(in, x); err != nil {
-		return nil, err
-	}
 	r, err := runHarness(model, in, filepath.Join(dir, "out.npy"), "--all-outputs")
 	if err != nil {
 		return nil, err
@@ -257,16 +253,26 @@ func RunAll(model string, x *tensor.Tensor) (map[string]*tensor.Tensor, error) {
 // RunTensor runs model on x (written to a temporary .npy) and returns the
 // first output.
 func RunTensor(model string, x *tensor.Tensor) (*tensor.Tensor, error) {
-	dir, err := os.MkdirTemp("", "slimgo-ort")
+	dir, in, err := tempInput(x)
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	in := filepath.Join(dir, "in.npy")
-	if err := npy.WriteFile(in, x); err != nil {
-		return nil, err
-	}
 	return Run(model, in)
+}
+
+// tempInput writes x to in.npy in a new temporary directory, which the
+// caller removes (also on error, when dir is not "").
+func tempInput(x *tensor.Tensor) (dir, in string, err error) {
+	if dir, err = os.MkdirTemp("", "slimgo-ort"); err != nil {
+		return "", "", err
+	}
+	in = filepath.Join(dir, "in.npy")
+	if err = npy.WriteFile(in, x); err != nil {
+		os.RemoveAll(dir)
+		return "", "", err
+	}
+	return dir, in, nil
 }
 
 // TimeJob is one model for TimeMany: its .onnx path and the .npy input it
