@@ -348,7 +348,10 @@ func guardQuantize(e *Env, g *graph.Graph, copt cluster.Options, o GuardOptions,
 	if err != nil {
 		return nil, nil, err
 	}
-	float := g.Clone().Params
+	var float map[string]*tensor.Tensor // g before clustering, for the coarser phase
+	if tune.Epochs > 0 && !fallback {
+		float = g.Clone().Params
+	}
 	lv := levelsAt(path, len(t.sens), step)
 	r := t.result(lv)
 	for _, l := range r.Layers {
