@@ -97,6 +97,11 @@ type Config struct {
 		// quantize --int8), measured in ONNX Runtime.
 		Int8 bool `yaml:"int8" json:"int8"`
 	} `yaml:"quantize" json:"quantize"`
+
+	// Detect are the settings of a detector's training stages (AdamW:
+	// lr, batch); nil takes DefaultDetectLR and DefaultDetectBatch. A
+	// pointer, so a classifier's run hashes as before.
+	Detect *DetectConfig `yaml:"detect" json:"detect,omitempty"`
 }
 
 // DefaultConfig is sized for a 2-core machine and a resnet20 on
