@@ -120,7 +120,7 @@ func Prune(e *Env, o *PruneOptions) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := notForDetection("prune", g, o.Data.Spec); err != nil {
+	if err := detectorWithoutData("prune", g, o.Data.Spec); err != nil {
 		return nil, err
 	}
 	if o.Tune.DistillW > 0 {

@@ -120,7 +120,7 @@ func Quantize(e *Env, o *QuantizeOptions) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := notForDetection("quantize", g, o.Data.Spec); err != nil {
+	if err := detectorWithoutData("quantize", g, o.Data.Spec); err != nil {
 		return nil, err
 	}
 	summary := map[string]any{"bytes_before": fileSize(o.Model)}
