@@ -206,6 +206,9 @@ func (c *Config) Validate() error {
 			return BadInput("quantize: max_loss must be >= 0 (accuracy points) and val_size >= 1, got %g and %d", q.MaxLoss, q.ValSize)
 		}
 	}
+	if d := c.Detect; d != nil && (!(d.LR >= 0) || math.IsInf(d.LR, 0) || d.Batch < 0 || d.Batch == 1) {
+		return BadInput("detect: lr must be >= 0 (0: %g) and batch 0 (%d) or >= 2, got %g and %d", DefaultDetectLR, DefaultDetectBatch, d.LR, d.Batch)
+	}
 	if _, err := ParseBlockScore(c.Layer.Score); err != nil {
 		return err
 	}
