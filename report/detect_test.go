@@ -45,3 +45,15 @@ func TestDetectorKeys(t *testing.T) {
 		t.Errorf("classifier keys: accuracy %v, map50 %v", m["accuracy"], m["map50"])
 	}
 }
+
+// The guard's line names a detector's score; a classifier's stays as it was.
+func TestGuardLineScore(t *testing.T) {
+	g := map[string]any{"val_loss": 0.3, "val_size": 400.0, "val_accuracy_before": 74.5, "val_accuracy": 74.2, "max_loss": 0.5, "score": "mAP@0.5"}
+	if l := guardLine(g); !strings.HasPrefix(l, "Guard (mAP@0.5): 0.30 points lost on 400 validation images") {
+		t.Errorf("detector: %q", l)
+	}
+	g["score"] = "accuracy"
+	if l := guardLine(g); !strings.HasPrefix(l, "Accuracy guard: 0.30 points") {
+		t.Errorf("classifier: %q", l)
+	}
+}

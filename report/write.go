@@ -563,7 +563,7 @@ func guardLine(g map[string]any) string {
 		vs = int(v)
 	}
 	what := "Accuracy guard"
-	if sc, ok := g["score"].(string); ok {
+	if sc, ok := g["score"].(string); ok && sc != "accuracy" {
 		what = "Guard (" + sc + ")"
 	}
 	line := fmt.Sprintf("%s: %.2f points lost on %d validation images held out from the training data (%.2f%% -> %.2f%%; tolerance %.2f).",
