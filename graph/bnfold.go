@@ -27,7 +27,11 @@ func ConvBNPairs(g *Graph) []ConvBN {
 		if c.Op != OpConv || len(c.Outputs) != 1 || ix.Readers(c.Outputs[0]) != 1 {
 			continue
 		}
-		bn := ix.Consumers(c.Outputs[0])[0]
+		cons := ix.Consumers(c.Outputs[0])
+		if len(cons) != 1 { // its one reader is the graph's output (a detector's head conv)
+			continue
+		}
+		bn := cons[0]
 		if bn.Op != OpBN || bn.Input(0) != c.Outputs[0] {
 			continue
 		}

@@ -43,4 +43,10 @@ func TestConvBNPairs(t *testing.T) {
 	if p := ConvBNPairs(g); len(p) != 0 {
 		t.Fatalf("pairs %v, want none", p)
 	}
+	// A Conv read only as a graph output (a detector's head) pairs with
+	// nothing (it used to index an empty consumer list).
+	g.Nodes, g.Outputs = g.Nodes[:1], []Value{{"y", nil}}
+	if p := ConvBNPairs(g); len(p) != 0 {
+		t.Fatalf("pairs %v, want none", p)
+	}
 }

@@ -71,6 +71,7 @@ type run struct {
 	dir      string
 	trainSet *data.Dataset
 	testSet  *data.Dataset
+	det      *detSets // a detector's images (then trainSet and testSet are nil)
 	st       *pipelineState
 	sum      *report.Summary
 	input    *graph.Graph // the model as given, read once by inputModel
@@ -114,14 +115,14 @@ func Compress(e *Env, o *CompressOptions) (*report.Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := notForDetection("compress", g, o.Data.Spec); err != nil {
+	p := &run{e: e, o: o, cfg: o.Config, dir: o.Out}
+	if IsDetector(g) || IsDetectionData(o.Data.Spec) {
+		if err := p.loadDetect(g); err != nil {
+			return nil, err
+		}
+	} else if p.trainSet, p.testSet, err = o.Data.load(e, g); err != nil {
 		return nil, err
 	}
-	trainSet, testSet, err := o.Data.load(e, g)
-	if err != nil {
-		return nil, err
-	}
-	p := &run{e: e, o: o, cfg: o.Config, dir: o.Out, trainSet: trainSet, testSet: testSet}
 	modelBytes, err := os.ReadFile(o.Model)
 	if err != nil {
 		return nil, AsInput(err)
@@ -143,8 +144,12 @@ func Compress(e *Env, o *CompressOptions) (*report.Summary, error) {
 	if err := p.loadState(hash); err != nil {
 		return nil, err
 	}
-	p.sum.Preprocessing = trainSet.Preprocess().Summary()
-	p.sum.PreprocessingText = trainSet.Preprocess().String()
+	if p.det != nil {
+		p.detNote()
+	} else {
+		p.sum.Preprocessing = p.trainSet.Preprocess().Summary()
+		p.sum.PreprocessingText = p.trainSet.Preprocess().String()
+	}
 	if p.st.Model != "" {
 		if g, err = onnx.ReadFile(filepath.Join(p.dir, p.st.Model)); err != nil {
 			return nil, fmt.Errorf("resume: %w (rerun with --restart)", err)
@@ -215,7 +220,13 @@ func (p *run) saveState() error {
 // acc is g's test accuracy in percent when the caller has just measured
 // it (< 0: measure it here).
 func (p *run) stageFigures(name string, g *graph.Graph, bytes int64, file string, acc float64) (report.Stage, error) {
-	if acc < 0 {
+	m5095 := 0.0
+	if p.det != nil {
+		var err error
+		if acc, m5095, err = detScore(g, p.det.test); err != nil {
+			return report.Stage{}, err
+		}
+	} else if acc < 0 {
 		ev, err := train.Evaluate(g, p.testSet, 256)
 		if err != nil {
 			return report.Stage{}, err
@@ -226,13 +237,13 @@ func (p *run) stageFigures(name string, g *graph.Graph, bytes int64, file string
 	if err != nil {
 		return report.Stage{}, err
 	}
-	s := report.Stage{Name: name, Accuracy: acc, Params: int64(st.Params), MACs: st.MACs, Bytes: bytes, File: file}
+	s := report.Stage{Name: name, Accuracy: acc, MAP50_95: m5095, Params: int64(st.Params), MACs: st.MACs, Bytes: bytes, File: file}
 	s.ImagesPerSec = inferenceSpeed(g, p.cfg.BenchBatch)
 	if !p.o.NoORT {
 		s.ORTImagesPerSec, s.ORTBatch1ImagesPerSec = ortSpeed(p.e, g, file, p.dir, p.cfg.BenchBatch)
 	}
-	fmt.Fprintf(p.e.Log, "%s: accuracy %.2f%%, %d params, %.2f M MACs, %d bytes, %.0f img/s (slimgo), %.0f img/s (ONNX Runtime)\n",
-		name, s.Accuracy, s.Params, float64(s.MACs)/1e6, s.Bytes, s.ImagesPerSec, s.ORTImagesPerSec)
+	fmt.Fprintf(p.e.Log, "%s: %s %.2f%%, %d params, %.2f M MACs, %d bytes, %.0f img/s (slimgo), %.0f img/s (ONNX Runtime)\n",
+		name, p.scoreName(), s.Accuracy, s.Params, float64(s.MACs)/1e6, s.Bytes, s.ImagesPerSec, s.ORTImagesPerSec)
 	return s, nil
 }
 
@@ -302,6 +313,11 @@ func (p *run) original(g *graph.Graph) (*graph.Graph, error) {
 		return nil, err
 	}
 	s.File = p.o.Model
+	if p.det != nil { // loadDetect checked it has its BN
+		p.sum.Stages = append(p.sum.Stages, s)
+		p.sum.GammaBefore = bnGammas(g)
+		return g, nil
+	}
 	out, n, err := restoreBN(p.e, g, p.trainSet, p.cfg.Batch)
 	if err != nil {
 		return nil, err
@@ -317,6 +333,9 @@ func (p *run) original(g *graph.Graph) (*graph.Graph, error) {
 // tune fine-tunes g for a stage, resumably. With distil set and a
 // distillation weight configured, the input model is the teacher.
 func (p *run) tune(g *graph.Graph, stage string, epochs int, lr, sparsity float64, distil bool) (float64, error) {
+	if p.det != nil {
+		return -1, p.tuneDet(g, epochs, sparsity)
+	}
 	t := TuneOptions{Epochs: epochs, LR: lr, Batch: p.cfg.Batch, WD: 5e-4, Augment: p.cfg.Augment}
 	if d := p.cfg.Distill; distil && d.Weight > 0 && epochs > 0 {
 		teacher, err := p.inputModel()
@@ -475,7 +494,12 @@ func (p *run) channelRound(g *graph.Graph, s, S int, b budget, epochs int) (*gra
 				return nil, "", err
 			}
 		}
-		r, err := searchDDPG(p.e, g, p.trainSet, d, p.channelOpts(), b, p.cfg.Seed+uint64(s-1))
+		var r *ddpgResult
+		if p.det != nil {
+			r, err = searchDDPGDet(p.e, g, p.det, d, p.channelOpts(), b, p.detLR(), p.cfg.Seed+uint64(s-1))
+		} else {
+			r, err = searchDDPG(p.e, g, p.trainSet, d, p.channelOpts(), b, p.cfg.Seed+uint64(s-1))
+		}
 		if err != nil {
 			return nil, "", err
 		}
@@ -496,7 +520,12 @@ func (p *run) channelRound(g *graph.Graph, s, S int, b budget, epochs int) (*gra
 		}
 		notes = "global BN-gamma threshold"
 	}
-	out, err := applyPlan(g, plan, p.trainSet, c.CalibBatches, p.cfg.Batch)
+	var out *graph.Graph
+	if p.det != nil {
+		out, err = applyDet(g, plan, p.det.train, c.CalibBatches)
+	} else {
+		out, err = applyPlan(g, plan, p.trainSet, c.CalibBatches, p.cfg.Batch)
+	}
 	if err != nil {
 		return nil, "", err
 	}
@@ -579,7 +608,9 @@ func (p *run) quantize(g *graph.Graph) (*graph.Graph, error) {
 		return nil, err
 	}
 	p.sum.Files["pruned_onnx"] = pruned
-	if p.cfg.Quantize.Int8 {
+	if p.cfg.Quantize.Int8 && p.det != nil {
+		p.sum.Notes = append(p.sum.Notes, "quantize.int8: not written for a detector (int8 calibration and scoring are a classifier's so far)")
+	} else if p.cfg.Quantize.Int8 {
 		if err := p.int8(folded); err != nil {
 			return nil, err
 		}
@@ -598,7 +629,9 @@ func (p *run) quantize(g *graph.Graph) (*graph.Graph, error) {
 	packed := filepath.Join(p.dir, FilePacked)
 	tune := TuneOptions{Epochs: q.FinetuneEpochs, LR: q.CentroidLR, Batch: p.cfg.Batch}
 	var res *quantizeResult
-	if q.Guard && p.trainSet != nil {
+	if p.det != nil {
+		res, err = p.quantizeDet(folded, copt, shared, packed)
+	} else if q.Guard && p.trainSet != nil {
 		var fig map[string]any
 		res, fig, err = guardQuantize(p.e, folded, copt, GuardOptions{MaxLoss: q.MaxLoss, ValSize: q.ValSize}, tune, p.trainSet, p.testSet, shared, packed, q.Float16, p.cfg.Seed)
 		p.sum.Guard = fig

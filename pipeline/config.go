@@ -97,6 +97,11 @@ type Config struct {
 		// quantize --int8), measured in ONNX Runtime.
 		Int8 bool `yaml:"int8" json:"int8"`
 	} `yaml:"quantize" json:"quantize"`
+
+	// Detect are the settings of a detector's training stages (AdamW:
+	// lr, batch); nil takes DefaultDetectLR and DefaultDetectBatch. A
+	// pointer, so a classifier's run hashes as before.
+	Detect *DetectConfig `yaml:"detect" json:"detect,omitempty"`
 }
 
 // DefaultConfig is sized for a 2-core machine and a resnet20 on
@@ -200,6 +205,9 @@ func (c *Config) Validate() error {
 		if !(q.MaxLoss >= 0) || math.IsInf(q.MaxLoss, 0) || q.ValSize < 1 {
 			return BadInput("quantize: max_loss must be >= 0 (accuracy points) and val_size >= 1, got %g and %d", q.MaxLoss, q.ValSize)
 		}
+	}
+	if d := c.Detect; d != nil && (!(d.LR >= 0) || math.IsInf(d.LR, 0) || d.Batch < 0 || d.Batch == 1) {
+		return BadInput("detect: lr must be >= 0 (0: %g) and batch 0 (%d) or >= 2, got %g and %d", DefaultDetectLR, DefaultDetectBatch, d.LR, d.Batch)
 	}
 	if _, err := ParseBlockScore(c.Layer.Score); err != nil {
 		return err

@@ -38,6 +38,17 @@ func TestConfigFile(t *testing.T) {
 		t.Fatalf("bad augment item accepted: %v", err)
 	}
 	c = DefaultConfig()
+	if err := LoadConfig(write("detect.yaml", "detect: {lr: 1.0e-3, batch: 16}\n"), &c); err != nil || c.Validate() != nil || c.Detect.LR != 1e-3 || c.Detect.Batch != 16 {
+		t.Fatalf("detect key: %v, %+v", err, c.Detect)
+	}
+	if c.Detect.Batch = 1; c.Validate() == nil {
+		t.Fatal("detect.batch 1 accepted")
+	}
+	// Without the key a classifier's config hashes as before it existed.
+	if strings.Contains(string(mustJSON(t, DefaultConfig())), "detect") {
+		t.Fatal("the default config carries a detect key")
+	}
+	c = DefaultConfig()
 	if err := LoadConfig(write("updates.yaml", "channel:\n  updates: 0\n"), &c); err != nil {
 		t.Fatal(err)
 	}

@@ -43,6 +43,17 @@ func notForDetection(cmd string, g *graph.Graph, spec string) error {
 	return nil
 }
 
+// detectorWithoutData is the check of prune and quantize, which handle a
+// detector structurally (channel or block pruning by BN factors, weight
+// clustering) but do not score or fine-tune one yet: a detector, or
+// detection data, with --data is bad input (exit 2) pointing to compress.
+func detectorWithoutData(cmd string, g *graph.Graph, spec string) error {
+	if spec != "" && (IsDetector(g) || IsDetectionData(spec)) {
+		return BadInput("%s with --data does not handle detectors yet: run it without --data (structural, no fine-tuning) or use compress, which scores and fine-tunes detectors (docs/detection.md)", cmd)
+	}
+	return nil
+}
+
 // detClasses returns a detector's class count from its first output
 // [N, 5+K, H, W]. Errors: an output of another shape.
 func detClasses(g *graph.Graph) (int, error) {

@@ -100,7 +100,7 @@ type guardTable struct {
 // rounded to half floats, as stored) and measures each layer's sensitivity
 // on probe: the mean KL divergence of the model with only that layer
 // clustered at x1 from the float model.
-func buildGuardTable(e *Env, g *graph.Graph, base cluster.Options, f16 bool, probe *data.Dataset) (*guardTable, error) {
+func buildGuardTable(e *Env, g *graph.Graph, base cluster.Options, f16 bool, gd *guardData) (*guardTable, error) {
 	t := &guardTable{}
 	for _, m := range guardLevels {
 		r, err := cluster.QuantizeGraph(g.Clone(), levelOptions(base, m))
@@ -127,7 +127,7 @@ func buildGuardTable(e *Env, g *graph.Graph, base cluster.Options, f16 bool, pro
 		}
 		t.layers, t.bytes, t.skip = append(t.layers, r.Layers), append(t.bytes, b), r.Skipped
 	}
-	ref, err := train.DatasetLogits(g, probe, evalBatch)
+	ref, err := gd.probe(g)
 	if err != nil {
 		return nil, err
 	}
@@ -135,13 +135,13 @@ func buildGuardTable(e *Env, g *graph.Graph, base cluster.Options, f16 bool, pro
 	for i, l := range t.layers[guardDefaultLevel] {
 		orig := slices.Clone(w.Params[l.Param].Data)
 		l.Expand(w.Params[l.Param].Data)
-		q, err := train.DatasetLogits(w, probe, evalBatch)
+		q, err := gd.probe(w)
 		if err != nil {
 			return nil, err
 		}
 		copy(w.Params[l.Param].Data, orig)
-		t.sens = append(t.sens, meanKL(ref, q))
-		fmt.Fprintf(e.Log, "guard: sensitivity %d/%d %s (K %d): KL %.3g\n", i+1, len(t.layers[0]), l.Param, l.K, t.sens[i])
+		t.sens = append(t.sens, gd.diverge(ref, q))
+		fmt.Fprintf(e.Log, "guard: sensitivity %d/%d %s (K %d): %s %.3g\n", i+1, len(t.layers[0]), l.Param, l.K, gd.divName, t.sens[i])
 	}
 	for v := range guardLevels {
 		p := make([]float64, len(t.sens))
@@ -249,7 +249,7 @@ func (t *guardTable) result(lv []int) *cluster.Result {
 type guardSearch struct {
 	e        *Env
 	w        *graph.Graph // working copy the candidates are composed into
-	val      *data.Dataset
+	gd       *guardData
 	acc0     float64 // float model's validation accuracy, percent
 	maxLoss  float64
 	t        *guardTable
@@ -264,7 +264,7 @@ func (s *guardSearch) loss(path []int, i int) (float64, error) {
 	}
 	lv := levelsAt(path, len(s.t.sens), i)
 	s.t.compose(s.w, lv)
-	a, err := accuracy(s.w, s.val, evalBatch)
+	a, err := s.gd.score(s.w)
 	if err != nil {
 		return 0, err
 	}
@@ -274,8 +274,8 @@ func (s *guardSearch) loss(path []int, i int) (float64, error) {
 	for l, v := range lv {
 		bytes += s.t.bytes[v][l]
 	}
-	fmt.Fprintf(s.e.Log, "guard: step %d/%d: %.0f weight bytes, validation accuracy %.2f%% (loss %.2f points, tolerance %.2f)\n",
-		i, len(path), bytes, a, s.acc0-a, s.maxLoss)
+	fmt.Fprintf(s.e.Log, "guard: step %d/%d: %.0f weight bytes, validation %s %.2f%% (loss %.2f points, tolerance %.2f)\n",
+		i, len(path), bytes, s.gd.name, a, s.acc0-a, s.maxLoss)
 	return s.acc0 - a, nil
 }
 
@@ -333,22 +333,52 @@ func guardQuantize(e *Env, g *graph.Graph, copt cluster.Options, o GuardOptions,
 	if err != nil {
 		return nil, nil, err
 	}
-	acc0, err := accuracy(g, val, evalBatch)
+	probe := val.Head(min(guardProbe, val.Len()))
+	gd := &guardData{n: n, seed: valSeed, rest: rest, val: val, name: "accuracy", divName: "KL", probeN: probe.Len(),
+		score:   func(g *graph.Graph) (float64, error) { return accuracy(g, val, evalBatch) },
+		probe:   func(g *graph.Graph) (*tensor.Tensor, error) { return train.DatasetLogits(g, probe, evalBatch) },
+		diverge: meanKL}
+	return guardRun(e, g, copt, o, tune, gd, testSet, out, packed, f16, seed)
+}
+
+// guardData is what the guard measures a model on: score, in percent on
+// the n images of the validation split (held out with seed), and the
+// probe's outputs, whose divergence from the float model's (diverge,
+// named divName) is each layer's sensitivity. rest and val are a
+// classifier's images for centroid fine-tuning (nil for a detector,
+// which has none).
+type guardData struct {
+	n, probeN     int
+	seed          uint64
+	rest, val     *data.Dataset
+	name, divName string
+	score         func(g *graph.Graph) (float64, error)
+	probe         func(g *graph.Graph) (*tensor.Tensor, error)
+	diverge       func(ref, q *tensor.Tensor) float64
+}
+
+// guardRun is guardQuantize on the measurements gd gives.
+func guardRun(e *Env, g *graph.Graph, copt cluster.Options, o GuardOptions, tune TuneOptions, gd *guardData, testSet *data.Dataset, out, packed string, f16 bool, seed uint64) (*quantizeResult, map[string]any, error) {
+	n, valSeed, rest, val := gd.n, gd.seed, gd.rest, gd.val
+	acc0, err := gd.score(g)
 	if err != nil {
 		return nil, nil, err
 	}
-	fmt.Fprintf(e.Log, "guard: at most %.2f points lost on %d held-out training images (float model %.2f%%)\n", o.MaxLoss, n, acc0)
-	t, err := buildGuardTable(e, g, copt, f16, val.Head(min(guardProbe, val.Len())))
+	fmt.Fprintf(e.Log, "guard: at most %.2f points of %s lost on %d held-out training images (float model %.2f%%)\n", o.MaxLoss, gd.name, n, acc0)
+	t, err := buildGuardTable(e, g, copt, f16, gd)
 	if err != nil {
 		return nil, nil, err
 	}
 	path := t.path()
-	s := &guardSearch{e: e, w: g.Clone(), val: val, acc0: acc0, maxLoss: o.MaxLoss, t: t, accCache: map[int]float64{}}
+	s := &guardSearch{e: e, w: g.Clone(), gd: gd, acc0: acc0, maxLoss: o.MaxLoss, t: t, accCache: map[int]float64{}}
 	step, fallback, err := choose(len(path), o.MaxLoss, func(i int) (float64, error) { return s.loss(path, i) })
 	if err != nil {
 		return nil, nil, err
 	}
 	var float map[string]*tensor.Tensor // g before clustering, for the coarser phase
+	if tune.Epochs > 0 && val == nil {
+		return nil, nil, fmt.Errorf("guard: centroid fine-tuning needs a classifier's images")
+	}
 	if tune.Epochs > 0 && !fallback {
 		float = g.Clone().Params
 	}
@@ -358,7 +388,7 @@ func guardQuantize(e *Env, g *graph.Graph, copt cluster.Options, o GuardOptions,
 		l.Expand(g.Params[l.Param].Data)
 	}
 	fig := map[string]any{"max_loss": o.MaxLoss, "val_size": n, "val_seed": valSeed, "val_accuracy_before": acc0,
-		"path_steps": len(path), "step": step, "probe_size": min(guardProbe, val.Len())}
+		"path_steps": len(path), "step": step, "probe_size": gd.probeN, "score": gd.name}
 	if tune.Epochs > 0 {
 		ft, err := guardTune(e, g, r, tune, rest, val, s.accCache[step], f16, seed)
 		if err != nil {
@@ -375,7 +405,7 @@ func guardQuantize(e *Env, g *graph.Graph, copt cluster.Options, o GuardOptions,
 		}
 	}
 	fig["evaluations"] = s.evals
-	res := &quantizeResult{Result: r, Accuracy: -1, Val: val}
+	res := &quantizeResult{Result: r, Accuracy: -1, ValScore: gd.score}
 	if err := finishQuantize(e, g, res, TuneOptions{}, rest, testSet, out, packed, f16, seed); err != nil {
 		return nil, nil, err
 	}
@@ -461,7 +491,7 @@ func (c *coarser) search() error {
 			l.Expand(c.g.Params[l.Param].Data)
 		}
 		fmt.Fprintf(s.e.Log, "guard: fine-tuning recovered %.2f points: trying step %d (loss %.2f before fine-tuning)\n", recovery, step, s.acc0-s.accCache[step])
-		ft, err := guardTune(s.e, c.g, r, c.tune, c.rest, s.val, s.accCache[step], c.f16, c.seed)
+		ft, err := guardTune(s.e, c.g, r, c.tune, c.rest, s.gd.val, s.accCache[step], c.f16, c.seed)
 		if err != nil {
 			return err
 		}

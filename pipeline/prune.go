@@ -120,7 +120,7 @@ func Prune(e *Env, o *PruneOptions) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := notForDetection("prune", g, o.Data.Spec); err != nil {
+	if err := detectorWithoutData("prune", g, o.Data.Spec); err != nil {
 		return nil, err
 	}
 	if o.Tune.DistillW > 0 {
@@ -418,7 +418,18 @@ func searchDDPG(e *Env, g *graph.Graph, trainSet *data.Dataset, d DDPGOptions, p
 	if err != nil {
 		return nil, AsInput(err)
 	}
-	env, err := rl.NewPruneEnv(g, ddpgEvaluator(rest, val, d.Calib, 128, tune),
+	scoring := "zero-shot after BN recalibration"
+	if tune.Steps > 0 {
+		scoring = fmt.Sprintf("after %d fine-tuning steps of %d images", tune.Steps, tune.Batch)
+	}
+	return runDDPG(e, g, ddpgEvaluator(rest, val, d.Calib, 128, tune), "accuracy", val.Len(), scoring, d, popt, b, seed)
+}
+
+// runDDPG is the DDPG search on g with the episodes scored by ev (score
+// names what ev.Accuracy measures, in percent, on valN held-out training
+// images; scoring says how an episode's model is prepared).
+func runDDPG(e *Env, g *graph.Graph, ev rl.Evaluator, score string, valN int, scoring string, d DDPGOptions, popt prune.Options, b budget, seed uint64) (*ddpgResult, error) {
+	env, err := rl.NewPruneEnv(g, ev,
 		rl.PruneConfig{Prune: popt, B: d.B, TargetParams: b.Params, TargetMACs: b.MACs, RBound: d.RBound, TargetLatency: b.LatencyMs, Latency: latencyModel(b)})
 	if err != nil {
 		return nil, AsInput(err)
@@ -430,12 +441,8 @@ func searchDDPG(e *Env, g *graph.Graph, trainSet *data.Dataset, d DDPGOptions, p
 	if err != nil {
 		return nil, err
 	}
-	scoring := "zero-shot after BN recalibration"
-	if tune.Steps > 0 {
-		scoring = fmt.Sprintf("after %d fine-tuning steps of %d images", tune.Steps, tune.Batch)
-	}
-	fmt.Fprintf(e.Log, "ddpg: %d groups, %s mode, validation accuracy %.2f%% on %d held-out training images, %d episodes (%d random), each scored %s\n",
-		env.Steps(), mode, env.BaseAcc, val.Len(), d.Episodes, d.Warmup, scoring)
+	fmt.Fprintf(e.Log, "ddpg: %d groups, %s mode, validation %s %.2f%% on %d held-out training images, %d episodes (%d random), each scored %s\n",
+		env.Steps(), mode, score, env.BaseAcc, valN, d.Episodes, d.Warmup, scoring)
 	start := time.Now()
 	res, err := rl.Search(env, ag, rl.SearchOptions{
 		Episodes: d.Episodes, Warmup: d.Warmup, Updates: d.Updates, Checkpoint: d.Checkpoint, Resume: d.Resume, Context: e.Ctx,

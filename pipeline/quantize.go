@@ -86,9 +86,9 @@ type quantizeResult struct {
 	// (BIRCH T in weight units; 0 when K was fixed); the guard adds level
 	// and sensitivity.
 	Layers []map[string]any
-	// Val, when set before finishQuantize, is also scored on the restored
-	// model: ValAccuracy (percent).
-	Val         *data.Dataset
+	// ValScore, when set before finishQuantize, scores the restored model
+	// on a validation split: ValAccuracy (percent).
+	ValScore    func(g *graph.Graph) (float64, error)
 	ValAccuracy float64
 }
 
@@ -120,7 +120,7 @@ func Quantize(e *Env, o *QuantizeOptions) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := notForDetection("quantize", g, o.Data.Spec); err != nil {
+	if err := detectorWithoutData("quantize", g, o.Data.Spec); err != nil {
 		return nil, err
 	}
 	summary := map[string]any{"bytes_before": fileSize(o.Model)}
@@ -206,7 +206,10 @@ func (o *QuantizeOptions) cluster(e *Env, g *graph.Graph, trainSet, testSet *dat
 	if err != nil {
 		return nil, err
 	}
-	res := &quantizeResult{Result: r, Accuracy: -1, Val: val}
+	res := &quantizeResult{Result: r, Accuracy: -1}
+	if val != nil {
+		res.ValScore = func(g *graph.Graph) (float64, error) { return accuracy(g, val, evalBatch) }
+	}
 	if err := finishQuantize(e, g, res, o.Tune, trainSet, testSet, o.Out, o.Packed, o.Float16, o.Seed); err != nil {
 		return nil, err
 	}
@@ -306,8 +309,8 @@ func finishQuantize(e *Env, g *graph.Graph, res *quantizeResult, tune TuneOption
 		}
 		res.Accuracy = 100 * ev.Accuracy
 	}
-	if res.Val != nil {
-		if res.ValAccuracy, err = accuracy(restored, res.Val, evalBatch); err != nil {
+	if res.ValScore != nil {
+		if res.ValAccuracy, err = res.ValScore(restored); err != nil {
 			return err
 		}
 	}

@@ -35,10 +35,15 @@ import (
 // Stage holds the figures of the model as it stands after one pipeline
 // stage (or the original model, Stages[0]).
 type Stage struct {
-	Name     string  `json:"name"`     // e.g. "original", "sparse", "ddpg", "layer", "finetune", "quantized"
-	Accuracy float64 `json:"accuracy"` // top-1 test accuracy, percent (0..100)
-	Params   int64   `json:"params"`   // trainable parameters (graph.Stats.Params)
-	MACs     int64   `json:"macs"`     // multiply-accumulates per image (graph.Stats.MACs)
+	Name string `json:"name"` // e.g. "original", "sparse", "ddpg", "layer", "finetune", "quantized"
+	// Accuracy is the stage's test score in percent (0..100): top-1
+	// accuracy, or for a detector (Summary.Task "detect") COCO mAP@0.5.
+	Accuracy float64 `json:"accuracy"`
+	// MAP50_95 is a detector's COCO mAP@0.5:0.95 in percent (0 for a
+	// classifier).
+	MAP50_95 float64 `json:"map50_95,omitempty"`
+	Params   int64   `json:"params"` // trainable parameters (graph.Stats.Params)
+	MACs     int64   `json:"macs"`   // multiply-accumulates per image (graph.Stats.MACs)
 	// Bytes is the stored size of this stage's model file (ONNX, or the
 	// bit-packed file for the clustered model); 0 = not stored.
 	Bytes int64 `json:"bytes"`
@@ -128,6 +133,9 @@ type SpeedCheck struct {
 type Summary struct {
 	Model string `json:"model"` // input model (path or arch name)
 	Data  string `json:"data"`  // data set
+	// Task is "detect" for a detector (the stages' Accuracy is then
+	// mAP@0.5), empty for a classifier.
+	Task string `json:"task,omitempty"`
 	// Preprocessing is how images were fed to the models (mean, std,
 	// input_size, resize, channel_order), PreprocessingText the same in
 	// words for report.md.
@@ -483,7 +491,33 @@ func (s *Summary) JSON() (map[string]any, error) {
 	for k, v := range derived {
 		m[k] = v
 	}
+	if s.IsDetect() {
+		detectKeys(m, b, a)
+	}
 	return m, nil
+}
+
+// TaskDetect is Summary.Task for a detector.
+const TaskDetect = "detect"
+
+// IsDetect reports whether the summary is of a detector.
+func (s *Summary) IsDetect() bool { return s.Task == TaskDetect }
+
+// detectKeys puts a detector's contract keys in place of the accuracy
+// keys: map50_before, map50, map50_95_before, map50_95 (percent), and
+// each stage's score under map50.
+func detectKeys(m map[string]any, b, a Stage) {
+	delete(m, "accuracy_before")
+	delete(m, "accuracy")
+	m["map50_before"], m["map50"] = b.Accuracy, a.Accuracy
+	m["map50_95_before"], m["map50_95"] = b.MAP50_95, a.MAP50_95
+	stages, _ := m["stages"].([]any)
+	for _, st := range stages {
+		if sm, ok := st.(map[string]any); ok {
+			sm["map50"] = sm["accuracy"]
+			delete(sm, "accuracy")
+		}
+	}
 }
 
 // bulkyKeys are the JSON() keys holding per-channel, per-episode or

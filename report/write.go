@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -154,7 +155,7 @@ func (s *Summary) Headline() string {
 	if r := s.Speedup(); r > 0 {
 		parts = append(parts, more(r, "faster in slimgo", "slower in slimgo"))
 	}
-	parts = append(parts, fmt.Sprintf("accuracy %s -> %s", Percent(s.Before().Accuracy), Percent(s.After().Accuracy)))
+	parts = append(parts, fmt.Sprintf("%s %s -> %s", s.scoreName(), Percent(s.Before().Accuracy), Percent(s.After().Accuracy)))
 	return strings.Join(parts, ", ")
 }
 
@@ -294,7 +295,10 @@ func (s *Summary) stageTable() string {
 		secs = secs || st.Seconds > 0
 		notes = notes || st.Notes != ""
 	}
-	head := []string{"stage", ">accuracy", ">change", ">params", ">MACs", ">stored", ">slimgo img/s"}
+	head := []string{"stage", ">" + s.scoreName(), ">change", ">params", ">MACs", ">stored", ">slimgo img/s"}
+	if s.IsDetect() {
+		head = slices.Insert(head, 3, ">mAP@0.5:0.95")
+	}
 	if ort {
 		head = append(head, ">ORT img/s")
 	}
@@ -316,6 +320,9 @@ func (s *Summary) stageTable() string {
 		}
 		row := []string{st.Name, Percent(st.Accuracy), fmt.Sprintf("%+.2f", st.Accuracy-a0),
 			HumanCount(st.Params), HumanCount(st.MACs), stored, rate(st.ImagesPerSec)}
+		if s.IsDetect() {
+			row = slices.Insert(row, 3, Percent(st.MAP50_95))
+		}
 		if ort {
 			row = append(row, rate(st.ORTImagesPerSec))
 		}
@@ -555,8 +562,12 @@ func guardLine(g map[string]any) string {
 	case float64:
 		vs = int(v)
 	}
-	line := fmt.Sprintf("Accuracy guard: %.2f points lost on %d validation images held out from the training data (%.2f%% -> %.2f%%; tolerance %.2f).",
-		num("val_loss"), vs, num("val_accuracy_before"), num("val_accuracy"), num("max_loss"))
+	what := "Accuracy guard"
+	if sc, ok := g["score"].(string); ok && sc != "accuracy" {
+		what = "Guard (" + sc + ")"
+	}
+	line := fmt.Sprintf("%s: %.2f points lost on %d validation images held out from the training data (%.2f%% -> %.2f%%; tolerance %.2f).",
+		what, num("val_loss"), vs, num("val_accuracy_before"), num("val_accuracy"), num("max_loss"))
 	if w, ok := g["warning"].(string); ok {
 		line += " Warning: " + w + "."
 	}
@@ -571,7 +582,7 @@ func vsFloat(bits float64) string {
 }
 
 func accuracySizeTable(s *Summary) string {
-	t := newTable("stage", ">stored", ">accuracy", ">smaller than original")
+	t := newTable("stage", ">stored", ">"+s.scoreName(), ">smaller than original")
 	b0 := float64(s.Before().Bytes)
 	for _, st := range s.Stages {
 		if st.Bytes <= 0 {
@@ -612,4 +623,13 @@ func (s *Summary) filesSection(w io.Writer, dir string) {
 		t.add("plot", p, size(filepath.Join(dir, p)))
 	}
 	fmt.Fprint(w, t.String())
+}
+
+// scoreName names the stages' score: "accuracy", or "mAP@0.5" for a
+// detector.
+func (s *Summary) scoreName() string {
+	if s.IsDetect() {
+		return "mAP@0.5"
+	}
+	return "accuracy"
 }

@@ -40,6 +40,13 @@ type DetectOptions struct {
 	// Context, when set, stops the run before the next step once it is
 	// cancelled (no checkpoint: the error wraps ErrStopped).
 	Context context.Context
+	// Regularizers add their gradients after each backward pass (e.g.
+	// BNSparsity for the sparse training of compress).
+	Regularizers []Regularizer
+	// NoWarmup starts the cosine schedule at the peak rate (fine-tuning a
+	// trained model, or a few steps, where a one-epoch warm-up would be
+	// the whole run).
+	NoWarmup bool
 }
 
 // DetectEpoch is one epoch's figures.
@@ -124,7 +131,11 @@ func FitDetector(g *graph.Graph, set *data.DetDataset, opt DetectOptions) ([]Det
 		}
 	}
 	steps := (set.Len() + opt.Batch - 1) / opt.Batch
-	sched := CosineWarmup(opt.LR, opt.LR/20, steps)
+	warm := steps
+	if opt.NoWarmup {
+		warm = 0
+	}
+	sched := CosineWarmup(opt.LR, opt.LR/20, warm)
 	rng := rand.New(rand.NewPCG(opt.Seed, 0xde7ec7))
 	var hist []DetectEpoch
 	for ep := range opt.Epochs {
@@ -143,7 +154,7 @@ func FitDetector(g *graph.Graph, set *data.DetDataset, opt DetectOptions) ([]Det
 				flipBatch(x, objs, rng)
 			}
 			ad.SetLR(sched(ep*steps+s, opt.Epochs*steps))
-			parts, err := detectStep(g, exec, ad, x, objs, strides, opt.Loss)
+			parts, err := detectStep(g, exec, ad, x, objs, strides, opt.Loss, opt.Regularizers)
 			if err != nil {
 				return hist, fmt.Errorf("train: epoch %d step %d: %w", ep+1, s+1, err)
 			}
@@ -172,7 +183,7 @@ func FitDetector(g *graph.Graph, set *data.DetDataset, opt DetectOptions) ([]Det
 
 // detectStep runs one training step: forward, loss, backward, update.
 func detectStep(g *graph.Graph, exec *engine.Executor, o optim.Optimizer, x *tensor.Tensor, objs [][]detect.GroundTruth,
-	strides []float64, lo detect.LossOptions) (detect.LossParts, error) {
+	strides []float64, lo detect.LossOptions, regs []Regularizer) (detect.LossParts, error) {
 	out, err := exec.Run(map[string]*tensor.Tensor{g.Inputs[0].Name: x}, true)
 	if err != nil {
 		return detect.LossParts{}, err
@@ -195,6 +206,9 @@ func detectStep(g *graph.Graph, exec *engine.Executor, o optim.Optimizer, x *ten
 	exec.ZeroGrad()
 	if _, err := exec.Backward(gout); err != nil {
 		return parts, err
+	}
+	for _, r := range regs {
+		r.AddGrad(g, exec.Grads)
 	}
 	return parts, o.Step(g.Params, exec.Grads)
 }

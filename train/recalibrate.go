@@ -16,8 +16,25 @@ import (
 // the pruned model's accuracy meaningful before any fine-tuning. g's BN
 // momentum attributes are restored afterwards.
 func RecalibrateBN(g *graph.Graph, set *data.Dataset, batches, batch int) error {
-	if set.Len() < 2 || batches < 1 || batch < 2 {
-		return fmt.Errorf("train: recalibration needs >= 1 batch of >= 2 examples, got %d batches of %d from %d", batches, batch, set.Len())
+	return recalibrate(g, set.Len(), batches, batch, func(idx []int, x *tensor.Tensor) *tensor.Tensor {
+		x, _ = set.Batch(idx, x, nil, nil)
+		return x
+	})
+}
+
+// RecalibrateBNDetect is RecalibrateBN on a detection set's images.
+func RecalibrateBNDetect(g *graph.Graph, set *data.DetDataset, batches, batch int) error {
+	return recalibrate(g, set.Len(), batches, batch, func(idx []int, x *tensor.Tensor) *tensor.Tensor {
+		x, _ = set.Batch(idx, x)
+		return x
+	})
+}
+
+// recalibrate is RecalibrateBN over n examples that fill writes into a
+// batch tensor (reusing x).
+func recalibrate(g *graph.Graph, n, batches, batch int, fill func(idx []int, x *tensor.Tensor) *tensor.Tensor) error {
+	if n < 2 || batches < 1 || batch < 2 {
+		return fmt.Errorf("train: recalibration needs >= 1 batch of >= 2 examples, got %d batches of %d from %d", batches, batch, n)
 	}
 	var bns []*graph.Node
 	saved := map[*graph.Node]any{}
@@ -44,7 +61,7 @@ func RecalibrateBN(g *graph.Graph, set *data.Dataset, batches, batch int) error 
 	var x *tensor.Tensor
 	for i := range batches {
 		lo := i * batch
-		hi := min(lo+batch, set.Len())
+		hi := min(lo+batch, n)
 		if hi-lo < 2 {
 			break
 		}
@@ -64,7 +81,7 @@ func RecalibrateBN(g *graph.Graph, set *data.Dataset, batches, batch int) error 
 		for j := range idx {
 			idx[j] = lo + j
 		}
-		x, _ = set.Batch(idx, x, nil, nil)
+		x = fill(idx, x)
 		if _, err := e.Forward(x, true); err != nil {
 			return err
 		}

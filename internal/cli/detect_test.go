@@ -148,10 +148,11 @@ func TestDetectBadInput(t *testing.T) {
 		{[]string{"train", "--arch", "yolo-s", "--data", dir, "--imgsz", "50", "--out", out}, "--imgsz"},
 		{[]string{"eval", "--model", clsModel, "--data", dir}, "is a classifier but"},
 		{[]string{"eval", "--model", detModel, "--data", "sample"}, "is a detector but"},
-		{[]string{"compress", "--model", detModel, "--data", dir, "--out", filepath.Join(tmp, "c")}, "not supported by compress yet"},
-		{[]string{"compress", "--model", clsModel, "--data", dir, "--out", filepath.Join(tmp, "c")}, "not supported by compress yet"},
-		{[]string{"prune", "--model", detModel, "--method", "slim", "--ratio", "0.5", "--out", out}, "not supported by prune yet"},
-		{[]string{"quantize", "--model", detModel, "--out", out}, "not supported by quantize yet"},
+		{[]string{"compress", "--model", detModel, "--data", "sample", "--out", filepath.Join(tmp, "c")}, "is a detector but"},
+		{[]string{"compress", "--model", clsModel, "--data", dir, "--out", filepath.Join(tmp, "c")}, "is a classifier but"},
+		{[]string{"prune", "--model", detModel, "--data", dir, "--method", "slim", "--ratio", "0.5", "--out", out}, "prune with --data does not handle detectors yet"},
+		{[]string{"quantize", "--model", detModel, "--data", dir, "--out", out}, "quantize with --data does not handle detectors yet"},
+		{[]string{"quantize", "--model", detModel, "--int8", "--data", dir, "--out", out}, "not supported by quantize --int8 yet"},
 		{[]string{"demo", "--task", "detect", "--out", tmp}, "is not a detection sample slimgo wrote"},
 		{[]string{"demo", "--task", "segment"}, "--task must be classify or detect"},
 	} {
@@ -223,5 +224,40 @@ func TestDetectNoValBoxes(t *testing.T) {
 	ev, _ := slimgo(t, "eval", "--model", model, "--data", dir)
 	if tr["map50"] != -1.0 || tr["map50_95"] != -1.0 || ev["map50"] != -1.0 || ev["boxes"] != 0.0 {
 		t.Errorf("train %v, eval %v: want map50 -1 with no val boxes", tr, ev)
+	}
+}
+
+// TestDetectPruneQuantizeNoData: without --data, prune (by BN factors) and
+// quantize (weight clustering) handle a detector structurally: the
+// outputs keep the heads' names and shapes and are smaller.
+func TestDetectPruneQuantizeNoData(t *testing.T) {
+	tmp := t.TempDir()
+	det, err := nn.BuildDetector("yolo-s", []int{1, 64, 64}, 10, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(tmp, "det.onnx")
+	if err := onnx.WriteFile(model, det, onnx.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	slim, layer, q := filepath.Join(tmp, "slim.onnx"), filepath.Join(tmp, "layer.onnx"), filepath.Join(tmp, "q.onnx")
+	ps, _ := slimgo(t, "prune", "--model", model, "--method", "slim", "--ratio", "0.5", "--no-ort", "--out", slim)
+	if num(t, ps, "params") >= num(t, ps, "params_before") {
+		t.Errorf("prune slim: %v", ps)
+	}
+	pl, _ := slimgo(t, "prune", "--model", model, "--method", "layer", "--blocks", "2", "--no-ort", "--out", layer)
+	if rb, _ := pl["removed_blocks"].([]any); len(rb) != 2 {
+		t.Errorf("prune layer: %v", pl)
+	}
+	qs, _ := slimgo(t, "quantize", "--model", slim, "--out", q)
+	if num(t, qs, "compression") < 4 {
+		t.Errorf("quantize: %v", qs)
+	}
+	packed, _ := qs["packed"].(string)
+	for _, m := range []string{slim, layer, packed} {
+		info, _ := slimgo(t, "info", "--model", m)
+		if got := fmt.Sprint(info["outputs"]); got != "[map[name:p3 shape:[-1 15 8 8]] map[name:p4 shape:[-1 15 4 4]]]" || info["task"] != "detect" {
+			t.Errorf("%s: outputs %s, task %v", filepath.Base(m), got, info["task"])
+		}
 	}
 }

@@ -1,0 +1,173 @@
+package pipeline
+
+import (
+	"context"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/slimgo/slimgo/cluster"
+	"github.com/slimgo/slimgo/data"
+	"github.com/slimgo/slimgo/engine"
+	"github.com/slimgo/slimgo/graph"
+	"github.com/slimgo/slimgo/internal/ort"
+	"github.com/slimgo/slimgo/nn"
+	"github.com/slimgo/slimgo/onnx"
+	"github.com/slimgo/slimgo/tensor"
+	"github.com/slimgo/slimgo/train"
+)
+
+// detFixture writes a small generated detection sample and a yolo-s
+// trained on it for a few epochs; it returns the folder and the model.
+func detFixture(t *testing.T) (dir, model string) {
+	t.Helper()
+	tmp := t.TempDir()
+	dir = filepath.Join(tmp, "det")
+	if _, err := data.GenerateDetSample(dir, data.DetSampleOptions{Seed: 1, Train: 160, Val: 48}); err != nil {
+		t.Fatal(err)
+	}
+	tr, _, err := data.LoadYOLO(dir, data.YOLOOptions{C: 1, H: 64, W: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := nn.BuildDetector("yolo-s", []int{1, 64, 64}, len(tr.Classes), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := train.FitDetector(g, tr, train.DetectOptions{Epochs: 4, LR: 5e-3, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	stampDet(g, tr)
+	model = filepath.Join(tmp, "det.onnx")
+	if err := onnx.WriteFile(model, g, onnx.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return dir, model
+}
+
+// tinyDetConfig shortens every stage to a smoke test of it.
+func tinyDetConfig() Config {
+	c := DefaultConfig()
+	c.Sparse.Epochs = 1
+	c.Channel.Episodes, c.Channel.Warmup, c.Channel.EpisodeSteps, c.Channel.FinetuneEpochs = 3, 2, 1, 1
+	c.Layer.Blocks, c.Layer.FinetuneEpochs = 1, 1
+	return c
+}
+
+// TestCompressDetector: compress on a detector runs every stage (channel
+// pruning by DDPG rewarded on mAP@0.5, layer pruning of a shortcut
+// block, guarded clustering), reports the mAP keys in place of the
+// accuracy keys with the size keys, records the validation split carved
+// from train/, and both ONNX outputs run in ONNX Runtime with slimgo's raw
+// head outputs.
+func TestCompressDetector(t *testing.T) {
+	dir, model := detFixture(t)
+	out := filepath.Join(t.TempDir(), "c")
+	e := &Env{Ctx: context.Background(), Log: io.Discard}
+	sum, err := Compress(e, &CompressOptions{Model: model, Data: DataOptions{Spec: dir}, Out: out, Config: tinyDetConfig(), NoORT: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := SummaryMap(sum, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"map50_before", "map50", "map50_95_before", "map50_95", "params_before", "params", "macs_before", "macs", "bytes_before", "bytes", "compression"} {
+		v, ok := m[k].(float64)
+		if !ok || v < 0 || math.IsNaN(v) {
+			t.Errorf("%s = %v", k, m[k])
+		}
+	}
+	if _, ok := m["accuracy"]; ok {
+		t.Errorf("a detector's summary has accuracy keys: %v", m["accuracy"])
+	}
+	if m["map50_before"].(float64) <= 0 || m["map50_95"].(float64) > m["map50"].(float64) {
+		t.Errorf("map50_before %v, map50 %v, map50_95 %v", m["map50_before"], m["map50"], m["map50_95"])
+	}
+	if m["params"].(float64) >= m["params_before"].(float64) || m["compression"].(float64) < 4 {
+		t.Errorf("params %v -> %v, compression %v", m["params_before"], m["params"], m["compression"])
+	}
+	var names []string
+	for _, s := range sum.Stages {
+		names = append(names, s.Name)
+	}
+	if strings.Join(names, ",") != "original,sparse,channel,layer,quantized" {
+		t.Errorf("stages %v", names)
+	}
+	if len(sum.Episodes) != 3 || len(sum.Blocks) != 4 || len(sum.RemovedBlocks()) != 1 {
+		t.Errorf("%d episodes, %d blocks scored, removed %v", len(sum.Episodes), len(sum.Blocks), sum.RemovedBlocks())
+	}
+	if sum.Guard["score"] != "mAP@0.5" || sum.Guard["val_size"] != 32 {
+		t.Errorf("guard %v", sum.Guard)
+	}
+	if len(sum.Notes) == 0 || !strings.Contains(sum.Notes[0], "32 validation images held out from train/") {
+		t.Errorf("notes %v", sum.Notes)
+	}
+	md, err := os.ReadFile(filepath.Join(out, "report.md"))
+	if err != nil || !strings.Contains(string(md), "mAP@0.5:0.95") {
+		t.Errorf("report.md: %v", err)
+	}
+	// slimgo's models: the pruned ONNX as read back, and the delivered
+	// model as the .slimpack restores it (what model.shared.onnx encodes).
+	pruned, err := onnx.ReadFile(sum.Files["pruned_onnx"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored, _, err := cluster.ReadModelFile(sum.Files["packed"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDetORT(t, dir, map[string]*graph.Graph{sum.Files["pruned_onnx"]: pruned, sum.Files["shared_onnx"]: restored})
+}
+
+// checkDetORT runs each ONNX file in ONNX Runtime and its graph in slimgo
+// on val/ images and compares every raw head output.
+func checkDetORT(t *testing.T, dir string, models map[string]*graph.Graph) {
+	t.Helper()
+	if !ort.Available() {
+		t.Skip("node is not installed: the ONNX Runtime comparison is not run")
+	}
+	for model, g := range models {
+		_, va, err := data.LoadYOLO(dir, data.YOLOOptions{C: 1, H: 64, W: 64, Mean: []float32{0.2}, Std: []float32{0.2}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx := []int{0, 1, 2, 3, 4, 5, 6, 7}
+		x, _ := va.Batch(idx, nil)
+		want := runGraph(t, g, x)
+		got, err := ort.RunAll(model, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range g.Outputs {
+			a, b := want[v.Name], got[v.Name]
+			if b == nil || a.Len() != b.Len() {
+				t.Fatalf("%s: output %s: ONNX Runtime gives %v", model, v.Name, b)
+			}
+			scale := 0.0
+			for _, f := range a.Data {
+				scale = max(scale, math.Abs(float64(f)))
+			}
+			if d := tensor.MaxAbsDiff(a, tensor.From(b.Data, a.Shape...)); d > 1e-4*max(1, scale) {
+				t.Errorf("%s: output %s differs by %g (largest |value| %g)", filepath.Base(model), v.Name, d, scale)
+			}
+		}
+	}
+}
+
+// runGraph runs g in inference mode on x and returns every output.
+func runGraph(t *testing.T, g *graph.Graph, x *tensor.Tensor) map[string]*tensor.Tensor {
+	t.Helper()
+	ex, err := engine.New(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := ex.Run(map[string]*tensor.Tensor{g.Inputs[0].Name: x}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
