@@ -8,11 +8,12 @@ import "golang.org/x/sys/cpu"
 // (gemmMR x gemmNR) tiles: tile q is sum_p a[q*4*k+p*4+i]*b[p*ldb+j] over
 // p < k (k >= 1), from contiguous packed A panels and B rows ldb floats
 // apart (ldb = 24 for a packed panel), stored into C rows 4q.. (row stride
-// ldc elements), or added to them when accum != 0. Implemented in
-// gemm_avx2_amd64.s; requires AVX2 and FMA.
+// ldc elements), or added to them when accum != 0; of the last tile only
+// its first last (1..4) rows. Implemented in gemm_avx2_amd64.s; requires
+// AVX2 and FMA.
 //
 //go:noescape
-func sgemmKernelAVX2(np, k int, a, b *float32, ldb int, c *float32, ldc int, accum int)
+func sgemmKernelAVX2(np, k int, a, b *float32, ldb int, c *float32, ldc int, accum int, last int)
 
 // packBPanelAVX copies kc >= 1 rows of 24 floats from src (rows ldb floats
 // apart) to dst contiguously. Implemented in gemm_avx2_amd64.s (AVX).
@@ -24,17 +25,18 @@ func packBPanelAVX(kc int, src *float32, ldb int, dst *float32)
 var hasAsmKernel = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 // asmKernel calls the assembly micro-kernel after checking a holds np
-// packed panels of k*MR elements, b holds k rows of NR floats ldb apart and
-// c covers np*MR full rows of NR at ldc.
-func asmKernel(np, k int, a, b []float32, ldb int, c []float32, ldc int, accum bool) {
+// packed panels of k*MR elements, b holds k rows of NR floats ldb apart,
+// last is in 1..MR and c covers (np-1)*MR+last full rows of NR at ldc.
+func asmKernel(np, k int, a, b []float32, ldb int, c []float32, ldc int, accum bool, last int) {
 	_ = a[np*k*gemmMR-1]
 	_ = b[(k-1)*ldb+gemmNR-1]
-	_ = c[(np*gemmMR-1)*ldc+gemmNR-1]
+	checkLast(last)
+	_ = c[((np-1)*gemmMR+last-1)*ldc+gemmNR-1]
 	acc := 0
 	if accum {
 		acc = 1
 	}
-	sgemmKernelAVX2(np, k, &a[0], &b[0], ldb, &c[0], ldc, acc)
+	sgemmKernelAVX2(np, k, &a[0], &b[0], ldb, &c[0], ldc, acc, last)
 }
 
 // packPanelB packs one full gemmNR-column panel of an untransposed B:
@@ -95,23 +97,24 @@ func packPanelANoTrans(kc int, src []float32, lda int, dst []float32) {
 // floats instead of b + p*ldb (gemm_avx2_amd64.s).
 //
 //go:noescape
-func sgemmKernelRowsAVX2(np, k int, a, b *float32, off *int, c *float32, ldc int, accum int)
+func sgemmKernelRowsAVX2(np, k int, a, b *float32, off *int, c *float32, ldc int, accum int, last int)
 
 // asmKernelRows calls the row-offset assembly micro-kernel after checking
-// that a holds np packed panels, off has k entries and c covers np*MR full
-// rows. That every row b[off[p]:off[p]+NR] lies inside b is not checked
+// that a holds np packed panels, off has k entries, last is in 1..MR and
+// c covers (np-1)*MR+last full rows. That every row b[off[p]:off[p]+NR] lies inside b is not checked
 // here (it would cost a pass over the offsets per panel): SgemmRows checks
 // every row against the full width n once per call, and full panels read
 // inside it.
-func asmKernelRows(np, k int, a, b []float32, off []int, c []float32, ldc int, accum bool) {
+func asmKernelRows(np, k int, a, b []float32, off []int, c []float32, ldc int, accum bool, last int) {
 	_ = a[np*k*gemmMR-1]
 	_ = off[k-1]
-	_ = c[(np*gemmMR-1)*ldc+gemmNR-1]
+	checkLast(last)
+	_ = c[((np-1)*gemmMR+last-1)*ldc+gemmNR-1]
 	acc := 0
 	if accum {
 		acc = 1
 	}
-	sgemmKernelRowsAVX2(np, k, &a[0], &b[0], &off[0], &c[0], ldc, acc)
+	sgemmKernelRowsAVX2(np, k, &a[0], &b[0], &off[0], &c[0], ldc, acc, last)
 }
 
 // packBTransRowsAVX transposes nblk 8x8 blocks of 8 rows starting at

@@ -6,8 +6,8 @@ package kernels
 var hasAsmKernel = false
 
 // asmKernel is never called when hasAsmKernel is false.
-func asmKernel(np, k int, a, b []float32, ldb int, c []float32, ldc int, accum bool) {
-	goKernel(np, k, a, b, ldb, c, ldc, accum)
+func asmKernel(np, k int, a, b []float32, ldb int, c []float32, ldc int, accum bool, last int) {
+	goKernel(np, k, a, b, ldb, c, ldc, accum, last)
 }
 
 // packPanelB packs one full gemmNR-column panel of an untransposed B.
@@ -26,8 +26,8 @@ func packPanelANoTrans(kc int, src []float32, lda int, dst []float32) {
 }
 
 // asmKernelRows is never called when hasAsmKernel is false.
-func asmKernelRows(np, k int, a, b []float32, off []int, c []float32, ldc int, accum bool) {
-	goKernelRows(np, k, a, b, off, c, ldc, accum)
+func asmKernelRows(np, k int, a, b []float32, off []int, c []float32, ldc int, accum bool, last int) {
+	goKernelRows(np, k, a, b, off, c, ldc, accum, last)
 }
 
 // packPanelBTransRows packs one full panel of a transposed row-offset B.

@@ -125,6 +125,11 @@ func gemmCases() []gemmCase {
 		{name: "subview_tt", ta: true, tb: true, m: 13, n: 21, k: 10, alpha: 1, beta: 0, padA: 1, padB: 2, pC: 3, nanC: true},
 		{name: "panelpack_pow2_ldb256", m: 21, n: 75, k: 40, alpha: 1, beta: 0.5, padB: 256 - 75},
 		{name: "panelpack_pow2_ldb1024_nanC", m: 9, n: 1000, k: 30, alpha: 1, beta: 0, padB: 24, nanC: true},
+		// Short last row tiles (m mod 4 = 1, 2, 3) stored in place by the
+		// micro-kernel, with a padded C whose rows below m must stay untouched.
+		{name: "short_tile1_beta1", m: 9, n: 48, k: 9, alpha: 1, beta: 1, pC: 5},
+		{name: "short_tile2_nanC", m: 10, n: 72, k: 3, alpha: 1, beta: 0, pC: 3, nanC: true},
+		{name: "short_tile3_beta0.5", tb: true, m: 7, n: 24, k: 17, alpha: 2, beta: 0.5, pC: 1},
 		{name: "subview_large_tn", ta: true, m: 70, n: 300, k: 270, alpha: 1.5, beta: 1, padA: 9, padB: 4, pC: 11},
 	}
 	return append(cases, more...)
@@ -283,6 +288,34 @@ func TestStrideSpreadsL1(t *testing.T) {
 	}{{1024, false}, {2048, false}, {256, false}, {512, false}, {6272, true}, {784, true}, {196, true}, {49, true}, {16, true}, {128, true}} {
 		if got := strideSpreadsL1(tc.ld); got != tc.want {
 			t.Errorf("strideSpreadsL1(%d) = %v, want %v", tc.ld, got, tc.want)
+		}
+	}
+}
+
+// TestSgemmShortTileStaysInC checks that a short last row tile (m not a
+// multiple of 4), which the micro-kernel stores in place, writes no row
+// below C: the floats after C in the same allocation keep their values.
+func TestSgemmShortTileStaysInC(t *testing.T) {
+	for _, path := range gemmPaths(t) {
+		for _, m := range []int{1, 2, 3, 5, 9, 10, 11} {
+			for _, beta := range []float32{0, 1} {
+				n, k := 48, 7
+				r := rand.New(rand.NewPCG(uint64(m), 3))
+				a, b := randSlice(r, m*k), randSlice(r, k*n)
+				buf := randSlice(r, m*n+4*n)
+				guard := append([]float32(nil), buf[m*n:]...)
+				want := append([]float32(nil), buf[:m*n]...)
+				SgemmRef(false, false, m, n, k, 1, a, k, b, n, beta, want, n)
+				withAsm(path.asm, func() { Sgemm(false, false, m, n, k, 1, a, k, b, n, beta, buf[:m*n], n) })
+				if e := maxRelErr(buf[:m*n], want, 4); e > 1e-5 {
+					t.Fatalf("%s m=%d beta=%g: max scaled error %g", path.name, m, beta, e)
+				}
+				for i, v := range guard {
+					if buf[m*n+i] != v {
+						t.Fatalf("%s m=%d beta=%g: float %d after C changed", path.name, m, beta, i)
+					}
+				}
+			}
 		}
 	}
 }
