@@ -282,6 +282,20 @@ func macroKernel(kern microKernel, mcur, ncur, kc int, ap, bp []float32, src *bS
 		case src.mode == bRows && nr == gemmNR:
 			rowsMacroPanel(mcur, kc, ap, src.b[src.jc+jr:], src.off[src.pc:src.pc+kc], c[jr:], ldc, accum)
 			continue
+		case useAVX512 && UseAsm && hasAsmKernel:
+			// A partial panel (the last columns of a 7x7 or 14x14 map):
+			// one masked kernel call into C, B read in place when it
+			// may be.
+			np := ceilDiv(mcur, gemmMR)
+			last := mcur - (np-1)*gemmMR
+			if src.mode == bDirect {
+				asmKernelCols(np, kc, ap[:np*gemmMR*kc], src.b[src.pc*src.ldb+src.jc+jr:], src.ldb, c[jr:], ldc, accum, last, nr)
+				continue
+			}
+			bpanel = bp[:gemmNR*kc]
+			src.pack(kc, nr, jr, bpanel)
+			asmKernelCols(np, kc, ap[:np*gemmMR*kc], bpanel, gemmNR, c[jr:], ldc, accum, last, nr)
+			continue
 		default:
 			bpanel = bp[:gemmNR*kc]
 			src.pack(kc, nr, jr, bpanel)

@@ -2,7 +2,12 @@
 
 package kernels
 
-import "golang.org/x/sys/cpu"
+import (
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/cpu"
+)
 
 // sgemmKernelAVX2 computes np >= 1 vertically stacked 4x24
 // (gemmMR x gemmNR) tiles: tile q is sum_p a[q*4*k+p*4+i]*b[p*ldb+j] over
@@ -21,8 +26,49 @@ func sgemmKernelAVX2(np, k int, a, b *float32, ldb int, c *float32, ldc int, acc
 //go:noescape
 func packBPanelAVX(kc int, src *float32, ldb int, dst *float32)
 
+// sgemmKernelAVX512 is sgemmKernelAVX2 with AVX-512 (F, VL) instructions:
+// a B row is one ZMM and one YMM and A is broadcast inside the FMAs, 8
+// FMAs per k step instead of 12 (gemm_avx512_amd64.s).
+//
+//go:noescape
+func sgemmKernelAVX512(np, k int, a, b *float32, ldb int, c *float32, ldc int, accum int, last int)
+
+// sgemmKernelAVX512Cols is sgemmKernelAVX512 for a partial panel of cols
+// (1..24) columns: only those floats of B's rows are read and of C's rows
+// written (AVX-512 masks), so the panel needs no packing or scratch tile.
+//
+//go:noescape
+func sgemmKernelAVX512Cols(np, k int, a, b *float32, ldb int, c *float32, ldc int, accum int, last int, cols int)
+
+// asmKernelCols calls sgemmKernelAVX512Cols after checking a holds np
+// panels, b k rows of cols floats ldb apart, last in 1..MR, cols in
+// 1..NR and c (np-1)*MR+last rows of cols floats at ldc.
+func asmKernelCols(np, k int, a, b []float32, ldb int, c []float32, ldc int, accum bool, last, cols int) {
+	_ = a[np*k*gemmMR-1]
+	checkLast(last)
+	if cols < 1 || cols > gemmNR {
+		panic("kernels: partial panel of " + strconv.Itoa(cols) + " columns")
+	}
+	_ = b[(k-1)*ldb+cols-1]
+	_ = c[((np-1)*gemmMR+last-1)*ldc+cols-1]
+	acc := 0
+	if accum {
+		acc = 1
+	}
+	sgemmKernelAVX512Cols(np, k, &a[0], &b[0], ldb, &c[0], ldc, acc, last, cols)
+}
+
 // hasAsmKernel reports whether this CPU can run the assembly micro-kernel.
 var hasAsmKernel = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// hasAVX512Kernel reports whether it can run sgemmKernelAVX512 (the
+// operating system saving the ZMM state included).
+var hasAVX512Kernel = hasAsmKernel && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL
+
+// useAVX512 selects sgemmKernelAVX512 over sgemmKernelAVX2 for the
+// packed GEMM when the CPU has it (tests compare both). SLIMGO_NOAVX512=1
+// turns it off.
+var useAVX512 = hasAVX512Kernel && os.Getenv("SLIMGO_NOAVX512") != "1"
 
 // asmKernel calls the assembly micro-kernel after checking a holds np
 // packed panels of k*MR elements, b holds k rows of NR floats ldb apart,
@@ -35,6 +81,10 @@ func asmKernel(np, k int, a, b []float32, ldb int, c []float32, ldc int, accum b
 	acc := 0
 	if accum {
 		acc = 1
+	}
+	if useAVX512 {
+		sgemmKernelAVX512(np, k, &a[0], &b[0], ldb, &c[0], ldc, acc, last)
+		return
 	}
 	sgemmKernelAVX2(np, k, &a[0], &b[0], ldb, &c[0], ldc, acc, last)
 }

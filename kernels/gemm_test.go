@@ -319,3 +319,28 @@ func TestSgemmShortTileStaysInC(t *testing.T) {
 		}
 	}
 }
+
+// TestSgemmAVX512MatchesAVX2 runs the reference cases through the AVX2
+// micro-kernel and the AVX-512 one (which the asm path takes on CPUs that
+// have it): both must match the naive product.
+func TestSgemmAVX512MatchesAVX2(t *testing.T) {
+	if !hasAVX512Kernel || !UseAsm {
+		t.Skip("no AVX-512 micro-kernel on this CPU (or SLIMGO_NOASM)")
+	}
+	defer func(v bool) { useAVX512 = v }(useAVX512)
+	for ci, tc := range gemmCases() {
+		for _, on := range []bool{false, true} {
+			useAVX512 = on
+			r := rand.New(rand.NewPCG(uint64(ci), 43))
+			a, lda, b, ldb, c, ldc := gemmOperands(r, tc)
+			want := append([]float32(nil), c...)
+			got := append([]float32(nil), c...)
+			SgemmRef(tc.ta, tc.tb, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, want, ldc)
+			Sgemm(tc.ta, tc.tb, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, got, ldc)
+			scale := math.Abs(float64(tc.alpha))*math.Sqrt(float64(max(tc.k, 1))) + math.Abs(float64(tc.beta)) + 1e-6
+			if e := maxRelErr(got, want, scale); e > 1e-5 {
+				t.Fatalf("%s, AVX-512 %v: max scaled error %g > 1e-5", tc.name, on, e)
+			}
+		}
+	}
+}
