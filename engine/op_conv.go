@@ -485,6 +485,10 @@ func (k *convKernel) forwardChunk(f *convFwd, wk, ci int) {
 		}
 		return
 	}
+	if usePointwiseBlocks(d, f) {
+		k.forwardPointwise(f, lo)
+		return
+	}
 	if kb == 1 {
 		xi := x[lo*chw : (lo+1)*chw]
 		yi := f.y[lo*myhw : (lo+1)*myhw]
