@@ -9,8 +9,8 @@ import (
 )
 
 // TestPointwiseBlocksMatchNaive runs fused pointwise Convs whose output is
-// split into several column blocks (the last one partial) and ones that
-// fit one block, with every activation and with and without a residual,
+// split into several column blocks (the last one partial), ones that fit
+// one block, and single images whose filters are split over the threads, with every activation and with and without a residual,
 // at batch 1 and 3 on 1 to 3 threads, against the naive convolution
 // followed by the residual add and activation; results must not depend
 // on the thread count.
@@ -21,9 +21,13 @@ func TestPointwiseBlocksMatchNaive(t *testing.T) {
 		{"40x30x30 blocks batch 3", 3, 5, 30, 30, 40, cvGeom(1, 1, 1, 0, 1, 1), true},
 		{"9x7x7 one block", 1, 17, 7, 7, 9, cvGeom(1, 1, 1, 0, 1, 1), false},
 		{"9x7x7 one block batch 3", 3, 17, 7, 7, 9, cvGeom(1, 1, 1, 0, 1, 1), true},
+		// Batch 1 on 2 and 3 threads splits these filters into row ranges
+		// (70 = 20 + 24 + 26 on 3), with and without whole column blocks.
+		{"70x7x7 row split", 1, 33, 7, 7, 70, cvGeom(1, 1, 1, 0, 1, 1), true},
+		{"600x9x9 row split, blocks", 1, 6, 9, 9, 600, cvGeom(1, 1, 1, 0, 1, 1), true},
 	} {
-		if blocks := (tc.h*tc.w + pwBlockCols(tc.m, tc.h*tc.w) - 1) / pwBlockCols(tc.m, tc.h*tc.w); (blocks > 1) != (tc.m == 40) {
-			t.Fatalf("%s: %d column blocks, the case wants %v", tc.name, blocks, tc.m == 40)
+		if blocks := (tc.h*tc.w + pwBlockCols(tc.m, tc.h*tc.w) - 1) / pwBlockCols(tc.m, tc.h*tc.w); (blocks > 1) != (tc.m >= 40 && tc.m != 70) {
+			t.Fatalf("%s: %d column blocks", tc.name, blocks)
 		}
 		for _, act := range []string{"", "relu", "clip"} {
 			for _, withRes := range []bool{false, true} {
