@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/slimgo/slimgo/graph"
 	"github.com/slimgo/slimgo/kernels"
@@ -31,6 +32,64 @@ type Executor struct {
 	ctx     Ctx
 	pool    *Pool
 	trained bool // the last pass was in training mode
+
+	// SetRecycle: buffers go back to the pool after their last reader in
+	// inference passes. lastUse is, per value, the index in order of its
+	// last reader (-1: a graph output, kept); refs counts the live values
+	// on each pooled buffer (a Reshape's output shares its input's).
+	recycle bool
+	lastUse map[string]int
+	refs    map[*tensor.Tensor]int
+}
+
+// SetRecycle makes inference passes (Run with train false) hand each
+// intermediate value's buffer back to the pool as soon as the last node
+// reading it has run, so later nodes write into memory that was just in
+// use (and is likely still cached) instead of a new buffer per value: the
+// pass's working set shrinks from every activation of the network to the
+// few live at a time. Value then returns nil for the released
+// intermediates. Training passes are not affected.
+func (e *Executor) SetRecycle(on bool) {
+	e.recycle = on
+	if !on || e.lastUse != nil {
+		return
+	}
+	e.lastUse = map[string]int{}
+	for i, n := range e.order {
+		for _, name := range n.Inputs {
+			if name != "" {
+				e.lastUse[name] = i
+			}
+		}
+	}
+	for _, v := range e.G.Outputs {
+		e.lastUse[v.Name] = -1
+	}
+	e.refs = map[*tensor.Tensor]int{}
+}
+
+// recycleAfter releases the buffers of node i's inputs that no later node
+// reads and counts its outputs' (inference passes with SetRecycle).
+func (e *Executor) recycleAfter(i int, n *graph.Node, outs []*tensor.Tensor) {
+	for _, t := range outs {
+		if o := e.pool.ownerOf(t); o != nil {
+			e.refs[o]++
+		}
+	}
+	for j, name := range n.Inputs {
+		if name == "" || e.lastUse[name] != i || slices.Contains(n.Inputs[:j], name) {
+			continue
+		}
+		o := e.pool.ownerOf(e.values[name])
+		if o == nil {
+			continue
+		}
+		if e.refs[o]--; e.refs[o] <= 0 {
+			delete(e.refs, o)
+			e.pool.release(o)
+			delete(e.values, name)
+		}
+	}
 }
 
 // New compiles every node of g. It errors naming the first unsupported node
@@ -125,6 +184,7 @@ func (e *Executor) Run(inputs map[string]*tensor.Tensor, train bool) (out map[st
 		}
 	}()
 	e.pool.Reset()
+	clear(e.refs)
 	e.values = make(map[string]*tensor.Tensor, len(e.G.Params)+2*len(e.order))
 	for k, t := range e.G.Params {
 		e.values[k] = t
@@ -165,6 +225,9 @@ func (e *Executor) Run(inputs map[string]*tensor.Tensor, train bool) (out map[st
 			if j < len(o) && name != "" {
 				e.values[name] = o[j]
 			}
+		}
+		if e.recycle && !train {
+			e.recycleAfter(i, n, o)
 		}
 	}
 	out = map[string]*tensor.Tensor{}

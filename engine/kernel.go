@@ -98,20 +98,26 @@ func Compile(n *graph.Node) (Kernel, error) {
 	return f(n)
 }
 
-// Pool recycles tensors by size across passes.
+// Pool recycles tensors by size across passes and, for an executor with
+// SetRecycle, within one.
 type Pool struct {
-	free map[int][]*tensor.Tensor
-	used []*tensor.Tensor
+	free  map[int][]*tensor.Tensor
+	used  []*tensor.Tensor
+	at    map[*tensor.Tensor]int      // index of a used tensor in used
+	owner map[*float32]*tensor.Tensor // used tensors by their first element
 }
 
 // NewPool returns an empty pool.
-func NewPool() *Pool { return &Pool{free: map[int][]*tensor.Tensor{}} }
+func NewPool() *Pool {
+	return &Pool{free: map[int][]*tensor.Tensor{}, at: map[*tensor.Tensor]int{}, owner: map[*float32]*tensor.Tensor{}}
+}
 
 // Get returns a zeroed tensor of the shape.
 func (p *Pool) Get(shape ...int) *tensor.Tensor { return p.get(true, shape...) }
 
-// get returns a tensor of the shape, recycled when one of its size is free;
-// zero says whether a recycled tensor is cleared.
+// get returns a tensor of the shape, recycled when one of its size is free
+// (the last one freed first); zero says whether a recycled tensor is
+// cleared.
 func (p *Pool) get(zero bool, shape ...int) *tensor.Tensor {
 	n := tensor.Size(shape)
 	var t *tensor.Tensor
@@ -125,8 +131,37 @@ func (p *Pool) get(zero bool, shape ...int) *tensor.Tensor {
 	} else {
 		t = tensor.New(shape...)
 	}
+	p.at[t] = len(p.used)
 	p.used = append(p.used, t)
+	if len(t.Data) > 0 {
+		p.owner[&t.Data[0]] = t
+	}
 	return t
+}
+
+// ownerOf returns the used tensor whose storage t's data starts (t itself
+// or a view of it such as a Reshape's), or nil.
+func (p *Pool) ownerOf(t *tensor.Tensor) *tensor.Tensor {
+	if t == nil || len(t.Data) == 0 {
+		return nil
+	}
+	return p.owner[&t.Data[0]]
+}
+
+// release hands the used tensor t back before the next Reset: the next
+// get of its size returns it.
+func (p *Pool) release(t *tensor.Tensor) {
+	i, ok := p.at[t]
+	if !ok {
+		return
+	}
+	last := len(p.used) - 1
+	p.used[i] = p.used[last]
+	p.at[p.used[i]] = i
+	p.used = p.used[:last]
+	delete(p.at, t)
+	delete(p.owner, &t.Data[0])
+	p.free[len(t.Data)] = append(p.free[len(t.Data)], t)
 }
 
 // Reset returns every tensor handed out since the last Reset to the pool.
@@ -135,4 +170,6 @@ func (p *Pool) Reset() {
 		p.free[len(t.Data)] = append(p.free[len(t.Data)], t)
 	}
 	p.used = p.used[:0]
+	clear(p.at)
+	clear(p.owner)
 }

@@ -171,6 +171,8 @@ type convKernel struct {
 	// single-image GEMMs, and the weights they were packed from.
 	pw        []*kernels.PackedA
 	pwOf      *float32
+	pr        []*kernels.PackedA // pointwise filters packed in row ranges (conv_pointwise.go)
+	prOf      *float32
 	dwPlane   *kernels.Plane3x3 // depthwise 3x3 (isDW3x3): the plane geometry
 	winoPlans []winoPlanEntry
 	wx        *winoPass
@@ -483,6 +485,10 @@ func (k *convKernel) forwardChunk(f *convFwd, wk, ci int) {
 		for j := lo; j < hi; j++ {
 			k.finishImage(d, j, f.y, bias, res)
 		}
+		return
+	}
+	if usePointwiseBlocks(d, f) {
+		k.forwardPointwise(f, lo)
 		return
 	}
 	if kb == 1 {

@@ -19,6 +19,11 @@ import (
 	"github.com/slimgo/slimgo/tensor"
 )
 
+// gemvMaxRows is the most input rows a Gemm with a transposed weight
+// computes as dot products (kernels.SgemvT) instead of packing the weight
+// for the GEMM: each row reads the whole weight once.
+const gemvMaxRows = 2
+
 // gemmKernel is a compiled Gemm node.
 type gemmKernel struct {
 	alpha, beta float32
@@ -118,6 +123,14 @@ func (g *gemmKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 	ldb := d.m
 	if g.transB {
 		ldb = d.k
+	}
+	if g.transB && d.n <= gemvMaxRows {
+		// A few input rows against a [M, K] weight (a classifier at
+		// batch 1): dot products over the weight in place.
+		for i := range d.n {
+			kernels.SgemvT(d.m, d.k, g.alpha, in[0].Data[i*d.k:], in[1].Data, ldb, beta, y.Data[i*d.m:])
+		}
+		return []*tensor.Tensor{y}, nil
 	}
 	kernels.SgemmParallel(false, g.transB, d.n, d.m, d.k, g.alpha, in[0].Data, d.k, in[1].Data, ldb, beta, y.Data, d.m)
 	return []*tensor.Tensor{y}, nil

@@ -29,6 +29,7 @@ var gemmCases = []gemmCase{
 	{"odd sizes", 7, 11, 13, true, []int{13}, 1, 1},
 	{"large batch parallel", 96, 70, 50, true, []int{50}, 1, 1},
 	{"large batch B[K,M]", 80, 64, 60, false, []int{1, 60}, 0.75, 1},
+	{"single row transB (dot products)", 1, 300, 40, true, []int{40}, 0.5, -1.5},
 }
 
 func (tc gemmCase) build(seed uint64) (*graph.Node, []*tensor.Tensor) {

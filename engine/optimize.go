@@ -34,7 +34,12 @@ const OpFusedConv = "slimgo.FusedConv"
 //     and another value of the same shape becomes the Conv's residual input
 //     and activation, and
 //   - a Relu or Clip (ReLU6) reading the output of a Conv that nothing
-//     else reads becomes the Conv's activation.
+//     else reads becomes the Conv's activation,
+//   - an Add of such a Conv's output (without activation) and another
+//     value of the same shape, with no Relu after it, becomes the Conv's
+//     residual input (MobileNetV2's linear bottlenecks), and
+//   - every other Conv with a parameter weight becomes an OpFusedConv
+//     without activation, so its executor packs its filters once.
 //
 // Fused nodes use OpFusedConv and keep the names of the values they
 // replace, so graph outputs and Executor.Value lookups of surviving values
@@ -61,6 +66,8 @@ func Optimize(g *graph.Graph) (*graph.Graph, error) {
 	foldBN(o)
 	fuseResidualRelu(o, shapes)
 	fuseRelu(o)
+	fuseResidual(o, shapes)
+	fuseRemaining(o)
 	// Drop parameters no node reads any more (the folded-away ones).
 	used := map[string]bool{}
 	for _, n := range o.Nodes {
@@ -222,6 +229,50 @@ func fuseResidualRelu(g *graph.Graph, shapes map[string][]int) {
 		}
 	}
 	removeNodes(g, dead)
+}
+
+// fuseResidual rewrites Add(conv, r), with conv's output read only by
+// the Add, conv without activation or residual and r of the Add's shape
+// (not a parameter), into a fused Conv with residual r and no activation.
+func fuseResidual(g *graph.Graph, shapes map[string][]int) {
+	if shapes == nil {
+		return
+	}
+	ix := graph.NewIndex(g, nil)
+	dead := map[*graph.Node]bool{}
+	for _, add := range g.Nodes {
+		if add.Op != graph.OpAdd || len(add.Inputs) != 2 || len(add.Outputs) != 1 || shapes[add.Outputs[0]] == nil {
+			continue
+		}
+		for i := range 2 {
+			conv := fusable(add.Inputs[i], ix)
+			res := add.Inputs[1-i]
+			if conv == nil || dead[conv] || g.IsParam(res) || res == add.Inputs[i] || shapes[res] == nil ||
+				!slices.Equal(shapes[res], shapes[add.Inputs[i]]) || !slices.Equal(shapes[res], shapes[add.Outputs[0]]) {
+				continue
+			}
+			asFused(conv)
+			for len(conv.Inputs) < 3 {
+				conv.Inputs = append(conv.Inputs, "")
+			}
+			conv.Inputs = append(conv.Inputs, res)
+			conv.Outputs = []string{add.Outputs[0]}
+			dead[add] = true
+			break
+		}
+	}
+	removeNodes(g, dead)
+}
+
+// fuseRemaining turns every Conv whose weight is a 4-D parameter into an
+// OpFusedConv without activation or residual (the same computation; an
+// executor then keeps its filters packed).
+func fuseRemaining(g *graph.Graph) {
+	for _, n := range g.Nodes {
+		if n.Op == graph.OpConv && isParam4(g, n.Input(1)) {
+			n.Op = OpFusedConv
+		}
+	}
 }
 
 // fuseRelu rewrites Relu(conv) or Clip(conv) (min and max as

@@ -33,7 +33,8 @@ func randomiseBN(g *graph.Graph, seed uint64) {
 // optGraph is a hand-made net covering the fusion rules and their
 // refusals: conv+bias+BN+ReLU, a conv read twice, an Add with a
 // broadcast parameter, a depthwise conv+BN+Add+ReLU, a BN after a
-// non-conv, and a conv whose output is a graph output.
+// non-conv, a conv whose output is a graph output, and a conv+bias+Add
+// without ReLU (a residual without activation).
 func optGraph() *graph.Graph {
 	g := graph.New("opt")
 	g.Inputs = []graph.Value{{Name: "x", Shape: []int{-1, 3, 6, 5}}}
@@ -63,7 +64,9 @@ func optGraph() *graph.Graph {
 	d = node("r4", graph.OpRelu, nil, node("add4", graph.OpAdd, nil, s, d))
 	pool := bn("bn5", node("pool", graph.OpMaxPool, graph.Attrs{"kernel_shape": []int{2, 2}}, d), 4, 30)
 	out2 := node("c6", graph.OpConv, cvGeom(1, 1, 1, 0, 1, 1).attrs(), pool, p("w6", 7, 2, 4, 1, 1))
-	g.Outputs = []graph.Value{{Name: out2}, {Name: node("r6", graph.OpRelu, nil, out2)}, {Name: d}}
+	// A linear bottleneck's residual: Add(conv, x) with no ReLU after it.
+	lin := node("add7", graph.OpAdd, nil, node("c7", graph.OpConv, cvGeom(1, 1, 1, 0, 1, 1).attrs(), pool, p("w7", 9, 4, 4, 1, 1), p("b7", 10, 4)), pool)
+	g.Outputs = []graph.Value{{Name: out2}, {Name: node("r6", graph.OpRelu, nil, out2)}, {Name: d}, {Name: lin}}
 	randomiseBN(g, 8)
 	return g
 }
@@ -103,7 +106,7 @@ func TestOptimizeMatchesOriginal(t *testing.T) {
 		{"mobilenet-s batch 2", mb, cvRand(8, 2, 3, 64, 64), map[string]int{graph.OpBN: 0, graph.OpClip: 0}},
 		{"mobilenet-s single image", mb, cvRand(9, 1, 3, 64, 64), map[string]int{graph.OpBN: 0, graph.OpClip: 0}},
 		{"fusion rules", optGraph(), cvRand(7, 15, 3, 6, 5), map[string]int{
-			graph.OpBN: 1, graph.OpRelu: 2, graph.OpAdd: 2, graph.OpConv: 3, OpFusedConv: 2}},
+			graph.OpBN: 1, graph.OpRelu: 2, graph.OpAdd: 2, graph.OpConv: 0, OpFusedConv: 6}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := tc.g.Clone()

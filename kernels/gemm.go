@@ -261,8 +261,9 @@ func strideSpreadsL1(ld int) bool {
 }
 
 // microKernel computes np stacked MR x NR tiles from packed A panels and
-// B rows ldb apart (see goKernel).
-type microKernel func(np, k int, a, b []float32, ldb int, c []float32, ldc int, accum bool)
+// B rows ldb apart, storing the first last rows of the last one (see
+// goKernel).
+type microKernel func(np, k int, a, b []float32, ldb int, c []float32, ldc int, accum bool, last int)
 
 // macroKernel multiplies a packed mcur x kc block of A by the kc x ncur
 // block of op(B) described by src into C (offset to the block's corner),
@@ -279,23 +280,39 @@ func macroKernel(kern microKernel, mcur, ncur, kc int, ap, bp []float32, src *bS
 		case src.mode == bDirect && nr == gemmNR:
 			bpanel, ldbp = src.b[src.pc*src.ldb+src.jc+jr:], src.ldb
 		case src.mode == bRows && nr == gemmNR:
-			rowsMacroPanel(mcur, kc, ap, src.b[src.jc+jr:], src.off[src.pc:src.pc+kc], c[jr:], ldc, accum, tile)
+			rowsMacroPanel(mcur, kc, ap, src.b[src.jc+jr:], src.off[src.pc:src.pc+kc], c[jr:], ldc, accum)
+			continue
+		case useAVX512 && UseAsm && hasAsmKernel:
+			// A partial panel (the last columns of a 7x7 or 14x14 map):
+			// one masked kernel call into C, B read in place when it
+			// may be.
+			np := ceilDiv(mcur, gemmMR)
+			last := mcur - (np-1)*gemmMR
+			if src.mode == bDirect {
+				asmKernelCols(np, kc, ap[:np*gemmMR*kc], src.b[src.pc*src.ldb+src.jc+jr:], src.ldb, c[jr:], ldc, accum, last, nr)
+				continue
+			}
+			bpanel = bp[:gemmNR*kc]
+			src.pack(kc, nr, jr, bpanel)
+			asmKernelCols(np, kc, ap[:np*gemmMR*kc], bpanel, gemmNR, c[jr:], ldc, accum, last, nr)
 			continue
 		default:
 			bpanel = bp[:gemmNR*kc]
 			src.pack(kc, nr, jr, bpanel)
 		}
-		// Full tiles: all whole row panels in one kernel call when the
-		// panel is full width.
-		ir := 0
-		if full := mcur / gemmMR; nr == gemmNR && full > 0 {
-			ir = full * gemmMR
-			kern(full, kc, ap[:ir*kc], bpanel, ldbp, c[jr:(ir-1)*ldc+jr+gemmNR], ldc, accum)
+		// A full-width panel: every row panel in one kernel call, the
+		// last one stored in place even when short (rows not a multiple
+		// of MR: pruned channel counts), so the call count does not
+		// depend on m's remainder.
+		if nr == gemmNR {
+			np := ceilDiv(mcur, gemmMR)
+			kern(np, kc, ap[:np*gemmMR*kc], bpanel, ldbp, c[jr:(mcur-1)*ldc+jr+gemmNR], ldc, accum, mcur-(np-1)*gemmMR)
+			continue
 		}
-		for ; ir < mcur; ir += gemmMR {
+		for ir := 0; ir < mcur; ir += gemmMR {
 			mr := min(gemmMR, mcur-ir)
 			apanel := ap[ir*kc : (ir+gemmMR)*kc]
-			kern(1, kc, apanel, bpanel, ldbp, tile[:], gemmNR, false)
+			kern(1, kc, apanel, bpanel, ldbp, tile[:], gemmNR, false, gemmMR)
 			flushTile(tile, mr, nr, c[ir*ldc+jr:], ldc, accum)
 		}
 	}

@@ -2,17 +2,23 @@
 
 package kernels
 
-import "golang.org/x/sys/cpu"
+import (
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/cpu"
+)
 
 // sgemmKernelAVX2 computes np >= 1 vertically stacked 4x24
 // (gemmMR x gemmNR) tiles: tile q is sum_p a[q*4*k+p*4+i]*b[p*ldb+j] over
 // p < k (k >= 1), from contiguous packed A panels and B rows ldb floats
 // apart (ldb = 24 for a packed panel), stored into C rows 4q.. (row stride
-// ldc elements), or added to them when accum != 0. Implemented in
-// gemm_avx2_amd64.s; requires AVX2 and FMA.
+// ldc elements), or added to them when accum != 0; of the last tile only
+// its first last (1..4) rows. Implemented in gemm_avx2_amd64.s; requires
+// AVX2 and FMA.
 //
 //go:noescape
-func sgemmKernelAVX2(np, k int, a, b *float32, ldb int, c *float32, ldc int, accum int)
+func sgemmKernelAVX2(np, k int, a, b *float32, ldb int, c *float32, ldc int, accum int, last int)
 
 // packBPanelAVX copies kc >= 1 rows of 24 floats from src (rows ldb floats
 // apart) to dst contiguously. Implemented in gemm_avx2_amd64.s (AVX).
@@ -20,21 +26,67 @@ func sgemmKernelAVX2(np, k int, a, b *float32, ldb int, c *float32, ldc int, acc
 //go:noescape
 func packBPanelAVX(kc int, src *float32, ldb int, dst *float32)
 
-// hasAsmKernel reports whether this CPU can run the assembly micro-kernel.
-var hasAsmKernel = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+// sgemmKernelAVX512 is sgemmKernelAVX2 with AVX-512 (F, VL) instructions:
+// a B row is one ZMM and one YMM and A is broadcast inside the FMAs, 8
+// FMAs per k step instead of 12 (gemm_avx512_amd64.s).
+//
+//go:noescape
+func sgemmKernelAVX512(np, k int, a, b *float32, ldb int, c *float32, ldc int, accum int, last int)
 
-// asmKernel calls the assembly micro-kernel after checking a holds np
-// packed panels of k*MR elements, b holds k rows of NR floats ldb apart and
-// c covers np*MR full rows of NR at ldc.
-func asmKernel(np, k int, a, b []float32, ldb int, c []float32, ldc int, accum bool) {
+// sgemmKernelAVX512Cols is sgemmKernelAVX512 for a partial panel of cols
+// (1..24) columns: only those floats of B's rows are read and of C's rows
+// written (AVX-512 masks), so the panel needs no packing or scratch tile.
+//
+//go:noescape
+func sgemmKernelAVX512Cols(np, k int, a, b *float32, ldb int, c *float32, ldc int, accum int, last int, cols int)
+
+// asmKernelCols calls sgemmKernelAVX512Cols after checking a holds np
+// panels, b k rows of cols floats ldb apart, last in 1..MR, cols in
+// 1..NR and c (np-1)*MR+last rows of cols floats at ldc.
+func asmKernelCols(np, k int, a, b []float32, ldb int, c []float32, ldc int, accum bool, last, cols int) {
 	_ = a[np*k*gemmMR-1]
-	_ = b[(k-1)*ldb+gemmNR-1]
-	_ = c[(np*gemmMR-1)*ldc+gemmNR-1]
+	checkLast(last)
+	if cols < 1 || cols > gemmNR {
+		panic("kernels: partial panel of " + strconv.Itoa(cols) + " columns")
+	}
+	_ = b[(k-1)*ldb+cols-1]
+	_ = c[((np-1)*gemmMR+last-1)*ldc+cols-1]
 	acc := 0
 	if accum {
 		acc = 1
 	}
-	sgemmKernelAVX2(np, k, &a[0], &b[0], ldb, &c[0], ldc, acc)
+	sgemmKernelAVX512Cols(np, k, &a[0], &b[0], ldb, &c[0], ldc, acc, last, cols)
+}
+
+// hasAsmKernel reports whether this CPU can run the assembly micro-kernel.
+var hasAsmKernel = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// hasAVX512Kernel reports whether it can run sgemmKernelAVX512 (the
+// operating system saving the ZMM state included).
+var hasAVX512Kernel = hasAsmKernel && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL
+
+// useAVX512 selects sgemmKernelAVX512 over sgemmKernelAVX2 for the
+// packed GEMM when the CPU has it (tests compare both). SLIMGO_NOAVX512=1
+// turns it off.
+var useAVX512 = hasAVX512Kernel && os.Getenv("SLIMGO_NOAVX512") != "1"
+
+// asmKernel calls the assembly micro-kernel after checking a holds np
+// packed panels of k*MR elements, b holds k rows of NR floats ldb apart,
+// last is in 1..MR and c covers (np-1)*MR+last full rows of NR at ldc.
+func asmKernel(np, k int, a, b []float32, ldb int, c []float32, ldc int, accum bool, last int) {
+	_ = a[np*k*gemmMR-1]
+	_ = b[(k-1)*ldb+gemmNR-1]
+	checkLast(last)
+	_ = c[((np-1)*gemmMR+last-1)*ldc+gemmNR-1]
+	acc := 0
+	if accum {
+		acc = 1
+	}
+	if useAVX512 {
+		sgemmKernelAVX512(np, k, &a[0], &b[0], ldb, &c[0], ldc, acc, last)
+		return
+	}
+	sgemmKernelAVX2(np, k, &a[0], &b[0], ldb, &c[0], ldc, acc, last)
 }
 
 // packPanelB packs one full gemmNR-column panel of an untransposed B:
@@ -95,23 +147,24 @@ func packPanelANoTrans(kc int, src []float32, lda int, dst []float32) {
 // floats instead of b + p*ldb (gemm_avx2_amd64.s).
 //
 //go:noescape
-func sgemmKernelRowsAVX2(np, k int, a, b *float32, off *int, c *float32, ldc int, accum int)
+func sgemmKernelRowsAVX2(np, k int, a, b *float32, off *int, c *float32, ldc int, accum int, last int)
 
 // asmKernelRows calls the row-offset assembly micro-kernel after checking
-// that a holds np packed panels, off has k entries and c covers np*MR full
-// rows. That every row b[off[p]:off[p]+NR] lies inside b is not checked
+// that a holds np packed panels, off has k entries, last is in 1..MR and
+// c covers (np-1)*MR+last full rows. That every row b[off[p]:off[p]+NR] lies inside b is not checked
 // here (it would cost a pass over the offsets per panel): SgemmRows checks
 // every row against the full width n once per call, and full panels read
 // inside it.
-func asmKernelRows(np, k int, a, b []float32, off []int, c []float32, ldc int, accum bool) {
+func asmKernelRows(np, k int, a, b []float32, off []int, c []float32, ldc int, accum bool, last int) {
 	_ = a[np*k*gemmMR-1]
 	_ = off[k-1]
-	_ = c[(np*gemmMR-1)*ldc+gemmNR-1]
+	checkLast(last)
+	_ = c[((np-1)*gemmMR+last-1)*ldc+gemmNR-1]
 	acc := 0
 	if accum {
 		acc = 1
 	}
-	sgemmKernelRowsAVX2(np, k, &a[0], &b[0], &off[0], &c[0], ldc, acc)
+	sgemmKernelRowsAVX2(np, k, &a[0], &b[0], &off[0], &c[0], ldc, acc, last)
 }
 
 // packBTransRowsAVX transposes nblk 8x8 blocks of 8 rows starting at

@@ -57,12 +57,15 @@
 	VMOVUPS R2, 64(DX) \
 	ADDQ    R8, DX
 
-// func sgemmKernelAVX2(np, k int, a, b *float32, ldb int, c *float32, ldc int, accum int)
+// func sgemmKernelAVX2(np, k int, a, b *float32, ldb int, c *float32, ldc int, accum int, last int)
 // Computes np vertically stacked 4x24 tiles: tile q uses the packed A
-// panel at a + q*4*k floats and writes C rows 4q..4q+3. B rows (24 floats
-// each) are ldb floats apart: 24 for a packed panel, the matrix stride
-// when reading an untransposed B in place. np, k >= 1.
-TEXT ·sgemmKernelAVX2(SB), NOSPLIT, $0-64
+// panel at a + q*4*k floats and writes C rows 4q..4q+3, the last tile
+// only its first last (1..4) rows (a matrix whose rows are not a multiple
+// of 4 ends in a short tile, stored in place instead of through a
+// scratch tile). B rows (24 floats each) are ldb floats apart: 24 for a
+// packed panel, the matrix stride when reading an untransposed B in
+// place. np, k >= 1.
+TEXT ·sgemmKernelAVX2(SB), NOSPLIT, $0-72
 	MOVQ np+0(FP), R10
 	MOVQ k+8(FP), R15
 	MOVQ a+16(FP), SI
@@ -119,18 +122,38 @@ loop1:
 	JNZ  loop1
 
 store:
+	// R9 (the step counter, free now): rows to store, 4 except in the
+	// last tile.
+	MOVQ  $4, R9
+	CMPQ  R10, $1
+	JNE   rows
+	MOVQ  last+64(FP), R9
+
+rows:
 	TESTQ AX, AX
 	JZ    overwrite
 	ACCROW(Y4, Y5, Y6)
+	DECQ  R9
+	JZ    next
 	ACCROW(Y7, Y8, Y9)
+	DECQ  R9
+	JZ    next
 	ACCROW(Y10, Y11, Y12)
+	DECQ  R9
+	JZ    next
 	ACCROW(Y13, Y14, Y15)
 	JMP   next
 
 overwrite:
 	STROW(Y4, Y5, Y6)
+	DECQ  R9
+	JZ    next
 	STROW(Y7, Y8, Y9)
+	DECQ  R9
+	JZ    next
 	STROW(Y10, Y11, Y12)
+	DECQ  R9
+	JZ    next
 	STROW(Y13, Y14, Y15)
 
 next:
@@ -144,10 +167,10 @@ next:
 	MOVQ (IDX*8)(DI), BX \
 	LEAQ (R14)(BX*4), BX
 
-// func sgemmKernelRowsAVX2(np, k int, a, b *float32, off *int, c *float32, ldc int, accum int)
+// func sgemmKernelRowsAVX2(np, k int, a, b *float32, off *int, c *float32, ldc int, accum int, last int)
 // As sgemmKernelAVX2, but B row p (24 floats) starts at b + off[p] floats:
-// the rows of an implicit im2col. np, k >= 1.
-TEXT ·sgemmKernelRowsAVX2(SB), NOSPLIT, $0-64
+// the rows of an implicit im2col. np, k >= 1, last in 1..4.
+TEXT ·sgemmKernelRowsAVX2(SB), NOSPLIT, $0-72
 	MOVQ np+0(FP), R10
 	MOVQ k+8(FP), R15
 	MOVQ a+16(FP), SI
@@ -198,18 +221,38 @@ rloop1:
 	JNZ  rloop1
 
 rstore:
+	// R9 (the step counter, free now): rows to store, 4 except in the
+	// last tile.
+	MOVQ  $4, R9
+	CMPQ  R10, $1
+	JNE   rrows
+	MOVQ  last+64(FP), R9
+
+rrows:
 	TESTQ AX, AX
 	JZ    roverwrite
 	ACCROW(Y4, Y5, Y6)
+	DECQ  R9
+	JZ    rnext
 	ACCROW(Y7, Y8, Y9)
+	DECQ  R9
+	JZ    rnext
 	ACCROW(Y10, Y11, Y12)
+	DECQ  R9
+	JZ    rnext
 	ACCROW(Y13, Y14, Y15)
 	JMP   rnext
 
 roverwrite:
 	STROW(Y4, Y5, Y6)
+	DECQ  R9
+	JZ    rnext
 	STROW(Y7, Y8, Y9)
+	DECQ  R9
+	JZ    rnext
 	STROW(Y10, Y11, Y12)
+	DECQ  R9
+	JZ    rnext
 	STROW(Y13, Y14, Y15)
 
 rnext:

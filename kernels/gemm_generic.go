@@ -1,13 +1,32 @@
 package kernels
 
+import "fmt"
+
 // goKernel is the pure-Go micro-kernel with the same contract as the
 // assembly one: for each of np >= 1 stacked tiles q it computes the
 // MR x NR tile sum_p a[q*MR*k+p*MR+i]*b[p*ldb+j] over p < k from packed A
 // panels and B rows ldb apart (NR when packed) and stores it into C rows
-// q*MR.. (row stride ldc), or adds it when accum.
-func goKernel(np, k int, a, b []float32, ldb int, c []float32, ldc int, accum bool) {
+// q*MR.. (row stride ldc), or adds it when accum; of the last tile only
+// its first last (1..MR) rows.
+func goKernel(np, k int, a, b []float32, ldb int, c []float32, ldc int, accum bool, last int) {
+	checkLast(last)
 	for q := range np {
-		goTile(k, a[q*gemmMR*k:(q+1)*gemmMR*k], b, ldb, c[q*gemmMR*ldc:], ldc, accum)
+		aq, cq := a[q*gemmMR*k:(q+1)*gemmMR*k], c[q*gemmMR*ldc:]
+		if q == np-1 && last < gemmMR {
+			var tile [gemmMR * gemmNR]float32
+			goTile(k, aq, b, ldb, tile[:], gemmNR, false)
+			flushTile(&tile, last, gemmNR, cq, ldc, accum)
+			continue
+		}
+		goTile(k, aq, b, ldb, cq, ldc, accum)
+	}
+}
+
+// checkLast panics unless last, the rows stored of a micro-kernel call's
+// last tile, is in 1..MR.
+func checkLast(last int) {
+	if last < 1 || last > gemmMR {
+		panic(fmt.Sprintf("kernels: micro-kernel asked to store %d rows of a tile", last))
 	}
 }
 

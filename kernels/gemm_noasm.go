@@ -5,9 +5,12 @@ package kernels
 // hasAsmKernel is false where no assembly micro-kernel is built.
 var hasAsmKernel = false
 
+// hasAVX512Kernel and useAVX512: no AVX-512 micro-kernel either.
+var hasAVX512Kernel, useAVX512 = false, false
+
 // asmKernel is never called when hasAsmKernel is false.
-func asmKernel(np, k int, a, b []float32, ldb int, c []float32, ldc int, accum bool) {
-	goKernel(np, k, a, b, ldb, c, ldc, accum)
+func asmKernel(np, k int, a, b []float32, ldb int, c []float32, ldc int, accum bool, last int) {
+	goKernel(np, k, a, b, ldb, c, ldc, accum, last)
 }
 
 // packPanelB packs one full gemmNR-column panel of an untransposed B.
@@ -26,11 +29,16 @@ func packPanelANoTrans(kc int, src []float32, lda int, dst []float32) {
 }
 
 // asmKernelRows is never called when hasAsmKernel is false.
-func asmKernelRows(np, k int, a, b []float32, off []int, c []float32, ldc int, accum bool) {
-	goKernelRows(np, k, a, b, off, c, ldc, accum)
+func asmKernelRows(np, k int, a, b []float32, off []int, c []float32, ldc int, accum bool, last int) {
+	goKernelRows(np, k, a, b, off, c, ldc, accum, last)
 }
 
 // packPanelBTransRows packs one full panel of a transposed row-offset B.
 func packPanelBTransRows(kc int, b []float32, off []int, pc int, dst []float32) {
 	packPanelBTransRowsGo(0, kc, b, off, pc, dst)
+}
+
+// asmKernelCols is never called when useAVX512 is false.
+func asmKernelCols(np, k int, a, b []float32, ldb int, c []float32, ldc int, accum bool, last, cols int) {
+	panic("kernels: no AVX-512 micro-kernel in this build")
 }

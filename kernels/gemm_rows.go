@@ -128,32 +128,29 @@ func packPanelBTransRowsGo(p0, kc int, b []float32, off []int, pc int, dst []flo
 
 // rowsMacroPanel multiplies the packed mcur x kc block of A by one full
 // 24-column panel of a row-offset B (row p at b[off[p]:]) into C (offset
-// to the panel's first column): whole 4-row tiles in one kernel call, the
-// last partial one through tile.
-func rowsMacroPanel(mcur, kc int, ap, b []float32, off []int, c []float32, ldc int, accum bool, tile *[gemmMR * gemmNR]float32) {
+// to the panel's first column): all row tiles in one kernel call, a short
+// last one stored in place.
+func rowsMacroPanel(mcur, kc int, ap, b []float32, off []int, c []float32, ldc int, accum bool) {
 	kern := goKernelRows
 	if UseAsm && hasAsmKernel {
 		kern = asmKernelRows
 	}
-	ir := 0
-	if full := mcur / gemmMR; full > 0 {
-		ir = full * gemmMR
-		kern(full, kc, ap[:ir*kc], b, off, c[:(ir-1)*ldc+gemmNR], ldc, accum)
-	}
-	if ir == mcur {
-		return
-	}
-	kern(1, kc, ap[ir*kc:(ir+gemmMR)*kc], b, off, tile[:], gemmNR, false)
-	flushTile(tile, mcur-ir, gemmNR, c[ir*ldc:], ldc, accum)
+	np := ceilDiv(mcur, gemmMR)
+	kern(np, kc, ap[:np*gemmMR*kc], b, off, c[:(mcur-1)*ldc+gemmNR], ldc, accum, mcur-(np-1)*gemmMR)
 }
 
 // goKernelRows is goKernel with B row p at b[off[p]:] (len(off) == k).
-func goKernelRows(np, k int, a, b []float32, off []int, c []float32, ldc int, accum bool) {
+func goKernelRows(np, k int, a, b []float32, off []int, c []float32, ldc int, accum bool, last int) {
+	checkLast(last)
 	off = off[:k]
 	for q := range np {
 		aq := a[q*gemmMR*k : (q+1)*gemmMR*k]
 		cq := c[q*gemmMR*ldc:]
-		for i := range gemmMR {
+		rows := gemmMR
+		if q == np-1 {
+			rows = last
+		}
+		for i := range rows {
 			var acc [gemmNR]float32
 			for p, o := range off {
 				av := aq[p*gemmMR+i]

@@ -125,6 +125,11 @@ func gemmCases() []gemmCase {
 		{name: "subview_tt", ta: true, tb: true, m: 13, n: 21, k: 10, alpha: 1, beta: 0, padA: 1, padB: 2, pC: 3, nanC: true},
 		{name: "panelpack_pow2_ldb256", m: 21, n: 75, k: 40, alpha: 1, beta: 0.5, padB: 256 - 75},
 		{name: "panelpack_pow2_ldb1024_nanC", m: 9, n: 1000, k: 30, alpha: 1, beta: 0, padB: 24, nanC: true},
+		// Short last row tiles (m mod 4 = 1, 2, 3) stored in place by the
+		// micro-kernel, with a padded C whose rows below m must stay untouched.
+		{name: "short_tile1_beta1", m: 9, n: 48, k: 9, alpha: 1, beta: 1, pC: 5},
+		{name: "short_tile2_nanC", m: 10, n: 72, k: 3, alpha: 1, beta: 0, pC: 3, nanC: true},
+		{name: "short_tile3_beta0.5", tb: true, m: 7, n: 24, k: 17, alpha: 2, beta: 0.5, pC: 1},
 		{name: "subview_large_tn", ta: true, m: 70, n: 300, k: 270, alpha: 1.5, beta: 1, padA: 9, padB: 4, pC: 11},
 	}
 	return append(cases, more...)
@@ -283,6 +288,59 @@ func TestStrideSpreadsL1(t *testing.T) {
 	}{{1024, false}, {2048, false}, {256, false}, {512, false}, {6272, true}, {784, true}, {196, true}, {49, true}, {16, true}, {128, true}} {
 		if got := strideSpreadsL1(tc.ld); got != tc.want {
 			t.Errorf("strideSpreadsL1(%d) = %v, want %v", tc.ld, got, tc.want)
+		}
+	}
+}
+
+// TestSgemmShortTileStaysInC checks that a short last row tile (m not a
+// multiple of 4), which the micro-kernel stores in place, writes no row
+// below C: the floats after C in the same allocation keep their values.
+func TestSgemmShortTileStaysInC(t *testing.T) {
+	for _, path := range gemmPaths(t) {
+		for _, m := range []int{1, 2, 3, 5, 9, 10, 11} {
+			for _, beta := range []float32{0, 1} {
+				n, k := 48, 7
+				r := rand.New(rand.NewPCG(uint64(m), 3))
+				a, b := randSlice(r, m*k), randSlice(r, k*n)
+				buf := randSlice(r, m*n+4*n)
+				guard := append([]float32(nil), buf[m*n:]...)
+				want := append([]float32(nil), buf[:m*n]...)
+				SgemmRef(false, false, m, n, k, 1, a, k, b, n, beta, want, n)
+				withAsm(path.asm, func() { Sgemm(false, false, m, n, k, 1, a, k, b, n, beta, buf[:m*n], n) })
+				if e := maxRelErr(buf[:m*n], want, 4); e > 1e-5 {
+					t.Fatalf("%s m=%d beta=%g: max scaled error %g", path.name, m, beta, e)
+				}
+				for i, v := range guard {
+					if buf[m*n+i] != v {
+						t.Fatalf("%s m=%d beta=%g: float %d after C changed", path.name, m, beta, i)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestSgemmAVX512MatchesAVX2 runs the reference cases through the AVX2
+// micro-kernel and the AVX-512 one (which the asm path takes on CPUs that
+// have it): both must match the naive product.
+func TestSgemmAVX512MatchesAVX2(t *testing.T) {
+	if !hasAVX512Kernel || !UseAsm {
+		t.Skip("no AVX-512 micro-kernel on this CPU (or SLIMGO_NOASM)")
+	}
+	defer func(v bool) { useAVX512 = v }(useAVX512)
+	for ci, tc := range gemmCases() {
+		for _, on := range []bool{false, true} {
+			useAVX512 = on
+			r := rand.New(rand.NewPCG(uint64(ci), 43))
+			a, lda, b, ldb, c, ldc := gemmOperands(r, tc)
+			want := append([]float32(nil), c...)
+			got := append([]float32(nil), c...)
+			SgemmRef(tc.ta, tc.tb, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, want, ldc)
+			Sgemm(tc.ta, tc.tb, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, got, ldc)
+			scale := math.Abs(float64(tc.alpha))*math.Sqrt(float64(max(tc.k, 1))) + math.Abs(float64(tc.beta)) + 1e-6
+			if e := maxRelErr(got, want, scale); e > 1e-5 {
+				t.Fatalf("%s, AVX-512 %v: max scaled error %g > 1e-5", tc.name, on, e)
+			}
 		}
 	}
 }

@@ -41,7 +41,12 @@ func inferenceExecutor(g *graph.Graph) (*engine.Executor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return engine.New(o)
+	e, err := engine.New(o)
+	if err != nil {
+		return nil, err
+	}
+	e.SetRecycle(true) // only outputs are read: intermediates' buffers are reused within a pass
+	return e, nil
 }
 
 func evaluate(e *engine.Executor, set *data.Dataset, batch int) (Eval, error) {

@@ -1,0 +1,146 @@
+package engine
+
+// Pointwise (1x1, stride 1, unpadded) convolutions of a fused
+// (inference-only) Conv, one image at a time, in column blocks: the GEMM
+// of a block, W [M, C] times the block's columns of the image [C, H*W]
+// (read in place, no copy), writes the block's columns of Y's planes,
+// and the bias, residual and activation are applied to them right after,
+// while they are still in the L2 cache. Computing all of W*X into Y first
+// and finishing it plane by plane after read every output back from
+// memory on MobileNetV2's 112x112 and 56x56 layers (96-144 planes of
+// 12-50 KiB). A single image's blocks are handed out to the workers
+// dynamically, so batch 1 uses every thread and a worker slowed by other
+// load holds the others up by one block at most.
+
+import "github.com/slimgo/slimgo/kernels"
+
+// pwBlockFloats bounds one block of outputs: 128 KiB.
+const pwBlockFloats = 32 << 10
+
+// pwBlockCols returns the columns of one block of a pointwise product
+// with m filters over ohw pixels: all of them when the [m, ohw] output
+// fits pwBlockFloats, else the most whole 24-column GEMM panels that do
+// (at least one).
+func pwBlockCols(m, ohw int) int {
+	if m*ohw <= pwBlockFloats {
+		return ohw
+	}
+	return min(ohw, max(24, pwBlockFloats/m/24*24))
+}
+
+// usePointwiseBlocks reports whether a Forward chunk of f takes the
+// column-block path: a pointwise Conv of one group with filters packed
+// (fused, one image per chunk).
+func usePointwiseBlocks(d convDims, f *convFwd) bool {
+	return d.pointwise && d.g.Group == 1 && f.pw != nil && f.kb == 1
+}
+
+// forwardPointwise computes image img of f. An intra-op call spreads its
+// column blocks over every worker or, when there are fewer than two
+// blocks per worker (the 7x7 and 14x14 maps), splits the filters into one
+// range of rows per worker instead.
+func (k *convKernel) forwardPointwise(f *convFwd, img int) {
+	d := f.d
+	blk := pwBlockCols(d.m, d.ohw)
+	nb := (d.ohw + blk - 1) / blk
+	t := kernels.Threads()
+	switch {
+	case intraOp(d) && nb < 2*t && d.m >= pwRowSplitMin*t:
+		packs := k.rowPacks(d, f.w, t)
+		runChunks(t, t, func(_, p int) { k.pointwiseRows(f, img, p, t, packs[p]) })
+	case intraOp(d) && nb > 1:
+		runChunks(nb, t, func(_, bi int) { k.pointwiseBlock(f, img, bi*blk, blk) })
+	default:
+		for bi := range nb {
+			k.pointwiseBlock(f, img, bi*blk, blk)
+		}
+	}
+}
+
+// pwRowSplitMin is the fewest filters per worker a row split gives each.
+const pwRowSplitMin = 16
+
+// pwRowRange returns filters [lo, hi) of part p of t: whole 4-row GEMM
+// tiles except for the last part.
+func pwRowRange(m, p, t int) (lo, hi int) {
+	lo, hi = p*m/t/4*4, (p+1)*m/t/4*4
+	if p == t-1 {
+		hi = m
+	}
+	return lo, hi
+}
+
+// rowPacks returns the filters of a fused pointwise Conv packed in t row
+// ranges (pwRowRange), packing them on the first call for these weights
+// and this t.
+func (k *convKernel) rowPacks(d convDims, w []float32, t int) []*kernels.PackedA {
+	if k.prOf == &w[0] && len(k.pr) == t && k.pr[0].Cols() == d.kk {
+		return k.pr
+	}
+	k.pr = make([]*kernels.PackedA, t)
+	for p := range t {
+		lo, hi := pwRowRange(d.m, p, t)
+		k.pr[p] = kernels.PackA(false, hi-lo, d.kk, 1, w[lo*d.kk:], d.kk)
+	}
+	k.prOf = &w[0]
+	return k.pr
+}
+
+// pointwiseRows computes filters pwRowRange(M, p, t) of image img over
+// every pixel (pa: those filters packed), then their bias, residual and
+// activation. Each output is the same sum as the column blocks' (the
+// GEMM's reduction blocks depend on C only).
+func (k *convKernel) pointwiseRows(f *convFwd, img, p, t int, pa *kernels.PackedA) {
+	d := f.d
+	lo, hi := pwRowRange(d.m, p, t)
+	base := img * d.m * d.ohw
+	kernels.SgemmPacked(pa, false, d.ohw, f.x[img*d.c*d.ohw:], d.ohw, 0, f.y[base+lo*d.ohw:], d.ohw)
+	k.finishRows(f, base, lo, hi, 0, d.ohw)
+}
+
+// pointwiseBlock computes output columns [j0, j0+blk) (clipped to the
+// plane) of image img into f.y, then applies the bias, residual and
+// activation to them.
+func (k *convKernel) pointwiseBlock(f *convFwd, img, j0, blk int) {
+	d := f.d
+	w := min(blk, d.ohw-j0)
+	base := img * d.m * d.ohw
+	kernels.SgemmPacked(f.pw[0], false, w, f.x[img*d.c*d.ohw+j0:], d.ohw, 0, f.y[base+j0:], d.ohw)
+	k.finishRows(f, base, 0, d.m, j0, w)
+}
+
+// finishRows applies the bias, residual and activation to columns [j0,
+// j0+w) of output planes [m0, m1) of the image at f.y[base:].
+func (k *convKernel) finishRows(f *convFwd, base, m0, m1, j0, w int) {
+	d := f.d
+	if f.bias == nil && !k.fused {
+		return
+	}
+	for m := m0; m < m1; m++ {
+		o := base + m*d.ohw + j0
+		var b float32
+		if f.bias != nil {
+			b = f.bias[m]
+		}
+		var r []float32
+		if f.res != nil {
+			r = f.res[o : o+w]
+		}
+		k.finishRow(f.y[o:o+w], b, r)
+	}
+}
+
+// finishRow sets row to act(row + b + res) (res nil: none), act the fused
+// Conv's activation.
+func (k *convKernel) finishRow(row []float32, b float32, res []float32) {
+	if k.clip && res == nil {
+		kernels.BiasClamp(row, b, k.lo, k.hi)
+		return
+	}
+	if b != 0 || (k.relu && res == nil) {
+		vecAffine(row, row, 0, 1, b, k.relu && res == nil)
+	}
+	if res != nil {
+		k.epilogue(row, res)
+	}
+}

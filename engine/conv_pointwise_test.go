@@ -1,0 +1,76 @@
+package engine
+
+import (
+	"math"
+	"runtime"
+	"testing"
+
+	"github.com/slimgo/slimgo/tensor"
+)
+
+// TestPointwiseBlocksMatchNaive runs fused pointwise Convs whose output is
+// split into several column blocks (the last one partial), ones that fit
+// one block, and single images whose filters are split over the threads, with every activation and with and without a residual,
+// at batch 1 and 3 on 1 to 3 threads, against the naive convolution
+// followed by the residual add and activation; results must not depend
+// on the thread count.
+func TestPointwiseBlocksMatchNaive(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for i, tc := range []convCase{
+		{"40x30x30 blocks", 1, 5, 30, 30, 40, cvGeom(1, 1, 1, 0, 1, 1), true},
+		{"40x30x30 blocks batch 3", 3, 5, 30, 30, 40, cvGeom(1, 1, 1, 0, 1, 1), true},
+		{"9x7x7 one block", 1, 17, 7, 7, 9, cvGeom(1, 1, 1, 0, 1, 1), false},
+		{"9x7x7 one block batch 3", 3, 17, 7, 7, 9, cvGeom(1, 1, 1, 0, 1, 1), true},
+		// Batch 1 on 2 and 3 threads splits these filters into row ranges
+		// (70 = 20 + 24 + 26 on 3), with and without whole column blocks.
+		{"70x7x7 row split", 1, 33, 7, 7, 70, cvGeom(1, 1, 1, 0, 1, 1), true},
+		{"600x9x9 row split, blocks", 1, 6, 9, 9, 600, cvGeom(1, 1, 1, 0, 1, 1), true},
+	} {
+		if blocks := (tc.h*tc.w + pwBlockCols(tc.m, tc.h*tc.w) - 1) / pwBlockCols(tc.m, tc.h*tc.w); (blocks > 1) != (tc.m >= 40 && tc.m != 70) {
+			t.Fatalf("%s: %d column blocks", tc.name, blocks)
+		}
+		for _, act := range []string{"", "relu", "clip"} {
+			for _, withRes := range []bool{false, true} {
+				n, x, w, b := tc.build(uint64(500 + 10*i))
+				n.Op = OpFusedConv
+				n.Attrs["activation"] = act
+				n.Attrs["clip_min"], n.Attrs["clip_max"] = float32(-0.5), float32(0.75)
+				in := convIn(x, w, b)
+				conv, _ := naiveConv(x, w, b, tc.g)
+				want := make([]float64, len(conv))
+				res := cvRand(uint64(600+i), tc.n, tc.m, tc.h, tc.w)
+				for j, v := range conv {
+					if withRes {
+						v += float64(res.Data[j])
+					}
+					switch act {
+					case "relu":
+						v = math.Max(v, 0)
+					case "clip":
+						v = math.Min(math.Max(v, -0.5), 0.75)
+					}
+					want[j] = v
+				}
+				if withRes {
+					if b == nil {
+						in = append(in, nil)
+					}
+					in = append(in, res)
+				}
+				var first *tensor.Tensor
+				for _, threads := range []int{1, 2, 3} {
+					runtime.GOMAXPROCS(threads)
+					y := cvForward(t, cvCompile(t, n), false, in...)
+					if msg := cvClose(y.Data, want, 1e-4); msg != "" {
+						t.Fatalf("%s act %q residual %v, %d threads: %s", tc.name, act, withRes, threads, msg)
+					}
+					if first == nil {
+						first = y.Clone()
+					} else if !cvBitEqual(first, y) {
+						t.Fatalf("%s act %q residual %v: %d threads differ bitwise from 1 thread", tc.name, act, withRes, threads)
+					}
+				}
+			}
+		}
+	}
+}
