@@ -6,7 +6,6 @@ import (
 	"github.com/slimgo/slimgo/cluster"
 	"github.com/slimgo/slimgo/data"
 	"github.com/slimgo/slimgo/detect"
-	"github.com/slimgo/slimgo/engine"
 	"github.com/slimgo/slimgo/graph"
 	"github.com/slimgo/slimgo/prune"
 	"github.com/slimgo/slimgo/report"
@@ -193,25 +192,15 @@ func searchDDPGDet(e *Env, g *graph.Graph, s *detSets, d DDPGOptions, popt prune
 // detOutputs runs g in inference mode on set and returns every output's
 // values, image after image, as one vector (the guard's probe).
 func detOutputs(g *graph.Graph, set *data.DetDataset) (*tensor.Tensor, error) {
-	exec, err := engine.New(g)
-	if err != nil {
-		return nil, err
-	}
 	var vals []float32
-	var x *tensor.Tensor
-	for lo := 0; lo < set.Len(); lo += 64 {
-		idx := make([]int, 0, 64)
-		for i := lo; i < min(lo+64, set.Len()); i++ {
-			idx = append(idx, i)
-		}
-		x, _ = set.Batch(idx, x)
-		out, err := exec.Run(map[string]*tensor.Tensor{g.Inputs[0].Name: x}, false)
-		if err != nil {
-			return nil, err
-		}
+	err := train.RunDetBatches(g, set, func(_ []int, out map[string]*tensor.Tensor) error {
 		for _, v := range g.Outputs {
 			vals = append(vals, out[v.Name].Data...)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return tensor.From(vals, len(vals)), nil
 }

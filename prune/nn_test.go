@@ -18,6 +18,13 @@ func nnGraph(t *testing.T, arch string, seed uint64) *graph.Graph {
 	if err != nil {
 		t.Fatal(err)
 	}
+	randomBN(g, seed)
+	return g
+}
+
+// randomBN gives g's BatchNormalizations random statistics and affine
+// parameters drawn with seed+100.
+func randomBN(g *graph.Graph, seed uint64) {
 	rng := tensor.NewRNG(seed + 100)
 	for _, n := range g.Nodes {
 		if n.Op != graph.OpBN {
@@ -28,7 +35,6 @@ func nnGraph(t *testing.T, arch string, seed uint64) *graph.Graph {
 		g.Params[n.Inputs[3]].FillNormal(rng, 0, 0.2)
 		g.Params[n.Inputs[4]].FillUniform(rng, 0.5, 1.5)
 	}
-	return g
 }
 
 var nnArchs = []string{"resnet8", "resnet20", "darknet-s", "vgg-s", "mobilenet-s"}

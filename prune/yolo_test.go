@@ -19,16 +19,7 @@ func yoloGraph(t *testing.T, seed uint64) *graph.Graph {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rng := tensor.NewRNG(seed + 100)
-	for _, n := range g.Nodes {
-		if n.Op != graph.OpBN {
-			continue
-		}
-		g.Params[n.Inputs[1]].FillUniform(rng, 0.5, 1.5)
-		g.Params[n.Inputs[2]].FillNormal(rng, 0, 0.2)
-		g.Params[n.Inputs[3]].FillNormal(rng, 0, 0.2)
-		g.Params[n.Inputs[4]].FillUniform(rng, 0.5, 1.5)
-	}
+	randomBN(g, seed)
 	return g
 }
 

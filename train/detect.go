@@ -252,11 +252,27 @@ func PredictDetector(g *graph.Graph, set *data.DetDataset, nms detect.NMSOptions
 	if _, err := HeadStrides(g); err != nil {
 		return nil, err
 	}
-	exec, err := engine.New(g)
+	dets := make([][]detect.Detection, 0, set.Len())
+	err := RunDetBatches(g, set, func(idx []int, out map[string]*tensor.Tensor) error {
+		d, err := DecodeOutputs(g, set.Subset(idx), out, nms)
+		dets = append(dets, d...)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	dets := make([][]detect.Detection, 0, set.Len())
+	return dets, nil
+}
+
+// RunDetBatches runs g in inference mode over set in batches of 64
+// images, in order, and hands each batch's image indices and outputs (by
+// name, [len(idx), ...]) to fn; the outputs are valid only during the
+// call. Errors: an engine error, or fn's.
+func RunDetBatches(g *graph.Graph, set *data.DetDataset, fn func(idx []int, out map[string]*tensor.Tensor) error) error {
+	exec, err := engine.New(g)
+	if err != nil {
+		return err
+	}
 	var x *tensor.Tensor
 	for lo := 0; lo < set.Len(); lo += 64 {
 		idx := make([]int, 0, 64)
@@ -266,15 +282,13 @@ func PredictDetector(g *graph.Graph, set *data.DetDataset, nms detect.NMSOptions
 		x, _ = set.Batch(idx, x)
 		out, err := exec.Run(map[string]*tensor.Tensor{g.Inputs[0].Name: x}, false)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		d, err := DecodeOutputs(g, set.Subset(idx), out, nms)
-		if err != nil {
-			return nil, err
+		if err := fn(idx, out); err != nil {
+			return err
 		}
-		dets = append(dets, d...)
 	}
-	return dets, nil
+	return nil
 }
 
 // DecodeOutputs decodes a detector's raw outputs for the images of set
