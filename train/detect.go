@@ -40,13 +40,20 @@ type DetectOptions struct {
 	// Context, when set, stops the run before the next step once it is
 	// cancelled (no checkpoint: the error wraps ErrStopped).
 	Context context.Context
-	// Regularizers add their gradients after each backward pass (e.g.
-	// BNSparsity for the sparse training of compress).
+	// Regularizers add their gradients after each backward pass; a
+	// Shrinker's step follows each update (BNShrink, the sparse training
+	// of compress).
 	Regularizers []Regularizer
 	// NoWarmup starts the cosine schedule at the peak rate (fine-tuning a
 	// trained model, or a few steps, where a one-epoch warm-up would be
 	// the whole run).
 	NoWarmup bool
+	// Teacher, when set, is distilled into the model (detect.DistillLoss
+	// on its raw maps for the same, flipped, batch, in inference mode):
+	// each step minimises (1 - DistillWeight) YOLOXLoss + DistillWeight
+	// DistillLoss. It must have the model's inputs and head layout.
+	Teacher       *graph.Graph
+	DistillWeight float64 // in (0, 1]; needs Teacher
 }
 
 // DetectEpoch is one epoch's figures.
@@ -123,6 +130,10 @@ func FitDetector(g *graph.Graph, set *data.DetDataset, opt DetectOptions) ([]Det
 	if err != nil {
 		return nil, err
 	}
+	dist, err := newDetDistiller(opt.Teacher, opt.DistillWeight, strides)
+	if err != nil {
+		return nil, err
+	}
 	ad := optim.NewAdam(opt.LR)
 	ad.WeightDecay, ad.Decoupled, ad.NoDecay = opt.WeightDecay, true, map[string]bool{}
 	for name, p := range g.Params {
@@ -153,10 +164,16 @@ func FitDetector(g *graph.Graph, set *data.DetDataset, opt DetectOptions) ([]Det
 			if opt.FlipH {
 				flipBatch(x, objs, rng)
 			}
-			ad.SetLR(sched(ep*steps+s, opt.Epochs*steps))
-			parts, err := detectStep(g, exec, ad, x, objs, strides, opt.Loss, opt.Regularizers)
+			lr := sched(ep*steps+s, opt.Epochs*steps)
+			ad.SetLR(lr)
+			parts, err := detectStep(g, exec, ad, x, objs, strides, opt.Loss, opt.Regularizers, dist)
 			if err != nil {
 				return hist, fmt.Errorf("train: epoch %d step %d: %w", ep+1, s+1, err)
+			}
+			for _, r := range opt.Regularizers {
+				if sh, ok := r.(Shrinker); ok {
+					sh.Shrink(g, lr)
+				}
 			}
 			e.Box += parts.Box / float64(steps)
 			e.Obj += parts.Obj / float64(steps)
@@ -183,7 +200,7 @@ func FitDetector(g *graph.Graph, set *data.DetDataset, opt DetectOptions) ([]Det
 
 // detectStep runs one training step: forward, loss, backward, update.
 func detectStep(g *graph.Graph, exec *engine.Executor, o optim.Optimizer, x *tensor.Tensor, objs [][]detect.GroundTruth,
-	strides []float64, lo detect.LossOptions, regs []Regularizer) (detect.LossParts, error) {
+	strides []float64, lo detect.LossOptions, regs []Regularizer, dist *detDistiller) (detect.LossParts, error) {
 	out, err := exec.Run(map[string]*tensor.Tensor{g.Inputs[0].Name: x}, true)
 	if err != nil {
 		return detect.LossParts{}, err
@@ -198,6 +215,11 @@ func detectStep(g *graph.Graph, exec *engine.Executor, o optim.Optimizer, x *ten
 	}
 	if math.IsNaN(total) || math.IsInf(total, 0) {
 		return parts, fmt.Errorf("loss is %g", total)
+	}
+	if dist != nil {
+		if err := dist.mix(x, maps, grads, parts.Positives); err != nil {
+			return parts, err
+		}
 	}
 	gout := map[string]*tensor.Tensor{}
 	for i, v := range g.Outputs {

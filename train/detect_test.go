@@ -10,7 +10,10 @@ import (
 
 	"github.com/slimgo/slimgo/data"
 	"github.com/slimgo/slimgo/detect"
+	"github.com/slimgo/slimgo/engine"
+	"github.com/slimgo/slimgo/graph"
 	"github.com/slimgo/slimgo/nn"
+	"github.com/slimgo/slimgo/tensor"
 )
 
 // squares is an in-memory detection set of n 32x32 grey images, each with
@@ -110,5 +113,69 @@ func TestFitDetectorStops(t *testing.T) {
 	hist, err := FitDetector(g, squares(16, 1), DetectOptions{Epochs: 2, Batch: 8, Context: ctx})
 	if !errors.Is(err, ErrStopped) || len(hist) != 0 {
 		t.Fatalf("history %v, error %v; want ErrStopped before any epoch", hist, err)
+	}
+}
+
+// distillGap is detect.DistillLoss between student's and teacher's maps
+// on the first 32 images of set (inference mode).
+func distillGap(t *testing.T, student, teacher *graph.Graph, set *data.DetDataset) float64 {
+	t.Helper()
+	idx := make([]int, min(32, set.Len()))
+	for i := range idx {
+		idx[i] = i
+	}
+	x, _ := set.Batch(idx, nil)
+	var maps [2][]detect.HeadMap
+	for k, g := range []*graph.Graph{student, teacher} {
+		exec, err := engine.New(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Run(map[string]*tensor.Tensor{g.Inputs[0].Name: x}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		strides, _ := HeadStrides(g)
+		if maps[k], err = headMaps(g, out, strides); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, _, err := detect.DistillLoss(maps[0], maps[1], 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// TestFitDetectorDistill: with DistillWeight 1 the student learns the
+// teacher's maps (the gap falls by more than half in a few epochs of a
+// toy set), and a weight without a teacher or out of (0, 1] is an error.
+func TestFitDetectorDistill(t *testing.T) {
+	teacher, err := nn.BuildDetector("yolo-s", []int{1, 32, 32}, 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	student, err := nn.BuildDetector("yolo-s", []int{1, 32, 32}, 2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := squares(64, 3)
+	if _, err := FitDetector(teacher, set, DetectOptions{Epochs: 2, Batch: 16, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	before := distillGap(t, student, teacher, set)
+	if _, err := FitDetector(student, set, DetectOptions{Epochs: 6, Batch: 16, LR: 4e-3, Seed: 1, Teacher: teacher, DistillWeight: 1}); err != nil {
+		t.Fatal(err)
+	}
+	after := distillGap(t, student, teacher, set)
+	t.Logf("distillation gap %.4f -> %.4f", before, after)
+	if !(after < 0.5*before) {
+		t.Errorf("distillation gap %g -> %g: did not halve", before, after)
+	}
+	for _, o := range []DetectOptions{{DistillWeight: 0.5}, {Teacher: teacher, DistillWeight: 1.5}, {Teacher: teacher, DistillWeight: -1}} {
+		o.Epochs, o.Batch = 1, 16
+		if _, err := FitDetector(student, set, o); err == nil || !strings.Contains(err.Error(), "distillation weight") {
+			t.Errorf("weight %g, teacher %v: error %v", o.DistillWeight, o.Teacher != nil, err)
+		}
 	}
 }
