@@ -123,18 +123,29 @@ func detScore(g *graph.Graph, set *data.DetDataset) (m50, m5095 float64, err err
 
 // tuneDet fine-tunes detector g in place on the training images for
 // epochs (AdamW at detLR from the peak, cosine, flips; sparsity > 0 adds
-// the BN-factor L1 penalty).
-func (p *run) tuneDet(g *graph.Graph, epochs int, sparsity float64) error {
+// the BN-factor L1 penalty as train.BNShrink's decoupled step; with distil and distill.weight > 0 the input
+// model is the teacher, detect.DistillLoss; distill.temperature does not
+// apply).
+func (p *run) tuneDet(g *graph.Graph, epochs int, sparsity float64, distil bool) error {
 	if epochs <= 0 {
 		return nil
 	}
 	opt := train.DetectOptions{Epochs: epochs, Batch: p.detBatch(), LR: p.detLR(), FlipH: true, Seed: p.cfg.Seed,
 		Log: p.e.Log, Context: p.e.Ctx, NoWarmup: true}
 	if sparsity > 0 {
-		opt.Regularizers = []train.Regularizer{train.BNSparsity{Lambda: sparsity}}
+		opt.Regularizers = []train.Regularizer{train.BNShrink{Lambda: sparsity}}
 	}
-	fmt.Fprintf(p.e.Log, "fine-tuning the detector %d epochs (AdamW, lr %g, batch %d, sparsity %g) on %d images\n",
-		epochs, opt.LR, opt.Batch, sparsity, p.det.train.Len())
+	kd := ""
+	if w := p.cfg.Distill.Weight; distil && w > 0 {
+		teacher, err := p.inputModel()
+		if err != nil {
+			return err
+		}
+		opt.Teacher, opt.DistillWeight = teacher, w
+		kd = fmt.Sprintf(", distilling the input model with weight %g", w)
+	}
+	fmt.Fprintf(p.e.Log, "fine-tuning the detector %d epochs (AdamW, lr %g, batch %d, sparsity %g%s) on %d images\n",
+		epochs, opt.LR, opt.Batch, sparsity, kd, p.det.train.Len())
 	_, err := train.FitDetector(g, p.det.train, opt)
 	return err
 }

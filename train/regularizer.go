@@ -78,6 +78,49 @@ func (r BNSparsity) AddGrad(g *graph.Graph, grads map[string]*tensor.Tensor) {
 	}
 }
 
+// BNShrink is BNSparsity for an adaptive optimizer (FitDetector's AdamW).
+// Adam divides every gradient by its running RMS, so an L1 subgradient
+// added to the gradient (BNSparsity) moves a gamma by at most the rate per
+// step, and beside the loss's larger gradients hardly at all; the step
+// is therefore taken outside the optimizer, as AdamW's decoupled weight
+// decay is: after each update every BN scale moves toward zero by
+// lr*Lambda and stops there (the proximal step of lr*Lambda*|gamma|). A
+// gamma the loss needs is held up by Adam steps of about lr, so Lambda
+// below 1 shrinks only the scales the loss does not defend.
+type BNShrink struct{ Lambda float64 }
+
+// Shrinker is a Regularizer applied as a step of its own after each
+// optimizer update, at the update's learning rate (BNShrink).
+type Shrinker interface {
+	Shrink(g *graph.Graph, lr float64)
+}
+
+// Name implements Regularizer.
+func (r BNShrink) Name() string { return fmt.Sprintf("bn-shrink(%g)", r.Lambda) }
+
+// Penalty implements Regularizer (Lambda * sum |gamma|).
+func (r BNShrink) Penalty(g *graph.Graph) float64 { return BNSparsity(r).Penalty(g) }
+
+// AddGrad implements Regularizer: nothing (see Shrink).
+func (r BNShrink) AddGrad(*graph.Graph, map[string]*tensor.Tensor) {}
+
+// Shrink implements Shrinker: gamma <- sign(gamma) max(|gamma| - lr*Lambda, 0).
+func (r BNShrink) Shrink(g *graph.Graph, lr float64) {
+	d := float32(lr * r.Lambda)
+	for _, name := range bnScales(g) {
+		for i, v := range g.Params[name].Data {
+			switch {
+			case v > d:
+				g.Params[name].Data[i] = v - d
+			case v < -d:
+				g.Params[name].Data[i] = v + d
+			default:
+				g.Params[name].Data[i] = 0
+			}
+		}
+	}
+}
+
 // GammaBinEdges are the lower edges of GammaStats.Histogram's bins of
 // |gamma|: [0,1e-4), [1e-4,1e-3), [1e-3,1e-2), [1e-2,1e-1), [1e-1,1), [1,inf).
 var GammaBinEdges = []float64{0, 1e-4, 1e-3, 1e-2, 1e-1, 1}

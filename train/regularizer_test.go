@@ -71,3 +71,29 @@ func TestGammaStats(t *testing.T) {
 		t.Errorf("graph without BN: %+v", none)
 	}
 }
+
+// TestBNShrink: the decoupled L1 step is the soft threshold of every BN
+// scale at lr*Lambda (values crossing zero stop at zero), it leaves the
+// gradients alone, and its penalty is BNSparsity's.
+func TestBNShrink(t *testing.T) {
+	g := convBN(5, 1)
+	copy(g.Params["bn.scale"].Data, []float32{0.5, -0.25, 0.01, -0.02, 2})
+	r := BNShrink{Lambda: 0.5}
+	if got, want := r.Penalty(g), (BNSparsity{Lambda: 0.5}).Penalty(g); got != want {
+		t.Errorf("penalty %g, want %g", got, want)
+	}
+	grads := map[string]*tensor.Tensor{"bn.scale": tensor.From([]float32{1, 1, 1, 1, 1}, 5)}
+	r.AddGrad(g, grads)
+	for i, v := range grads["bn.scale"].Data {
+		if v != 1 {
+			t.Fatalf("AddGrad changed gradient %d to %g", i, v)
+		}
+	}
+	var s Shrinker = r
+	s.Shrink(g, 0.1) // threshold 0.05
+	for i, want := range []float32{0.45, -0.2, 0, 0, 1.95} {
+		if got := g.Params["bn.scale"].Data[i]; math.Abs(float64(got-want)) > 1e-6 {
+			t.Errorf("gamma %d = %g after the shrink, want %g", i, got, want)
+		}
+	}
+}
