@@ -2,12 +2,14 @@ package pipeline
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/slimgo/slimgo/data"
 	"github.com/slimgo/slimgo/detect"
 	"github.com/slimgo/slimgo/graph"
+	"github.com/slimgo/slimgo/internal/atomicfile"
 	"github.com/slimgo/slimgo/report"
 	"github.com/slimgo/slimgo/train"
 )
@@ -142,4 +144,18 @@ func (p *run) detPictureModels() (*report.DetectionPicture, error) {
 	pic.Caption = pictureCaption(pic, fmt.Sprintf("Predictions of the input model (%s, top row) and of the delivered model (%s, %s stage, bottom row)",
 		filepath.Base(p.o.Model), filepath.Base(file), last.Name), DetPictureNMS)
 	return pic, nil
+}
+
+// writeDemoPicture draws the boxes of demo --task detect's trained model g
+// (written to model, mAP@0.5 map50 percent) on the first val/ images of
+// va to DIR/detections.png and returns its path. Errors: detPicture's, a
+// failed write.
+func writeDemoPicture(dir string, g *graph.Graph, va *data.DetDataset, model string, map50 float64) (string, error) {
+	pic, err := detPicture(va, DetPictureImages, []detPictureModel{
+		{"trained model", fmt.Sprintf("%s, mAP@0.5 %.2f %% on val/", filepath.Base(model), map50), g}}, DetPictureNMS)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, report.PlotDetections)
+	return path, atomicfile.Write(path, func(w io.Writer) error { return report.DrawDetections(w, pic) })
 }
