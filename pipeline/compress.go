@@ -172,6 +172,7 @@ func Compress(e *Env, o *CompressOptions) (*report.Summary, error) {
 	if err := p.deliveredLatency(); err != nil {
 		return nil, err
 	}
+	p.detReportPicture()
 	p.sum.Finished = time.Now()
 	if _, err := report.Write(p.dir, p.sum); err != nil {
 		return nil, err

@@ -2,10 +2,13 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
+	"image/png"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,6 +19,7 @@ import (
 	"github.com/slimgo/slimgo/internal/ort"
 	"github.com/slimgo/slimgo/nn"
 	"github.com/slimgo/slimgo/onnx"
+	"github.com/slimgo/slimgo/report"
 	"github.com/slimgo/slimgo/tensor"
 	"github.com/slimgo/slimgo/train"
 )
@@ -110,6 +114,7 @@ func TestCompressDetector(t *testing.T) {
 	if err != nil || !strings.Contains(string(md), "mAP@0.5:0.95") {
 		t.Errorf("report.md: %v", err)
 	}
+	checkDetPicture(t, out, string(md), sum)
 	// slimgo's models: the pruned ONNX as read back, and the delivered
 	// model as the .slimpack restores it (what model.shared.onnx encodes).
 	pruned, err := onnx.ReadFile(sum.Files["pruned_onnx"])
@@ -170,4 +175,49 @@ func runGraph(t *testing.T, g *graph.Graph, x *tensor.Tensor) map[string]*tensor
 		t.Fatal(err)
 	}
 	return out
+}
+
+// checkDetPicture: compress drew detections.png (decodable, the size of 6
+// 64 x 64 val/ images at 3x in two rows at least), listed it among the
+// plots and embedded it in report.md with its caption and one table row
+// per image, whose true-box counts are the label files'.
+func checkDetPicture(t *testing.T, out, md string, sum *report.Summary) {
+	t.Helper()
+	f, err := os.Open(filepath.Join(out, report.PlotDetections))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() < DetPictureImages*192 || b.Dy() < 2*192 {
+		t.Errorf("%s is %v", report.PlotDetections, b)
+	}
+	if !slices.Contains(sum.Plots, report.PlotDetections) {
+		t.Errorf("plots %v", sum.Plots)
+	}
+	for _, w := range []string{"](" + report.PlotDetections + ")", "Predictions of the input model (det.onnx, top row) and of the delivered model (model.slimpack, quantized stage, bottom row)",
+		fmt.Sprintf("at least %g after per-class NMS at IoU %g", DetPictureNMS.ScoreThreshold, DetPictureNMS.IoUThreshold)} {
+		if !strings.Contains(md, w) {
+			t.Errorf("report.md lacks %q", w)
+		}
+	}
+	rows := 0
+	for _, line := range strings.Split(md, "\n") {
+		var name string
+		var truth int
+		if n, _ := fmt.Sscanf(line, "| %s | %d |", &name, &truth); n != 2 || !strings.HasSuffix(name, ".png") {
+			continue
+		}
+		rows++
+		lab, err := os.ReadFile(filepath.Join(sum.Data, "labels", "val", strings.TrimSuffix(name, ".png")+".txt"))
+		if err != nil || truth != strings.Count(string(lab), "\n") || truth == 0 {
+			t.Errorf("%s: %d true boxes in the table, label file %q (%v)", name, truth, lab, err)
+		}
+	}
+	if rows != DetPictureImages {
+		t.Errorf("%d picture rows in report.md, want %d", rows, DetPictureImages)
+	}
 }

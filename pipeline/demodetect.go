@@ -43,8 +43,9 @@ const ortScoreMin = 0.05
 // 60 images) to OUT/data, trains yolo-s on it for o.Epochs, writes
 // OUT/yolo-s.onnx, evaluates it on val/ (COCO mAP, images/s), checks that
 // ONNX Runtime's outputs of the written file give the same mAP and boxes
-// (unless NoORT or node is missing) and writes OUT/summary.json. Each run
-// starts afresh.
+// (unless NoORT or node is missing), draws its boxes on the first val/
+// images to OUT/detections.png (writeDemoPicture; key "picture") and
+// writes OUT/summary.json. Each run starts afresh.
 func demoDetect(e *Env, o *DemoOptions) (map[string]any, error) {
 	if err := CheckOutputDir(o.Out); err != nil {
 		return nil, err
@@ -105,6 +106,11 @@ func demoDetect(e *Env, o *DemoOptions) (map[string]any, error) {
 	}
 	if err := ortDetectCheck(e, o, model, g, va, r, dets, sum); err != nil {
 		return nil, err
+	}
+	if pic, err := writeDemoPicture(o.Out, g, va, model, pct(r.MAP50)); err != nil {
+		fmt.Fprintf(e.Log, "warning: no picture of predicted boxes: %v\n", err)
+	} else {
+		sum["picture"] = pic
 	}
 	sum["seconds"] = time.Since(start).Seconds()
 	b, err := json.MarshalIndent(sum, "", "  ")

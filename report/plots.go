@@ -21,6 +21,7 @@ const (
 	PlotBlocks       = "blocks.png"           // residual-block scores, removed blocks highlighted
 	PlotClusters     = "clusters.png"         // clusters K per layer, bits per weight on the bars
 	PlotAccuracySize = "accuracy_vs_size.png" // accuracy vs stored size across stages
+	PlotDetections   = "detections.png"       // a detector's predicted boxes on a few test images, input vs delivered model (DrawDetections)
 )
 
 // GammaFloor is the smallest |gamma| the histogram resolves: smaller values

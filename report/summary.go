@@ -186,6 +186,9 @@ type Summary struct {
 	// to its path; the report lists them.
 	Files map[string]string `json:"files,omitempty"`
 	Notes []string          `json:"notes,omitempty"` // free lines shown under "Notes"
+	// Detections is a detector's picture of predicted boxes (PlotDetections;
+	// drawn when Task is "detect"); not part of summary.json.
+	Detections *DetectionPicture `json:"-"`
 
 	// Report is the path of report.md; Write sets it. Plots lists the PNG
 	// files Write drew (base names); Write sets it.

@@ -29,6 +29,11 @@ type section struct {
 	has   func(*Summary) bool // whether there is data to plot
 	plot  func(*Summary) (figure, error)
 	table func(*Summary) string // Markdown under the image
+	// render, when set, draws the PNG in place of plot.
+	render func(*Summary, io.Writer) error
+	// only, when set, limits the section to the summaries it accepts
+	// (others' reports leave it out, without a "Skipped" line).
+	only func(*Summary) bool
 }
 
 func sections() []section {
@@ -36,23 +41,23 @@ func sections() []section {
 		{PlotGamma, "BN scale factors (sparse training)",
 			"no sparse training ran (no BN |gamma| recorded)",
 			func(s *Summary) bool { return len(s.GammaBefore)+len(s.GammaAfter) > 0 },
-			gammaPlot, gammaTable},
+			gammaPlot, gammaTable, nil, nil},
 		{PlotChannels, "Channels per layer",
 			"no channel pruning ran (no per-layer widths recorded)",
 			func(s *Summary) bool { return len(s.Layers) > 0 },
-			channelsPlot, channelsTable},
+			channelsPlot, channelsTable, nil, nil},
 		{PlotReward, "DDPG search",
 			"no DDPG search ran",
 			func(s *Summary) bool { return len(s.Episodes) > 0 },
-			rewardPlot, rewardTable},
+			rewardPlot, rewardTable, nil, nil},
 		{PlotBlocks, "Residual blocks (layer pruning)",
 			"no residual-block pruning ran",
 			func(s *Summary) bool { return len(s.Blocks) > 0 },
-			blocksPlot, blocksTable},
+			blocksPlot, blocksTable, nil, nil},
 		{PlotClusters, "Weight sharing (clustering quantization)",
 			"no clustering quantization ran",
 			func(s *Summary) bool { return len(s.Clusters) > 0 },
-			clustersPlot, clustersTable},
+			clustersPlot, clustersTable, nil, nil},
 		{PlotAccuracySize, "Accuracy vs stored size",
 			"no stage has a stored size",
 			func(s *Summary) bool {
@@ -63,7 +68,13 @@ func sections() []section {
 				}
 				return false
 			},
-			accuracySizePlot, accuracySizeTable},
+			accuracySizePlot, accuracySizeTable, nil, nil},
+		{file: PlotDetections, title: "Predicted boxes",
+			empty:  "no picture of predicted boxes was drawn",
+			has:    func(s *Summary) bool { return s.Detections != nil },
+			table:  func(s *Summary) string { return s.Detections.markdown() },
+			render: func(s *Summary, w io.Writer) error { return DrawDetections(w, s.Detections) },
+			only:   (*Summary).IsDetect},
 	}
 }
 
@@ -87,17 +98,21 @@ func Write(dir string, s *Summary) (string, error) {
 	s.Plots = nil
 	for _, sec := range sections() {
 		path := filepath.Join(dir, sec.file)
-		if !sec.has(s) {
+		if !sec.has(s) || sec.only != nil && !sec.only(s) {
 			if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
 				return "", fmt.Errorf("report: removing stale %s: %w", path, err)
 			}
 			continue
 		}
-		fig, err := sec.plot(s)
-		if err != nil {
-			return "", fmt.Errorf("report: plotting %s: %w", sec.file, err)
+		draw := func(w io.Writer) error { return sec.render(s, w) }
+		if sec.render == nil {
+			fig, err := sec.plot(s)
+			if err != nil {
+				return "", fmt.Errorf("report: plotting %s: %w", sec.file, err)
+			}
+			draw = fig.writePNG
 		}
-		if err := atomicfile.Write(path, fig.writePNG); err != nil {
+		if err := atomicfile.Write(path, draw); err != nil {
 			return "", fmt.Errorf("report: writing %s: %w", path, err)
 		}
 		s.Plots = append(s.Plots, sec.file)
@@ -181,6 +196,9 @@ func (s *Summary) markdown(dir string) []byte {
 	}
 
 	for _, sec := range sections() {
+		if sec.only != nil && !sec.only(s) {
+			continue
+		}
 		fmt.Fprintf(&b, "## %s\n\n", sec.title)
 		if !sec.has(s) {
 			fmt.Fprintf(&b, "Skipped: %s.\n\n", sec.empty)

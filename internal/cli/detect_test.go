@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -171,7 +172,7 @@ func TestDetectBadInput(t *testing.T) {
 
 // TestDemoDetect: demo --task detect --quick generates the sample, trains
 // yolo-s, writes the model and summary.json with the size, speed and mAP
-// keys; eval of the written model on the written data gives the same mAP;
+// keys and the picture of its boxes; eval of the written model on the written data gives the same mAP;
 // ONNX Runtime (when node is there) gives the same mAP and boxes.
 func TestDemoDetect(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "demo")
@@ -195,6 +196,22 @@ func TestDemoDetect(t *testing.T) {
 	var file map[string]any
 	if err := json.Unmarshal(b, &file); err != nil || file["map50"] != sum["map50"] || file["bytes"] != sum["bytes"] {
 		t.Errorf("summary.json %v (%v) differs from the printed summary", file, err)
+	}
+	// The trained model's boxes on 6 val/ images, one row, 3x.
+	pic := filepath.Join(out, "detections.png")
+	if sum["picture"] != pic {
+		t.Errorf("picture %v, want %s", sum["picture"], pic)
+	}
+	if f, err := os.Open(pic); err != nil {
+		t.Error(err)
+	} else {
+		img, err := png.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Errorf("%s: %v", pic, err)
+		} else if b := img.Bounds(); b.Dx() < 6*192 || b.Dy() < 192 {
+			t.Errorf("%s is %v", pic, b)
+		}
 	}
 	ev, _ := slimgo(t, "eval", "--model", model, "--data", filepath.Join(out, "data"))
 	if ev["map50"] != sum["map50"] || ev["map50_95"] != sum["map50_95"] {
