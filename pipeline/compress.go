@@ -497,7 +497,7 @@ func (p *run) channelRound(g *graph.Graph, s, S int, b budget, epochs int) (*gra
 		}
 		var r *ddpgResult
 		if p.det != nil {
-			r, err = searchDDPGDet(p.e, g, p.det, d, p.channelOpts(), b, p.detLR(), p.cfg.Seed+uint64(s-1))
+			r, err = searchDDPGDet(p.e, g, p.det, d, p.channelOpts(), b, p.detLR(), p.cfg.Distill.Weight, p.cfg.Seed+uint64(s-1))
 		} else {
 			r, err = searchDDPG(p.e, g, p.trainSet, d, p.channelOpts(), b, p.cfg.Seed+uint64(s-1))
 		}

@@ -50,6 +50,23 @@ const (
 	detProbe = 256
 )
 
+// DefaultDetectorConfig is compress's default configuration for a
+// detector: DefaultConfig with the stage settings measured on the demo's
+// yolo-s (docs/detection.md, "What compress reaches"). A detector's
+// fine-tunings see a few thousand images, not 60,000, so they run many
+// more epochs at training's AdamW rate, distilling the input model; the
+// sparse stage is the decoupled BN-factor step (train.BNShrink), which
+// needs as many epochs to move the factors.
+func DefaultDetectorConfig() Config {
+	c := DefaultConfig()
+	c.Sparse.Epochs, c.Sparse.Lambda = 20, 0.5
+	ch := &c.Channel
+	ch.Method, ch.KeepParams, ch.FinetuneEpochs = "slim", 0.35, 80
+	c.Layer.Blocks, c.Layer.FinetuneEpochs = 1, 50
+	c.Detect = &DetectConfig{LR: 2e-3, Batch: DefaultDetectBatch}
+	return c
+}
+
 // DetectConfig are compress's detector settings (nil in DefaultConfig:
 // the defaults above).
 type DetectConfig struct {
@@ -163,8 +180,9 @@ func applyDet(g *graph.Graph, plan prune.Plan, set *data.DetDataset, calibBatche
 // searchDDPGDet is searchDDPG on a detector: each episode's model is
 // pruned, recalibrated, optionally fine-tuned for d.EpisodeSteps steps
 // with the detector loss (AdamW at lr, on a seeded subset of the training
-// images), and rewarded by its mAP@0.5 on the validation split.
-func searchDDPGDet(e *Env, g *graph.Graph, s *detSets, d DDPGOptions, popt prune.Options, b budget, lr float64, seed uint64) (*ddpgResult, error) {
+// images; distilling g with weight distill > 0), and rewarded by its
+// mAP@0.5 on the validation split.
+func searchDDPGDet(e *Env, g *graph.Graph, s *detSets, d DDPGOptions, popt prune.Options, b budget, lr, distill float64, seed uint64) (*ddpgResult, error) {
 	batch := d.episodeBatch()
 	var sub *data.DetDataset
 	epochs := 1
@@ -185,7 +203,11 @@ func searchDDPGDet(e *Env, g *graph.Graph, s *detSets, d DDPGOptions, popt prune
 			if err != nil || sub == nil {
 				return out, err
 			}
-			_, err = train.FitDetector(out, sub, train.DetectOptions{Epochs: epochs, Batch: batch, LR: lr, Seed: seed, NoWarmup: true})
+			o := train.DetectOptions{Epochs: epochs, Batch: batch, LR: lr, Seed: seed, NoWarmup: true}
+			if distill > 0 {
+				o.Teacher, o.DistillWeight = base, distill
+			}
+			_, err = train.FitDetector(out, sub, o)
 			return out, err
 		},
 		Accuracy: func(g *graph.Graph) (float64, error) {
@@ -196,6 +218,9 @@ func searchDDPGDet(e *Env, g *graph.Graph, s *detSets, d DDPGOptions, popt prune
 	scoring := "zero-shot after BN recalibration"
 	if sub != nil {
 		scoring = fmt.Sprintf("after %d detector fine-tuning steps of %d images", d.EpisodeSteps, batch)
+		if distill > 0 {
+			scoring += fmt.Sprintf(" distilling the unpruned model (weight %g)", distill)
+		}
 	}
 	return runDDPG(e, g, ev, "mAP@0.5", s.val.Len(), scoring, d, popt, b, seed)
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -219,5 +220,41 @@ func checkDetPicture(t *testing.T, out, md string, sum *report.Summary) {
 	}
 	if rows != DetPictureImages {
 		t.Errorf("%d picture rows in report.md, want %d", rows, DetPictureImages)
+	}
+}
+
+// TestDefaultConfigFor: a detector gets DefaultDetectorConfig (which
+// validates), a classifier and an unreadable path DefaultConfig.
+func TestDefaultConfigFor(t *testing.T) {
+	tmp := t.TempDir()
+	det, err := nn.BuildDetector("yolo-s", []int{1, 32, 32}, 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cls, err := nn.Build("resnet8", []int{1, 28, 28}, 10, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := map[string]string{}
+	for name, g := range map[string]*graph.Graph{"det": det, "cls": cls} {
+		paths[name] = filepath.Join(tmp, name+".onnx")
+		if err := onnx.WriteFile(paths[name], g, onnx.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := DefaultDetectorConfig()
+	if err := want.Validate(); err != nil {
+		t.Fatalf("DefaultDetectorConfig does not validate: %v", err)
+	}
+	if got := DefaultConfigFor(paths["det"]); !reflect.DeepEqual(got, want) {
+		t.Errorf("detector: %+v, want DefaultDetectorConfig", got)
+	}
+	for _, p := range []string{paths["cls"], filepath.Join(tmp, "missing.onnx")} {
+		if got := DefaultConfigFor(p); !reflect.DeepEqual(got, DefaultConfig()) {
+			t.Errorf("%s: %+v, want DefaultConfig", p, got)
+		}
+	}
+	if reflect.DeepEqual(want, DefaultConfig()) {
+		t.Error("DefaultDetectorConfig is DefaultConfig")
 	}
 }
