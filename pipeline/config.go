@@ -145,6 +145,16 @@ func DefaultConfig() Config {
 	return c
 }
 
+// DefaultConfigFor is the default configuration for the model at path:
+// DefaultDetectorConfig for a detector, DefaultConfig otherwise (also when
+// the file cannot be read: Compress reports that).
+func DefaultConfigFor(path string) Config {
+	if g, err := loadModel(path); err == nil && IsDetector(g) {
+		return DefaultDetectorConfig()
+	}
+	return DefaultConfig()
+}
+
 // LoadConfig overlays a YAML/JSON file on c, refusing unknown keys.
 func LoadConfig(path string, c *Config) error {
 	b, err := os.ReadFile(path)

@@ -45,6 +45,9 @@ func parseCompress(e *env, args []string) (*pipeline.CompressOptions, error) {
 	if o.Model == "" || o.Out == "" {
 		return nil, badInput("--model and --out are required")
 	}
+	// A detector has its own defaults; the flags' defaults above are the
+	// classifiers' and only flags given on the command line apply.
+	o.Config = pipeline.DefaultConfigFor(o.Model)
 	if configFile != "" {
 		if err := pipeline.LoadConfig(configFile, c); err != nil {
 			return nil, err
