@@ -112,20 +112,73 @@ func demoDetect(e *Env, o *DemoOptions) (map[string]any, error) {
 	} else {
 		sum["picture"] = pic
 	}
-	sum["seconds"] = time.Since(start).Seconds()
-	b, err := json.MarshalIndent(sum, "", "  ")
+	fmt.Fprintf(e.Log, "\nyolo-s on the detection sample: mAP@0.5 %.2f %%, mAP@0.5:0.95 %.2f %% on %d val images; %d params, %.2f M MACs, %d bytes, %.0f images/s.\n",
+		pct(r.MAP50), pct(r.MAP50_95), va.Len(), st.Params, float64(st.MACs)/1e6, fileSize(model), ips)
+	out, brief, err := demoCompress(e, o, model, dir, sum)
+	if err != nil {
+		return nil, err
+	}
+	out["seconds"] = time.Since(start).Seconds()
+	b, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {
 		return nil, err
 	}
 	if err := atomicfile.WriteFile(filepath.Join(o.Out, FileSummaryJSON), append(b, '\n')); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(e.Log, "\nyolo-s on the detection sample: mAP@0.5 %.2f %%, mAP@0.5:0.95 %.2f %% on %d val images; %d params, %.2f M MACs, %d bytes, %.0f images/s; %.0f s in all.\nThe model is %s; the figures are in %s.\n",
-		pct(r.MAP50), pct(r.MAP50_95), va.Len(), st.Params, float64(st.MACs)/1e6, fileSize(model), ips, sum["seconds"], model, filepath.Join(o.Out, FileSummaryJSON))
+	fmt.Fprintf(e.Log, "The trained model is %s, the compressed ones are in %s; the figures are in %s (%.0f s in all).\n",
+		model, filepath.Join(o.Out, FileDemoCompress), filepath.Join(o.Out, FileSummaryJSON), out["seconds"])
 	if !o.JSON {
-		return map[string]any{"map50": sum["map50"], "map50_95": sum["map50_95"], "model": model, "ort_agrees": sum["ort_agrees"]}, nil
+		return brief, nil
 	}
-	return sum, nil
+	return out, nil
+}
+
+// DemoDetectConfig is the compress configuration of demo --task detect:
+// DefaultDetectorConfig with shorter fine-tunings (5 sparse, 25 channel,
+// 10 layer epochs; Quick: 1 each), so that training and compressing stay
+// under five minutes on 2 cores (docs/detection.md, "demo --task detect").
+func DemoDetectConfig(o *DemoOptions) Config {
+	c := DefaultDetectorConfig()
+	c.Seed = o.Seed
+	c.Sparse.Epochs, c.Channel.FinetuneEpochs, c.Layer.FinetuneEpochs = 5, 25, 10
+	if o.Quick {
+		c.Sparse.Epochs, c.Channel.FinetuneEpochs, c.Layer.FinetuneEpochs = 1, 1, 1
+	}
+	return c
+}
+
+// FileDemoCompress is the folder of the detection demo's compress run.
+const FileDemoCompress = "compress"
+
+// demoCompress compresses the demo's trained detector into
+// OUT/compress (DemoDetectConfig) and returns the demo's summary: every
+// key of compress's (map50_before is the trained model's mAP@0.5, map50
+// the delivered model's), the trained model's figures under "trained",
+// and the ONNX Runtime check and picture keys of trained; brief is the
+// short form printed without --json.
+func demoCompress(e *Env, o *DemoOptions, model, dir string, trained map[string]any) (out, brief map[string]any, err error) {
+	co := &CompressOptions{Model: model, Data: DataOptions{Spec: dir}, Out: filepath.Join(o.Out, FileDemoCompress),
+		NoORT: o.NoORT, JSON: true, Config: DemoDetectConfig(o), Restart: true}
+	fmt.Fprintf(e.Log, "demo: compressing yolo-s into %s\n", co.Out)
+	s, err := Compress(e, co)
+	if err != nil {
+		return nil, nil, err
+	}
+	if out, err = SummaryMap(s, true); err != nil {
+		return nil, nil, err
+	}
+	if brief, err = SummaryMap(s, false); err != nil {
+		return nil, nil, err
+	}
+	out["trained"] = trained
+	for k, v := range trained {
+		if k == "picture" || k == "arch" || k == "epochs" || k == "train_seconds" || len(k) > 4 && k[:4] == "ort_" {
+			out[k] = v
+		}
+	}
+	fmt.Fprintf(e.Log, "\n%s\n", s.Headline())
+	return out, brief, nil
 }
 
 // removeOldSample removes a detection sample an earlier demo wrote to dir

@@ -171,23 +171,42 @@ func TestDetectBadInput(t *testing.T) {
 }
 
 // TestDemoDetect: demo --task detect --quick generates the sample, trains
-// yolo-s, writes the model and summary.json with the size, speed and mAP
-// keys and the picture of its boxes; eval of the written model on the written data gives the same mAP;
-// ONNX Runtime (when node is there) gives the same mAP and boxes.
+// yolo-s, writes the model, its figures (under "trained") and the picture
+// of its boxes, compresses it into OUT/compress and prints compress's
+// keys (map50_before the trained model's); eval of the written model on
+// the written data gives the same mAP; ONNX Runtime (when node is there)
+// gives the same mAP and boxes.
 func TestDemoDetect(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "demo")
 	sum, log := slimgo(t, "demo", "--task", "detect", "--quick", "--epochs", "6", "--out", out)
+	trained, ok := sum["trained"].(map[string]any)
+	if !ok {
+		t.Fatalf("no trained model's figures: %v", sum)
+	}
 	for _, k := range []string{"map50", "map50_95", "params", "macs", "bytes", "images_per_s"} {
+		if num(t, trained, k) < 0 {
+			t.Errorf("trained %s = %v", k, trained[k])
+		}
+	}
+	if m := num(t, trained, "map50"); m > 100 || num(t, trained, "map50_95") > m || num(t, trained, "params") != 577390 {
+		t.Errorf("trained %v", trained)
+	}
+	// compress's keys, on the trained model.
+	for _, k := range []string{"map50_before", "map50", "map50_95_before", "map50_95", "bytes_before", "bytes", "compression", "params"} {
 		if num(t, sum, k) < 0 {
 			t.Errorf("%s = %v", k, sum[k])
 		}
 	}
-	if m := num(t, sum, "map50"); m > 100 || num(t, sum, "map50_95") > m || num(t, sum, "params") != 577390 {
-		t.Errorf("summary %v", sum)
+	if sum["map50_before"] != trained["map50"] || sum["bytes_before"] != trained["bytes"] || !(num(t, sum, "bytes") < num(t, sum, "bytes_before")) ||
+		!(num(t, sum, "params") < num(t, sum, "params_before")) || sum["task"] != "detect" {
+		t.Errorf("compress keys %v, trained %v", sum, trained)
+	}
+	if _, err := os.Stat(filepath.Join(out, "compress", "model.slimpack")); err != nil {
+		t.Error(err)
 	}
 	model := filepath.Join(out, "yolo-s.onnx")
-	if st, err := os.Stat(model); err != nil || float64(st.Size()) != num(t, sum, "bytes") {
-		t.Errorf("model %s: %v (bytes %v)", model, err, sum["bytes"])
+	if st, err := os.Stat(model); err != nil || float64(st.Size()) != num(t, trained, "bytes") {
+		t.Errorf("model %s: %v (bytes %v)", model, err, trained["bytes"])
 	}
 	b, err := os.ReadFile(filepath.Join(out, "summary.json"))
 	if err != nil {
@@ -214,8 +233,8 @@ func TestDemoDetect(t *testing.T) {
 		}
 	}
 	ev, _ := slimgo(t, "eval", "--model", model, "--data", filepath.Join(out, "data"))
-	if ev["map50"] != sum["map50"] || ev["map50_95"] != sum["map50_95"] {
-		t.Errorf("eval %v / %v, demo %v / %v", ev["map50"], ev["map50_95"], sum["map50"], sum["map50_95"])
+	if ev["map50"] != trained["map50"] || ev["map50_95"] != trained["map50_95"] {
+		t.Errorf("eval %v / %v, demo %v / %v", ev["map50"], ev["map50_95"], trained["map50"], trained["map50_95"])
 	}
 	if !ort.Available() {
 		t.Skip("node is not installed: the ONNX Runtime check is not run")
@@ -223,10 +242,10 @@ func TestDemoDetect(t *testing.T) {
 	if sum["ort_checked"] != true || sum["ort_agrees"] != true || sum["ort_boxes"] != sum["ort_boxes_matched"] {
 		t.Errorf("ONNX Runtime check: %v\n%s", sum, log)
 	}
-	if d := math.Abs(num(t, sum, "ort_map50") - num(t, sum, "map50")); d > 0.05 {
-		t.Errorf("ort_map50 %v, map50 %v", sum["ort_map50"], sum["map50"])
+	if d := math.Abs(num(t, sum, "ort_map50") - num(t, trained, "map50")); d > 0.05 {
+		t.Errorf("ort_map50 %v, trained map50 %v", sum["ort_map50"], trained["map50"])
 	}
-	t.Logf("quick demo: map50 %.2f, %v boxes compared with ONNX Runtime, corners within %v px", num(t, sum, "map50"), sum["ort_boxes"], sum["ort_box_max_diff"])
+	t.Logf("quick demo: trained map50 %.2f, compressed %.2f, %v boxes compared with ONNX Runtime, corners within %v px", num(t, trained, "map50"), num(t, sum, "map50"), sum["ort_boxes"], sum["ort_box_max_diff"])
 }
 
 // TestDetectNoValBoxes: a val/ split without labels (all background
