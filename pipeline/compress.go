@@ -335,7 +335,7 @@ func (p *run) original(g *graph.Graph) (*graph.Graph, error) {
 // distillation weight configured, the input model is the teacher.
 func (p *run) tune(g *graph.Graph, stage string, epochs int, lr, sparsity float64, distil bool) (float64, error) {
 	if p.det != nil {
-		return -1, p.tuneDet(g, epochs, sparsity, distil)
+		return -1, p.tuneDet(g, stage, epochs, sparsity, distil)
 	}
 	t := TuneOptions{Epochs: epochs, LR: lr, Batch: p.cfg.Batch, WD: 5e-4, Augment: p.cfg.Augment}
 	if d := p.cfg.Distill; distil && d.Weight > 0 && epochs > 0 {

@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/slimgo/slimgo/cluster"
 	"github.com/slimgo/slimgo/data"
@@ -142,8 +144,9 @@ func detScore(g *graph.Graph, set *data.DetDataset) (m50, m5095 float64, err err
 // epochs (AdamW at detLR from the peak, cosine, flips; sparsity > 0 adds
 // the BN-factor L1 penalty as train.BNShrink's decoupled step; with distil and distill.weight > 0 the input
 // model is the teacher, detect.DistillLoss; distill.temperature does not
-// apply).
-func (p *run) tuneDet(g *graph.Graph, epochs int, sparsity float64, distil bool) error {
+// apply). It checkpoints every epoch to OUT/stages/STAGE.ckpt and
+// resumes from there (a killed compress loses at most an epoch).
+func (p *run) tuneDet(g *graph.Graph, stage string, epochs int, sparsity float64, distil bool) error {
 	if epochs <= 0 {
 		return nil
 	}
@@ -163,8 +166,11 @@ func (p *run) tuneDet(g *graph.Graph, epochs int, sparsity float64, distil bool)
 	}
 	fmt.Fprintf(p.e.Log, "fine-tuning the detector %d epochs (AdamW, lr %g, batch %d, sparsity %g%s) on %d images\n",
 		epochs, opt.LR, opt.Batch, sparsity, kd, p.det.train.Len())
-	_, err := train.FitDetector(g, p.det.train, opt)
-	return err
+	opt.CheckpointDir, opt.Resume = filepath.Join(p.dir, "stages", stage+".ckpt"), true
+	if _, err := train.FitDetector(g, p.det.train, opt); err != nil {
+		return err
+	}
+	return os.RemoveAll(opt.CheckpointDir)
 }
 
 // applyDet is applyPlan on a detector: the plan's channels removed, BN

@@ -43,6 +43,10 @@ type Checkpoint struct {
 	// Run identity: resuming with different settings is an error.
 	Seed                 uint64
 	Epochs, Batch, Train int
+	// FitDetector's: the shuffling stream (rand.PCG's binary form) and
+	// the finished epochs' figures.
+	RNG []byte
+	Det []DetectEpoch
 }
 
 // WriteCheckpoint writes c to path atomically (internal/atomicfile: a

@@ -54,6 +54,13 @@ type DetectOptions struct {
 	// DistillLoss. It must have the model's inputs and head layout.
 	Teacher       *graph.Graph
 	DistillWeight float64 // in (0, 1]; needs Teacher
+	// CheckpointDir, when set, gets CheckpointDir/train.ckpt after every
+	// epoch (parameters, AdamW state, the shuffling stream, the epochs'
+	// figures); with Resume a run continues from it and ends with the
+	// same weights as an uninterrupted one (a stop mid-epoch repeats that
+	// epoch from its start).
+	CheckpointDir string
+	Resume        bool
 }
 
 // DetectEpoch is one epoch's figures.
@@ -147,9 +154,14 @@ func FitDetector(g *graph.Graph, set *data.DetDataset, opt DetectOptions) ([]Det
 		warm = 0
 	}
 	sched := CosineWarmup(opt.LR, opt.LR/20, warm)
-	rng := rand.New(rand.NewPCG(opt.Seed, 0xde7ec7))
-	var hist []DetectEpoch
-	for ep := range opt.Epochs {
+	src := rand.NewPCG(opt.Seed, 0xde7ec7)
+	rng := rand.New(src)
+	ck := &detCkpt{g: g, o: ad, src: src, opt: &opt, set: set}
+	first, hist, err := ck.resume()
+	if err != nil {
+		return nil, err
+	}
+	for ep := first; ep < opt.Epochs; ep++ {
 		start := time.Now()
 		e := DetectEpoch{Epoch: ep + 1, MAP50: math.NaN(), MAP50_95: math.NaN()}
 		perm := rng.Perm(set.Len())
@@ -190,6 +202,9 @@ func FitDetector(g *graph.Graph, set *data.DetDataset, opt DetectOptions) ([]Det
 			e.MAP50, e.MAP50_95 = r.MAP50, r.MAP50_95
 		}
 		hist = append(hist, e)
+		if err := ck.save(ep+1, hist); err != nil {
+			return hist, err
+		}
 		if opt.Log != nil {
 			fmt.Fprintf(opt.Log, "epoch %d/%d: loss %.4f (box %.4f obj %.4f cls %.4f), %.0f img/s, mAP@0.5 %.2f%% mAP@0.5:0.95 %.2f%%\n",
 				e.Epoch, opt.Epochs, e.Loss, e.Box, e.Obj, e.Cls, e.ImagesPerSec, 100*e.MAP50, 100*e.MAP50_95)

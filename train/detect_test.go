@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -177,5 +178,78 @@ func TestFitDetectorDistill(t *testing.T) {
 		if _, err := FitDetector(student, set, o); err == nil || !strings.Contains(err.Error(), "distillation weight") {
 			t.Errorf("weight %g, teacher %v: error %v", o.DistillWeight, o.Teacher != nil, err)
 		}
+	}
+}
+
+// cancelAfter is a Log writer that cancels its context once it has seen
+// n epoch lines.
+type cancelAfter struct {
+	n      int
+	cancel context.CancelFunc
+}
+
+func (c *cancelAfter) Write(b []byte) (int, error) {
+	if strings.HasPrefix(string(b), "epoch ") {
+		if c.n--; c.n == 0 {
+			c.cancel()
+		}
+	}
+	return len(b), nil
+}
+
+// TestFitDetectorResume: a run stopped after its second epoch and resumed
+// from its checkpoint ends with exactly the weights and figures of an
+// uninterrupted run; a checkpoint of another run is refused.
+func TestFitDetectorResume(t *testing.T) {
+	set := squares(48, 5)
+	build := func() *graph.Graph {
+		g, err := nn.BuildDetector("yolo-s", []int{1, 32, 32}, 2, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	opts := DetectOptions{Epochs: 4, Batch: 16, LR: 4e-3, FlipH: true, Seed: 3, Regularizers: []Regularizer{BNShrink{Lambda: 0.5}}}
+	whole := build()
+	want, err := FitDetector(whole, set, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	g := build()
+	ctx, cancel := context.WithCancel(context.Background())
+	o := opts
+	o.CheckpointDir, o.Resume, o.Context, o.Log = dir, true, ctx, &cancelAfter{n: 2, cancel: cancel}
+	if _, err := FitDetector(g, set, o); !errors.Is(err, ErrStopped) {
+		t.Fatalf("first part: %v, want ErrStopped", err)
+	}
+	var log strings.Builder
+	o.Context, o.Log = context.Background(), &log
+	got, err := FitDetector(build(), set, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "after epoch 2") {
+		t.Errorf("resume log:\n%s", log.String())
+	}
+	if len(got) != len(want) || got[3].Loss != want[3].Loss || got[0].Loss != want[0].Loss {
+		t.Errorf("figures %+v, want %+v", got, want)
+	}
+	// The resumed run wrote its weights into its own graph: read them back
+	// from the final checkpoint.
+	ck, err := ReadCheckpoint(filepath.Join(dir, CheckpointFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range whole.Params {
+		for i, v := range p.Data {
+			if ck.Params[name].Data[i] != v {
+				t.Fatalf("%s[%d] = %g after the resume, %g uninterrupted", name, i, ck.Params[name].Data[i], v)
+			}
+		}
+	}
+	o.Seed = 4
+	if _, err := FitDetector(build(), set, o); err == nil || !strings.Contains(err.Error(), "another run") {
+		t.Errorf("checkpoint of another run: %v", err)
 	}
 }
