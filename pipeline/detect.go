@@ -173,11 +173,12 @@ func checkTask(what string, detector bool, spec string) error {
 // detector model to fine-tune (o.Model, g), trained with
 // train.FitDetector. Options not in o.Given take FitDetector's defaults.
 func trainDetector(e *Env, o *TrainOptions, g *graph.Graph) (map[string]any, error) {
+	if o.Resume {
+		if _, _, _, err := train.LoadLatestCheckpoint(o.Ckpt); errors.Is(err, train.ErrCorruptCheckpoint) {
+			return nil, BadInput("%s; remove %s or train without --resume", strings.TrimPrefix(err.Error(), "train: "), o.Ckpt)
+		}
+	}
 	switch {
-	case o.Resume:
-		return nil, BadInput("--resume: detection training has no checkpoints yet")
-	case o.Sparsity > 0:
-		return nil, BadInput("--sparsity: sparse training of detectors is not supported yet")
 	case o.Augment != "" && o.Augment != "flip" && o.Augment != "none":
 		return nil, BadInput("--augment %q: detection training supports flip only", o.Augment)
 	case o.given("optimizer") && o.Optimizer != "adam":
@@ -208,9 +209,20 @@ func trainDetector(e *Env, o *TrainOptions, g *graph.Graph) (map[string]any, err
 	epochs := cmp0(opt.Epochs, 30)
 	opt.EvalEvery = max(5, epochs/6)
 	fmt.Fprintf(e.Log, "train: %s, %d epochs (AdamW, cosine), mAP on %d val images every %d epochs and at the end\n", g.Name, epochs, va.Len(), opt.EvalEvery)
+	if err := CheckOutputDir(o.Ckpt); err != nil {
+		return nil, err
+	}
+	opt.CheckpointDir, opt.Resume = o.Ckpt, o.Resume
+	if o.Sparsity > 0 {
+		opt.Regularizers = []train.Regularizer{train.BNShrink{Lambda: o.Sparsity}}
+	}
 	hist, err := train.FitDetector(g, tr, opt)
 	if errors.Is(err, train.ErrStopped) {
-		return nil, fmt.Errorf("interrupted: %s; %s was not written (detection training has no checkpoints yet)", strings.TrimPrefix(err.Error(), "train: "), o.Out)
+		return nil, fmt.Errorf("interrupted: %s; %s was not written; rerun the same command with --resume to continue from the checkpoint in %s",
+			strings.TrimPrefix(err.Error(), "train: "), o.Out, o.Ckpt)
+	}
+	if errors.Is(err, train.ErrCorruptCheckpoint) {
+		return nil, BadInput("%s; remove %s or train without --resume", strings.TrimPrefix(err.Error(), "train: "), o.Ckpt)
 	}
 	if err != nil {
 		return nil, err

@@ -136,6 +136,13 @@ func TestDetectBadInput(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(tmp, "data"), 0o755); err != nil { // the demo must not delete it
 		t.Fatal(err)
 	}
+	badCkpt := filepath.Join(tmp, "bad.ckpt")
+	if err := os.MkdirAll(badCkpt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(badCkpt, "train.ckpt"), []byte("SLIMGOCK not a checkpoint"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		msg  string
@@ -145,7 +152,7 @@ func TestDetectBadInput(t *testing.T) {
 		{[]string{"train", "--model", clsModel, "--data", dir, "--out", out}, "is a classifier but"},
 		{[]string{"train", "--arch", "yolo-s", "--data", nolabels, "--out", out}, "no label folder"},
 		{[]string{"train", "--arch", "yolo-s", "--data", badlabel, "--out", out}, "00001.txt:2: class 12 outside 0..9"},
-		{[]string{"train", "--arch", "yolo-s", "--data", dir, "--resume", "--out", out}, "no checkpoints"},
+		{[]string{"train", "--arch", "yolo-s", "--data", dir, "--resume", "--checkpoint-dir", badCkpt, "--out", out}, "corrupt checkpoint"},
 		{[]string{"train", "--arch", "yolo-s", "--data", dir, "--imgsz", "50", "--out", out}, "--imgsz"},
 		{[]string{"eval", "--model", clsModel, "--data", dir}, "is a classifier but"},
 		{[]string{"eval", "--model", detModel, "--data", "sample"}, "is a detector but"},
