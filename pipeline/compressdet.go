@@ -54,17 +54,20 @@ const (
 
 // DefaultDetectorConfig is compress's default configuration for a
 // detector: DefaultConfig with the stage settings measured on the demo's
-// yolo-s (docs/detection.md, "What compress reaches"). A detector's
-// fine-tunings see a few thousand images, not 60,000, so they run many
-// more epochs at training's AdamW rate, distilling the input model; the
-// sparse stage is the decoupled BN-factor step (train.BNShrink), which
-// needs as many epochs to move the factors.
+// yolo-s (docs/detection.md, "What compress reaches": 52.60 -> 52.66 %
+// mAP@0.5, 23.1x fewer bytes, ONNX Runtime 2.04x faster at batch 1 on one
+// thread). A detector's fine-tunings see a few thousand images, not
+// 60,000, so they run many more epochs at training's AdamW rate,
+// distilling the input model (each DDPG episode's too); the sparse stage
+// is the decoupled BN-factor step (train.BNShrink), which needs as many
+// epochs to move the factors. The DDPG search keeps 35 % of the
+// parameters; two shortcut blocks go.
 func DefaultDetectorConfig() Config {
 	c := DefaultConfig()
 	c.Sparse.Epochs, c.Sparse.Lambda = 20, 0.5
 	ch := &c.Channel
-	ch.Method, ch.KeepParams, ch.FinetuneEpochs = "slim", 0.35, 80
-	c.Layer.Blocks, c.Layer.FinetuneEpochs = 1, 50
+	ch.Method, ch.KeepParams, ch.FinetuneEpochs = "ddpg", 0.35, 80
+	c.Layer.Blocks, c.Layer.FinetuneEpochs = 2, 50
 	c.Detect = &DetectConfig{LR: 2e-3, Batch: DefaultDetectBatch}
 	return c
 }

@@ -135,15 +135,20 @@ func demoDetect(e *Env, o *DemoOptions) (map[string]any, error) {
 }
 
 // DemoDetectConfig is the compress configuration of demo --task detect:
-// DefaultDetectorConfig with shorter fine-tunings (5 sparse, 25 channel,
-// 10 layer epochs; Quick: 1 each), so that training and compressing stay
-// under five minutes on 2 cores (docs/detection.md, "demo --task detect").
+// DefaultDetectorConfig with a shorter search (12 episodes of 20 steps)
+// and shorter fine-tunings (5 sparse, 20 channel, 10 layer epochs; Quick:
+// 3 episodes of 2 steps, 1 epoch each), so that training and compressing
+// stay under five minutes on 2 cores (docs/detection.md, "demo --task
+// detect").
 func DemoDetectConfig(o *DemoOptions) Config {
 	c := DefaultDetectorConfig()
 	c.Seed = o.Seed
-	c.Sparse.Epochs, c.Channel.FinetuneEpochs, c.Layer.FinetuneEpochs = 5, 25, 10
+	ch := &c.Channel
+	ch.Episodes, ch.Warmup, ch.EpisodeSteps = 12, 4, 20
+	c.Sparse.Epochs, ch.FinetuneEpochs, c.Layer.FinetuneEpochs = 5, 20, 10
 	if o.Quick {
-		c.Sparse.Epochs, c.Channel.FinetuneEpochs, c.Layer.FinetuneEpochs = 1, 1, 1
+		ch.Episodes, ch.Warmup, ch.EpisodeSteps = 3, 2, 2
+		c.Sparse.Epochs, ch.FinetuneEpochs, c.Layer.FinetuneEpochs = 1, 1, 1
 	}
 	return c
 }
