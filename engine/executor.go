@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 
@@ -112,7 +113,12 @@ func New(g *graph.Graph) (*Executor, error) {
 		if r := reluOf[n]; r != nil {
 			switch k := k.(type) {
 			case *bnKernel:
-				k.relu = true
+				if r.Op == graph.OpClip {
+					k.clip = true
+					k.lo, k.hi = r.Attrs.Float("min", float32(math.Inf(-1))), r.Attrs.Float("max", float32(math.Inf(1)))
+				} else {
+					k.relu = true
+				}
 			case *binKernel:
 				k.relu = true
 			}
@@ -128,8 +134,9 @@ func New(g *graph.Graph) (*Executor, error) {
 }
 
 // fusableBNRelu returns, for every BatchNormalization or Add node of g
-// whose only reader is a Relu (the value is no graph output), that Relu:
-// the executor runs the pair as one kernel, saving the pass over the
+// whose only reader is a Relu (the value is no graph output), that Relu,
+// and for every BatchNormalization read only by a valid Clip (ReLU6), that
+// Clip: the executor runs the pair as one kernel, saving the pass over the
 // intermediate and its memory.
 func fusableBNRelu(g *graph.Graph, order []*graph.Node) map[*graph.Node]*graph.Node {
 	ix := graph.NewIndex(g, order)
@@ -139,16 +146,27 @@ func fusableBNRelu(g *graph.Graph, order []*graph.Node) map[*graph.Node]*graph.N
 			continue
 		}
 		r := ix.Consumers(n.Outputs[0])
-		if ix.Readers(n.Outputs[0]) == 1 && len(r) == 1 && r[0].Op == graph.OpRelu && len(r[0].Inputs) == 1 && len(r[0].Outputs) == 1 {
+		if ix.Readers(n.Outputs[0]) != 1 || len(r) != 1 || len(r[0].Inputs) != 1 || len(r[0].Outputs) != 1 {
+			continue
+		}
+		if r[0].Op == graph.OpRelu || r[0].Op == graph.OpClip && n.Op == graph.OpBN && validClip(r[0]) {
 			fuse[n] = r[0]
 		}
 	}
 	return fuse
 }
 
-// fusedAway reports whether n is a Relu merged into a BatchNormalization or Add.
+// validClip reports whether a Clip node compiles (its bounds are ordered);
+// one that does not stays apart and fails with its own error.
+func validClip(n *graph.Node) bool {
+	_, err := newClip(n)
+	return err == nil
+}
+
+// fusedAway reports whether n is a Relu or Clip merged into a
+// BatchNormalization or Add.
 func fusedAway(fuse map[*graph.Node]*graph.Node, n *graph.Node) bool {
-	if n.Op != graph.OpRelu {
+	if n.Op != graph.OpRelu && n.Op != graph.OpClip {
 		return false
 	}
 	for _, r := range fuse {

@@ -136,11 +136,14 @@ func newClip(n *graph.Node) (Kernel, error) {
 		bwd: func(x, _, dy, dx []float32) {
 			dy, dx = dy[:len(x)], dx[:len(x)]
 			for i, v := range x {
-				if v >= lo && v <= hi {
+				if clampPass(v, lo, hi) {
 					dx[i] = dy[i]
+				} else {
+					dx[i] = 0
 				}
 			}
 		},
+		full: true,
 	}, nil
 }
 

@@ -40,6 +40,10 @@ type bnKernel struct {
 	// nothing else reads it) into the node: Y = max(BN(X), 0), and the
 	// gradient arriving in Backward is that of the ReLU's output.
 	relu bool
+	// clip: the same for a Clip (ReLU6): Y = min(max(BN(X), lo), hi), and
+	// the gradient passes where lo <= BN(X) <= hi, as in the Clip kernel.
+	clip   bool
+	lo, hi float32
 
 	// From the last training-mode Forward, for Backward.
 	saved  bool
@@ -135,7 +139,11 @@ func (k *bnKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, err
 		for img := range n {
 			off := img*cstride + ch*inner
 			ys := y.Data[off : off+inner]
-			vecAffine(x.Data[off:off+inner], ys, mu, a, b, k.relu)
+			if k.clip {
+				vecAffineClamp(x.Data[off:off+inner], ys, mu, a, b, k.lo, k.hi)
+			} else {
+				vecAffine(x.Data[off:off+inner], ys, mu, a, b, k.relu)
+			}
 		}
 	}
 	if !ctx.Train {
@@ -234,7 +242,8 @@ func (k *bnKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []boo
 	}
 	// With a fused ReLU, dz = dY masked by Y > 0 replaces dY; the loops
 	// below recompute the mask from X and the forward's coefficients (the
-	// vecBN*Relu variants) rather than write dz in a pass of its own.
+	// vecBN*Relu variants, vecBN*Clamp for a fused Clip) rather than
+	// write dz in a pass of its own.
 	if needS {
 		ds = ctx.Alloc(c)
 	}
@@ -253,9 +262,12 @@ func (k *bnKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []boo
 		for img := range n {
 			off := img*cstride + ch*inner
 			var s, sx float32
-			if k.relu {
+			switch {
+			case k.relu:
 				s, sx = vecBNBwdSumsRelu(x.Data[off:off+inner], dy.Data[off:off+inner], mu32, a32, beta)
-			} else {
+			case k.clip:
+				s, sx = vecBNBwdSumsClamp(x.Data[off:off+inner], dy.Data[off:off+inner], mu32, a32, beta, k.lo, k.hi)
+			default:
 				s, sx = vecBNBwdSums(x.Data[off:off+inner], dy.Data[off:off+inner], mu32)
 			}
 			sdy += float64(s)
@@ -279,9 +291,12 @@ func (k *bnKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []boo
 		for img := range n {
 			off := img*cstride + ch*inner
 			xs, dys, dxs := x.Data[off:off+inner], dy.Data[off:off+inner], dx.Data[off:off+inner]
-			if k.relu {
+			switch {
+			case k.relu:
 				vecBNBwdApplyRelu(xs, dys, dxs, mu32, a32, b32, c32, beta)
-			} else {
+			case k.clip:
+				vecBNBwdApplyClamp(xs, dys, dxs, mu32, a32, b32, c32, beta, k.lo, k.hi)
+			default:
 				vecBNBwdApply(xs, dys, dxs, mu32, a32, b32, c32)
 			}
 		}

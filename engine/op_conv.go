@@ -440,7 +440,7 @@ func (k *convKernel) prepareForward(f *convFwd, t int) {
 		k.ptmp = ensureBufs(k.ptmp, t, d.s.H*d.s.W)
 		k.ybufs = ensureBufs(k.ybufs, t, d.m*f.lay.gemmCols(kb))
 		k.offF = polyOffsets(k.offF, f.lay, f.plan, d.g, d.c)
-	case !d.pointwise:
+	case !d.pointwise || kb > 1:
 		k.cols = ensureBufs(k.cols, t, d.c*d.s.KH*d.s.KW*kb*d.ohw)
 	}
 	if kb > 1 && !f.implicit && !f.poly {
@@ -527,6 +527,10 @@ func (k *convKernel) forwardBatched(f *convFwd, wk, lo, hi int) {
 	ld := (hi - lo) * d.ohw
 	col, yb := k.cols[wk], k.ybufs[wk]
 	for j := range hi - lo {
+		if d.pointwise {
+			pointwiseCols(d, x[(lo+j)*chw:(lo+j+1)*chw], col, j, ld)
+			continue
+		}
 		k.im2col(d, x[(lo+j)*chw:(lo+j+1)*chw], col[j*d.ohw:], ld)
 	}
 	for g := range d.g.Group {
@@ -672,13 +676,34 @@ func (k *convKernel) col2im(d convDims, col []float32, ld int, dxi []float32) {
 // geometries (kernels.Im2col's vector gathers beat the engine's strided
 // lowering there); else chunkImages.
 func (k *convKernel) chunk(d convDims, t int) int {
-	if usePolyphase(d) {
+	if usePolyphase(d) || pointwiseBatched(d, k.fused) {
 		return chunkImages(d.n, d.ohw, t)
 	}
 	if d.pointwise || d.n == 1 || (!sameWidth(d.s) && !useScatter(d.s)) {
 		return 1
 	}
 	return chunkImages(d.n, d.ohw, t)
+}
+
+// pointwiseBatched reports whether a pointwise Conv runs several images
+// side by side ([C, nb*H*W] columns copied from the images, as the im2col
+// lowering does) instead of one GEMM per image: on maps under
+// lowerTargetCols pixels (14x14 and smaller), whose per-image GEMMs are
+// too thin for their packing (a 2x2 map's weight gradient is a product
+// over 4 columns), in a batch and outside the fused inference path (which
+// keeps its packed filters and column blocks per image).
+func pointwiseBatched(d convDims, fused bool) bool {
+	return d.pointwise && !fused && d.n > 1 && d.ohw < lowerTargetCols
+}
+
+// pointwiseCols copies image xi ([C, H*W]) into columns j*H*W.. of the
+// [C, ld] matrix col, and pointwiseUncols copies them back into dxi.
+func pointwiseCols(d convDims, xi, col []float32, j, ld int) {
+	kernels.CopyRows(col[j*d.ohw:], ld, xi, d.ohw, d.ohw, d.c, 0)
+}
+
+func pointwiseUncols(d convDims, col []float32, j, ld int, dxi []float32) {
+	kernels.CopyRows(dxi, d.ohw, col[j*d.ohw:], ld, d.ohw, d.c, 0)
 }
 
 // forwardDepthwise runs a depthwise Conv and a fused Conv's epilogue
@@ -774,8 +799,8 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 	var dx *tensor.Tensor
 	poly := usePolyphase(d) // (never together with dxConv: stride 2)
 	switch {
-	case needX && (d.dxConv || poly):
-		dx = ctx.allocRaw(in[0].Shape...) // every image is written whole (beta 0; every phase)
+	case needX && (d.dxConv || poly || d.depthwise && dwBackwardFast(d)):
+		dx = ctx.allocRaw(in[0].Shape...) // every image is written whole (beta 0; every phase; every depthwise plane)
 	case needX:
 		dx = ctx.Alloc(in[0].Shape...) // col2im and the depthwise loops add into dx
 	}
@@ -907,7 +932,7 @@ func (k *convKernel) prepareBackward(d convDims, w []float32, kb, t int, needX, 
 			k.dxbufs = ensureBufs(k.dxbufs, t, 2*d.c*lay.gemmCols(kb)) // both column phases of a row phase
 			k.preparePolyDX(d, lay, plan, w)
 		}
-	case !d.pointwise:
+	case !d.pointwise || kb > 1:
 		if needW {
 			k.cols = ensureBufs(k.cols, t, colSize)
 		}
@@ -968,10 +993,14 @@ func (k *convKernel) backwardChunk(d convDims, ci, kb, wk int, x, w, dyAll []flo
 	}
 	if dw != nil {
 		col := x[lo*chw : hi*chw]
-		if !d.pointwise {
+		if !d.pointwise || kb > 1 {
 			col = k.cols[wk]
 			for j := range nb {
-				k.im2col(d, x[(lo+j)*chw:(lo+j+1)*chw], col[j*d.ohw:], ld)
+				if d.pointwise {
+					pointwiseCols(d, x[(lo+j)*chw:(lo+j+1)*chw], col, j, ld)
+				} else {
+					k.im2col(d, x[(lo+j)*chw:(lo+j+1)*chw], col[j*d.ohw:], ld)
+				}
 			}
 		}
 		for g := range d.g.Group {
@@ -987,7 +1016,7 @@ func (k *convKernel) backwardChunk(d convDims, ci, kb, wk int, x, w, dyAll []flo
 	}
 	if dx != nil {
 		dcol := dx.Data[lo*chw : hi*chw]
-		if !d.pointwise {
+		if !d.pointwise || kb > 1 {
 			dcol = k.dcols[wk]
 		}
 		for g := range d.g.Group {
@@ -996,8 +1025,11 @@ func (k *convKernel) backwardChunk(d convDims, ci, kb, wk int, x, w, dyAll []flo
 				dyb[g*d.mg*ld:], ld,
 				0, dcol[g*d.kk*ld:], ld)
 		}
-		if !d.pointwise {
-			for j := range nb {
+		for j := range nb {
+			switch {
+			case d.pointwise && kb > 1:
+				pointwiseUncols(d, dcol, j, ld, dx.Data[(lo+j)*chw:(lo+j+1)*chw])
+			case !d.pointwise:
 				k.col2im(d, dcol[j*d.ohw:], ld, dx.Data[(lo+j)*chw:(lo+j+1)*chw])
 			}
 		}
@@ -1074,10 +1106,31 @@ func (k *convKernel) backwardDepthwise(ctx *Ctx, d convDims, x, w, dy []float32,
 			clear(k.dws[i])
 		}
 	}
+	fast := dwBackwardFast(d)
+	if fast {
+		if !k.dwPlane.Matches(d.s.H, d.s.W, d.g.SH) {
+			k.dwPlane = kernels.NewPlane3x3(d.s.H, d.s.W, d.g.SH)
+		}
+		k.cols = ensureBufs(k.cols, t, k.dwPlane.BackwardScratch())
+	}
 	workerSplit(d.n, t, func(wk, lo, hi int) {
 		for img := lo; img < hi; img++ {
 			xi := x[img*chw : (img+1)*chw]
 			dyi := dy[img*myhw : (img+1)*myhw]
+			if fast {
+				// One filter per channel: plane m of dx is written whole, once.
+				for m := range d.m {
+					var dxm, dwm []float32
+					if needX {
+						dxm = dx.Data[img*chw+m*hw : img*chw+(m+1)*hw]
+					}
+					if needW {
+						dwm = k.dws[wk][m*9 : (m+1)*9]
+					}
+					k.dwPlane.DepthwiseBackward(xi[m*hw:(m+1)*hw], dyi[m*d.ohw:(m+1)*d.ohw], w[m*9:(m+1)*9], dxm, dwm, k.cols[wk])
+				}
+				continue
+			}
 			for m := range d.m {
 				c := m / d.mg
 				xc, dym := xi[c*hw:(c+1)*hw], dyi[m*d.ohw:(m+1)*d.ohw]
@@ -1098,6 +1151,12 @@ func (k *convKernel) backwardDepthwise(ctx *Ctx, d convDims, x, w, dy []float32,
 		gin[1] = dw
 	}
 }
+
+// dwBackwardFast reports whether a depthwise Conv's backward pass runs
+// through kernels.Plane3x3.DepthwiseBackward: the forward's 3x3 shapes
+// (isDW3x3) with one filter per input channel, so that every input plane's
+// gradient comes from one output plane and is written whole.
+func dwBackwardFast(d convDims) bool { return isDW3x3(d) && d.mg == 1 }
 
 // dwRuns calls f for every kernel tap (ky, kx) and output row oy of one
 // depthwise plane whose taps hit the image: the run of n outputs starting at

@@ -50,6 +50,10 @@ var convCases = []convCase{
 	{"chunked 9x9 block lowering", 9, 2, 9, 9, 3, cvGeom(3, 3, 1, 1, 1, 1), true},
 	{"chunked dilation2 pad2", 9, 2, 6, 5, 3, cvGeom(3, 3, 1, 2, 2, 1), true},
 	{"chunked 5x5 pad1 narrower", 9, 2, 7, 6, 3, cvGeom(5, 5, 1, 1, 1, 1), true},
+	// Pointwise convs on small maps run several images side by side too
+	// (pointwiseBatched), grouped or not, with a partial last chunk.
+	{"chunked 1x1 pointwise", 9, 5, 4, 3, 6, cvGeom(1, 1, 1, 0, 1, 1), true},
+	{"chunked 1x1 pointwise groups2", 10, 4, 3, 5, 6, cvGeom(1, 1, 1, 0, 1, 2), false},
 	// Maps over gatherMaxCols output pixels take the block-copy lowerings:
 	// kernels.Im2col per image, and kernels.Im2colLD for two 17x17 images a chunk.
 	{"large map per image", 2, 2, 20, 20, 3, cvGeom(3, 3, 1, 1, 1, 1), true},
@@ -596,13 +600,15 @@ func TestConvIntraOp(t *testing.T) {
 	}
 }
 
-// TestConvDepthwiseTapLoops turns kernels.Depthwise3x3 off, so the 3x3
-// pad-1 depthwise cases run through the generic tap loops (dwForward)
+// TestConvDepthwiseTapLoops turns kernels.Depthwise3x3 (and its backward,
+// kernels.Plane3x3.DepthwiseBackward) off, so the 3x3 pad-1 depthwise
+// cases run through the generic tap loops (dwForward, dwBackwardX/W)
 // again.
 func TestConvDepthwiseTapLoops(t *testing.T) {
 	dw3x3Off = true
 	defer func() { dw3x3Off = false }()
 	t.Run("forward", testConvForward)
+	t.Run("backward", testConvBackward)
 	t.Run("intra-op", TestConvIntraOp)
 }
 

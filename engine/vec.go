@@ -86,6 +86,48 @@ func bnBwdApplyReluGo(x, dy, dx []float32, mu, a, bx, c, b float32) {
 	}
 }
 
+// affineClampGo sets y[i] = min(max(affine1(x[i], mu, a, b), lo), hi):
+// BN's normalisation fused with the Clip (ReLU6) after it. A NaN stays
+// NaN, as in the Clip kernel.
+func affineClampGo(x, y []float32, mu, a, b, lo, hi float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] = min(max(affine1(v, mu, a, b), lo), hi)
+	}
+}
+
+// clampPass reports whether a fused Clip passes the gradient at its input
+// z: lo <= z <= hi, the Clip kernel's rule.
+func clampPass(z, lo, hi float32) bool { return z >= lo && z <= hi }
+
+// bnBwdSumsClampGo is bnBwdSumsGo of g[i] = dy[i] where the fused Clip
+// passes affine1(x[i], mu, a, b), else 0.
+func bnBwdSumsClampGo(x, dy []float32, mu, a, b, lo, hi float32) (sdy, sdyx float32) {
+	dy = dy[:len(x)]
+	for i, v := range x {
+		g := float32(0)
+		if clampPass(affine1(v, mu, a, b), lo, hi) {
+			g = dy[i]
+		}
+		sdy += g
+		sdyx += g * (v - mu)
+	}
+	return sdy, sdyx
+}
+
+// bnBwdApplyClampGo is bnBwdApplyGo(x, g, dx, mu, a, bx, c) with g masked
+// as in bnBwdSumsClampGo.
+func bnBwdApplyClampGo(x, dy, dx []float32, mu, a, bx, c, b, lo, hi float32) {
+	dy, dx = dy[:len(x)], dx[:len(x)]
+	for i, v := range x {
+		g := float32(0)
+		if clampPass(affine1(v, mu, a, b), lo, hi) {
+			g = dy[i]
+		}
+		dx[i] = a*g + bx*(v-mu) + c
+	}
+}
+
 // bnBwdSumsGo returns sum(dy[i]) and sum(dy[i]*(x[i]-mu)).
 func bnBwdSumsGo(x, dy []float32, mu float32) (sdy, sdyx float32) {
 	dy = dy[:len(x)]

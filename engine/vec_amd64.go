@@ -123,6 +123,48 @@ func vecBNBwdApplyRelu(x, dy, dx []float32, mu, a, bx, c, b float32) {
 }
 
 //go:noescape
+func affineClampAVX(x, y *float32, n int, coef *[8]float32)
+
+//go:noescape
+func bnBwdSumsClampAVX(x, dy *float32, n int, coef *[8]float32, out *[2]float32)
+
+//go:noescape
+func bnBwdApplyClampAVX(x, dy, dx *float32, n int, coef *[8]float32)
+
+func vecAffineClamp(x, y []float32, mu, a, b, lo, hi float32) {
+	y = y[:len(x)]
+	if v := len(x) &^ 7; v > 0 && useVecAsm() {
+		coef := [8]float32{mu, a, b, lo, hi}
+		affineClampAVX(&x[0], &y[0], v, &coef)
+		x, y = x[v:], y[v:]
+	}
+	affineClampGo(x, y, mu, a, b, lo, hi)
+}
+
+func vecBNBwdSumsClamp(x, dy []float32, mu, a, b, lo, hi float32) (sdy, sdyx float32) {
+	dy = dy[:len(x)]
+	if v := len(x) &^ 7; v > 0 && useVecAsm() {
+		var out [2]float32
+		coef := [8]float32{mu, a, b, lo, hi}
+		bnBwdSumsClampAVX(&x[0], &dy[0], v, &coef, &out)
+		sdy, sdyx = out[0], out[1]
+		x, dy = x[v:], dy[v:]
+	}
+	s, sx := bnBwdSumsClampGo(x, dy, mu, a, b, lo, hi)
+	return sdy + s, sdyx + sx
+}
+
+func vecBNBwdApplyClamp(x, dy, dx []float32, mu, a, bx, c, b, lo, hi float32) {
+	dy, dx = dy[:len(x)], dx[:len(x)]
+	if v := len(x) &^ 7; v > 0 && useVecAsm() {
+		coef := [8]float32{mu, a, bx, c, b, lo, hi}
+		bnBwdApplyClampAVX(&x[0], &dy[0], &dx[0], v, &coef)
+		x, dy, dx = x[v:], dy[v:], dx[v:]
+	}
+	bnBwdApplyClampGo(x, dy, dx, mu, a, bx, c, b, lo, hi)
+}
+
+//go:noescape
 func gatherAVX(base *float32, idx *int32, dst *float32, n int)
 
 // vecGather sets dst[i] = src[idx[i]] for i < len(idx). Every index must

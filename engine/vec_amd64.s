@@ -302,6 +302,133 @@ arloop:
 	VZEROUPPER
 	RET
 
+// affineClampAVX, bnBwdSumsClampAVX and bnBwdApplyClampAVX are the
+// affine and BN backward loops fused with a Clip (ReLU6) instead of a ReLU.
+
+// func affineClampAVX(x, y *float32, n int, coef *[8]float32)
+// y[i] = min(max((x[i]-mu)*a + b, lo), hi), coef = {mu, a, b, lo, hi}. The
+// max and min take the affine value as their second source, which they
+// return when it is NaN (NaN stays NaN, as in Go's min and max).
+TEXT ·affineClampAVX(SB), NOSPLIT, $0-32
+	MOVQ         x+0(FP), SI
+	MOVQ         y+8(FP), DI
+	MOVQ         n+16(FP), CX
+	MOVQ         coef+24(FP), AX
+	VBROADCASTSS (AX), Y0
+	VBROADCASTSS 4(AX), Y1
+	VBROADCASTSS 8(AX), Y2
+	VBROADCASTSS 12(AX), Y5
+	VBROADCASTSS 16(AX), Y6
+	SHRQ         $3, CX
+
+acloop:
+	VMOVUPS     (SI), Y3
+	VSUBPS      Y0, Y3, Y3
+	VMOVAPS     Y2, Y4
+	VFMADD231PS Y3, Y1, Y4
+	VMAXPS      Y4, Y5, Y4
+	VMINPS      Y4, Y6, Y4
+	VMOVUPS     Y4, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	DECQ        CX
+	JNZ         acloop
+	VZEROUPPER
+	RET
+
+// BNCLAMP_MASK sets Y to dy (at DY) where lo <= (x-mu)*a + b <= hi (lo in
+// Y11, hi in Y14, a in Y9, b in Y10), else 0, from XM = x-mu: the affine
+// value affineClampAVX clamped, recomputed with the same instructions.
+// Clobbers T and T2.
+#define BNCLAMP_MASK(XM, DY, Y, T, T2) \
+	VMOVAPS     Y10, T; \
+	VFMADD231PS XM, Y9, T; \
+	VCMPPS      $0x1d, Y11, T, T2; \
+	VCMPPS      $0x12, Y14, T, T; \
+	VANDPS      T2, T, T; \
+	VANDPS      DY, T, Y
+
+// func bnBwdSumsClampAVX(x, dy *float32, n int, coef *[8]float32, out *[2]float32)
+// bnBwdSumsAVX of g = dy masked by the fused Clip, coef = {mu, a, b, lo, hi}:
+// out[0] = sum(g[i]), out[1] = sum(g[i]*(x[i]-mu)), g[i] = dy[i] where
+// lo <= (x[i]-mu)*a+b <= hi, else 0.
+TEXT ·bnBwdSumsClampAVX(SB), NOSPLIT, $0-40
+	MOVQ         x+0(FP), SI
+	MOVQ         dy+8(FP), DX
+	MOVQ         n+16(FP), CX
+	MOVQ         coef+24(FP), AX
+	MOVQ         out+32(FP), DI
+	VBROADCASTSS (AX), Y0
+	VBROADCASTSS 4(AX), Y9
+	VBROADCASTSS 8(AX), Y10
+	VBROADCASTSS 12(AX), Y11
+	VBROADCASTSS 16(AX), Y14
+	PAIR_SUMS_INIT
+	JZ           bctail
+
+bcloop2:
+	VMOVUPS     (SI), Y5
+	VMOVUPS     32(SI), Y6
+	VSUBPS      Y0, Y5, Y5
+	VSUBPS      Y0, Y6, Y6
+	BNCLAMP_MASK(Y5, (DX), Y7, Y12, Y13)
+	BNCLAMP_MASK(Y6, 32(DX), Y8, Y12, Y15)
+	VADDPS      Y7, Y1, Y1
+	VADDPS      Y8, Y3, Y3
+	VFMADD231PS Y5, Y7, Y2
+	VFMADD231PS Y6, Y8, Y4
+	ADDQ        $64, SI
+	ADDQ        $64, DX
+	DECQ        R9
+	JNZ         bcloop2
+
+bctail:
+	TESTQ       CX, CX
+	JZ          bcdone
+	VMOVUPS     (SI), Y5
+	VSUBPS      Y0, Y5, Y5
+	BNCLAMP_MASK(Y5, (DX), Y7, Y12, Y13)
+	VADDPS      Y7, Y1, Y1
+	VFMADD231PS Y5, Y7, Y2
+
+bcdone:
+	PAIR_SUMS_STORE
+
+// func bnBwdApplyClampAVX(x, dy, dx *float32, n int, coef *[8]float32)
+// bnBwdApplyAVX of g = dy masked by the fused Clip, coef = {mu, a, bx, c, b, lo, hi}:
+// dx[i] = a*g[i] + bx*(x[i]-mu) + c, g[i] = dy[i] where lo <= (x[i]-mu)*a+b <= hi, else 0.
+TEXT ·bnBwdApplyClampAVX(SB), NOSPLIT, $0-40
+	MOVQ         x+0(FP), SI
+	MOVQ         dy+8(FP), DX
+	MOVQ         dx+16(FP), DI
+	MOVQ         n+24(FP), CX
+	MOVQ         coef+32(FP), AX
+	VBROADCASTSS (AX), Y0
+	VBROADCASTSS 4(AX), Y1
+	VBROADCASTSS 8(AX), Y2
+	VBROADCASTSS 12(AX), Y3
+	VBROADCASTSS 4(AX), Y9
+	VBROADCASTSS 16(AX), Y10
+	VBROADCASTSS 20(AX), Y11
+	VBROADCASTSS 24(AX), Y14
+	SHRQ         $3, CX
+
+acbloop:
+	VMOVUPS     (SI), Y4
+	VSUBPS      Y0, Y4, Y4
+	BNCLAMP_MASK(Y4, (DX), Y6, Y12, Y13)
+	VMULPS      Y6, Y1, Y5
+	VFMADD231PS Y4, Y2, Y5
+	VADDPS      Y3, Y5, Y5
+	VMOVUPS     Y5, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DX
+	ADDQ        $32, DI
+	DECQ        CX
+	JNZ         acbloop
+	VZEROUPPER
+	RET
+
 // func gatherAVX(base *float32, idx *int32, dst *float32, n int)
 // dst[i] = base[idx[i]] (indices non-negative and in bounds).
 TEXT ·gatherAVX(SB), NOSPLIT, $0-32

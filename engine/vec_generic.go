@@ -20,4 +20,14 @@ func vecBNBwdApplyRelu(x, dy, dx []float32, mu, a, bx, c, b float32) {
 	bnBwdApplyReluGo(x, dy[:len(x)], dx[:len(x)], mu, a, bx, c, b)
 }
 
+func vecAffineClamp(x, y []float32, mu, a, b, lo, hi float32) {
+	affineClampGo(x, y[:len(x)], mu, a, b, lo, hi)
+}
+func vecBNBwdSumsClamp(x, dy []float32, mu, a, b, lo, hi float32) (sdy, sdyx float32) {
+	return bnBwdSumsClampGo(x, dy[:len(x)], mu, a, b, lo, hi)
+}
+func vecBNBwdApplyClamp(x, dy, dx []float32, mu, a, bx, c, b, lo, hi float32) {
+	bnBwdApplyClampGo(x, dy[:len(x)], dx[:len(x)], mu, a, bx, c, b, lo, hi)
+}
+
 func vecGather(src []float32, idx []int32, dst []float32) { gatherGo(src, idx, dst[:len(idx)]) }

@@ -35,6 +35,7 @@ func TestVecLoops(t *testing.T) {
 		}
 		checkVecBN(t, n, x, dy, y, dx)
 		checkVecBNRelu(t, n, x, dy, y, dx)
+		checkVecBNClamp(t, n, x, dy, dx)
 	}
 }
 
@@ -180,6 +181,64 @@ func checkVecBNRelu(t *testing.T, n int, x, dy, y, dx []float32) {
 	for i := range dx {
 		if math.Float32bits(dx[i]) != math.Float32bits(want[i]) {
 			t.Errorf("n=%d i=%d: fused apply %g, unfused %g", n, i, dx[i], want[i])
+		}
+	}
+}
+
+// checkVecBNClamp: the fused BN+Clip loops against the unfused sequence
+// (the forward's affine, the Clip kernel's clamp and mask, the plain BN
+// backward loops), bit for bit, and the forward against float64.
+func checkVecBNClamp(t *testing.T, n int, x, dy, dx []float32) {
+	t.Helper()
+	const mu, a, b, c, beta, lo, hi = vecMu, vecA, vecB, vecC, 0.3, -0.5, 2
+	if n > 3 {
+		x[1] = float32(math.NaN())
+	}
+	pre := make([]float32, n)
+	vecAffine(x, pre, mu, a, beta, false)
+	fy := make([]float32, n)
+	vecAffineClamp(x, fy, mu, a, beta, lo, hi)
+	below, above := 0, 0
+	for i, v := range pre {
+		want := min(max(v, lo), hi)
+		if math.Float32bits(fy[i]) != math.Float32bits(want) {
+			t.Errorf("n=%d i=%d x=%g: fused affine+clamp %g, unfused %g", n, i, x[i], fy[i], want)
+		}
+		ref := math.Min(math.Max((float64(x[i])-mu)*a+beta, lo), hi)
+		if math.IsNaN(ref) != math.IsNaN(float64(fy[i])) || math.Abs(float64(fy[i])-ref) > 1e-5*(math.Abs(ref)+1) {
+			t.Errorf("n=%d i=%d x=%g: affine+clamp %g, want %g", n, i, x[i], fy[i], ref)
+		}
+		if v < lo {
+			below++
+		}
+		if v > hi {
+			above++
+		}
+	}
+	if n >= 16 && (below == 0 || above == 0) {
+		t.Fatalf("n=%d: %d below, %d above the bounds: the case does not exercise both", n, below, above)
+	}
+	if n > 3 {
+		x[1] = 0.5
+		vecAffine(x, pre, mu, a, beta, false)
+	}
+	g := make([]float32, n)
+	for i, v := range pre {
+		if clampPass(v, lo, hi) {
+			g[i] = dy[i]
+		}
+	}
+	ws1, ws2 := vecBNBwdSums(x, g, mu)
+	gs1, gs2 := vecBNBwdSumsClamp(x, dy, mu, a, beta, lo, hi)
+	if math.Float32bits(gs1) != math.Float32bits(ws1) || math.Float32bits(gs2) != math.Float32bits(ws2) {
+		t.Errorf("n=%d: fused clamp sums %g %g, unfused %g %g", n, gs1, gs2, ws1, ws2)
+	}
+	want := make([]float32, n)
+	vecBNBwdApply(x, g, want, mu, a, b, c)
+	vecBNBwdApplyClamp(x, dy, dx, mu, a, b, c, beta, lo, hi)
+	for i := range dx {
+		if math.Float32bits(dx[i]) != math.Float32bits(want[i]) {
+			t.Errorf("n=%d i=%d: fused clamp apply %g, unfused %g", n, i, dx[i], want[i])
 		}
 	}
 }

@@ -9,6 +9,7 @@
 //	nice go run ./bench/speed -threads 1,2 -rounds 3   # also single-threaded
 //	nice go run ./bench/speed -models resnet8 -gemm "" # one net, no GEMM rows
 //	go run ./bench/speed -child train -model resnet8 -cpuprofile cpu.out   # profile one side
+//	nice go run ./bench/speed -targets resnet20/128/10,mobilenet_v2/128/10,resnet18/32/3  # issue 24's training targets (step.go)
 //
 // Every training and inference measurement runs in a child process (this
 // program re-executed with -child, or torch_speed.py under -python), so the
@@ -55,6 +56,7 @@ type config struct {
 	noTorch    bool
 	gemmShapes [][3]int
 	gemmMin    float64
+	before     string // -before: a second build of this program, measured alongside (-targets)
 }
 
 func main() {
@@ -70,9 +72,12 @@ func main() {
 	noTorch := flag.Bool("no-torch", false, "measure slimgo only")
 	gemm := flag.String("gemm", "128x128x128,256x256x256,512x512x512,64x1568x576", "GEMM shapes MxNxK,... (empty: none)")
 	gemmMin := flag.Float64("gemm-min", 0.2, "seconds per timed GEMM batch")
-	child := flag.String("child", "", "internal: run one measurement (train|infer) and print JSON")
+	child := flag.String("child", "", "internal: run one measurement (train, infer or step) and print JSON")
 	model := flag.String("model", "resnet8", "with -child: the architecture")
 	cpuprofile := flag.String("cpuprofile", "", "with -child: write a CPU profile of the timed part")
+	targets := flag.String("targets", "", "training steps only, per-step CPU and wall time: model/batch[/steps],... (models resnet8, resnet20, mobilenet_v2, resnet18; see step.go)")
+	before := flag.String("before", "", "with -targets: another build of this program (e.g. at an earlier commit) whose slimgo step is measured in the same rounds, as a before/after pair")
+	onnxPath := flag.String("onnx", "", "with -child step: the model's ONNX file (BN folded; unfolded before training)")
 	flag.Parse()
 
 	var nthreads []int
@@ -86,6 +91,13 @@ func main() {
 	}
 	if *child != "" {
 		runtime.GOMAXPROCS(nthreads[0])
+		if *child == "step" {
+			if err := runStepChild(*model, *onnxPath, *trainBatch, *steps, *epochs, *cpuprofile); err != nil {
+				fmt.Fprintln(os.Stderr, "speed:", err)
+				os.Exit(1)
+			}
+			return
+		}
 		if err := runChild(*child, *model, *trainBatch, *inferBatch, *steps, *epochs, *reps, *cpuprofile); err != nil {
 			fmt.Fprintln(os.Stderr, "speed:", err)
 			os.Exit(1)
@@ -94,7 +106,18 @@ func main() {
 	}
 	cfg := config{models: strings.Split(*models, ","), trainBatch: *trainBatch, inferBatch: *inferBatch,
 		steps: *steps, epochs: *epochs, reps: *reps, rounds: max(*rounds, 1), threads: nthreads,
-		python: *python, noTorch: *noTorch, gemmMin: *gemmMin}
+		python: *python, noTorch: *noTorch, gemmMin: *gemmMin, before: *before}
+	if *targets != "" {
+		ts, err := parseTargets(*targets, *steps)
+		if err == nil {
+			err = runTargets(cfg, ts)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "speed:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *gemm != "" {
 		for _, s := range strings.Split(*gemm, ",") {
 			var d [3]int
@@ -343,26 +366,13 @@ func runChild(mode, model string, trainBatch, inferBatch, steps, epochs, reps in
 	if err != nil {
 		return err
 	}
-	startProfile := func() (stop func(), err error) {
-		if cpuprofile == "" {
-			return func() {}, nil
-		}
-		f, err := os.Create(cpuprofile)
-		if err != nil {
-			return nil, err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return nil, err
-		}
-		return func() { pprof.StopCPUProfile(); f.Close() }, nil
-	}
 	var r result
 	switch mode {
 	case "train":
 		set := synthetic(steps*trainBatch, 1)
 		opt := train.DefaultOptions()
 		opt.Epochs, opt.Batch, opt.LR, opt.Schedule = max(epochs, 1), trainBatch, 0.05, train.ScheduleConstant
-		stop, err := startProfile()
+		stop, err := startProfile(cpuprofile)
 		if err != nil {
 			return err
 		}
@@ -383,7 +393,7 @@ func runChild(mode, model string, trainBatch, inferBatch, steps, epochs, reps in
 		for i := range x.Data {
 			x.Data[i] = float32(rng.NormFloat64())
 		}
-		stop, err := startProfile()
+		stop, err := startProfile(cpuprofile)
 		if err != nil {
 			return err
 		}
@@ -396,4 +406,21 @@ func runChild(mode, model string, trainBatch, inferBatch, steps, epochs, reps in
 		return fmt.Errorf("unknown -child mode %q (want train or infer)", mode)
 	}
 	return json.NewEncoder(os.Stdout).Encode(r)
+}
+
+// startProfile starts a CPU profile into path ("" : none) and returns the
+// function that stops it.
+func startProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

@@ -19,6 +19,18 @@ usage:
       classes, [N,3,224,224]; BN stays a module, as PyTorch runs it).
   gemm M,N,K[;M,N,K...] MIN_SECONDS REPS THREADS
       torch.matmul of float32 matrices; best GFLOP/s per shape.
+  step MODEL BATCH STEPS EPOCHS THREADS
+      the training targets of issue 24: as train, on MODEL resnet8/resnet20
+      ([N,1,28,28]), mobilenet_v2 (the user's model of
+      bench/models/user_models.py: torchvision mobilenet_v2, width 0.5,
+      10 classes, its stem a 1-channel 3x3 stride-1 conv; [N,1,28,28]) or
+      resnet18 (torchvision, 10 classes, [N,3,224,224]); also prints the
+      wall and process CPU time (time.process_time, every thread) per step
+      of each epoch and the smallest of each after the first
+      ("wall_ms_per_step", "cpu_ms_per_step").
+  export MODEL PATH
+      writes the step model (seed 1) to PATH with torch.onnx.export's
+      defaults (eval mode, batch 1, BN folded), for slimgo to import.
 Each mode prints one JSON object on stdout.
 """
 import json
@@ -96,6 +108,63 @@ def train(name, batch, steps, epochs, threads):
             "threads": torch.get_num_threads()}
 
 
+def make_mbv2(in_ch=1, width=0.5):
+    """bench/models/user_models.py's model: a 1-channel stride-1 stem."""
+    import torchvision
+    m = torchvision.models.mobilenet_v2(width_mult=width, num_classes=10)
+    old = m.features[0][0]
+    m.features[0][0] = nn.Conv2d(in_ch, old.out_channels, 3, stride=1, padding=1, bias=False)
+    return m
+
+
+def build_step(name):
+    """A training target and its input's [C,H,W] (seed 1)."""
+    if name in ("resnet8", "resnet20"):
+        return build(name), (1, 28, 28)
+    torch.manual_seed(1)
+    if name == "mobilenet_v2":
+        return make_mbv2(), (1, 28, 28)
+    if name == "resnet18":
+        import torchvision
+        return torchvision.models.resnet18(num_classes=10), (3, 224, 224)
+    sys.exit("unknown step model " + name)
+
+
+def step(name, batch, steps, epochs, threads):
+    torch.set_num_threads(threads)
+    m, chw = build_step(name)
+    m = m.train()
+    n = steps * batch
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(n, *chw, generator=g)
+    y = torch.randint(0, 10, (n,), generator=g)
+    opt = torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    loss_fn = nn.CrossEntropyLoss()
+    wall, cpu = [], []
+    for _ in range(epochs):
+        t0, c0 = time.perf_counter(), time.process_time()
+        perm = torch.randperm(n, generator=g)
+        for s in range(steps):
+            idx = perm[s * batch:(s + 1) * batch]
+            xb, yb = x[idx], y[idx]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(m(xb), yb)
+            loss.backward()
+            opt.step()
+        wall.append(1000 * (time.perf_counter() - t0) / steps)
+        cpu.append(1000 * (time.process_time() - c0) / steps)
+    k = 1 if epochs > 1 else 0
+    return {"images_per_s": 1000 * batch / min(wall[k:]), "wall_ms_per_step": min(wall[k:]),
+            "cpu_ms_per_step": min(cpu[k:]), "wall_ms": wall, "cpu_ms": cpu,
+            "params": sum(p.numel() for p in m.parameters()), "threads": torch.get_num_threads()}
+
+
+def export(name, path):
+    m, chw = build_step(name)
+    torch.onnx.export(m.eval(), torch.randn(1, *chw), path)
+    return {"path": path}
+
+
 def build_any(name):
     """The model and its input's [C,H,W]: the nets above or torchvision's."""
     if name in ("resnet8", "resnet20"):
@@ -152,6 +221,10 @@ def main():
         r = train(a[0], int(a[1]), int(a[2]), int(a[3]), int(a[4]))
     elif mode == "infer":
         r = infer(a[0], int(a[1]), int(a[2]), int(a[3]), *([int(a[4]), float(a[5])] if len(a) > 5 else []))
+    elif mode == "step":
+        r = step(a[0], int(a[1]), int(a[2]), int(a[3]), int(a[4]))
+    elif mode == "export":
+        r = export(a[0], a[1])
     elif mode == "gemm":
         r = gemm(a[0], float(a[1]), int(a[2]), int(a[3]))
     else:
