@@ -145,9 +145,9 @@ func detScore(g *graph.Graph, set *data.DetDataset) (m50, m5095 float64, err err
 
 // tuneDet fine-tunes detector g in place on the training images for
 // epochs (AdamW at detLR from the peak, cosine, flips; sparsity > 0 adds
-// the BN-factor L1 penalty as train.BNShrink's decoupled step; with distil and distill.weight > 0 the input
-// model is the teacher, detect.DistillLoss; distill.temperature does not
-// apply). It checkpoints every epoch to OUT/stages/STAGE.ckpt and
+// the BN-factor L1 penalty as train.BNShrink's decoupled step; with
+// distil and distill.weight > 0 the input model is the teacher,
+// detect.DistillLoss; distill.temperature does not apply). It checkpoints every epoch to OUT/stages/STAGE.ckpt and
 // resumes from there (a killed compress loses at most an epoch).
 func (p *run) tuneDet(g *graph.Graph, stage string, epochs int, sparsity float64, distil bool) error {
 	if epochs <= 0 {
