@@ -142,17 +142,26 @@ type result struct {
 	PeakMiB    float64   `json:"-"`
 }
 
+// runJSON runs a child command (its stderr passed through) and decodes
+// its stdout, one JSON value, into v.
+func runJSON(cmd *exec.Cmd, v any) error {
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("%s: %w", strings.Join(cmd.Args, " "), err)
+	}
+	if err := json.Unmarshal(out, v); err != nil {
+		return fmt.Errorf("%s: output %q: %w", strings.Join(cmd.Args, " "), out, err)
+	}
+	return nil
+}
+
 // runProc runs a child command and decodes its JSON; PeakMiB is the child's
 // maximum resident set size.
 func runProc(cmd *exec.Cmd) (result, error) {
 	var r result
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return r, fmt.Errorf("%s: %w", strings.Join(cmd.Args, " "), err)
-	}
-	if err := json.Unmarshal(out, &r); err != nil {
-		return r, fmt.Errorf("%s: output %q: %w", strings.Join(cmd.Args, " "), out, err)
+	if err := runJSON(cmd, &r); err != nil {
+		return r, err
 	}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		r.PeakMiB = float64(ru.Maxrss) / 1024 // kilobytes on Linux

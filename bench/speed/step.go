@@ -168,15 +168,8 @@ func syntheticCHW(n int, chw []int, seed uint64) *data.Dataset {
 // runStep runs a child and decodes its stepResult.
 func runStep(cmd *exec.Cmd) (stepResult, error) {
 	var r stepResult
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return r, fmt.Errorf("%s: %w", strings.Join(cmd.Args, " "), err)
-	}
-	if err := json.Unmarshal(out, &r); err != nil {
-		return r, fmt.Errorf("%s: output %q: %w", strings.Join(cmd.Args, " "), out, err)
-	}
-	return r, nil
+	err := runJSON(cmd, &r)
+	return r, err
 }
 
 // exportTarget has PyTorch write the target's ONNX file into dir ("" for
