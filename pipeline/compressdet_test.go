@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image/png"
 	"io"
@@ -256,5 +257,59 @@ func TestDefaultConfigFor(t *testing.T) {
 	}
 	if reflect.DeepEqual(want, DefaultConfig()) {
 		t.Error("DefaultDetectorConfig is DefaultConfig")
+	}
+}
+
+// stopAtLine is a Log writer that cancels its context at the first line
+// containing line written after a line containing after.
+type stopAtLine struct {
+	after, line string
+	seen        bool
+	cancel      context.CancelFunc
+}
+
+func (s *stopAtLine) Write(b []byte) (int, error) {
+	l := string(b)
+	if strings.Contains(l, s.after) {
+		s.seen = true
+	} else if s.seen && strings.Contains(l, s.line) {
+		s.cancel()
+	}
+	return len(b), nil
+}
+
+// TestCompressDetectorResumesMidStage: compress on a detector stopped
+// after the first epoch of the channel stage's fine-tuning keeps that
+// epoch's checkpoint, and the rerun resumes from it (not from the stage's
+// start), finishes and removes the checkpoint.
+func TestCompressDetectorResumesMidStage(t *testing.T) {
+	dir, model := detFixture(t)
+	c := tinyDetConfig()
+	c.Sparse.Epochs, c.Channel.Method, c.Channel.KeepParams, c.Channel.FinetuneEpochs = 0, "slim", 0.5, 3
+	c.Layer.Blocks, c.Quantize.Enabled = 0, false
+	o := &CompressOptions{Model: model, Data: DataOptions{Spec: dir}, Out: filepath.Join(t.TempDir(), "c"), Config: c, NoORT: true}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := Compress(&Env{Ctx: ctx, Log: &stopAtLine{after: "stage 2: channel", line: "epoch 1/3", cancel: cancel}}, o)
+	if err == nil || !strings.Contains(err.Error(), "interrupted in stage channel") {
+		t.Fatalf("stopped run: %v, want an interruption in the channel stage", err)
+	}
+	ck := filepath.Join(o.Out, "stages", "channel.ckpt", train.CheckpointFile)
+	if _, err := os.Stat(ck); err != nil {
+		t.Fatalf("no checkpoint after the stop: %v", err)
+	}
+	var log strings.Builder
+	sum, err := Compress(&Env{Ctx: context.Background(), Log: &log}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "after epoch 1") || strings.Contains(log.String(), "epoch 1/3") {
+		t.Errorf("the rerun did not resume after epoch 1:\n%s", log.String())
+	}
+	if _, err := os.Stat(filepath.Dir(ck)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("checkpoint left after the stage: %v", err)
+	}
+	if !slices.ContainsFunc(sum.Stages, func(st report.Stage) bool { return st.Name == "channel" && st.Accuracy >= 0 }) {
+		t.Errorf("no channel stage with a score: %+v", sum.Stages)
 	}
 }
