@@ -38,7 +38,8 @@ type DetectOptions struct {
 	Val       *data.DetDataset
 	EvalEvery int
 	// Context, when set, stops the run before the next step once it is
-	// cancelled (no checkpoint: the error wraps ErrStopped).
+	// cancelled (the error wraps ErrStopped; with CheckpointDir the last
+	// finished epoch's checkpoint stays for a Resume).
 	Context context.Context
 	// Regularizers add their gradients after each backward pass; a
 	// Shrinker's step follows each update (BNShrink, the sparse training
