@@ -99,9 +99,11 @@ type importer struct {
 	shaped       int                   // nodes of g whose outputs are in shapes
 	bakedBatch   bool                  // a Shape was folded at batch 1 of a dynamic-batch input
 	// budget bounds the elements that constant folding may create in total
-	// (file size + 64Ki), so a small file cannot make the importer allocate
-	// much more than it holds (e.g. one big constant concatenated or
-	// transposed a thousand times).
+	// (8 per byte of the file + 64Ki), so a small file cannot make the
+	// importer allocate much more than it holds (e.g. one big constant
+	// concatenated or transposed a thousand times). Eight, not one: a
+	// weight-shared model (compress's model.shared.onnx) folds each
+	// 1-byte index into a gathered and then a cast value.
 	budget int64
 }
 
@@ -167,7 +169,7 @@ func importGraph(m *pb.ModelProto, size int64, batch int) (*graph.Graph, *import
 		nodeNames:    map[string]bool{},
 		dropped:      map[string]string{},
 		transposeOf:  map[string]string{},
-		budget:       size + 1<<16,
+		budget:       8*size + 1<<16,
 	}
 	if err := im.setOpset(m); err != nil {
 		return nil, nil, err

@@ -127,6 +127,10 @@ func TestCompressDetector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// slimgo reads its own weight-shared ONNX file too (info, eval).
+	if _, err := onnx.ReadFile(sum.Files["shared_onnx"]); err != nil {
+		t.Errorf("reading %s back: %v", sum.Files["shared_onnx"], err)
+	}
 	checkDetORT(t, dir, map[string]*graph.Graph{sum.Files["pruned_onnx"]: pruned, sum.Files["shared_onnx"]: restored})
 }
 
