@@ -82,6 +82,17 @@ def build(name):
     return ResNet(blocks)
 
 
+def sgd_epoch(m, opt, loss_fn, x, y, g, steps, batch):
+    """One shuffled pass of steps training steps of batch images."""
+    perm = torch.randperm(x.shape[0], generator=g)
+    for s in range(steps):
+        idx = perm[s * batch:(s + 1) * batch]
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(m(x[idx]), y[idx])
+        loss.backward()
+        opt.step()
+
+
 def train(name, batch, steps, epochs, threads):
     torch.set_num_threads(threads)
     m = build(name).train()
@@ -94,14 +105,7 @@ def train(name, batch, steps, epochs, threads):
     rates = []
     for _ in range(epochs):
         t0 = time.perf_counter()
-        perm = torch.randperm(n, generator=g)
-        for s in range(steps):
-            idx = perm[s * batch:(s + 1) * batch]
-            xb, yb = x[idx], y[idx]
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(m(xb), yb)
-            loss.backward()
-            opt.step()
+        sgd_epoch(m, opt, loss_fn, x, y, g, steps, batch)
         rates.append(n / (time.perf_counter() - t0))
     best = max(rates[1:]) if len(rates) > 1 else rates[0]
     return {"images_per_s": best, "epochs": rates, "params": sum(p.numel() for p in m.parameters()),
@@ -143,14 +147,7 @@ def step(name, batch, steps, epochs, threads):
     wall, cpu = [], []
     for _ in range(epochs):
         t0, c0 = time.perf_counter(), time.process_time()
-        perm = torch.randperm(n, generator=g)
-        for s in range(steps):
-            idx = perm[s * batch:(s + 1) * batch]
-            xb, yb = x[idx], y[idx]
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(m(xb), yb)
-            loss.backward()
-            opt.step()
+        sgd_epoch(m, opt, loss_fn, x, y, g, steps, batch)
         wall.append(1000 * (time.perf_counter() - t0) / steps)
         cpu.append(1000 * (time.process_time() - c0) / steps)
     k = 1 if epochs > 1 else 0
