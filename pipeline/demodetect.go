@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/slimgo/slimgo/data"
@@ -178,7 +179,7 @@ func demoCompress(e *Env, o *DemoOptions, model, dir string, trained map[string]
 	}
 	out["trained"] = trained
 	for k, v := range trained {
-		if k == "picture" || k == "arch" || k == "epochs" || k == "train_seconds" || len(k) > 4 && k[:4] == "ort_" {
+		if k == "picture" || k == "arch" || k == "epochs" || k == "train_seconds" || strings.HasPrefix(k, "ort_") {
 			out[k] = v
 		}
 	}

@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/slimgo/slimgo/detect"
 	"github.com/slimgo/slimgo/engine"
@@ -35,7 +36,7 @@ func newDetDistiller(teacher *graph.Graph, weight float64, strides []float64) (*
 	if err != nil {
 		return nil, err
 	}
-	if fmt.Sprint(ts) != fmt.Sprint(strides) {
+	if !slices.Equal(ts, strides) {
 		return nil, fmt.Errorf("train: teacher's head strides %v differ from the model's %v", ts, strides)
 	}
 	exec, err := engine.New(teacher)
