@@ -176,7 +176,7 @@ func sgemmBlockedSrc(transA bool, m, n, k int, alpha float32, a []float32, lda i
 		switch {
 		case src.off != nil && !src.trans:
 			src.mode = bRows
-		case src.off == nil && !src.trans && strideSpreadsL1(src.ldb):
+		case src.off == nil && !src.trans && strideSpreadsL1(src.ldb, kc):
 			src.mode = bDirect
 		}
 	}
@@ -186,7 +186,7 @@ func sgemmBlockedSrc(transA bool, m, n, k int, alpha float32, a []float32, lda i
 	if src.mode == bPackBlock {
 		sc.b = grow(sc.b, ceilDiv(nc, gemmNR)*gemmNR*kc)
 	} else {
-		sc.b = grow(sc.b, gemmNR*kc)
+		sc.b = grow(sc.b, 2*gemmNR*kc) // two panels for widePanels
 	}
 	for jc := 0; jc < n; jc += nc {
 		ncur := min(nc, n-jc)
@@ -244,11 +244,13 @@ func (s *bSource) pack(kc, nc, j0 int, dst []float32) {
 	packB(s.trans, kc, nc, s.b, s.ldb, s.pc, s.jc+j0, dst)
 }
 
-// strideSpreadsL1 reports whether rows ld floats apart fall into at least
-// 8 distinct sets of a 64-set, 64-byte-line L1 data cache (32 KiB, 8-way,
-// as on current x86 cores). Power-of-two strides such as 1024 floats map
-// every row to the same set and thrash L1 when read in place.
-func strideSpreadsL1(ld int) bool {
+// strideSpreadsL1 reports whether kc rows ld floats apart can be read in
+// place from a 64-set, 64-byte-line L1 data cache of at least 8 ways (32
+// KiB, as on current x86 cores): when they fall into at least 8 distinct
+// sets, or when so few rows share each set that they fit its 8 ways.
+// Power-of-two strides such as 1024 floats map every row to the same set
+// and thrash L1 over a long k, but 32 rows of a 112x112 map (4 sets) fit.
+func strideSpreadsL1(ld, kc int) bool {
 	bytes := ld * 4
 	if bytes%64 != 0 {
 		return true
@@ -257,7 +259,8 @@ func strideSpreadsL1(ld int) bool {
 	for lines != 0 { // gcd(64, lines)
 		g, lines = lines, g%lines
 	}
-	return 64/g >= 8
+	sets := 64 / g
+	return sets >= 8 || ceilDiv(kc, sets) <= 8
 }
 
 // microKernel computes np stacked MR x NR tiles from packed A panels and
@@ -270,7 +273,13 @@ type microKernel func(np, k int, a, b []float32, ldb int, c []float32, ldc int, 
 // tile by tile; bp is the packed block (bPackBlock) or one panel of
 // scratch. Edge tiles are computed into tile and the valid part copied out.
 func macroKernel(kern microKernel, mcur, ncur, kc int, ap, bp []float32, src *bSource, c []float32, ldc int, accum bool, tile *[gemmMR * gemmNR]float32) {
+	wide := useWide && useAVX512 && UseAsm && hasAsmKernel && src.mode != bRows
 	for jr := 0; jr < ncur; jr += gemmNR {
+		if wide && ncur-jr >= 2*gemmNR {
+			widePanels(mcur, kc, ap, bp, src, c[jr:], ldc, accum, jr)
+			jr += gemmNR // and the loop's step: two panels done
+			continue
+		}
 		nr := min(gemmNR, ncur-jr)
 		var bpanel []float32
 		ldbp := gemmNR
@@ -316,6 +325,32 @@ func macroKernel(kern microKernel, mcur, ncur, kc int, ap, bp []float32, src *bS
 			flushTile(tile, mr, nr, c[ir*ldc+jr:], ldc, accum)
 		}
 	}
+}
+
+// useWide lets macroKernel take two full B panels at a time through the
+// wide AVX-512 kernel (8x48 tiles) when useAVX512 holds; tests turn it off
+// to compare with the 4x24 kernel, which gives bitwise the same C.
+var useWide = true
+
+// widePanels multiplies the packed mcur x kc block of A by the 48 columns
+// of op(B) at jr (two full NR panels, per src.mode: packed in bp, read in
+// place, or packed into bp now) into C (offset to column jr) with the
+// wide AVX-512 kernel.
+func widePanels(mcur, kc int, ap, bp []float32, src *bSource, c []float32, ldc int, accum bool, jr int) {
+	var b0, b1 []float32
+	ldb := gemmNR
+	switch src.mode {
+	case bPackBlock:
+		b0, b1 = bp[jr*kc:(jr+gemmNR)*kc], bp[(jr+gemmNR)*kc:(jr+2*gemmNR)*kc]
+	case bDirect:
+		b0 = src.b[src.pc*src.ldb+src.jc+jr:]
+		b1, ldb = b0[gemmNR:], src.ldb
+	default: // bPackPanel: both panels packed side by side now
+		src.pack(kc, 2*gemmNR, jr, bp[:2*gemmNR*kc])
+		b0, b1 = bp[:gemmNR*kc], bp[gemmNR*kc:2*gemmNR*kc]
+	}
+	np := ceilDiv(mcur, gemmMR)
+	asmKernelWide(np, kc, ap[:np*gemmMR*kc], b0, b1, ldb, c, ldc, accum, mcur-(np-1)*gemmMR)
 }
 
 // flushTile stores (or, with accum, adds) the top-left mr x nr part of an

@@ -58,6 +58,33 @@ func asmKernelCols(np, k int, a, b []float32, ldb int, c []float32, ldc int, acc
 	sgemmKernelAVX512Cols(np, k, &a[0], &b[0], ldb, &c[0], ldc, acc, last, cols)
 }
 
+// sgemmKernelAVX512W is the wide AVX-512 micro-kernel: np >= 1 packed A
+// panels of 4 rows times k >= 1 rows of 48 columns of B, columns 0-23 of
+// row p at b0[p*ldb:] and 24-47 at b1[p*ldb:], into C (or added to it
+// when accum != 0), the last panel's first last (1..4) rows only. Panels
+// go in pairs as 8x48 tiles (gemm_avx512w_amd64.s). Each C value is the
+// same ordered chain of FMAs as in sgemmKernelAVX512, so the two agree
+// bitwise.
+//
+//go:noescape
+func sgemmKernelAVX512W(np, k int, a, b0, b1 *float32, ldb int, c *float32, ldc int, accum int, last int)
+
+// asmKernelWide calls sgemmKernelAVX512W after checking a holds np
+// panels, b0 and b1 k rows of 24 floats ldb apart, last in 1..MR and c
+// (np-1)*MR+last rows of 48 floats at ldc.
+func asmKernelWide(np, k int, a, b0, b1 []float32, ldb int, c []float32, ldc int, accum bool, last int) {
+	_ = a[np*k*gemmMR-1]
+	_ = b0[(k-1)*ldb+gemmNR-1]
+	_ = b1[(k-1)*ldb+gemmNR-1]
+	checkLast(last)
+	_ = c[((np-1)*gemmMR+last-1)*ldc+2*gemmNR-1]
+	acc := 0
+	if accum {
+		acc = 1
+	}
+	sgemmKernelAVX512W(np, k, &a[0], &b0[0], &b1[0], ldb, &c[0], ldc, acc, last)
+}
+
 // hasAsmKernel reports whether this CPU can run the assembly micro-kernel.
 var hasAsmKernel = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

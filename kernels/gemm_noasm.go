@@ -42,3 +42,8 @@ func packPanelBTransRows(kc int, b []float32, off []int, pc int, dst []float32) 
 func asmKernelCols(np, k int, a, b []float32, ldb int, c []float32, ldc int, accum bool, last, cols int) {
 	panic("kernels: no AVX-512 micro-kernel in this build")
 }
+
+// asmKernelWide is never called when useAVX512 is false.
+func asmKernelWide(np, k int, a, b0, b1 []float32, ldb int, c []float32, ldc int, accum bool, last int) {
+	panic("kernels: no AVX-512 micro-kernel in this build")
+}

@@ -280,14 +280,17 @@ func TestSgemmRandomShapes(t *testing.T) {
 
 // TestStrideSpreadsL1 checks the in-place-B stride rule on strides whose
 // L1 set spread is known: 1024 floats (4 KiB) hits one set, 256 floats
-// four, 128 and 6272 floats eight, 784 floats (49 lines) all 64.
+// four, 12544 floats (a 112x112 map) four, 128 and 6272 floats eight,
+// 784 floats (49 lines) all 64; few rows fit in few sets.
 func TestStrideSpreadsL1(t *testing.T) {
 	for _, tc := range []struct {
-		ld   int
-		want bool
-	}{{1024, false}, {2048, false}, {256, false}, {512, false}, {6272, true}, {784, true}, {196, true}, {49, true}, {16, true}, {128, true}} {
-		if got := strideSpreadsL1(tc.ld); got != tc.want {
-			t.Errorf("strideSpreadsL1(%d) = %v, want %v", tc.ld, got, tc.want)
+		ld, kc int
+		want   bool
+	}{{1024, 256, false}, {2048, 256, false}, {256, 256, false}, {512, 256, false}, {6272, 256, true}, {784, 256, true},
+		{196, 256, true}, {49, 256, true}, {16, 256, true}, {128, 256, true},
+		{12544, 32, true}, {12544, 33, false}, {12544, 256, false}, {1024, 8, true}, {1024, 9, false}} {
+		if got := strideSpreadsL1(tc.ld, tc.kc); got != tc.want {
+			t.Errorf("strideSpreadsL1(%d, %d) = %v, want %v", tc.ld, tc.kc, got, tc.want)
 		}
 	}
 }
@@ -340,6 +343,71 @@ func TestSgemmAVX512MatchesAVX2(t *testing.T) {
 			scale := math.Abs(float64(tc.alpha))*math.Sqrt(float64(max(tc.k, 1))) + math.Abs(float64(tc.beta)) + 1e-6
 			if e := maxRelErr(got, want, scale); e > 1e-5 {
 				t.Fatalf("%s, AVX-512 %v: max scaled error %g > 1e-5", tc.name, on, e)
+			}
+		}
+	}
+}
+
+// TestSgemmWideMatchesNarrow runs products through the wide AVX-512
+// kernel (8x48 tiles) and the 4x24 one: C must be bitwise the same, as
+// both compute each value by the same chain of FMAs, and match the naive
+// product. The shapes take every B mode (packed block: m > 144; packed
+// per panel: a stride that thrashes L1 or a transposed B; read in place),
+// odd and even panel counts with 1-4 rows in the last, column counts
+// with and without a 24- or 1..23-wide rest, k across the 256 block, and
+// beta 0 and 1, plainly, through PackA and split over threads.
+func TestSgemmWideMatchesNarrow(t *testing.T) {
+	if !hasAVX512Kernel || !UseAsm || !useAVX512 {
+		t.Skip("no AVX-512 micro-kernel on this CPU (or SLIMGO_NOASM / SLIMGO_NOAVX512)")
+	}
+	defer func(v bool) { useWide = v }(useWide)
+	type shape struct {
+		m, n, k int
+		tb      bool
+	}
+	var shapes []shape
+	for _, m := range []int{1, 4, 5, 8, 11, 13, 64, 150, 157} {
+		for _, n := range []int{48, 71, 96, 120, 1024} {
+			for _, k := range []int{1, 5, 300} {
+				shapes = append(shapes, shape{m, n, k, false})
+			}
+		}
+	}
+	shapes = append(shapes, shape{9, 100, 33, true}, shape{160, 97, 40, true}, shape{16, 6272, 27, false})
+	for si, s := range shapes {
+		r := rand.New(rand.NewPCG(uint64(si), 47))
+		a, b := randSlice(r, s.m*s.k), randSlice(r, s.k*s.n)
+		ldb := s.n
+		if s.tb {
+			ldb = s.k
+		}
+		for _, beta := range []float32{0, 1} {
+			c0 := randSlice(r, s.m*s.n)
+			want := append([]float32(nil), c0...)
+			SgemmRef(false, s.tb, s.m, s.n, s.k, 1, a, s.k, b, ldb, beta, want, s.n)
+			var got [2][3][]float32
+			for wi, wide := range []bool{false, true} {
+				useWide = wide
+				pa := PackA(false, s.m, s.k, 1, a, s.k)
+				for pi, run := range []func(c []float32){
+					func(c []float32) { Sgemm(false, s.tb, s.m, s.n, s.k, 1, a, s.k, b, ldb, beta, c, s.n) },
+					func(c []float32) { SgemmPacked(pa, s.tb, s.n, b, ldb, beta, c, s.n) },
+					func(c []float32) { SgemmParallel(false, s.tb, s.m, s.n, s.k, 1, a, s.k, b, ldb, beta, c, s.n) },
+				} {
+					c := append([]float32(nil), c0...)
+					run(c)
+					got[wi][pi] = c
+				}
+			}
+			for pi := range 3 {
+				if e := maxRelErr(got[1][pi], want, math.Sqrt(float64(s.k))+1); e > 1e-5 {
+					t.Fatalf("%+v beta %g path %d: wide kernel off the naive product by %g", s, beta, pi, e)
+				}
+				for i := range got[0][pi] {
+					if got[0][pi][i] != got[1][pi][i] {
+						t.Fatalf("%+v beta %g path %d: C[%d] = %g wide, %g narrow", s, beta, pi, i, got[1][pi][i], got[0][pi][i])
+					}
+				}
 			}
 		}
 	}
