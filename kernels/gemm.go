@@ -273,7 +273,7 @@ type microKernel func(np, k int, a, b []float32, ldb int, c []float32, ldc int, 
 // tile by tile; bp is the packed block (bPackBlock) or one panel of
 // scratch. Edge tiles are computed into tile and the valid part copied out.
 func macroKernel(kern microKernel, mcur, ncur, kc int, ap, bp []float32, src *bSource, c []float32, ldc int, accum bool, tile *[gemmMR * gemmNR]float32) {
-	wide := useWide && useAVX512 && UseAsm && hasAsmKernel && src.mode != bRows
+	wide := useWide && useAVX512 && UseAsm && hasAsmKernel
 	for jr := 0; jr < ncur; jr += gemmNR {
 		if wide && ncur-jr >= 2*gemmNR {
 			widePanels(mcur, kc, ap, bp, src, c[jr:], ldc, accum, jr)
@@ -334,12 +334,17 @@ var useWide = true
 
 // widePanels multiplies the packed mcur x kc block of A by the 48 columns
 // of op(B) at jr (two full NR panels, per src.mode: packed in bp, read in
-// place, or packed into bp now) into C (offset to column jr) with the
-// wide AVX-512 kernel.
+// place, rows at offsets, or packed into bp now) into C (offset to column
+// jr) with the wide AVX-512 kernel.
 func widePanels(mcur, kc int, ap, bp []float32, src *bSource, c []float32, ldc int, accum bool, jr int) {
+	np := ceilDiv(mcur, gemmMR)
+	last := mcur - (np-1)*gemmMR
 	var b0, b1 []float32
 	ldb := gemmNR
 	switch src.mode {
+	case bRows:
+		asmKernelRowsWide(np, kc, ap[:np*gemmMR*kc], src.b[src.jc+jr:], src.off[src.pc:src.pc+kc], c, ldc, accum, last)
+		return
 	case bPackBlock:
 		b0, b1 = bp[jr*kc:(jr+gemmNR)*kc], bp[(jr+gemmNR)*kc:(jr+2*gemmNR)*kc]
 	case bDirect:
@@ -349,8 +354,7 @@ func widePanels(mcur, kc int, ap, bp []float32, src *bSource, c []float32, ldc i
 		src.pack(kc, 2*gemmNR, jr, bp[:2*gemmNR*kc])
 		b0, b1 = bp[:gemmNR*kc], bp[gemmNR*kc:2*gemmNR*kc]
 	}
-	np := ceilDiv(mcur, gemmMR)
-	asmKernelWide(np, kc, ap[:np*gemmMR*kc], b0, b1, ldb, c, ldc, accum, mcur-(np-1)*gemmMR)
+	asmKernelWide(np, kc, ap[:np*gemmMR*kc], b0, b1, ldb, c, ldc, accum, last)
 }
 
 // flushTile stores (or, with accum, adds) the top-left mr x nr part of an

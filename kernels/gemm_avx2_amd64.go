@@ -51,26 +51,24 @@ func asmKernelCols(np, k int, a, b []float32, ldb int, c []float32, ldc int, acc
 	}
 	_ = b[(k-1)*ldb+cols-1]
 	_ = c[((np-1)*gemmMR+last-1)*ldc+cols-1]
-	acc := 0
-	if accum {
-		acc = 1
-	}
+	acc := boolInt(accum)
 	sgemmKernelAVX512Cols(np, k, &a[0], &b[0], ldb, &c[0], ldc, acc, last, cols)
 }
 
 // sgemmKernelAVX512W is the wide AVX-512 micro-kernel: np >= 1 packed A
-// panels of 4 rows times k >= 1 rows of 48 columns of B, columns 0-23 of
-// row p at b0[p*ldb:] and 24-47 at b1[p*ldb:], into C (or added to it
-// when accum != 0), the last panel's first last (1..4) rows only. Panels
-// go in pairs as 8x48 tiles (gemm_avx512w_amd64.s). Each C value is the
-// same ordered chain of FMAs as in sgemmKernelAVX512, so the two agree
-// bitwise.
+// panels of 4 rows times k >= 1 rows of 48 columns of B into C (or added
+// to it when accum != 0), the last panel's first last (1..4) rows only.
+// With off nil, columns 0-23 of B's row p are at b0[p*ldb:] and 24-47 at
+// b1[p*ldb:]; otherwise row p is the 48 floats at b0[off[p]:] (a
+// row-offset B, as SgemmRows's). Panels go in pairs as 8x48 tiles
+// (gemm_avx512w_amd64.s). Each C value is the same ordered chain of FMAs
+// as in sgemmKernelAVX512 (and sgemmKernelRowsAVX2), so they agree bitwise.
 //
 //go:noescape
-func sgemmKernelAVX512W(np, k int, a, b0, b1 *float32, ldb int, c *float32, ldc int, accum int, last int)
+func sgemmKernelAVX512W(np, k int, a, b0, b1 *float32, ldb int, off *int, c *float32, ldc int, accum int, last int)
 
-// asmKernelWide calls sgemmKernelAVX512W after checking a holds np
-// panels, b0 and b1 k rows of 24 floats ldb apart, last in 1..MR and c
+// asmKernelWide calls sgemmKernelAVX512W (off nil) after checking a holds
+// np panels, b0 and b1 k rows of 24 floats ldb apart, last in 1..MR and c
 // (np-1)*MR+last rows of 48 floats at ldc.
 func asmKernelWide(np, k int, a, b0, b1 []float32, ldb int, c []float32, ldc int, accum bool, last int) {
 	_ = a[np*k*gemmMR-1]
@@ -78,11 +76,26 @@ func asmKernelWide(np, k int, a, b0, b1 []float32, ldb int, c []float32, ldc int
 	_ = b1[(k-1)*ldb+gemmNR-1]
 	checkLast(last)
 	_ = c[((np-1)*gemmMR+last-1)*ldc+2*gemmNR-1]
-	acc := 0
-	if accum {
-		acc = 1
+	sgemmKernelAVX512W(np, k, &a[0], &b0[0], &b1[0], ldb, nil, &c[0], ldc, boolInt(accum), last)
+}
+
+// asmKernelRowsWide calls sgemmKernelAVX512W for a row-offset B (row p
+// the 48 floats at b[off[p]:]) after checking a, off, last and c as
+// asmKernelWide does; the caller has checked every row lies inside b.
+func asmKernelRowsWide(np, k int, a, b []float32, off []int, c []float32, ldc int, accum bool, last int) {
+	_ = a[np*k*gemmMR-1]
+	_ = off[k-1]
+	checkLast(last)
+	_ = c[((np-1)*gemmMR+last-1)*ldc+2*gemmNR-1]
+	sgemmKernelAVX512W(np, k, &a[0], &b[0], nil, 0, &off[0], &c[0], ldc, boolInt(accum), last)
+}
+
+// boolInt is 1 for true, 0 for false (the kernels' accum argument).
+func boolInt(b bool) int {
+	if b {
+		return 1
 	}
-	sgemmKernelAVX512W(np, k, &a[0], &b0[0], &b1[0], ldb, &c[0], ldc, acc, last)
+	return 0
 }
 
 // hasAsmKernel reports whether this CPU can run the assembly micro-kernel.
@@ -105,10 +118,7 @@ func asmKernel(np, k int, a, b []float32, ldb int, c []float32, ldc int, accum b
 	_ = b[(k-1)*ldb+gemmNR-1]
 	checkLast(last)
 	_ = c[((np-1)*gemmMR+last-1)*ldc+gemmNR-1]
-	acc := 0
-	if accum {
-		acc = 1
-	}
+	acc := boolInt(accum)
 	if useAVX512 {
 		sgemmKernelAVX512(np, k, &a[0], &b[0], ldb, &c[0], ldc, acc, last)
 		return
@@ -187,10 +197,7 @@ func asmKernelRows(np, k int, a, b []float32, off []int, c []float32, ldc int, a
 	_ = off[k-1]
 	checkLast(last)
 	_ = c[((np-1)*gemmMR+last-1)*ldc+gemmNR-1]
-	acc := 0
-	if accum {
-		acc = 1
-	}
+	acc := boolInt(accum)
 	sgemmKernelRowsAVX2(np, k, &a[0], &b[0], &off[0], &c[0], ldc, acc, last)
 }
 

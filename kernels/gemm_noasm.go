@@ -47,3 +47,8 @@ func asmKernelCols(np, k int, a, b []float32, ldb int, c []float32, ldc int, acc
 func asmKernelWide(np, k int, a, b0, b1 []float32, ldb int, c []float32, ldc int, accum bool, last int) {
 	panic("kernels: no AVX-512 micro-kernel in this build")
 }
+
+// asmKernelRowsWide is never called when useAVX512 is false.
+func asmKernelRowsWide(np, k int, a, b []float32, off []int, c []float32, ldc int, accum bool, last int) {
+	panic("kernels: no AVX-512 micro-kernel in this build")
+}

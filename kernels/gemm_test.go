@@ -355,7 +355,8 @@ func TestSgemmAVX512MatchesAVX2(t *testing.T) {
 // per panel: a stride that thrashes L1 or a transposed B; read in place),
 // odd and even panel counts with 1-4 rows in the last, column counts
 // with and without a 24- or 1..23-wide rest, k across the 256 block, and
-// beta 0 and 1, plainly, through PackA and split over threads.
+// beta 0 and 1, plainly, through PackA, split over threads and with B's
+// rows at offsets (SgemmRows).
 func TestSgemmWideMatchesNarrow(t *testing.T) {
 	if !hasAVX512Kernel || !UseAsm || !useAVX512 {
 		t.Skip("no AVX-512 micro-kernel on this CPU (or SLIMGO_NOASM / SLIMGO_NOAVX512)")
@@ -385,7 +386,14 @@ func TestSgemmWideMatchesNarrow(t *testing.T) {
 			c0 := randSlice(r, s.m*s.n)
 			want := append([]float32(nil), c0...)
 			SgemmRef(false, s.tb, s.m, s.n, s.k, 1, a, s.k, b, ldb, beta, want, s.n)
-			var got [2][3][]float32
+			// The row-offset form: B's rows at shuffled offsets into a
+			// longer buffer (untransposed B only).
+			rowBuf := randSlice(r, (s.k+3)*s.n)
+			off := r.Perm(s.k + 3)[:s.k]
+			for p := range off {
+				off[p] *= s.n
+			}
+			var got [2][4][]float32
 			for wi, wide := range []bool{false, true} {
 				useWide = wide
 				pa := PackA(false, s.m, s.k, 1, a, s.k)
@@ -393,13 +401,24 @@ func TestSgemmWideMatchesNarrow(t *testing.T) {
 					func(c []float32) { Sgemm(false, s.tb, s.m, s.n, s.k, 1, a, s.k, b, ldb, beta, c, s.n) },
 					func(c []float32) { SgemmPacked(pa, s.tb, s.n, b, ldb, beta, c, s.n) },
 					func(c []float32) { SgemmParallel(false, s.tb, s.m, s.n, s.k, 1, a, s.k, b, ldb, beta, c, s.n) },
+					func(c []float32) { SgemmRows(s.m, s.n, s.k, 1, a, s.k, rowBuf, off, beta, c, s.n) },
 				} {
 					c := append([]float32(nil), c0...)
 					run(c)
 					got[wi][pi] = c
 				}
 			}
-			for pi := range 3 {
+			wantRows := append([]float32(nil), c0...)
+			bm := make([]float32, s.k*s.n) // the rows as a matrix, for the reference
+			for p, o := range off {
+				copy(bm[p*s.n:], rowBuf[o:o+s.n])
+			}
+			SgemmRef(false, false, s.m, s.n, s.k, 1, a, s.k, bm, s.n, beta, wantRows, s.n)
+			for pi := range 4 {
+				want := want
+				if pi == 3 {
+					want = wantRows
+				}
 				if e := maxRelErr(got[1][pi], want, math.Sqrt(float64(s.k))+1); e > 1e-5 {
 					t.Fatalf("%+v beta %g path %d: wide kernel off the naive product by %g", s, beta, pi, e)
 				}
