@@ -19,13 +19,14 @@ const pwBlockFloats = 32 << 10
 
 // pwBlockCols returns the columns of one block of a pointwise product
 // with m filters over ohw pixels: all of them when the [m, ohw] output
-// fits pwBlockFloats, else the most whole 24-column GEMM panels that do
-// (at least one).
+// fits pwBlockFloats, else the most whole pairs of 24-column GEMM panels
+// that do (at least one pair: the wide AVX-512 kernel takes two panels at
+// a time, and a lone panel runs at about two thirds of its speed).
 func pwBlockCols(m, ohw int) int {
 	if m*ohw <= pwBlockFloats {
 		return ohw
 	}
-	return min(ohw, max(24, pwBlockFloats/m/24*24))
+	return min(ohw, max(48, pwBlockFloats/m/48*48))
 }
 
 // usePointwiseBlocks reports whether a Forward chunk of f takes the
