@@ -98,10 +98,15 @@ func Compile(n *graph.Node) (Kernel, error) {
 	return f(n)
 }
 
-// Pool recycles tensors by size across passes and, for an executor with
-// SetRecycle, within one.
+// Pool recycles tensors across passes and, for an executor with
+// SetRecycle, within one. A request takes the most recently freed buffer
+// that holds it without wasting more than half of it, so an inference
+// pass writes each new value into memory that was just read (and is
+// likely still in L2) instead of the buffer of that exact size from the
+// pass before (cold by then: a 224x224 mobilenet_v2's every value has a
+// size of its own).
 type Pool struct {
-	free  map[int][]*tensor.Tensor
+	free  []*tensor.Tensor // freed buffers, the most recent last
 	used  []*tensor.Tensor
 	at    map[*tensor.Tensor]int      // index of a used tensor in used
 	owner map[*float32]*tensor.Tensor // used tensors by their first element
@@ -109,21 +114,27 @@ type Pool struct {
 
 // NewPool returns an empty pool.
 func NewPool() *Pool {
-	return &Pool{free: map[int][]*tensor.Tensor{}, at: map[*tensor.Tensor]int{}, owner: map[*float32]*tensor.Tensor{}}
+	return &Pool{at: map[*tensor.Tensor]int{}, owner: map[*float32]*tensor.Tensor{}}
 }
 
 // Get returns a zeroed tensor of the shape.
 func (p *Pool) Get(shape ...int) *tensor.Tensor { return p.get(true, shape...) }
 
-// get returns a tensor of the shape, recycled when one of its size is free
-// (the last one freed first); zero says whether a recycled tensor is
-// cleared.
+// get returns a tensor of the shape, recycled when a free buffer of
+// between n and 2n floats exists (the last one freed first); zero says
+// whether a recycled tensor is cleared.
 func (p *Pool) get(zero bool, shape ...int) *tensor.Tensor {
 	n := tensor.Size(shape)
 	var t *tensor.Tensor
-	if l := p.free[n]; len(l) > 0 {
-		t = l[len(l)-1]
-		p.free[n] = l[:len(l)-1]
+	for i := len(p.free) - 1; i >= 0; i-- {
+		if c := cap(p.free[i].Data); c >= n && c <= 2*n {
+			t = p.free[i]
+			p.free = append(p.free[:i], p.free[i+1:]...)
+			break
+		}
+	}
+	if t != nil {
+		t.Data = t.Data[:n]
 		if zero {
 			clear(t.Data)
 		}
@@ -139,8 +150,7 @@ func (p *Pool) get(zero bool, shape ...int) *tensor.Tensor {
 	return t
 }
 
-// ownerOf returns the used tensor whose storage t's data starts (t itself
-// or a view of it such as a Reshape's), or nil.
+// ownerOf returns the used tensor whose buffer t views (nil if none).
 func (p *Pool) ownerOf(t *tensor.Tensor) *tensor.Tensor {
 	if t == nil || len(t.Data) == 0 {
 		return nil
@@ -149,7 +159,7 @@ func (p *Pool) ownerOf(t *tensor.Tensor) *tensor.Tensor {
 }
 
 // release hands the used tensor t back before the next Reset: the next
-// get of its size returns it.
+// get it fits returns it.
 func (p *Pool) release(t *tensor.Tensor) {
 	i, ok := p.at[t]
 	if !ok {
@@ -160,15 +170,15 @@ func (p *Pool) release(t *tensor.Tensor) {
 	p.at[p.used[i]] = i
 	p.used = p.used[:last]
 	delete(p.at, t)
-	delete(p.owner, &t.Data[0])
-	p.free[len(t.Data)] = append(p.free[len(t.Data)], t)
+	if len(t.Data) > 0 {
+		delete(p.owner, &t.Data[0])
+	}
+	p.free = append(p.free, t)
 }
 
 // Reset returns every tensor handed out since the last Reset to the pool.
 func (p *Pool) Reset() {
-	for _, t := range p.used {
-		p.free[len(t.Data)] = append(p.free[len(t.Data)], t)
-	}
+	p.free = append(p.free, p.used...)
 	p.used = p.used[:0]
 	clear(p.at)
 	clear(p.owner)
