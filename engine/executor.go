@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"time"
 
 	"github.com/slimgo/slimgo/graph"
 	"github.com/slimgo/slimgo/kernels"
@@ -41,6 +42,41 @@ type Executor struct {
 	recycle bool
 	lastUse map[string]int
 	refs    map[*tensor.Tensor]int
+
+	// times, when not nil (SetTiming), sums each node's Forward time
+	// over the passes counted in passes.
+	times  []time.Duration
+	passes int
+}
+
+// NodeTime is one node's share of the passes timed by SetTiming.
+type NodeTime struct {
+	Name, Op string
+	Total    time.Duration // summed over Passes forward passes
+	Passes   int
+}
+
+// SetTiming starts (on) or stops summing the wall time of each node's
+// Forward over the following passes (both modes); turning it on clears
+// earlier sums. The cost is two clock reads per node.
+func (e *Executor) SetTiming(on bool) {
+	e.times, e.passes = nil, 0
+	if on {
+		e.times = make([]time.Duration, len(e.order))
+	}
+}
+
+// NodeTimes returns the sums SetTiming collected, one per node in
+// execution order (nil when timing is off).
+func (e *Executor) NodeTimes() []NodeTime {
+	if e.times == nil {
+		return nil
+	}
+	out := make([]NodeTime, len(e.order))
+	for i, n := range e.order {
+		out[i] = NodeTime{Name: n.Name, Op: n.Op, Total: e.times[i], Passes: e.passes}
+	}
+	return out
 }
 
 // SetRecycle makes inference passes (Run with train false) hand each
@@ -234,7 +270,14 @@ func (e *Executor) Run(inputs map[string]*tensor.Tensor, train bool) (out map[st
 			in = append(in, e.values[name])
 		}
 		e.ins[i] = in
+		var t0 time.Time
+		if e.times != nil {
+			t0 = time.Now()
+		}
 		o, err := e.kernels[i].Forward(&e.ctx, in)
+		if e.times != nil {
+			e.times[i] += time.Since(t0)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("node %q (%s): %w", n.Name, n.Op, err)
 		}
@@ -247,6 +290,9 @@ func (e *Executor) Run(inputs map[string]*tensor.Tensor, train bool) (out map[st
 		if e.recycle && !train {
 			e.recycleAfter(i, n, o)
 		}
+	}
+	if e.times != nil {
+		e.passes++
 	}
 	out = map[string]*tensor.Tensor{}
 	for _, v := range e.G.Outputs {

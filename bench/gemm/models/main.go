@@ -57,6 +57,7 @@ func main() {
 	rounds := flag.Int("rounds", 2, "alternating slimgo/ORT rounds (best counts)")
 	noORT := flag.Bool("no-ort", false, "measure slimgo only")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of slimgo's timed passes")
+	layers = flag.Bool("layers", false, "after the timed passes, time each node of slimgo's graph over as many more and print the means (stderr)")
 	flag.Parse()
 	if err := run(*models, *batches, *threads, *reps, *rounds, !*noORT, *cpuprofile); err != nil {
 		fmt.Fprintln(os.Stderr, "models:", err)
@@ -187,8 +188,12 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// layers is the -layers flag.
+var layers *bool
+
 // slimgoSpeed runs g on x in inference mode as train.Throughput does
-// (engine.Optimize, one warm-up pass) and times reps passes.
+// (engine.Optimize, buffers recycled within a pass, one warm-up pass) and
+// times reps passes.
 func slimgoSpeed(g *graph.Graph, x *tensor.Tensor, reps int) (speed, error) {
 	o, err := engine.Optimize(g)
 	if err != nil {
@@ -198,6 +203,7 @@ func slimgoSpeed(g *graph.Graph, x *tensor.Tensor, reps int) (speed, error) {
 	if err != nil {
 		return speed{}, err
 	}
+	e.SetRecycle(true) // as slimgo bench, predict and eval run it
 	if _, err := e.Forward(x, false); err != nil {
 		return speed{}, err
 	}
@@ -212,7 +218,34 @@ func slimgoSpeed(g *graph.Graph, x *tensor.Tensor, reps int) (speed, error) {
 		s.ips = max(s.ips, float64(x.Shape[0])/time.Since(start).Seconds())
 	}
 	s.cpu = float64(cpuTime()-c0) / 1e6 / float64(reps*x.Shape[0])
+	if *layers {
+		e.SetTiming(true)
+		for range reps {
+			if _, err := e.Forward(x, false); err != nil {
+				return speed{}, err
+			}
+		}
+		printNodeTimes(e.NodeTimes())
+	}
 	return s, nil
+}
+
+// printNodeTimes writes each node's mean time per pass to stderr, in
+// execution order, then the total per op type.
+func printNodeTimes(nt []engine.NodeTime) {
+	byOp := map[string]float64{}
+	var ops []string
+	for _, t := range nt {
+		us := float64(t.Total.Microseconds()) / float64(max(t.Passes, 1))
+		fmt.Fprintf(os.Stderr, "%10.1f us  %-14s %s\n", us, t.Op, t.Name)
+		if _, ok := byOp[t.Op]; !ok {
+			ops = append(ops, t.Op)
+		}
+		byOp[t.Op] += us
+	}
+	for _, op := range ops {
+		fmt.Fprintf(os.Stderr, "%10.1f us  all %s\n", byOp[op], op)
+	}
 }
 
 // ortSpeed runs tools/ort/run.js on one model: images/s of its fastest
