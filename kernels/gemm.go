@@ -275,7 +275,7 @@ type microKernel func(np, k int, a, b []float32, ldb int, c []float32, ldc int, 
 func macroKernel(kern microKernel, mcur, ncur, kc int, ap, bp []float32, src *bSource, c []float32, ldc int, accum bool, tile *[gemmMR * gemmNR]float32) {
 	wide := useWide && useAVX512 && UseAsm && hasAsmKernel
 	jr0 := 0
-	if wide && kc <= rowSweepMaxK && src.mode != bPackPanel {
+	if wide && src.mode != bPackPanel && kc <= rowSweepMaxK {
 		jr0 = wideRowSweep(mcur, ncur, kc, ap, bp, src, c, ldc, accum)
 	}
 	for jr := jr0; jr < ncur; jr += gemmNR {
@@ -361,23 +361,31 @@ func widePanels(np, last, kc int, ap, bp []float32, src *bSource, c []float32, l
 	asmKernelWide(np, kc, ap, b0, b1, ldb, c, ldc, accum, last)
 }
 
-// rowSweepMaxK is the longest k block wideRowSweep takes. Below it a
-// product is bound by writing C, not by the FMAs: 96x12544x16 (a 112x112
-// mobilenet_v2 expansion) ran in 423 us swept by rows against 917 us by
-// columns with B and C out of cache, while at k = 144 the column order
-// (B reused from L1 by every row pair) is ahead.
+// rowSweepMaxK is the longest k block wideRowSweep takes. With a short k
+// a product is bound by writing C, not by the FMAs: 96x12544x16 (a
+// 112x112 mobilenet_v2 expansion) ran in 423 us swept by rows against
+// 917 us by columns with B and C out of cache, while at k = 144 and more
+// the column order, B reused from L1 by every row pair, is ahead (twice
+// as fast at 64x3136x576). Sweeping by rows whenever the B block is small
+// (a 7x7 map's 49 columns) gained nothing measurable.
 const rowSweepMaxK = 64
 
-// wideRowSweep computes the full 48-column pairs of panels of a block
-// (B packed as a block, read in place or at row offsets) one pair of A
-// panels at a time, sweeping each pair along all the columns: C is then
-// written as 8 rows of long contiguous runs instead of every row of the
-// block 192 bytes at a time, which the write-back of a C too large for
-// L2 punishes. It returns the columns done (a multiple of 48).
+// wideRowSweep computes a block one pair of A panels at a time, sweeping
+// each pair along the block's columns: C is then written as 8 rows of long
+// contiguous runs instead of every row of the block 192 bytes at a time,
+// which the write-back of a C too large for L2 punishes, and A is read
+// once. Full 48-column pairs of panels go through the wide kernel; the
+// rest (a B block packed or read in place) through the masked 4x24 one
+// while the row pair is still in L1. It returns the columns done: all of
+// them, or the full pairs only for a row-offset B.
 func wideRowSweep(mcur, ncur, kc int, ap, bp []float32, src *bSource, c []float32, ldc int, accum bool) int {
 	np := ceilDiv(mcur, gemmMR)
 	last := mcur - (np-1)*gemmMR
 	full := ncur / (2 * gemmNR) * (2 * gemmNR)
+	done := ncur
+	if src.mode == bRows {
+		done = full
+	}
 	for q := 0; q < np; q += 2 {
 		npq, lq := min(2, np-q), gemmMR
 		if q+npq == np {
@@ -388,8 +396,16 @@ func wideRowSweep(mcur, ncur, kc int, ap, bp []float32, src *bSource, c []float3
 		for jr := 0; jr < full; jr += 2 * gemmNR {
 			widePanels(npq, lq, kc, aq, bp, src, cq[jr:], ldc, accum, jr)
 		}
+		for jr := full; jr < done; jr += gemmNR {
+			cols := min(gemmNR, ncur-jr)
+			if src.mode == bDirect {
+				asmKernelCols(npq, kc, aq, src.b[src.pc*src.ldb+src.jc+jr:], src.ldb, cq[jr:], ldc, accum, lq, cols)
+			} else { // bPackBlock
+				asmKernelCols(npq, kc, aq, bp[jr*kc:(jr+gemmNR)*kc], gemmNR, cq[jr:], ldc, accum, lq, cols)
+			}
+		}
 	}
-	return full
+	return done
 }
 
 // flushTile stores (or, with accum, adds) the top-left mr x nr part of an
