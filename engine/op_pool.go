@@ -176,38 +176,82 @@ func isPool3x3(s kernels.ConvShape) bool {
 }
 
 // maxPlane writes the window maxima of one plane into y and, when arg is not
-// nil, the plane index of each maximum (-1 for an empty window).
+// nil, the plane index of each maximum (-1 for an empty window). The first
+// maximum in scan order wins (later taps replace it only when greater).
 func maxPlane(s kernels.ConvShape, x, y []float32, arg []int32) {
 	for oy := range s.OH {
 		y0 := oy*s.SH - s.PadT
-		for ox := range s.OW {
-			x0 := ox*s.SW - s.PadL
-			best, at := float32(math.Inf(-1)), -1
-			for ky := range s.KH {
-				iy := y0 + ky*s.DH
-				if iy < 0 || iy >= s.H {
-					continue
-				}
-				row := x[iy*s.W : (iy+1)*s.W]
-				for kx := range s.KW {
-					ix := x0 + kx*s.DW
-					if ix < 0 || ix >= s.W {
-						continue
-					}
-					if v := row[ix]; at < 0 || v > best {
-						best, at = v, iy*s.W+ix
-					}
-				}
-			}
-			o := oy*s.OW + ox
-			if at < 0 {
-				best = 0
-			}
-			y[o] = best
-			if arg != nil {
-				arg[o] = int32(at)
+		ox0, ox1 := 0, 0 // outputs [ox0, ox1) of a 3x3 window wholly inside
+		if s.KH == 3 && s.KW == 3 && s.DH == 1 && s.DW == 1 && y0 >= 0 && y0+2 < s.H {
+			ox0 = min(ceilDivInt(s.PadL, s.SW), s.OW)
+			if hi := s.W - 3 + s.PadL; hi >= 0 { // x0 = ox*SW-PadL <= W-3
+				ox1 = max(ox0, min(s.OW, hi/s.SW+1))
 			}
 		}
+		for ox := range s.OW {
+			if ox == ox0 && ox1 > ox0 {
+				max3x3Interior(s, x, y, arg, oy, ox0, ox1)
+				continue
+			}
+			if ox > ox0 && ox < ox1 {
+				continue
+			}
+			maxWindow(s, x, y, arg, oy, ox)
+		}
+	}
+}
+
+// ceilDivInt is ceil(a/b) for a >= 0, b > 0.
+func ceilDivInt(a, b int) int { return (a + b - 1) / b }
+
+// max3x3Interior is maxPlane for outputs [ox0, ox1) of row oy, whose
+// undilated 3x3 windows lie wholly inside the plane.
+func max3x3Interior(s kernels.ConvShape, x, y []float32, arg []int32, oy, ox0, ox1 int) {
+	iy := oy*s.SH - s.PadT
+	r0 := x[iy*s.W : (iy+3)*s.W]
+	for ox := ox0; ox < ox1; ox++ {
+		ix := ox*s.SW - s.PadL
+		best, at := r0[ix], ix
+		for _, t := range [8]int{ix + 1, ix + 2, s.W + ix, s.W + ix + 1, s.W + ix + 2, 2*s.W + ix, 2*s.W + ix + 1, 2*s.W + ix + 2} {
+			if v := r0[t]; v > best {
+				best, at = v, t
+			}
+		}
+		o := oy*s.OW + ox
+		y[o] = best
+		if arg != nil {
+			arg[o] = int32(iy*s.W + at)
+		}
+	}
+}
+
+// maxWindow is maxPlane for output (oy, ox) of any window.
+func maxWindow(s kernels.ConvShape, x, y []float32, arg []int32, oy, ox int) {
+	y0, x0 := oy*s.SH-s.PadT, ox*s.SW-s.PadL
+	best, at := float32(math.Inf(-1)), -1
+	for ky := range s.KH {
+		iy := y0 + ky*s.DH
+		if iy < 0 || iy >= s.H {
+			continue
+		}
+		row := x[iy*s.W : (iy+1)*s.W]
+		for kx := range s.KW {
+			ix := x0 + kx*s.DW
+			if ix < 0 || ix >= s.W {
+				continue
+			}
+			if v := row[ix]; at < 0 || v > best {
+				best, at = v, iy*s.W+ix
+			}
+		}
+	}
+	o := oy*s.OW + ox
+	if at < 0 {
+		best = 0
+	}
+	y[o] = best
+	if arg != nil {
+		arg[o] = int32(at)
 	}
 }
 

@@ -1,10 +1,13 @@
 package engine
 
 import (
+	"math"
+	"math/rand/v2"
 	"runtime"
 	"testing"
 
 	"github.com/slimgo/slimgo/graph"
+	"github.com/slimgo/slimgo/kernels"
 	"github.com/slimgo/slimgo/tensor"
 )
 
@@ -225,6 +228,45 @@ func TestPool3x3Path(t *testing.T) {
 		}
 		if got := isPool3x3(s); got != want[tc.name] {
 			t.Errorf("%s: isPool3x3 %v, want %v", tc.name, got, want[tc.name])
+		}
+	}
+}
+
+// TestMaxPlaneInteriorPath compares maxPlane, which takes a fast loop for
+// 3x3 windows wholly inside the plane, with maxWindow on every output:
+// values and argmax indices must be identical, on planes of 1 to 9 rows
+// and columns, pads 0 to 2, strides 1 to 3, inputs with many ties (small
+// integers) and NaNs.
+func TestMaxPlaneInteriorPath(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for trial := range 400 {
+		s := kernels.ConvShape{KH: 3, KW: 3, DH: 1, DW: 1, H: 1 + r.IntN(9), W: 1 + r.IntN(9),
+			SH: 1 + r.IntN(3), SW: 1 + r.IntN(3), PadT: r.IntN(3), PadL: r.IntN(3)}
+		s.OH = (s.H+2*s.PadT-3)/s.SH + 1
+		s.OW = (s.W+2*s.PadL-3)/s.SW + 1
+		if s.OH < 1 || s.OW < 1 {
+			continue
+		}
+		x := make([]float32, s.H*s.W)
+		for i := range x {
+			x[i] = float32(r.IntN(4))
+			if r.IntN(20) == 0 {
+				x[i] = float32(math.NaN())
+			}
+		}
+		y, want := make([]float32, s.OH*s.OW), make([]float32, s.OH*s.OW)
+		arg, wantArg := make([]int32, len(y)), make([]int32, len(y))
+		maxPlane(s, x, y, arg)
+		for oy := range s.OH {
+			for ox := range s.OW {
+				maxWindow(s, x, want, wantArg, oy, ox)
+			}
+		}
+		for i := range y {
+			same := y[i] == want[i] || (y[i] != y[i] && want[i] != want[i])
+			if !same || arg[i] != wantArg[i] {
+				t.Fatalf("trial %d %+v: output %d = %g at %d, want %g at %d", trial, s, i, y[i], arg[i], want[i], wantArg[i])
+			}
 		}
 	}
 }
