@@ -208,14 +208,35 @@ func ceilDivInt(a, b int) int { return (a + b - 1) / b }
 // undilated 3x3 windows lie wholly inside the plane.
 func max3x3Interior(s kernels.ConvShape, x, y []float32, arg []int32, oy, ox0, ox1 int) {
 	iy := oy*s.SH - s.PadT
-	r0 := x[iy*s.W : (iy+3)*s.W]
+	w := s.W
+	r0, r1, r2 := x[iy*w:(iy+1)*w], x[(iy+1)*w:(iy+2)*w], x[(iy+2)*w:(iy+3)*w]
 	for ox := ox0; ox < ox1; ox++ {
 		ix := ox*s.SW - s.PadL
-		best, at := r0[ix], ix
-		for _, t := range [8]int{ix + 1, ix + 2, s.W + ix, s.W + ix + 1, s.W + ix + 2, 2*s.W + ix, 2*s.W + ix + 1, 2*s.W + ix + 2} {
-			if v := r0[t]; v > best {
-				best, at = v, t
-			}
+		a, b, c := r0[ix:ix+3:ix+3], r1[ix:ix+3:ix+3], r2[ix:ix+3:ix+3]
+		best, at := a[0], ix
+		if a[1] > best {
+			best, at = a[1], ix+1
+		}
+		if a[2] > best {
+			best, at = a[2], ix+2
+		}
+		if b[0] > best {
+			best, at = b[0], w+ix
+		}
+		if b[1] > best {
+			best, at = b[1], w+ix+1
+		}
+		if b[2] > best {
+			best, at = b[2], w+ix+2
+		}
+		if c[0] > best {
+			best, at = c[0], 2*w+ix
+		}
+		if c[1] > best {
+			best, at = c[1], 2*w+ix+1
+		}
+		if c[2] > best {
+			best, at = c[2], 2*w+ix+2
 		}
 		o := oy*s.OW + ox
 		y[o] = best

@@ -270,3 +270,18 @@ func TestMaxPlaneInteriorPath(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkMaxPlaneTrain times maxPlane with argmax on a resnet18 stem's
+// max pool plane (112x112, 3x3, stride 2, pad 1).
+func BenchmarkMaxPlaneTrain(b *testing.B) {
+	s := kernels.ConvShape{KH: 3, KW: 3, DH: 1, DW: 1, H: 112, W: 112, SH: 2, SW: 2, PadT: 1, PadL: 1, OH: 56, OW: 56}
+	r := rand.New(rand.NewPCG(1, 2))
+	x := make([]float32, s.H*s.W)
+	for i := range x {
+		x[i] = r.Float32()
+	}
+	y, arg := make([]float32, s.OH*s.OW), make([]int32, s.OH*s.OW)
+	for b.Loop() {
+		maxPlane(s, x, y, arg)
+	}
+}
