@@ -272,19 +272,28 @@ func max9Row(y, x []float32, off *[9]int) {
 }
 
 // dw3Row sets y[i] = min(max(bias + sum_t w[t]*x[off[t]+i], lo), hi) for
-// i < len(y), 8-wide blocks in assembly when available.
+// i < len(y): 16-wide blocks and a masked rest in AVX-512 assembly, or
+// 8-wide blocks in AVX2 and a Go rest, when available.
 func dw3Row(y, x []float32, off *[9]int, w *[9]float32, bias, lo, hi float32) {
 	n := len(y)
 	for _, o := range off {
 		_ = x[o : o+n]
 	}
 	v := 0
-	if UseAsm && hasAsmKernel && n >= 8 {
+	switch {
+	case UseAsm && useAVX512 && useDW512 && n >= 1:
+		dw3RowAVX512(&y[0], n, &x[0], off, w, bias, lo, hi, 1<<(n%16)-1)
+		return
+	case UseAsm && hasAsmKernel && n >= 8:
 		v = n &^ 7
 		dw3RowAVX2(&y[0], v, &x[0], off, w, bias, lo, hi)
 	}
 	dw3RowGo(y, x, off, w, bias, lo, hi, v)
 }
+
+// useDW512 lets dw3Row take the AVX-512 kernel when useAVX512 holds;
+// tests turn it off to compare it with the AVX2 one.
+var useDW512 = true
 
 // dw3RowGo is dw3Row in Go for i in [from, len(y)).
 func dw3RowGo(y, x []float32, off *[9]int, w *[9]float32, bias, lo, hi float32, from int) {

@@ -8,6 +8,13 @@ package kernels
 //go:noescape
 func dw3RowAVX2(y *float32, n int, x *float32, off *[9]int, w *[9]float32, bias, lo, hi float32)
 
+// dw3RowAVX512 is dw3Row for the first n >= 1 outputs with AVX-512, tail
+// = 1<<(n%16)-1 (dw3x3_avx512_amd64.s); each output bitwise as
+// dw3RowAVX2 computes it.
+//
+//go:noescape
+func dw3RowAVX512(y *float32, n int, x *float32, off *[9]int, w *[9]float32, bias, lo, hi float32, tail int)
+
 // max9RowAVX2 is max9Row for the first n outputs (n a positive multiple
 // of 8), in dw3x3_amd64.s (AVX).
 //

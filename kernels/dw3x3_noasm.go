@@ -16,3 +16,8 @@ func max9RowAVX2(y *float32, n int, x *float32, off *[9]int) {
 func deinterleaveAVX2(src, even, odd *float32, n int) {
 	panic("kernels: deinterleaveAVX2 without assembly")
 }
+
+// dw3RowAVX512 is never called without the assembly kernels.
+func dw3RowAVX512(y *float32, n int, x *float32, off *[9]int, w *[9]float32, bias, lo, hi float32, tail int) {
+	panic("kernels: dw3RowAVX512 without assembly")
+}

@@ -239,3 +239,50 @@ func TestMaxPool3x3AsmAgreesWithGo(t *testing.T) {
 		}
 	}
 }
+
+// TestDw3RowAVX512AgreesWithAVX2 runs rows of 1 to 70 outputs through
+// the AVX-512 depthwise row (masked rest) and the AVX2 one (Go rest):
+// bitwise the same on the AVX2 blocks, to rounding on the Go rest, NaN
+// kept under the clamp, and nothing written past the row.
+func TestDw3RowAVX512AgreesWithAVX2(t *testing.T) {
+	if !AsmAvailable() || !useAVX512 {
+		t.Skip("no AVX-512 (or SLIMGO_NOASM / SLIMGO_NOAVX512)")
+	}
+	defer func(v bool) { useDW512 = v }(useDW512)
+	rng := rand.New(rand.NewPCG(11, 12))
+	w := [9]float32{0.5, -1, 2, 0.25, 1, -0.5, 1.5, -2, 0.75}
+	for n := 1; n <= 70; n++ {
+		x := make([]float32, 3*n+40)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		x[n/2] = float32(math.NaN())
+		off := [9]int{0, 1, 2, n + 10, n + 11, n + 12, 2*n + 20, 2*n + 21, 2*n + 22}
+		var out [2][]float32
+		for p, on := range []bool{false, true} {
+			useDW512 = on
+			out[p] = make([]float32, n+16)
+			for i := range out[p] {
+				out[p][i] = 42
+			}
+			dw3Row(out[p][:n], x, &off, &w, 0.1, -3, 6)
+		}
+		for i := range n + 16 {
+			a, b := out[0][i], out[1][i]
+			switch {
+			case i >= n:
+				if b != 42 {
+					t.Fatalf("n=%d: float %d past the row written (%g)", n, i, b)
+				}
+			case math.IsNaN(float64(a)) || math.IsNaN(float64(b)):
+				if math.IsNaN(float64(a)) != math.IsNaN(float64(b)) {
+					t.Fatalf("n=%d output %d: AVX2 %g, AVX-512 %g", n, i, a, b)
+				}
+			case i < n&^7 && a != b:
+				t.Fatalf("n=%d output %d: AVX2 %g, AVX-512 %g (not bitwise)", n, i, a, b)
+			case math.Abs(float64(a-b)) > 1e-5*(1+math.Abs(float64(a))):
+				t.Fatalf("n=%d output %d: AVX2+Go %g, AVX-512 %g", n, i, a, b)
+			}
+		}
+	}
+}
