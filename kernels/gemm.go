@@ -171,7 +171,7 @@ func sgemmBlockedSrc(transA bool, m, n, k int, alpha float32, a []float32, lda i
 	// when its stride spreads over L1, and otherwise each panel is packed
 	// right before its sweep, while it is still hot in L1.
 	src.mode = bPackBlock
-	if m <= gemmMC {
+	if m <= gemmMC && src.pre == nil {
 		src.mode = bPackPanel
 		switch {
 		case src.off != nil && !src.trans:
@@ -183,16 +183,22 @@ func sgemmBlockedSrc(transA bool, m, n, k int, alpha float32, a []float32, lda i
 	if pa == nil {
 		sc.a = grow(sc.a, ceilDiv(mc, gemmMR)*gemmMR*kc)
 	}
-	if src.mode == bPackBlock {
+	switch {
+	case src.pre != nil: // B's panels are read where PackB put them
+	case src.mode == bPackBlock:
 		sc.b = grow(sc.b, ceilDiv(nc, gemmNR)*gemmNR*kc)
-	} else {
+	default:
 		sc.b = grow(sc.b, 2*gemmNR*kc) // two panels for widePanels
 	}
 	for jc := 0; jc < n; jc += nc {
 		ncur := min(nc, n-jc)
 		for pc := 0; pc < k; pc += kc {
 			kcur := min(kc, k-pc)
-			if src.mode == bPackBlock {
+			bp := sc.b
+			switch {
+			case src.pre != nil:
+				bp = src.pre.panels(pc, src.j0+jc)
+			case src.mode == bPackBlock:
 				src.pc, src.jc = pc, jc
 				src.pack(kcur, ncur, 0, sc.b)
 			}
@@ -206,7 +212,7 @@ func sgemmBlockedSrc(transA bool, m, n, k int, alpha float32, a []float32, lda i
 				} else {
 					packA(transA, mcur, kcur, alpha, a, lda, ic, pc, sc.a)
 				}
-				macroKernel(kern, mcur, ncur, kcur, ap, sc.b, &src, c[ic*ldc+jc:], ldc, accum, &sc.tile)
+				macroKernel(kern, mcur, ncur, kcur, ap, bp, &src, c[ic*ldc+jc:], ldc, accum, &sc.tile)
 			}
 		}
 	}
@@ -232,6 +238,11 @@ type bSource struct {
 	// off, when not nil, replaces ldb: row p of the stored matrix starts
 	// at b[off[p]] (see SgemmRows).
 	off []int
+
+	// pre, when not nil, holds op(B) already packed (PackB); the product
+	// covers its columns from j0 (a multiple of gemmNR) on.
+	pre *PackedB
+	j0  int
 }
 
 // pack packs the kc x nc block of op(B) at (pc, jc+j0) into dst as

@@ -108,3 +108,83 @@ func SgemmPackedParallel(pa *PackedA, transB bool, n int, b []float32, ldb int, 
 		}
 	})
 }
+
+// PackedB is the right operand of Sgemm, op(B) (k x n), packed once into
+// the column panels of Sgemm's cache blocks, for a matrix that many left
+// operands multiply: a convolution's filters, transposed, when the
+// pixels of a small map are the rows of the product (SgemmPackedB). It
+// is read-only after PackB, so goroutines may share it. Products with it
+// are bitwise those of Sgemm with the same operands.
+type PackedB struct {
+	k, n, kc int
+	data     []float32
+	off      []int // k block pc/kc starts at data[off[pc/kc]]: all its panels
+}
+
+// PackB packs op(B), k x n (B stored n x k when transB) with row stride
+// ldb. It panics, like Sgemm, when B does not fit its slice.
+func PackB(transB bool, k, n int, b []float32, ldb int) *PackedB {
+	if k < 0 || n < 0 {
+		panic(fmt.Sprintf("kernels.PackB: negative dimension k=%d n=%d", k, n))
+	}
+	if transB {
+		checkMatrix("PackB", "B", n, k, b, ldb)
+	} else {
+		checkMatrix("PackB", "B", k, n, b, ldb)
+	}
+	p := &PackedB{k: k, n: n}
+	if k == 0 || n == 0 {
+		return p
+	}
+	p.kc = balancedBlock(k, gemmKC, 1)
+	width := ceilDiv(n, gemmNR) * gemmNR
+	size := 0
+	for pc := 0; pc < k; pc += p.kc {
+		p.off = append(p.off, size)
+		size += width * min(p.kc, k-pc)
+	}
+	p.data = make([]float32, size)
+	for i, pc := 0, 0; pc < k; i, pc = i+1, pc+p.kc {
+		packB(transB, min(p.kc, k-pc), n, b, ldb, pc, 0, p.data[p.off[i]:])
+	}
+	return p
+}
+
+// Rows and Cols return k and n of op(B).
+func (p *PackedB) Rows() int { return p.k }
+func (p *PackedB) Cols() int { return p.n }
+
+// panels returns the packed panels of k block pc from column j (a
+// multiple of gemmNR) on.
+func (p *PackedB) panels(pc, j int) []float32 {
+	kcur := min(p.kc, p.k-pc)
+	return p.data[p.off[pc/p.kc]+j*kcur:]
+}
+
+// SgemmPackedB computes columns [j0, j1) of C = op(A)*B + beta*C for a
+// packed B (k x n): op(A) is m x k (A stored k x m when transA, row
+// stride lda), C m x n with row stride ldc; only C's columns j0..j1-1 are
+// read or written. j0 must be a multiple of 24 (a panel) and j0 <= j1 <=
+// n; with Sgemm's rules for beta, alpha 1, and its panics on short
+// slices. It runs on the calling goroutine.
+func SgemmPackedB(transA bool, m int, a []float32, lda int, pb *PackedB, j0, j1 int, beta float32, c []float32, ldc int) {
+	k := pb.k
+	if j0%gemmNR != 0 || j0 < 0 || j1 < j0 || j1 > pb.n {
+		panic(fmt.Sprintf("kernels.SgemmPackedB: columns [%d, %d) of %d (the first a multiple of %d)", j0, j1, pb.n, gemmNR))
+	}
+	if transA {
+		checkMatrix("SgemmPackedB", "A", k, m, a, lda)
+	} else {
+		checkMatrix("SgemmPackedB", "A", m, k, a, lda)
+	}
+	checkMatrix("SgemmPackedB", "C", m, pb.n, c, ldc)
+	n := j1 - j0
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		scaleMatrix(m, n, beta, c[j0:], ldc)
+		return
+	}
+	sgemmBlockedSrc(transA, m, n, k, 1, a, lda, bSource{pre: pb, j0: j0}, beta, c[j0:], ldc, nil)
+}
