@@ -29,46 +29,58 @@ func TestPointwiseBlocksMatchNaive(t *testing.T) {
 		if blocks := (tc.h*tc.w + pwBlockCols(tc.m, tc.h*tc.w) - 1) / pwBlockCols(tc.m, tc.h*tc.w); (blocks > 1) != (tc.m >= 40 && tc.m != 70) {
 			t.Fatalf("%s: %d column blocks", tc.name, blocks)
 		}
-		for _, act := range []string{"", "relu", "clip"} {
-			for _, withRes := range []bool{false, true} {
-				n, x, w, b := tc.build(uint64(500 + 10*i))
-				n.Op = OpFusedConv
-				n.Attrs["activation"] = act
-				n.Attrs["clip_min"], n.Attrs["clip_max"] = float32(-0.5), float32(0.75)
-				in := convIn(x, w, b)
-				conv, _ := naiveConv(x, w, b, tc.g)
-				want := make([]float64, len(conv))
-				res := cvRand(uint64(600+i), tc.n, tc.m, tc.h, tc.w)
-				for j, v := range conv {
-					if withRes {
-						v += float64(res.Data[j])
-					}
-					switch act {
-					case "relu":
-						v = math.Max(v, 0)
-					case "clip":
-						v = math.Min(math.Max(v, -0.5), 0.75)
-					}
-					want[j] = v
-				}
+		fusedConvMatchesNaive(t, tc, uint64(500+10*i), uint64(600+i))
+	}
+}
+
+// fusedConvMatchesNaive runs the fused Conv of tc with every activation,
+// with and without a residual, on 1 to 3 threads, against the naive
+// convolution followed by the residual add and activation; results must
+// not depend on the thread count.
+func fusedConvMatchesNaive(t *testing.T, tc convCase, seed, resSeed uint64) {
+	t.Helper()
+	for _, act := range []string{"", "relu", "clip"} {
+		for _, withRes := range []bool{false, true} {
+			n, x, w, b := tc.build(seed)
+			n.Op = OpFusedConv
+			n.Attrs["activation"] = act
+			n.Attrs["clip_min"], n.Attrs["clip_max"] = float32(-0.5), float32(0.75)
+			in := convIn(x, w, b)
+			conv, _ := naiveConv(x, w, b, tc.g)
+			want := make([]float64, len(conv))
+			g := tc.g
+			oh := (tc.h+g.padT+g.padB-g.dh*(g.kh-1)-1)/g.sh + 1
+			ow := (tc.w+g.padL+g.padR-g.dw*(g.kw-1)-1)/g.sw + 1
+			res := cvRand(resSeed, tc.n, tc.m, oh, ow)
+			for j, v := range conv {
 				if withRes {
-					if b == nil {
-						in = append(in, nil)
-					}
-					in = append(in, res)
+					v += float64(res.Data[j])
 				}
-				var first *tensor.Tensor
-				for _, threads := range []int{1, 2, 3} {
-					runtime.GOMAXPROCS(threads)
-					y := cvForward(t, cvCompile(t, n), false, in...)
-					if msg := cvClose(y.Data, want, 1e-4); msg != "" {
-						t.Fatalf("%s act %q residual %v, %d threads: %s", tc.name, act, withRes, threads, msg)
-					}
-					if first == nil {
-						first = y.Clone()
-					} else if !cvBitEqual(first, y) {
-						t.Fatalf("%s act %q residual %v: %d threads differ bitwise from 1 thread", tc.name, act, withRes, threads)
-					}
+				switch act {
+				case "relu":
+					v = math.Max(v, 0)
+				case "clip":
+					v = math.Min(math.Max(v, -0.5), 0.75)
+				}
+				want[j] = v
+			}
+			if withRes {
+				if b == nil {
+					in = append(in, nil)
+				}
+				in = append(in, res)
+			}
+			var first *tensor.Tensor
+			for _, threads := range []int{1, 2, 3} {
+				runtime.GOMAXPROCS(threads)
+				y := cvForward(t, cvCompile(t, n), false, in...)
+				if msg := cvClose(y.Data, want, 1e-4); msg != "" {
+					t.Fatalf("%s act %q residual %v, %d threads: %s", tc.name, act, withRes, threads, msg)
+				}
+				if first == nil {
+					first = y.Clone()
+				} else if !cvBitEqual(first, y) {
+					t.Fatalf("%s act %q residual %v: %d threads differ bitwise from 1 thread", tc.name, act, withRes, threads)
 				}
 			}
 		}

@@ -173,6 +173,8 @@ type convKernel struct {
 	pwOf      *float32
 	pr        []*kernels.PackedA // pointwise filters packed in row ranges (conv_pointwise.go)
 	prOf      *float32
+	pt        *kernels.PackedB // filters transposed and packed for small maps (conv_smallmap.go)
+	ptOf      *float32
 	dwPlane   *kernels.Plane3x3 // depthwise 3x3 (isDW3x3): the plane geometry
 	winoPlans []winoPlanEntry
 	wx        *winoPass
@@ -397,6 +399,10 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 		return []*tensor.Tensor{y}, nil
 	}
 	t := batchWorkers(d.n)
+	if useSmallMap(d, k.fused) {
+		k.forwardSmallMap(d, x, w, y.Data, bias, res)
+		return []*tensor.Tensor{y}, nil
+	}
 	if useWinogradForward(d, k.fused) {
 		k.forwardWinograd(d, x, w, y.Data, bias, res, t)
 		return []*tensor.Tensor{y}, nil

@@ -1,0 +1,95 @@
+package engine
+
+// The small-map lowering of a fused (inference) Conv: on a 7x7 or 8x8
+// output plane the usual product, filters [M, K] times columns [K, OH*OW],
+// has 49 or 64 columns, so the GEMM reads all of the (large) filters once
+// per 48 columns and again for the rest, and a 3x3 Conv's Winograd form
+// reads 16 transformed copies of them; the filters, not the arithmetic,
+// bound it (resnet18's 512-filter 7x7 convs ran at half ONNX Runtime's
+// speed). Here the pixels are the rows: C^T [OH*OW, M] = columns^T [OH*OW,
+// K] times filters^T [K, M], the filters packed once as the right operand
+// (kernels.PackB) and read once per image, then C^T is transposed into the
+// output planes, where finishPlanes adds the bias, residual and
+// activation. A single image's filters are split over the workers in
+// whole 24-column panels.
+
+import "github.com/slimgo/slimgo/kernels"
+
+// smallMapMaxPixels is the largest output plane the small-map lowering
+// takes, smallMapMinFilters the fewest filters (two 48-column pairs of
+// panels, so a split over two workers keeps each on the wide kernel).
+const (
+	smallMapMaxPixels  = 64
+	smallMapMinFilters = 96
+)
+
+// smallMapOff turns the lowering off; tests compare it with the others.
+var smallMapOff = false
+
+// useSmallMap reports whether a Forward call takes the small-map
+// lowering: a fused Conv of one group, not depthwise, with at most
+// smallMapMaxPixels outputs per plane and smallMapMinFilters filters, on
+// a single image or pointwise (the other lowerings of a batch put several
+// images' pixels side by side in one wide product and beat it: resnet18
+// at batch 8 lost 9% to it).
+func useSmallMap(d convDims, fused bool) bool {
+	return fused && !smallMapOff && d.g.Group == 1 && !d.depthwise &&
+		d.ohw <= smallMapMaxPixels && d.m >= smallMapMinFilters && (d.n == 1 || d.pointwise)
+}
+
+// forwardSmallMap computes y (every image, bias, residual and activation
+// included) by the small-map lowering.
+func (k *convKernel) forwardSmallMap(d convDims, x, w, y, bias, res []float32) {
+	pt := k.packedWeightsT(d, w)
+	t := kernels.Threads()
+	chw, kk := d.c*d.s.H*d.s.W, d.kk
+	if !d.pointwise {
+		k.prepareLowering(d, false)
+		k.cols = ensureBufs(k.cols, t, kk*d.ohw)
+	}
+	k.ybufs = ensureBufs(k.ybufs, t, d.ohw*d.m)
+	// image img on worker wk, filters [j0, j1) (j0 a multiple of 24).
+	part := func(wk, img, j0, j1 int, col []float32) {
+		ct := k.ybufs[wk][:d.ohw*d.m]
+		kernels.SgemmPackedB(true, d.ohw, col, d.ohw, pt, j0, j1, 0, ct, d.m)
+		yi := y[img*d.m*d.ohw : (img+1)*d.m*d.ohw]
+		for p := range d.ohw {
+			row := ct[p*d.m : (p+1)*d.m]
+			for m := j0; m < j1; m++ {
+				yi[m*d.ohw+p] = row[m]
+			}
+		}
+		k.finishPlanes(d, img, j0, j1, y, bias, res)
+	}
+	lower := func(wk, img int) []float32 {
+		xi := x[img*chw : (img+1)*chw]
+		if d.pointwise {
+			return xi
+		}
+		col := k.cols[wk][:kk*d.ohw]
+		k.im2col(d, xi, col, d.ohw)
+		return col
+	}
+	if d.n == 1 && t > 1 {
+		col := lower(0, 0)
+		panels := (d.m + 23) / 24
+		parts := min(t, panels/2)
+		runChunks(parts, parts, func(wk, q int) {
+			part(wk, 0, q*panels/parts*24, min(d.m, (q+1)*panels/parts*24), col)
+		})
+		return
+	}
+	runChunks(d.n, min(t, d.n), func(wk, img int) { part(wk, img, 0, d.m, lower(wk, img)) })
+}
+
+// packedWeightsT returns a fused Conv's filters [M, K] packed as the
+// right operand K x M of the small-map product, packing them on the first
+// call for these weights.
+func (k *convKernel) packedWeightsT(d convDims, w []float32) *kernels.PackedB {
+	if k.ptOf == &w[0] && k.pt.Rows() == d.kk && k.pt.Cols() == d.m {
+		return k.pt
+	}
+	k.pt = kernels.PackB(true, d.kk, d.m, w, d.kk)
+	k.ptOf = &w[0]
+	return k.pt
+}

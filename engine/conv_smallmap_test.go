@@ -1,0 +1,50 @@
+package engine
+
+import (
+	"runtime"
+	"testing"
+
+	"github.com/slimgo/slimgo/graph"
+)
+
+// TestSmallMapMatchesNaive runs fused Convs that take the small-map
+// lowering (pointwise and 3x3, stride 1 and 2, 4x4 to 8x8 outputs, filter
+// counts that are and are not whole panels, pointwise at batch 3) through
+// fusedConvMatchesNaive (every activation, with and without a residual, 1
+// to 3 threads, bitwise the same on each), after checking they take it.
+func TestSmallMapMatchesNaive(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for i, tc := range []convCase{
+		{"pointwise 96 at 7x7", 1, 40, 7, 7, 96, cvGeom(1, 1, 1, 0, 1, 1), true},
+		{"pointwise 130 at 7x7 batch 3", 3, 33, 7, 7, 130, cvGeom(1, 1, 1, 0, 1, 1), false},
+		{"3x3 100 at 7x7", 1, 20, 7, 7, 100, cvGeom(3, 3, 1, 1, 1, 1), true},
+		{"3x3 stride 2 128 from 16x16", 1, 12, 16, 16, 128, cvGeom(3, 3, 2, 1, 1, 1), true},
+		{"3x3 200 at 4x4", 1, 9, 4, 4, 200, cvGeom(3, 3, 1, 1, 1, 1), true},
+	} {
+		n, x, w, b := tc.build(1)
+		n.Op = OpFusedConv
+		d, err := cvCompile(t, n).(*convKernel).check(convIn(x, w, b))
+		if err != nil || !useSmallMap(d, true) {
+			t.Fatalf("%s: does not take the small-map lowering (%v)", tc.name, err)
+		}
+		fusedConvMatchesNaive(t, tc, uint64(700+10*i), uint64(800+i))
+	}
+}
+
+// TestSmallMapNotForBatches checks that a 3x3 Conv on a small map keeps
+// its batched lowering at batch 3, and pointwise ones and single images
+// take the small-map one.
+func TestSmallMapNotForBatches(t *testing.T) {
+	d := convDims{n: 3, m: 128, ohw: 49, g: graph.ConvGeom{Group: 1}}
+	if useSmallMap(d, true) {
+		t.Fatal("a 3x3 Conv at batch 3 takes the small-map lowering")
+	}
+	d.pointwise = true
+	if !useSmallMap(d, true) || useSmallMap(d, false) {
+		t.Fatal("a fused pointwise Conv at batch 3 does not take the small-map lowering (or an unfused one does)")
+	}
+	d.pointwise, d.n = false, 1
+	if !useSmallMap(d, true) {
+		t.Fatal("a single image's 3x3 Conv does not take the small-map lowering")
+	}
+}
