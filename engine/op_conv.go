@@ -446,6 +446,8 @@ func (k *convKernel) prepareForward(f *convFwd, t int) {
 		k.ptmp = ensureBufs(k.ptmp, t, d.s.H*d.s.W)
 		k.ybufs = ensureBufs(k.ybufs, t, d.m*f.lay.gemmCols(kb))
 		k.offF = polyOffsets(k.offF, f.lay, f.plan, d.g, d.c)
+	case useStripes(d, f, k.fused): // one stripe per worker, not a whole lowered image
+		k.cols = ensureBufs(k.cols, t, stripeRows(d)*d.s.OW*d.kk)
 	case !d.pointwise || kb > 1:
 		k.cols = ensureBufs(k.cols, t, d.c*d.s.KH*d.s.KW*kb*d.ohw)
 	}
@@ -495,6 +497,10 @@ func (k *convKernel) forwardChunk(f *convFwd, wk, ci int) {
 	}
 	if usePointwiseBlocks(d, f) {
 		k.forwardPointwise(f, lo)
+		return
+	}
+	if useStripes(d, f, k.fused) {
+		k.forwardStripes(f, wk, lo)
 		return
 	}
 	if kb == 1 {

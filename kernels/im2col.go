@@ -1,5 +1,7 @@
 package kernels
 
+import "fmt"
+
 // ConvShape is the geometry of a 2-D convolution (or pooling) over one image
 // of C x H x W producing OH x OW outputs per channel.
 type ConvShape struct {
@@ -49,7 +51,17 @@ func Im2col(x []float32, s ConvShape, col []float32) { Im2colLD(x, s, col, s.OH*
 // alone. Several images' matrices side by side (ld = k*OH*OW, image j at
 // col[j*OH*OW:]) make one wide GEMM for small feature maps.
 func Im2colLD(x []float32, s ConvShape, col []float32, ld int) {
-	hw := s.OH * s.OW
+	Im2colRowsLD(x, s, col, ld, 0, s.OH)
+}
+
+// Im2colRowsLD is Im2colLD for output rows [oy0, oy1) only: row r of col
+// holds their (oy1-oy0)*OW columns, output row oy at (oy-oy0)*OW; ld >=
+// that. A large map's lowering in stripes of rows stays in cache.
+func Im2colRowsLD(x []float32, s ConvShape, col []float32, ld, oy0, oy1 int) {
+	if oy0 < 0 || oy1 > s.OH || oy0 > oy1 {
+		panic(fmt.Sprintf("kernels.Im2colRowsLD: output rows [%d, %d) of %d", oy0, oy1, s.OH))
+	}
+	hw := (oy1 - oy0) * s.OW
 	plane := s.H * s.W
 	rows := s.C * s.KH * s.KW
 	if rows*hw == 0 {
@@ -57,6 +69,7 @@ func Im2colLD(x []float32, s ConvShape, col []float32, ld int) {
 	}
 	_ = x[:s.C*plane]
 	_ = col[(rows-1)*ld+hw-1]
+	whole := oy0 == 0 && oy1 == s.OH
 	for c := range s.C {
 		xc := x[c*plane : (c+1)*plane]
 		for i := range s.KH {
@@ -65,12 +78,12 @@ func Im2colLD(x []float32, s ConvShape, col []float32, ld int) {
 				row := col[r*ld : r*ld+hw]
 				off := j*s.DW - s.PadL
 				lo, hi := validCols(off, s.SW, s.W, s.OW)
-				if s.SH == 1 && s.SW == 1 && s.OW == s.W {
+				if whole && s.SH == 1 && s.SW == 1 && s.OW == s.W {
 					im2colSameRow(xc, s, i, off, lo, hi, row)
 					continue
 				}
-				for oy := range s.OH {
-					dst := row[oy*s.OW : (oy+1)*s.OW]
+				for oy := oy0; oy < oy1; oy++ {
+					dst := row[(oy-oy0)*s.OW : (oy-oy0+1)*s.OW]
 					y := oy*s.SH - s.PadT + i*s.DH
 					if y < 0 || y >= s.H || lo == hi {
 						clear(dst)

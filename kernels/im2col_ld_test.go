@@ -66,3 +66,47 @@ func TestIm2colLDMatchesRef(t *testing.T) {
 		})
 	}
 }
+
+// TestIm2colRowsMatchesWhole lowers stripes of output rows with
+// Im2colRowsLD and checks each against the same rows of the whole
+// matrix (Im2colRef), on strides 1-2, pads 0-3, 1x1 to 7x7 kernels,
+// leaving the columns past each stripe untouched.
+func TestIm2colRowsMatchesWhole(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for trial := range 60 {
+		k := []int{1, 3, 5, 7}[r.IntN(4)]
+		s := ConvShape{C: 1 + r.IntN(3), H: 5 + r.IntN(12), W: 5 + r.IntN(12), KH: k, KW: k,
+			SH: 1 + r.IntN(2), SW: 1 + r.IntN(2), PadT: r.IntN(4), PadL: r.IntN(4), DH: 1, DW: 1}
+		s.OH = (s.H+2*s.PadT-k)/s.SH + 1
+		s.OW = (s.W+2*s.PadL-k)/s.SW + 1
+		if s.OH < 1 || s.OW < 1 {
+			continue
+		}
+		x := randSlice(r, s.C*s.H*s.W)
+		rows := s.ColRows()
+		whole := make([]float32, rows*s.OH*s.OW)
+		Im2colRef(x, s, whole)
+		for oy0 := 0; oy0 < s.OH; oy0 += 1 + r.IntN(3) {
+			oy1 := min(s.OH, oy0+1+r.IntN(4))
+			n := (oy1 - oy0) * s.OW
+			ld := n + 3
+			col := make([]float32, rows*ld)
+			for i := range col {
+				col[i] = -7
+			}
+			Im2colRowsLD(x, s, col, ld, oy0, oy1)
+			for rr := range rows {
+				for j := range ld {
+					got := col[rr*ld+j]
+					want := float32(-7)
+					if j < n {
+						want = whole[rr*s.OH*s.OW+oy0*s.OW+j]
+					}
+					if got != want {
+						t.Fatalf("trial %d %+v rows [%d,%d): col[%d][%d] = %g, want %g", trial, s, oy0, oy1, rr, j, got, want)
+					}
+				}
+			}
+		}
+	}
+}
