@@ -138,6 +138,11 @@ func (k *convKernel) finishRow(row []float32, b float32, res []float32) {
 		kernels.BiasClamp(row, b, k.lo, k.hi)
 		return
 	}
+	if res != nil && k.fused { // bias, residual and activation in one pass
+		lo, hi := k.actBounds()
+		kernels.BiasAddClamp(row, res, b, lo, hi)
+		return
+	}
 	if b != 0 || (k.relu && res == nil) {
 		vecAffine(row, row, 0, 1, b, k.relu && res == nil)
 	}

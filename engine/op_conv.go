@@ -613,12 +613,16 @@ func (k *convKernel) finishPlanes(d convDims, img, m0, m1 int, y, bias, res []fl
 	for m := m0; m < m1; m++ {
 		o := img*myhw + m*d.ohw
 		row := y[o : o+d.ohw]
-		if k.clip && res == nil { // bias and clamp in one pass
+		if (k.clip && res == nil) || (k.fused && res != nil) {
 			b := float32(0)
 			if bias != nil {
 				b = bias[m]
 			}
-			kernels.BiasClamp(row, b, k.lo, k.hi)
+			var r []float32
+			if res != nil {
+				r = res[o : o+d.ohw]
+			}
+			k.finishRow(row, b, r)
 			continue
 		}
 		if bias != nil {

@@ -14,3 +14,19 @@ func BiasClamp(v []float32, b, lo, hi float32) {
 		v[i] = min(max(v[i]+b, lo), hi)
 	}
 }
+
+// BiasAddClamp sets v[i] = min(max((v[i]+b)+r[i], lo), hi): a bias, a
+// residual and a clamping activation (ReLU: lo 0, hi +Inf; none: -Inf,
+// +Inf) in one pass, with the sums in the order of a bias pass followed
+// by a residual add. r must hold len(v) values. A NaN stays NaN.
+func BiasAddClamp(v, r []float32, b, lo, hi float32) {
+	r = r[:len(v)]
+	n := 0
+	if UseAsm && hasAsmKernel && len(v) >= 8 {
+		n = len(v) &^ 7
+		biasAddClampAVX(&v[0], &r[0], n, b, lo, hi)
+	}
+	for i := n; i < len(v); i++ {
+		v[i] = min(max((v[i]+b)+r[i], lo), hi)
+	}
+}

@@ -6,3 +6,8 @@ package kernels
 func biasClampAVX(v *float32, n int, b, lo, hi float32) {
 	panic("kernels: biasClampAVX without assembly")
 }
+
+// biasAddClampAVX is never called without the assembly kernels.
+func biasAddClampAVX(v, r *float32, n int, b, lo, hi float32) {
+	panic("kernels: biasAddClampAVX without assembly")
+}

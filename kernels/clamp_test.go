@@ -36,3 +36,40 @@ func TestBiasClampPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestBiasAddClampPaths checks BiasAddClamp on both paths against the
+// float32 sums in its order ((v+b)+r, then the clamp), with ReLU, ReLU6
+// and no activation bounds, and that a NaN (in v or r) stays NaN.
+func TestBiasAddClampPaths(t *testing.T) {
+	defer func(old bool) { UseAsm = old }(UseAsm)
+	inf := float32(math.Inf(1))
+	for _, asm := range dw3Paths(t) {
+		UseAsm = asm
+		for _, bounds := range [][2]float32{{0, inf}, {0, 6}, {-inf, inf}} {
+			for _, n := range []int{0, 1, 7, 8, 9, 16, 37} {
+				v, r := make([]float32, n), make([]float32, n)
+				want := make([]float32, n)
+				for i := range v {
+					v[i] = float32(i%11)*1.5 - 7.3
+					r[i] = float32(i%5)*0.7 - 1.1
+					want[i] = min(max((v[i]+0.25)+r[i], bounds[0]), bounds[1])
+				}
+				if n > 5 {
+					v[3], r[5] = float32(math.NaN()), float32(math.NaN())
+				}
+				BiasAddClamp(v, r, 0.25, bounds[0], bounds[1])
+				for i, x := range v {
+					if n > 5 && (i == 3 || i == 5) {
+						if !math.IsNaN(float64(x)) {
+							t.Fatalf("asm=%v n=%d: NaN became %g", asm, n, x)
+						}
+						continue
+					}
+					if x != want[i] {
+						t.Fatalf("asm=%v n=%d bounds %v: v[%d] = %g, want %g", asm, n, bounds, i, x, want[i])
+					}
+				}
+			}
+		}
+	}
+}
