@@ -44,9 +44,11 @@ func AsmAvailable() bool { return hasAsmKernel }
 // row length (a programmer error).
 //
 // The product is cache-blocked: panels of A and B are packed into
-// contiguous scratch (pooled, so steady-state calls do not allocate) and
-// multiplied by a 4x24 register-tile micro-kernel (AVX2+FMA assembly when
-// UseAsm, pure Go otherwise).
+// contiguous scratch (pooled, so steady-state calls do not allocate) or B
+// is read in place, and multiplied by register-tile micro-kernels: 8x48
+// (AVX-512) and 4x24 (AVX-512 or AVX2+FMA) assembly when UseAsm, a pure-Go
+// 4x24 otherwise. Every path gives each C value the same ordered chain of
+// multiply-adds.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	if m == 0 || n == 0 {
