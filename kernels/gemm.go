@@ -345,6 +345,16 @@ func macroKernel(kern microKernel, mcur, ncur, kc int, ap, bp []float32, src *bS
 	}
 }
 
+// splitCols is the column unit a product is split by over goroutines: a
+// pair of panels when the wide kernel takes them (a lone panel in each
+// part would run at about two thirds of its speed), else one panel.
+func splitCols() int {
+	if useWide && useAVX512 && UseAsm && hasAsmKernel {
+		return 2 * gemmNR
+	}
+	return gemmNR
+}
+
 // useWide lets macroKernel take two full B panels at a time through the
 // wide AVX-512 kernel (8x48 tiles) when useAVX512 holds; tests turn it off
 // to compare with the 4x24 kernel, which gives bitwise the same C.

@@ -78,11 +78,12 @@ func SgemmPacked(pa *PackedA, transB bool, n int, b []float32, ldb int, beta flo
 }
 
 // SgemmPackedParallel is SgemmPacked split over Threads() goroutines by
-// ranges of whole 24-wide column tiles of C (each shares pa and packs its
+// ranges of whole column tiles of C (splitCols wide) (each shares pa and packs its
 // own part of B), with the same result; products under about a million
 // multiply-adds or of a single column tile run serially.
 func SgemmPackedParallel(pa *PackedA, transB bool, n int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	t, nt := Threads(), ceilDiv(n, gemmNR)
+	u := splitCols()
+	t, nt := Threads(), ceilDiv(n, u)
 	if t <= 1 || nt < 2 || int64(pa.m)*int64(n)*int64(pa.k) < 1<<20 {
 		SgemmPacked(pa, transB, n, b, ldb, beta, c, ldc)
 		return
@@ -96,7 +97,7 @@ func SgemmPackedParallel(pa *PackedA, transB bool, n int, b []float32, ldb int, 
 	parts := min(t, nt)
 	ParallelFor(parts, func(lo, hi int) {
 		for q := lo; q < hi; q++ {
-			j0, j1 := min(n, q*nt/parts*gemmNR), min(n, (q+1)*nt/parts*gemmNR)
+			j0, j1 := min(n, q*nt/parts*u), min(n, (q+1)*nt/parts*u)
 			if j1 <= j0 {
 				continue
 			}

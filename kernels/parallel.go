@@ -176,8 +176,9 @@ func (s *poolSlot) run() {
 // product; same arguments, result and panics as Sgemm. Ops that already
 // parallelise over the batch call the single-threaded Sgemm instead.
 //
-// C is split into contiguous column ranges of whole 24-wide register tiles
-// (or, when C has fewer column tiles than row tiles and too few to go
+// C is split into contiguous column ranges of whole register tiles (48
+// columns wide with the wide AVX-512 kernel, else 24; splitCols) (or,
+// when C has fewer column tiles than row tiles and too few to go
 // round, row ranges of whole 4-row tiles). Each goroutine runs the packed
 // Sgemm on its range, so every part of B is packed exactly once overall and
 // only the (usually small, e.g. conv weight) A operand is packed per
@@ -192,13 +193,14 @@ func SgemmParallel(transA, transB bool, m, n, k int, alpha float32, a []float32,
 		Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	nt, mt := ceilDiv(n, gemmNR), ceilDiv(m, gemmMR)
+	u := splitCols()
+	nt, mt := ceilDiv(n, u), ceilDiv(m, gemmMR)
 	if nt >= 2*t || nt >= mt {
 		parts := min(t, nt)
 		ParallelFor(parts, func(lo, hi int) {
 			for p := lo; p < hi; p++ {
-				j0 := min(n, p*nt/parts*gemmNR)
-				j1 := min(n, (p+1)*nt/parts*gemmNR)
+				j0 := min(n, p*nt/parts*u)
+				j1 := min(n, (p+1)*nt/parts*u)
 				if j1 <= j0 {
 					continue
 				}
