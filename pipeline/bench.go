@@ -1,10 +1,12 @@
 package pipeline
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/slimgo/slimgo/graph"
@@ -25,6 +27,7 @@ type BenchOptions struct {
 	Passes     int     // timed passes at least, >= 1
 	MinSeconds float64 // and time at least this long per side, >= 0
 	ORT        bool    // also time the model in ONNX Runtime
+	Layers     bool    // also time each node of slimgo's (optimized) graph
 	JSON       bool
 }
 
@@ -60,6 +63,7 @@ func (o *BenchOptions) Validate() error {
 type speedSettings struct {
 	batch, threads, warmup, passes int
 	minTime                        time.Duration
+	layers                         bool // also time each node (slimgo only)
 }
 
 // speed is one timing: the fastest pass (images/s and its milliseconds),
@@ -67,6 +71,7 @@ type speedSettings struct {
 type speed struct {
 	imagesPerSec, bestMs, medianMs float64
 	passes, threads                int
+	layers                         []train.LayerTime // with speedSettings.layers
 }
 
 // randomInput is the batch every speed figure is taken on: N(0,1) values,
@@ -89,14 +94,14 @@ func timeSlimgo(g *graph.Graph, s speedSettings) (speed, error) {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(s.threads))
 	}
 	x := randomInput(s.batch, chw)
-	t, err := train.TimeInference(g, x, train.TimingOptions{Warmup: s.warmup, Passes: s.passes, MinTime: s.minTime})
+	t, err := train.TimeInference(g, x, train.TimingOptions{Warmup: s.warmup, Passes: s.passes, MinTime: s.minTime, Layers: s.layers})
 	if err != nil {
 		return speed{}, err
 	}
 	return speed{
 		imagesPerSec: float64(s.batch) / t.Best.Seconds(),
 		bestMs:       float64(t.Best) / 1e6, medianMs: float64(t.Median) / 1e6,
-		passes: t.Passes, threads: t.Threads,
+		passes: t.Passes, threads: t.Threads, layers: t.Layers,
 	}, nil
 }
 
@@ -193,7 +198,7 @@ func Bench(e *Env, o *BenchOptions) (map[string]any, error) {
 		return nil, err
 	}
 	s := speedSettings{batch: o.Batch, threads: threads, warmup: max(o.Warmup, 1), passes: o.Passes,
-		minTime: time.Duration(o.MinSeconds * float64(time.Second))}
+		minTime: time.Duration(o.MinSeconds * float64(time.Second)), layers: o.Layers}
 	summary := map[string]any{"model": o.Model, "batch": o.Batch, "threads": threads,
 		"input": append([]int{o.Batch}, m.chw...)}
 	if m.g != nil {
@@ -233,7 +238,29 @@ func benchSlimgo(e *Env, g *graph.Graph, s speedSettings, summary map[string]any
 		sp.imagesPerSec, sp.bestMs, sp.medianMs, sp.passes
 	fmt.Fprintf(e.Log, "bench: slimgo %.1f images/s (best of %d passes: %.2f ms per batch, median %.2f ms)\n",
 		sp.imagesPerSec, sp.passes, sp.bestMs, sp.medianMs)
+	if s.layers {
+		summary["layers"] = benchLayers(e, sp.layers)
+	}
 	return nil
+}
+
+// benchLayers turns per-node times into the summary's layers list
+// ({name, op, ms}, in execution order, ms the mean per pass) and logs the
+// ten slowest nodes.
+func benchLayers(e *Env, ls []train.LayerTime) []map[string]any {
+	out := make([]map[string]any, len(ls))
+	var total time.Duration
+	for i, l := range ls {
+		out[i] = map[string]any{"name": l.Name, "op": l.Op, "ms": float64(l.Mean) / 1e6}
+		total += l.Mean
+	}
+	top := slices.Clone(ls)
+	slices.SortStableFunc(top, func(a, b train.LayerTime) int { return cmp.Compare(b.Mean, a.Mean) })
+	fmt.Fprintf(e.Log, "bench: %d nodes, %.2f ms per pass in all; the slowest:\n", len(ls), float64(total)/1e6)
+	for _, l := range top[:min(10, len(top))] {
+		fmt.Fprintf(e.Log, "bench:   %8.3f ms  %5.1f%%  %s (%s)\n", float64(l.Mean)/1e6, 100*float64(l.Mean)/float64(max(total, 1)), l.Name, l.Op)
+	}
+	return out
 }
 
 // benchORT times the model in ONNX Runtime for Bench and adds its keys to

@@ -18,6 +18,17 @@ type TimingOptions struct {
 	Passes    int
 	MinTime   time.Duration
 	MaxPasses int
+
+	// Layers: after the timed passes, run as many more with every node
+	// timed (engine.Executor.SetTiming) and report the means in
+	// Timing.Layers. The timed passes themselves are not slowed.
+	Layers bool
+}
+
+// LayerTime is one node's mean forward time per pass (TimingOptions.Layers).
+type LayerTime struct {
+	Name, Op string
+	Mean     time.Duration
 }
 
 // Timing is what TimeInference measured: the fastest and the median timed
@@ -27,6 +38,7 @@ type Timing struct {
 	Best, Median time.Duration
 	Passes       int
 	Threads      int
+	Layers       []LayerTime // with TimingOptions.Layers: every node, in execution order
 }
 
 // TimeInference times inference passes of g on the batch x (shape [N,C,H,W]
@@ -59,7 +71,20 @@ func TimeInference(g *graph.Graph, x *tensor.Tensor, o TimingOptions) (Timing, e
 		times = append(times, time.Since(t0))
 	}
 	slices.Sort(times)
-	return Timing{Best: times[0], Median: times[len(times)/2], Passes: len(times), Threads: kernels.Threads()}, nil
+	t := Timing{Best: times[0], Median: times[len(times)/2], Passes: len(times), Threads: kernels.Threads()}
+	if o.Layers {
+		e.SetTiming(true)
+		for range len(times) {
+			if _, err := e.Forward(x, false); err != nil {
+				return Timing{}, err
+			}
+		}
+		for _, n := range e.NodeTimes() {
+			t.Layers = append(t.Layers, LayerTime{Name: n.Name, Op: n.Op, Mean: n.Total / time.Duration(max(n.Passes, 1))})
+		}
+		e.SetTiming(false)
+	}
+	return t, nil
 }
 
 // Throughput measures inference images/s of g on the batch x: one warm-up

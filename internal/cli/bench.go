@@ -16,6 +16,7 @@ func parseBench(e *env, args []string) (*pipeline.BenchOptions, error) {
 	fs.IntVar(&o.Passes, "passes", pipeline.DefaultBenchPasses, "timed passes at least; the fastest counts")
 	fs.Float64Var(&o.MinSeconds, "min-seconds", pipeline.DefaultBenchMinSeconds, "keep timing each side at least this long")
 	fs.BoolVar(&o.ORT, "ort", false, "also time the model in ONNX Runtime (tools/ort; scripts/setup-peers.sh installs it)")
+	fs.BoolVar(&o.Layers, "layers", false, "also time each node of slimgo's graph (summary key layers; the ten slowest on stderr)")
 	fs.BoolVar(&o.JSON, "json", false, "print the summary as one JSON object on stdout")
 	threadsSet := false
 	if err := parse(fs, args); err != nil {

@@ -24,6 +24,28 @@ func TestBenchCommand(t *testing.T) {
 	if s["batch"] != 3.0 || s["threads"] != 1.0 {
 		t.Errorf("batch %v, threads %v; asked 3 and 1", s["batch"], s["threads"])
 	}
+	if _, ok := s["layers"]; ok {
+		t.Error("layers in the summary without --layers")
+	}
+	// --layers: every node of the optimized graph, in order, with a
+	// positive mean time; together about one pass.
+	s, _ = slimgo(t, "bench", "--model", model, "--batch", "3", "--threads", "1", "--passes", "2", "--min-seconds", "0", "--layers")
+	ls, _ := s["layers"].([]any)
+	convs, total := 0, 0.0
+	for _, l := range ls {
+		m, _ := l.(map[string]any)
+		ms, _ := m["ms"].(float64)
+		if name, _ := m["name"].(string); name == "" || !(ms > 0) {
+			t.Fatalf("layer entry %v: want a name and ms > 0", l)
+		}
+		if strings.Contains(m["op"].(string), "Conv") {
+			convs++
+		}
+		total += ms
+	}
+	if convs < 7 || !(total < 3*s["ms_per_batch"].(float64)+1) {
+		t.Errorf("--layers: %d entries, %d convolutions, %.3f ms in all against %v ms per pass", len(ls), convs, total, s["ms_per_batch"])
+	}
 	junk := filepath.Join(dir, "junk.onnx")
 	if err := os.WriteFile(junk, []byte("\x08\x07garbage\xff"), 0o644); err != nil {
 		t.Fatal(err)
