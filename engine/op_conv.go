@@ -176,6 +176,7 @@ type convKernel struct {
 	pt        *kernels.PackedB // filters transposed and packed for small maps (conv_smallmap.go)
 	ptOf      *float32
 	dwPlane   *kernels.Plane3x3 // depthwise 3x3 (isDW3x3): the plane geometry
+	dwPlaneK  *kernels.PlaneKxK // other odd depthwise kernels (isDWKxK)
 	winoPlans []winoPlanEntry
 	wx        *winoPass
 
@@ -733,11 +734,18 @@ func (k *convKernel) forwardDepthwise(d convDims, x, w, bias, res, y []float32) 
 	units := d.n * d.m
 	t := max(1, min(kernels.Threads(), units))
 	fast := isDW3x3(d)
-	if fast {
+	kxk := !fast && isDWKxK(d)
+	switch {
+	case fast:
 		if !k.dwPlane.Matches(d.s.H, d.s.W, d.g.SH) {
 			k.dwPlane = kernels.NewPlane3x3(d.s.H, d.s.W, d.g.SH)
 		}
 		k.cols = ensureBufs(k.cols, t, k.dwPlane.Scratch())
+	case kxk:
+		if !k.dwPlaneK.Matches(d.s.H, d.s.W, d.g.KH, d.g.KW, d.g.SH) {
+			k.dwPlaneK = kernels.NewPlaneKxK(d.s.H, d.s.W, d.g.KH, d.g.KW, d.g.SH)
+		}
+		k.cols = ensureBufs(k.cols, t, k.dwPlaneK.Scratch())
 	}
 	lo, hi := k.actBounds()
 	if res != nil { // the activation follows the residual add
@@ -752,8 +760,12 @@ func (k *convKernel) forwardDepthwise(d convDims, x, w, bias, res, y []float32) 
 			if bias != nil {
 				b = bias[m]
 			}
-			if fast {
-				k.dwPlane.Depthwise(x[c*hw:(c+1)*hw], w[m*9:(m+1)*9], b, lo, hi, row, k.cols[wk])
+			if fast || kxk {
+				if fast {
+					k.dwPlane.Depthwise(x[c*hw:(c+1)*hw], w[m*9:(m+1)*9], b, lo, hi, row, k.cols[wk])
+				} else {
+					k.dwPlaneK.Depthwise(x[c*hw:(c+1)*hw], w[m*d.kk:(m+1)*d.kk], b, lo, hi, row, k.cols[wk])
+				}
 				if res != nil {
 					k.epilogue(row, res[u*d.ohw:(u+1)*d.ohw])
 				}
@@ -774,8 +786,19 @@ func (k *convKernel) forwardDepthwise(d convDims, x, w, bias, res, y []float32) 
 	})
 }
 
-// dw3x3Off turns the kernels.Depthwise3x3 path off (tests compare both).
+// dw3x3Off turns the kernels.Depthwise3x3 and PlaneKxK paths off (tests
+// compare them with the tap loops).
 var dw3x3Off = false
+
+// isDWKxK reports whether a depthwise Conv takes kernels.PlaneKxK: odd
+// kernel sides, "same" padding ((K-1)/2 on every side), undilated, at
+// stride 1 or 2 in both directions (the 5x5 and 7x7 depthwise layers).
+func isDWKxK(d convDims) bool {
+	g := d.g
+	return !dw3x3Off && d.depthwise && g.KH%2 == 1 && g.KW%2 == 1 && g.DH == 1 && g.DW == 1 &&
+		g.SH == g.SW && (g.SH == 1 || g.SH == 2) &&
+		g.PadT == (g.KH-1)/2 && g.PadB == (g.KH-1)/2 && g.PadL == (g.KW-1)/2 && g.PadR == (g.KW-1)/2
+}
 
 // isDW3x3 reports whether a depthwise Conv is 3x3, pad 1 on every side,
 // undilated, at stride 1 or 2 in both directions: kernels.Depthwise3x3.

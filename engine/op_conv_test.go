@@ -38,6 +38,9 @@ var convCases = []convCase{
 	{"5x5 stride3 dil2", 1, 2, 11, 12, 3, refGeom{kh: 5, kw: 3, sh: 3, sw: 2, padT: 1, padL: 2, padB: 3, padR: 1, dh: 2, dw: 2, group: 1}, true},
 	{"depthwise dilation2 asym stride", 2, 3, 8, 8, 3, refGeom{kh: 3, kw: 2, sh: 2, sw: 1, padT: 2, padL: 0, padB: 1, padR: 1, dh: 2, dw: 1, group: 3}, true},
 	{"depthwise 5x5 stride2 multiplier2", 2, 2, 9, 7, 4, cvGeom(5, 5, 2, 2, 1, 2), false},
+	{"depthwise 5x5 stride1 14x14", 1, 8, 14, 14, 8, cvGeom(5, 5, 1, 2, 1, 8), true},
+	{"depthwise 7x7 stride1 odd plane", 2, 3, 9, 13, 3, cvGeom(7, 7, 1, 3, 1, 3), true},
+	{"depthwise 3x5 stride2", 1, 4, 11, 10, 4, refGeom{kh: 3, kw: 5, sh: 2, sw: 2, padT: 1, padL: 2, padB: 1, padR: 2, dh: 1, dw: 1, group: 4}, false},
 	{"depthwise stride3 wide pad", 1, 2, 7, 10, 2, refGeom{kh: 3, kw: 3, sh: 3, sw: 3, padT: 2, padL: 2, padB: 2, padR: 2, dh: 1, dw: 1, group: 2}, true},
 	{"batch1", 1, 3, 6, 6, 2, cvGeom(3, 3, 1, 1, 1, 1), true},
 	{"batch larger than threads", 7, 2, 5, 4, 3, cvGeom(3, 3, 2, 1, 1, 1), true},
@@ -601,9 +604,9 @@ func TestConvIntraOp(t *testing.T) {
 }
 
 // TestConvDepthwiseTapLoops turns kernels.Depthwise3x3 (and its backward,
-// kernels.Plane3x3.DepthwiseBackward) off, so the 3x3 pad-1 depthwise
-// cases run through the generic tap loops (dwForward, dwBackwardX/W)
-// again.
+// kernels.Plane3x3.DepthwiseBackward) and kernels.PlaneKxK off, so the
+// depthwise cases they take run through the generic tap loops (dwForward,
+// dwBackwardX/W) again.
 func TestConvDepthwiseTapLoops(t *testing.T) {
 	dw3x3Off = true
 	defer func() { dw3x3Off = false }()
@@ -696,5 +699,25 @@ func BenchmarkConvForwardBatch1(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestDepthwiseKxKPath checks which depthwise geometries take
+// kernels.PlaneKxK: odd kernels with "same" padding at stride 1 or 2, not
+// 3x3 pad 1 (kernels.Plane3x3), not dilated or other pads.
+func TestDepthwiseKxKPath(t *testing.T) {
+	for _, tc := range []struct {
+		c    convCase
+		want bool
+	}{
+		{convCase{"5x5 s1", 1, 8, 14, 14, 8, cvGeom(5, 5, 1, 2, 1, 8), true}, true},
+		{convCase{"7x7 s2", 1, 8, 14, 14, 8, cvGeom(7, 7, 2, 3, 1, 8), true}, true},
+		{convCase{"5x5 pad 1", 1, 8, 14, 14, 8, cvGeom(5, 5, 1, 1, 1, 8), true}, false},
+		{convCase{"5x5 dilated", 1, 8, 14, 14, 8, cvGeom(5, 5, 1, 4, 2, 8), true}, false},
+		{convCase{"5x5 not depthwise", 1, 8, 14, 14, 8, cvGeom(5, 5, 1, 2, 1, 1), true}, false},
+	} {
+		if got := isDWKxK(tc.c.dims(t)); got != tc.want {
+			t.Errorf("%s: isDWKxK %v, want %v", tc.c.name, got, tc.want)
+		}
 	}
 }
