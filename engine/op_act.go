@@ -214,17 +214,9 @@ func newHardSigmoid(n *graph.Node) (Kernel, error) {
 	}, nil
 }
 
-// hardSwish32 is x * relu6(x+3) / 6, in PyTorch's order of operations.
-func hardSwish32(v float32) float32 { return v * min(max(v+3, 0), 6) / 6 }
-
 func newHardSwish(n *graph.Node) (Kernel, error) {
 	return &actKernel{
-		fwd: func(x, y []float32) {
-			y = y[:len(x)]
-			for i, v := range x {
-				y[i] = hardSwish32(v)
-			}
-		},
+		fwd: kernels.HardSwish, // x * relu6(x+3) / 6, in PyTorch's order of operations
 		bwd: func(x, _, dy, dx []float32) {
 			dy, dx = dy[:len(x)], dx[:len(x)]
 			for i, v := range x {

@@ -30,3 +30,20 @@ func BiasAddClamp(v, r []float32, b, lo, hi float32) {
 		v[i] = min(max((v[i]+b)+r[i], lo), hi)
 	}
 }
+
+// HardSwish sets y[i] = x[i] * min(max(x[i]+3, 0), 6) / 6 (PyTorch's
+// order of operations) for i < len(x); y must hold len(x) values and may
+// be x. Vector steps of 8 in assembly when UseAsm, bitwise the Go
+// expression's results; a NaN stays NaN.
+func HardSwish(x, y []float32) {
+	y = y[:len(x)]
+	n := 0
+	if UseAsm && hasAsmKernel && len(x) >= 8 {
+		n = len(x) &^ 7
+		hardSwishAVX(&x[0], &y[0], n)
+	}
+	for i := n; i < len(x); i++ {
+		v := x[i]
+		y[i] = v * min(max(v+3, 0), 6) / 6
+	}
+}

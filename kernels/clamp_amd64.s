@@ -49,3 +49,35 @@ baloop:
 	JNZ     baloop
 	VZEROUPPER
 	RET
+
+// func hardSwishAVX(x, y *float32, n int)
+// y[i] = x[i] * min(max(x[i]+3, 0), 6) / 6 for i < n (n a multiple of 8,
+// >= 8), rounded at every step as the Go expression is; the max and min
+// take the sum as their second source, so a NaN stays NaN.
+TEXT ·hardSwishAVX(SB), NOSPLIT, $0-24
+	MOVQ         x+0(FP), SI
+	MOVQ         y+8(FP), DI
+	MOVQ         n+16(FP), CX
+	SHRQ         $3, CX
+	MOVL         $0x40400000, AX // 3
+	MOVL         AX, X0
+	VBROADCASTSS X0, Y0
+	VXORPS       Y1, Y1, Y1      // 0
+	MOVL         $0x40c00000, AX // 6
+	MOVL         AX, X2
+	VBROADCASTSS X2, Y2
+
+hsloop:
+	VMOVUPS (SI), Y3
+	VADDPS  Y0, Y3, Y4
+	VMAXPS  Y4, Y1, Y4
+	VMINPS  Y4, Y2, Y4
+	VMULPS  Y4, Y3, Y4
+	VDIVPS  Y2, Y4, Y4
+	VMOVUPS Y4, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     hsloop
+	VZEROUPPER
+	RET

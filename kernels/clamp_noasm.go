@@ -11,3 +11,8 @@ func biasClampAVX(v *float32, n int, b, lo, hi float32) {
 func biasAddClampAVX(v, r *float32, n int, b, lo, hi float32) {
 	panic("kernels: biasAddClampAVX without assembly")
 }
+
+// hardSwishAVX is never called without the assembly kernels.
+func hardSwishAVX(x, y *float32, n int) {
+	panic("kernels: hardSwishAVX without assembly")
+}

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -68,6 +69,37 @@ func TestBiasAddClampPaths(t *testing.T) {
 					if x != want[i] {
 						t.Fatalf("asm=%v n=%d bounds %v: v[%d] = %g, want %g", asm, n, bounds, i, x, want[i])
 					}
+				}
+			}
+		}
+	}
+}
+
+// TestHardSwishPaths checks HardSwish's assembly against its Go
+// expression bitwise on values around the kinks (-3, 3), zeros, large
+// magnitudes, infinities and NaN, in place and not.
+func TestHardSwishPaths(t *testing.T) {
+	defer func(old bool) { UseAsm = old }(UseAsm)
+	r := rand.New(rand.NewPCG(31, 32))
+	x := []float32{-3, 3, -2.9999998, 3.0000002, 0, float32(math.Copysign(0, -1)), -1e30, 1e30,
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 1.5, -0.5}
+	for len(x) < 203 {
+		x = append(x, float32(r.NormFloat64()*4))
+	}
+	want := make([]float32, len(x))
+	for i, v := range x {
+		want[i] = v * min(max(v+3, 0), 6) / 6
+	}
+	for _, asm := range dw3Paths(t) {
+		UseAsm = asm
+		y := make([]float32, len(x))
+		HardSwish(x, y)
+		in := append([]float32(nil), x...)
+		HardSwish(in, in)
+		for i := range x {
+			for _, got := range []float32{y[i], in[i]} {
+				if math.Float32bits(got) != math.Float32bits(want[i]) && !(got != got && want[i] != want[i]) {
+					t.Fatalf("asm=%v: HardSwish(%g) = %g, want %g", asm, x[i], got, want[i])
 				}
 			}
 		}
