@@ -414,11 +414,7 @@ func (globalAvgKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor,
 	y := ctx.Alloc(x.Shape[0], x.Shape[1], 1, 1)
 	forPlanes(len(y.Data), len(x.Data), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
-			var s float64
-			for _, v := range x.Data[p*hw : (p+1)*hw] {
-				s += float64(v)
-			}
-			y.Data[p] = float32(s / float64(hw))
+			y.Data[p] = float32(sum64(x.Data[p*hw:(p+1)*hw]) / float64(hw))
 		}
 	})
 	return []*tensor.Tensor{y}, nil
@@ -454,4 +450,22 @@ func init() {
 	Register(graph.OpMaxPool, newPool)
 	Register(graph.OpAveragePool, newPool)
 	Register(graph.OpGlobalAvg, newGlobalAvg)
+}
+
+// sum64 returns the float64 sum of v in four interleaved partial sums
+// (elements i%4), added in a fixed order: four independent chains of
+// additions, where one chain waited on every add.
+func sum64(v []float32) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		s0 += float64(v[i])
+		s1 += float64(v[i+1])
+		s2 += float64(v[i+2])
+		s3 += float64(v[i+3])
+	}
+	for ; i < len(v); i++ {
+		s0 += float64(v[i])
+	}
+	return (s0 + s1) + (s2 + s3)
 }
