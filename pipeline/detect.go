@@ -260,7 +260,8 @@ func cmp0(v, def int) int {
 }
 
 // evalDetector is Eval for a detector: COCO mAP@0.5 and mAP@0.5:0.95 on
-// val/ (percent), per class AP@0.5 and AP@0.5:0.95, the inference speed.
+// val/ (percent), per class AP@0.5 and AP@0.5:0.95, the class-agnostic
+// mAPs (train.ScoreAgnostic), the inference speed.
 func evalDetector(e *Env, o *EvalOptions, g *graph.Graph) (map[string]any, error) {
 	d := o.Data
 	d.TestOnly = true
@@ -278,6 +279,10 @@ func evalDetector(e *Env, o *EvalOptions, g *graph.Graph) (map[string]any, error
 	if err != nil {
 		return nil, err
 	}
+	ag, err := train.ScoreAgnostic(va, dets, detect.DefaultNMS)
+	if err != nil {
+		return nil, err
+	}
 	st, err := g.ComputeStats()
 	if err != nil {
 		return nil, AsInput(err)
@@ -287,6 +292,7 @@ func evalDetector(e *Env, o *EvalOptions, g *graph.Graph) (map[string]any, error
 		"map50":         pct(r.MAP50),
 		"map50_95":      pct(r.MAP50_95),
 		"per_class":     perClass(r, va.Classes),
+		"agnostic":      map[string]any{"map50": pct(ag.MAP50), "map50_95": pct(ag.MAP50_95)},
 		"images":        va.Len(),
 		"boxes":         countBoxes(va),
 		"images_per_s":  float64(va.Len()) / secs,

@@ -367,8 +367,37 @@ func DecodeOutputs(g *graph.Graph, set *data.DetDataset, out map[string]*tensor.
 // per image of set, in original pixels) against set's boxes, mapped back
 // to original pixels by each image's Letterbox.
 func ScoreDetections(set *data.DetDataset, dets [][]detect.Detection) (detect.MAPResult, error) {
+	return ScoreDetectionsWith(set, dets, detect.MAPOptions{})
+}
+
+// ScoreDetectionsWith is ScoreDetections with detect.Evaluate's options
+// (an area range, in original pixels squared; a cap).
+func ScoreDetectionsWith(set *data.DetDataset, dets [][]detect.Detection, opt detect.MAPOptions) (detect.MAPResult, error) {
+	gts, err := originalGT(set, dets)
+	if err != nil {
+		return detect.MAPResult{}, err
+	}
+	return detect.Evaluate(gts, dets, len(set.Classes), opt)
+}
+
+// ScoreAgnostic returns the class-agnostic COCO mAP of dets against set's
+// boxes (detect.Agnostic: every class made one, the detections suppressed
+// again across classes by nms): what the mAP would be were every class
+// right. PerClass holds the one class 0.
+func ScoreAgnostic(set *data.DetDataset, dets [][]detect.Detection, nms detect.NMSOptions) (detect.MAPResult, error) {
+	gts, err := originalGT(set, dets)
+	if err != nil {
+		return detect.MAPResult{}, err
+	}
+	g, d := detect.Agnostic(gts, dets, nms)
+	return detect.Evaluate(g, d, 1, detect.MAPOptions{})
+}
+
+// originalGT returns set's boxes in original pixels, checking that dets
+// has one entry per image.
+func originalGT(set *data.DetDataset, dets [][]detect.Detection) ([][]detect.GroundTruth, error) {
 	if len(dets) != set.Len() {
-		return detect.MAPResult{}, fmt.Errorf("train: %d images of detections for %d images", len(dets), set.Len())
+		return nil, fmt.Errorf("train: %d images of detections for %d images", len(dets), set.Len())
 	}
 	gts := make([][]detect.GroundTruth, set.Len())
 	for i, objs := range set.Objects {
@@ -377,5 +406,5 @@ func ScoreDetections(set *data.DetDataset, dets [][]detect.Detection) (detect.MA
 			gts[i] = append(gts[i], o)
 		}
 	}
-	return detect.Evaluate(gts, dets, len(set.Classes), detect.MAPOptions{})
+	return gts, nil
 }

@@ -80,6 +80,16 @@ func TestDetectTrainEvalInfo(t *testing.T) {
 	if d := math.Abs(sum/10 - m50); d > 1e-9 {
 		t.Errorf("mean of per-class AP@0.5 %g, map50 %g", sum/10, m50)
 	}
+	// Class-agnostic: every box counted whatever its class, so at least
+	// the per-class mAP on this set (its objects overlap too little for
+	// agnostic NMS to drop a hit).
+	ag, ok := ev["agnostic"].(map[string]any)
+	if !ok {
+		t.Fatalf("eval: no agnostic object in %v", ev)
+	}
+	if a50, a5095 := num(t, ag, "map50"), num(t, ag, "map50_95"); !(a50 >= m50 && a50 <= 100 && a5095 >= 0 && a5095 <= a50) {
+		t.Errorf("agnostic map50 %g map50_95 %g, per-class map50 %g", a50, a5095, m50)
+	}
 	// Fine-tuning a detector (--model) keeps its size and classes.
 	model2 := filepath.Join(t.TempDir(), "det2.onnx")
 	ft, _ := slimgo(t, "train", "--model", model, "--data", dir, "--epochs", "1", "--train-limit", "32", "--out", model2)
