@@ -29,8 +29,11 @@ type DetectOptions struct {
 	WeightDecay float64
 	// FlipH mirrors each training image (and its boxes) with probability 1/2.
 	FlipH bool
-	Seed  uint64
-	Loss  detect.LossOptions
+	// Jitter scales and shifts each training image and its boxes
+	// (data.DetJitter; after the flip).
+	Jitter data.DetJitter
+	Seed   uint64
+	Loss   detect.LossOptions
 	// Log, when set, gets one line per epoch.
 	Log io.Writer
 	// Val, when set, is evaluated (mAP@0.5 with NMS) after every
@@ -167,6 +170,7 @@ func FitDetector(g *graph.Graph, set *data.DetDataset, opt DetectOptions) ([]Det
 		e := DetectEpoch{Epoch: ep + 1, MAP50: math.NaN(), MAP50_95: math.NaN()}
 		perm := rng.Perm(set.Len())
 		var x *tensor.Tensor
+		var scratch []float32
 		for s := range steps {
 			if opt.Context != nil && opt.Context.Err() != nil {
 				return hist, fmt.Errorf("train: %w at epoch %d step %d (%v)", ErrStopped, ep+1, s+1, context.Cause(opt.Context))
@@ -176,6 +180,9 @@ func FitDetector(g *graph.Graph, set *data.DetDataset, opt DetectOptions) ([]Det
 			x, objs = set.Batch(idx, x)
 			if opt.FlipH {
 				flipBatch(x, objs, rng)
+			}
+			if opt.Jitter.Enabled() {
+				scratch = jitterBatch(x, objs, opt.Jitter, scratch, rng)
 			}
 			lr := sched(ep*steps+s, opt.Epochs*steps)
 			ad.SetLR(lr)
@@ -270,6 +277,20 @@ func flipBatch(x *tensor.Tensor, objs [][]detect.GroundTruth, rng *rand.Rand) {
 	}
 }
 
+// jitterBatch applies j to each image of x and its boxes (objs' slices
+// are replaced, not modified) and returns the scratch buffer for reuse.
+func jitterBatch(x *tensor.Tensor, objs [][]detect.GroundTruth, j data.DetJitter, scratch []float32, rng *rand.Rand) []float32 {
+	c, h, w := x.Shape[1], x.Shape[2], x.Shape[3]
+	sz := c * h * w
+	if len(scratch) < sz {
+		scratch = make([]float32, sz)
+	}
+	for b := range objs {
+		objs[b] = j.Apply(x.Data[b*sz:(b+1)*sz], scratch, c, h, w, objs[b], rng)
+	}
+	return scratch
+}
+
 // EvaluateDetector runs g in inference mode over set (batches of 64),
 // decodes its outputs (detect.DecodeYOLOX, scores >= nms.ScoreThreshold),
 // suppresses with nms, maps detections and ground truth back to each
@@ -332,7 +353,7 @@ func RunDetBatches(g *graph.Graph, set *data.DetDataset, fn func(idx []int, out 
 // DecodeOutputs decodes a detector's raw outputs for the images of set
 // (out holds each of g's outputs by name, [set.Len(), 5+K, H, W], from
 // slimgo or another runtime): detect.DecodeYOLOX at the scores >=
-// nms.ScoreThreshold, detect.Suppress with nms, boxes mapped back to each
+// nms.ScoreThreshold (DecodeYOLOXMultiLabel when nms.MultiLabel), detect.Suppress with nms, boxes mapped back to each
 // image's original pixels by its Letterbox. Errors: a graph without head
 // strides, a missing or misshapen output.
 func DecodeOutputs(g *graph.Graph, set *data.DetDataset, out map[string]*tensor.Tensor, nms detect.NMSOptions) ([][]detect.Detection, error) {
@@ -349,7 +370,11 @@ func DecodeOutputs(g *graph.Graph, set *data.DetDataset, out map[string]*tensor.
 		if maps[0].N != set.Len() {
 			return nil, fmt.Errorf("train: detector outputs hold %d images, the set %d", maps[0].N, set.Len())
 		}
-		d, err := detect.DecodeYOLOX(maps, i, nms.ScoreThreshold)
+		decode := detect.DecodeYOLOX
+		if nms.MultiLabel {
+			decode = detect.DecodeYOLOXMultiLabel
+		}
+		d, err := decode(maps, i, nms.ScoreThreshold)
 		if err != nil {
 			return nil, err
 		}

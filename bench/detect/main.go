@@ -35,10 +35,13 @@ func main() {
 	every := flag.Int("eval-every", 5, "evaluate every N epochs")
 	flip := flag.Bool("flip", true, "random horizontal flips")
 	radius := flag.Float64("radius", 2.5, "centre-sampling radius of the assignment, in cells")
+	scale := flag.Float64("scale", 0, "scale jitter: factor in [1-s, 1+s] on half the images")
+	shift := flag.Float64("shift", 0, "shift jitter: up to this fraction of the side, boxes kept inside")
+	iouCls := flag.Bool("iou-cls", false, "class target of the true class: the IoU of the decoded box (detect.LossOptions.IoUClassTarget)")
 	genTrain := flag.Int("gen-train", 2000, "training images of the generated sample (without -data)")
 	flag.Parse()
 	opt := train.DetectOptions{Epochs: *epochs, Batch: *batch, LR: *lr, Seed: *seed, FlipH: *flip, EvalEvery: *every,
-		Loss: detect.LossOptions{Radius: *radius}, Log: os.Stdout}
+		Loss: detect.LossOptions{Radius: *radius, IoUClassTarget: *iouCls}, Log: os.Stdout, Jitter: data.DetJitter{Scale: *scale, Shift: *shift}}
 	var err error
 	if *model != "" {
 		err = diagnoseFile(*model, *dir)
@@ -122,6 +125,13 @@ func diagnose(g *graph.Graph, va *data.DetDataset) error {
 	}
 	fmt.Printf("final: mAP@0.5 %.2f%%, mAP@0.5:0.95 %.2f%%; class-agnostic %.2f%% / %.2f%%\n",
 		100*r.MAP50, 100*r.MAP50_95, 100*ag.MAP50, 100*ag.MAP50_95)
+	single := detect.DefaultNMS
+	single.MultiLabel = false
+	if sd, err := train.PredictDetector(g, va, single); err == nil {
+		if sr, err := train.ScoreDetections(va, sd); err == nil {
+			fmt.Printf("single-label decoding (the best class of a cell only): mAP@0.5 %.2f%%, mAP@0.5:0.95 %.2f%%\n", 100*sr.MAP50, 100*sr.MAP50_95)
+		}
+	}
 	for _, c := range r.PerClass {
 		fmt.Printf("  class %d (%s): %d boxes, AP@0.5 %.2f%%, AP@0.5:0.95 %.2f%%\n", c.Class, va.Classes[c.Class], c.GT, 100*c.AP50, 100*c.AP50_95)
 	}
