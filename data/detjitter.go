@@ -19,6 +19,11 @@ type DetJitter struct {
 	Scale, Shift float64
 }
 
+// DefaultDetJitter is the jitter of `train --augment jitter` and of the
+// detection demo: scale by 0.75-1.25, shift by up to a quarter of the
+// side (docs/detection.md, *Training*).
+var DefaultDetJitter = DetJitter{Scale: 0.25, Shift: 0.25}
+
 // Enabled tells whether j changes anything.
 func (j DetJitter) Enabled() bool { return j.Scale > 0 || j.Shift > 0 }
 
