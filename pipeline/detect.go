@@ -258,7 +258,7 @@ func trainDetector(e *Env, o *TrainOptions, g *graph.Graph) (map[string]any, err
 
 // FineTuneDetectLR is train's peak rate on a detector given by --model
 // (fine-tuning) when --lr is not: a quarter of a new model's
-// train.DefaultDetectLR, the rate it was trained at before.
+// train.DefaultDetectLR, the rate of compress's detector fine-tunings.
 const FineTuneDetectLR = 2e-3
 
 // cmpF returns v, or def when v is 0.
