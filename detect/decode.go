@@ -27,6 +27,19 @@ const maxLogSize = 10
 // Errors: a map whose Data length does not match its shape, n out of
 // range, a non-positive stride.
 func DecodeYOLOX(maps []HeadMap, n int, minScore float64) ([]Detection, error) {
+	return decodeYOLOX(maps, n, minScore, false)
+}
+
+// DecodeYOLOXMultiLabel is DecodeYOLOX keeping every class of a cell
+// whose score sigmoid(obj) * sigmoid(class logit) reaches minScore, each
+// as its own detection with the cell's box (in class order within a
+// cell), as ultralytics' validation decodes (multi_label): a cell unsure
+// between two classes then offers both to the per-class NMS and mAP.
+func DecodeYOLOXMultiLabel(maps []HeadMap, n int, minScore float64) ([]Detection, error) {
+	return decodeYOLOX(maps, n, minScore, true)
+}
+
+func decodeYOLOX(maps []HeadMap, n int, minScore float64, multi bool) ([]Detection, error) {
 	var out []Detection
 	for m, hm := range maps {
 		c := 5 + hm.K
@@ -39,23 +52,33 @@ func DecodeYOLOX(maps []HeadMap, n int, minScore float64) ([]Detection, error) {
 		}
 		img := hm.Data[n*c*plane : (n+1)*c*plane]
 		at := func(ch, cell int) float64 { return float64(img[ch*plane+cell]) }
+		box := func(i, j, cell int) Box {
+			s := hm.Stride
+			cx, cy := (float64(j)+at(0, cell))*s, (float64(i)+at(1, cell))*s
+			w, h := math.Exp(min(at(2, cell), maxLogSize))*s, math.Exp(min(at(3, cell), maxLogSize))*s
+			return FromCXCYWH(cx, cy, w, h)
+		}
 		for i := range hm.H {
 			for j := range hm.W {
 				cell := i*hm.W + j
+				obj := sigmoid(at(4, cell))
+				if multi {
+					for k := range hm.K {
+						if score := obj * sigmoid(at(5+k, cell)); score >= minScore {
+							out = append(out, Detection{Box: box(i, j, cell), Class: k, Score: score})
+						}
+					}
+					continue
+				}
 				best, cls := math.Inf(-1), 0
 				for k := range hm.K {
 					if v := at(5+k, cell); v > best {
 						best, cls = v, k
 					}
 				}
-				score := sigmoid(at(4, cell)) * sigmoid(best)
-				if !(score >= minScore) {
-					continue
+				if score := obj * sigmoid(best); score >= minScore {
+					out = append(out, Detection{Box: box(i, j, cell), Class: cls, Score: score})
 				}
-				s := hm.Stride
-				cx, cy := (float64(j)+at(0, cell))*s, (float64(i)+at(1, cell))*s
-				w, h := math.Exp(min(at(2, cell), maxLogSize))*s, math.Exp(min(at(3, cell), maxLogSize))*s
-				out = append(out, Detection{Box: FromCXCYWH(cx, cy, w, h), Class: cls, Score: score})
 			}
 		}
 	}

@@ -46,3 +46,31 @@ func TestDecodeYOLOX(t *testing.T) {
 		t.Error("image outside the batch accepted")
 	}
 }
+
+// TestDecodeYOLOXMultiLabel: one cell with objectness logit 2 and class
+// logits (1, 0.5, -8): single-label decoding gives class 0 only;
+// multi-label gives class 0 (sigmoid(2) sigmoid(1) = 0.6439) and class 1
+// (sigmoid(2) sigmoid(0.5) = 0.5491), the same box, and drops class 2
+// (sigmoid(2) sigmoid(-8) = 2.95e-4) below 0.001.
+func TestDecodeYOLOXMultiLabel(t *testing.T) {
+	m := HeadMap{N: 1, K: 3, H: 1, W: 1, Stride: 8, Data: []float32{0.5, 0.5, 0, 0, 2, 1, 0.5, -8}}
+	one, err := DecodeYOLOX([]HeadMap{m}, 0, 0.001)
+	if err != nil {
+		t.Fatal(err)
+	}
+	multi, err := DecodeYOLOXMultiLabel([]HeadMap{m}, 0, 0.001)
+	if err != nil {
+		t.Fatal(err)
+	}
+	so := 1 / (1 + math.Exp(-2))
+	if len(one) != 1 || one[0].Class != 0 {
+		t.Fatalf("single-label: %+v", one)
+	}
+	if len(multi) != 2 || multi[0] != one[0] || multi[1].Class != 1 || multi[1].Box != one[0].Box ||
+		math.Abs(multi[1].Score-so/(1+math.Exp(-0.5))) > 1e-12 {
+		t.Fatalf("multi-label: %+v, want %+v and class 1 at %.6f", multi, one[0], so/(1+math.Exp(-0.5)))
+	}
+	if _, err := DecodeYOLOXMultiLabel([]HeadMap{m}, 1, 0); err == nil {
+		t.Error("image outside the batch accepted")
+	}
+}

@@ -10,11 +10,14 @@
 //     ratio, pad to the input size) as a mapping of coordinates, forward
 //     for labels and inverse for predicted boxes;
 //   - map.go: mAP@0.5 and mAP@0.5:0.95 as the COCO evaluation defines them
-//     (greedy matching by score, 101-point interpolated precision);
+//     (greedy matching by score, 101-point interpolated precision, area
+//     ranges); agnostic.go: the class-agnostic view of the same boxes;
 //   - decode.go: the anchor-free (YOLOX-style) decoding of raw head maps
-//     into boxes, classes and scores;
+//     into boxes, classes and scores (best class per cell, or every class
+//     for evaluation);
 //   - loss.go, giou_grad.go: the training loss of such heads (centre
-//     sampling assignment, GIoU box loss, objectness and class BCE) with
+//     sampling assignment, GIoU box loss, objectness and class BCE, an
+//     optional IoU-valued class target) with
 //     its gradient with respect to the raw maps.
 //
 // Coordinates are float64 in whatever unit the caller uses consistently

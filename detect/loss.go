@@ -13,6 +13,12 @@ type LossOptions struct {
 	// cell is a candidate for a box when its centre lies inside the box
 	// and within Radius cells of the box's centre on both axes.
 	Radius float64
+	// IoUClassTarget makes the true class's target of a positive cell the
+	// IoU of the cell's decoded box with its target box (as YOLOX; a
+	// constant of the step, no gradient through it) instead of 1, so a
+	// cell's score sigmoid(obj) sigmoid(class) learns to rank boxes by
+	// how well they fit.
+	IoUClassTarget bool
 }
 
 // LossParts are the terms of one YOLOXLoss evaluation, each already
@@ -71,7 +77,7 @@ func YOLOXLoss(maps []HeadMap, targets [][]GroundTruth, opt LossOptions) (float6
 	grads := make([][]float32, len(maps))
 	for m, hm := range maps {
 		grads[m] = make([]float32, len(hm.Data))
-		lossMap(hm, assign[m], targets, opt.BoxWeight, norm, grads[m], &parts)
+		lossMap(hm, assign[m], targets, opt, norm, grads[m], &parts)
 	}
 	return parts.Box + parts.Obj + parts.Cls, grads, parts, nil
 }
@@ -135,7 +141,8 @@ func assignCells(hm HeadMap, targets [][]GroundTruth, radius float64) []int {
 
 // lossMap adds one map's terms (divided by norm's inverse) to parts and
 // writes their gradient into grad.
-func lossMap(hm HeadMap, assign []int, targets [][]GroundTruth, boxWeight, norm float64, grad []float32, parts *LossParts) {
+func lossMap(hm HeadMap, assign []int, targets [][]GroundTruth, opt LossOptions, norm float64, grad []float32, parts *LossParts) {
+	boxWeight := opt.BoxWeight
 	plane := hm.H * hm.W
 	c := 5 + hm.K
 	s := hm.Stride
@@ -157,19 +164,22 @@ func lossMap(hm HeadMap, assign []int, targets [][]GroundTruth, boxWeight, norm 
 				continue
 			}
 			t := targets[n][a]
+			i, j := cell/hm.W, cell%hm.W
+			tw, th := at(2), at(3)
+			w, h := math.Exp(min(tw, maxLogSize))*s, math.Exp(min(th, maxLogSize))*s
+			p := FromCXCYWH((float64(j)+at(0))*s, (float64(i)+at(1))*s, w, h)
 			for k := range hm.K {
 				y := 0.0
 				if k == t.Class {
 					y = 1
+					if opt.IoUClassTarget {
+						y = IoU(p, t.Box)
+					}
 				}
 				l, g := bceLogit(at(5+k), y)
 				parts.Cls += l * norm
 				set(5+k, g*norm)
 			}
-			i, j := cell/hm.W, cell%hm.W
-			tw, th := at(2), at(3)
-			w, h := math.Exp(min(tw, maxLogSize))*s, math.Exp(min(th, maxLogSize))*s
-			p := FromCXCYWH((float64(j)+at(0))*s, (float64(i)+at(1))*s, w, h)
 			giou, d := GIoUGrad(p, t.Box)
 			parts.Box += boxWeight * (1 - giou) * norm
 			f := -boxWeight * norm // d loss / d GIoU

@@ -184,3 +184,54 @@ func TestAssignCells(t *testing.T) {
 		}
 	}
 }
+
+// TestYOLOXLossIoUClassTarget: with IoUClassTarget the gradient differs
+// from the one-hot target's only at the true class of positive cells, by
+// (1 - IoU(decoded box, target)) / P, the IoU recomputed here from the
+// assignment and the cell's raw values; box and objectness terms stay.
+func TestYOLOXLossIoUClassTarget(t *testing.T) {
+	maps, targets := lossFixture(rand.New(rand.NewPCG(5, 25)))
+	_, g1, p1, err := YOLOXLoss(maps, targets, LossOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, g2, p2, err := YOLOXLoss(maps, targets, LossOptions{IoUClassTarget: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p1.Box != p2.Box || p1.Obj != p2.Obj || p1.Positives != p2.Positives || p1.Cls == p2.Cls {
+		t.Fatalf("parts %+v and %+v", p1, p2)
+	}
+	norm := 1 / float64(p1.Positives)
+	changed := 0
+	for m, hm := range maps {
+		plane, c := hm.H*hm.W, 5+hm.K
+		want := make([]float64, len(hm.Data)) // expected g2 - g1
+		for n := range hm.N {
+			as := assignCells(hm, targets, 2.5)
+			for cell := range plane {
+				a := as[n*plane+cell]
+				if a < 0 {
+					continue
+				}
+				at := func(ch int) float64 { return float64(hm.Data[n*c*plane+ch*plane+cell]) }
+				i, j, s := cell/hm.W, cell%hm.W, hm.Stride
+				p := FromCXCYWH((float64(j)+at(0))*s, (float64(i)+at(1))*s, math.Exp(at(2))*s, math.Exp(at(3))*s)
+				tg := targets[n][a]
+				want[n*c*plane+(5+tg.Class)*plane+cell] = (1 - IoU(p, tg.Box)) * norm
+			}
+		}
+		for i := range want {
+			d := float64(g2[m][i]) - float64(g1[m][i])
+			if math.Abs(d-want[i]) > 1e-6 {
+				t.Fatalf("map %d value %d: gradient moved by %g, want %g", m, i, d, want[i])
+			}
+			if want[i] > 1e-3 {
+				changed++
+			}
+		}
+	}
+	if changed < 5 {
+		t.Fatalf("only %d class gradients changed", changed)
+	}
+}

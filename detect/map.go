@@ -21,6 +21,18 @@ type MAPOptions struct {
 	// MaxDets keeps at most this many detections per image and class, the
 	// best scoring (COCO's maxDets; 0: 100, negative: no limit).
 	MaxDets int
+	// MinArea and MaxArea restrict the evaluation to objects of that box
+	// area (pixels squared) as COCO's areaRng does: a ground-truth box
+	// with area < MinArea or > MaxArea is ignored (a detection matched to
+	// it is ignored, and it is not counted), and so is an unmatched
+	// detection whose own area lies outside the range. MaxArea 0: no
+	// upper limit; both 0: all areas (COCO's "all").
+	MinArea, MaxArea float64
+}
+
+// outside tells whether area a lies outside the options' area range.
+func (o MAPOptions) outside(a float64) bool {
+	return a < o.MinArea || (o.MaxArea > 0 && a > o.MaxArea)
 }
 
 // ClassAP is the average precision of one class.
@@ -108,7 +120,7 @@ func Evaluate(gts [][]GroundTruth, dets [][]Detection, numClasses int, opt MAPOp
 	res := MAPResult{MAP50: math.NaN(), MAP50_95: math.NaN()}
 	var s50, s5095 float64
 	for c := range numClasses {
-		ap, ngt := classAP(gts, dets, c, maxDets)
+		ap, ngt := classAP(gts, dets, c, maxDets, opt)
 		if ngt == 0 {
 			continue
 		}
@@ -159,21 +171,21 @@ type rankedDet struct {
 }
 
 // classAP returns class c's AP at each of the IoU thresholds and its
-// number of non-crowd ground-truth boxes.
-func classAP(gts [][]GroundTruth, dets [][]Detection, c, maxDets int) ([]float64, int) {
+// number of counted ground-truth boxes (not crowd, inside the area range).
+func classAP(gts [][]GroundTruth, dets [][]Detection, c, maxDets int, opt MAPOptions) ([]float64, int) {
 	var ranked []rankedDet
 	ngt := 0
 	for i := range gts {
 		var g []GroundTruth
-		for _, x := range gts[i] {
-			if x.Class == c && !x.Crowd {
-				g = append(g, x)
+		var ign []bool
+		for _, pass := range []bool{false, true} { // counted boxes first, ignored ones after
+			for _, x := range gts[i] {
+				if x.Class == c && (x.Crowd || opt.outside(x.Area())) == pass {
+					g, ign = append(g, x), append(ign, pass)
+				}
 			}
-		}
-		ngt += len(g)
-		for _, x := range gts[i] {
-			if x.Class == c && x.Crowd {
-				g = append(g, x)
+			if !pass {
+				ngt += len(g)
 			}
 		}
 		var d []Detection
@@ -186,7 +198,7 @@ func classAP(gts [][]GroundTruth, dets [][]Detection, c, maxDets int) ([]float64
 		if maxDets > 0 && len(d) > maxDets {
 			d = d[:maxDets]
 		}
-		ranked = append(ranked, matchImage(g, d)...)
+		ranked = append(ranked, matchImage(g, ign, d, opt)...)
 	}
 	ap := make([]float64, len(IoUThresholds))
 	if ngt == 0 {
@@ -200,8 +212,9 @@ func classAP(gts [][]GroundTruth, dets [][]Detection, c, maxDets int) ([]float64
 }
 
 // matchImage matches one image's detections d (sorted by score) to its
-// ground truth g (non-crowd first) at every IoU threshold, greedily.
-func matchImage(g []GroundTruth, d []Detection) []rankedDet {
+// ground truth g (counted boxes first, then those ign marks: crowd or
+// outside the area range) at every IoU threshold, greedily.
+func matchImage(g []GroundTruth, ign []bool, d []Detection, opt MAPOptions) []rankedDet {
 	out := make([]rankedDet, len(d))
 	iou := make([][]float64, len(d))
 	for i, x := range d {
@@ -225,7 +238,7 @@ func matchImage(g []GroundTruth, d []Detection) []rankedDet {
 				if taken[j] && !g[j].Crowd {
 					continue
 				}
-				if m >= 0 && !g[m].Crowd && g[j].Crowd {
+				if m >= 0 && !ign[m] && ign[j] {
 					break
 				}
 				if iou[i][j] < best {
@@ -233,13 +246,14 @@ func matchImage(g []GroundTruth, d []Detection) []rankedDet {
 				}
 				best, m = iou[i][j], j
 			}
-			if m < 0 {
-				continue
-			}
-			taken[m] = true
-			if g[m].Crowd {
+			switch {
+			case m < 0:
+				out[i].ign[t] = opt.outside(d[i].Area())
+			case ign[m]:
+				taken[m] = true
 				out[i].ign[t] = true
-			} else {
+			default:
+				taken[m] = true
 				out[i].tp[t] = true
 			}
 		}

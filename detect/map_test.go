@@ -113,6 +113,38 @@ func TestMAPHand(t *testing.T) {
 	}
 }
 
+// TestMAPAreaRange checks COCO's area ranges by hand on one image: a
+// small box S (10x10, area 100) and a big one B (40x40, 1600), four
+// detections: a false positive the size of S (0.95), B exactly (0.9), S
+// exactly (0.8), a false positive the size of B (0.6).
+//
+//   - all areas: FP, TP, TP, FP; recall 0, 1/2, 1, 1; precision 0, 1/2,
+//     2/3, 1/2, envelope 2/3 up to rank 3: every level reached by rank 3,
+//     AP = 2/3.
+//   - area <= 400 (S counted, B ignored): the small FP counts (its area is
+//     in range), B's detection matches an ignored box (ignored), S's is a
+//     TP, the big FP is unmatched and out of range (ignored): FP, TP;
+//     precision 1/2 at recall 1: AP = 1/2.
+//   - area >= 400 (B counted): the small FP is out of range (ignored), B's
+//     detection is a TP, S's matches the ignored S (ignored), the big FP
+//     counts: TP, FP: AP = 1.
+func TestMAPAreaRange(t *testing.T) {
+	gts := [][]GroundTruth{{gt(sq(0, 0), 0), gt(Box{20, 20, 60, 60}, 0)}}
+	dets := [][]Detection{{det(sq(80, 80), 0, 0.95), det(Box{20, 20, 60, 60}, 0, 0.9), det(sq(0, 0), 0, 0.8), det(Box{100, 100, 140, 140}, 0, 0.6)}}
+	for _, tc := range []struct {
+		lo, hi, want float64
+		ngt          int
+	}{{0, 0, 2.0 / 3, 2}, {0, 400, 0.5, 1}, {400, 0, 1, 1}} {
+		r, err := Evaluate(gts, dets, 1, MAPOptions{MinArea: tc.lo, MaxArea: tc.hi})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !near(r.MAP50, tc.want, 1e-12) || !near(r.MAP50_95, tc.want, 1e-12) || r.PerClass[0].GT != tc.ngt {
+			t.Errorf("area %g..%g: mAP %.15g / %.15g, %d boxes; want %.15g, %d", tc.lo, tc.hi, r.MAP50, r.MAP50_95, r.PerClass[0].GT, tc.want, tc.ngt)
+		}
+	}
+}
+
 // TestMAPRecallLevels: 100 boxes of which 35 are found exactly, with no
 // false positive. Recall climbs to 0.35; COCO's levels are
 // numpy.linspace(0, 1, 101), whose 36th value 35*0.01 is
@@ -163,6 +195,7 @@ func TestMAPErrors(t *testing.T) {
 type mapCase struct {
 	NumClasses int           `json:"num_classes"`
 	MaxDets    int           `json:"max_dets"`
+	AreaRng    [2]float64    `json:"area_rng"`
 	Images     []mapRefImage `json:"images"`
 }
 
@@ -218,12 +251,13 @@ func TestMAPReference(t *testing.T) {
 		k := 2 + rng.IntN(4)
 		gts, dets := randomScene(rng, 5+rng.IntN(40), k)
 		maxDets := []int{0, 3, -1}[seed%3]
-		r, err := Evaluate(gts, dets, k, MAPOptions{MaxDets: maxDets})
+		rng2 := [][2]float64{{0, 0}, {0, 300}, {300, 700}, {700, 0}}[seed%4]
+		r, err := Evaluate(gts, dets, k, MAPOptions{MaxDets: maxDets, MinArea: rng2[0], MaxArea: rng2[1]})
 		if err != nil {
 			t.Fatal(err)
 		}
 		want = append(want, r)
-		c := mapCase{NumClasses: k, MaxDets: maxDets}
+		c := mapCase{NumClasses: k, MaxDets: maxDets, AreaRng: rng2}
 		for i := range gts {
 			var im mapRefImage
 			for _, g := range gts[i] {
@@ -274,5 +308,42 @@ func TestMAPReference(t *testing.T) {
 	}
 	if len(spread) < 4 {
 		t.Errorf("weak test: mAP@0.5 took only %d distinct values over %d cases", len(spread), len(refs))
+	}
+}
+
+// TestAgnostic: one object of class 1 found twice, as class 0 (0.9, a
+// slightly shifted box, IoU 0.82) and as class 1 (0.6, exact). Per class,
+// class 1 has AP 1 and class 0 has no ground truth: mAP 1 at 0.5, but the
+// class-1 detection is what scores. Class-agnostic, the two become one
+// class and NMS at IoU 0.6 keeps the 0.9 box only. A second image holds
+// one object of class 2 found exactly but as class 0 (0.5): per class a
+// miss, agnostic a hit. Agnostic ranking: the 0.9 box (TP at thresholds
+// 0.50..0.80, 7 of 10), then the 0.5 one (TP everywhere): AP 1 there; at
+// 0.85..0.95 FP, TP: recall 1/2 at precision 1/2, AP 51 * 0.5 / 101. So
+// mAP@0.5 1, mAP@0.5:0.95 (7 + 3 * 25.5/101) / 10. Per class: class 1
+// AP 1, class 2 AP 0: mAP@0.5 1/2. The inputs stay as they were.
+func TestAgnostic(t *testing.T) {
+	gts := [][]GroundTruth{{gt(sq(0, 0), 1)}, {gt(sq(50, 50), 2)}}
+	dets := [][]Detection{{det(sq(1, 0), 0, 0.9), det(sq(0, 0), 1, 0.6)}, {det(sq(50, 50), 0, 0.5)}}
+	g, d := Agnostic(gts, dets, DefaultNMS)
+	if gts[0][0].Class != 1 || dets[0][1].Class != 1 || len(dets[0]) != 2 {
+		t.Fatal("Agnostic modified its input")
+	}
+	if len(d[0]) != 1 || d[0][0].Score != 0.9 || d[0][0].Class != 0 || g[1][0].Class != 0 {
+		t.Fatalf("agnostic detections %+v, ground truth %+v", d, g)
+	}
+	r, err := Evaluate(g, d, 1, MAPOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (7 + 3*25.5/101) / 10; !near(r.MAP50, 1, 1e-12) || !near(r.MAP50_95, want, 1e-12) {
+		t.Errorf("agnostic mAP %.15g / %.15g, want 1 / %.15g", r.MAP50, r.MAP50_95, want)
+	}
+	r, err = Evaluate(gts, dets, 3, MAPOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !near(r.MAP50, 0.5, 1e-12) {
+		t.Errorf("per-class mAP@0.5 %.15g, want 0.5 (class 1 found, class 2 missed)", r.MAP50)
 	}
 }

@@ -87,12 +87,17 @@ type NMSOptions struct {
 	// ClassAgnostic suppresses across classes; by default only boxes of
 	// the same class suppress each other.
 	ClassAgnostic bool
+	// MultiLabel tells the decoding before suppression to keep every class
+	// of a cell scoring at least ScoreThreshold (DecodeYOLOXMultiLabel),
+	// not only its best; Suppress itself does not read it.
+	MultiLabel bool
 }
 
-// DefaultNMS is the usual evaluation setting of YOLO detectors: keep
-// everything above 0.001, suppress above IoU 0.6 within a class, at most
-// 100 detections per image (COCO's own cap).
-var DefaultNMS = NMSOptions{ScoreThreshold: 0.001, IoUThreshold: 0.6, MaxDetections: 100}
+// DefaultNMS is the usual evaluation setting of YOLO detectors
+// (ultralytics' validation): decode every class of a cell scoring above
+// 0.001 (MultiLabel), suppress above IoU 0.6 within a class, at most 100
+// detections per image (COCO's own cap).
+var DefaultNMS = NMSOptions{ScoreThreshold: 0.001, IoUThreshold: 0.6, MaxDetections: 100, MultiLabel: true}
 
 // Suppress filters one image's detections by opt: score threshold, then
 // (per-class or class-agnostic) NMS, then the cap. The result is a new

@@ -75,7 +75,7 @@ func demoDetect(e *Env, o *DemoOptions) (map[string]any, error) {
 	}
 	fmt.Fprintf(e.Log, "demo: training yolo-s for %d epochs\n", o.Epochs)
 	t0 := time.Now()
-	if _, err := train.FitDetector(g, tr, train.DetectOptions{Epochs: o.Epochs, FlipH: true, Seed: o.Seed, Log: e.Log, Context: e.Ctx}); err != nil {
+	if _, err := train.FitDetector(g, tr, train.DetectOptions{Epochs: o.Epochs, FlipH: true, Jitter: data.DefaultDetJitter, Seed: o.Seed, Log: e.Log, Context: e.Ctx}); err != nil {
 		return nil, err
 	}
 	trainSecs := time.Since(t0).Seconds()

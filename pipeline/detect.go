@@ -178,10 +178,11 @@ func trainDetector(e *Env, o *TrainOptions, g *graph.Graph) (map[string]any, err
 			return nil, BadInput("%s; remove %s or train without --resume", strings.TrimPrefix(err.Error(), "train: "), o.Ckpt)
 		}
 	}
-	switch {
-	case o.Augment != "" && o.Augment != "flip" && o.Augment != "none":
-		return nil, BadInput("--augment %q: detection training supports flip only", o.Augment)
-	case o.given("optimizer") && o.Optimizer != "adam":
+	flip, jitter, err := ParseDetAugment(o.Augment)
+	if err != nil {
+		return nil, err
+	}
+	if o.given("optimizer") && o.Optimizer != "adam" {
 		return nil, BadInput("--optimizer %s: detection training uses AdamW (--optimizer adam)", o.Optimizer)
 	}
 	tr, va, err := o.Data.loadDet(e, g, o.ImageSize)
@@ -193,22 +194,26 @@ func trainDetector(e *Env, o *TrainOptions, g *graph.Graph) (map[string]any, err
 			return nil, AsInput(err)
 		}
 	}
-	opt := train.DetectOptions{FlipH: o.Augment == "flip", Seed: o.Seed, Log: e.Log, Val: va, Context: e.Ctx}
+	opt := train.DetectOptions{FlipH: flip, Jitter: jitter, Seed: o.Seed, Log: e.Log, Val: va, Context: e.Ctx}
 	if o.given("epochs") {
 		opt.Epochs = o.Epochs
 	}
 	if o.given("batch") {
 		opt.Batch = o.Batch
 	}
-	if o.given("lr") {
+	switch {
+	case o.given("lr"):
 		opt.LR = o.LR
+	case o.Model != "":
+		opt.LR = FineTuneDetectLR // a trained detector: the gentler rate
 	}
 	if o.given("wd") {
 		opt.WeightDecay = o.WD
 	}
 	epochs := cmp0(opt.Epochs, 30)
 	opt.EvalEvery = max(5, epochs/6)
-	fmt.Fprintf(e.Log, "train: %s, %d epochs (AdamW, cosine), mAP on %d val images every %d epochs and at the end\n", g.Name, epochs, va.Len(), opt.EvalEvery)
+	fmt.Fprintf(e.Log, "train: %s, %d epochs (AdamW at peak %g, cosine), mAP on %d val images every %d epochs and at the end\n",
+		g.Name, epochs, cmpF(opt.LR, train.DefaultDetectLR), va.Len(), opt.EvalEvery)
 	if err := CheckOutputDir(o.Ckpt); err != nil {
 		return nil, err
 	}
@@ -251,6 +256,19 @@ func trainDetector(e *Env, o *TrainOptions, g *graph.Graph) (map[string]any, err
 	}, nil
 }
 
+// FineTuneDetectLR is train's peak rate on a detector given by --model
+// (fine-tuning) when --lr is not: a quarter of a new model's
+// train.DefaultDetectLR, the rate of compress's detector fine-tunings.
+const FineTuneDetectLR = 2e-3
+
+// cmpF returns v, or def when v is 0.
+func cmpF(v, def float64) float64 {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
 // cmp0 returns v, or def when v is 0.
 func cmp0(v, def int) int {
 	if v == 0 {
@@ -260,7 +278,8 @@ func cmp0(v, def int) int {
 }
 
 // evalDetector is Eval for a detector: COCO mAP@0.5 and mAP@0.5:0.95 on
-// val/ (percent), per class AP@0.5 and AP@0.5:0.95, the inference speed.
+// val/ (percent), per class AP@0.5 and AP@0.5:0.95, the class-agnostic
+// mAPs (train.ScoreAgnostic), the inference speed.
 func evalDetector(e *Env, o *EvalOptions, g *graph.Graph) (map[string]any, error) {
 	d := o.Data
 	d.TestOnly = true
@@ -278,6 +297,10 @@ func evalDetector(e *Env, o *EvalOptions, g *graph.Graph) (map[string]any, error
 	if err != nil {
 		return nil, err
 	}
+	ag, err := train.ScoreAgnostic(va, dets, detect.DefaultNMS)
+	if err != nil {
+		return nil, err
+	}
 	st, err := g.ComputeStats()
 	if err != nil {
 		return nil, AsInput(err)
@@ -287,6 +310,7 @@ func evalDetector(e *Env, o *EvalOptions, g *graph.Graph) (map[string]any, error
 		"map50":         pct(r.MAP50),
 		"map50_95":      pct(r.MAP50_95),
 		"per_class":     perClass(r, va.Classes),
+		"agnostic":      map[string]any{"map50": pct(ag.MAP50), "map50_95": pct(ag.MAP50_95)},
 		"images":        va.Len(),
 		"boxes":         countBoxes(va),
 		"images_per_s":  float64(va.Len()) / secs,

@@ -62,11 +62,32 @@ func ParseAugment(s string) (*data.Augment, error) {
 			a.CropPad = 2
 		case "flip":
 			a.FlipH = true
+		case "jitter":
+			return nil, BadInput("--augment jitter is for detectors only (a classifier takes crop, flip)")
 		default:
 			return nil, BadInput("unknown --augment item %q (want crop, flip)", p)
 		}
 	}
 	return a, nil
+}
+
+// ParseDetAugment turns a detector's --augment list ("flip,jitter";
+// "" or "none": nothing) into horizontal flips and data.DefaultDetJitter.
+func ParseDetAugment(s string) (flip bool, jitter data.DetJitter, err error) {
+	if s == "" || s == "none" {
+		return false, jitter, nil
+	}
+	for _, p := range strings.Split(s, ",") {
+		switch strings.TrimSpace(p) {
+		case "flip":
+			flip = true
+		case "jitter":
+			jitter = data.DefaultDetJitter
+		default:
+			return false, jitter, BadInput("--augment %q: detection training takes flip and jitter", s)
+		}
+	}
+	return flip, jitter, nil
 }
 
 // Train trains a built-in architecture (Arch) or fine-tunes a model
@@ -104,7 +125,10 @@ func Train(e *Env, o *TrainOptions) (map[string]any, error) {
 			return nil, AsInput(err)
 		}
 	}
-	aug, _ := ParseAugment(o.Augment)
+	aug, err := ParseAugment(o.Augment)
+	if err != nil {
+		return nil, err
+	}
 	if aug != nil {
 		aug.FillC = trainSet.BlackLevel()
 	}

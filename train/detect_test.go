@@ -199,7 +199,8 @@ func (c *cancelAfter) Write(b []byte) (int, error) {
 
 // TestFitDetectorResume: a run stopped after its second epoch and resumed
 // from its checkpoint ends with exactly the weights and figures of an
-// uninterrupted run; a checkpoint of another run is refused.
+// uninterrupted run (flips and jitter draw from the checkpointed stream);
+// a checkpoint of another run is refused.
 func TestFitDetectorResume(t *testing.T) {
 	set := squares(48, 5)
 	build := func() *graph.Graph {
@@ -209,7 +210,7 @@ func TestFitDetectorResume(t *testing.T) {
 		}
 		return g
 	}
-	opts := DetectOptions{Epochs: 4, Batch: 16, LR: 4e-3, FlipH: true, Seed: 3, Regularizers: []Regularizer{BNShrink{Lambda: 0.5}}}
+	opts := DetectOptions{Epochs: 4, Batch: 16, LR: 4e-3, FlipH: true, Jitter: data.DefaultDetJitter, Seed: 3, Regularizers: []Regularizer{BNShrink{Lambda: 0.5}}}
 	whole := build()
 	want, err := FitDetector(whole, set, opts)
 	if err != nil {
@@ -251,5 +252,52 @@ func TestFitDetectorResume(t *testing.T) {
 	o.Seed = 4
 	if _, err := FitDetector(build(), set, o); err == nil || !strings.Contains(err.Error(), "another run") {
 		t.Errorf("checkpoint of another run: %v", err)
+	}
+}
+
+// TestJitterBatch: each image of a batch is jittered with its own boxes:
+// over 8 images of one bright square, every returned box still holds the
+// square's bright pixels (within a pixel), most images move, the boxes
+// the batch was given are not modified.
+func TestJitterBatch(t *testing.T) {
+	const n, h, w = 8, 32, 32
+	x := tensor.New(n, 1, h, w)
+	in := detect.GroundTruth{Box: detect.Box{X1: 8, Y1: 10, X2: 20, Y2: 18}, Class: 1}
+	objs := make([][]detect.GroundTruth, n)
+	given := make([][]detect.GroundTruth, n)
+	for b := range n {
+		for y := 10; y < 18; y++ {
+			for xx := 8; xx < 20; xx++ {
+				x.Data[b*h*w+y*w+xx] = 1
+			}
+		}
+		objs[b] = []detect.GroundTruth{in}
+		given[b] = objs[b]
+	}
+	jitterBatch(x, objs, data.DefaultDetJitter, nil, rand.New(rand.NewPCG(4, 4)))
+	moved := 0
+	for b := range n {
+		if given[b][0] != in {
+			t.Fatal("jitterBatch modified the given boxes")
+		}
+		o := objs[b][0]
+		if o.Box != in.Box {
+			moved++
+		}
+		lo := detect.Box{X1: w, Y1: h}
+		for y := range h {
+			for xx := range w {
+				if x.Data[b*h*w+y*w+xx] > 0.5 {
+					lo.X1, lo.Y1 = min(lo.X1, float64(xx)), min(lo.Y1, float64(y))
+					lo.X2, lo.Y2 = max(lo.X2, float64(xx+1)), max(lo.Y2, float64(y+1))
+				}
+			}
+		}
+		if math.Abs(lo.X1-o.X1) > 1 || math.Abs(lo.X2-o.X2) > 1 || math.Abs(lo.Y1-o.Y1) > 1 || math.Abs(lo.Y2-o.Y2) > 1 {
+			t.Errorf("image %d: bright pixels %+v, box %+v", b, lo, o.Box)
+		}
+	}
+	if moved < n/2 {
+		t.Errorf("only %d of %d images moved", moved, n)
 	}
 }

@@ -46,8 +46,8 @@ func TestDetectTrainEvalInfo(t *testing.T) {
 	dir := detSet(t, 256, 64)
 	model := filepath.Join(t.TempDir(), "det.onnx")
 	tr, log := slimgo(t, "train", "--arch", "yolo-s", "--data", dir, "--epochs", "6", "--lr", "5e-3", "--out", model)
-	if !strings.Contains(log, "epoch 6/6") {
-		t.Errorf("no progress on stderr:\n%s", log)
+	if !strings.Contains(log, "epoch 6/6") || !strings.Contains(log, "AdamW at peak 0.005,") {
+		t.Errorf("no progress or not the given rate on stderr:\n%s", log)
 	}
 	m50, m5095 := num(t, tr, "map50"), num(t, tr, "map50_95")
 	// 6 epochs on 256 images: far from trained, but above chance.
@@ -80,9 +80,22 @@ func TestDetectTrainEvalInfo(t *testing.T) {
 	if d := math.Abs(sum/10 - m50); d > 1e-9 {
 		t.Errorf("mean of per-class AP@0.5 %g, map50 %g", sum/10, m50)
 	}
+	// Class-agnostic: every box counted whatever its class, so at least
+	// the per-class mAP on this set (its objects overlap too little for
+	// agnostic NMS to drop a hit).
+	ag, ok := ev["agnostic"].(map[string]any)
+	if !ok {
+		t.Fatalf("eval: no agnostic object in %v", ev)
+	}
+	if a50, a5095 := num(t, ag, "map50"), num(t, ag, "map50_95"); !(a50 >= m50 && a50 <= 100 && a5095 >= 0 && a5095 <= a50) {
+		t.Errorf("agnostic map50 %g map50_95 %g, per-class map50 %g", a50, a5095, m50)
+	}
 	// Fine-tuning a detector (--model) keeps its size and classes.
 	model2 := filepath.Join(t.TempDir(), "det2.onnx")
-	ft, _ := slimgo(t, "train", "--model", model, "--data", dir, "--epochs", "1", "--train-limit", "32", "--out", model2)
+	ft, ftlog := slimgo(t, "train", "--model", model, "--data", dir, "--epochs", "1", "--train-limit", "32", "--out", model2)
+	if !strings.Contains(ftlog, "AdamW at peak 0.002,") { // pipeline.FineTuneDetectLR, not a new model's 8e-3
+		t.Errorf("fine-tuning without --lr does not use 2e-3:\n%s", ftlog)
+	}
 	if m := num(t, ft, "map50"); m < 0 || m > 100 || num(t, ft, "params") != 577390 {
 		t.Errorf("fine-tune summary %v", ft)
 	}
@@ -154,6 +167,8 @@ func TestDetectBadInput(t *testing.T) {
 		{[]string{"train", "--arch", "yolo-s", "--data", badlabel, "--out", out}, "00001.txt:2: class 12 outside 0..9"},
 		{[]string{"train", "--arch", "yolo-s", "--data", dir, "--resume", "--checkpoint-dir", badCkpt, "--out", out}, "corrupt checkpoint"},
 		{[]string{"train", "--arch", "yolo-s", "--data", dir, "--imgsz", "50", "--out", out}, "--imgsz"},
+		{[]string{"train", "--arch", "yolo-s", "--data", dir, "--augment", "flip,crop", "--out", out}, "detection training takes flip and jitter"},
+		{[]string{"train", "--arch", "resnet8", "--data", "sample", "--augment", "jitter", "--epochs", "1", "--train-limit", "64", "--out", out}, "jitter is for detectors only"},
 		{[]string{"eval", "--model", clsModel, "--data", dir}, "is a classifier but"},
 		{[]string{"eval", "--model", detModel, "--data", "sample"}, "is a detector but"},
 		{[]string{"compress", "--model", detModel, "--data", "sample", "--out", filepath.Join(tmp, "c")}, "is a detector but"},

@@ -17,7 +17,7 @@ func parseTrain(e *env, args []string) (*pipeline.TrainOptions, error) {
 	df := registerData(fs, &o.Data)
 	fs.IntVar(&o.Epochs, "epochs", 3, "training epochs (a detector: 30 unless given)")
 	fs.IntVar(&o.Batch, "batch", 128, "mini-batch size (a detector: 32 unless given)")
-	fs.Float64Var(&o.LR, "lr", 0.1, "peak learning rate (a detector: AdamW 2e-3, cosine, unless given)")
+	fs.Float64Var(&o.LR, "lr", 0.1, "peak learning rate (a detector: AdamW, cosine, 8e-3 for --arch and 2e-3 for --model unless given)")
 	fs.IntVar(&o.ImageSize, "imgsz", 0, "a new detector's input side, a multiple of 16 (0: the first training image's longer side rounded up to 16, at most 640)")
 	fs.Float64Var(&o.Momentum, "momentum", 0.9, "SGD momentum (Nesterov)")
 	fs.Float64Var(&o.WD, "wd", 5e-4, "weight decay (a detector: AdamW's decoupled decay)")
@@ -26,7 +26,7 @@ func parseTrain(e *env, args []string) (*pipeline.TrainOptions, error) {
 	fs.StringVar(&o.Optimizer, "optimizer", "sgd", "sgd or adam")
 	fs.StringVar(&o.Schedule, "schedule", "onecycle", "learning-rate schedule: onecycle, cosine, step, constant")
 	fs.Float64Var(&o.Sparsity, "sparsity", 0, "L1 coefficient lambda on BatchNorm scale factors (sparse training; e.g. 1e-4)")
-	fs.StringVar(&o.Augment, "augment", "", "augmentation: comma list of crop (random crop, pad 2) and flip (horizontal); empty: none")
+	fs.StringVar(&o.Augment, "augment", "", "augmentation: comma list of crop (random crop, pad 2) and flip (horizontal); a detector takes flip and jitter (scale and shift); empty: none")
 	fs.StringVar(&o.Out, "out", "", "output ONNX model (required)")
 	fs.StringVar(&o.Ckpt, "checkpoint-dir", "", "directory for per-epoch checkpoints (default: OUT.ckpt next to --out)")
 	fs.BoolVar(&o.Resume, "resume", false, "resume from the checkpoint in --checkpoint-dir")
@@ -62,7 +62,9 @@ func parseTrain(e *env, args []string) (*pipeline.TrainOptions, error) {
 		return nil, badInput("unknown --arch %q (known: %s; detectors: %s)", o.Arch, strings.Join(nn.Archs(), ", "), strings.Join(nn.DetectorArchs(), ", "))
 	}
 	if _, err := pipeline.ParseAugment(o.Augment); err != nil {
-		return nil, err
+		if _, _, derr := pipeline.ParseDetAugment(o.Augment); derr != nil {
+			return nil, err
+		} // a detector's list (jitter): the task, known later, decides
 	}
 	if o.Ckpt == "" {
 		o.Ckpt = o.Out + ".ckpt"

@@ -1,7 +1,8 @@
-"""Independent reference of COCO box mAP (bbox, area "all"), written from
-the COCO evaluation's definition in numpy, for detect/map_test.go.
+"""Independent reference of COCO box mAP (bbox, any area range), written
+from the COCO evaluation's definition in numpy, for detect/map_test.go.
 
 stdin: JSON list of cases {"num_classes": K, "max_dets": M (0: 100, <0: none),
+             "area_rng": [lo, hi] (optional; hi 0: no upper limit; areaRng),
              "images": [{"gt": [[x1, y1, x2, y2, cls, crowd], ...],
                          "dt": [[x1, y1, x2, y2, cls, score], ...]}, ...]}
 stdout: JSON list, one per case, {"map50": .., "map5095": .., "per_class": [[cls, ngt, ap50, ap5095], ...]}
@@ -31,9 +32,11 @@ def overlaps(d, g, crowd):
     return out
 
 
-def match(d, g, crowd, t):
-    """Greedy matching of detections d (score order) to g (regular first)
-    at threshold t; returns (matched, ignored) boolean arrays over d."""
+def match(d, g, crowd, gign, dout, t):
+    """Greedy matching of detections d (score order) to g (regular first,
+    then the ignored boxes gign: crowd or outside the area range) at
+    threshold t; returns (matched, ignored) boolean arrays over d. An
+    unmatched detection is ignored when dout (its area is out of range)."""
     ious = overlaps(d, g, crowd)
     used = np.zeros(len(g), bool)
     matched = np.zeros(len(d), bool)
@@ -43,33 +46,44 @@ def match(d, g, crowd, t):
         for j in range(len(g)):
             if used[j] and not crowd[j]:
                 continue
-            if m > -1 and not crowd[m] and crowd[j]:
+            if m > -1 and not gign[m] and gign[j]:
                 break
             if ious[i, j] < best:
                 continue
             best, m = ious[i, j], j
         if m == -1:
+            ignored[i] = dout[i]
             continue
         used[m] = True
         matched[i] = True
-        ignored[i] = crowd[m]
+        ignored[i] = gign[m]
     return matched, ignored
 
 
-def class_ap(images, c, max_dets):
+def area(b):
+    return (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+
+
+def class_ap(images, c, max_dets, rng):
+    lo, hi = rng
+    hi = np.inf if hi == 0 else hi
     scores, tps, igs = [], [], []
     npos = 0
     for im in images:
         gt = np.array([x for x in (im["gt"] or []) if int(x[4]) == c], float).reshape(-1, 6)
-        order = np.argsort(gt[:, 5], kind="mergesort")  # regular boxes first
-        gt = gt[order]
+        a = area(gt)
+        gign = (gt[:, 5] > 0) | (a < lo) | (a > hi)
+        order = np.argsort(gign, kind="mergesort")  # counted boxes first
+        gt, gign = gt[order], gign[order]
         crowd = gt[:, 5] > 0
-        npos += int((~crowd).sum())
+        npos += int((~gign).sum())
         dt = np.array([x for x in (im["dt"] or []) if int(x[4]) == c], float).reshape(-1, 6)
         dt = dt[np.argsort(-dt[:, 5], kind="mergesort")]
         if max_dets > 0:
             dt = dt[:max_dets]
-        res = [match(dt[:, :4], gt[:, :4], crowd, t) for t in IOU_T]
+        da = area(dt)
+        dout = (da < lo) | (da > hi)
+        res = [match(dt[:, :4], gt[:, :4], crowd, gign, dout, t) for t in IOU_T]
         scores.append(dt[:, 5])
         tps.append(np.stack([r[0] for r in res]) if res else np.zeros((10, 0), bool))
         igs.append(np.stack([r[1] for r in res]) if res else np.zeros((10, 0), bool))
@@ -99,7 +113,7 @@ def run(req):
     md = 100 if md == 0 else md
     per, a50, a5095 = [], [], []
     for c in range(req["num_classes"]):
-        ap, n = class_ap(req["images"], c, md)
+        ap, n = class_ap(req["images"], c, md, req.get("area_rng") or [0, 0])
         if ap is None:
             continue
         per.append([c, n, ap[0], ap.mean()])
