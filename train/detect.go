@@ -222,8 +222,12 @@ func FitDetector(g *graph.Graph, set *data.DetDataset, opt DetectOptions) ([]Det
 			return hist, err
 		}
 		if opt.Log != nil {
-			fmt.Fprintf(opt.Log, "epoch %d/%d: loss %.4f (box %.4f obj %.4f cls %.4f), %.0f img/s, mAP@0.5 %.2f%% mAP@0.5:0.95 %.2f%%\n",
-				e.Epoch, opt.Epochs, e.Loss, e.Box, e.Obj, e.Cls, e.ImagesPerSec, 100*e.MAP50, 100*e.MAP50_95)
+			fmt.Fprintf(opt.Log, "epoch %d/%d: loss %.4f (box %.4f obj %.4f cls %.4f), %.0f img/s",
+				e.Epoch, opt.Epochs, e.Loss, e.Box, e.Obj, e.Cls, e.ImagesPerSec)
+			if !math.IsNaN(e.MAP50) { // NaN: not evaluated this epoch
+				fmt.Fprintf(opt.Log, ", mAP@0.5 %.2f%% mAP@0.5:0.95 %.2f%%", 100*e.MAP50, 100*e.MAP50_95)
+			}
+			fmt.Fprintln(opt.Log)
 		}
 	}
 	return hist, nil
