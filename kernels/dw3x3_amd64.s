@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "dw3taps_amd64.h"
 
 // func dw3RowAVX2(y *float32, n int, x *float32, off *[9]int, w *[9]float32, bias, lo, hi float32)
 // y[i] = min(max(bias + sum_t w[t]*x[off[t]+i], lo), hi) for i < n, n a
@@ -9,26 +10,7 @@
 // broadcast in Y<t>; bias, lo, hi in Y9-Y11; two accumulators (Y12, Y13)
 // make 16 outputs a step. R13 is the byte offset of the current outputs.
 TEXT ·dw3RowAVX2(SB), NOSPLIT, $0-52
-	MOVQ off+24(FP), R14
-	MOVQ x+16(FP), R11
-	MOVQ 0(R14), AX
-	LEAQ (R11)(AX*4), AX
-	MOVQ 8(R14), BX
-	LEAQ (R11)(BX*4), BX
-	MOVQ 16(R14), CX
-	LEAQ (R11)(CX*4), CX
-	MOVQ 24(R14), DX
-	LEAQ (R11)(DX*4), DX
-	MOVQ 32(R14), SI
-	LEAQ (R11)(SI*4), SI
-	MOVQ 40(R14), DI
-	LEAQ (R11)(DI*4), DI
-	MOVQ 48(R14), R8
-	LEAQ (R11)(R8*4), R8
-	MOVQ 56(R14), R9
-	LEAQ (R11)(R9*4), R9
-	MOVQ 64(R14), R10
-	LEAQ (R11)(R10*4), R10
+	DW3TAPS
 	MOVQ w+32(FP), R14
 	VBROADCASTSS 0(R14), Y0
 	VBROADCASTSS 4(R14), Y1
@@ -108,26 +90,7 @@ dw3done:
 // VMAXPS with the accumulator as first source returns the second when
 // either is NaN. n a multiple of 8 and >= 8; 16 outputs a step (Y0, Y1).
 TEXT ·max9RowAVX2(SB), NOSPLIT, $0-32
-	MOVQ off+24(FP), R14
-	MOVQ x+16(FP), R11
-	MOVQ 0(R14), AX
-	LEAQ (R11)(AX*4), AX
-	MOVQ 8(R14), BX
-	LEAQ (R11)(BX*4), BX
-	MOVQ 16(R14), CX
-	LEAQ (R11)(CX*4), CX
-	MOVQ 24(R14), DX
-	LEAQ (R11)(DX*4), DX
-	MOVQ 32(R14), SI
-	LEAQ (R11)(SI*4), SI
-	MOVQ 40(R14), DI
-	LEAQ (R11)(DI*4), DI
-	MOVQ 48(R14), R8
-	LEAQ (R11)(R8*4), R8
-	MOVQ 56(R14), R9
-	LEAQ (R11)(R9*4), R9
-	MOVQ 64(R14), R10
-	LEAQ (R11)(R10*4), R10
+	DW3TAPS
 	MOVQ y+0(FP), R11
 	MOVQ n+8(FP), R12
 	SHLQ $2, R12

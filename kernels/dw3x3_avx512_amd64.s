@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "dw3taps_amd64.h"
 
 // DWZ accumulates the nine taps of the 16 outputs at byte offset OFF
 // (past R13) into ACC, under mask K.
@@ -22,26 +23,7 @@
 // tail is left. Each output is the same FMA chain (bias, then taps 0..8)
 // as in dw3RowAVX2.
 TEXT ·dw3RowAVX512(SB), NOSPLIT, $0-64
-	MOVQ off+24(FP), R14
-	MOVQ x+16(FP), R11
-	MOVQ 0(R14), AX
-	LEAQ (R11)(AX*4), AX
-	MOVQ 8(R14), BX
-	LEAQ (R11)(BX*4), BX
-	MOVQ 16(R14), CX
-	LEAQ (R11)(CX*4), CX
-	MOVQ 24(R14), DX
-	LEAQ (R11)(DX*4), DX
-	MOVQ 32(R14), SI
-	LEAQ (R11)(SI*4), SI
-	MOVQ 40(R14), DI
-	LEAQ (R11)(DI*4), DI
-	MOVQ 48(R14), R8
-	LEAQ (R11)(R8*4), R8
-	MOVQ 56(R14), R9
-	LEAQ (R11)(R9*4), R9
-	MOVQ 64(R14), R10
-	LEAQ (R11)(R10*4), R10
+	DW3TAPS
 	MOVQ w+32(FP), R14
 	VBROADCASTSS 0(R14), Z0
 	VBROADCASTSS 4(R14), Z1
