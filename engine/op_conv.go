@@ -447,8 +447,8 @@ func (k *convKernel) prepareForward(f *convFwd, t int) {
 		k.ptmp = ensureBufs(k.ptmp, t, d.s.H*d.s.W)
 		k.ybufs = ensureBufs(k.ybufs, t, d.m*f.lay.gemmCols(kb))
 		k.offF = polyOffsets(k.offF, f.lay, f.plan, d.g, d.c)
-	case useStripes(d, f, k.fused): // one stripe per worker, not a whole lowered image
-		k.cols = ensureBufs(k.cols, t, stripeRows(d)*d.s.OW*d.kk)
+	case useStripes(d, f, k.fused): // one stripe per worker (a single image's too), not a whole lowered image
+		k.cols = ensureBufs(k.cols, max(t, kernels.Threads()), stripeRows(d)*d.s.OW*d.kk)
 	case !d.pointwise || kb > 1:
 		k.cols = ensureBufs(k.cols, t, d.c*d.s.KH*d.s.KW*kb*d.ohw)
 	}
