@@ -5,6 +5,33 @@
 // AVX2/FMA loops behind engine/vec_amd64.go. Every routine takes n, a
 // positive multiple of 8; the Go wrappers handle the tails.
 
+// BN_APPLY_ARGS loads the arguments (x, dy, dx *float32, n int, coef
+// *[8]float32) of the bnBwdApply* routines into SI, DX, DI, CX, AX and
+// broadcasts coef's mu, a, bx, c into Y0-Y3.
+#define BN_APPLY_ARGS \
+	MOVQ         x+0(FP), SI  \
+	MOVQ         dy+8(FP), DX \
+	MOVQ         dx+16(FP), DI \
+	MOVQ         n+24(FP), CX \
+	MOVQ         coef+32(FP), AX \
+	VBROADCASTSS (AX), Y0     \
+	VBROADCASTSS 4(AX), Y1    \
+	VBROADCASTSS 8(AX), Y2    \
+	VBROADCASTSS 12(AX), Y3
+
+// BN_SUMS_ARGS loads the arguments (x, dy *float32, n int, coef
+// *[4 or 8]float32, out *[2]float32) of the masked bnBwdSums* routines into
+// SI, DX, CX, AX, DI and broadcasts coef's mu, a, b into Y0, Y9, Y10.
+#define BN_SUMS_ARGS \
+	MOVQ         x+0(FP), SI  \
+	MOVQ         dy+8(FP), DX \
+	MOVQ         n+16(FP), CX \
+	MOVQ         coef+24(FP), AX \
+	MOVQ         out+32(FP), DI \
+	VBROADCASTSS (AX), Y0     \
+	VBROADCASTSS 4(AX), Y9    \
+	VBROADCASTSS 8(AX), Y10
+
 // func reluAVX(x, y *float32, n int)
 // y[i] = x[i] > 0 ? x[i] : 0 (NaN and -0 give +0).
 TEXT ·reluAVX(SB), NOSPLIT, $0-24
@@ -189,15 +216,7 @@ bbdone:
 // func bnBwdApplyAVX(x, dy, dx *float32, n int, coef *[4]float32)
 // dx[i] = a*dy[i] + b*(x[i]-mu) + c with coef = {mu, a, b, c}.
 TEXT ·bnBwdApplyAVX(SB), NOSPLIT, $0-40
-	MOVQ         x+0(FP), SI
-	MOVQ         dy+8(FP), DX
-	MOVQ         dx+16(FP), DI
-	MOVQ         n+24(FP), CX
-	MOVQ         coef+32(FP), AX
-	VBROADCASTSS (AX), Y0
-	VBROADCASTSS 4(AX), Y1
-	VBROADCASTSS 8(AX), Y2
-	VBROADCASTSS 12(AX), Y3
+	BN_APPLY_ARGS
 	SHRQ         $3, CX
 
 baloop:
@@ -228,14 +247,7 @@ baloop:
 // bnBwdSumsAVX of g = dy masked by the fused ReLU, coef = {mu, a, b, _}:
 // out[0] = sum(g[i]), out[1] = sum(g[i]*(x[i]-mu)), g[i] = (x[i]-mu)*a+b > 0 ? dy[i] : 0.
 TEXT ·bnBwdSumsReluAVX(SB), NOSPLIT, $0-40
-	MOVQ         x+0(FP), SI
-	MOVQ         dy+8(FP), DX
-	MOVQ         n+16(FP), CX
-	MOVQ         coef+24(FP), AX
-	MOVQ         out+32(FP), DI
-	VBROADCASTSS (AX), Y0
-	VBROADCASTSS 4(AX), Y9
-	VBROADCASTSS 8(AX), Y10
+	BN_SUMS_ARGS
 	VXORPS       Y11, Y11, Y11
 	PAIR_SUMS_INIT
 	JZ           brtail
@@ -272,15 +284,7 @@ brdone:
 // bnBwdApplyAVX of g = dy masked by the fused ReLU, coef = {mu, a, bx, c, b}:
 // dx[i] = a*g[i] + bx*(x[i]-mu) + c, g[i] = (x[i]-mu)*a+b > 0 ? dy[i] : 0.
 TEXT ·bnBwdApplyReluAVX(SB), NOSPLIT, $0-40
-	MOVQ         x+0(FP), SI
-	MOVQ         dy+8(FP), DX
-	MOVQ         dx+16(FP), DI
-	MOVQ         n+24(FP), CX
-	MOVQ         coef+32(FP), AX
-	VBROADCASTSS (AX), Y0
-	VBROADCASTSS 4(AX), Y1
-	VBROADCASTSS 8(AX), Y2
-	VBROADCASTSS 12(AX), Y3
+	BN_APPLY_ARGS
 	VBROADCASTSS 4(AX), Y9
 	VBROADCASTSS 16(AX), Y10
 	VXORPS       Y11, Y11, Y11
@@ -353,14 +357,7 @@ acloop:
 // out[0] = sum(g[i]), out[1] = sum(g[i]*(x[i]-mu)), g[i] = dy[i] where
 // lo <= (x[i]-mu)*a+b <= hi, else 0.
 TEXT ·bnBwdSumsClampAVX(SB), NOSPLIT, $0-40
-	MOVQ         x+0(FP), SI
-	MOVQ         dy+8(FP), DX
-	MOVQ         n+16(FP), CX
-	MOVQ         coef+24(FP), AX
-	MOVQ         out+32(FP), DI
-	VBROADCASTSS (AX), Y0
-	VBROADCASTSS 4(AX), Y9
-	VBROADCASTSS 8(AX), Y10
+	BN_SUMS_ARGS
 	VBROADCASTSS 12(AX), Y11
 	VBROADCASTSS 16(AX), Y14
 	PAIR_SUMS_INIT
@@ -398,15 +395,7 @@ bcdone:
 // bnBwdApplyAVX of g = dy masked by the fused Clip, coef = {mu, a, bx, c, b, lo, hi}:
 // dx[i] = a*g[i] + bx*(x[i]-mu) + c, g[i] = dy[i] where lo <= (x[i]-mu)*a+b <= hi, else 0.
 TEXT ·bnBwdApplyClampAVX(SB), NOSPLIT, $0-40
-	MOVQ         x+0(FP), SI
-	MOVQ         dy+8(FP), DX
-	MOVQ         dx+16(FP), DI
-	MOVQ         n+24(FP), CX
-	MOVQ         coef+32(FP), AX
-	VBROADCASTSS (AX), Y0
-	VBROADCASTSS 4(AX), Y1
-	VBROADCASTSS 8(AX), Y2
-	VBROADCASTSS 12(AX), Y3
+	BN_APPLY_ARGS
 	VBROADCASTSS 4(AX), Y9
 	VBROADCASTSS 16(AX), Y10
 	VBROADCASTSS 20(AX), Y11
