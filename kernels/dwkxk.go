@@ -19,7 +19,7 @@ import "fmt"
 type PlaneKxK struct {
 	h, w, kh, kw, stride int
 	oh, ow               int
-	rs, plane, tmp       int   // padded row stride, padded plane (plus slack), long-row start
+	rs, plane            int   // padded row stride; padded plane (plus slack), after which the long row goes
 	off                  []int // tap ky*kw+kx reads the padded plane off[t] floats ahead
 }
 
@@ -32,7 +32,6 @@ func NewPlaneKxK(h, w, kh, kw, stride int) *PlaneKxK {
 	p := &PlaneKxK{h: h, w: w, kh: kh, kw: kw, stride: stride,
 		oh: (h-1)/stride + 1, ow: (w-1)/stride + 1, rs: w + kw - 1}
 	p.plane = (h+kh-1)*p.rs + kw // kw floats of slack for the last long-row taps
-	p.tmp = p.plane
 	for ky := range kh {
 		for kx := range kw {
 			p.off = append(p.off, ky*p.rs+kx)
@@ -50,7 +49,7 @@ func (p *PlaneKxK) Matches(h, w, kh, kw, stride int) bool {
 func (p *PlaneKxK) Out() (oh, ow int) { return p.oh, p.ow }
 
 // Scratch returns the scratch length Depthwise needs.
-func (p *PlaneKxK) Scratch() int { return p.tmp + p.h*p.rs }
+func (p *PlaneKxK) Scratch() int { return p.plane + p.h*p.rs }
 
 // Depthwise writes output plane y (oh x ow) = min(max(bias + the
 // convolution of plane x (h x w) with the filter wts (kh*kw, row-major),
@@ -60,7 +59,7 @@ func (p *PlaneKxK) Depthwise(x, wts []float32, bias, lo, hi float32, y, scratch 
 	_ = x[p.h*p.w-1]
 	_ = wts[p.kh*p.kw-1]
 	_ = y[p.oh*p.ow-1]
-	pad, tmp := scratch[:p.plane], scratch[p.tmp:p.tmp+p.h*p.rs]
+	pad, tmp := scratch[:p.plane], scratch[p.plane:p.plane+p.h*p.rs]
 	p.padPlane(x, pad)
 	if p.stride == 1 {
 		n := (p.h-1)*p.rs + p.w // the last row's pad columns are not needed
