@@ -339,34 +339,51 @@ func inferenceSpeed(g *graph.Graph, batch int) float64 {
 // in tmpDir. Failures leave 0 (not measured) and are noted on e.Log; without
 // node it is 0 silently.
 func ortSpeed(e *Env, g *graph.Graph, model, tmpDir string, n int) (batchN, batch1 float64) {
+	batchN, batch1, _ = ortSpeeds(e, g, model, tmpDir, n, false)
+	return batchN, batch1
+}
+
+// ortSpeeds is ortSpeed, and with oneThread also batch 1 on a single
+// intra-op thread (median of 200; the same as batch1 when GOMAXPROCS is
+// 1): a small model's batch-1 time on two threads is mostly the runtime's
+// per-node hand-offs, so the one-thread figure is the one that tracks the
+// work a pruned model saves.
+func ortSpeeds(e *Env, g *graph.Graph, model, tmpDir string, n int, oneThread bool) (batchN, batch1, batch1T1 float64) {
 	if !ort.Available() {
-		return 0, 0
+		return 0, 0, 0
 	}
 	tmp, err := os.MkdirTemp(tmpDir, ".ort")
 	if err != nil {
-		return 0, 0
+		return 0, 0, 0
 	}
 	defer os.RemoveAll(tmp)
 	if model == "" || filepath.Ext(model) != ".onnx" {
 		model = filepath.Join(tmp, "m.onnx")
 		if err := onnx.WriteFile(model, g, onnx.WriteOptions{FoldBN: true}); err != nil {
-			return 0, 0
+			return 0, 0, 0
 		}
 	}
 	chw, err := inputCHW(g)
 	if err != nil {
-		return 0, 0
+		return 0, 0, 0
 	}
-	measure := func(b, repeat int) float64 {
-		s, err := timeORT(model, chw, speedSettings{batch: b, threads: runtime.GOMAXPROCS(0), passes: repeat}, tmp)
+	measure := func(b, threads, repeat int) float64 {
+		s, err := timeORT(model, chw, speedSettings{batch: b, threads: threads, passes: repeat}, tmp)
 		if err != nil {
 			fmt.Fprintf(e.Log, "ONNX Runtime not measured: %v\n", err)
 			return 0
 		}
 		return float64(b) / (s.medianMs / 1000)
 	}
-	if batchN = measure(n, 20); batchN > 0 {
-		batch1 = measure(1, 200)
+	threads := runtime.GOMAXPROCS(0)
+	if batchN = measure(n, threads, 20); batchN > 0 {
+		batch1 = measure(1, threads, 200)
 	}
-	return batchN, batch1
+	if oneThread && batch1 > 0 {
+		batch1T1 = batch1
+		if threads > 1 {
+			batch1T1 = measure(1, 1, 200)
+		}
+	}
+	return batchN, batch1, batch1T1
 }

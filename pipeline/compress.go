@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -277,12 +278,13 @@ func (p *run) speedCheck() {
 		delivered = f
 	}
 	fmt.Fprintf(p.e.Log, "\ntiming the original and the delivered model side by side (%d rounds)\n", SpeedRounds)
-	c := &report.SpeedCheck{Rounds: SpeedRounds}
+	c := &report.SpeedCheck{Rounds: SpeedRounds, Threads: runtime.GOMAXPROCS(0)}
 	best := func(f *report.SpeedFigures, g *graph.Graph, file string) {
 		f.ImagesPerSec = max(f.ImagesPerSec, inferenceSpeed(g, p.cfg.BenchBatch))
 		if !p.o.NoORT {
-			n, one := ortSpeed(p.e, g, file, p.dir, p.cfg.BenchBatch)
+			n, one, one1 := ortSpeeds(p.e, g, file, p.dir, p.cfg.BenchBatch, true)
 			f.ORTImagesPerSec, f.ORTBatch1ImagesPerSec = max(f.ORTImagesPerSec, n), max(f.ORTBatch1ImagesPerSec, one)
+			f.ORTBatch1OneThread = max(f.ORTBatch1OneThread, one1)
 		}
 	}
 	for range SpeedRounds {

@@ -574,6 +574,41 @@ func TestSpeedCheckDecides(t *testing.T) {
 	}
 }
 
+// The one-thread batch-1 figure has its own speed-up and report row, which
+// names the threads of the row above it; on one thread the two rows would
+// be the same measurement, so only one is shown.
+func TestSpeedCheckOneThread(t *testing.T) {
+	s := &Summary{BenchBatch: 64, Stages: []Stage{{Name: "original", Bytes: 1000}, {Name: "quantized", Bytes: 100}}}
+	s.SpeedCheck = &SpeedCheck{Rounds: 3, Threads: 2,
+		Before: SpeedFigures{ORTBatch1ImagesPerSec: 100, ORTBatch1OneThread: 80},
+		After:  SpeedFigures{ORTBatch1ImagesPerSec: 150, ORTBatch1OneThread: 200}}
+	if a, b := s.SpeedupORTBatch1(), s.SpeedupORTBatch1OneThread(); a != 1.5 || b != 2.5 {
+		t.Errorf("speed-ups %v %v, want 1.5 and 2.5", a, b)
+	}
+	m, err := s.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m["speedup_ort_batch1_1thread"] != 2.5 {
+		t.Errorf("JSON speedup_ort_batch1_1thread %v, want 2.5", m["speedup_ort_batch1_1thread"])
+	}
+	md := string(s.markdown(t.TempDir()))
+	for _, want := range []string{"| ONNX Runtime, batch 1, 2 threads ", "| ONNX Runtime, batch 1, 1 thread ", "2.50x"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+	s.SpeedCheck.Threads = 1
+	s.SpeedCheck.Before.ORTBatch1OneThread, s.SpeedCheck.After.ORTBatch1OneThread = 100, 150
+	if md := string(s.markdown(t.TempDir())); strings.Count(md, "| ONNX Runtime, batch 1, 1 thread ") != 1 {
+		t.Errorf("on one thread report.md should show the batch-1 row once:\n%s", md)
+	}
+	s.SpeedCheck.After.ORTBatch1OneThread = math.NaN()
+	if err := s.Validate(); err == nil {
+		t.Error("Validate accepts a NaN one-thread figure")
+	}
+}
+
 func TestFormatting(t *testing.T) {
 	tests := []struct {
 		name, got, want string

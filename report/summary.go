@@ -113,6 +113,10 @@ type SpeedFigures struct {
 	ImagesPerSec          float64 `json:"images_per_s,omitempty"`
 	ORTImagesPerSec       float64 `json:"ort_images_per_s,omitempty"`
 	ORTBatch1ImagesPerSec float64 `json:"ort_batch1_images_per_s,omitempty"`
+	// ORTBatch1OneThread is ONNX Runtime at batch 1 on one intra-op
+	// thread (SpeedCheck only; the same as ORTBatch1ImagesPerSec when
+	// SpeedCheck.Threads is 1).
+	ORTBatch1OneThread float64 `json:"ort_batch1_1thread_images_per_s,omitempty"`
 }
 
 // SpeedCheck is the original and the delivered model timed side by side
@@ -122,9 +126,12 @@ type SpeedFigures struct {
 // between biases their ratio; these pairs do not have that bias, and the
 // speed-ups use them when present.
 type SpeedCheck struct {
-	Rounds int          `json:"rounds"`
-	Before SpeedFigures `json:"before"`
-	After  SpeedFigures `json:"after"`
+	Rounds int `json:"rounds"`
+	// Threads are the threads slimgo and ONNX Runtime ran on (0: not
+	// recorded, runs before the field).
+	Threads int          `json:"threads,omitempty"`
+	Before  SpeedFigures `json:"before"`
+	After   SpeedFigures `json:"after"`
 }
 
 // Summary is everything a compression run reports. Fill what ran and leave
@@ -269,12 +276,21 @@ func (s *Summary) SpeedupORTBatch1() float64 {
 	return s.speedup(func(f SpeedFigures) float64 { return f.ORTBatch1ImagesPerSec })
 }
 
+// SpeedupORTBatch1OneThread is SpeedupORTBatch1 on one intra-op thread,
+// from SpeedCheck only (0 when it did not measure it).
+func (s *Summary) SpeedupORTBatch1OneThread() float64 {
+	if c := s.SpeedCheck; c != nil && c.Before.ORTBatch1OneThread > 0 && c.After.ORTBatch1OneThread > 0 {
+		return ratio(c.After.ORTBatch1OneThread, c.Before.ORTBatch1OneThread)
+	}
+	return 0
+}
+
 func (s *Summary) speedup(f func(SpeedFigures) float64) float64 {
 	if c := s.SpeedCheck; c != nil && f(c.Before) > 0 && f(c.After) > 0 {
 		return ratio(f(c.After), f(c.Before))
 	}
 	stage := func(st Stage) float64 {
-		return f(SpeedFigures{st.ImagesPerSec, st.ORTImagesPerSec, st.ORTBatch1ImagesPerSec})
+		return f(SpeedFigures{ImagesPerSec: st.ImagesPerSec, ORTImagesPerSec: st.ORTImagesPerSec, ORTBatch1ImagesPerSec: st.ORTBatch1ImagesPerSec})
 	}
 	if s.timed(stage) < 2 {
 		return 0
@@ -371,7 +387,7 @@ func (s *Summary) Validate() error {
 			name string
 			f    SpeedFigures
 		}{{"before", c.Before}, {"after", c.After}} {
-			for _, v := range []float64{side.f.ImagesPerSec, side.f.ORTImagesPerSec, side.f.ORTBatch1ImagesPerSec} {
+			for _, v := range []float64{side.f.ImagesPerSec, side.f.ORTImagesPerSec, side.f.ORTBatch1ImagesPerSec, side.f.ORTBatch1OneThread} {
 				if !finite(v) || v < 0 {
 					return fmt.Errorf("report: speed_check %s: %v images/s, want >= 0 and finite", side.name, v)
 				}
@@ -471,6 +487,9 @@ func (s *Summary) JSON() (map[string]any, error) {
 	}
 	if v := s.SpeedupORTBatch1(); v > 0 {
 		derived["speedup_ort_batch1"] = v
+	}
+	if v := s.SpeedupORTBatch1OneThread(); v > 0 {
+		derived["speedup_ort_batch1_1thread"] = v
 	}
 	if i := s.BestEpisode(); i >= 0 {
 		derived["best_episode"] = float64(i + 1)

@@ -252,13 +252,26 @@ func (s *Summary) speedCheckSection(b *bytes.Buffer) {
 	if s.BenchBatch > 0 {
 		batch = fmt.Sprintf("batch %d", s.BenchBatch)
 	}
+	threads := ""
+	switch {
+	case c.Threads == 1:
+		threads = ", 1 thread"
+	case c.Threads > 1:
+		threads = fmt.Sprintf(", %d threads", c.Threads)
+	}
 	for _, r := range []struct {
 		name string
 		f    func(SpeedFigures) float64
 	}{
 		{"slimgo, " + batch, func(f SpeedFigures) float64 { return f.ImagesPerSec }},
 		{"ONNX Runtime, " + batch, func(f SpeedFigures) float64 { return f.ORTImagesPerSec }},
-		{"ONNX Runtime, batch 1", func(f SpeedFigures) float64 { return f.ORTBatch1ImagesPerSec }},
+		{"ONNX Runtime, batch 1" + threads, func(f SpeedFigures) float64 { return f.ORTBatch1ImagesPerSec }},
+		{"ONNX Runtime, batch 1, 1 thread", func(f SpeedFigures) float64 {
+			if c.Threads == 1 {
+				return 0 // the row above
+			}
+			return f.ORTBatch1OneThread
+		}},
 	} {
 		x, y := r.f(c.Before), r.f(c.After)
 		if x <= 0 || y <= 0 {

@@ -187,6 +187,10 @@ func checkSummaryFigures(t *testing.T, out, base string, got map[string]any) (*r
 			if c.Before.ORTBatch1ImagesPerSec <= 0 || math.Abs(sp-c.After.ORTBatch1ImagesPerSec/c.Before.ORTBatch1ImagesPerSec) > 1e-9 {
 				t.Errorf("speedup_ort_batch1 %g, check %+v", sp, c)
 			}
+			sp1, _ := got["speedup_ort_batch1_1thread"].(float64)
+			if c.Before.ORTBatch1OneThread <= 0 || math.Abs(sp1-c.After.ORTBatch1OneThread/c.Before.ORTBatch1OneThread) > 1e-9 {
+				t.Errorf("speedup_ort_batch1_1thread %g, check %+v", sp1, c)
+			}
 		}
 	}
 
