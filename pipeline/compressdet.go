@@ -77,6 +77,17 @@ func DefaultDetectorConfig() Config {
 type DetectConfig struct {
 	LR    float64 `yaml:"lr" json:"lr"`
 	Batch int     `yaml:"batch" json:"batch"`
+	// Augment is the augmentation of the detector's fine-tunings (not the
+	// DDPG episodes' short ones), as train's --augment for a detector:
+	// flip, jitter, flip,jitter or none; empty takes flip.
+	Augment string `yaml:"augment" json:"augment,omitempty"`
+}
+
+func (p *run) detAugment() (flip bool, jitter data.DetJitter, err error) {
+	if d := p.cfg.Detect; d != nil && d.Augment != "" {
+		return ParseDetAugment(d.Augment)
+	}
+	return true, jitter, nil
 }
 
 func (p *run) detLR() float64 {
@@ -144,7 +155,8 @@ func detScore(g *graph.Graph, set *data.DetDataset) (m50, m5095 float64, err err
 }
 
 // tuneDet fine-tunes detector g in place on the training images for
-// epochs (AdamW at detLR from the peak, cosine, flips; sparsity > 0 adds
+// epochs (AdamW at detLR from the peak, cosine, detect.augment: flips by
+// default; sparsity > 0 adds
 // the BN-factor L1 penalty as train.BNShrink's decoupled step; with
 // distil and distill.weight > 0 the input model is the teacher,
 // detect.DistillLoss; distill.temperature does not apply). It checkpoints every epoch to OUT/stages/STAGE.ckpt and
@@ -153,7 +165,11 @@ func (p *run) tuneDet(g *graph.Graph, stage string, epochs int, sparsity float64
 	if epochs <= 0 {
 		return nil
 	}
-	opt := train.DetectOptions{Epochs: epochs, Batch: p.detBatch(), LR: p.detLR(), FlipH: true, Seed: p.cfg.Seed,
+	flip, jitter, err := p.detAugment()
+	if err != nil {
+		return err
+	}
+	opt := train.DetectOptions{Epochs: epochs, Batch: p.detBatch(), LR: p.detLR(), FlipH: flip, Jitter: jitter, Seed: p.cfg.Seed,
 		Log: p.e.Log, Context: p.e.Ctx, NoWarmup: true}
 	if sparsity > 0 {
 		opt.Regularizers = []train.Regularizer{train.BNShrink{Lambda: sparsity}}
@@ -167,8 +183,17 @@ func (p *run) tuneDet(g *graph.Graph, stage string, epochs int, sparsity float64
 		opt.Teacher, opt.DistillWeight = teacher, w
 		kd = fmt.Sprintf(", distilling the input model with weight %g", w)
 	}
-	fmt.Fprintf(p.e.Log, "fine-tuning the detector %d epochs (AdamW, lr %g, batch %d, sparsity %g%s) on %d images\n",
-		epochs, opt.LR, opt.Batch, sparsity, kd, p.det.train.Len())
+	aug := "no augmentation"
+	switch {
+	case flip && jitter != (data.DetJitter{}):
+		aug = "flips and jitter"
+	case flip:
+		aug = "flips"
+	case jitter != (data.DetJitter{}):
+		aug = "jitter"
+	}
+	fmt.Fprintf(p.e.Log, "fine-tuning the detector %d epochs (AdamW, lr %g, batch %d, %s, sparsity %g%s) on %d images\n",
+		epochs, opt.LR, opt.Batch, aug, sparsity, kd, p.det.train.Len())
 	opt.CheckpointDir, opt.Resume = filepath.Join(p.dir, "stages", stage+".ckpt"), true
 	if _, err := train.FitDetector(g, p.det.train, opt); err != nil {
 		return err

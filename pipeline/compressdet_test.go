@@ -317,3 +317,33 @@ func TestCompressDetectorResumesMidStage(t *testing.T) {
 		t.Errorf("no channel stage with a score: %+v", sum.Stages)
 	}
 }
+
+// detect.augment sets the detector fine-tunings' augmentation (jitter
+// included) and is validated like train's --augment for a detector.
+func TestCompressDetectorAugment(t *testing.T) {
+	for _, s := range []string{"rotate", "crop", "flip,blur"} {
+		c := DefaultDetectorConfig()
+		c.Detect.Augment = s
+		if err := c.Validate(); err == nil || !IsInput(err) {
+			t.Errorf("detect.augment %q: %v, want a bad-input error", s, err)
+		}
+	}
+	dir, model := detFixture(t)
+	c := tinyDetConfig()
+	c.Sparse.Epochs, c.Channel.Method, c.Channel.KeepParams, c.Channel.FinetuneEpochs = 0, "slim", 0.5, 1
+	c.Layer.Blocks, c.Quantize.Enabled = 0, false
+	for aug, want := range map[string]string{"": "flips,", "flip,jitter": "flips and jitter,"} {
+		c.Detect = &DetectConfig{Augment: aug}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("detect.augment %q: %v", aug, err)
+		}
+		var log strings.Builder
+		o := &CompressOptions{Model: model, Data: DataOptions{Spec: dir}, Out: filepath.Join(t.TempDir(), "c"), Config: c, NoORT: true}
+		if _, err := Compress(&Env{Ctx: context.Background(), Log: &log}, o); err != nil {
+			t.Fatalf("detect.augment %q: %v", aug, err)
+		}
+		if !strings.Contains(log.String(), "batch 32, "+want) {
+			t.Errorf("detect.augment %q: the fine-tuning's log line lacks %q:\n%s", aug, want, log.String())
+		}
+	}
+}

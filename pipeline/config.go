@@ -219,6 +219,11 @@ func (c *Config) Validate() error {
 	if d := c.Detect; d != nil && (!(d.LR >= 0) || math.IsInf(d.LR, 0) || d.Batch < 0 || d.Batch == 1) {
 		return BadInput("detect: lr must be >= 0 (0: %g) and batch 0 (%d) or >= 2, got %g and %d", DefaultDetectLR, DefaultDetectBatch, d.LR, d.Batch)
 	}
+	if d := c.Detect; d != nil {
+		if _, _, err := ParseDetAugment(d.Augment); err != nil {
+			return BadInput("detect.augment: %v", err)
+		}
+	}
 	if _, err := ParseBlockScore(c.Layer.Score); err != nil {
 		return err
 	}
