@@ -65,7 +65,13 @@ func (l *dw3Layout) scratch() int { return l.tmp + l.oh*l.rs + 8 }
 
 // Plane3x3 is the plane geometry of Depthwise3x3 and MaxPool3x3 (h x w,
 // pad 1, stride 1 or 2) worked out once for many planes.
-type Plane3x3 struct{ l dw3Layout }
+type Plane3x3 struct {
+	l     dw3Layout
+	small *dwSmall // the small-plane kernel's lane plan (w <= dwSmallMaxW)
+	// s1 is the stride-1 geometry of the same plane, for the input
+	// gradient of a stride-2 convolution (nil at stride 1).
+	s1 *Plane3x3
+}
 
 // NewPlane3x3 returns the geometry of h x w planes at the given stride. It
 // panics on a stride other than 1 or 2 or a size below 1.
@@ -73,7 +79,14 @@ func NewPlane3x3(h, w, stride int) *Plane3x3 {
 	if stride != 1 && stride != 2 || h < 1 || w < 1 {
 		panic(fmt.Sprintf("kernels.NewPlane3x3: plane %dx%d stride %d (want positive sizes, stride 1 or 2)", h, w, stride))
 	}
-	return &Plane3x3{dw3LayoutFor(h, w, stride)}
+	p := &Plane3x3{l: dw3LayoutFor(h, w, stride)}
+	if w <= dwSmallMaxW {
+		p.small = newDWSmall(w, stride)
+	}
+	if stride == 2 {
+		p.s1 = NewPlane3x3(h, w, 1)
+	}
+	return p
 }
 
 // Scratch returns the scratch length the plane's convolutions need.
@@ -112,9 +125,13 @@ func (p *Plane3x3) Depthwise(x, k []float32, bias, lo, hi float32, y, scratch []
 		panic(fmt.Sprintf("kernels.Depthwise3x3: x %d, k %d, y %d, scratch %d elements for a %dx%d plane at stride %d",
 			len(x), len(k), len(y), len(scratch), l.h, l.w, l.stride))
 	}
-	l.fill(x, scratch, 0)
 	var wt [9]float32
 	copy(wt[:], k)
+	if p.small != nil && dwSmallOn() {
+		dw3SmallAVX512(&y[0], &x[0], l.h, l.w, l.oh, l.stride, p.small, &wt, bias, lo, hi)
+		return
+	}
+	l.fill(x, scratch, 0)
 	if l.ow < dw3LongRow {
 		grid := scratch[l.tmp : l.tmp+l.longRow()]
 		dw3Row(grid, scratch, &l.off, &wt, bias, lo, hi)

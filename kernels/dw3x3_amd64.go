@@ -26,3 +26,10 @@ func max9RowAVX2(y *float32, n int, x *float32, off *[9]int)
 //
 //go:noescape
 func deinterleaveAVX2(src, even, odd *float32, n int)
+
+// dw3SmallAVX512 is Plane3x3.Depthwise on a plane of width w <=
+// dwSmallMaxW with AVX-512 (dw3small_avx512_amd64.s): oh >= 1 output rows
+// of p's ow columns, each bitwise as dw3RowAVX512 computes it.
+//
+//go:noescape
+func dw3SmallAVX512(y, x *float32, h, w, oh, stride int, p *dwSmall, wts *[9]float32, bias, lo, hi float32)

@@ -73,7 +73,7 @@ func (p *Plane3x3) DepthwiseBackward(x, dy, k, dx, dk, scratch []float32) {
 		p.Depthwise(dy, flip[:], 0, -inf, inf, dx, scratch)
 		return
 	}
-	s1 := Plane3x3{dw3LayoutFor(l.h, l.w, 1)}
+	s1 := p.s1
 	up := scratch[:l.h*l.w]
 	clear(up)
 	for oy := range l.oh {

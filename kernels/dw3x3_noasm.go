@@ -21,3 +21,8 @@ func deinterleaveAVX2(src, even, odd *float32, n int) {
 func dw3RowAVX512(y *float32, n int, x *float32, off *[9]int, w *[9]float32, bias, lo, hi float32, tail int) {
 	panic("kernels: dw3RowAVX512 without assembly")
 }
+
+// dw3SmallAVX512 is never called without the assembly kernels.
+func dw3SmallAVX512(y, x *float32, h, w, oh, stride int, p *dwSmall, wts *[9]float32, bias, lo, hi float32) {
+	panic("kernels: dw3SmallAVX512 without assembly")
+}

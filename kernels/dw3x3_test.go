@@ -151,7 +151,7 @@ func TestDepthwise3x3Panics(t *testing.T) {
 }
 
 func BenchmarkDepthwise3x3(b *testing.B) {
-	for _, c := range []struct{ h, s int }{{112, 1}, {112, 2}, {56, 1}, {14, 1}, {7, 1}} {
+	for _, c := range []struct{ h, s int }{{112, 1}, {112, 2}, {56, 1}, {14, 1}, {14, 2}, {7, 1}} {
 		b.Run(fmt.Sprintf("%dx%d/s%d", c.h, c.h, c.s), func(b *testing.B) {
 			x := make([]float32, c.h*c.h)
 			y := make([]float32, Depthwise3x3Out(c.h, c.s)*Depthwise3x3Out(c.h, c.s))
@@ -282,6 +282,55 @@ func TestDw3RowAVX512AgreesWithAVX2(t *testing.T) {
 				t.Fatalf("n=%d output %d: AVX2 %g, AVX-512 %g (not bitwise)", n, i, a, b)
 			case math.Abs(float64(a-b)) > 1e-5*(1+math.Abs(float64(a))):
 				t.Fatalf("n=%d output %d: AVX2+Go %g, AVX-512 %g", n, i, a, b)
+			}
+		}
+	}
+}
+
+// TestDW3SmallMatchesPadded: on every plane up to 17x16 at strides 1 and
+// 2, the small-plane kernel gives bitwise the padded layout's AVX-512
+// outputs (NaN where they have NaN, clamped or not) and writes nothing
+// past the output plane.
+func TestDW3SmallMatchesPadded(t *testing.T) {
+	if !AsmAvailable() || !useAVX512 {
+		t.Skip("no AVX-512 (or SLIMGO_NOASM / SLIMGO_NOAVX512)")
+	}
+	defer func(v bool) { useDWSmall = v }(useDWSmall)
+	rng := rand.New(rand.NewPCG(13, 14))
+	inf := float32(math.Inf(1))
+	for h := 1; h <= 17; h++ {
+		for w := 1; w <= dwSmallMaxW; w++ {
+			for _, s := range []int{1, 2} {
+				p := NewPlane3x3(h, w, s)
+				x := make([]float32, h*w)
+				for i := range x {
+					x[i] = float32(rng.NormFloat64() * 3)
+				}
+				if h*w > 4 {
+					x[rng.IntN(h*w)] = float32(math.NaN())
+				}
+				k := make([]float32, 9)
+				for i := range k {
+					k[i] = float32(rng.NormFloat64())
+				}
+				n := Depthwise3x3Out(h, s) * Depthwise3x3Out(w, s)
+				for _, act := range [][2]float32{{-inf, inf}, {0, 6}} {
+					var out [2][]float32
+					for i, on := range []bool{false, true} {
+						useDWSmall = on
+						out[i] = make([]float32, n+20)
+						for j := range out[i] {
+							out[i][j] = 42
+						}
+						p.Depthwise(x, k, 0.25, act[0], act[1], out[i][:n], make([]float32, p.Scratch()))
+					}
+					for j := range out[0] {
+						a, b := out[0][j], out[1][j]
+						if a != b && !(math.IsNaN(float64(a)) && math.IsNaN(float64(b))) {
+							t.Fatalf("%dx%d s%d clamp %v: output %d padded %g, small %g", h, w, s, act, j, a, b)
+						}
+					}
+				}
 			}
 		}
 	}

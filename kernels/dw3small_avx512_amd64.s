@@ -1,0 +1,88 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// LOADROW loads input row IY (a register, left unchanged) of the plane at
+// SI into DST under the row's lane mask, or zeros when IY is outside
+// [0, h) (h in BX, row bytes in R8, lane mask bits in R12). A masked-off
+// load reads nothing, so neither a short last row nor a row outside the
+// plane is touched. Clobbers R10, R11, R15, K6.
+#define LOADROW(IY, DST) \
+	XORQ      R15, R15     \
+	XORQ      R11, R11     \
+	MOVQ      IY, R10      \
+	IMULQ     R8, R10      \
+	CMPQ      IY, BX       \
+	CMOVQCS   R12, R15     \
+	CMOVQCS   R10, R11     \
+	KMOVW     R15, K6      \
+	VMOVUPS.Z (SI)(R11*1), K6, DST
+
+// TAPS adds the three taps of one kernel row (weights W0-W2) on input row
+// R to ACC: each tap's columns gathered by the lane plan (Z12-Z14 under
+// K1-K3, zeros outside the row), in kx order.
+#define TAPS(R, W0, W1, W2, ACC) \
+	VPERMPS.Z   R, Z12, K1, Z19 \
+	VFMADD231PS Z19, W0, ACC    \
+	VPERMPS.Z   R, Z13, K2, Z19 \
+	VFMADD231PS Z19, W1, ACC    \
+	VPERMPS.Z   R, Z14, K3, Z19 \
+	VFMADD231PS Z19, W2, ACC
+
+// func dw3SmallAVX512(y, x *float32, h, w, oh, stride int, p *dwSmall, wts *[9]float32, bias, lo, hi float32)
+// One output row a step: bias, then the nine taps in row-major order by
+// FMA (the chain of dw3RowAVX512, taps outside the plane adding w*0),
+// clamped to [lo, hi] as there, stored under the ow-lane mask.
+TEXT ·dw3SmallAVX512(SB), NOSPLIT, $0-76
+	MOVQ         wts+56(FP), R14
+	VBROADCASTSS 0(R14), Z0
+	VBROADCASTSS 4(R14), Z1
+	VBROADCASTSS 8(R14), Z2
+	VBROADCASTSS 12(R14), Z3
+	VBROADCASTSS 16(R14), Z4
+	VBROADCASTSS 20(R14), Z5
+	VBROADCASTSS 24(R14), Z6
+	VBROADCASTSS 28(R14), Z7
+	VBROADCASTSS 32(R14), Z8
+	VBROADCASTSS bias+64(FP), Z9
+	VBROADCASTSS lo+68(FP), Z10
+	VBROADCASTSS hi+72(FP), Z11
+	MOVQ         p+48(FP), R14
+	VMOVDQU32    0(R14), Z12
+	VMOVDQU32    64(R14), Z13
+	VMOVDQU32    128(R14), Z14
+	KMOVW        192(R14), K1
+	KMOVW        200(R14), K2
+	KMOVW        208(R14), K3
+	KMOVW        216(R14), K5
+	MOVQ         224(R14), R12
+	MOVQ         232(R14), R13
+	MOVQ         y+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         h+16(FP), BX
+	MOVQ         w+24(FP), R8
+	SHLQ         $2, R8
+	MOVQ         oh+32(FP), CX
+	MOVQ         stride+40(FP), DX
+	MOVQ         $-1, R9
+
+row:
+	VMOVAPS Z9, Z20
+	MOVQ    R9, AX
+	LOADROW(AX, Z16)
+	TAPS(Z16, Z0, Z1, Z2, Z20)
+	INCQ    AX
+	LOADROW(AX, Z16)
+	TAPS(Z16, Z3, Z4, Z5, Z20)
+	INCQ    AX
+	LOADROW(AX, Z16)
+	TAPS(Z16, Z6, Z7, Z8, Z20)
+	VMAXPS  Z20, Z10, Z20
+	VMINPS  Z20, Z11, Z20
+	VMOVUPS Z20, K5, (DI)
+	ADDQ    R13, DI
+	ADDQ    DX, R9
+	DECQ    CX
+	JNZ     row
+	VZEROUPPER
+	RET
