@@ -44,3 +44,34 @@ var useDWSmall = true
 // dwSmallOn reports whether planes with a lane plan take the small-plane
 // kernel.
 func dwSmallOn() bool { return UseAsm && useAVX512 && useDWSmall }
+
+// dwSmallMaxK is the widest kernel the KxK small-plane kernel takes.
+const dwSmallMaxK = 7
+
+// dwSmallK is dwSmall for a kh x kw kernel with "same" padding (PlaneKxK);
+// its layout is read by dwSmallKAVX512 (offsets in bytes: idx 0, kmask
+// 448, omask 504, wmask 512, orow 520).
+type dwSmallK struct {
+	// idx[kx][ox] is the input column s*ox+kx-(kw-1)/2 (0 where it is
+	// outside the row or ox >= ow); kmask[kx] has bit ox set where it is
+	// inside.
+	idx   [dwSmallMaxK][dwSmallMaxW]int32
+	kmask [dwSmallMaxK]uint64
+	omask uint64
+	wmask uint64
+	orow  int
+}
+
+func newDWSmallK(w, kw, stride int) *dwSmallK {
+	ow := (w-1)/stride + 1
+	p := &dwSmallK{omask: 1<<ow - 1, wmask: 1<<w - 1, orow: 4 * ow}
+	for kx := range kw {
+		for ox := range ow {
+			if c := stride*ox + kx - (kw-1)/2; c >= 0 && c < w {
+				p.idx[kx][ox] = int32(c)
+				p.kmask[kx] |= 1 << ox
+			}
+		}
+	}
+	return p
+}

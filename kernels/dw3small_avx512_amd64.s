@@ -86,3 +86,62 @@ row:
 	JNZ     row
 	VZEROUPPER
 	RET
+
+// func dwSmallKAVX512(y, x *float32, h, w, oh, stride, kh, kw int, p *dwSmallK, wts *float32, bias, lo, hi float32)
+// PlaneKxK.Depthwise on a plane at most 16 wide: one output row a step,
+// bias then the kh*kw taps in row-major order by FMA (each tap's columns
+// gathered by p's permutation for its kx, zeros outside the plane), the
+// chain dwTapsAVX512 computes, clamped as there, stored under the ow
+// lanes.
+TEXT ·dwSmallKAVX512(SB), NOSPLIT, $0-92
+	VBROADCASTSS bias+80(FP), Z9
+	VBROADCASTSS lo+84(FP), Z10
+	VBROADCASTSS hi+88(FP), Z11
+	MOVQ         p+64(FP), R13
+	KMOVW        504(R13), K5
+	MOVQ         512(R13), R12
+	MOVQ         y+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         h+16(FP), BX
+	MOVQ         w+24(FP), R8
+	SHLQ         $2, R8
+	MOVQ         kh+48(FP), R9
+	DECQ         R9
+	SHRQ         $1, R9
+	NEGQ         R9                // iy of output row 0's first kernel row: -(kh-1)/2
+	MOVQ         oh+32(FP), CX
+
+krow:
+	VMOVAPS Z9, Z20
+	MOVQ    wts+72(FP), R14
+	MOVQ    R9, AX
+	MOVQ    kh+48(FP), DX
+
+kky:
+	LOADROW(AX, Z16)
+	MOVQ    kw+56(FP), R10
+	MOVQ    R13, R11               // R11 walks idx (64*kx bytes)
+	MOVQ    R13, R15               // R15 walks kmask (448 + 8*kx)
+
+kkx:
+	VMOVDQU32       (R11), Z17
+	KMOVW           448(R15), K2
+	VPERMPS.Z       Z16, Z17, K2, Z19
+	VFMADD231PS.BCST (R14), Z19, Z20
+	ADDQ            $4, R14
+	ADDQ            $64, R11
+	ADDQ            $8, R15
+	DECQ            R10
+	JNZ             kkx
+	INCQ            AX
+	DECQ            DX
+	JNZ             kky
+	VMAXPS          Z20, Z10, Z20
+	VMINPS          Z20, Z11, Z20
+	VMOVUPS         Z20, K5, (DI)
+	ADDQ            520(R13), DI
+	ADDQ            stride+40(FP), R9
+	DECQ            CX
+	JNZ             krow
+	VZEROUPPER
+	RET

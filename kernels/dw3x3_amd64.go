@@ -33,3 +33,11 @@ func deinterleaveAVX2(src, even, odd *float32, n int)
 //
 //go:noescape
 func dw3SmallAVX512(y, x *float32, h, w, oh, stride int, p *dwSmall, wts *[9]float32, bias, lo, hi float32)
+
+// dwSmallKAVX512 is PlaneKxK.Depthwise on a plane of width w <=
+// dwSmallMaxW and a kernel at most dwSmallMaxK wide with AVX-512
+// (dw3small_avx512_amd64.s), each output bitwise as dwTapsAVX512 computes
+// it.
+//
+//go:noescape
+func dwSmallKAVX512(y, x *float32, h, w, oh, stride, kh, kw int, p *dwSmallK, wts *float32, bias, lo, hi float32)

@@ -26,3 +26,8 @@ func dw3RowAVX512(y *float32, n int, x *float32, off *[9]int, w *[9]float32, bia
 func dw3SmallAVX512(y, x *float32, h, w, oh, stride int, p *dwSmall, wts *[9]float32, bias, lo, hi float32) {
 	panic("kernels: dw3SmallAVX512 without assembly")
 }
+
+// dwSmallKAVX512 is never called without the assembly kernels.
+func dwSmallKAVX512(y, x *float32, h, w, oh, stride, kh, kw int, p *dwSmallK, wts *float32, bias, lo, hi float32) {
+	panic("kernels: dwSmallKAVX512 without assembly")
+}

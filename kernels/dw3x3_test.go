@@ -335,3 +335,43 @@ func TestDW3SmallMatchesPadded(t *testing.T) {
 		}
 	}
 }
+
+// TestDWSmallKMatchesPadded is TestDW3SmallMatchesPadded for PlaneKxK:
+// kernels 1x1 to 7x7 (square or not) on every plane up to 17x16.
+func TestDWSmallKMatchesPadded(t *testing.T) {
+	if !AsmAvailable() || !useAVX512 {
+		t.Skip("no AVX-512 (or SLIMGO_NOASM / SLIMGO_NOAVX512)")
+	}
+	defer func(v bool) { useDWSmall = v }(useDWSmall)
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, k := range [][2]int{{1, 1}, {3, 3}, {5, 5}, {7, 7}, {3, 5}, {7, 1}} {
+		for h := 1; h <= 17; h++ {
+			for w := 1; w <= dwSmallMaxW; w++ {
+				for _, s := range []int{1, 2} {
+					p := NewPlaneKxK(h, w, k[0], k[1], s)
+					oh, ow := p.Out()
+					x := randSlice(rng, h*w)
+					if h*w > 4 {
+						x[rng.IntN(h*w)] = float32(math.NaN())
+					}
+					wts := randSlice(rng, k[0]*k[1])
+					var out [2][]float32
+					for i, on := range []bool{false, true} {
+						useDWSmall = on
+						out[i] = make([]float32, oh*ow+20)
+						for j := range out[i] {
+							out[i][j] = 42
+						}
+						p.Depthwise(x, wts, 0.25, 0, 1.5, out[i][:oh*ow], make([]float32, p.Scratch()))
+					}
+					for j := range out[0] {
+						a, b := out[0][j], out[1][j]
+						if a != b && !(math.IsNaN(float64(a)) && math.IsNaN(float64(b))) {
+							t.Fatalf("%dx%d k%v s%d: output %d padded %g, small %g", h, w, k, s, j, a, b)
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -19,8 +19,9 @@ import "fmt"
 type PlaneKxK struct {
 	h, w, kh, kw, stride int
 	oh, ow               int
-	rs, plane            int   // padded row stride; padded plane (plus slack), after which the long row goes
-	off                  []int // tap ky*kw+kx reads the padded plane off[t] floats ahead
+	rs, plane            int       // padded row stride; padded plane (plus slack), after which the long row goes
+	off                  []int     // tap ky*kw+kx reads the padded plane off[t] floats ahead
+	small                *dwSmallK // the small-plane kernel's lane plan (w <= dwSmallMaxW, kw <= dwSmallMaxK)
 }
 
 // NewPlaneKxK returns the geometry. It panics on an even or non-positive
@@ -36,6 +37,9 @@ func NewPlaneKxK(h, w, kh, kw, stride int) *PlaneKxK {
 		for kx := range kw {
 			p.off = append(p.off, ky*p.rs+kx)
 		}
+	}
+	if w <= dwSmallMaxW && kw <= dwSmallMaxK {
+		p.small = newDWSmallK(w, kw, stride)
 	}
 	return p
 }
@@ -59,6 +63,10 @@ func (p *PlaneKxK) Depthwise(x, wts []float32, bias, lo, hi float32, y, scratch 
 	_ = x[p.h*p.w-1]
 	_ = wts[p.kh*p.kw-1]
 	_ = y[p.oh*p.ow-1]
+	if p.small != nil && dwSmallOn() {
+		dwSmallKAVX512(&y[0], &x[0], p.h, p.w, p.oh, p.stride, p.kh, p.kw, p.small, &wts[0], bias, lo, hi)
+		return
+	}
 	pad, tmp := scratch[:p.plane], scratch[p.plane:p.plane+p.h*p.rs]
 	p.padPlane(x, pad)
 	if p.stride == 1 {

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -113,5 +114,19 @@ func TestDwTapsPaths(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func BenchmarkDepthwiseKxK(b *testing.B) {
+	for _, c := range []struct{ h, k, s int }{{14, 5, 1}, {14, 5, 2}, {7, 5, 1}, {28, 5, 1}} {
+		b.Run(fmt.Sprintf("%dx%d/k%d/s%d", c.h, c.h, c.k, c.s), func(b *testing.B) {
+			p := NewPlaneKxK(c.h, c.h, c.k, c.k, c.s)
+			oh, ow := p.Out()
+			x, y := make([]float32, c.h*c.h), make([]float32, oh*ow)
+			scr, k := make([]float32, p.Scratch()), make([]float32, c.k*c.k)
+			for b.Loop() {
+				p.Depthwise(x, k, 0, 0, 6, y, scr)
+			}
+		})
 	}
 }
