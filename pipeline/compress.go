@@ -627,7 +627,7 @@ func (p *run) quantize(g *graph.Graph) (*graph.Graph, error) {
 		return folded, nil
 	}
 	q := p.cfg.Quantize
-	copt := cluster.Options{ThresholdScale: q.ThresholdScale, MaxClusters: q.MaxClusters, Method: q.Method, FixedK: q.Clusters, Seed: p.cfg.Seed}
+	copt := cluster.Options{ThresholdScale: q.ThresholdScale, MaxClusters: q.MaxClusters, Method: q.Method, FixedK: q.Clusters, Seed: p.cfg.Seed, MinSize: q.MinSize}
 	shared := filepath.Join(p.dir, FileShared)
 	packed := filepath.Join(p.dir, FilePacked)
 	tune := TuneOptions{Epochs: q.FinetuneEpochs, LR: q.CentroidLR, Batch: p.cfg.Batch}

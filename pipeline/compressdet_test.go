@@ -106,7 +106,7 @@ func TestCompressDetector(t *testing.T) {
 	if len(sum.Episodes) != 3 || len(sum.Blocks) != 4 || len(sum.RemovedBlocks()) != 1 {
 		t.Errorf("%d episodes, %d blocks scored, removed %v", len(sum.Episodes), len(sum.Blocks), sum.RemovedBlocks())
 	}
-	if sum.Guard["score"] != "mAP@0.5" || sum.Guard["val_size"] != 32 {
+	if sum.Guard["score"] != "mAP@0.5:0.95" || sum.Guard["val_size"] != 32 {
 		t.Errorf("guard %v", sum.Guard)
 	}
 	if len(sum.Notes) == 0 || !strings.Contains(sum.Notes[0], "32 validation images held out from train/") {

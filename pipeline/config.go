@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"regexp"
+	"strings"
 
 	"github.com/slimgo/slimgo/train"
 	"gopkg.in/yaml.v3"
@@ -96,6 +98,9 @@ type Config struct {
 		// static int8 QDQ model (min-max calibration, u8 activations; see
 		// quantize --int8), measured in ONNX Runtime.
 		Int8 bool `yaml:"int8" json:"int8"`
+		// MinSize keeps Conv/Gemm weights with fewer values float (as
+		// quantize --min-size); omitempty keeps older runs' hashes.
+		MinSize int `yaml:"min_size" json:"min_size,omitempty"`
 	} `yaml:"quantize" json:"quantize"`
 
 	// Detect are the settings of a detector's training stages (AdamW:
@@ -155,6 +160,10 @@ func DefaultConfigFor(path string) Config {
 	return DefaultConfig()
 }
 
+// unknownKeyType matches yaml's "field K not found in type T" (one line
+// of its error).
+var unknownKeyType = regexp.MustCompile(`field (\S+) not found in type [^\n]*`)
+
 // LoadConfig overlays a YAML/JSON file on c, refusing unknown keys.
 func LoadConfig(path string, c *Config) error {
 	b, err := os.ReadFile(path)
@@ -164,7 +173,10 @@ func LoadConfig(path string, c *Config) error {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && err.Error() != "EOF" {
-		return BadInput("config %s: %v", path, err)
+		// yaml names an unknown key's struct by its whole Go type; say
+		// which key it is instead.
+		msg := unknownKeyType.ReplaceAllString(err.Error(), "unknown key $1")
+		return BadInput("config %s: %s", path, strings.ReplaceAll(msg, "\n", ";"))
 	}
 	return nil
 }
@@ -204,8 +216,8 @@ func (c *Config) Validate() error {
 		return BadInput("channel.min_channels and channel.round_to must be >= 1, channel.round_min >= 0")
 	case c.Layer.Blocks < 0 || c.Layer.Threshold < 0:
 		return BadInput("layer.blocks and layer.threshold must be >= 0")
-	case q.MaxClusters < 1 || q.MaxClusters > 256 || q.Clusters < 0 || q.Clusters > 256 || q.ThresholdScale <= 0:
-		return BadInput("quantize: max_clusters in [1, 256], clusters in [0, 256], threshold_scale > 0")
+	case q.MaxClusters < 1 || q.MaxClusters > 256 || q.Clusters < 0 || q.Clusters > 256 || q.ThresholdScale <= 0 || q.MinSize < 0:
+		return BadInput("quantize: max_clusters in [1, 256], clusters in [0, 256], threshold_scale > 0, min_size >= 0")
 	case !(c.Distill.Weight >= 0 && c.Distill.Weight <= 1) || (c.Distill.Weight > 0 && !(c.Distill.Temperature > 0)):
 		return BadInput("distill: weight in [0, 1] and, with a weight, temperature > 0; got %g and %g", c.Distill.Weight, c.Distill.Temperature)
 	case q.Method != "birch-kmeans" && q.Method != "kmeans" && q.Method != "exact":

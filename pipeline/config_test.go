@@ -74,6 +74,14 @@ func TestConfigFile(t *testing.T) {
 		if !errors.As(err, &ie) {
 			t.Errorf("%s: err %v, want a bad-input error", name, err)
 		}
+		if name == "unknown.yaml" && (!strings.Contains(err.Error(), "line 2: unknown key episodez") || strings.Contains(err.Error(), "struct")) {
+			t.Errorf("unknown key: %v, want the key named, not its Go type", err)
+		}
+	}
+	bad := DefaultConfig()
+	bad.Quantize.MinSize = -1
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "min_size") {
+		t.Errorf("quantize.min_size -1: %v", err)
 	}
 }
 
