@@ -54,19 +54,26 @@ const (
 
 // DefaultDetectorConfig is compress's default configuration for a
 // detector: DefaultConfig with the stage settings measured on the demo's
-// yolo-s (docs/detection.md, "What compress reaches": 53.61 -> 54.81 %
-// mAP@0.5, 28.2x fewer bytes, ONNX Runtime 2.30x faster at batch 1 on one
-// thread, 1.74x on two). A detector's fine-tunings see a few thousand images, not
+// yolo-s (docs/detection.md, "What compress reaches" and "Session 16"). A
+// detector's fine-tunings see a few thousand images, not
 // 60,000, so they run many more epochs at training's AdamW rate,
 // distilling the input model (each DDPG episode's too); the sparse stage
 // is the decoupled BN-factor step (train.BNShrink), which needs as many
 // epochs to move the factors. The DDPG search keeps 35 % of the
-// parameters; two shortcut blocks go.
+// parameters; two shortcut blocks go. Every pruned group keeps a multiple
+// of 16 channels (round_to and round_min 16): ONNX Runtime's blocked
+// (NCHWc) convolutions on x86 take channels in blocks of 16 with AVX-512
+// (8 with AVX2), and a layer off the block falls back to its plain
+// convolution with reorders around it; on session 16's model the same
+// budget then ran 2.0-2.2x faster than the original at batch 1 on one
+// thread where the unaligned one ran 1.75x (docs/detection.md,
+// "Session 16").
 func DefaultDetectorConfig() Config {
 	c := DefaultConfig()
 	c.Sparse.Epochs, c.Sparse.Lambda = 20, 0.5
 	ch := &c.Channel
 	ch.Method, ch.KeepParams, ch.FinetuneEpochs = "ddpg", 0.35, 80
+	ch.RoundTo, ch.RoundMin = 16, 16
 	c.Layer.Blocks, c.Layer.FinetuneEpochs = 2, 50
 	c.Detect = &DetectConfig{LR: 2e-3, Batch: DefaultDetectBatch}
 	return c
