@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "dw3taps_amd64.h"
 
 // LOADROW loads input row IY (a register, left unchanged) of the plane at
 // SI into DST under the row's lane mask, or zeros when IY is outside
@@ -35,15 +36,7 @@
 // clamped to [lo, hi] as there, stored under the ow-lane mask.
 TEXT ·dw3SmallAVX512(SB), NOSPLIT, $0-76
 	MOVQ         wts+56(FP), R14
-	VBROADCASTSS 0(R14), Z0
-	VBROADCASTSS 4(R14), Z1
-	VBROADCASTSS 8(R14), Z2
-	VBROADCASTSS 12(R14), Z3
-	VBROADCASTSS 16(R14), Z4
-	VBROADCASTSS 20(R14), Z5
-	VBROADCASTSS 24(R14), Z6
-	VBROADCASTSS 28(R14), Z7
-	VBROADCASTSS 32(R14), Z8
+	DW3WEIGHTSZ
 	VBROADCASTSS bias+64(FP), Z9
 	VBROADCASTSS lo+68(FP), Z10
 	VBROADCASTSS hi+72(FP), Z11

@@ -23,3 +23,17 @@
 	LEAQ (R11)(R9*4), R9    \
 	MOVQ 64(R14), R10       \
 	LEAQ (R11)(R10*4), R10
+
+// DW3WEIGHTSZ broadcasts the nine 3x3 weights at R14 into Z0-Z8 (the
+// AVX-512 depthwise kernels, dw3x3_avx512_amd64.s and
+// dw3small_avx512_amd64.s).
+#define DW3WEIGHTSZ \
+	VBROADCASTSS 0(R14), Z0  \
+	VBROADCASTSS 4(R14), Z1  \
+	VBROADCASTSS 8(R14), Z2  \
+	VBROADCASTSS 12(R14), Z3 \
+	VBROADCASTSS 16(R14), Z4 \
+	VBROADCASTSS 20(R14), Z5 \
+	VBROADCASTSS 24(R14), Z6 \
+	VBROADCASTSS 28(R14), Z7 \
+	VBROADCASTSS 32(R14), Z8
