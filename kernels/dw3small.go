@@ -45,31 +45,53 @@ var useDWSmall = true
 // kernel.
 func dwSmallOn() bool { return UseAsm && useAVX512 && useDWSmall }
 
-// dwSmallMaxK is the widest kernel the KxK small-plane kernel takes.
-const dwSmallMaxK = 7
+// dwSmallMaxK is the widest kernel the KxK small-plane kernel takes, and
+// dwSmallKMaxW the widest plane: two vectors hold a row, so output
+// columns are gathered from both by two-table permutations.
+const (
+	dwSmallMaxK  = 7
+	dwSmallKMaxW = 2 * dwSmallMaxW
+)
 
-// dwSmallK is dwSmall for a kh x kw kernel with "same" padding (PlaneKxK);
+// dwSmallK is dwSmall for a kh x kw kernel with "same" padding on planes
+// up to dwSmallKMaxW wide, by output vectors of 16 columns (nv of them);
 // its layout is read by dwSmallKAVX512 (offsets in bytes: idx 0, kmask
-// 448, omask 504, wmask 512, orow 520).
+// 896, omask 1008, wmask 1024, orow 1040, nv 1048).
 type dwSmallK struct {
-	// idx[kx][ox] is the input column s*ox+kx-(kw-1)/2 (0 where it is
-	// outside the row or ox >= ow); kmask[kx] has bit ox set where it is
-	// inside.
-	idx   [dwSmallMaxK][dwSmallMaxW]int32
-	kmask [dwSmallMaxK]uint64
-	omask uint64
-	wmask uint64
-	orow  int
+	// idx[v][kx][i] is the input column s*ox+kx-(kw-1)/2 of output column
+	// ox = 16v+i (0 where it is outside the row or ox >= ow);
+	// kmask[v][kx] has bit i set where it is inside.
+	idx   [2][dwSmallMaxK][dwSmallMaxW]int32
+	kmask [2][dwSmallMaxK]uint64
+	omask [2]uint64 // the output lanes of each vector
+	wmask [2]uint64 // the input lanes of a row's two vectors
+	orow  int       // output row bytes (4*ow)
+	nv    int       // output vectors a row (1 or 2)
+}
+
+// smallKFits reports whether the KxK small-plane kernel takes planes w
+// wide for a kernel kw wide at stride: at stride 2 up to dwSmallKMaxW
+// columns (one output vector a row), where the padded layout computes
+// every stride-1 output and keeps half. At stride 1 it lost to the
+// padded layout's long rows (28x28 3x3 and 5x5 1.3x slower, 14x14 and
+// 7x7 5x5 about even), so there only dwSmall's 3x3 kernel is used.
+func smallKFits(w, kw, stride int) bool {
+	return stride == 2 && w <= dwSmallKMaxW && kw <= dwSmallMaxK
 }
 
 func newDWSmallK(w, kw, stride int) *dwSmallK {
 	ow := (w-1)/stride + 1
-	p := &dwSmallK{omask: 1<<ow - 1, wmask: 1<<w - 1, orow: 4 * ow}
-	for kx := range kw {
-		for ox := range ow {
+	p := &dwSmallK{orow: 4 * ow, nv: (ow + dwSmallMaxW - 1) / dwSmallMaxW}
+	for c := range w {
+		p.wmask[c/dwSmallMaxW] |= 1 << (c % dwSmallMaxW)
+	}
+	for ox := range ow {
+		v, i := ox/dwSmallMaxW, ox%dwSmallMaxW
+		p.omask[v] |= 1 << i
+		for kx := range kw {
 			if c := stride*ox + kx - (kw-1)/2; c >= 0 && c < w {
-				p.idx[kx][ox] = int32(c)
-				p.kmask[kx] |= 1 << ox
+				p.idx[v][kx][i] = int32(c)
+				p.kmask[v][kx] |= 1 << i
 			}
 		}
 	}

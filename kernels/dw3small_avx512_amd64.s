@@ -30,6 +30,33 @@
 	VPERMPS.Z   R, Z14, K3, Z19 \
 	VFMADD231PS Z19, W2, ACC
 
+// LOADROW2 loads input row IY (a register, R10 allowed) of the plane at
+// SI into LO (columns 0-15) and HI (16-31) under the lane masks in K3
+// and K4, or zeros when IY is outside [0, h) (h in BX, row bytes in R8).
+// Clobbers R10, R15, K6, K7.
+#define LOADROW2(IY, LO, HI) \
+	MOVQ      IY, R10              \
+	CMPQ      R10, BX              \
+	SBBQ      R15, R15             \
+	IMULQ     R8, R10              \
+	ANDQ      R15, R10             \
+	KMOVW     R15, K7              \
+	KANDW     K3, K7, K6           \
+	KANDW     K4, K7, K7           \
+	VMOVUPS.Z (SI)(R10*1), K6, LO  \
+	VMOVUPS.Z 64(SI)(R10*1), K7, HI
+
+// KVEC points R11 at idx[v] and R15 at kmask[v] - 896 (v in R12) and R10
+// at kw, for a kx loop.
+#define KVEC \
+	MOVQ  kw+56(FP), R10 \
+	MOVQ  R12, R11       \
+	IMULQ $448, R11      \
+	ADDQ  R13, R11       \
+	MOVQ  R12, R15       \
+	IMULQ $56, R15       \
+	ADDQ  R13, R15
+
 // func dw3SmallAVX512(y, x *float32, h, w, oh, stride int, p *dwSmall, wts *[9]float32, bias, lo, hi float32)
 // One output row a step: bias, then the nine taps in row-major order by
 // FMA (the chain of dw3RowAVX512, taps outside the plane adding w*0),
@@ -81,18 +108,21 @@ row:
 	RET
 
 // func dwSmallKAVX512(y, x *float32, h, w, oh, stride, kh, kw int, p *dwSmallK, wts *float32, bias, lo, hi float32)
-// PlaneKxK.Depthwise on a plane at most 16 wide: one output row a step,
-// bias then the kh*kw taps in row-major order by FMA (each tap's columns
-// gathered by p's permutation for its kx, zeros outside the plane), the
-// chain dwTapsAVX512 computes, clamped as there, stored under the ow
-// lanes.
+// PlaneKxK.Depthwise on a plane at most 32 wide: for each output row and
+// each of its (one or two) 16-column vectors, bias then the kh*kw taps in
+// row-major order by FMA (each tap's columns gathered from the input
+// row's two vectors by p's permutation for the vector and kx, zeros
+// outside the plane), the chain dwTapsAVX512 computes, clamped as there,
+// stored under the vector's output lanes. Two output rows a step (their
+// chains interleaved, as one row's chain is bound by the FMA latency),
+// then one.
 TEXT ·dwSmallKAVX512(SB), NOSPLIT, $0-92
 	VBROADCASTSS bias+80(FP), Z9
 	VBROADCASTSS lo+84(FP), Z10
 	VBROADCASTSS hi+88(FP), Z11
 	MOVQ         p+64(FP), R13
-	KMOVW        504(R13), K5
-	MOVQ         512(R13), R12
+	KMOVW        1024(R13), K3
+	KMOVW        1032(R13), K4
 	MOVQ         y+0(FP), DI
 	MOVQ         x+8(FP), SI
 	MOVQ         h+16(FP), BX
@@ -104,37 +134,100 @@ TEXT ·dwSmallKAVX512(SB), NOSPLIT, $0-92
 	NEGQ         R9                // iy of output row 0's first kernel row: -(kh-1)/2
 	MOVQ         oh+32(FP), CX
 
-krow:
+krow2:
+	CMPQ CX, $2
+	JLT  krow1
+	XORQ R12, R12                  // output vector v
+
+kvec2:
+	VMOVAPS Z9, Z20
+	VMOVAPS Z9, Z24
+	MOVQ    wts+72(FP), R14
+	MOVQ    R9, AX
+	MOVQ    kh+48(FP), DX
+
+kky2:
+	LOADROW2(AX, Z16, Z17)
+	MOVQ    stride+40(FP), R10
+	ADDQ    AX, R10
+	LOADROW2(R10, Z21, Z22)
+	KVEC
+
+kkx2:
+	VMOVDQU32    (R11), Z18
+	VMOVAPS      Z18, Z23
+	KMOVW        896(R15), K2
+	VPERMI2PS.Z  Z17, Z16, K2, Z18
+	VPERMI2PS.Z  Z22, Z21, K2, Z23
+	VBROADCASTSS (R14), Z19
+	VFMADD231PS  Z18, Z19, Z20
+	VFMADD231PS  Z23, Z19, Z24
+	ADDQ         $4, R14
+	ADDQ         $64, R11
+	ADDQ         $8, R15
+	DECQ         R10
+	JNZ          kkx2
+	INCQ         AX
+	DECQ         DX
+	JNZ          kky2
+	VMAXPS       Z20, Z10, Z20
+	VMINPS       Z20, Z11, Z20
+	VMAXPS       Z24, Z10, Z24
+	VMINPS       Z24, Z11, Z24
+	KMOVW        1008(R13)(R12*8), K5
+	MOVQ         R12, R11
+	SHLQ         $6, R11
+	VMOVUPS      Z20, K5, (DI)(R11*1)
+	ADDQ         1040(R13), R11
+	VMOVUPS      Z24, K5, (DI)(R11*1)
+	INCQ         R12
+	CMPQ         R12, 1048(R13)
+	JLT          kvec2
+	ADDQ         1040(R13), DI
+	ADDQ         1040(R13), DI
+	ADDQ         stride+40(FP), R9
+	ADDQ         stride+40(FP), R9
+	SUBQ         $2, CX
+	JMP          krow2
+
+krow1:
+	TESTQ CX, CX
+	JZ    kdone
+	XORQ  R12, R12
+
+kvec:
 	VMOVAPS Z9, Z20
 	MOVQ    wts+72(FP), R14
 	MOVQ    R9, AX
 	MOVQ    kh+48(FP), DX
 
 kky:
-	LOADROW(AX, Z16)
-	MOVQ    kw+56(FP), R10
-	MOVQ    R13, R11               // R11 walks idx (64*kx bytes)
-	MOVQ    R13, R15               // R15 walks kmask (448 + 8*kx)
+	LOADROW2(AX, Z16, Z17)
+	KVEC
 
 kkx:
-	VMOVDQU32       (R11), Z17
-	KMOVW           448(R15), K2
-	VPERMPS.Z       Z16, Z17, K2, Z19
-	VFMADD231PS.BCST (R14), Z19, Z20
-	ADDQ            $4, R14
-	ADDQ            $64, R11
-	ADDQ            $8, R15
-	DECQ            R10
-	JNZ             kkx
-	INCQ            AX
-	DECQ            DX
-	JNZ             kky
-	VMAXPS          Z20, Z10, Z20
-	VMINPS          Z20, Z11, Z20
-	VMOVUPS         Z20, K5, (DI)
-	ADDQ            520(R13), DI
-	ADDQ            stride+40(FP), R9
-	DECQ            CX
-	JNZ             krow
+	VMOVDQU32        (R11), Z18
+	KMOVW            896(R15), K2
+	VPERMI2PS.Z      Z17, Z16, K2, Z18
+	VFMADD231PS.BCST (R14), Z18, Z20
+	ADDQ             $4, R14
+	ADDQ             $64, R11
+	ADDQ             $8, R15
+	DECQ             R10
+	JNZ              kkx
+	INCQ             AX
+	DECQ             DX
+	JNZ              kky
+	VMAXPS           Z20, Z10, Z20
+	VMINPS           Z20, Z11, Z20
+	KMOVW            1008(R13)(R12*8), K5
+	MOVQ             R12, R11
+	SHLQ             $6, R11
+	VMOVUPS          Z20, K5, (DI)(R11*1)
+	INCQ             R12
+	CMPQ             R12, 1048(R13)
+	JLT              kvec
+
+kdone:
 	VZEROUPPER
 	RET

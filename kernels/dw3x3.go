@@ -68,6 +68,9 @@ func (l *dw3Layout) scratch() int { return l.tmp + l.oh*l.rs + 8 }
 type Plane3x3 struct {
 	l     dw3Layout
 	small *dwSmall // the small-plane kernel's lane plan (w <= dwSmallMaxW)
+	// smallK is the KxK small-plane kernel's plan for wider planes
+	// (dwSmallMaxW < w <= dwSmallKMaxW).
+	smallK *dwSmallK
 	// s1 is the stride-1 geometry of the same plane, for the input
 	// gradient of a stride-2 convolution (nil at stride 1).
 	s1 *Plane3x3
@@ -80,8 +83,11 @@ func NewPlane3x3(h, w, stride int) *Plane3x3 {
 		panic(fmt.Sprintf("kernels.NewPlane3x3: plane %dx%d stride %d (want positive sizes, stride 1 or 2)", h, w, stride))
 	}
 	p := &Plane3x3{l: dw3LayoutFor(h, w, stride)}
-	if w <= dwSmallMaxW {
+	switch {
+	case w <= dwSmallMaxW:
 		p.small = newDWSmall(w, stride)
+	case smallKFits(w, 3, stride):
+		p.smallK = newDWSmallK(w, 3, stride)
 	}
 	if stride == 2 {
 		p.s1 = NewPlane3x3(h, w, 1)
@@ -127,8 +133,12 @@ func (p *Plane3x3) Depthwise(x, k []float32, bias, lo, hi float32, y, scratch []
 	}
 	var wt [9]float32
 	copy(wt[:], k)
-	if p.small != nil && dwSmallOn() {
+	switch {
+	case p.small != nil && dwSmallOn():
 		dw3SmallAVX512(&y[0], &x[0], l.h, l.w, l.oh, l.stride, p.small, &wt, bias, lo, hi)
+		return
+	case p.smallK != nil && dwSmallOn():
+		dwSmallKAVX512(&y[0], &x[0], l.h, l.w, l.oh, l.stride, 3, 3, p.smallK, &wt[0], bias, lo, hi)
 		return
 	}
 	l.fill(x, scratch, 0)

@@ -151,7 +151,7 @@ func TestDepthwise3x3Panics(t *testing.T) {
 }
 
 func BenchmarkDepthwise3x3(b *testing.B) {
-	for _, c := range []struct{ h, s int }{{112, 1}, {112, 2}, {56, 1}, {14, 1}, {14, 2}, {7, 1}} {
+	for _, c := range []struct{ h, s int }{{112, 1}, {112, 2}, {56, 1}, {56, 2}, {28, 1}, {28, 2}, {14, 1}, {14, 2}, {7, 1}} {
 		b.Run(fmt.Sprintf("%dx%d/s%d", c.h, c.h, c.s), func(b *testing.B) {
 			x := make([]float32, c.h*c.h)
 			y := make([]float32, Depthwise3x3Out(c.h, c.s)*Depthwise3x3Out(c.h, c.s))
@@ -287,10 +287,10 @@ func TestDw3RowAVX512AgreesWithAVX2(t *testing.T) {
 	}
 }
 
-// TestDW3SmallMatchesPadded: on every plane up to 17x16 at strides 1 and
-// 2, the small-plane kernel gives bitwise the padded layout's AVX-512
-// outputs (NaN where they have NaN, clamped or not) and writes nothing
-// past the output plane.
+// TestDW3SmallMatchesPadded: on every plane up to 17x32 (and 28 and 33
+// rows) at strides 1 and 2, the small-plane kernels (3x3 to 16 columns,
+// KxK above at stride 2) give bitwise the padded layout's AVX-512 outputs (NaN where
+// they have NaN, clamped or not) and write nothing past the output plane.
 func TestDW3SmallMatchesPadded(t *testing.T) {
 	if !AsmAvailable() || !useAVX512 {
 		t.Skip("no AVX-512 (or SLIMGO_NOASM / SLIMGO_NOAVX512)")
@@ -298,8 +298,8 @@ func TestDW3SmallMatchesPadded(t *testing.T) {
 	defer func(v bool) { useDWSmall = v }(useDWSmall)
 	rng := rand.New(rand.NewPCG(13, 14))
 	inf := float32(math.Inf(1))
-	for h := 1; h <= 17; h++ {
-		for w := 1; w <= dwSmallMaxW; w++ {
+	for _, h := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 28, 33} {
+		for w := 1; w <= dwSmallKMaxW; w++ {
 			for _, s := range []int{1, 2} {
 				p := NewPlane3x3(h, w, s)
 				x := make([]float32, h*w)
@@ -337,7 +337,10 @@ func TestDW3SmallMatchesPadded(t *testing.T) {
 }
 
 // TestDWSmallKMatchesPadded is TestDW3SmallMatchesPadded for PlaneKxK:
-// kernels 1x1 to 7x7 (square or not) on every plane up to 17x16.
+// kernels 1x1 to 7x7 (square or not) on planes up to 32 wide (input rows
+// of one and two vectors), 1 to 17 rows and 28, 32, 33, at both strides
+// (the small-plane kernel takes stride 2: smallKFits; at stride 1 both
+// runs take the padded layout).
 func TestDWSmallKMatchesPadded(t *testing.T) {
 	if !AsmAvailable() || !useAVX512 {
 		t.Skip("no AVX-512 (or SLIMGO_NOASM / SLIMGO_NOAVX512)")
@@ -345,8 +348,8 @@ func TestDWSmallKMatchesPadded(t *testing.T) {
 	defer func(v bool) { useDWSmall = v }(useDWSmall)
 	rng := rand.New(rand.NewPCG(15, 16))
 	for _, k := range [][2]int{{1, 1}, {3, 3}, {5, 5}, {7, 7}, {3, 5}, {7, 1}} {
-		for h := 1; h <= 17; h++ {
-			for w := 1; w <= dwSmallMaxW; w++ {
+		for _, h := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 28, 32, 33} {
+			for w := 1; w <= dwSmallKMaxW; w++ {
 				for _, s := range []int{1, 2} {
 					p := NewPlaneKxK(h, w, k[0], k[1], s)
 					oh, ow := p.Out()

@@ -21,7 +21,7 @@ type PlaneKxK struct {
 	oh, ow               int
 	rs, plane            int       // padded row stride; padded plane (plus slack), after which the long row goes
 	off                  []int     // tap ky*kw+kx reads the padded plane off[t] floats ahead
-	small                *dwSmallK // the small-plane kernel's lane plan (w <= dwSmallMaxW, kw <= dwSmallMaxK)
+	small                *dwSmallK // the small-plane kernel's lane plan (w <= dwSmallKMaxW, kw <= dwSmallMaxK)
 }
 
 // NewPlaneKxK returns the geometry. It panics on an even or non-positive
@@ -38,7 +38,7 @@ func NewPlaneKxK(h, w, kh, kw, stride int) *PlaneKxK {
 			p.off = append(p.off, ky*p.rs+kx)
 		}
 	}
-	if w <= dwSmallMaxW && kw <= dwSmallMaxK {
+	if smallKFits(w, kw, stride) {
 		p.small = newDWSmallK(w, kw, stride)
 	}
 	return p
