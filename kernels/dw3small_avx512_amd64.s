@@ -57,6 +57,34 @@
 	IMULQ $56, R15       \
 	ADDQ  R13, R15
 
+// ROWPTR sets DST to input row IY's address (SI + IY*R8) when IY is in
+// [0, h), else to the zero row. Clobbers R15.
+#define ROWPTR(IY, DST) \
+	MOVQ    zero+72(FP), DST \
+	MOVQ    IY, R15          \
+	IMULQ   R8, R15          \
+	ADDQ    SI, R15          \
+	CMPQ    IY, h+16(FP)     \
+	CMOVQCS R15, DST
+
+// TAPROW adds kernel row ky's three taps (weights W0-W2) to Z22 for the
+// output block at input byte offset BX of the row at RP: the block's 32
+// input columns under K1 and K2, the even ones (tap 1) and the odd ones
+// (tap 2) by permutation, tap 0 the odd ones shifted a lane with the
+// previous block's last odd column (PREV, zeros at the row start) in.
+#define TAPROW(RP, PREV, W0, W1, W2) \
+	VMOVUPS.Z   (RP)(BX*1), K1, Z17   \
+	VMOVUPS.Z   64(RP)(BX*1), K2, Z18 \
+	VMOVAPS     Z12, Z19              \
+	VPERMI2PS   Z18, Z17, Z19         \
+	VMOVAPS     Z13, Z20              \
+	VPERMI2PS   Z18, Z17, Z20         \
+	VALIGND     $15, PREV, Z20, Z21   \
+	VMOVAPS     Z20, PREV             \
+	VFMADD231PS Z21, W0, Z22          \
+	VFMADD231PS Z19, W1, Z22          \
+	VFMADD231PS Z20, W2, Z22
+
 // func dw3SmallAVX512(y, x *float32, h, w, oh, stride int, p *dwSmall, wts *[9]float32, bias, lo, hi float32)
 // One output row a step: bias, then the nine taps in row-major order by
 // FMA (the chain of dw3RowAVX512, taps outside the plane adding w*0),
@@ -229,5 +257,68 @@ kkx:
 	JLT              kvec
 
 kdone:
+	VZEROUPPER
+	RET
+
+// func dw3S2WideAVX512(y, x *float32, h, w, oh, ow int, p *dwWide, masks *uint64, nb int, zero *float32, wts *[9]float32, bias, lo, hi float32)
+// Plane3x3.Depthwise at stride 2 on a plane of any width: for each output
+// row, nb blocks of 16 outputs, each bias then the nine taps in row-major
+// order by FMA (the chain of dw3RowAVX512; rows outside the plane read
+// the zero row, columns past it masked to zero), clamped as there and
+// stored under the block's output lanes.
+TEXT ·dw3S2WideAVX512(SB), NOSPLIT, $0-100
+	MOVQ         wts+80(FP), R14
+	DW3WEIGHTSZ
+	VBROADCASTSS bias+88(FP), Z9
+	VBROADCASTSS lo+92(FP), Z10
+	VBROADCASTSS hi+96(FP), Z11
+	MOVQ         p+48(FP), R14
+	VMOVDQU32    0(R14), Z12
+	VMOVDQU32    64(R14), Z13
+	MOVQ         y+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         w+24(FP), R8
+	SHLQ         $2, R8
+	XORQ         CX, CX
+
+worow:
+	MOVQ   CX, AX
+	SHLQ   $1, AX
+	DECQ   AX
+	ROWPTR(AX, R10)
+	INCQ   AX
+	ROWPTR(AX, R11)
+	INCQ   AX
+	ROWPTR(AX, R12)
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	MOVQ   masks+56(FP), R13
+	XORQ   BX, BX
+	MOVQ   DI, R9
+	MOVQ   nb+64(FP), DX
+
+wblk:
+	KMOVW   0(R13), K1
+	KMOVW   8(R13), K2
+	KMOVW   16(R13), K3
+	VMOVAPS Z9, Z22
+	TAPROW(R10, Z14, Z0, Z1, Z2)
+	TAPROW(R11, Z15, Z3, Z4, Z5)
+	TAPROW(R12, Z16, Z6, Z7, Z8)
+	VMAXPS  Z22, Z10, Z22
+	VMINPS  Z22, Z11, Z22
+	VMOVUPS Z22, K3, (R9)
+	ADDQ    $64, R9
+	ADDQ    $128, BX
+	ADDQ    $24, R13
+	DECQ    DX
+	JNZ     wblk
+	MOVQ    ow+40(FP), AX
+	SHLQ    $2, AX
+	ADDQ    AX, DI
+	INCQ    CX
+	CMPQ    CX, oh+32(FP)
+	JLT     worow
 	VZEROUPPER
 	RET

@@ -287,9 +287,10 @@ func TestDw3RowAVX512AgreesWithAVX2(t *testing.T) {
 	}
 }
 
-// TestDW3SmallMatchesPadded: on every plane up to 17x32 (and 28 and 33
-// rows) at strides 1 and 2, the small-plane kernels (3x3 to 16 columns,
-// KxK above at stride 2) give bitwise the padded layout's AVX-512 outputs (NaN where
+// TestDW3SmallMatchesPadded: on planes of 1 to 17, 28 and 33 rows and 1
+// to 50 columns and wider (to 224) at strides 1 and 2, the small-plane
+// kernels (3x3 to 16 columns, KxK to 32 at stride 2, the wide stride-2
+// kernel above) give bitwise the padded layout's AVX-512 outputs (NaN where
 // they have NaN, clamped or not) and write nothing past the output plane.
 func TestDW3SmallMatchesPadded(t *testing.T) {
 	if !AsmAvailable() || !useAVX512 {
@@ -298,8 +299,12 @@ func TestDW3SmallMatchesPadded(t *testing.T) {
 	defer func(v bool) { useDWSmall = v }(useDWSmall)
 	rng := rand.New(rand.NewPCG(13, 14))
 	inf := float32(math.Inf(1))
+	widths := []int{63, 64, 65, 95, 96, 97, 112, 113, 224}
+	for w := 1; w <= 50; w++ {
+		widths = append(widths, w)
+	}
 	for _, h := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 28, 33} {
-		for w := 1; w <= dwSmallKMaxW; w++ {
+		for _, w := range widths {
 			for _, s := range []int{1, 2} {
 				p := NewPlane3x3(h, w, s)
 				x := make([]float32, h*w)
