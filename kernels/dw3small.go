@@ -98,10 +98,12 @@ func newDWSmallK(w, kw, stride int) *dwSmallK {
 	return p
 }
 
-// dwWide is the lane plan of dw3S2WideAVX512, the stride-2 3x3 kernel for
-// planes wider than the small-plane kernels take: each output vector's 16
-// columns come from two input vectors (32 columns) by an even and an odd
-// permutation, the left tap by shifting the previous vector's odd lanes in.
+// dwWide is the lane plan of dw3S2WideAVX512 and dw3S1WideAVX512, the 3x3
+// kernels for planes wider than the small-plane kernels take. At stride
+// 2 each output vector's 16 columns come from two input vectors (32
+// columns) by an even and an odd permutation, the left tap by shifting
+// the previous vector's odd lanes in; at stride 1 from one vector and
+// the next, the side taps shifted a lane.
 // Its layout is read by the assembly (idx 0 and 64 bytes); masks holds, a
 // block of 16 outputs at a time, the lanes of its two input vectors and
 // of its outputs.
@@ -110,18 +112,23 @@ type dwWide struct {
 	masks     []uint64
 }
 
-func newDWWide(w int) *dwWide {
-	ow := Depthwise3x3Out(w, 2)
+func newDWWide(w, stride int) *dwWide {
+	ow := Depthwise3x3Out(w, stride)
 	p := &dwWide{}
 	for i := range dwSmallMaxW {
 		p.even[i], p.odd[i] = int32(2*i), int32(2*i+1)
 	}
 	lanes := func(n int) uint64 { return 1<<min(max(n, 0), dwSmallMaxW) - 1 }
+	in := stride * dwSmallMaxW // input columns a block steps over
 	for b := 0; 16*b < ow; b++ {
-		p.masks = append(p.masks, lanes(w-32*b), lanes(w-32*b-16), lanes(ow-16*b))
+		p.masks = append(p.masks, lanes(w-in*b), lanes(w-in*b-16), lanes(ow-16*b))
 	}
 	return p
 }
 
-// wideFits reports whether dw3S2WideAVX512 takes planes w wide at stride.
-func wideFits(w, stride int) bool { return stride == 2 && w > dwSmallKMaxW }
+// wideFits reports whether the wide kernels take planes w wide at
+// stride: dw3S2WideAVX512 above the small-plane kernels' 32 columns, and
+// dw3S1WideAVX512 above dwSmall's 16.
+func wideFits(w, stride int) bool {
+	return stride == 2 && w > dwSmallKMaxW || stride == 1 && w > dwSmallMaxW
+}

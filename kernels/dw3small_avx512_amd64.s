@@ -85,6 +85,19 @@
 	VFMADD231PS Z19, W1, Z22          \
 	VFMADD231PS Z20, W2, Z22
 
+// TAPROW1 is TAPROW at stride 1: the block's 16 input columns (K1) are
+// tap 1, the next 16 (K2) shift one lane in for tap 2, and the previous
+// block's last column (PREV, zeros at the row start) shifts in for tap 0.
+#define TAPROW1(RP, PREV, W0, W1, W2) \
+	VMOVUPS.Z   (RP)(BX*1), K1, Z17   \
+	VMOVUPS.Z   64(RP)(BX*1), K2, Z18 \
+	VALIGND     $15, PREV, Z17, Z21   \
+	VALIGND     $1, Z17, Z18, Z19     \
+	VMOVAPS     Z17, PREV             \
+	VFMADD231PS Z21, W0, Z22          \
+	VFMADD231PS Z17, W1, Z22          \
+	VFMADD231PS Z19, W2, Z22
+
 // func dw3SmallAVX512(y, x *float32, h, w, oh, stride int, p *dwSmall, wts *[9]float32, bias, lo, hi float32)
 // One output row a step: bias, then the nine taps in row-major order by
 // FMA (the chain of dw3RowAVX512, taps outside the plane adding w*0),
@@ -320,5 +333,61 @@ wblk:
 	INCQ    CX
 	CMPQ    CX, oh+32(FP)
 	JLT     worow
+	VZEROUPPER
+	RET
+
+// func dw3S1WideAVX512(y, x *float32, h, w, oh, ow int, p *dwWide, masks *uint64, nb int, zero *float32, wts *[9]float32, bias, lo, hi float32)
+// dw3S2WideAVX512 at stride 1 (TAPROW1; p is not read): blocks of 16
+// outputs over 16 input columns and the next 16.
+TEXT ·dw3S1WideAVX512(SB), NOSPLIT, $0-100
+	MOVQ         wts+80(FP), R14
+	DW3WEIGHTSZ
+	VBROADCASTSS bias+88(FP), Z9
+	VBROADCASTSS lo+92(FP), Z10
+	VBROADCASTSS hi+96(FP), Z11
+	MOVQ         y+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         w+24(FP), R8
+	SHLQ         $2, R8
+	XORQ         CX, CX
+
+w1row:
+	MOVQ   CX, AX
+	DECQ   AX
+	ROWPTR(AX, R10)
+	INCQ   AX
+	ROWPTR(AX, R11)
+	INCQ   AX
+	ROWPTR(AX, R12)
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	MOVQ   masks+56(FP), R13
+	XORQ   BX, BX
+	MOVQ   DI, R9
+	MOVQ   nb+64(FP), DX
+
+w1blk:
+	KMOVW   0(R13), K1
+	KMOVW   8(R13), K2
+	KMOVW   16(R13), K3
+	VMOVAPS Z9, Z22
+	TAPROW1(R10, Z14, Z0, Z1, Z2)
+	TAPROW1(R11, Z15, Z3, Z4, Z5)
+	TAPROW1(R12, Z16, Z6, Z7, Z8)
+	VMAXPS  Z22, Z10, Z22
+	VMINPS  Z22, Z11, Z22
+	VMOVUPS Z22, K3, (R9)
+	ADDQ    $64, R9
+	ADDQ    $64, BX
+	ADDQ    $24, R13
+	DECQ    DX
+	JNZ     w1blk
+	MOVQ    ow+40(FP), AX
+	SHLQ    $2, AX
+	ADDQ    AX, DI
+	INCQ    CX
+	CMPQ    CX, oh+32(FP)
+	JLT     w1row
 	VZEROUPPER
 	RET

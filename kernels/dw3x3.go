@@ -71,7 +71,7 @@ type Plane3x3 struct {
 	// smallK is the KxK small-plane kernel's plan for wider planes
 	// (dwSmallMaxW < w <= dwSmallKMaxW).
 	smallK *dwSmallK
-	wide   *dwWide // stride 2 on planes wider than that
+	wide   *dwWide // the wide kernels' plan (planes wider than those)
 	// s1 is the stride-1 geometry of the same plane, for the input
 	// gradient of a stride-2 convolution (nil at stride 1).
 	s1 *Plane3x3
@@ -90,7 +90,7 @@ func NewPlane3x3(h, w, stride int) *Plane3x3 {
 	case smallKFits(w, 3, stride):
 		p.smallK = newDWSmallK(w, 3, stride)
 	case wideFits(w, stride):
-		p.wide = newDWWide(w)
+		p.wide = newDWWide(w, stride)
 	}
 	if stride == 2 {
 		p.s1 = NewPlane3x3(h, w, 1)
@@ -147,7 +147,11 @@ func (p *Plane3x3) Depthwise(x, k []float32, bias, lo, hi float32, y, scratch []
 		zero := scratch[:l.w]
 		clear(zero)
 		m := p.wide.masks
-		dw3S2WideAVX512(&y[0], &x[0], l.h, l.w, l.oh, l.ow, p.wide, &m[0], len(m)/3, &zero[0], &wt, bias, lo, hi)
+		wide := dw3S2WideAVX512
+		if l.stride == 1 {
+			wide = dw3S1WideAVX512
+		}
+		wide(&y[0], &x[0], l.h, l.w, l.oh, l.ow, p.wide, &m[0], len(m)/3, &zero[0], &wt, bias, lo, hi)
 		return
 	}
 	l.fill(x, scratch, 0)

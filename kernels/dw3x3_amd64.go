@@ -49,3 +49,8 @@ func dwSmallKAVX512(y, x *float32, h, w, oh, stride, kh, kw int, p *dwSmallK, wt
 //
 //go:noescape
 func dw3S2WideAVX512(y, x *float32, h, w, oh, ow int, p *dwWide, masks *uint64, nb int, zero *float32, wts *[9]float32, bias, lo, hi float32)
+
+// dw3S1WideAVX512 is dw3S2WideAVX512 at stride 1.
+//
+//go:noescape
+func dw3S1WideAVX512(y, x *float32, h, w, oh, ow int, p *dwWide, masks *uint64, nb int, zero *float32, wts *[9]float32, bias, lo, hi float32)

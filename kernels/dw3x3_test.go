@@ -289,8 +289,8 @@ func TestDw3RowAVX512AgreesWithAVX2(t *testing.T) {
 
 // TestDW3SmallMatchesPadded: on planes of 1 to 17, 28 and 33 rows and 1
 // to 50 columns and wider (to 224) at strides 1 and 2, the small-plane
-// kernels (3x3 to 16 columns, KxK to 32 at stride 2, the wide stride-2
-// kernel above) give bitwise the padded layout's AVX-512 outputs (NaN where
+// kernels (3x3 to 16 columns, KxK to 32 at stride 2, the wide kernels
+// above) give bitwise the padded layout's AVX-512 outputs (NaN where
 // they have NaN, clamped or not) and write nothing past the output plane.
 func TestDW3SmallMatchesPadded(t *testing.T) {
 	if !AsmAvailable() || !useAVX512 {
