@@ -164,28 +164,28 @@ func winoGroups(l padLayout, nb, outCh int) []kernels.WinoGroup {
 	return groups
 }
 
-// winoFilters sets u ([16][cout][cin]) to the transformed filters of w
-// ([M, C, 3, 3]); with rot, those of the input-gradient convolution
-// (cout = C, cin = M, filter (c, m) = W[m][c] rotated by 180 degrees).
-func winoFilters(u, w []float32, m, c int, rot bool) []float32 {
+// winoFilters sets u ([16][m][c]) to the transformed filters of w ([M,
+// C, 3, 3]). The input-gradient pass multiplies by the same matrices,
+// transposed and with their elements permuted (winoPass.rot): the
+// transform of the rotated filter (c, m) is that of W[m][c] permuted by
+// kernels.WinoRot, bit for bit.
+func winoFilters(u, w []float32, m, c int) []float32 {
 	u = growBuf(u, 16*m*c)
-	var g [9]float32
-	if !rot {
-		for i := range m * c {
-			kernels.WinoFilter(w[i*9:i*9+9], u[i:], m*c)
-		}
-		return u
-	}
-	for ci := range c {
-		for mi := range m {
-			src := w[(mi*c+ci)*9 : (mi*c+ci)*9+9]
-			for t := range 9 {
-				g[t] = src[8-t]
-			}
-			kernels.WinoFilter(g[:], u[ci*m+mi:], m*c)
-		}
-	}
+	kernels.WinoFilters(w, m*c, u)
 	return u
+}
+
+// forwardFilters returns the transformed filters of w ([m, c, 3, 3]) that
+// the last Forward computed, transforming them now if it did not (or for
+// other weights or sizes): Backward's input gradient uses the forward's
+// transform, as the weights may not change between a Forward and its
+// Backward.
+func (k *convKernel) forwardFilters(w []float32, m, c int) []float32 {
+	if k.wuFor != &w[0] || k.wuM != m || k.wuC != c || len(k.wu) != 16*m*c {
+		k.wu = winoFilters(k.wu, w, m, c)
+		k.wuFor, k.wuM, k.wuC = &w[0], m, c
+	}
+	return k.wu
 }
 
 // winoPass is the Winograd lowering of one pass (forward or input
@@ -196,6 +196,7 @@ type winoPass struct {
 	full, last *kernels.WinoPlan
 	kb, ld     int
 	cin, cout  int
+	rot        bool // the input gradient: u holds the forward's [16][cin][cout] transforms
 }
 
 // preparePass builds the pass over n images in chunks of kb in layout l,
@@ -232,7 +233,7 @@ func (k *convKernel) winoRun(ps *winoPass, l padLayout, nb int, xp, u []float32,
 	}
 	n := winoLd(p)
 	for xi := range 16 {
-		winoGemm(xi, cout, cin, n, ld, u, pu, v, m)
+		winoGemm(xi, cout, cin, n, ld, ps.rot, u, pu, v, m)
 	}
 	ohw := l.h * l.w
 	for co := range cout {
@@ -249,7 +250,8 @@ func (k *convKernel) forwardWinograd(d convDims, x, w, y, bias, res []float32, t
 	// An inference-only fused Conv (engine.Optimize: its weights do not
 	// change while its executor lives) transforms its filters once.
 	if !k.fused || k.wuOf != &w[0] || k.wpu == nil || k.wpu[0].Rows() != d.m || k.wpu[0].Cols() != d.c {
-		k.wu = winoFilters(k.wu, w, d.m, d.c, false)
+		k.wuFor = nil
+		k.wu = k.forwardFilters(w, d.m, d.c)
 		k.wuOf, k.wpu = nil, nil
 		if k.fused { // and packs them for the GEMMs once, keeping only the packed copy
 			k.wuOf = &w[0]
@@ -257,7 +259,7 @@ func (k *convKernel) forwardWinograd(d convDims, x, w, y, bias, res []float32, t
 			for xi := range 16 {
 				k.wpu[xi] = kernels.PackA(false, d.m, d.c, 1, k.wu[xi*d.m*d.c:], d.c)
 			}
-			k.wu = nil
+			k.wu, k.wuFor = nil, nil
 		}
 	}
 	chw := d.c * d.s.H * d.s.W
@@ -296,7 +298,7 @@ func (k *convKernel) winoRunIntra(ps *winoPass, l padLayout, x, u []float32, pu 
 	n := winoLd(p)
 	kernels.ParallelFor(16, func(lo, hi int) {
 		for xi := lo; xi < hi; xi++ {
-			winoGemm(xi, cout, cin, n, ld, u, pu, v, m)
+			winoGemm(xi, cout, cin, n, ld, ps.rot, u, pu, v, m)
 		}
 	})
 	kernels.ParallelFor(cout, func(lo, hi int) {
@@ -308,12 +310,18 @@ func (k *convKernel) winoRunIntra(ps *winoPass, l padLayout, x, u []float32, pu 
 
 // winoGemm is Winograd element xi's product M[xi] = U[xi] V[xi] (cout x
 // cin by cin x n, V and M with stride ld), with U[xi] packed when pu is
-// not nil.
-func winoGemm(xi, cout, cin, n, ld int, u []float32, pu []*kernels.PackedA, v, m []float32) {
-	if pu != nil {
+// not nil; with rot, U[xi] is the transpose of u's element
+// kernels.WinoRot(xi) ([cin][cout]: the forward transforms of the
+// input-gradient pass's filters).
+func winoGemm(xi, cout, cin, n, ld int, rot bool, u []float32, pu []*kernels.PackedA, v, m []float32) {
+	switch {
+	case pu != nil:
 		kernels.SgemmPacked(pu[xi], false, n, v[xi*cin*ld:], ld, 0, m[xi*cout*ld:], ld)
-		return
+	case rot:
+		kernels.Sgemm(true, false, cout, n, cin, 1, u[kernels.WinoRot(xi)*cout*cin:], cout,
+			v[xi*cin*ld:], ld, 0, m[xi*cout*ld:], ld)
+	default:
+		kernels.Sgemm(false, false, cout, n, cin, 1, u[xi*cout*cin:], cin,
+			v[xi*cin*ld:], ld, 0, m[xi*cout*ld:], ld)
 	}
-	kernels.Sgemm(false, false, cout, n, cin, 1, u[xi*cout*cin:], cin,
-		v[xi*cin*ld:], ld, 0, m[xi*cout*ld:], ld)
 }

@@ -159,13 +159,15 @@ type convKernel struct {
 	ptmp   [][]float32  // polyphase lowering: per-worker phase-splitting scratch (H*W)
 
 	// Winograd lowering (conv_winograd.go): per-worker V and M matrices,
-	// the transformed filters of the forward and input-gradient passes,
+	// the forward's transformed filters (which the input gradient reads too),
 	// cached tile plans, and the input-gradient pass of the running
 	// Backward call (nil: not taken).
-	wv, wm  [][]float32
-	wu, wuX []float32
-	wuOf    *float32           // fused Conv: the weights wu was transformed from
-	wpu     []*kernels.PackedA // fused Conv: wu's 16 matrices packed (wu then dropped)
+	wv, wm   [][]float32
+	wu       []float32          // the forward's transformed filters, [16][M][C]
+	wuFor    *float32           // the weights wu holds the transform of (nil: none)
+	wuM, wuC int                // and their sizes
+	wuOf     *float32           // fused Conv: the weights wu was transformed from
+	wpu      []*kernels.PackedA // fused Conv: wu's 16 matrices packed (wu then dropped)
 
 	// A fused (inference-only) Conv's filters packed per group for the
 	// single-image GEMMs, and the weights they were packed from.
@@ -953,8 +955,9 @@ func (k *convKernel) prepareBackward(d convDims, w []float32, kb, t int, needX, 
 		switch {
 		case needX && useWinograd(d):
 			ps := k.preparePass(lay, d.n, kb, d.m, d.c, t, &k.dybufs)
+			ps.rot = true
 			k.wx = &ps
-			k.wuX = winoFilters(k.wuX, w, d.m, d.c, true)
+			k.forwardFilters(w, d.m, d.c)
 		case needX:
 			k.dxbufs = ensureBufs(k.dxbufs, t, d.c*lay.gemmCols(kb))
 			k.offX = implicitOffsets(k.offX, lay, d.m, d.g.KH, d.g.KW, d.g.DH, d.g.DW, d.g.PadB, d.g.PadR)
