@@ -197,25 +197,35 @@ func WinoFilter(g []float32, u []float32, us int) {
 
 // WinoFilters transforms n filters at once: filter i, w[9*i:9*i+9], goes
 // to u[xi*n+i] for xi < 16 (WinoFilter with stride n). It panics if w or
-// u is too short.
+// u is too short. Blocks of filters are transformed into a small buffer
+// and copied out as 16 runs: written one value at a time, the 16 output
+// streams (n floats apart, often a power of two) fall into the same L1
+// sets and each store missed.
 func WinoFilters(w []float32, n int, u []float32) {
+	const blk = 64
 	w, u = w[:9*n], u[:16*n]
-	for i := range n {
-		g := (*[9]float32)(w[9*i:])
-		var t [4][3]float32
-		for j := range 3 {
-			g0, g1, g2 := g[j], g[3+j], g[6+j]
-			s := g0 + g2
-			t[0][j], t[1][j], t[2][j], t[3][j] = g0, 0.5*(s+g1), 0.5*(s-g1), g2
+	var buf [16][blk]float32
+	for i0 := 0; i0 < n; i0 += blk {
+		nb := min(blk, n-i0)
+		for i := range nb {
+			g := (*[9]float32)(w[9*(i0+i):])
+			var t [4][3]float32
+			for j := range 3 {
+				g0, g1, g2 := g[j], g[3+j], g[6+j]
+				s := g0 + g2
+				t[0][j], t[1][j], t[2][j], t[3][j] = g0, 0.5*(s+g1), 0.5*(s-g1), g2
+			}
+			for r := range 4 {
+				g0, g1, g2 := t[r][0], t[r][1], t[r][2]
+				s := g0 + g2
+				buf[4*r][i] = g0
+				buf[4*r+1][i] = 0.5 * (s + g1)
+				buf[4*r+2][i] = 0.5 * (s - g1)
+				buf[4*r+3][i] = g2
+			}
 		}
-		for r := range 4 {
-			g0, g1, g2 := t[r][0], t[r][1], t[r][2]
-			s := g0 + g2
-			o := 4 * r * n
-			u[o+i] = g0
-			u[o+n+i] = 0.5 * (s + g1)
-			u[o+2*n+i] = 0.5 * (s - g1)
-			u[o+3*n+i] = g2
+		for xi := range 16 {
+			copy(u[xi*n+i0:xi*n+i0+nb], buf[xi][:nb])
 		}
 	}
 }
