@@ -175,7 +175,7 @@ func (k *convKernel) backwardImplicit(d convDims, l padLayout, plan *polyPlan, l
 	case plan != nil:
 		k.backwardPolyDX(d, l, plan, lo, hi, wk, dyp, dx, k.ptmp[wk])
 	case k.wx != nil:
-		k.winoRun(k.wx, l, nb, dyp, k.wu, nil, dx[lo*chw:hi*chw], wk)
+		k.winoRun(k.wx, l, nb, dyp, k.wpk, dx[lo*chw:hi*chw], wk)
 	default:
 		kx := d.mg * d.s.KH * d.s.KW
 		dxp := k.dxbufs[wk]

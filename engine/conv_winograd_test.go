@@ -8,12 +8,13 @@ import (
 	"github.com/slimgo/slimgo/tensor"
 )
 
-// TestWinoGemmRotMatchesRotatedFilters checks the input gradient's use of
+// TestPackWinoRotMatchesRotatedFilters checks the input gradient's use of
 // the forward's transforms: the product by the transposed, WinoRot-permuted
-// forward transforms equals, bit for bit, the product by the transforms of
-// the rotated, transposed filters (the dX convolution's own, as they were
+// forward transforms (packWino with rot, into storage the forward pass
+// used) equals, bit for bit, Sgemm's product by the transforms of the
+// rotated, transposed filters (the dX convolution's own, as they were
 // computed before), for every Winograd element.
-func TestWinoGemmRotMatchesRotatedFilters(t *testing.T) {
+func TestPackWinoRotMatchesRotatedFilters(t *testing.T) {
 	const m, c, n, ld = 13, 7, 30, 48 // forward M filters of C channels; dX: cout = C, cin = M
 	w := cvRand(3, m, c, 3, 3).Data
 	u := winoFilters(nil, w, m, c)
@@ -27,11 +28,12 @@ func TestWinoGemmRotMatchesRotatedFilters(t *testing.T) {
 			kernels.WinoFilter(g[:], ur[ci*m+mi:], m*c)
 		}
 	}
+	pu := packWino(packWino(nil, u, m, c, false), u, m, c, true)
 	v := cvRand(4, 16*m*ld).Data
 	got, want := make([]float32, 16*c*ld), make([]float32, 16*c*ld)
 	for xi := range 16 {
-		winoGemm(xi, c, m, n, ld, true, u, nil, v, got)
-		winoGemm(xi, c, m, n, ld, false, ur, nil, v, want)
+		kernels.SgemmPacked(pu[xi], false, n, v[xi*m*ld:], ld, 0, got[xi*c*ld:], ld)
+		kernels.Sgemm(false, false, c, n, m, 1, ur[xi*c*m:], m, v[xi*m*ld:], ld, 0, want[xi*c*ld:], ld)
 	}
 	for xi := range 16 {
 		for r := range c {

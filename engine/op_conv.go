@@ -168,6 +168,7 @@ type convKernel struct {
 	wuM, wuC int                // and their sizes
 	wuOf     *float32           // fused Conv: the weights wu was transformed from
 	wpu      []*kernels.PackedA // fused Conv: wu's 16 matrices packed (wu then dropped)
+	wpk      []*kernels.PackedA // training: the running pass's 16 matrices packed (packWino)
 
 	// A fused (inference-only) Conv's filters packed per group for the
 	// single-image GEMMs, and the weights they were packed from.
@@ -955,9 +956,8 @@ func (k *convKernel) prepareBackward(d convDims, w []float32, kb, t int, needX, 
 		switch {
 		case needX && useWinograd(d):
 			ps := k.preparePass(lay, d.n, kb, d.m, d.c, t, &k.dybufs)
-			ps.rot = true
 			k.wx = &ps
-			k.forwardFilters(w, d.m, d.c)
+			k.wpk = packWino(k.wpk, k.forwardFilters(w, d.m, d.c), d.m, d.c, true)
 		case needX:
 			k.dxbufs = ensureBufs(k.dxbufs, t, d.c*lay.gemmCols(kb))
 			k.offX = implicitOffsets(k.offX, lay, d.m, d.g.KH, d.g.KW, d.g.DH, d.g.DW, d.g.PadB, d.g.PadR)
