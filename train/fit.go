@@ -155,6 +155,7 @@ func newRun(g *graph.Graph, trainSet, testSet *data.Dataset, opt Options) (*run,
 	if err != nil {
 		return nil, err
 	}
+	exec.SetParamGradsOnly(true) // the images' gradients are never read
 	loss, err := newLoss(opt, trainSet)
 	if err != nil {
 		return nil, err
