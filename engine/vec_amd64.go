@@ -177,3 +177,33 @@ func vecGather(src []float32, idx []int32, dst []float32) {
 	}
 	gatherGo(src, idx, dst)
 }
+
+//go:noescape
+func max9AVX(taps *[9]*float32, n int, y *float32, at *int32, idx *[18]int32)
+
+// max9 sets y[i] to the first maximum of taps[0][i], ..., taps[8][i] in
+// that order (a later tap replaces it only when greater, so a NaN first
+// tap stays and later NaNs are skipped) and at[i] to b + i*sw + offs[t]
+// for its tap t (a window's plane index), for i < len(y); every tap must
+// be at least len(y) long.
+func max9(taps *[9][]float32, y []float32, at []int32, b, sw int32, offs *[9]int32) {
+	n := len(y)
+	at = at[:n]
+	v := n &^ 7
+	if v > 0 && useVecAsm() {
+		var p [9]*float32
+		for t := range p {
+			p[t] = &taps[t][:n][0]
+		}
+		var idx [18]int32
+		copy(idx[:8], offs[1:])
+		for l := range 8 {
+			idx[8+l] = b + offs[0] + int32(l)*sw
+		}
+		idx[16] = 8 * sw
+		max9AVX(&p, v, &y[0], &at[0], &idx)
+	} else {
+		v = 0
+	}
+	max9Go(taps, y, at, b, sw, offs, v)
+}
