@@ -217,9 +217,9 @@ func (k *convKernel) preparePass(l padLayout, n, kb, cin, cout, t int, in *[][]f
 func winoLd(p *kernels.WinoPlan) int { return (p.Tiles() + 23) / 24 * 24 }
 
 // winoRun computes the convolution of nb images' padded planes xp (ps.cin
-// channels of layout l, filled) with the transformed filters u into dst
-// (the chunk's NCHW output, ps.cout channels) on worker wk's buffers;
-// pu holds the pass's 16 transformed filter matrices packed (packWino).
+// channels of layout l, filled) with the pass's transformed filters, pu
+// (its 16 matrices packed by packWino), into dst (the chunk's NCHW
+// output, ps.cout channels) on worker wk's buffers.
 func (k *convKernel) winoRun(ps *winoPass, l padLayout, nb int, xp []float32, pu []*kernels.PackedA, dst []float32, wk int) {
 	p := ps.full
 	if nb != ps.kb {
