@@ -129,8 +129,9 @@ func implicitOffsets(dst []int, l padLayout, ch, kh, kw, dh, dw, padT, padL int)
 
 // forwardImplicit computes the outputs of images [lo, hi) into y (before
 // bias and epilogue) on worker wk: fill (the phase planes of plan for a
-// polyphase geometry, nil: stride 1), one SgemmRows per group, extract.
-func (k *convKernel) forwardImplicit(d convDims, l padLayout, plan *polyPlan, lo, hi, wk int, x, w, y []float32) {
+// polyphase geometry, nil: stride 1), one SgemmRows per group (with the
+// filters prepareForward packed, k.pwr), extract.
+func (k *convKernel) forwardImplicit(d convDims, l padLayout, plan *polyPlan, lo, hi, wk int, x, y []float32) {
 	nb := hi - lo
 	chw := d.c * d.s.H * d.s.W
 	xp := k.cols[wk]
@@ -142,8 +143,7 @@ func (k *convKernel) forwardImplicit(d convDims, l padLayout, plan *polyPlan, lo
 	n := l.gemmCols(nb)
 	yp := k.ybufs[wk]
 	for g := range d.g.Group {
-		kernels.SgemmRows(d.mg, n, d.kk, 1, w[g*d.mg*d.kk:], d.kk,
-			xp, k.offF[g*d.kk:(g+1)*d.kk], 0, yp[g*d.mg*n:], n)
+		kernels.SgemmRowsPacked(k.pwr[g], n, xp, k.offF[g*d.kk:(g+1)*d.kk], 0, yp[g*d.mg*n:], n)
 	}
 	l.extract(y[lo*d.m*d.ohw:hi*d.m*d.ohw], yp, n, d.m, nb)
 }
@@ -175,14 +175,13 @@ func (k *convKernel) backwardImplicit(d convDims, l padLayout, plan *polyPlan, l
 	case plan != nil:
 		k.backwardPolyDX(d, l, plan, lo, hi, wk, dyp, dx, k.ptmp[wk])
 	case k.wx != nil:
-		k.winoRun(k.wx, l, nb, dyp, k.wuX, nil, dx[lo*chw:hi*chw], wk)
+		k.winoRun(k.wx, l, nb, dyp, k.wpk, dx[lo*chw:hi*chw], wk)
 	default:
 		kx := d.mg * d.s.KH * d.s.KW
 		dxp := k.dxbufs[wk]
 		nx := l.gemmCols(nb)
 		for g := range d.g.Group {
-			kernels.SgemmRows(d.cg, nx, kx, 1, k.wflip[g*d.cg*kx:], kx,
-				dyp, k.offX[g*kx:(g+1)*kx], 0, dxp[g*d.cg*nx:], nx)
+			kernels.SgemmRowsPacked(k.pwx[g], nx, dyp, k.offX[g*kx:(g+1)*kx], 0, dxp[g*d.cg*nx:], nx)
 		}
 		l.extract(dx[lo*chw:hi*chw], dxp, nx, d.c, nb)
 	}

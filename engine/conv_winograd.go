@@ -164,28 +164,28 @@ func winoGroups(l padLayout, nb, outCh int) []kernels.WinoGroup {
 	return groups
 }
 
-// winoFilters sets u ([16][cout][cin]) to the transformed filters of w
-// ([M, C, 3, 3]); with rot, those of the input-gradient convolution
-// (cout = C, cin = M, filter (c, m) = W[m][c] rotated by 180 degrees).
-func winoFilters(u, w []float32, m, c int, rot bool) []float32 {
+// winoFilters sets u ([16][m][c]) to the transformed filters of w ([M,
+// C, 3, 3]). The input-gradient pass multiplies by the same matrices,
+// transposed and with their elements permuted (packWino's rot): the
+// transform of the rotated filter (c, m) is that of W[m][c] permuted by
+// kernels.WinoRot, bit for bit.
+func winoFilters(u, w []float32, m, c int) []float32 {
 	u = growBuf(u, 16*m*c)
-	var g [9]float32
-	if !rot {
-		for i := range m * c {
-			kernels.WinoFilter(w[i*9:i*9+9], u[i:], m*c)
-		}
-		return u
-	}
-	for ci := range c {
-		for mi := range m {
-			src := w[(mi*c+ci)*9 : (mi*c+ci)*9+9]
-			for t := range 9 {
-				g[t] = src[8-t]
-			}
-			kernels.WinoFilter(g[:], u[ci*m+mi:], m*c)
-		}
-	}
+	kernels.WinoFilters(w, m*c, u)
 	return u
+}
+
+// forwardFilters returns the transformed filters of w ([m, c, 3, 3]) that
+// the last Forward computed, transforming them now if it did not (or for
+// other weights or sizes): Backward's input gradient uses the forward's
+// transform, as the weights may not change between a Forward and its
+// Backward.
+func (k *convKernel) forwardFilters(w []float32, m, c int) []float32 {
+	if k.wuFor != &w[0] || k.wuM != m || k.wuC != c || len(k.wu) != 16*m*c {
+		k.wu = winoFilters(k.wu, w, m, c)
+		k.wuFor, k.wuM, k.wuC = &w[0], m, c
+	}
+	return k.wu
 }
 
 // winoPass is the Winograd lowering of one pass (forward or input
@@ -217,10 +217,10 @@ func (k *convKernel) preparePass(l padLayout, n, kb, cin, cout, t int, in *[][]f
 func winoLd(p *kernels.WinoPlan) int { return (p.Tiles() + 23) / 24 * 24 }
 
 // winoRun computes the convolution of nb images' padded planes xp (ps.cin
-// channels of layout l, filled) with the transformed filters u into dst
-// (the chunk's NCHW output, ps.cout channels) on worker wk's buffers.
-// pu, when not nil, holds u's 16 matrices packed (kernels.PackA).
-func (k *convKernel) winoRun(ps *winoPass, l padLayout, nb int, xp, u []float32, pu []*kernels.PackedA, dst []float32, wk int) {
+// channels of layout l, filled) with the pass's transformed filters, pu
+// (its 16 matrices packed by packWino), into dst (the chunk's NCHW
+// output, ps.cout channels) on worker wk's buffers.
+func (k *convKernel) winoRun(ps *winoPass, l padLayout, nb int, xp []float32, pu []*kernels.PackedA, dst []float32, wk int) {
 	p := ps.full
 	if nb != ps.kb {
 		p = ps.last
@@ -232,7 +232,7 @@ func (k *convKernel) winoRun(ps *winoPass, l padLayout, nb int, xp, u []float32,
 	}
 	n := winoLd(p)
 	for xi := range 16 {
-		winoGemm(xi, cout, cin, n, ld, u, pu, v, m)
+		kernels.SgemmPacked(pu[xi], false, n, v[xi*cin*ld:], ld, 0, m[xi*cout*ld:], ld)
 	}
 	ohw := l.h * l.w
 	for co := range cout {
@@ -246,31 +246,33 @@ func (k *convKernel) forwardWinograd(d convDims, x, w, y, bias, res []float32, t
 	kb := winoChunk(d, t)
 	l := implicitLayout(d, kb)
 	ps := k.preparePass(l, d.n, kb, d.c, d.m, t, &k.cols)
-	// An inference-only fused Conv (engine.Optimize: its weights do not
-	// change while its executor lives) transforms its filters once.
-	if !k.fused || k.wuOf != &w[0] || k.wpu == nil || k.wpu[0].Rows() != d.m || k.wpu[0].Cols() != d.c {
-		k.wu = winoFilters(k.wu, w, d.m, d.c, false)
-		k.wuOf, k.wpu = nil, nil
-		if k.fused { // and packs them for the GEMMs once, keeping only the packed copy
-			k.wuOf = &w[0]
-			k.wpu = make([]*kernels.PackedA, 16)
-			for xi := range 16 {
-				k.wpu[xi] = kernels.PackA(false, d.m, d.c, 1, k.wu[xi*d.m*d.c:], d.c)
-			}
-			k.wu = nil
-		}
+	// A training Conv transforms its filters on every call (the weights
+	// change between steps) and packs them once for all its chunks; an
+	// inference-only fused Conv (engine.Optimize: its weights do not
+	// change while its executor lives) transforms and packs them once.
+	pu := k.wpu
+	switch {
+	case !k.fused:
+		k.wuFor = nil
+		k.wu = k.forwardFilters(w, d.m, d.c)
+		k.wpk = packWino(k.wpk, k.wu, d.m, d.c, false)
+		pu = k.wpk
+	case k.wuOf != &w[0] || k.wpu == nil || k.wpu[0].Rows() != d.m || k.wpu[0].Cols() != d.c:
+		// keeping only the packed copy
+		k.wpu = packWino(nil, winoFilters(nil, w, d.m, d.c), d.m, d.c, false)
+		k.wuOf, k.wu, k.wuFor, pu = &w[0], nil, nil, k.wpu
 	}
 	chw := d.c * d.s.H * d.s.W
 	myhw := d.m * d.ohw
 	if intraOp(d) {
-		k.winoRunIntra(&ps, l, x, k.wu, k.wpu, y)
+		k.winoRunIntra(&ps, l, x, pu, y)
 		k.finishImage(d, 0, y, bias, res)
 		return
 	}
 	runChunks((d.n+kb-1)/kb, t, func(wk, ci int) {
 		lo, hi := ci*kb, min((ci+1)*kb, d.n)
 		l.fill(k.cols[wk], x[lo*chw:hi*chw], d.c, hi-lo)
-		k.winoRun(&ps, l, hi-lo, k.cols[wk], k.wu, k.wpu, y[lo*myhw:hi*myhw], wk)
+		k.winoRun(&ps, l, hi-lo, k.cols[wk], pu, y[lo*myhw:hi*myhw], wk)
 		for j := lo; j < hi; j++ {
 			k.finishImage(d, j, y, bias, res)
 		}
@@ -282,7 +284,7 @@ func (k *convKernel) forwardWinograd(d convDims, x, w, y, bias, res []float32, t
 // padded copy and input transform by input channel, the 16 GEMMs by
 // Winograd element, the output transform by output channel. Every stage
 // computes what winoRun computes, element for element.
-func (k *convKernel) winoRunIntra(ps *winoPass, l padLayout, x, u []float32, pu []*kernels.PackedA, dst []float32) {
+func (k *convKernel) winoRunIntra(ps *winoPass, l padLayout, x []float32, pu []*kernels.PackedA, dst []float32) {
 	p := ps.full
 	xp, v, m := k.cols[0], k.wv[0], k.wm[0]
 	cin, cout, ld := ps.cin, ps.cout, ps.ld
@@ -296,7 +298,7 @@ func (k *convKernel) winoRunIntra(ps *winoPass, l padLayout, x, u []float32, pu 
 	n := winoLd(p)
 	kernels.ParallelFor(16, func(lo, hi int) {
 		for xi := lo; xi < hi; xi++ {
-			winoGemm(xi, cout, cin, n, ld, u, pu, v, m)
+			kernels.SgemmPacked(pu[xi], false, n, v[xi*cin*ld:], ld, 0, m[xi*cout*ld:], ld)
 		}
 	})
 	kernels.ParallelFor(cout, func(lo, hi int) {
@@ -306,14 +308,23 @@ func (k *convKernel) winoRunIntra(ps *winoPass, l padLayout, x, u []float32, pu 
 	})
 }
 
-// winoGemm is Winograd element xi's product M[xi] = U[xi] V[xi] (cout x
-// cin by cin x n, V and M with stride ld), with U[xi] packed when pu is
-// not nil.
-func winoGemm(xi, cout, cin, n, ld int, u []float32, pu []*kernels.PackedA, v, m []float32) {
-	if pu != nil {
-		kernels.SgemmPacked(pu[xi], false, n, v[xi*cin*ld:], ld, 0, m[xi*cout*ld:], ld)
-		return
+// packWino packs the 16 transformed filter matrices u ([16][m][c]) as the
+// left operands of a pass's GEMMs, into dst's storage where it fits: for
+// the forward pass U[xi] (m x c); with rot, for the input gradient, the
+// transpose of U[kernels.WinoRot(xi)] (c x m), which is the transform of
+// the rotated, transposed filters. The 16 are packed in parallel.
+func packWino(dst []*kernels.PackedA, u []float32, m, c int, rot bool) []*kernels.PackedA {
+	if len(dst) != 16 {
+		dst = make([]*kernels.PackedA, 16)
 	}
-	kernels.Sgemm(false, false, cout, n, cin, 1, u[xi*cout*cin:], cin,
-		v[xi*cin*ld:], ld, 0, m[xi*cout*ld:], ld)
+	kernels.ParallelFor(16, func(lo, hi int) {
+		for xi := lo; xi < hi; xi++ {
+			if rot {
+				dst[xi] = kernels.PackAInto(dst[xi], true, c, m, 1, u[kernels.WinoRot(xi)*m*c:], c)
+			} else {
+				dst[xi] = kernels.PackAInto(dst[xi], false, m, c, 1, u[xi*m*c:], c)
+			}
+		}
+	})
+	return dst
 }

@@ -35,6 +35,10 @@ type Executor struct {
 	pool    *Pool
 	trained bool // the last pass was in training mode
 
+	// paramsOnly (SetParamGradsOnly): Backward computes no graph input's
+	// gradient.
+	paramsOnly bool
+
 	// SetRecycle: buffers go back to the pool after their last reader in
 	// inference passes. lastUse is, per value, the index in order of its
 	// last reader (-1: a graph output, kept); refs counts the live values
@@ -311,6 +315,12 @@ func (e *Executor) ZeroGrad() {
 	}
 }
 
+// SetParamGradsOnly makes Backward compute the parameters' gradients
+// only: no graph input gets one (Backward's result is then empty), so the
+// nodes that read the inputs skip their input gradients (a first
+// convolution's dX, as large as the images). What a trainer needs.
+func (e *Executor) SetParamGradsOnly(on bool) { e.paramsOnly = on }
+
 // Backward propagates d loss / d output (one entry per graph output to
 // differentiate) through the last training-mode Run, adding parameter
 // gradients into e.Grads. It returns the gradients of the graph inputs.
@@ -334,7 +344,7 @@ func (e *Executor) Backward(gradOut map[string]*tensor.Tensor) (inGrads map[stri
 	// Values that lead to a parameter or to something needing a gradient.
 	needVal := map[string]bool{}
 	for _, v := range e.G.Inputs {
-		needVal[v.Name] = true
+		needVal[v.Name] = !e.paramsOnly
 	}
 	for i, n := range e.order {
 		_ = i

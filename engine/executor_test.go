@@ -421,3 +421,55 @@ func TestAddReluFusion(t *testing.T) {
 		}
 	}
 }
+
+// TestExecutorParamGradsOnly: with SetParamGradsOnly, Backward returns no
+// input gradient and the parameters' gradients are bit for bit those of a
+// full Backward (a Conv reading the input, Relu, a second Conv); turned
+// off again, the input gradient is back.
+func TestExecutorParamGradsOnly(t *testing.T) {
+	g := graph.New("convs")
+	g.Inputs = []graph.Value{{Name: "x", Shape: []int{-1, 3, 6, 6}}}
+	g.Params["w1"], g.Params["w2"] = cvRand(2, 4, 3, 3, 3), cvRand(3, 2, 4, 3, 3)
+	pads := cvGeom(3, 3, 1, 1, 1, 1).attrs()
+	g.Nodes = []*graph.Node{
+		{Name: "c1", Op: graph.OpConv, Inputs: []string{"x", "w1"}, Outputs: []string{"a"}, Attrs: pads.Clone()},
+		{Name: "r", Op: graph.OpRelu, Inputs: []string{"a"}, Outputs: []string{"b"}},
+		{Name: "c2", Op: graph.OpConv, Inputs: []string{"b", "w2"}, Outputs: []string{"y"}, Attrs: pads.Clone()},
+	}
+	g.Outputs = []graph.Value{{Name: "y"}}
+	x, dy := cvRand(4, 5, 3, 6, 6), cvRand(5, 5, 2, 6, 6)
+	run := func(only bool) (map[string]*tensor.Tensor, map[string][]float32) {
+		e, err := New(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.SetParamGradsOnly(only)
+		if _, err := e.Run(map[string]*tensor.Tensor{"x": x}, true); err != nil {
+			t.Fatal(err)
+		}
+		in, err := e.Backward(map[string]*tensor.Tensor{"y": dy})
+		if err != nil {
+			t.Fatal(err)
+		}
+		grads := map[string][]float32{}
+		for k, v := range e.Grads {
+			grads[k] = append([]float32(nil), v.Data...)
+		}
+		return in, grads
+	}
+	inAll, all := run(false)
+	inOnly, only := run(true)
+	if inAll["x"] == nil || len(inOnly) != 0 {
+		t.Fatalf("input gradients: full Backward %v, params only %v", inAll["x"] != nil, len(inOnly))
+	}
+	for _, k := range []string{"w1", "w2"} {
+		if len(only[k]) == 0 || len(only[k]) != len(all[k]) {
+			t.Fatalf("%s: %d gradient values, want %d", k, len(only[k]), len(all[k]))
+		}
+		for i := range all[k] {
+			if only[k][i] != all[k][i] {
+				t.Fatalf("%s[%d] = %g, full Backward %g", k, i, only[k][i], all[k][i])
+			}
+		}
+	}
+}

@@ -159,13 +159,18 @@ type convKernel struct {
 	ptmp   [][]float32  // polyphase lowering: per-worker phase-splitting scratch (H*W)
 
 	// Winograd lowering (conv_winograd.go): per-worker V and M matrices,
-	// the transformed filters of the forward and input-gradient passes,
+	// the forward's transformed filters (which the input gradient reads too),
 	// cached tile plans, and the input-gradient pass of the running
 	// Backward call (nil: not taken).
-	wv, wm  [][]float32
-	wu, wuX []float32
-	wuOf    *float32           // fused Conv: the weights wu was transformed from
-	wpu     []*kernels.PackedA // fused Conv: wu's 16 matrices packed (wu then dropped)
+	wv, wm   [][]float32
+	wu       []float32          // the forward's transformed filters, [16][M][C]
+	wuFor    *float32           // the weights wu holds the transform of (nil: none)
+	wuM, wuC int                // and their sizes
+	wuOf     *float32           // fused Conv: the weights wu was transformed from
+	wpu      []*kernels.PackedA // fused Conv: wu's 16 matrices packed (wu then dropped)
+	wpk      []*kernels.PackedA // training: the running pass's 16 matrices packed (packWino)
+	pwr      []*kernels.PackedA // implicit/polyphase forward: the filters packed per group, this call's
+	pwx      []*kernels.PackedA // implicit input gradient: the flipped filters packed per group, this call's
 
 	// A fused (inference-only) Conv's filters packed per group for the
 	// single-image GEMMs, and the weights they were packed from.
@@ -441,12 +446,14 @@ func (k *convKernel) prepareForward(f *convFwd, t int) {
 		k.cols = ensureBufs(k.cols, t, d.c*f.lay.plane+implicitSlack)
 		k.ybufs = ensureBufs(k.ybufs, t, d.m*f.lay.gemmCols(kb))
 		k.offF = implicitOffsets(k.offF, f.lay, d.c, d.g.KH, d.g.KW, d.g.DH, d.g.DW, d.g.PadT, d.g.PadL)
+		k.pwr = packGroups(k.pwr, f.w, d.g.Group, d.mg, d.kk)
 	case f.poly:
 		f.lay, f.plan = polyLayout(d, kb), k.polyPlanFor(d)
 		k.cols = ensureBufs(k.cols, t, d.c*f.plan.n*f.lay.plane+implicitSlack)
 		k.ptmp = ensureBufs(k.ptmp, t, d.s.H*d.s.W)
 		k.ybufs = ensureBufs(k.ybufs, t, d.m*f.lay.gemmCols(kb))
 		k.offF = polyOffsets(k.offF, f.lay, f.plan, d.g, d.c)
+		k.pwr = packGroups(k.pwr, f.w, d.g.Group, d.mg, d.kk)
 	case useStripes(d, f, k.fused): // one stripe per worker (a single image's too), not a whole lowered image
 		k.cols = ensureBufs(k.cols, max(t, kernels.Threads()), stripeRows(d)*d.s.OW*d.kk)
 	case !d.pointwise || kb > 1:
@@ -490,7 +497,7 @@ func (k *convKernel) forwardChunk(f *convFwd, wk, ci int) {
 	myhw := d.m * d.ohw
 	lo, hi := ci*kb, min((ci+1)*kb, d.n)
 	if f.implicit || f.poly {
-		k.forwardImplicit(d, f.lay, f.plan, lo, hi, wk, x, w, f.y)
+		k.forwardImplicit(d, f.lay, f.plan, lo, hi, wk, x, f.y)
 		for j := lo; j < hi; j++ {
 			k.finishImage(d, j, f.y, bias, res)
 		}
@@ -954,7 +961,7 @@ func (k *convKernel) prepareBackward(d convDims, w []float32, kb, t int, needX, 
 		case needX && useWinograd(d):
 			ps := k.preparePass(lay, d.n, kb, d.m, d.c, t, &k.dybufs)
 			k.wx = &ps
-			k.wuX = winoFilters(k.wuX, w, d.m, d.c, true)
+			k.wpk = packWino(k.wpk, k.forwardFilters(w, d.m, d.c), d.m, d.c, true)
 		case needX:
 			k.dxbufs = ensureBufs(k.dxbufs, t, d.c*lay.gemmCols(kb))
 			k.offX = implicitOffsets(k.offX, lay, d.m, d.g.KH, d.g.KW, d.g.DH, d.g.DW, d.g.PadB, d.g.PadR)
@@ -989,8 +996,24 @@ func (k *convKernel) prepareBackward(d convDims, w []float32, kb, t int, needX, 
 	}
 	if needX && d.dxConv && k.wx == nil {
 		k.flipWeights(d, w)
+		if implicit {
+			k.pwx = packGroups(k.pwx, k.wflip, d.g.Group, d.cg, d.mg*d.s.KH*d.s.KW)
+		}
 	}
 	return lay, plan
+}
+
+// packGroups packs the group matrices of w ([groups][rows][cols]) for the
+// row-offset GEMMs of every chunk of one call (kernels.SgemmRowsPacked),
+// into dst's storage where it fits.
+func packGroups(dst []*kernels.PackedA, w []float32, groups, rows, cols int) []*kernels.PackedA {
+	if len(dst) != groups {
+		dst = make([]*kernels.PackedA, groups)
+	}
+	for g := range groups {
+		dst[g] = kernels.PackAInto(dst[g], false, rows, cols, 1, w[g*rows*cols:], cols)
+	}
+	return dst
 }
 
 // dwAccBudget bounds the bytes of per-group weight-gradient accumulators

@@ -147,6 +147,7 @@ func (k *poolKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 	}
 	forPlanes(planes, len(x.Data), func(lo, hi int) {
 		var scratch []float32
+		var sc maxScratch
 		if fast {
 			scratch = make([]float32, k.plane.Scratch())
 		}
@@ -159,7 +160,7 @@ func (k *poolKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 			if arg != nil {
 				a = arg[p*ohw : (p+1)*ohw]
 			}
-			maxPlane(s, x.Data[p*hw:(p+1)*hw], y.Data[p*ohw:(p+1)*ohw], a)
+			maxPlaneSc(s, x.Data[p*hw:(p+1)*hw], y.Data[p*ohw:(p+1)*ohw], a, &sc)
 		}
 	})
 	return []*tensor.Tensor{y}, nil
@@ -179,6 +180,23 @@ func isPool3x3(s kernels.ConvShape) bool {
 // nil, the plane index of each maximum (-1 for an empty window). The first
 // maximum in scan order wins (later taps replace it only when greater).
 func maxPlane(s kernels.ConvShape, x, y []float32, arg []int32) {
+	maxPlaneSc(s, x, y, arg, &maxScratch{})
+}
+
+// maxScratch holds a worker's buffers for maxPlane's vector rows: the even
+// and odd columns of the three input rows of a stride-2 window row, and
+// the argmax of a row when the caller wants none.
+type maxScratch struct {
+	ev, od [3][]float32
+	at     []int32
+}
+
+// maxVecMin is the fewest interior outputs of a row that take the vector
+// rows (max3x3Vec); a variable so tests can route short rows through them.
+var maxVecMin = 8
+
+// maxPlaneSc is maxPlane with the worker's scratch sc.
+func maxPlaneSc(s kernels.ConvShape, x, y []float32, arg []int32, sc *maxScratch) {
 	for oy := range s.OH {
 		y0 := oy*s.SH - s.PadT
 		ox0, ox1 := 0, 0 // outputs [ox0, ox1) of a 3x3 window wholly inside
@@ -190,7 +208,11 @@ func maxPlane(s kernels.ConvShape, x, y []float32, arg []int32) {
 		}
 		for ox := range s.OW {
 			if ox == ox0 && ox1 > ox0 {
-				max3x3Interior(s, x, y, arg, oy, ox0, ox1)
+				if ox1-ox0 >= maxVecMin && (s.SW == 1 || s.SW == 2) {
+					max3x3Vec(s, x, y, arg, oy, ox0, ox1, sc)
+				} else {
+					max3x3Interior(s, x, y, arg, oy, ox0, ox1)
+				}
 				continue
 			}
 			if ox > ox0 && ox < ox1 {
@@ -244,6 +266,40 @@ func max3x3Interior(s kernels.ConvShape, x, y []float32, arg []int32, oy, ox0, o
 			arg[o] = int32(iy*s.W + at)
 		}
 	}
+}
+
+// max3x3Vec is max3x3Interior for a stride of 1 or 2 along the row: the
+// nine taps of the row's windows as nine arrays (shifted views of the
+// input rows, or of their even and odd columns at stride 2), reduced by
+// max9 eight outputs at a time, with the same order and tie and NaN rules.
+func max3x3Vec(s kernels.ConvShape, x, y []float32, arg []int32, oy, ox0, ox1 int, sc *maxScratch) {
+	n := ox1 - ox0
+	iy := oy*s.SH - s.PadT
+	base := ox0*s.SW - s.PadL
+	var taps [9][]float32
+	for r := range 3 {
+		row := x[(iy+r)*s.W : (iy+r+1)*s.W]
+		if s.SW == 1 {
+			taps[3*r], taps[3*r+1], taps[3*r+2] = row[base:base+n], row[base+1:base+1+n], row[base+2:base+2+n]
+			continue
+		}
+		ev, od := growBuf(sc.ev[r], n+1), growBuf(sc.od[r], n)
+		kernels.Deinterleave2(ev[:n], od, row[base:base+2*n])
+		ev[n] = row[base+2*n]
+		taps[3*r], taps[3*r+1], taps[3*r+2] = ev[:n], od, ev[1:n+1]
+		sc.ev[r], sc.od[r] = ev, od
+	}
+	o := oy*s.OW + ox0
+	at := arg
+	if at == nil {
+		if cap(sc.at) < n {
+			sc.at = make([]int32, n)
+		}
+		at, o = sc.at[:n], 0
+	}
+	w := int32(s.W)
+	offs := [9]int32{0, 1, 2, w, w + 1, w + 2, 2 * w, 2*w + 1, 2*w + 2}
+	max9(&taps, y[oy*s.OW+ox0:oy*s.OW+ox0+n], at[o:o+n], int32(iy*s.W+base), int32(s.SW), &offs)
 }
 
 // maxWindow is maxPlane for output (oy, ox) of any window.

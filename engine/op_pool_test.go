@@ -271,7 +271,7 @@ func TestMaxPlaneInteriorPath(t *testing.T) {
 	}
 }
 
-// BenchmarkMaxPlaneTrain times maxPlane with argmax on a resnet18 stem's
+// BenchmarkMaxPlaneTrain times maxPlane (a worker's scratch) with argmax on a resnet18 stem's
 // max pool plane (112x112, 3x3, stride 2, pad 1).
 func BenchmarkMaxPlaneTrain(b *testing.B) {
 	s := kernels.ConvShape{KH: 3, KW: 3, DH: 1, DW: 1, H: 112, W: 112, SH: 2, SW: 2, PadT: 1, PadL: 1, OH: 56, OW: 56}
@@ -281,7 +281,48 @@ func BenchmarkMaxPlaneTrain(b *testing.B) {
 		x[i] = r.Float32()
 	}
 	y, arg := make([]float32, s.OH*s.OW), make([]int32, s.OH*s.OW)
+	var sc maxScratch // a worker's, as in Forward
 	for b.Loop() {
-		maxPlane(s, x, y, arg)
+		maxPlaneSc(s, x, y, arg, &sc)
+	}
+}
+
+// TestMaxPlaneVectorRows routes every interior row, however short, through
+// the vector rows (max3x3Vec: strides 1 and 2 along the row) on planes up
+// to 45 wide with ties and NaNs, against the window loop: values and
+// argmax, bit for bit.
+func TestMaxPlaneVectorRows(t *testing.T) {
+	defer func(old int) { maxVecMin = old }(maxVecMin)
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, vecMin := range []int{1, 8} {
+		maxVecMin = vecMin
+		for trial := range 300 {
+			s := kernels.ConvShape{KH: 3, KW: 3, DH: 1, DW: 1, H: 3 + r.IntN(8), W: 3 + r.IntN(43),
+				SH: 1 + r.IntN(2), SW: 1 + r.IntN(2), PadT: r.IntN(2), PadL: r.IntN(2)}
+			s.OH = (s.H+2*s.PadT-3)/s.SH + 1
+			s.OW = (s.W+2*s.PadL-3)/s.SW + 1
+			x := make([]float32, s.H*s.W)
+			for i := range x {
+				x[i] = float32(r.IntN(4)) - 1
+				if r.IntN(25) == 0 {
+					x[i] = float32(math.NaN())
+				}
+			}
+			y, want := make([]float32, s.OH*s.OW), make([]float32, s.OH*s.OW)
+			arg, wantArg := make([]int32, len(y)), make([]int32, len(y))
+			maxPlane(s, x, y, arg)
+			y2 := make([]float32, len(y)) // without argmax (inference)
+			maxPlane(s, x, y2, nil)
+			for oy := range s.OH {
+				for ox := range s.OW {
+					maxWindow(s, x, want, wantArg, oy, ox)
+				}
+			}
+			for i := range y {
+				if math.Float32bits(y[i]) != math.Float32bits(want[i]) || arg[i] != wantArg[i] || math.Float32bits(y2[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("min %d trial %d %+v: output %d = %g at %d, want %g at %d", vecMin, trial, s, i, y[i], arg[i], want[i], wantArg[i])
+				}
+			}
+		}
 	}
 }

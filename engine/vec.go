@@ -153,3 +153,16 @@ func gatherGo(src []float32, idx []int32, dst []float32) {
 		dst[i] = src[ix]
 	}
 }
+
+// max9Go is max9's portable body for i in [from, len(y)).
+func max9Go(taps *[9][]float32, y []float32, at []int32, b, sw int32, offs *[9]int32, from int) {
+	for i := from; i < len(y); i++ {
+		best, t := taps[0][i], 0
+		for k := 1; k < 9; k++ {
+			if v := taps[k][i]; v > best {
+				best, t = v, k
+			}
+		}
+		y[i], at[i] = best, b+int32(i)*sw+offs[t]
+	}
+}

@@ -177,3 +177,42 @@ func vecGather(src []float32, idx []int32, dst []float32) {
 	}
 	gatherGo(src, idx, dst)
 }
+
+//go:noescape
+func max9AVX(taps *[9]*float32, n int, y *float32, at *int32, idx *[18]int32)
+
+// max9 sets y[i] to the first maximum of taps[0][i], ..., taps[8][i] in
+// that order (a later tap replaces it only when greater, so a NaN first
+// tap stays and later NaNs are skipped) and at[i] to b + i*sw + offs[t]
+// for its tap t (a window's plane index), for i < len(y); every tap must
+// be at least len(y) long.
+func max9(taps *[9][]float32, y []float32, at []int32, b, sw int32, offs *[9]int32) {
+	n := len(y)
+	at = at[:n]
+	if n < 8 || !useVecAsm() {
+		max9Go(taps, y, at, b, sw, offs, 0)
+		return
+	}
+	// The multiples of 8, then the last 8 outputs again (each output
+	// depends on its own lane only, so the overlap rewrites equal values).
+	for _, from := range [2]int{0, n - 8} {
+		cnt := n &^ 7
+		if from > 0 {
+			if n%8 == 0 {
+				break
+			}
+			cnt = 8
+		}
+		var p [9]*float32
+		for t := range p {
+			p[t] = &taps[t][:n][from]
+		}
+		var idx [18]int32
+		copy(idx[:8], offs[1:])
+		for l := range 8 {
+			idx[8+l] = b + offs[0] + int32(from+l)*sw
+		}
+		idx[16] = 8 * sw
+		max9AVX(&p, cnt, &y[from], &at[from], &idx)
+	}
+}

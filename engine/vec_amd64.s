@@ -438,3 +438,58 @@ gloop:
 	JNZ        gloop
 	VZEROUPPER
 	RET
+
+// MAX9_TAP(OFF, YT) folds tap array taps[OFF/8] into the running maximum
+// Y0 and its plane index Y1: lanes where the tap is greater (ordered: a
+// NaN never replaces nor is replaced) take its value and the index Y4+YT.
+#define MAX9_TAP(OFF, YT) \
+	MOVQ      OFF(AX), R8; \
+	VMOVUPS   (R8)(BX*4), Y2; \
+	VCMPPS    $0x1e, Y0, Y2, Y3; \
+	VPADDD    YT, Y4, Y6; \
+	VBLENDVPS Y3, Y2, Y0, Y0; \
+	VBLENDVPS Y3, Y6, Y1, Y1
+
+// func max9AVX(taps *[9]*float32, n int, y *float32, at *int32, idx *[18]int32)
+// For i < n (a positive multiple of 8): y[i] = the first maximum of
+// taps[0][i], ..., taps[8][i] in that order (a later tap replaces it only
+// when greater) and at[i] = b + i*sw + offs[t] for its tap t, where idx
+// holds offs[1..8], b + offs[0] + lane*sw for lanes 0..7, and 8*sw.
+TEXT ·max9AVX(SB), NOSPLIT, $0-40
+	MOVQ         taps+0(FP), AX
+	MOVQ         n+8(FP), CX
+	MOVQ         y+16(FP), DI
+	MOVQ         at+24(FP), DX
+	MOVQ         idx+32(FP), R9
+	VPBROADCASTD (R9), Y8
+	VPBROADCASTD 4(R9), Y9
+	VPBROADCASTD 8(R9), Y10
+	VPBROADCASTD 12(R9), Y11
+	VPBROADCASTD 16(R9), Y12
+	VPBROADCASTD 20(R9), Y13
+	VPBROADCASTD 24(R9), Y14
+	VPBROADCASTD 28(R9), Y15
+	VMOVDQU      32(R9), Y4
+	VPBROADCASTD 64(R9), Y5
+	XORQ         BX, BX
+
+m9loop:
+	MOVQ    (AX), R8
+	VMOVUPS (R8)(BX*4), Y0
+	VMOVDQA Y4, Y1
+	MAX9_TAP(8, Y8)
+	MAX9_TAP(16, Y9)
+	MAX9_TAP(24, Y10)
+	MAX9_TAP(32, Y11)
+	MAX9_TAP(40, Y12)
+	MAX9_TAP(48, Y13)
+	MAX9_TAP(56, Y14)
+	MAX9_TAP(64, Y15)
+	VMOVUPS Y0, (DI)(BX*4)
+	VMOVDQU Y1, (DX)(BX*4)
+	VPADDD  Y5, Y4, Y4
+	ADDQ    $8, BX
+	CMPQ    BX, CX
+	JLT     m9loop
+	VZEROUPPER
+	RET

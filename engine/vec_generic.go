@@ -31,3 +31,9 @@ func vecBNBwdApplyClamp(x, dy, dx []float32, mu, a, bx, c, b, lo, hi float32) {
 }
 
 func vecGather(src []float32, idx []int32, dst []float32) { gatherGo(src, idx, dst[:len(idx)]) }
+
+// max9 sets y[i] to the first maximum of taps[0][i], ..., taps[8][i] in
+// that order and at[i] to b + i*sw + offs[t] for its tap t, for i < len(y).
+func max9(taps *[9][]float32, y []float32, at []int32, b, sw int32, offs *[9]int32) {
+	max9Go(taps, y, at[:len(y)], b, sw, offs, 0)
+}

@@ -17,6 +17,14 @@ type PackedA struct {
 // PackA packs alpha*op(A), op(A) m x k (A stored k x m when transA) with
 // row stride lda. It panics, like Sgemm, when A does not fit its slice.
 func PackA(transA bool, m, k int, alpha float32, a []float32, lda int) *PackedA {
+	return PackAInto(nil, transA, m, k, alpha, a, lda)
+}
+
+// PackAInto is PackA into dst's storage when it holds enough (dst nil or
+// too small: new storage), for a caller that packs a changing matrix
+// again and again; dst is then not to be used. It returns the packed
+// matrix.
+func PackAInto(dst *PackedA, transA bool, m, k int, alpha float32, a []float32, lda int) *PackedA {
 	if m < 0 || k < 0 {
 		panic(fmt.Sprintf("kernels.PackA: negative dimension m=%d k=%d", m, k))
 	}
@@ -26,6 +34,9 @@ func PackA(transA bool, m, k int, alpha float32, a []float32, lda int) *PackedA 
 		checkMatrix("PackA", "A", m, k, a, lda)
 	}
 	p := &PackedA{m: m, k: k}
+	if dst != nil {
+		p.data, p.off = dst.data[:0], dst.off[:0]
+	}
 	if m == 0 || k == 0 {
 		return p
 	}
@@ -38,7 +49,10 @@ func PackA(transA bool, m, k int, alpha float32, a []float32, lda int) *PackedA 
 			size += ceilDiv(min(p.mc, m-ic), gemmMR) * gemmMR * min(p.kc, k-pc)
 		}
 	}
-	p.data = make([]float32, size)
+	if cap(p.data) < size {
+		p.data = make([]float32, size)
+	}
+	p.data = p.data[:size]
 	i := 0
 	for pc := 0; pc < k; pc += p.kc {
 		for ic := 0; ic < m; ic += p.mc {

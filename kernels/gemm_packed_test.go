@@ -122,3 +122,45 @@ func TestSgemmPackedBMatchesSgemm(t *testing.T) {
 		}
 	}
 }
+
+// TestPackAIntoReuses packs a sequence of matrices of shrinking and
+// growing sizes, both storages, into the previous one's storage and
+// checks that every product is bitwise Sgemm's and that the storage is
+// reused whenever it holds the new matrix.
+func TestPackAIntoReuses(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	fill := func(n int) []float32 {
+		s := make([]float32, n)
+		for i := range s {
+			s[i] = float32(rng.NormFloat64())
+		}
+		return s
+	}
+	var pa *PackedA
+	for i, sh := range [][2]int{{300, 600}, {150, 300}, {7, 5}, {150, 300}, {400, 700}} {
+		m, k, n := sh[0], sh[1], 37
+		trans := i%2 == 1
+		a, b := fill(m*k), fill(k*n)
+		lda := k
+		if trans {
+			lda = m
+		}
+		want, got := make([]float32, m*n), make([]float32, m*n)
+		Sgemm(trans, false, m, n, k, 1, a, lda, b, n, 0, want, n)
+		var old *float32
+		fits := pa != nil && cap(pa.data) >= ceilDiv(m, gemmMR)*gemmMR*k
+		if fits {
+			old = &pa.data[:1][0]
+		}
+		pa = PackAInto(pa, trans, m, k, 1, a, lda)
+		if fits && &pa.data[0] != old {
+			t.Errorf("%dx%d: storage not reused", m, k)
+		}
+		SgemmPacked(pa, false, n, b, n, 0, got, n)
+		for j := range want {
+			if got[j] != want[j] {
+				t.Fatalf("%dx%d trans %v: C[%d] = %g, Sgemm %g", m, k, trans, j, got[j], want[j])
+			}
+		}
+	}
+}

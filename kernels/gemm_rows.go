@@ -22,6 +22,22 @@ func SgemmRows(m, n, k int, alpha float32, a []float32, lda int, b []float32, of
 	sgemmBlockedSrc(false, m, n, k, alpha, a, lda, bSource{b: b, off: off}, beta, c, ldc, nil)
 }
 
+// SgemmRowsPacked is SgemmRows with A packed once by PackA (alpha
+// applied there), for a product repeated over many B: bitwise SgemmRows'
+// result with the same A and alpha. It panics as SgemmRows does.
+func SgemmRowsPacked(pa *PackedA, n int, b []float32, off []int, beta float32, c []float32, ldc int) {
+	m, k := pa.m, pa.k
+	checkRowsBC("SgemmRowsPacked", false, m, n, k, b, off, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		scaleMatrix(m, n, beta, c, ldc)
+		return
+	}
+	sgemmBlockedSrc(false, m, n, k, 1, nil, 0, bSource{b: b, off: off}, beta, c, ldc, pa)
+}
+
 // SgemmRowsT computes C = alpha*A*B^T + beta*C where A is m x k and B is the
 // n x k matrix whose row j is the run b[off[j] : off[j]+k] (len(off) must be
 // n): the weight gradient of an implicit-im2col convolution. Narrow
@@ -60,12 +76,22 @@ func sgemmRowsTPacked(m, n, k int, alpha float32, a []float32, lda int, b []floa
 // SgemmRowsT's layout (n rows of k) over SgemmRows's (k rows of n).
 func checkRows(trans bool, m, n, k int, a []float32, lda int, b []float32, off []int, c []float32, ldc int) {
 	name := "SgemmRows"
-	rows, cols := k, n
 	if trans {
-		name, rows, cols = "SgemmRowsT", n, k
+		name = "SgemmRowsT"
 	}
 	if m < 0 || n < 0 || k < 0 {
 		panic(fmt.Sprintf("kernels.%s: negative dimension m=%d n=%d k=%d", name, m, n, k))
+	}
+	checkRowsBC(name, trans, m, n, k, b, off, c, ldc)
+	checkMatrix(name, "A", m, k, a, lda)
+}
+
+// checkRowsBC validates the row offsets into B and C of the row-offset
+// GEMM name (m, n, k >= 0).
+func checkRowsBC(name string, trans bool, m, n, k int, b []float32, off []int, c []float32, ldc int) {
+	rows, cols := k, n
+	if trans {
+		rows, cols = n, k
 	}
 	if len(off) != rows {
 		panic(fmt.Sprintf("kernels.%s: %d row offsets for %d rows", name, len(off), rows))
@@ -77,7 +103,6 @@ func checkRows(trans bool, m, n, k int, a []float32, lda int, b []float32, off [
 			}
 		}
 	}
-	checkMatrix(name, "A", m, k, a, lda)
 	checkMatrix(name, "C", m, n, c, ldc)
 }
 

@@ -136,3 +136,28 @@ func TestSgemmRowsBadOffsetsPanic(t *testing.T) {
 		})
 	}
 }
+
+// TestSgemmRowsPackedMatchesSgemmRows: with A packed once, the row-offset
+// product is bitwise SgemmRows' (alpha folded into the packing, beta 0
+// and 1, shapes with edge tiles and several row and depth blocks), on both
+// micro-kernel paths.
+func TestSgemmRowsPackedMatchesSgemmRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, path := range gemmPaths(t) {
+		for i, tc := range []rowsCase{{4, 24, 1, 1, 0, false}, {16, 100, 144, 1, 0, true}, {150, 61, 300, 0.5, 1, true}, {33, 530, 577, -1, 0, true}, {7, 53, 9, 1, 1, false}} {
+			off, size := rowsOffsets(r, tc.k, tc.n, tc.shifted)
+			b, a := randSlice(r, size), randSlice(r, tc.m*tc.k)
+			c := randSlice(r, tc.m*tc.n)
+			got := append([]float32(nil), c...)
+			withAsm(path.asm, func() {
+				SgemmRows(tc.m, tc.n, tc.k, tc.alpha, a, tc.k, b, off, tc.beta, c, tc.n)
+				SgemmRowsPacked(PackA(false, tc.m, tc.k, tc.alpha, a, tc.k), tc.n, b, off, tc.beta, got, tc.n)
+			})
+			for j := range c {
+				if math.Float32bits(got[j]) != math.Float32bits(c[j]) {
+					t.Fatalf("%s case %d: C[%d] = %g, SgemmRows %g", path.name, i, j, got[j], c[j])
+				}
+			}
+		}
+	}
+}

@@ -118,3 +118,18 @@ func add3Go(a, b, y []float32, relu bool) {
 		y[i] = s
 	}
 }
+
+// AllFinite reports whether no value of x is NaN or ±Inf: one pass that
+// sums x[i]-x[i] (0 for a finite value, NaN otherwise), eight lanes at a
+// time on amd64.
+func AllFinite(x []float32) bool { return allFinite(x) }
+
+// allFiniteGo is AllFinite's portable body.
+func allFiniteGo(x []float32) bool {
+	for _, v := range x {
+		if v-v != 0 { // NaN or ±Inf
+			return false
+		}
+	}
+	return true
+}

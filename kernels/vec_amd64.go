@@ -194,3 +194,21 @@ func dotBlock4x3(a []float32, lda int, b []float32, o0, o1, o2, k int, out *[12]
 		}
 	}
 }
+
+// finiteAVX returns the sum of x[i]-x[i] for i < n (n a positive multiple
+// of 8): 0 when all are finite, else NaN. Implemented in vec_amd64.s (AVX).
+//
+//go:noescape
+func finiteAVX(x *float32, n int) float32
+
+// allFinite reports whether no value of x is NaN or infinite.
+func allFinite(x []float32) bool {
+	v := len(x) &^ 7
+	if v > 0 && UseAsm && hasAsmKernel {
+		if finiteAVX(&x[0], v) != 0 {
+			return false
+		}
+		x = x[v:]
+	}
+	return allFiniteGo(x)
+}

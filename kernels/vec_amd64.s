@@ -426,3 +426,63 @@ db43loop:
 	HSUM_STORE(Y11, X11, X12, 44)
 	VZEROUPPER
 	RET
+
+// func finiteAVX(x *float32, n int) float32
+// The sum of x[i]-x[i] for i < n (n a positive multiple of 8): 0 when
+// every value is finite, NaN when one is NaN or infinite (Inf-Inf is NaN
+// and NaN propagates through the sums). Four 8-lane accumulators over
+// 32-float blocks, then 8-float steps.
+TEXT ·finiteAVX(SB), NOSPLIT, $0-20
+	MOVQ   x+0(FP), SI
+	MOVQ   n+8(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   CX, R8
+	SHRQ   $5, R8
+	ANDQ   $31, CX
+	SHRQ   $3, CX
+	TESTQ  R8, R8
+	JZ     fintail
+
+finloop4:
+	VMOVUPS (SI), Y4
+	VMOVUPS 32(SI), Y5
+	VMOVUPS 64(SI), Y6
+	VMOVUPS 96(SI), Y7
+	VSUBPS  Y4, Y4, Y4
+	VSUBPS  Y5, Y5, Y5
+	VSUBPS  Y6, Y6, Y6
+	VSUBPS  Y7, Y7, Y7
+	VADDPS  Y4, Y0, Y0
+	VADDPS  Y5, Y1, Y1
+	VADDPS  Y6, Y2, Y2
+	VADDPS  Y7, Y3, Y3
+	ADDQ    $128, SI
+	DECQ    R8
+	JNZ     finloop4
+
+fintail:
+	TESTQ CX, CX
+	JZ    finsum
+
+finloop1:
+	VMOVUPS (SI), Y4
+	VSUBPS  Y4, Y4, Y4
+	VADDPS  Y4, Y0, Y0
+	ADDQ    $32, SI
+	DECQ    CX
+	JNZ     finloop1
+
+finsum:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VZEROUPPER
+	MOVSS        X0, ret+16(FP)
+	RET

@@ -47,3 +47,6 @@ func dot(a, b []float32) float32 { return dotGo(a, b) }
 func dotBlock4x3(a []float32, lda int, b []float32, o0, o1, o2, k int, out *[12]float32) {
 	dotBlock4x3Go(a, lda, b, o0, o1, o2, k, out)
 }
+
+// allFinite reports whether no value of x is NaN or infinite.
+func allFinite(x []float32) bool { return allFiniteGo(x) }

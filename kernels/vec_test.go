@@ -238,3 +238,36 @@ func BenchmarkCopyRows(b *testing.B) {
 		})
 	}
 }
+
+// TestAllFinite puts a NaN, +Inf or -Inf at every position of slices of
+// every length up to 80 (the vector body, its 32- and 8-float steps and
+// the Go tail) and checks AllFinite against the scalar loop; the largest
+// finite values stay finite.
+func TestAllFinite(t *testing.T) {
+	bad := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}
+	for n := range 81 {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(i%7) - 3
+			if i%5 == 0 {
+				x[i] = math.MaxFloat32
+			}
+			if i%11 == 0 {
+				x[i] = -math.MaxFloat32
+			}
+		}
+		if !AllFinite(x) || !allFiniteGo(x) {
+			t.Fatalf("n %d: finite values reported not finite", n)
+		}
+		for i := range n {
+			for _, b := range bad {
+				old := x[i]
+				x[i] = b
+				if AllFinite(x) || allFiniteGo(x) {
+					t.Fatalf("n %d: %v at %d not found", n, b, i)
+				}
+				x[i] = old
+			}
+		}
+	}
+}

@@ -169,25 +169,75 @@ var winoMasks = func() (m [72]int32) {
 }()
 
 // WinoFilter sets u[xi*us] (xi < 16) to the transformed 3x3 filter
-// G g G^T, g row-major in g[0:9].
+// G g G^T, g row-major in g[0:9]. The middle rows of G are applied as
+// 0.5*((g0+g2) +- g1), symmetric in g0 and g2, so the transform of the
+// filter rotated by 180 degrees is this one's elements permuted, bitwise
+// (WinoRot).
 func WinoFilter(g []float32, u []float32, us int) {
 	g = g[:9]
 	_ = u[15*us]
 	var t [4][3]float32 // G g
 	for j := range 3 {
 		g0, g1, g2 := g[j], g[3+j], g[6+j]
+		s := g0 + g2
 		t[0][j] = g0
-		t[1][j] = 0.5 * (g0 + g1 + g2)
-		t[2][j] = 0.5 * (g0 - g1 + g2)
+		t[1][j] = 0.5 * (s + g1)
+		t[2][j] = 0.5 * (s - g1)
 		t[3][j] = g2
 	}
 	for i := range 4 {
 		g0, g1, g2 := t[i][0], t[i][1], t[i][2]
+		s := g0 + g2
 		u[(4*i+0)*us] = g0
-		u[(4*i+1)*us] = 0.5 * (g0 + g1 + g2)
-		u[(4*i+2)*us] = 0.5 * (g0 - g1 + g2)
+		u[(4*i+1)*us] = 0.5 * (s + g1)
+		u[(4*i+2)*us] = 0.5 * (s - g1)
 		u[(4*i+3)*us] = g2
 	}
+}
+
+// WinoFilters transforms n filters at once: filter i, w[9*i:9*i+9], goes
+// to u[xi*n+i] for xi < 16 (WinoFilter with stride n). It panics if w or
+// u is too short. Blocks of filters are transformed into a small buffer
+// and copied out as 16 runs: written one value at a time, the 16 output
+// streams (n floats apart, often a power of two) fall into the same L1
+// sets and each store missed.
+func WinoFilters(w []float32, n int, u []float32) {
+	const blk = 64
+	w, u = w[:9*n], u[:16*n]
+	var buf [16][blk]float32
+	for i0 := 0; i0 < n; i0 += blk {
+		nb := min(blk, n-i0)
+		for i := range nb {
+			g := (*[9]float32)(w[9*(i0+i):])
+			var t [4][3]float32
+			for j := range 3 {
+				g0, g1, g2 := g[j], g[3+j], g[6+j]
+				s := g0 + g2
+				t[0][j], t[1][j], t[2][j], t[3][j] = g0, 0.5*(s+g1), 0.5*(s-g1), g2
+			}
+			for r := range 4 {
+				g0, g1, g2 := t[r][0], t[r][1], t[r][2]
+				s := g0 + g2
+				buf[4*r][i] = g0
+				buf[4*r+1][i] = 0.5 * (s + g1)
+				buf[4*r+2][i] = 0.5 * (s - g1)
+				buf[4*r+3][i] = g2
+			}
+		}
+		for xi := range 16 {
+			copy(u[xi*n+i0:xi*n+i0+nb], buf[xi][:nb])
+		}
+	}
+}
+
+// WinoRot returns the element of a transformed filter (WinoFilter) that
+// equals, bitwise, element xi of the transform of the same filter rotated
+// by 180 degrees: rotating g reverses the columns of G, which swaps the
+// first and last rows of G g G^T and of its transpose (rows 1 and 2 of G
+// are symmetric), so element 4i+j becomes 4p(i)+p(j) with p = (3 1 2 0).
+func WinoRot(xi int) int {
+	p := [4]int{3, 1, 2, 0}
+	return 4*p[xi/4] + p[xi%4]
 }
 
 // winoLaneTile returns which half (0: A, 1: B) and which of its 4 tiles

@@ -241,3 +241,40 @@ func TestWinoFullStores(t *testing.T) {
 		})
 	}
 }
+
+// TestWinoFiltersRotation checks that WinoFilters is WinoFilter with
+// stride n, bit for bit, and that the transform of every filter rotated by
+// 180 degrees is the plain transform's elements permuted by WinoRot, bit
+// for bit (the engine's input gradient reads the forward's transforms
+// through it). The values span several magnitudes, so an evaluation order
+// that is not symmetric in the first and last taps rounds differently.
+func TestWinoFiltersRotation(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 8))
+	const n = 517
+	w := make([]float32, 9*n)
+	for i := range w {
+		w[i] = float32(r.NormFloat64() * math.Pow(10, float64(r.IntN(7)-3)))
+	}
+	rot := make([]float32, 9*n)
+	for i := range n {
+		for tp := range 9 {
+			rot[9*i+tp] = w[9*i+8-tp]
+		}
+	}
+	u, ur, one := make([]float32, 16*n), make([]float32, 16*n), make([]float32, 16*n)
+	WinoFilters(w, n, u)
+	WinoFilters(rot, n, ur)
+	for i := range n {
+		WinoFilter(w[9*i:9*i+9], one[i:], n)
+	}
+	for xi := range 16 {
+		for i := range n {
+			if a, b := math.Float32bits(u[xi*n+i]), math.Float32bits(one[xi*n+i]); a != b {
+				t.Fatalf("filter %d element %d: WinoFilters %v, WinoFilter %v", i, xi, u[xi*n+i], one[xi*n+i])
+			}
+			if a, b := math.Float32bits(ur[xi*n+i]), math.Float32bits(u[WinoRot(xi)*n+i]); a != b {
+				t.Fatalf("filter %d element %d: rotated %v, permuted %v", i, xi, ur[xi*n+i], u[WinoRot(xi)*n+i])
+			}
+		}
+	}
+}

@@ -63,6 +63,41 @@ func (s State) clone() State {
 	return c
 }
 
+// cloneInto is clone written into dst's maps and buffers where they fit
+// (dst's contents are then s's; dst must not be used otherwise), so a
+// caller that keeps one copy at a time allocates nothing after the first.
+func (s State) cloneInto(dst State) State {
+	if dst.Steps == nil || dst.Slots == nil {
+		return s.clone()
+	}
+	c := State{Kind: s.Kind, LR: s.LR, Steps: dst.Steps, Slots: dst.Slots}
+	clear(c.Steps)
+	for k, v := range s.Steps {
+		c.Steps[k] = v
+	}
+	for slot := range c.Slots {
+		if _, ok := s.Slots[slot]; !ok {
+			delete(c.Slots, slot)
+		}
+	}
+	for slot, m := range s.Slots {
+		cm := c.Slots[slot]
+		if cm == nil {
+			cm = make(map[string][]float32, len(m))
+			c.Slots[slot] = cm
+		}
+		for k := range cm {
+			if _, ok := m[k]; !ok {
+				delete(cm, k)
+			}
+		}
+		for k, v := range m {
+			cm[k] = append(cm[k][:0], v...)
+		}
+	}
+	return c
+}
+
 func newState(kind string, lr float64, slots ...string) State {
 	s := State{Kind: kind, LR: lr, Steps: map[string]int64{}, Slots: map[string]map[string][]float32{}}
 	for _, n := range slots {
@@ -191,6 +226,17 @@ func (o *SGD) State() State {
 	return s
 }
 
+// StateInto is State copied into the maps and buffers of dst, an earlier
+// result of State or StateInto that the caller no longer needs.
+func (o *SGD) StateInto(dst State) State {
+	if o.st.Slots == nil {
+		o.st = newState("sgd", o.LR, "momentum")
+	}
+	s := o.st.cloneInto(dst)
+	s.LR = o.LR
+	return s
+}
+
 // SetState implements Optimizer.
 func (o *SGD) SetState(s State) error {
 	if s.Kind != "sgd" {
@@ -290,6 +336,17 @@ func (o *Adam) State() State {
 		o.st = newState("adam", o.LR, "m", "v")
 	}
 	s := o.st.clone()
+	s.LR = o.LR
+	return s
+}
+
+// StateInto is State copied into the maps and buffers of dst, an earlier
+// result of State or StateInto that the caller no longer needs.
+func (o *Adam) StateInto(dst State) State {
+	if o.st.Slots == nil {
+		o.st = newState("adam", o.LR, "m", "v")
+	}
+	s := o.st.cloneInto(dst)
 	s.LR = o.LR
 	return s
 }

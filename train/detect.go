@@ -149,6 +149,7 @@ func FitDetector(g *graph.Graph, set *data.DetDataset, opt DetectOptions) ([]Det
 	if err != nil {
 		return nil, err
 	}
+	exec.SetParamGradsOnly(true) // the images' gradients are never read
 	dist, err := newDetDistiller(opt.Teacher, opt.DistillWeight, strides)
 	if err != nil {
 		return nil, err

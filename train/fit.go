@@ -91,7 +91,7 @@ func Fit(g *graph.Graph, trainSet, testSet *data.Dataset, opt Options) (*Result,
 	if err := r.resume(); err != nil {
 		return nil, err
 	}
-	r.good = snapshot(g, r.optim, r.st)
+	r.good = snapshot(g, r.optim, r.st, nil)
 	for r.st.Epoch < r.opt.Epochs {
 		lr, err := r.epoch()
 		var stop *stopError
@@ -155,6 +155,7 @@ func newRun(g *graph.Graph, trainSet, testSet *data.Dataset, opt Options) (*run,
 	if err != nil {
 		return nil, err
 	}
+	exec.SetParamGradsOnly(true) // the images' gradients are never read
 	loss, err := newLoss(opt, trainSet)
 	if err != nil {
 		return nil, err
@@ -364,7 +365,7 @@ func (r *run) endEpoch(lr float64) error {
 	if err := r.save(); err != nil {
 		return err
 	}
-	r.good = snapshot(r.g, r.optim, st)
+	r.good = snapshot(r.g, r.optim, st, r.good)
 	if r.opt.OnEpoch != nil {
 		r.opt.OnEpoch(es)
 	}

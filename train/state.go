@@ -14,13 +14,32 @@ type state struct {
 	ck     Checkpoint
 }
 
-func snapshot(g *graph.Graph, o Optimizer, st *Checkpoint) *state {
-	s := &state{params: make(map[string][]float32, len(g.Params)), opt: o.State(), ck: *st}
-	for k, t := range g.Params {
-		s.params[k] = append([]float32(nil), t.Data...)
+// snapshot copies the run's state into prev's buffers (nil: new ones),
+// which the caller gives up: a run keeps one good state at a time, so
+// after the first its end-of-epoch copies allocate nothing.
+func snapshot(g *graph.Graph, o Optimizer, st *Checkpoint, prev *state) *state {
+	s := prev
+	if s == nil || len(s.params) != len(g.Params) {
+		s = &state{params: make(map[string][]float32, len(g.Params))}
 	}
-	s.ck.Result.Epochs = append([]EpochStats(nil), st.Result.Epochs...)
+	for k, t := range g.Params {
+		s.params[k] = append(s.params[k][:0], t.Data...)
+	}
+	if r, ok := o.(stateReuser); ok && s == prev {
+		s.opt = r.StateInto(prev.opt)
+	} else {
+		s.opt = o.State()
+	}
+	epochs := s.ck.Result.Epochs
+	s.ck = *st
+	s.ck.Result.Epochs = append(epochs[:0], st.Result.Epochs...)
 	return s
+}
+
+// stateReuser is an Optimizer whose state can be copied into an earlier
+// copy's buffers (optim.SGD, optim.Adam).
+type stateReuser interface {
+	StateInto(dst OptimizerState) OptimizerState
 }
 
 // restore puts the snapshot back, copying into the graph's own tensors (the

@@ -6,6 +6,7 @@ import (
 
 	"github.com/slimgo/slimgo/engine"
 	"github.com/slimgo/slimgo/graph"
+	"github.com/slimgo/slimgo/kernels"
 	"github.com/slimgo/slimgo/tensor"
 )
 
@@ -58,7 +59,7 @@ func (s *stepper) step(b Batch, h Hyper) (stepResult, error) {
 		return r, err
 	}
 	for k := range s.exec.Grads {
-		if !finite(s.g.Params[k].Data) {
+		if !kernels.AllFinite(s.g.Params[k].Data) {
 			r.Bad = fmt.Sprintf("parameter %q is not finite after the update", k)
 			break
 		}
@@ -79,19 +80,9 @@ func (s *stepper) backward() (penalty float64, bad string, err error) {
 		r.AddGrad(s.g, s.exec.Grads)
 	}
 	for k, gr := range s.exec.Grads {
-		if !finite(gr.Data) {
+		if !kernels.AllFinite(gr.Data) {
 			return penalty, fmt.Sprintf("the gradient of %q is not finite", k), nil
 		}
 	}
 	return penalty, "", nil
-}
-
-// finite reports whether every value is neither NaN nor infinite.
-func finite(d []float32) bool {
-	for _, v := range d {
-		if v-v != 0 { // NaN or ±Inf
-			return false
-		}
-	}
-	return true
 }

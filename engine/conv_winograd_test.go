@@ -1,0 +1,94 @@
+package engine
+
+import (
+	"math"
+	"testing"
+
+	"github.com/slimgo/slimgo/kernels"
+	"github.com/slimgo/slimgo/tensor"
+)
+
+// TestPackWinoRotMatchesRotatedFilters checks the input gradient's use of
+// the forward's transforms: the product by the transposed, WinoRot-permuted
+// forward transforms (packWino with rot, into storage the forward pass
+// used) equals, bit for bit, Sgemm's product by the transforms of the
+// rotated, transposed filters (the dX convolution's own, as they were
+// computed before), for every Winograd element.
+func TestPackWinoRotMatchesRotatedFilters(t *testing.T) {
+	const m, c, n, ld = 13, 7, 30, 48 // forward M filters of C channels; dX: cout = C, cin = M
+	w := cvRand(3, m, c, 3, 3).Data
+	u := winoFilters(nil, w, m, c)
+	ur := make([]float32, 16*m*c) // [16][c][m]: filter (ci, mi) = W[mi][ci] rotated
+	var g [9]float32
+	for ci := range c {
+		for mi := range m {
+			for tp := range 9 {
+				g[tp] = w[(mi*c+ci)*9+8-tp]
+			}
+			kernels.WinoFilter(g[:], ur[ci*m+mi:], m*c)
+		}
+	}
+	pu := packWino(packWino(nil, u, m, c, false), u, m, c, true)
+	v := cvRand(4, 16*m*ld).Data
+	got, want := make([]float32, 16*c*ld), make([]float32, 16*c*ld)
+	for xi := range 16 {
+		kernels.SgemmPacked(pu[xi], false, n, v[xi*m*ld:], ld, 0, got[xi*c*ld:], ld)
+		kernels.Sgemm(false, false, c, n, m, 1, ur[xi*c*m:], m, v[xi*m*ld:], ld, 0, want[xi*c*ld:], ld)
+	}
+	for xi := range 16 {
+		for r := range c {
+			for j := range n {
+				i := xi*c*ld + r*ld + j
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("element %d, row %d, column %d: %v, want %v", xi, r, j, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// TestWinogradBackwardFollowsWeights checks that the input gradient, which
+// reuses the transformed filters of the last Forward, follows the weights:
+// after an in-place update and a new Forward (a training step), and when
+// Backward is given other weights than the Forward, dX is bit for bit that
+// of a fresh kernel run on those weights.
+func TestWinogradBackwardFollowsWeights(t *testing.T) {
+	tc := convCases[0]
+	for _, c := range convCases {
+		if c.name == "winograd 7x7 odd batch" {
+			tc = c
+		}
+	}
+	if !useWinograd(tc.dims(t)) {
+		t.Fatalf("%s does not take the Winograd lowering", tc.name)
+	}
+	n, x, w, b := tc.build(11)
+	dy := cvRand(12, tc.n, tc.m, tc.h, tc.w)
+	need := []bool{true, true, true}
+	fresh := func(w *tensor.Tensor) []float32 {
+		k := cvCompile(t, n)
+		in := convIn(x, w, b)
+		y := cvForward(t, k, true, in...)
+		return cvBackward(t, k, in, y, dy, need)[0].Data
+	}
+	same := func(what string, got, want []float32) {
+		t.Helper()
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%s: dX[%d] = %v, want %v", what, i, got[i], want[i])
+			}
+		}
+	}
+	k := cvCompile(t, n)
+	in := convIn(x, w, b)
+	y := cvForward(t, k, true, in...)
+	same("first step", cvBackward(t, k, in, y, dy, need)[0].Data, fresh(w))
+	for i := range w.Data { // an optimizer step, in place
+		w.Data[i] *= 0.75
+	}
+	y = cvForward(t, k, true, in...)
+	same("after an in-place update", cvBackward(t, k, in, y, dy, need)[0].Data, fresh(w))
+	w2 := cvRand(13, w.Shape...)
+	in2 := convIn(x, w2, b)
+	same("other weights", cvBackward(t, k, in2, y, dy, need)[0].Data, fresh(w2))
+}
