@@ -1,10 +1,14 @@
 package kernels
 
-// Depthwise 3x3 on planes at most 16 pixels wide (MobileNets' 14x14 and
-// 7x7 layers): one vector holds a whole input row, so each output row is
-// nine lane permutations of three row loads (dw3small_avx512_amd64.s),
-// with no padded copy of the plane and no copy out. On such planes the
-// padded layout's fill and copy-out cost more than the taps.
+// Depthwise convolutions read in place by AVX-512 kernels
+// (dw3small_avx512_amd64.s), with no padded or deinterleaved copy of the
+// plane and no copy out, where Plane3x3 and PlaneKxK otherwise copy every
+// plane first: on 14x14 and 7x7 planes the copies cost more than the
+// taps. On planes at most 16 wide one vector holds a whole input row and
+// each output row is lane permutations of its input rows (dwSmall, 3x3;
+// dwSmallK, KxK at stride 2 to 32 columns, two vectors a row); on wider
+// planes a block of 16 outputs gathers its taps from two input vectors
+// (dwWide, 3x3). Each gives bitwise the padded path's outputs.
 
 // dwSmallMaxW is the widest input plane the small-plane kernel takes.
 const dwSmallMaxW = 16
@@ -98,15 +102,14 @@ func newDWSmallK(w, kw, stride int) *dwSmallK {
 	return p
 }
 
-// dwWide is the lane plan of dw3S2WideAVX512 and dw3S1WideAVX512, the 3x3
-// kernels for planes wider than the small-plane kernels take. At stride
-// 2 each output vector's 16 columns come from two input vectors (32
-// columns) by an even and an odd permutation, the left tap by shifting
-// the previous vector's odd lanes in; at stride 1 from one vector and
-// the next, the side taps shifted a lane.
-// Its layout is read by the assembly (idx 0 and 64 bytes); masks holds, a
-// block of 16 outputs at a time, the lanes of its two input vectors and
-// of its outputs.
+// dwWide is the lane plan of dw3WideAVX512, the 3x3 kernel for planes
+// wider than the small-plane kernels take. At stride 2 each output
+// vector's 16 columns come from two input vectors (32 columns) by an even
+// and an odd permutation, the left tap by shifting the previous vector's
+// odd lanes in; at stride 1 from one vector and the next, the side taps
+// shifted a lane. Its layout is read by the assembly (idx 0 and 64
+// bytes); masks holds, a block of 16 outputs at a time, the lanes of its
+// two input vectors and of its outputs.
 type dwWide struct {
 	even, odd [dwSmallMaxW]int32 // 0, 2, ..., 30 and 1, 3, ..., 31
 	masks     []uint64
@@ -126,9 +129,9 @@ func newDWWide(w, stride int) *dwWide {
 	return p
 }
 
-// wideFits reports whether the wide kernels take planes w wide at
-// stride: dw3S2WideAVX512 above the small-plane kernels' 32 columns, and
-// dw3S1WideAVX512 above dwSmall's 16.
+// wideFits reports whether dw3WideAVX512 takes planes w wide at stride:
+// at stride 2 above the small-plane kernels' 32 columns, at stride 1
+// above dwSmall's 16.
 func wideFits(w, stride int) bool {
 	return stride == 2 && w > dwSmallKMaxW || stride == 1 && w > dwSmallMaxW
 }

@@ -60,7 +60,7 @@
 // ROWPTR sets DST to input row IY's address (SI + IY*R8) when IY is in
 // [0, h), else to the zero row. Clobbers R15.
 #define ROWPTR(IY, DST) \
-	MOVQ    zero+72(FP), DST \
+	MOVQ    zero+80(FP), DST \
 	MOVQ    IY, R15          \
 	IMULQ   R8, R15          \
 	ADDQ    SI, R15          \
@@ -273,19 +273,20 @@ kdone:
 	VZEROUPPER
 	RET
 
-// func dw3S2WideAVX512(y, x *float32, h, w, oh, ow int, p *dwWide, masks *uint64, nb int, zero *float32, wts *[9]float32, bias, lo, hi float32)
-// Plane3x3.Depthwise at stride 2 on a plane of any width: for each output
-// row, nb blocks of 16 outputs, each bias then the nine taps in row-major
-// order by FMA (the chain of dw3RowAVX512; rows outside the plane read
-// the zero row, columns past it masked to zero), clamped as there and
-// stored under the block's output lanes.
-TEXT ·dw3S2WideAVX512(SB), NOSPLIT, $0-100
-	MOVQ         wts+80(FP), R14
+// func dw3WideAVX512(y, x *float32, h, w, oh, ow, stride int, p *dwWide, masks *uint64, nb int, zero *float32, wts *[9]float32, bias, lo, hi float32)
+// Plane3x3.Depthwise on a plane of any width at stride 1 or 2: for each
+// output row, nb blocks of 16 outputs, each bias then the nine taps in
+// row-major order by FMA (the chain of dw3RowAVX512; rows outside the
+// plane read the zero row, columns past it masked to zero; TAPROW at
+// stride 2, TAPROW1 at stride 1), clamped as there and stored under the
+// block's output lanes.
+TEXT ·dw3WideAVX512(SB), NOSPLIT, $0-108
+	MOVQ         wts+88(FP), R14
 	DW3WEIGHTSZ
-	VBROADCASTSS bias+88(FP), Z9
-	VBROADCASTSS lo+92(FP), Z10
-	VBROADCASTSS hi+96(FP), Z11
-	MOVQ         p+48(FP), R14
+	VBROADCASTSS bias+96(FP), Z9
+	VBROADCASTSS lo+100(FP), Z10
+	VBROADCASTSS hi+104(FP), Z11
+	MOVQ         p+56(FP), R14
 	VMOVDQU32    0(R14), Z12
 	VMOVDQU32    64(R14), Z13
 	MOVQ         y+0(FP), DI
@@ -294,9 +295,9 @@ TEXT ·dw3S2WideAVX512(SB), NOSPLIT, $0-100
 	SHLQ         $2, R8
 	XORQ         CX, CX
 
-worow:
+wrow:
 	MOVQ   CX, AX
-	SHLQ   $1, AX
+	IMULQ  stride+48(FP), AX
 	DECQ   AX
 	ROWPTR(AX, R10)
 	INCQ   AX
@@ -306,24 +307,36 @@ worow:
 	VPXORD Z14, Z14, Z14
 	VPXORD Z15, Z15, Z15
 	VPXORD Z16, Z16, Z16
-	MOVQ   masks+56(FP), R13
+	MOVQ   masks+64(FP), R13
 	XORQ   BX, BX
 	MOVQ   DI, R9
-	MOVQ   nb+64(FP), DX
+	MOVQ   nb+72(FP), DX
 
 wblk:
 	KMOVW   0(R13), K1
 	KMOVW   8(R13), K2
 	KMOVW   16(R13), K3
 	VMOVAPS Z9, Z22
+	CMPQ    stride+48(FP), $1
+	JEQ     wtaps1
 	TAPROW(R10, Z14, Z0, Z1, Z2)
 	TAPROW(R11, Z15, Z3, Z4, Z5)
 	TAPROW(R12, Z16, Z6, Z7, Z8)
+	JMP     wstore
+
+wtaps1:
+	TAPROW1(R10, Z14, Z0, Z1, Z2)
+	TAPROW1(R11, Z15, Z3, Z4, Z5)
+	TAPROW1(R12, Z16, Z6, Z7, Z8)
+
+wstore:
 	VMAXPS  Z22, Z10, Z22
 	VMINPS  Z22, Z11, Z22
 	VMOVUPS Z22, K3, (R9)
 	ADDQ    $64, R9
-	ADDQ    $128, BX
+	MOVQ    stride+48(FP), AX
+	SHLQ    $6, AX
+	ADDQ    AX, BX
 	ADDQ    $24, R13
 	DECQ    DX
 	JNZ     wblk
@@ -332,62 +345,6 @@ wblk:
 	ADDQ    AX, DI
 	INCQ    CX
 	CMPQ    CX, oh+32(FP)
-	JLT     worow
-	VZEROUPPER
-	RET
-
-// func dw3S1WideAVX512(y, x *float32, h, w, oh, ow int, p *dwWide, masks *uint64, nb int, zero *float32, wts *[9]float32, bias, lo, hi float32)
-// dw3S2WideAVX512 at stride 1 (TAPROW1; p is not read): blocks of 16
-// outputs over 16 input columns and the next 16.
-TEXT ·dw3S1WideAVX512(SB), NOSPLIT, $0-100
-	MOVQ         wts+80(FP), R14
-	DW3WEIGHTSZ
-	VBROADCASTSS bias+88(FP), Z9
-	VBROADCASTSS lo+92(FP), Z10
-	VBROADCASTSS hi+96(FP), Z11
-	MOVQ         y+0(FP), DI
-	MOVQ         x+8(FP), SI
-	MOVQ         w+24(FP), R8
-	SHLQ         $2, R8
-	XORQ         CX, CX
-
-w1row:
-	MOVQ   CX, AX
-	DECQ   AX
-	ROWPTR(AX, R10)
-	INCQ   AX
-	ROWPTR(AX, R11)
-	INCQ   AX
-	ROWPTR(AX, R12)
-	VPXORD Z14, Z14, Z14
-	VPXORD Z15, Z15, Z15
-	VPXORD Z16, Z16, Z16
-	MOVQ   masks+56(FP), R13
-	XORQ   BX, BX
-	MOVQ   DI, R9
-	MOVQ   nb+64(FP), DX
-
-w1blk:
-	KMOVW   0(R13), K1
-	KMOVW   8(R13), K2
-	KMOVW   16(R13), K3
-	VMOVAPS Z9, Z22
-	TAPROW1(R10, Z14, Z0, Z1, Z2)
-	TAPROW1(R11, Z15, Z3, Z4, Z5)
-	TAPROW1(R12, Z16, Z6, Z7, Z8)
-	VMAXPS  Z22, Z10, Z22
-	VMINPS  Z22, Z11, Z22
-	VMOVUPS Z22, K3, (R9)
-	ADDQ    $64, R9
-	ADDQ    $64, BX
-	ADDQ    $24, R13
-	DECQ    DX
-	JNZ     w1blk
-	MOVQ    ow+40(FP), AX
-	SHLQ    $2, AX
-	ADDQ    AX, DI
-	INCQ    CX
-	CMPQ    CX, oh+32(FP)
-	JLT     w1row
+	JLT     wrow
 	VZEROUPPER
 	RET

@@ -68,8 +68,8 @@ func (l *dw3Layout) scratch() int { return l.tmp + l.oh*l.rs + 8 }
 type Plane3x3 struct {
 	l     dw3Layout
 	small *dwSmall // the small-plane kernel's lane plan (w <= dwSmallMaxW)
-	// smallK is the KxK small-plane kernel's plan for wider planes
-	// (dwSmallMaxW < w <= dwSmallKMaxW).
+	// smallK is the KxK small-plane kernel's plan for wider planes at
+	// stride 2 (dwSmallMaxW < w <= dwSmallKMaxW).
 	smallK *dwSmallK
 	wide   *dwWide // the wide kernels' plan (planes wider than those)
 	// s1 is the stride-1 geometry of the same plane, for the input
@@ -147,11 +147,7 @@ func (p *Plane3x3) Depthwise(x, k []float32, bias, lo, hi float32, y, scratch []
 		zero := scratch[:l.w]
 		clear(zero)
 		m := p.wide.masks
-		wide := dw3S2WideAVX512
-		if l.stride == 1 {
-			wide = dw3S1WideAVX512
-		}
-		wide(&y[0], &x[0], l.h, l.w, l.oh, l.ow, p.wide, &m[0], len(m)/3, &zero[0], &wt, bias, lo, hi)
+		dw3WideAVX512(&y[0], &x[0], l.h, l.w, l.oh, l.ow, l.stride, p.wide, &m[0], len(m)/3, &zero[0], &wt, bias, lo, hi)
 		return
 	}
 	l.fill(x, scratch, 0)

@@ -42,15 +42,10 @@ func dw3SmallAVX512(y, x *float32, h, w, oh, stride int, p *dwSmall, wts *[9]flo
 //go:noescape
 func dwSmallKAVX512(y, x *float32, h, w, oh, stride, kh, kw int, p *dwSmallK, wts *float32, bias, lo, hi float32)
 
-// dw3S2WideAVX512 is Plane3x3.Depthwise at stride 2 on a plane of any
-// width with AVX-512 (dw3small_avx512_amd64.s): masks holds nb blocks'
+// dw3WideAVX512 is Plane3x3.Depthwise on a plane of any width at stride
+// 1 or 2 with AVX-512 (dw3small_avx512_amd64.s): masks holds nb blocks'
 // three masks (dwWide), zero at least w zero floats; each output bitwise
 // as dw3RowAVX512 computes it.
 //
 //go:noescape
-func dw3S2WideAVX512(y, x *float32, h, w, oh, ow int, p *dwWide, masks *uint64, nb int, zero *float32, wts *[9]float32, bias, lo, hi float32)
-
-// dw3S1WideAVX512 is dw3S2WideAVX512 at stride 1.
-//
-//go:noescape
-func dw3S1WideAVX512(y, x *float32, h, w, oh, ow int, p *dwWide, masks *uint64, nb int, zero *float32, wts *[9]float32, bias, lo, hi float32)
+func dw3WideAVX512(y, x *float32, h, w, oh, ow, stride int, p *dwWide, masks *uint64, nb int, zero *float32, wts *[9]float32, bias, lo, hi float32)

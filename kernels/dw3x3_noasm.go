@@ -32,12 +32,7 @@ func dwSmallKAVX512(y, x *float32, h, w, oh, stride, kh, kw int, p *dwSmallK, wt
 	panic("kernels: dwSmallKAVX512 without assembly")
 }
 
-// dw3S2WideAVX512 is never called without the assembly kernels.
-func dw3S2WideAVX512(y, x *float32, h, w, oh, ow int, p *dwWide, masks *uint64, nb int, zero *float32, wts *[9]float32, bias, lo, hi float32) {
-	panic("kernels: dw3S2WideAVX512 without assembly")
-}
-
-// dw3S1WideAVX512 is never called without the assembly kernels.
-func dw3S1WideAVX512(y, x *float32, h, w, oh, ow int, p *dwWide, masks *uint64, nb int, zero *float32, wts *[9]float32, bias, lo, hi float32) {
-	panic("kernels: dw3S1WideAVX512 without assembly")
+// dw3WideAVX512 is never called without the assembly kernels.
+func dw3WideAVX512(y, x *float32, h, w, oh, ow, stride int, p *dwWide, masks *uint64, nb int, zero *float32, wts *[9]float32, bias, lo, hi float32) {
+	panic("kernels: dw3WideAVX512 without assembly")
 }

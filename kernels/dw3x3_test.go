@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 )
 
 // naiveDW3 is the 3x3 pad-1 depthwise definition in float64, straight
@@ -380,6 +381,27 @@ func TestDWSmallKMatchesPadded(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// The assembly reads the lane plans at fixed byte offsets (the comments
+// of dwSmall and dwSmallK); they must match the Go layout.
+func TestDWSmallLayout(t *testing.T) {
+	var a dwSmall
+	var b dwSmallK
+	for _, c := range []struct {
+		name      string
+		got, want uintptr
+	}{
+		{"dwSmall.kmask", unsafe.Offsetof(a.kmask), 192}, {"dwSmall.omask", unsafe.Offsetof(a.omask), 216},
+		{"dwSmall.wmask", unsafe.Offsetof(a.wmask), 224}, {"dwSmall.orow", unsafe.Offsetof(a.orow), 232},
+		{"dwSmallK.kmask", unsafe.Offsetof(b.kmask), 896}, {"dwSmallK.omask", unsafe.Offsetof(b.omask), 1008},
+		{"dwSmallK.wmask", unsafe.Offsetof(b.wmask), 1024}, {"dwSmallK.orow", unsafe.Offsetof(b.orow), 1040},
+		{"dwSmallK.nv", unsafe.Offsetof(b.nv), 1048},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s at byte %d, the assembly reads %d", c.name, c.got, c.want)
 		}
 	}
 }
