@@ -64,7 +64,7 @@ const (
 // of 16 channels (round_to and round_min 16): ONNX Runtime's blocked
 // (NCHWc) convolutions on x86 take channels in blocks of 16 with AVX-512
 // (8 with AVX2), and a layer off the block falls back to its plain
-// convolution with reorders around it; on session 16's model the same
+// convolution with reorders around it; on the demo's model (session 15) the same
 // budget then ran 2.0-2.2x faster than the original at batch 1 on one
 // thread where the unaligned one ran 1.75x (docs/detection.md,
 // "Session 16").
