@@ -113,11 +113,12 @@ func newDWSmallK(w, kw, stride int) *dwSmallK {
 type dwWide struct {
 	even, odd [dwSmallMaxW]int32 // 0, 2, ..., 30 and 1, 3, ..., 31
 	masks     []uint64
+	zero      []float32 // w zeros: the rows outside the plane (never written)
 }
 
 func newDWWide(w, stride int) *dwWide {
 	ow := Depthwise3x3Out(w, stride)
-	p := &dwWide{}
+	p := &dwWide{zero: make([]float32, w)}
 	for i := range dwSmallMaxW {
 		p.even[i], p.odd[i] = int32(2*i), int32(2*i+1)
 	}

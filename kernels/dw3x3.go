@@ -144,10 +144,8 @@ func (p *Plane3x3) Depthwise(x, k []float32, bias, lo, hi float32, y, scratch []
 		dwSmallKAVX512(&y[0], &x[0], l.h, l.w, l.oh, l.stride, 3, 3, p.smallK, &wt[0], bias, lo, hi)
 		return
 	case p.wide != nil && dwSmallOn():
-		zero := scratch[:l.w]
-		clear(zero)
 		m := p.wide.masks
-		dw3WideAVX512(&y[0], &x[0], l.h, l.w, l.oh, l.ow, l.stride, p.wide, &m[0], len(m)/3, &zero[0], &wt, bias, lo, hi)
+		dw3WideAVX512(&y[0], &x[0], l.h, l.w, l.oh, l.ow, l.stride, p.wide, &m[0], len(m)/3, &p.wide.zero[0], &wt, bias, lo, hi)
 		return
 	}
 	l.fill(x, scratch, 0)
