@@ -150,12 +150,7 @@ func (d *DataOptions) load(e *Env, g *graph.Graph) (train, test *data.Dataset, e
 		trained = "training images not read"
 	}
 	fmt.Fprintf(e.Log, "data: %s (%s, %d test, %d classes, %dx%dx%d)\n", train.Name, trained, test.Len(), len(train.Classes), train.C, train.H, train.W)
-	if g != nil && !ok {
-		fmt.Fprintf(e.Log, "warning: the model carries no preprocessing and no --mean/--std was given: normalising with the data set's own statistics (mean %s, std %s); pass the values the model was trained with (e.g. --mean 0.5 --std 0.5, or --mean imagenet --std imagenet)\n",
-			data.FormatStats(train.Mean), data.FormatStats(train.Std))
-	}
 	if g != nil {
-		train.Preprocess().SetMeta(g.Meta)
 		set := train
 		if d.TestOnly {
 			set = test
@@ -163,6 +158,15 @@ func (d *DataOptions) load(e *Env, g *graph.Graph) (train, test *data.Dataset, e
 		if err := checkClasses(g, set); err != nil {
 			return nil, nil, err
 		}
+		if !ok && train.Len() > 0 {
+			if err := guessNorm(e, g, train, test, 64); err != nil {
+				return nil, nil, err
+			}
+		} else if !ok {
+			fmt.Fprintf(e.Log, "warning: the model carries no preprocessing and no --mean/--std was given: normalising with the data set's own statistics (mean %s, std %s); pass the values the model was trained with (e.g. --mean 0.5 --std 0.5, or --mean imagenet --std imagenet)\n",
+				data.FormatStats(train.Mean), data.FormatStats(train.Std))
+		}
+		train.Preprocess().SetMeta(g.Meta)
 	}
 	return train, test, nil
 }

@@ -45,7 +45,7 @@ func num(t *testing.T, m map[string]any, key string) float64 {
 func TestDetectTrainEvalInfo(t *testing.T) {
 	dir := detSet(t, 256, 64)
 	model := filepath.Join(t.TempDir(), "det.onnx")
-	tr, log := slimgo(t, "train", "--arch", "yolo-s", "--data", dir, "--epochs", "6", "--lr", "5e-3", "--out", model)
+	tr, log := slimgo(t, "train", "--arch", "yolo-s", "--data", dir, "--epochs", "6", "--lr", "5e-3", "--mean", "0", "--std", "1", "--out", model)
 	if !strings.Contains(log, "epoch 6/6") || !strings.Contains(log, "AdamW at peak 0.005,") {
 		t.Errorf("no progress or not the given rate on stderr:\n%s", log)
 	}
@@ -89,6 +89,34 @@ func TestDetectTrainEvalInfo(t *testing.T) {
 	}
 	if a50, a5095 := num(t, ag, "map50"), num(t, ag, "map50_95"); !(a50 >= m50 && a50 <= 100 && a5095 >= 0 && a5095 <= a50) {
 		t.Errorf("agnostic map50 %g map50_95 %g, per-class map50 %g", a50, a5095, m50)
+	}
+	// Without its normalisation in the metadata (as a PyTorch export
+	// comes), the usual normalisations are scored on training images and
+	// the val/ images are renormalised to the chosen one exactly as if
+	// they had been loaded with it as flags.
+	g, err := onnx.ReadFile(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(g.Meta, data.MetaMean)
+	delete(g.Meta, data.MetaStd)
+	bare := filepath.Join(t.TempDir(), "bare.onnx")
+	if err := onnx.WriteFile(bare, g, onnx.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	bv, blog := slimgo(t, "eval", "--model", bare, "--data", dir)
+	for _, want := range []string{"on 128 training images it scores", "mAP@0.5 with the data set's statistics", "with pixels in [0,1]", "with pixels in [-1,1]", "normalising with"} {
+		if !strings.Contains(blog, want) {
+			t.Errorf("bare detector: %q not on stderr:\n%s", want, blog)
+		}
+	}
+	pre := bv["preprocessing"].(map[string]any)
+	mean, std := fmt.Sprint(pre["mean"]), fmt.Sprint(pre["std"])
+	fv, _ := slimgo(t, "eval", "--model", bare, "--data", dir, "--mean", strings.Trim(mean, "[]"), "--std", strings.Trim(std, "[]"))
+	// (Renormalised pixels differ from directly normalised ones in the
+	// last bits, which may move a box at a threshold.)
+	if math.Abs(num(t, fv, "map50")-num(t, bv, "map50")) > 0.5 || math.Abs(num(t, fv, "map50_95")-num(t, bv, "map50_95")) > 0.5 {
+		t.Errorf("chosen normalisation mean %s std %s: map50 %g, the same as flags %g", mean, std, num(t, bv, "map50"), num(t, fv, "map50"))
 	}
 	// Fine-tuning a detector (--model) keeps its size and classes.
 	model2 := filepath.Join(t.TempDir(), "det2.onnx")

@@ -77,24 +77,26 @@ func TestPrepFlagErrors(t *testing.T) {
 // TestPreprocessingTravels: train stamps the normalisation it used into the
 // model; eval then uses it without flags (and says so in its summary);
 // flags that differ win with a warning; a model without preprocessing and
-// without flags is normalised with the data set's statistics, with a
-// warning; convert stamps flags into a model that has none.
+// without flags gets the usual normalisation it scores best with on
+// training images (here [-1,1], what it was trained with), the scores
+// printed; convert stamps flags into a model that has none.
 func TestPreprocessingTravels(t *testing.T) {
 	dir := t.TempDir()
 	m := filepath.Join(dir, "m.onnx")
 	d := []string{"--data", "sample", "--train-limit", "300", "--test-limit", "100"}
-	slimgo(t, append([]string{"train", "--arch", "resnet8", "--epochs", "1", "--mean", "0.5", "--std", "0.25", "--out", m}, d...)...)
+	slimgo(t, "train", "--arch", "resnet8", "--epochs", "2", "--mean", "0.5", "--std", "0.5", "--out", m,
+		"--data", "sample", "--train-limit", "2000", "--test-limit", "100")
 	g, err := onnx.ReadFile(m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p, ok, err := data.PreprocessFromMeta(g.Meta)
-	if !ok || err != nil || data.FormatStats(p.Mean) != "0.5" || data.FormatStats(p.Std) != "0.25" || p.H != 28 || p.Order != data.OrderGray {
+	if !ok || err != nil || data.FormatStats(p.Mean) != "0.5" || data.FormatStats(p.Std) != "0.5" || p.H != 28 || p.Order != data.OrderGray {
 		t.Fatalf("trained model's preprocessing %+v (ok %v, err %v), meta %v", p, ok, err, g.Meta)
 	}
 	sum, log := slimgo(t, append([]string{"eval", "--model", m}, d...)...)
 	pre := sum["preprocessing"].(map[string]any)
-	if fmt.Sprint(pre["mean"], pre["std"]) != "[0.5] [0.25]" || strings.Contains(log, "warning") {
+	if fmt.Sprint(pre["mean"], pre["std"]) != "[0.5] [0.5]" || strings.Contains(log, "warning") {
 		t.Errorf("eval without flags: preprocessing %v, stderr:\n%s", pre, log)
 	}
 	acc := sum["accuracy"].(float64)
@@ -102,7 +104,8 @@ func TestPreprocessingTravels(t *testing.T) {
 	if !strings.Contains(log, "differ from the model's metadata") || fmt.Sprint(sum["preprocessing"].(map[string]any)["mean"]) != "[0.2]" {
 		t.Errorf("differing flags: no warning or not used; stderr:\n%s", log)
 	}
-	// The same model without its metadata: the data set's own statistics.
+	// The same model without its metadata: the normalisation it was
+	// trained with is found on training images.
 	bare := filepath.Join(dir, "bare.onnx")
 	for _, k := range []string{data.MetaMean, data.MetaStd, data.MetaSize, data.MetaResize, data.MetaOrder, pipeline.MetaDataName} {
 		delete(g.Meta, k)
@@ -111,16 +114,18 @@ func TestPreprocessingTravels(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum, log = slimgo(t, append([]string{"eval", "--model", bare}, d...)...)
-	if !strings.Contains(log, "carries no preprocessing") || fmt.Sprint(sum["preprocessing"].(map[string]any)["mean"]) != "[0.286]" {
-		t.Errorf("no metadata, no flags: want the data set's statistics with a warning; summary %v, stderr:\n%s", sum["preprocessing"], log)
+	pre = sum["preprocessing"].(map[string]any)
+	if !strings.Contains(log, "carries no preprocessing") || !strings.Contains(log, "the data set's statistics (mean 0.286") ||
+		!strings.Contains(log, "normalising with pixels in [-1,1]") || fmt.Sprint(pre["mean"], pre["std"]) != "[0.5] [0.5]" || sum["accuracy"].(float64) != acc {
+		t.Errorf("no metadata, no flags: want [-1,1] chosen with the scores printed and %.2f%%; got %.2f%%, %v, stderr:\n%s", acc, sum["accuracy"], pre, log)
 	}
-	sum, _ = slimgo(t, append([]string{"eval", "--model", bare, "--mean", "0.5", "--std", "0.25"}, d...)...)
+	sum, _ = slimgo(t, append([]string{"eval", "--model", bare, "--mean", "0.5", "--std", "0.5"}, d...)...)
 	if sum["accuracy"].(float64) != acc {
 		t.Errorf("flags equal to the training normalisation give %.2f%%, the stamped model %.2f%%", sum["accuracy"], acc)
 	}
 	stamped := filepath.Join(dir, "stamped.onnx")
-	sum, _ = slimgo(t, "convert", "--model", bare, "--out", stamped, "--mean", "0.5", "--std", "0.25")
-	if fmt.Sprint(sum["preprocessing"].(map[string]any)["std"]) != "[0.25]" {
+	sum, _ = slimgo(t, "convert", "--model", bare, "--out", stamped, "--mean", "0.5", "--std", "0.5")
+	if fmt.Sprint(sum["preprocessing"].(map[string]any)["std"]) != "[0.5]" {
 		t.Errorf("convert did not stamp the flags: %v", sum["preprocessing"])
 	}
 	sum, log = slimgo(t, append([]string{"eval", "--model", stamped}, d...)...)

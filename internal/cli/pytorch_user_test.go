@@ -96,7 +96,8 @@ func ortAccuracy(t *testing.T, model, stem string) float64 {
 
 // TestPyTorchUserModels takes a user's own models as they come (default
 // torch.onnx.export: batch fixed at 1, BN folded, their normalisation)
-// through the commands: eval with the user's --mean/--std reproduces
+// through the commands: eval with the user's --mean/--std (and, for the
+// grey one, without: the normalisation is found) reproduces
 // PyTorch's test accuracy; compress finishes without hand edits, its DDPG
 // episodes score far above chance, and the delivered ONNX files, fed the
 // test images exactly as the user's PyTorch code normalised them, give in
@@ -121,6 +122,14 @@ func TestPyTorchUserModels(t *testing.T) {
 			ev, _ := slimgo(t, append(append([]string{"eval", "--model", u.Model}, tc.data...), tc.prep...)...)
 			if d := math.Abs(ev["accuracy"].(float64) - u.Accuracy); d > 0.1 || int(ev["images"].(float64)) != u.Images {
 				t.Errorf("slimgo eval %.2f%% on %v images, PyTorch %.2f%% on %d", ev["accuracy"], ev["images"], u.Accuracy, u.Images)
+			}
+			if tc.name == "mbv2-gray" {
+				// Without --mean/--std the normalisation it was trained
+				// with ([-1,1]) is found on training images.
+				bare, log := slimgo(t, append([]string{"eval", "--model", u.Model}, tc.data...)...)
+				if bare["accuracy"].(float64) != ev["accuracy"].(float64) || !strings.Contains(log, "normalising with pixels in [-1,1]") {
+					t.Errorf("eval without flags: %.2f%%, with the user's %.2f%%; stderr:\n%s", bare["accuracy"], ev["accuracy"], log)
+				}
 			}
 			out := filepath.Join(dir, tc.name+"-compress")
 			args := append([]string{"compress", "--model", u.Model, "--out", out, "--train-limit", "1500",

@@ -1,0 +1,227 @@
+package pipeline
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/slimgo/slimgo/data"
+	"github.com/slimgo/slimgo/graph"
+	"github.com/slimgo/slimgo/train"
+)
+
+// A model exported by torch.onnx.export carries no record of the
+// normalisation its training used, and a user may forget --mean/--std.
+// Normalising with the data set's own statistics then can halve a good
+// model's accuracy, and compress's fine-tuning quietly re-learns the
+// wrong input. Instead, the usual normalisations are tried on a few
+// training images (never the test split) and the one the model scores
+// best on is used, with every score printed.
+
+// normGuessImages is how many training images score each candidate: the
+// differences sought are tens of points (a wrong normalisation), so a
+// small paired sample decides them.
+const normGuessImages = 256
+
+// normGuessMargin is how many points a candidate must beat the data
+// set's own statistics by to replace them.
+const normGuessMargin = 2.0
+
+// normCandidate is one normalisation to try.
+type normCandidate struct {
+	Mean, Std []float32
+	label     string
+}
+
+// normCandidates lists the data set's statistics first, then [0,1]
+// pixels, [-1,1] pixels and, for three channels, ImageNet's statistics.
+func normCandidates(c int, mean, std []float32) []normCandidate {
+	out := []normCandidate{{Mean: mean, Std: std, label: "the data set's statistics"}}
+	add := func(m, s []float32, label string) {
+		for _, o := range out {
+			if statsClose(o.Mean, m, c) && statsClose(o.Std, s, c) {
+				return
+			}
+		}
+		out = append(out, normCandidate{Mean: m, Std: s, label: label})
+	}
+	add([]float32{0}, []float32{1}, "pixels in [0,1]")
+	add([]float32{0.5}, []float32{0.5}, "pixels in [-1,1]")
+	if c == 3 {
+		add(slices.Clone(data.ImageNetMean), slices.Clone(data.ImageNetStd), "ImageNet's statistics")
+	}
+	return out
+}
+
+// statsClose reports whether per-channel (or single) statistics a and b
+// agree to 1e-3 on every one of c channels.
+func statsClose(a, b []float32, c int) bool {
+	at := func(v []float32, i int) float32 {
+		if len(v) == 1 {
+			return v[0]
+		}
+		return v[i]
+	}
+	for i := range c {
+		if d := at(a, i) - at(b, i); d > 1e-3 || d < -1e-3 {
+			return false
+		}
+	}
+	return true
+}
+
+// spread picks n indices spread evenly over 0..total-1 (all when n >= total),
+// so a class-sorted folder contributes every class.
+func spread(total, n int) []int {
+	if n >= total {
+		n = total
+	}
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = int(int64(i) * int64(total) / int64(n))
+	}
+	return idx
+}
+
+// chooseNorm scores each candidate with score (higher is better) and
+// returns the index of the chosen one: the first (the data set's own
+// statistics) unless another beats it by normGuessMargin points.
+func chooseNorm(scores []float64) int {
+	best := 0
+	for i, s := range scores {
+		if i > 0 && s >= scores[0]+normGuessMargin && s > scores[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// describeNorm is the log line for the guess.
+func describeNorm(n int, cands []normCandidate, scores []float64, unit string, pick int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "the model carries no preprocessing and no --mean/--std was given; on %d training images it scores", n)
+	for i, c := range cands {
+		sep := ","
+		if i == 0 {
+			sep = ""
+		}
+		fmt.Fprintf(&b, "%s %.1f%% %s with %s (mean %s, std %s)", sep, scores[i], unit, c.label, fmtStats(c.Mean), fmtStats(c.Std))
+	}
+	c := cands[pick]
+	fmt.Fprintf(&b, ": normalising with %s; pass --mean/--std to choose yourself (the choice is recorded in every model written)\n", c.label)
+	return b.String()
+}
+
+// fmtStats prints statistics to three significant digits.
+func fmtStats(v []float32) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = strconv.FormatFloat(float64(x), 'g', 3, 32)
+	}
+	return strings.Join(parts, ",")
+}
+
+// guessNorm chooses the normalisation of classifier g's inputs when
+// neither its metadata nor the caller gave one (the sets are already
+// normalised with the training set's statistics): each candidate is
+// scored on normGuessImages training images and, when one beats the data
+// set's statistics by normGuessMargin points, both sets are renormalised
+// in place to it. Nothing happens without training images (eval reads
+// only the test split: the choice is never made on test images).
+func guessNorm(e *Env, g *graph.Graph, tr, te *data.Dataset, batch int) error {
+	if tr == nil || tr.Len() == 0 {
+		return nil
+	}
+	idx := spread(tr.Len(), normGuessImages)
+	cands := normCandidates(tr.C, tr.Mean, tr.Std)
+	scores := make([]float64, len(cands))
+	for i, c := range cands {
+		s := tr.Subset(idx)
+		if err := data.Renormalise(s.X, s.C, s.H*s.W, tr.Mean, tr.Std, c.Mean, c.Std); err != nil {
+			return err
+		}
+		ev, err := train.Evaluate(g, s, batch)
+		if err != nil {
+			return err
+		}
+		scores[i] = 100 * ev.Accuracy
+	}
+	pick := chooseNorm(scores)
+	fmt.Fprint(e.Log, describeNorm(len(idx), cands, scores, "accuracy", pick))
+	if pick == 0 {
+		return nil
+	}
+	return renormSets(tr.C, tr.H*tr.W, tr.Mean, tr.Std, cands[pick], func(m, s []float32) {
+		tr.Mean, tr.Std = m, s
+		if te != nil {
+			te.Mean, te.Std = slices.Clone(m), slices.Clone(s)
+		}
+	}, tr.X, testX(te))
+}
+
+func testX(te *data.Dataset) []float32 {
+	if te == nil {
+		return nil
+	}
+	return te.X
+}
+
+// renormSets renormalises each of xs from (mean, std) to cand and then
+// records cand's statistics (expanded to c channels) through set.
+func renormSets(c, hw int, mean, std []float32, cand normCandidate, set func(m, s []float32), xs ...[]float32) error {
+	for _, x := range xs {
+		if len(x) == 0 {
+			continue
+		}
+		if err := data.Renormalise(x, c, hw, mean, std, cand.Mean, cand.Std); err != nil {
+			return err
+		}
+	}
+	set(expand(cand.Mean, c), expand(cand.Std, c))
+	return nil
+}
+
+func expand(v []float32, c int) []float32 {
+	if len(v) == c {
+		return slices.Clone(v)
+	}
+	return slices.Repeat(v[:1], c)
+}
+
+// guessDetNorm is guessNorm for detector g, scored in mAP@0.5 on the
+// training images (fewer of them: a detector's pass costs more).
+func guessDetNorm(e *Env, g *graph.Graph, tr, va *data.DetDataset) error {
+	if tr == nil || tr.Len() == 0 {
+		return nil
+	}
+	idx := spread(tr.Len(), normGuessImages/2)
+	cands := normCandidates(tr.C, tr.Mean, tr.Std)
+	scores := make([]float64, len(cands))
+	for i, c := range cands {
+		s := tr.Subset(idx)
+		if err := data.Renormalise(s.X, s.C, s.H*s.W, tr.Mean, tr.Std, c.Mean, c.Std); err != nil {
+			return err
+		}
+		m50, _, err := detScore(g, s)
+		if err != nil {
+			return err
+		}
+		scores[i] = m50
+	}
+	pick := chooseNorm(scores)
+	fmt.Fprint(e.Log, describeNorm(len(idx), cands, scores, "mAP@0.5", pick))
+	if pick == 0 {
+		return nil
+	}
+	var vx []float32
+	if va != nil {
+		vx = va.X
+	}
+	return renormSets(tr.C, tr.H*tr.W, tr.Mean, tr.Std, cands[pick], func(m, s []float32) {
+		tr.Mean, tr.Std = m, s
+		if va != nil {
+			va.Mean, va.Std = slices.Clone(m), slices.Clone(s)
+		}
+	}, tr.X, vx)
+}
