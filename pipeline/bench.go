@@ -72,6 +72,7 @@ type speed struct {
 	imagesPerSec, bestMs, medianMs float64
 	passes, threads                int
 	layers                         []train.LayerTime // with speedSettings.layers
+	layersPassMs                   float64           // the mean wall time of the passes that timed them
 }
 
 // randomInput is the batch every speed figure is taken on: N(0,1) values,
@@ -101,7 +102,7 @@ func timeSlimgo(g *graph.Graph, s speedSettings) (speed, error) {
 	return speed{
 		imagesPerSec: float64(s.batch) / t.Best.Seconds(),
 		bestMs:       float64(t.Best) / 1e6, medianMs: float64(t.Median) / 1e6,
-		passes: t.Passes, threads: t.Threads, layers: t.Layers,
+		passes: t.Passes, threads: t.Threads, layers: t.Layers, layersPassMs: float64(t.LayersPass) / 1e6,
 	}, nil
 }
 
@@ -239,7 +240,7 @@ func benchSlimgo(e *Env, g *graph.Graph, s speedSettings, summary map[string]any
 	fmt.Fprintf(e.Log, "bench: slimgo %.1f images/s (best of %d passes: %.2f ms per batch, median %.2f ms)\n",
 		sp.imagesPerSec, sp.passes, sp.bestMs, sp.medianMs)
 	if s.layers {
-		summary["layers"] = benchLayers(e, sp.layers)
+		summary["layers"], summary["layers_pass_ms"] = benchLayers(e, sp.layers), sp.layersPassMs
 	}
 	return nil
 }

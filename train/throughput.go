@@ -39,6 +39,9 @@ type Timing struct {
 	Passes       int
 	Threads      int
 	Layers       []LayerTime // with TimingOptions.Layers: every node, in execution order
+	// LayersPass is the mean wall time of the passes that timed the
+	// nodes (the nodes' means add up to at most this).
+	LayersPass time.Duration
 }
 
 // TimeInference times inference passes of g on the batch x (shape [N,C,H,W]
@@ -74,11 +77,13 @@ func TimeInference(g *graph.Graph, x *tensor.Tensor, o TimingOptions) (Timing, e
 	t := Timing{Best: times[0], Median: times[len(times)/2], Passes: len(times), Threads: kernels.Threads()}
 	if o.Layers {
 		e.SetTiming(true)
+		t0 := time.Now()
 		for range len(times) {
 			if _, err := e.Forward(x, false); err != nil {
 				return Timing{}, err
 			}
 		}
+		t.LayersPass = time.Since(t0) / time.Duration(len(times))
 		for _, n := range e.NodeTimes() {
 			t.Layers = append(t.Layers, LayerTime{Name: n.Name, Op: n.Op, Mean: n.Total / time.Duration(max(n.Passes, 1))})
 		}

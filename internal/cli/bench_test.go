@@ -28,7 +28,8 @@ func TestBenchCommand(t *testing.T) {
 		t.Error("layers in the summary without --layers")
 	}
 	// --layers: every node of the optimized graph, in order, with a
-	// positive mean time; together about one pass.
+	// positive mean time; together most of the passes that timed them
+	// (not the timed passes: on a loaded machine those may be faster).
 	s, _ = slimgo(t, "bench", "--model", model, "--batch", "3", "--threads", "1", "--passes", "2", "--min-seconds", "0", "--layers")
 	ls, _ := s["layers"].([]any)
 	convs, total := 0, 0.0
@@ -43,8 +44,8 @@ func TestBenchCommand(t *testing.T) {
 		}
 		total += ms
 	}
-	if convs < 7 || !(total < 3*s["ms_per_batch"].(float64)+1) {
-		t.Errorf("--layers: %d entries, %d convolutions, %.3f ms in all against %v ms per pass", len(ls), convs, total, s["ms_per_batch"])
+	if lp, _ := s["layers_pass_ms"].(float64); convs < 7 || !(total <= lp && total > 0.3*lp) {
+		t.Errorf("--layers: %d entries, %d convolutions, %.3f ms in all against %v ms per timed pass", len(ls), convs, total, s["layers_pass_ms"])
 	}
 	junk := filepath.Join(dir, "junk.onnx")
 	if err := os.WriteFile(junk, []byte("\x08\x07garbage\xff"), 0o644); err != nil {
