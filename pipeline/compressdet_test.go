@@ -287,18 +287,8 @@ func (s *stopAtLine) Write(b []byte) (int, error) {
 // epoch's checkpoint, and the rerun resumes from it (not from the stage's
 // start), finishes and removes the checkpoint.
 func TestCompressDetectorResumesMidStage(t *testing.T) {
-	// A config file that sets another detect key keeps the default
-	// augmentation (yaml decodes into the default's struct).
-	c := DefaultDetectorConfig()
-	path := filepath.Join(t.TempDir(), "c.yaml")
-	if err := os.WriteFile(path, []byte("detect: {lr: 0.001}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := LoadConfig(path, &c); err != nil || c.Detect.LR != 0.001 || c.Detect.Augment != DefaultDetectAugment || c.Detect.Batch != DefaultDetectBatch {
-		t.Fatalf("detect: {lr: 0.001} over the defaults: %+v, %v", c.Detect, err)
-	}
 	dir, model := detFixture(t)
-	c = tinyDetConfig()
+	c := tinyDetConfig()
 	c.Sparse.Epochs, c.Channel.Method, c.Channel.KeepParams, c.Channel.FinetuneEpochs = 0, "slim", 0.5, 3
 	c.Layer.Blocks, c.Quantize.Enabled = 0, false
 	o := &CompressOptions{Model: model, Data: DataOptions{Spec: dir}, Out: filepath.Join(t.TempDir(), "c"), Config: c, NoORT: true}
