@@ -167,6 +167,7 @@ func New(g *graph.Graph) (*Executor, error) {
 		e.order = append(e.order, n)
 		e.kernels = append(e.kernels, k)
 	}
+	linkBNGrads(g, e.order, e.kernels)
 	e.ins = make([][]*tensor.Tensor, len(order))
 	e.outs = make([][]*tensor.Tensor, len(order))
 	e.ctx = Ctx{pool: e.pool, RNG: rand.New(rand.NewPCG(1, 2))}

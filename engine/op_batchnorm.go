@@ -50,6 +50,26 @@ type bnKernel struct {
 	xshape []int
 	mean   []float64 // batch mean per channel
 	invstd []float64 // 1/sqrt(biased batch variance + eps) per channel
+
+	// gradTo: the executor found this node's X to be the output of a
+	// Conv that nothing else reads; Backward then leaves dX to that Conv
+	// (bn_grad.go), in grad's coefficient buffers.
+	gradTo *convKernel
+	grad   bnGrad
+}
+
+// deferGrad prepares k.grad for a Backward over x and dy (same shapes;
+// beta the BN's bias) and returns it; the caller fills the per-channel coefficients.
+func (k *bnKernel) deferGrad(x, dy *tensor.Tensor, beta []float32) *bnGrad {
+	n, c, inner := bnDims(x.Shape)
+	g := &k.grad
+	g.tok = &tensor.Tensor{Shape: append([]int(nil), x.Shape...)}
+	g.beta = beta
+	g.x, g.dy, g.n, g.c, g.inner = x.Data, dy.Data, n, c, inner
+	g.mu, g.a, g.bx, g.c0 = grow32(g.mu, c), grow32(g.a, c), grow32(g.bx, c), grow32(g.c0, c)
+	g.relu, g.clip, g.lo, g.hi = k.relu, k.clip, k.lo, k.hi
+	g.consumer = k.gradTo
+	return g
 }
 
 // newBN validates a BatchNormalization node: epsilon >= 0 and momentum in
@@ -237,7 +257,11 @@ func (k *bnKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []boo
 	cstride := c * inner
 	scale := in[1].Data
 	var dx, ds, db *tensor.Tensor
-	if needX {
+	var dg *bnGrad
+	switch {
+	case needX && k.gradTo != nil:
+		dg = k.deferGrad(x, dy, in[2].Data)
+	case needX:
 		dx = ctx.allocRaw(x.Shape...) // every element is written below
 	}
 	// With a fused ReLU, dz = dY masked by Y > 0 replaces dY; the loops
@@ -288,19 +312,20 @@ func (k *bnKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []boo
 		bx := -a * inv * sdyx / m
 		c0 := -a * sdy / m
 		b32, c32 := float32(bx), float32(c0)
+		if dg != nil {
+			dg.mu[ch], dg.a[ch], dg.bx[ch], dg.c0[ch] = mu32, a32, b32, c32
+			return
+		}
 		for img := range n {
 			off := img*cstride + ch*inner
-			xs, dys, dxs := x.Data[off:off+inner], dy.Data[off:off+inner], dx.Data[off:off+inner]
-			switch {
-			case k.relu:
-				vecBNBwdApplyRelu(xs, dys, dxs, mu32, a32, b32, c32, beta)
-			case k.clip:
-				vecBNBwdApplyClamp(xs, dys, dxs, mu32, a32, b32, c32, beta, k.lo, k.hi)
-			default:
-				vecBNBwdApply(xs, dys, dxs, mu32, a32, b32, c32)
-			}
+			bnApplyPlane(x.Data[off:off+inner], dy.Data[off:off+inner], dx.Data[off:off+inner],
+				mu32, a32, b32, c32, beta, k.relu, k.clip, k.lo, k.hi)
 		}
 	})
+	if dg != nil {
+		dx = dg.tok
+		k.gradTo.pend = dg
+	}
 	gin[0] = dx
 	if needS {
 		gin[1] = ds

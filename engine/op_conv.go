@@ -185,6 +185,15 @@ type convKernel struct {
 	winoPlans []winoPlanEntry
 	wx        *winoPass
 
+	// pend: the deferred input gradient of the BatchNormalization reading
+	// this Conv's output (bn_grad.go), handed over by its Backward for
+	// the next Backward here; dyg: the one the running Backward fills
+	// its padded dY from (nil: dY itself), with per-worker plane
+	// scratch dyscr.
+	pend  *bnGrad
+	dyg   *bnGrad
+	dyscr [][]float32
+
 	// OpFusedConv only (inference): add input 3 (a tensor of Y's shape) to
 	// Y when present, then apply ReLU when relu is set, or clamp to
 	// [lo, hi] when clip is set (activation "clip": Clip, e.g. ReLU6).
@@ -841,6 +850,8 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 	needX := len(need) > 0 && need[0]
 	needW := len(need) > 1 && need[1]
 	needB := len(need) > 2 && need[2] && d.hasBias
+	dy, k.dyg = k.takeDeferred(ctx, d, dy, needB)
+	defer func() { k.dyg = nil }()
 	x, w := in[0].Data, in[1].Data
 	var dx *tensor.Tensor
 	poly := usePolyphase(d) // (never together with dxConv: stride 2)
@@ -865,6 +876,27 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 		gin[2] = convBiasGrad(ctx, d, dy.Data)
 	}
 	return gin, nil
+}
+
+// takeDeferred returns the output gradient to read: dy itself, or when
+// dy is the placeholder of a BatchNormalization's deferred input gradient
+// (bn_grad.go), the bnGrad the padded-layout fills compute it from (the
+// implicit and polyphase lowerings without a bias gradient), else that
+// gradient materialised. It panics on a placeholder it was not handed
+// (an executor error, recovered as one).
+func (k *convKernel) takeDeferred(ctx *Ctx, d convDims, dy *tensor.Tensor, needB bool) (*tensor.Tensor, *bnGrad) {
+	g := k.pend
+	k.pend = nil
+	if g == nil || g.tok != dy {
+		if dy.Data == nil {
+			panic("conv backward: output gradient without data")
+		}
+		return dy, nil
+	}
+	if !d.depthwise && !needB && (useImplicit(d) || usePolyphase(d)) {
+		return dy, g
+	}
+	return g.materialize(ctx), nil
 }
 
 // convBiasGrad sums the output gradient dy over images and pixels, per
@@ -947,6 +979,9 @@ func (k *convKernel) backwardLowered(ctx *Ctx, d convDims, in []*tensor.Tensor, 
 // returns the padded layout (and polyphase plan) of the implicit lowerings.
 func (k *convKernel) prepareBackward(d convDims, w []float32, kb, t int, needX, needW, implicit, poly bool) (padLayout, *polyPlan) {
 	colSize := d.c * d.s.KH * d.s.KW * kb * d.ohw
+	if k.dyg != nil {
+		k.dyscr = ensureBufs(k.dyscr, t, d.ohw)
+	}
 	var lay padLayout
 	var plan *polyPlan
 	switch {

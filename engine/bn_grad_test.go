@@ -1,0 +1,161 @@
+package engine
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/slimgo/slimgo/graph"
+	"github.com/slimgo/slimgo/tensor"
+)
+
+// bnGradNet is a small graph with every kind of Conv -> BN pair: 3x3 pad 1
+// (implicit lowering; Winograd input gradient on small maps) with a fused
+// ReLU, 3x3 stride 2 (polyphase), a 1x1 stride-2 Conv with a bias before a
+// fused Clip (the deferred gradient materialised for the bias gradient), a
+// depthwise Conv (materialised), a grouped 3x3, and a Conv read by a BN and
+// an Add (not deferred). Input x is [N, 4, H, W]. smooth replaces the
+// activations by Identity, for a numeric gradient check away from kinks.
+func bnGradNet(smooth bool) *graph.Graph {
+	g := graph.New("bngrad")
+	g.Inputs = []graph.Value{{Name: "x", Shape: []int{-1, 4, -1, -1}}}
+	conv := func(name, in string, wshape []int, geo refGeom, bias bool) *graph.Node {
+		g.Params[name+".w"] = cvRand(uint64(len(g.Params)+1), wshape...)
+		ins := []string{in, name + ".w"}
+		if bias {
+			g.Params[name+".b"] = cvRand(uint64(len(g.Params)+1), wshape[0])
+			ins = append(ins, name+".b")
+		}
+		return &graph.Node{Name: name, Op: graph.OpConv, Inputs: ins, Outputs: []string{name}, Attrs: geo.attrs()}
+	}
+	bn := func(name, in string, c int) *graph.Node {
+		for i, p := range []string{".s", ".b", ".m", ".v"} {
+			t := cvRand(uint64(len(g.Params)+1), c)
+			if i == 3 {
+				for j := range t.Data {
+					t.Data[j] = 1 + t.Data[j]*t.Data[j]
+				}
+			}
+			g.Params[name+p] = t
+		}
+		return &graph.Node{Name: name, Op: graph.OpBN, Inputs: []string{in, name + ".s", name + ".b", name + ".m", name + ".v"}, Outputs: []string{name}}
+	}
+	node := func(name, op string, attrs graph.Attrs, ins ...string) *graph.Node {
+		if smooth && (op == graph.OpRelu || op == graph.OpClip) {
+			op, attrs = graph.OpIdentity, nil
+		}
+		return &graph.Node{Name: name, Op: op, Inputs: ins, Outputs: []string{name}, Attrs: attrs}
+	}
+	g.Nodes = []*graph.Node{
+		conv("c0", "x", []int{6, 4, 3, 3}, cvGeom(3, 3, 1, 1, 1, 1), false), bn("n0", "c0", 6),
+		node("r0", graph.OpRelu, nil, "n0"),
+		conv("c1", "r0", []int{6, 6, 3, 3}, cvGeom(3, 3, 2, 1, 1, 1), false), bn("n1", "c1", 6),
+		conv("c2", "r0", []int{6, 6, 1, 1}, cvGeom(1, 1, 2, 0, 1, 1), true), bn("n2", "c2", 6),
+		node("k2", graph.OpClip, graph.Attrs{"min": float32(-0.5), "max": float32(0.7)}, "n2"),
+		node("a1", graph.OpAdd, nil, "n1", "k2"),
+		conv("c3", "a1", []int{6, 1, 3, 3}, cvGeom(3, 3, 1, 1, 1, 6), false), bn("n3", "c3", 6),
+		conv("c4", "n3", []int{6, 3, 3, 3}, cvGeom(3, 3, 1, 1, 1, 2), false), bn("n4", "c4", 6),
+		node("r4", graph.OpRelu, nil, "n4"),
+		conv("c5", "r4", []int{6, 6, 3, 3}, cvGeom(3, 3, 1, 1, 1, 1), false), bn("n5", "c5", 6),
+		node("a2", graph.OpAdd, nil, "n5", "c5"),
+		node("y", graph.OpGlobalAvg, nil, "a2"),
+	}
+	g.Outputs = []graph.Value{{Name: "y"}}
+	return g
+}
+
+// TestBNGradDeferred checks the BN input gradient left to the Conv before
+// it (bn_grad.go): on bnGradNet, at map sizes taking the Winograd and the
+// implicit input gradient, with 3 images (chunks of unequal size), two
+// training steps give bitwise the outputs, running statistics, parameter
+// and input gradients of the same net with the deferral off; the deferral
+// links the BNs it should, and the Convs that can fill from it do.
+func TestBNGradDeferred(t *testing.T) {
+	type result struct {
+		dx    *tensor.Tensor
+		grads map[string]*tensor.Tensor
+		g     *graph.Graph
+		e     *Executor
+	}
+	run := func(on bool, h int) result {
+		defer func(v bool) { fuseBNGrads = v }(fuseBNGrads)
+		fuseBNGrads = on
+		g := bnGradNet(false)
+		e, err := New(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := cvRand(99, 3, 4, h, h)
+		var r result
+		for step := range 2 {
+			out, err := e.Run(map[string]*tensor.Tensor{"x": x}, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.ZeroGrad()
+			gi, err := e.Backward(map[string]*tensor.Tensor{"y": cvRand(uint64(7+step), out["y"].Shape...)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.dx = gi["x"].Clone()
+		}
+		r.grads = map[string]*tensor.Tensor{}
+		for k, v := range e.Grads {
+			r.grads[k] = v.Clone()
+		}
+		r.g, r.e = g, e
+		return r
+	}
+	for _, h := range []int{8, 16} {
+		t.Run(fmt.Sprint(h), func(t *testing.T) {
+			on, off := run(true, h), run(false, h)
+			if !cvBitEqual(on.dx, off.dx) {
+				t.Errorf("input gradient differs")
+			}
+			if len(on.grads) != len(off.grads) {
+				t.Errorf("%d gradients, want %d", len(on.grads), len(off.grads))
+			}
+			for k, v := range off.grads {
+				if !cvBitEqual(on.grads[k], v) {
+					t.Errorf("gradient of %q differs", k)
+				}
+			}
+			for k, v := range off.g.Params {
+				if !cvBitEqual(on.g.Params[k], v) {
+					t.Errorf("parameter %q differs after the steps", k)
+				}
+			}
+			checkBNLinks(t, on.e)
+		})
+	}
+	if err := CheckGraph(bnGradNet(true), map[string]*tensor.Tensor{"x": cvRand(98, 3, 4, 8, 8)}, GradCheck{MaxPerTensor: 24}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkBNLinks checks which BNs of bnGradNet hand their gradient on and
+// which Convs filled their padded dY from it (their plane scratch exists).
+func checkBNLinks(t *testing.T, e *Executor) {
+	t.Helper()
+	linked := map[string]bool{}
+	filled := map[string]bool{}
+	for i, n := range e.order {
+		switch k := e.kernels[i].(type) {
+		case *bnKernel:
+			linked[n.Name] = k.gradTo != nil
+		case *convKernel:
+			filled[n.Name] = k.dyscr != nil
+		}
+	}
+	wantLinked := map[string]bool{"n0": true, "n1": true, "n2": true, "n3": true, "n4": true, "n5": false}
+	wantFilled := map[string]bool{"c0": true, "c1": true, "c2": false, "c3": false, "c4": true, "c5": false}
+	for k, v := range wantLinked {
+		if linked[k] != v {
+			t.Errorf("BN %s linked to its Conv: %v, want %v", k, linked[k], v)
+		}
+	}
+	for k, v := range wantFilled {
+		if filled[k] != v {
+			t.Errorf("Conv %s filled dY from the BN's coefficients: %v, want %v", k, filled[k], v)
+		}
+	}
+}
