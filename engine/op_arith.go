@@ -130,8 +130,11 @@ type binKernel struct {
 	// residual join): Forward writes max(A+B, 0) and Backward masks dY by
 	// the output first.
 	relu bool
-	plan *bcastPlan
-	a, b []int // shapes the plan was built for
+	// masked: the output gradient the executor already masked by the
+	// ReLU (Executor.sumGrads), for the next Backward; nil: none.
+	masked *tensor.Tensor
+	plan   *bcastPlan
+	a, b   []int // shapes the plan was built for
 }
 
 func newBin(mul bool) Factory {
@@ -258,7 +261,9 @@ func (k *binKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []bo
 	if !tensor.SameShape(dy.Shape, p.out) {
 		return nil, fmt.Errorf("output gradient %v does not match output %v", dy.Shape, p.out)
 	}
-	if k.relu {
+	masked := k.masked == dy
+	k.masked = nil
+	if k.relu && !masked {
 		if len(out) < 1 || out[0] == nil || !tensor.SameShape(out[0].Shape, p.out) {
 			return nil, fmt.Errorf("fused Add+Relu backward needs its forward output")
 		}
