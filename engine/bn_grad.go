@@ -81,8 +81,8 @@ func grow32(s []float32, n int) []float32 {
 	return s[:n]
 }
 
-// fuseBNGrads enables the deferred BN input gradient; tests turn it off
-// to compare against the unfused passes.
+// fuseBNGrads enables the deferred BN input gradient (on linked pairs);
+// tests turn it off to compare against the unfused passes.
 var fuseBNGrads = true
 
 // linkBNGrads points every BatchNormalization kernel whose input X is the
@@ -90,9 +90,6 @@ var fuseBNGrads = true
 // output either, at that Conv (bnKernel.gradTo). nodes and ks are the
 // executor's compiled order.
 func linkBNGrads(g *graph.Graph, nodes []*graph.Node, ks []Kernel) {
-	if !fuseBNGrads {
-		return
-	}
 	ix := graph.NewIndex(g, nodes)
 	conv := map[*graph.Node]*convKernel{}
 	for i, n := range nodes {
@@ -108,6 +105,7 @@ func linkBNGrads(g *graph.Graph, nodes []*graph.Node, ks []Kernel) {
 		v := n.Inputs[0]
 		if c := conv[ix.Producer(v)]; c != nil && ix.Readers(v) == 1 {
 			b.gradTo = c
+			c.feedsBN = true
 		}
 	}
 }

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"fmt"
+	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/slimgo/slimgo/graph"
@@ -262,5 +264,73 @@ func TestReluSumMasked(t *testing.T) {
 	// executor too); 3e-3 does not.
 	if err := CheckGraph(resNetLike(3), map[string]*tensor.Tensor{"x": cvRand(51, 2, 2, 6, 6)}, GradCheck{MaxPerTensor: 24, Eps: 3e-3}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBNStatsGathered checks the BN batch sums gathered by the Conv before
+// it (bn_stats.go): on bnGradNet, on 1 and 3 threads, with and without an
+// outlying first value (the BN's second pass, shifted by the mean),
+// outputs, running statistics and gradients of two training steps are
+// bitwise those of the BN's own pass; on one thread every image of the
+// chunked Convs was gathered.
+func TestBNStatsGathered(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	run := func(on bool, x *tensor.Tensor) (map[string]*tensor.Tensor, *Executor) {
+		defer func(v bool) { fuseBNStats = v }(fuseBNStats)
+		fuseBNStats = on
+		g := bnGradNet(false)
+		e, err := New(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := map[string]*tensor.Tensor{}
+		for step := range 2 {
+			out, err := e.Run(map[string]*tensor.Tensor{"x": x}, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r[fmt.Sprint("y", step)] = out["y"].Clone()
+			e.ZeroGrad()
+			if _, err := e.Backward(map[string]*tensor.Tensor{"y": cvRand(uint64(70+step), out["y"].Shape...)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for k, v := range e.Grads {
+			r["grad "+k] = v.Clone()
+		}
+		for k, v := range g.Params {
+			r[k] = v
+		}
+		return r, e
+	}
+	for _, threads := range []int{1, 3} {
+		for _, outlier := range []bool{false, true} {
+			runtime.GOMAXPROCS(threads)
+			x := cvRand(97, 5, 4, 8, 8)
+			if outlier {
+				for c := range 4 {
+					x.Data[c*64], x.Data[c*64+1], x.Data[c*64+8] = 500, 400, 450
+				}
+			}
+			ref, _ := run(false, x)
+			got, e := run(true, x)
+			for k, v := range ref {
+				if !cvBitEqual(got[k], v) {
+					t.Errorf("threads %d outlier %v: %s differs", threads, outlier, k)
+				}
+			}
+			if threads > 1 {
+				continue
+			}
+			for i, n := range e.order {
+				k, ok := e.kernels[i].(*convKernel)
+				if !ok || !k.feedsBN || n.Name == "c3" { // c3: depthwise, not chunked
+					continue
+				}
+				if len(k.stats.done) != 5 || slices.Contains(k.stats.done, false) {
+					t.Errorf("outlier %v: Conv %s gathered images %v, want all 5", outlier, n.Name, k.stats.done)
+				}
+			}
+		}
 	}
 }

@@ -276,6 +276,7 @@ func (k *convKernel) forwardWinograd(d convDims, x, w, y, bias, res []float32, t
 		for j := lo; j < hi; j++ {
 			k.finishImage(d, j, y, bias, res)
 		}
+		k.chunkStats(lo, hi)
 	})
 }
 

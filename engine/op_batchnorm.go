@@ -184,6 +184,11 @@ func (k *bnKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, err
 	}
 	k.mean, k.invstd = k.mean[:c], k.invstd[:c]
 	k.xshape = append(k.xshape[:0], x.Shape...)
+	// The per-plane sums the Conv before gathered (bn_stats.go), if any.
+	st := statsFor(k.gradTo, x.Data, n, c, inner)
+	if st != nil {
+		defer func() { st.valid = false }()
+	}
 	bnForChannels(c, len(x.Data), func(ch int) {
 		// Sums shifted by a sample of the channel, k: with s = sum(x-k)
 		// and ss = sum((x-k)^2), mean = k + s/m and the variance
@@ -193,8 +198,7 @@ func (k *bnKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, err
 		// away, a second pass shifts by the mean found.
 		sums := func(shift float32) (s, ss float64) {
 			for img := range n {
-				off := img*cstride + ch*inner
-				ps, pss := vecSums(x.Data[off:off+inner], shift)
+				ps, pss := st.planeSums(x.Data, img, ch, c, inner, shift)
 				s += float64(ps)
 				ss += float64(pss)
 			}
@@ -259,7 +263,7 @@ func (k *bnKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []boo
 	var dx, ds, db *tensor.Tensor
 	var dg *bnGrad
 	switch {
-	case needX && k.gradTo != nil:
+	case needX && k.gradTo != nil && fuseBNGrads:
 		dg = k.deferGrad(x, dy, in[2].Data)
 	case needX:
 		dx = ctx.allocRaw(x.Shape...) // every element is written below

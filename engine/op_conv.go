@@ -194,6 +194,12 @@ type convKernel struct {
 	dyg   *bnGrad
 	dyscr [][]float32
 
+	// feedsBN: a BatchNormalization alone reads the output (linkBNGrads);
+	// a training Forward then gathers its per-plane sums in stats
+	// (bn_stats.go).
+	feedsBN bool
+	stats   convStats
+
 	// OpFusedConv only (inference): add input 3 (a tensor of Y's shape) to
 	// Y when present, then apply ReLU when relu is set, or clamp to
 	// [lo, hi] when clip is set (activation "clip": Clip, e.g. ReLU6).
@@ -405,6 +411,10 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 	// Every path writes all of y: the GEMMs with beta 0 or over the bias,
 	// the depthwise loops after setting each plane to its bias.
 	y := ctx.allocRaw(d.n, d.m, d.s.OH, d.s.OW)
+	k.stats.valid = false
+	if k.feedsBN && fuseBNStats && ctx != nil && ctx.Train {
+		k.stats.begin(y.Data, d.n, d.m, d.ohw)
+	}
 	var bias []float32
 	if d.hasBias {
 		bias = in[2].Data
@@ -426,7 +436,10 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 	nch := (d.n + kb - 1) / kb
 	f := &convFwd{d: d, kb: kb, x: x, w: w, y: y.Data, bias: bias, res: res, gemm: gemmFor(d.n)}
 	k.prepareForward(f, t)
-	runChunks(nch, t, func(wk, ci int) { k.forwardChunk(f, wk, ci) })
+	runChunks(nch, t, func(wk, ci int) {
+		k.forwardChunk(f, wk, ci)
+		k.chunkStats(ci*kb, min((ci+1)*kb, d.n))
+	})
 	return []*tensor.Tensor{y}, nil
 }
 
@@ -876,6 +889,14 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 		gin[2] = convBiasGrad(ctx, d, dy.Data)
 	}
 	return gin, nil
+}
+
+// chunkStats gathers the BN sums of images [lo, hi) of a training
+// Forward that collects them (bn_stats.go), once their outputs are final.
+func (k *convKernel) chunkStats(lo, hi int) {
+	if k.stats.valid {
+		k.stats.chunk(lo, hi)
+	}
 }
 
 // takeDeferred returns the output gradient to read: dy itself, or when
