@@ -88,11 +88,15 @@ var fuseBNGrads = true
 // linkBNGrads points every BatchNormalization kernel whose input X is the
 // output of a (training-capable) Conv read by nothing else, not a graph
 // output either, at that Conv (bnKernel.gradTo). nodes and ks are the
-// executor's compiled order.
+// executor's compiled order. It also points every BN whose output one Add
+// alone reads (one BN per Add) at that Add (bnKernel.outTo, bn_add.go).
 func linkBNGrads(g *graph.Graph, nodes []*graph.Node, ks []Kernel) {
 	ix := graph.NewIndex(g, nodes)
 	conv := map[*graph.Node]*convKernel{}
+	kernelOf := map[*graph.Node]Kernel{}
+	linkedAdd := map[*binKernel]bool{}
 	for i, n := range nodes {
+		kernelOf[n] = ks[i]
 		if c, ok := ks[i].(*convKernel); ok && n.Op == graph.OpConv && !c.fused {
 			conv[n] = c
 		}
@@ -101,6 +105,13 @@ func linkBNGrads(g *graph.Graph, nodes []*graph.Node, ks []Kernel) {
 		b, ok := ks[i].(*bnKernel)
 		if !ok || len(n.Inputs) == 0 || n.Inputs[0] == "" {
 			continue
+		}
+		if o := n.Outputs[0]; len(n.Outputs) == 1 && o != "" && ix.Readers(o) == 1 && len(ix.Consumers(o)) == 1 && fuseBNAdd {
+			if r := ix.Consumers(o)[0]; r.Op == graph.OpAdd && len(r.Inputs) == 2 && r.Inputs[0] != r.Inputs[1] {
+				if a, ok := kernelOf[r].(*binKernel); ok && !a.mul && !linkedAdd[a] {
+					b.outTo, linkedAdd[a] = a, true
+				}
+			}
 		}
 		v := n.Inputs[0]
 		if c := conv[ix.Producer(v)]; c != nil && ix.Readers(v) == 1 {

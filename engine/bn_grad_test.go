@@ -206,14 +206,14 @@ func resNetLike(c int) *graph.Graph {
 }
 
 // TestReluSumMasked checks the residual gradient sums masked by the
-// Add+ReLU they feed (Executor.sumGrads), with and without the deferred BN
-// gradients: two training steps of resNetLike give bitwise the gradients
+// Add+ReLU they feed (Executor.sumGrads), with and without the other
+// fusions (deferred BN gradients and outputs, gathered statistics): two training steps of resNetLike give bitwise the gradients
 // and parameters of the unfused executor, and the masked sums happen (one
 // per block output read twice).
 func TestReluSumMasked(t *testing.T) {
 	run := func(sums, bn bool) (map[string]*tensor.Tensor, *tensor.Tensor, int) {
-		defer func(a, b bool) { fuseReluSums, fuseBNGrads = a, b }(fuseReluSums, fuseBNGrads)
-		fuseReluSums, fuseBNGrads = sums, bn
+		defer func(a, b, c, d bool) { fuseReluSums, fuseBNGrads, fuseBNAdd, fuseBNStats = a, b, c, d }(fuseReluSums, fuseBNGrads, fuseBNAdd, fuseBNStats)
+		fuseReluSums, fuseBNGrads, fuseBNAdd, fuseBNStats = sums, bn, bn, bn
 		g := resNetLike(5)
 		e, err := New(g)
 		if err != nil {
@@ -330,6 +330,100 @@ func TestBNStatsGathered(t *testing.T) {
 				if len(k.stats.done) != 5 || slices.Contains(k.stats.done, false) {
 					t.Errorf("outlier %v: Conv %s gathered images %v, want all 5", outlier, n.Name, k.stats.done)
 				}
+			}
+		}
+	}
+}
+
+// TestBNAddDeferred checks the BN output left to the Add reading it
+// (bn_add.go): on bnGradNet (n1 and n5 feed Adds, one operand a BN, the
+// other a Clip or a Conv), on resNetLike's Add+ReLU joins and on a BN added to a broadcast [1, C, 1, 1]
+// parameter (the output materialised), two training steps and an
+// inference pass give bitwise the outputs, gradients and parameters of
+// the separate passes; Value has no deferred output after a training pass.
+func TestBNAddDeferred(t *testing.T) {
+	bcast := func() *graph.Graph {
+		g := graph.New("bnbcast")
+		g.Inputs = []graph.Value{{Name: "x", Shape: []int{-1, 4, -1, -1}}}
+		for i, p := range []string{"w", "s", "b", "m", "v", "p"} {
+			shape := []int{4}
+			switch p {
+			case "w":
+				shape = []int{4, 4, 3, 3}
+			case "p":
+				shape = []int{1, 4, 1, 1}
+			}
+			g.Params[p] = cvRand(uint64(30+i), shape...)
+		}
+		g.Params["v"].Fill(1.5)
+		g.Nodes = []*graph.Node{
+			{Name: "c", Op: graph.OpConv, Inputs: []string{"x", "w"}, Outputs: []string{"c"}, Attrs: cvGeom(3, 3, 1, 1, 1, 1).attrs()},
+			{Name: "n", Op: graph.OpBN, Inputs: []string{"c", "s", "b", "m", "v"}, Outputs: []string{"n"}},
+			{Name: "a", Op: graph.OpAdd, Inputs: []string{"n", "p"}, Outputs: []string{"a"}},
+			{Name: "r", Op: graph.OpRelu, Inputs: []string{"a"}, Outputs: []string{"r"}},
+			{Name: "y", Op: graph.OpGlobalAvg, Inputs: []string{"r"}, Outputs: []string{"y"}},
+		}
+		g.Outputs = []graph.Value{{Name: "y"}}
+		return g
+	}
+	run := func(on bool, build func() *graph.Graph, bnName string, cin int) map[string]*tensor.Tensor {
+		defer func(v bool) { fuseBNAdd = v }(fuseBNAdd)
+		fuseBNAdd = on
+		g := build()
+		e, err := New(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := cvRand(96, 3, cin, 8, 8)
+		r := map[string]*tensor.Tensor{}
+		for step := range 2 {
+			out, err := e.Run(map[string]*tensor.Tensor{"x": x}, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r[fmt.Sprint("y", step)] = out["y"].Clone()
+			if v := e.Value(bnName); (v == nil) != on {
+				t.Errorf("deferral %v: Value(%s) after a training pass is %v", on, bnName, v)
+			}
+			e.ZeroGrad()
+			gi, err := e.Backward(map[string]*tensor.Tensor{"y": cvRand(uint64(80+step), out["y"].Shape...)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r[fmt.Sprint("dx", step)] = gi["x"].Clone()
+		}
+		out, err := e.Run(map[string]*tensor.Tensor{"x": x}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r["inference"] = out["y"].Clone()
+		if e.Value(bnName) == nil {
+			t.Errorf("deferral %v: Value(%s) after an inference pass is nil", on, bnName)
+		}
+		for k, v := range e.Grads {
+			r["grad "+k] = v.Clone()
+		}
+		for k, v := range g.Params {
+			r[k] = v
+		}
+		return r
+	}
+	nets := []struct {
+		name  string
+		build func() *graph.Graph
+		bn    string
+		cin   int
+	}{
+		{"bngrad n1", func() *graph.Graph { return bnGradNet(false) }, "n1", 4},
+		{"bngrad n5", func() *graph.Graph { return bnGradNet(false) }, "n5", 4},
+		{"resnetlike (Add+ReLU)", func() *graph.Graph { return resNetLike(5) }, "b1.c2.bn", 2},
+		{"broadcast", bcast, "n", 4},
+	}
+	for _, c := range nets {
+		ref, got := run(false, c.build, c.bn, c.cin), run(true, c.build, c.bn, c.cin)
+		for k, v := range ref {
+			if !cvBitEqual(got[k], v) {
+				t.Errorf("%s: %s differs", c.name, k)
 			}
 		}
 	}

@@ -313,8 +313,16 @@ func (e *Executor) Run(inputs map[string]*tensor.Tensor, train bool) (out map[st
 	return out, nil
 }
 
-// Value returns an intermediate value of the last Run (nil if unknown).
-func (e *Executor) Value(name string) *tensor.Tensor { return e.values[name] }
+// Value returns an intermediate value of the last Run (nil if unknown, or
+// not written: a training pass's BatchNormalization output that an Add
+// alone reads is computed inside the Add, bn_add.go).
+func (e *Executor) Value(name string) *tensor.Tensor {
+	t := e.values[name]
+	if t != nil && t.Data == nil && tensor.Size(t.Shape) > 0 {
+		return nil
+	}
+	return t
+}
 
 // ZeroGrad clears the accumulated parameter gradients.
 func (e *Executor) ZeroGrad() {

@@ -133,6 +133,9 @@ type binKernel struct {
 	// masked: the output gradient the executor already masked by the
 	// ReLU (Executor.sumGrads), for the next Backward; nil: none.
 	masked *tensor.Tensor
+	// pendIn: the deferred output of the BatchNormalization that alone
+	// feeds an operand (bn_add.go), for the next Forward.
+	pendIn *bnOut
 	plan   *bcastPlan
 	a, b   []int // shapes the plan was built for
 }
@@ -161,6 +164,13 @@ func (k *binKernel) planFor(a, b []int) (*bcastPlan, error) {
 func (k *binKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 	if len(in) != 2 || in[0] == nil || in[1] == nil {
 		return nil, fmt.Errorf("needs inputs A and B")
+	}
+	if o, j := k.takeBN(in); o != nil {
+		if other := in[1-j]; !k.mul && tensor.SameShape(other.Shape, o.tok.Shape) {
+			return []*tensor.Tensor{k.forwardBN(ctx, o, j, other)}, nil
+		}
+		in = []*tensor.Tensor{in[0], in[1]} // the executor's slice keeps the placeholder
+		in[j] = o.materialize(ctx)
 	}
 	a, b := in[0], in[1]
 	p, err := k.planFor(a.Shape, b.Shape)

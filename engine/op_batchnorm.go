@@ -56,6 +56,23 @@ type bnKernel struct {
 	// (bn_grad.go), in grad's coefficient buffers.
 	gradTo *convKernel
 	grad   bnGrad
+
+	// outTo: the executor found this node's output read by an Add alone
+	// (bn_add.go); a training Forward then leaves the output to it, in
+	// fwd's buffers.
+	outTo *binKernel
+	fwd   bnOut
+}
+
+// deferOut prepares k.fwd for a training Forward over x and returns it;
+// the caller fills the per-channel coefficients.
+func (k *bnKernel) deferOut(x *tensor.Tensor) *bnOut {
+	n, c, inner := bnDims(x.Shape)
+	o := &k.fwd
+	o.tok = &tensor.Tensor{Shape: append([]int(nil), x.Shape...)}
+	o.x, o.n, o.c, o.inner = x.Data, n, c, inner
+	o.mu, o.a, o.b = grow32(o.mu, c), grow32(o.a, c), grow32(o.b, c)
+	return o
 }
 
 // deferGrad prepares k.grad for a Backward over x and dy (same shapes;
@@ -151,7 +168,15 @@ func (k *bnKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, err
 	x := in[0]
 	n, c, inner := bnDims(x.Shape)
 	scale, bias, rmean, rvar := in[1].Data, in[2].Data, in[3].Data, in[4].Data
-	y := ctx.allocRaw(x.Shape...) // every element is written below
+	// A training pass hands its output to the Add that alone reads it
+	// (bn_add.go) instead of writing it.
+	var def *bnOut
+	var y *tensor.Tensor
+	if ctx.Train && k.outTo != nil && fuseBNAdd && !k.relu && !k.clip {
+		def = k.deferOut(x)
+	} else {
+		y = ctx.allocRaw(x.Shape...) // every element is written below
+	}
 	cstride := c * inner
 	// apply writes y = (x-mu)*a + b over channel ch; subtracting the mean
 	// first keeps precision when it is large against the spread.
@@ -217,11 +242,19 @@ func (k *bnKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, err
 		inv := 1 / math.Sqrt(v+k.eps)
 		k.mean[ch], k.invstd[ch] = mu, inv
 		a := float64(scale[ch]) * inv
-		apply(ch, float32(mu), float32(a), bias[ch])
+		if def != nil {
+			def.mu[ch], def.a[ch], def.b[ch] = float32(mu), float32(a), bias[ch]
+		} else {
+			apply(ch, float32(mu), float32(a), bias[ch])
+		}
 		rmean[ch] = float32(k.momentum*float64(rmean[ch]) + (1-k.momentum)*mu)
 		rvar[ch] = float32(k.momentum*float64(rvar[ch]) + (1-k.momentum)*ss/float64(m-1))
 	})
 	k.saved = true
+	if def != nil {
+		k.outTo.pendIn = def
+		return []*tensor.Tensor{def.tok}, nil
+	}
 	return []*tensor.Tensor{y}, nil
 }
 
