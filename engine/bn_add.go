@@ -15,20 +15,30 @@ import (
 	"github.com/slimgo/slimgo/tensor"
 )
 
-// bnOut is one training BN Forward's deferred output: plane (j, ch) of Y
-// is vecAffine(X plane, mu[ch], a[ch], b[ch]).
+// bnOut is one training BN Forward's deferred output: plane p (image j,
+// channel ch: p = j*c+ch) of Y is vecAffine(X plane, mu[ch], a[ch], b[ch],
+// relu) (vecAffineClamp for a fused Clip), as the BN computes it. An Add
+// (bn_add.go) or a Conv (bn_conv_in.go) computes it.
 type bnOut struct {
 	tok      *tensor.Tensor // the placeholder output (Shape only, no Data)
 	x        []float32
 	n, c     int
 	inner    int
 	mu, a, b []float32
+	relu     bool // the BN's fused ReLU, or
+	clip     bool // Clip to [lo, hi]
+	lo, hi   float32
 }
 
 // plane writes plane (j, ch) of Y into dst[:inner].
 func (o *bnOut) plane(p int, dst []float32) {
 	ch := p % o.c
-	vecAffine(o.x[p*o.inner:(p+1)*o.inner], dst[:o.inner], o.mu[ch], o.a[ch], o.b[ch], false)
+	xs, ys := o.x[p*o.inner:(p+1)*o.inner], dst[:o.inner]
+	if o.clip {
+		vecAffineClamp(xs, ys, o.mu[ch], o.a[ch], o.b[ch], o.lo, o.hi)
+		return
+	}
+	vecAffine(xs, ys, o.mu[ch], o.a[ch], o.b[ch], o.relu)
 }
 
 // materialize writes the whole output into a tensor from ctx's pool.

@@ -89,7 +89,9 @@ var fuseBNGrads = true
 // output of a (training-capable) Conv read by nothing else, not a graph
 // output either, at that Conv (bnKernel.gradTo). nodes and ks are the
 // executor's compiled order. It also points every BN whose output one Add
-// alone reads (one BN per Add) at that Add (bnKernel.outTo, bn_add.go).
+// alone reads (one BN per Add) at that Add (bnKernel.outTo, bn_add.go),
+// and every BN whose output one Conv alone reads as its X at that Conv
+// (bnKernel.outConv, bn_conv_in.go).
 func linkBNGrads(g *graph.Graph, nodes []*graph.Node, ks []Kernel) {
 	ix := graph.NewIndex(g, nodes)
 	conv := map[*graph.Node]*convKernel{}
@@ -106,11 +108,15 @@ func linkBNGrads(g *graph.Graph, nodes []*graph.Node, ks []Kernel) {
 		if !ok || len(n.Inputs) == 0 || n.Inputs[0] == "" {
 			continue
 		}
-		if o := n.Outputs[0]; len(n.Outputs) == 1 && o != "" && ix.Readers(o) == 1 && len(ix.Consumers(o)) == 1 && fuseBNAdd {
-			if r := ix.Consumers(o)[0]; r.Op == graph.OpAdd && len(r.Inputs) == 2 && r.Inputs[0] != r.Inputs[1] {
+		if o := n.Outputs[0]; len(n.Outputs) == 1 && o != "" && ix.Readers(o) == 1 && len(ix.Consumers(o)) == 1 {
+			r := ix.Consumers(o)[0]
+			if r.Op == graph.OpAdd && len(r.Inputs) == 2 && r.Inputs[0] != r.Inputs[1] && !b.relu && !b.clip && fuseBNAdd {
 				if a, ok := kernelOf[r].(*binKernel); ok && !a.mul && !linkedAdd[a] {
 					b.outTo, linkedAdd[a] = a, true
 				}
+			}
+			if c := conv[r]; c != nil && r.Inputs[0] == o && fuseBNConvIn {
+				b.outConv = c
 			}
 		}
 		v := n.Inputs[0]

@@ -428,3 +428,156 @@ func TestBNAddDeferred(t *testing.T) {
 		}
 	}
 }
+
+// bnChainNet is Conv-BN-ReLU, depthwise Conv-BN, 3x3 stride-2 Conv-BN-ReLU,
+// 3x3 Conv-BN, global average pooling on x [N, 3, H, W]: each BN output
+// is read by the next Conv alone, which fills its padded input from it
+// (c3), or has it materialised (the depthwise and stride-2 Convs).
+func bnChainNet() *graph.Graph {
+	g := graph.New("bnchain")
+	g.Inputs = []graph.Value{{Name: "x", Shape: []int{-1, 3, -1, -1}}}
+	seed := uint64(40)
+	param := func(name string, shape ...int) string {
+		seed++
+		g.Params[name] = cvRand(seed, shape...)
+		if name[len(name)-1] == 'v' {
+			for j, v := range g.Params[name].Data {
+				g.Params[name].Data[j] = 1 + v*v
+			}
+		}
+		return name
+	}
+	in := "x"
+	for i, l := range []struct {
+		cin, group, stride int
+		relu               bool
+	}{{3, 1, 1, true}, {6, 6, 1, false}, {6, 1, 2, true}, {6, 1, 1, false}} {
+		c := fmt.Sprint("c", i)
+		g.Nodes = append(g.Nodes,
+			&graph.Node{Name: c, Op: graph.OpConv, Inputs: []string{in, param(c+".w", 6, l.cin/l.group, 3, 3)}, Outputs: []string{c}, Attrs: cvGeom(3, 3, l.stride, 1, 1, l.group).attrs()},
+			&graph.Node{Name: c + ".bn", Op: graph.OpBN, Inputs: []string{c, param(c+".s", 6), param(c+".b", 6), param(c+".m", 6), param(c+".v", 6)}, Outputs: []string{c + ".bn"}})
+		in = c + ".bn"
+		if l.relu {
+			g.Nodes = append(g.Nodes, &graph.Node{Name: c + ".r", Op: graph.OpRelu, Inputs: []string{in}, Outputs: []string{c + ".r"}})
+			in = c + ".r"
+		}
+	}
+	g.Nodes = append(g.Nodes, &graph.Node{Name: "y", Op: graph.OpGlobalAvg, Inputs: []string{in}, Outputs: []string{"y"}})
+	g.Outputs = []graph.Value{{Name: "y"}}
+	return g
+}
+
+// trainRecord runs two training steps and an inference pass of g on x
+// and returns the outputs, input and parameter gradients and parameters.
+func trainRecord(t *testing.T, g *graph.Graph, x *tensor.Tensor) (map[string]*tensor.Tensor, *Executor) {
+	t.Helper()
+	e, err := New(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := map[string]*tensor.Tensor{}
+	for step := range 2 {
+		out, err := e.Run(map[string]*tensor.Tensor{"x": x}, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r[fmt.Sprint("y", step)] = out["y"].Clone()
+		e.ZeroGrad()
+		gi, err := e.Backward(map[string]*tensor.Tensor{"y": cvRand(uint64(90+step), out["y"].Shape...)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r[fmt.Sprint("dx", step)] = gi["x"].Clone()
+	}
+	for k, v := range e.Grads {
+		r["grad "+k] = v.Clone()
+	}
+	out, err := e.Run(map[string]*tensor.Tensor{"x": x}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r["inference"] = out["y"].Clone()
+	for k, v := range g.Params {
+		r[k] = v
+	}
+	return r, e
+}
+
+// TestBNConvInDeferred checks the BN output left to the Conv reading it
+// (bn_conv_in.go): on bnChainNet, bnGradNet and resNetLike, at two map
+// sizes, everything trainRecord records is bitwise the same with the
+// deferral off, and in bnChainNet the Convs fill from it or materialise it
+// as their lowering requires.
+func TestBNConvInDeferred(t *testing.T) {
+	nets := []struct {
+		name  string
+		build func() *graph.Graph
+		cin   int
+	}{
+		{"chain", bnChainNet, 3},
+		{"bngrad", func() *graph.Graph { return bnGradNet(false) }, 4},
+		{"resnetlike", func() *graph.Graph { return resNetLike(5) }, 2},
+	}
+	for _, c := range nets {
+		for _, h := range []int{8, 16} {
+			x := cvRand(95, 3, c.cin, h, h)
+			fuseBNConvIn = false
+			ref, _ := trainRecord(t, c.build(), x)
+			fuseBNConvIn = true
+			got, e := trainRecord(t, c.build(), x)
+			for k, v := range ref {
+				if !cvBitEqual(got[k], v) {
+					t.Errorf("%s %dx%d: %s differs", c.name, h, h, k)
+				}
+			}
+			if c.name != "chain" {
+				continue
+			}
+			if _, err := e.Run(map[string]*tensor.Tensor{"x": x}, true); err != nil {
+				t.Fatal(err)
+			}
+			for i, n := range e.order {
+				k, ok := e.kernels[i].(*convKernel)
+				if !ok || n.Name == "c0" {
+					continue
+				}
+				fills, mat := k.in.src != nil, k.in.mat != nil
+				if want := n.Name == "c3"; fills != want || mat == want {
+					t.Errorf("%dx%d: Conv %s fills X from the BN %v, materialises it %v", h, h, n.Name, fills, mat)
+				}
+			}
+		}
+	}
+}
+
+// TestBNFusionsAllOff compares every training fusion of this file on
+// against all off, on 1 and 3 threads, on bnChainNet, bnGradNet and
+// resNetLike: bitwise the same steps.
+func TestBNFusionsAllOff(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	flags := []*bool{&fuseBNGrads, &fuseReluSums, &fuseBNStats, &fuseBNAdd, &fuseBNConvIn}
+	set := func(on bool) {
+		for _, f := range flags {
+			*f = on
+		}
+	}
+	defer set(true)
+	for _, threads := range []int{1, 3} {
+		runtime.GOMAXPROCS(threads)
+		for _, c := range []struct {
+			build func() *graph.Graph
+			cin   int
+		}{{bnChainNet, 3}, {func() *graph.Graph { return bnGradNet(false) }, 4}, {func() *graph.Graph { return resNetLike(5) }, 2}} {
+			x := cvRand(94, 4, c.cin, 10, 10)
+			set(false)
+			ref, _ := trainRecord(t, c.build(), x)
+			set(true)
+			got, e := trainRecord(t, c.build(), x)
+			for k, v := range ref {
+				if !cvBitEqual(got[k], v) {
+					t.Errorf("threads %d %s: %s differs", threads, e.G.Name, k)
+				}
+			}
+		}
+	}
+}

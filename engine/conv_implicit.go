@@ -169,7 +169,7 @@ func (k *convKernel) forwardImplicit(d convDims, l padLayout, plan *polyPlan, lo
 	if plan != nil {
 		l.fillPhases(xp, x[lo*chw:hi*chw], k.ptmp[wk], d.c, nb, plan)
 	} else {
-		l.fill(xp, x[lo*chw:hi*chw], d.c, nb)
+		k.fillX(l, xp, x, d, lo, hi, wk)
 	}
 	n := l.gemmCols(nb)
 	yp := k.ybufs[wk]
@@ -194,7 +194,7 @@ func (k *convKernel) backwardImplicit(d convDims, l padLayout, plan *polyPlan, l
 		if plan != nil {
 			l.fillPhases(xp, x[lo*chw:hi*chw], k.ptmp[wk], d.c, nb, plan)
 		} else {
-			l.fill(xp, x[lo*chw:hi*chw], d.c, nb)
+			k.fillX(l, xp, x, d, lo, hi, wk)
 		}
 		for g := range d.g.Group {
 			kernels.SgemmRowsT(d.mg, d.kk, n, 1, dyp[g*d.mg*l.plane+l.q0:], l.plane,

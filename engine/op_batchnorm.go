@@ -62,6 +62,9 @@ type bnKernel struct {
 	// fwd's buffers.
 	outTo *binKernel
 	fwd   bnOut
+	// outConv: the same for a Conv reading the output (after the fused
+	// activation) alone, as its input X (bn_conv_in.go).
+	outConv *convKernel
 }
 
 // deferOut prepares k.fwd for a training Forward over x and returns it;
@@ -72,6 +75,7 @@ func (k *bnKernel) deferOut(x *tensor.Tensor) *bnOut {
 	o.tok = &tensor.Tensor{Shape: append([]int(nil), x.Shape...)}
 	o.x, o.n, o.c, o.inner = x.Data, n, c, inner
 	o.mu, o.a, o.b = grow32(o.mu, c), grow32(o.a, c), grow32(o.b, c)
+	o.relu, o.clip, o.lo, o.hi = k.relu, k.clip, k.lo, k.hi
 	return o
 }
 
@@ -168,11 +172,11 @@ func (k *bnKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, err
 	x := in[0]
 	n, c, inner := bnDims(x.Shape)
 	scale, bias, rmean, rvar := in[1].Data, in[2].Data, in[3].Data, in[4].Data
-	// A training pass hands its output to the Add that alone reads it
-	// (bn_add.go) instead of writing it.
+	// A training pass hands its output to the Add or Conv that alone
+	// reads it (bn_add.go, bn_conv_in.go) instead of writing it.
 	var def *bnOut
 	var y *tensor.Tensor
-	if ctx.Train && k.outTo != nil && fuseBNAdd && !k.relu && !k.clip {
+	if ctx.Train && (k.outTo != nil && fuseBNAdd || k.outConv != nil && fuseBNConvIn) {
 		def = k.deferOut(x)
 	} else {
 		y = ctx.allocRaw(x.Shape...) // every element is written below
@@ -252,7 +256,11 @@ func (k *bnKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, err
 	})
 	k.saved = true
 	if def != nil {
-		k.outTo.pendIn = def
+		if k.outTo != nil {
+			k.outTo.pendIn = def
+		} else {
+			k.outConv.pendX = def
+		}
 		return []*tensor.Tensor{def.tok}, nil
 	}
 	return []*tensor.Tensor{y}, nil

@@ -200,6 +200,15 @@ type convKernel struct {
 	feedsBN bool
 	stats   convStats
 
+	// pendX: the deferred output of the BatchNormalization that alone
+	// feeds X (bn_conv_in.go), for the next Forward; in: what that
+	// Forward read, for Backward; xfill: the running pass's fills compute
+	// X from it (nil: from X), with per-worker plane scratch xscr.
+	pendX *bnOut
+	in    bnConvIn
+	xfill *bnOut
+	xscr  [][]float32
+
 	// OpFusedConv only (inference): add input 3 (a tensor of Y's shape) to
 	// Y when present, then apply ReLU when relu is set, or clamp to
 	// [lo, hi] when clip is set (activation "clip": Clip, e.g. ReLU6).
@@ -400,7 +409,11 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 	if k.fused && ctx != nil && ctx.Train {
 		return nil, fmt.Errorf("%s is an inference-only fused node (engine.Optimize); train the original graph", OpFusedConv)
 	}
-	x, w := in[0].Data, in[1].Data
+	x, w := k.takeX(ctx, d, in[0]), in[1].Data
+	defer func() { k.xfill = nil }()
+	if k.xfill != nil {
+		k.xscr = ensureBufs(k.xscr, max(1, kernels.Threads()), d.s.H*d.s.W)
+	}
 	var res []float32
 	if k.fused && len(in) > 3 && in[3] != nil {
 		if want := []int{d.n, d.m, d.s.OH, d.s.OW}; !tensor.SameShape(in[3].Shape, want) {
@@ -864,8 +877,8 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 	needW := len(need) > 1 && need[1]
 	needB := len(need) > 2 && need[2] && d.hasBias
 	dy, k.dyg = k.takeDeferred(ctx, d, dy, needB)
-	defer func() { k.dyg = nil }()
-	x, w := in[0].Data, in[1].Data
+	x, w := k.backwardX(in[0]), in[1].Data
+	defer func() { k.dyg, k.xfill = nil, nil }()
 	var dx *tensor.Tensor
 	poly := usePolyphase(d) // (never together with dxConv: stride 2)
 	switch {
@@ -941,7 +954,7 @@ func convBiasGrad(ctx *Ctx, d convDims, dy []float32) *tensor.Tensor {
 // input (into dx) and of the weight (into gin[1]) through the implicit,
 // polyphase or im2col lowering, chunk by chunk over t workers.
 func (k *convKernel) backwardLowered(ctx *Ctx, d convDims, in []*tensor.Tensor, dy []float32, dx *tensor.Tensor, needX, needW, poly bool, t int, gin []*tensor.Tensor) {
-	x, w := in[0].Data, in[1].Data
+	x, w := k.backwardX(in[0]), in[1].Data
 	wsize := d.m * d.kk
 	k.wx = nil
 	kb := k.chunk(d, t)
