@@ -112,11 +112,11 @@ func linkBNGrads(g *graph.Graph, nodes []*graph.Node, ks []Kernel) {
 			r := ix.Consumers(o)[0]
 			if r.Op == graph.OpAdd && len(r.Inputs) == 2 && r.Inputs[0] != r.Inputs[1] && !b.relu && !b.clip && fuseBNAdd {
 				if a, ok := kernelOf[r].(*binKernel); ok && !a.mul && !linkedAdd[a] {
-					b.outTo, linkedAdd[a] = a, true
+					b.outTo, linkedAdd[a], a.bnIn = a, true, b
 				}
 			}
 			if c := conv[r]; c != nil && r.Inputs[0] == o && fuseBNConvIn {
-				b.outConv = c
+				b.outConv, c.inBN = c, b
 			}
 		}
 		v := n.Inputs[0]

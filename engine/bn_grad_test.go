@@ -555,7 +555,7 @@ func TestBNConvInDeferred(t *testing.T) {
 // resNetLike: bitwise the same steps.
 func TestBNFusionsAllOff(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
-	flags := []*bool{&fuseBNGrads, &fuseReluSums, &fuseBNStats, &fuseBNAdd, &fuseBNConvIn}
+	flags := []*bool{&fuseBNGrads, &fuseReluSums, &fuseBNStats, &fuseBNAdd, &fuseBNConvIn, &fuseBNBwdSums}
 	set := func(on bool) {
 		for _, f := range flags {
 			*f = on
@@ -577,6 +577,40 @@ func TestBNFusionsAllOff(t *testing.T) {
 				if !cvBitEqual(got[k], v) {
 					t.Errorf("threads %d %s: %s differs", threads, e.G.Name, k)
 				}
+			}
+		}
+	}
+}
+
+// TestBNBwdSumsGathered checks the BN backward sums gathered by the pass
+// writing dY (bn_bwd_sums.go): on resNetLike (the blocks' first BNs feed
+// Convs whose input gradient gathers them, the second BNs Add+ReLU joins
+// whose masked sum does) and bnChainNet, everything trainRecord records
+// is bitwise the same with the gathering off, and those BNs took every
+// image's sums gathered.
+func TestBNBwdSumsGathered(t *testing.T) {
+	defer func() { fuseBNBwdSums = true }()
+	for _, c := range []struct {
+		build func() *graph.Graph
+		cin   int
+		want  []string
+	}{
+		{func() *graph.Graph { return resNetLike(5) }, 2, []string{"b0.c1.bn", "b1.c1.bn", "b0.c2.bn"}},
+		{bnChainNet, 3, []string{"c2.bn"}},
+	} {
+		x := cvRand(93, 3, c.cin, 12, 12)
+		fuseBNBwdSums = false
+		ref, _ := trainRecord(t, c.build(), x)
+		fuseBNBwdSums = true
+		got, e := trainRecord(t, c.build(), x)
+		for k, v := range ref {
+			if !cvBitEqual(got[k], v) {
+				t.Errorf("%s: %s differs", e.G.Name, k)
+			}
+		}
+		for i, n := range e.order {
+			if k, ok := e.kernels[i].(*bnKernel); ok && slices.Contains(c.want, n.Name) && k.gatheredImages != 3 {
+				t.Errorf("%s: BN %s gathered %d images' sums, want 3", e.G.Name, n.Name, k.gatheredImages)
 			}
 		}
 	}

@@ -203,8 +203,10 @@ func (k *convKernel) backwardImplicit(d convDims, l padLayout, plan *polyPlan, l
 	}
 	switch {
 	case dx == nil:
+		return
 	case plan != nil:
 		k.backwardPolyDX(d, l, plan, lo, hi, wk, dyp, dx, k.ptmp[wk])
+		return
 	case k.wx != nil:
 		k.winoRun(k.wx, l, nb, dyp, k.wpk, dx[lo*chw:hi*chw], wk)
 	default:
@@ -215,5 +217,8 @@ func (k *convKernel) backwardImplicit(d convDims, l padLayout, plan *polyPlan, l
 			kernels.SgemmRowsPacked(k.pwx[g], nx, dyp, k.offX[g*kx:(g+1)*kx], 0, dxp[g*d.cg*nx:], nx)
 		}
 		l.extract(dx[lo*chw:hi*chw], dxp, nx, d.c, nb)
+	}
+	if k.gatherIn {
+		k.inBN.gatherPlanes(dx, lo*d.c, hi*d.c)
 	}
 }

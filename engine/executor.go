@@ -447,7 +447,11 @@ func (e *Executor) sumGrads(i int, in string, prev, g *tensor.Tensor) *tensor.Te
 	if p, ok := e.reluAdds[in]; ok && fuseReluSums && last && fr == i && e.outs[p] != nil {
 		if k := e.kernels[p].(*binKernel); len(e.outs[p]) == 1 && len(e.outs[p][0].Data) == len(d) {
 			o := e.outs[p][0].Data
-			forChunks(len(d), func(lo, hi int) { vecAddReluBwd(o[lo:hi], a[lo:hi], b[lo:hi], d[lo:hi]) })
+			if bn := k.bnIn; bn != nil && k.bnAdded && fuseBNBwdSums {
+				maskedSumGather(bn, o, a, b, d)
+			} else {
+				forChunks(len(d), func(lo, hi int) { vecAddReluBwd(o[lo:hi], a[lo:hi], b[lo:hi], d[lo:hi]) })
+			}
 			k.masked = sum
 			e.maskedSums++
 			return sum

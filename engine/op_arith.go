@@ -136,8 +136,12 @@ type binKernel struct {
 	// pendIn: the deferred output of the BatchNormalization that alone
 	// feeds an operand (bn_add.go), for the next Forward.
 	pendIn *bnOut
-	plan   *bcastPlan
-	a, b   []int // shapes the plan was built for
+	// bnIn: that BN (linkBNGrads); bnAdded: the last Forward added its
+	// deferred output (same shapes), so the output gradient is its dY.
+	bnIn    *bnKernel
+	bnAdded bool
+	plan    *bcastPlan
+	a, b    []int // shapes the plan was built for
 }
 
 func newBin(mul bool) Factory {
@@ -165,8 +169,10 @@ func (k *binKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, er
 	if len(in) != 2 || in[0] == nil || in[1] == nil {
 		return nil, fmt.Errorf("needs inputs A and B")
 	}
+	k.bnAdded = false
 	if o, j := k.takeBN(in); o != nil {
 		if other := in[1-j]; !k.mul && tensor.SameShape(other.Shape, o.tok.Shape) {
+			k.bnAdded = true
 			return []*tensor.Tensor{k.forwardBN(ctx, o, j, other)}, nil
 		}
 		in = []*tensor.Tensor{in[0], in[1]} // the executor's slice keeps the placeholder

@@ -65,6 +65,10 @@ type bnKernel struct {
 	// outConv: the same for a Conv reading the output (after the fused
 	// activation) alone, as its input X (bn_conv_in.go).
 	outConv *convKernel
+	// part: backward sums gathered by the pass that wrote dY
+	// (bn_bwd_sums.go).
+	part           bnBwdPart
+	gatheredImages int // images of the last Backward whose sums were gathered (for tests)
 }
 
 // deferOut prepares k.fwd for a training Forward over x and returns it;
@@ -172,6 +176,8 @@ func (k *bnKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, err
 	x := in[0]
 	n, c, inner := bnDims(x.Shape)
 	scale, bias, rmean, rvar := in[1].Data, in[2].Data, in[3].Data, in[4].Data
+	k.part.reset() // sums gathered for an earlier pass
+	k.fwd.tok = nil
 	// A training pass hands its output to the Add or Conv that alone
 	// reads it (bn_add.go, bn_conv_in.go) instead of writing it.
 	var def *bnOut
@@ -330,15 +336,7 @@ func (k *bnKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []boo
 		var sdy, sdyx float64
 		for img := range n {
 			off := img*cstride + ch*inner
-			var s, sx float32
-			switch {
-			case k.relu:
-				s, sx = vecBNBwdSumsRelu(x.Data[off:off+inner], dy.Data[off:off+inner], mu32, a32, beta)
-			case k.clip:
-				s, sx = vecBNBwdSumsClamp(x.Data[off:off+inner], dy.Data[off:off+inner], mu32, a32, beta, k.lo, k.hi)
-			default:
-				s, sx = vecBNBwdSums(x.Data[off:off+inner], dy.Data[off:off+inner], mu32)
-			}
+			s, sx := k.gathered(dy.Data, img, ch, x.Data[off:off+inner], dy.Data[off:off+inner], mu32, a32, beta)
 			sdy += float64(s)
 			sdyx += float64(sx)
 		}
@@ -367,6 +365,8 @@ func (k *bnKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []boo
 				mu32, a32, b32, c32, beta, k.relu, k.clip, k.lo, k.hi)
 		}
 	})
+	k.gatheredImages = k.part.images(dy.Data)
+	k.part.reset()
 	if dg != nil {
 		dx = dg.tok
 		k.gradTo.pend = dg

@@ -205,9 +205,13 @@ type convKernel struct {
 	// Forward read, for Backward; xfill: the running pass's fills compute
 	// X from it (nil: from X), with per-worker plane scratch xscr.
 	pendX *bnOut
-	in    bnConvIn
-	xfill *bnOut
-	xscr  [][]float32
+	inBN  *bnKernel // the BN linked to hand X over (linkBNGrads)
+	// gatherIn: the running Backward gathers inBN's backward sums from
+	// each chunk of dX (bn_bwd_sums.go).
+	gatherIn bool
+	in       bnConvIn
+	xfill    *bnOut
+	xscr     [][]float32
 
 	// OpFusedConv only (inference): add input 3 (a tensor of Y's shape) to
 	// Y when present, then apply ReLU when relu is set, or clamp to
@@ -886,6 +890,10 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 		dx = ctx.allocRaw(in[0].Shape...) // every image is written whole (beta 0; every phase; every depthwise plane)
 	case needX:
 		dx = ctx.Alloc(in[0].Shape...) // col2im and the depthwise loops add into dx
+	}
+	k.gatherIn = needX && dx != nil && k.inBN != nil && k.in.tok != nil && k.in.tok == in[0] && fuseBNBwdSums
+	if k.gatherIn {
+		k.inBN.part.begin(dx.Data, d.n, d.c)
 	}
 	if needX || needW {
 		t := batchWorkers(d.n)
