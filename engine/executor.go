@@ -22,6 +22,15 @@ import (
 // A BatchNormalization or Add whose only reader is a Relu runs fused with
 // it (one pass, no intermediate tensor); the BN's or Add's output value is
 // then not kept, so Value returns nil for it.
+//
+// Training passes also fuse across the Conv, BN and Add of a ResNet
+// (bitwise the separate passes): a Conv gathers the batch sums of the BN
+// reading its output (bn_stats.go); a BN read by one Add or one Conv alone
+// leaves its output to it (bn_add.go, bn_conv_in.go; Value is nil for it
+// after a training pass); in Backward a BN leaves its input gradient to the
+// Conv before it (bn_grad.go), its two sums are gathered by the pass that
+// writes its output gradient (bn_bwd_sums.go), and a residual's last
+// gradient sum takes the Add+ReLU's mask (sumGrads).
 type Executor struct {
 	G     *graph.Graph
 	Grads map[string]*tensor.Tensor // d loss / d param, accumulated by Backward
