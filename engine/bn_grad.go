@@ -25,17 +25,16 @@ import (
 //
 // (bnApplyPlane), the coefficients per channel.
 type bnGrad struct {
-	tok      *tensor.Tensor // the placeholder gradient the executor passes on (Shape only, no Data)
-	x, dy    []float32
-	n, c     int
-	inner    int
-	mu, a    []float32
-	bx, c0   []float32
-	beta     []float32 // the BN's bias, for the fused activation's mask
-	relu     bool
-	clip     bool
-	lo, hi   float32
-	consumer *convKernel // the Conv the gradient was handed to
+	tok    *tensor.Tensor // the placeholder gradient the executor passes on (Shape only, no Data)
+	x, dy  []float32
+	n, c   int
+	inner  int
+	mu, a  []float32
+	bx, c0 []float32
+	beta   []float32 // the BN's bias, for the fused activation's mask
+	relu   bool
+	clip   bool
+	lo, hi float32
 }
 
 // plane writes dX of image j, channel ch into dst[:inner].

@@ -323,8 +323,9 @@ func (e *Executor) Run(inputs map[string]*tensor.Tensor, train bool) (out map[st
 }
 
 // Value returns an intermediate value of the last Run (nil if unknown, or
-// not written: a training pass's BatchNormalization output that an Add
-// alone reads is computed inside the Add, bn_add.go).
+// not written: a training pass's BatchNormalization output that an Add or
+// a Conv alone reads is computed inside that node, bn_add.go and
+// bn_conv_in.go).
 func (e *Executor) Value(name string) *tensor.Tensor {
 	t := e.values[name]
 	if t != nil && t.Data == nil && tensor.Size(t.Shape) > 0 {
@@ -452,8 +453,8 @@ func (e *Executor) Backward(gradOut map[string]*tensor.Tensor) (inGrads map[stri
 func (e *Executor) sumGrads(i int, in string, prev, g *tensor.Tensor) *tensor.Tensor {
 	sum := e.pool.get(false, prev.Shape...) // written whole below
 	a, b, d := prev.Data, g.Data[:len(prev.Data)], sum.Data
-	fr, last := e.firstReader[in]
-	if p, ok := e.reluAdds[in]; ok && fuseReluSums && last && fr == i && e.outs[p] != nil {
+	fr, read := e.firstReader[in]
+	if p, ok := e.reluAdds[in]; ok && fuseReluSums && read && fr == i && e.outs[p] != nil {
 		if k := e.kernels[p].(*binKernel); len(e.outs[p]) == 1 && len(e.outs[p][0].Data) == len(d) {
 			o := e.outs[p][0].Data
 			if bn := k.bnIn; bn != nil && k.bnAdded && fuseBNBwdSums {

@@ -84,7 +84,8 @@ func (k *bnKernel) deferOut(x *tensor.Tensor) *bnOut {
 }
 
 // deferGrad prepares k.grad for a Backward over x and dy (same shapes;
-// beta the BN's bias) and returns it; the caller fills the per-channel coefficients.
+// beta the BN's bias) and returns it; the caller fills the per-channel
+// coefficients.
 func (k *bnKernel) deferGrad(x, dy *tensor.Tensor, beta []float32) *bnGrad {
 	n, c, inner := bnDims(x.Shape)
 	g := &k.grad
@@ -93,7 +94,6 @@ func (k *bnKernel) deferGrad(x, dy *tensor.Tensor, beta []float32) *bnGrad {
 	g.x, g.dy, g.n, g.c, g.inner = x.Data, dy.Data, n, c, inner
 	g.mu, g.a, g.bx, g.c0 = grow32(g.mu, c), grow32(g.a, c), grow32(g.bx, c), grow32(g.c0, c)
 	g.relu, g.clip, g.lo, g.hi = k.relu, k.clip, k.lo, k.hi
-	g.consumer = k.gradTo
 	return g
 }
 
