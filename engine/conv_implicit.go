@@ -85,6 +85,37 @@ func (l padLayout) fill(dst, src []float32, ch, nb int) {
 	}
 }
 
+// fillPlanes is fill with image j's channel c made by plane(j, c, buf)
+// into buf (h*w floats, a scratch that stays in cache) and copied from
+// there.
+func (l padLayout) fillPlanes(dst []float32, ch, nb int, buf []float32, plane func(j, c int, buf []float32)) {
+	hw := l.h * l.w
+	buf = buf[:hw]
+	used := (l.gr+nb*(l.h+l.gr))*l.wp + l.g
+	for c := range ch {
+		p := dst[c*l.plane : c*l.plane+used]
+		clear(p[:l.q0])
+		for j := range nb {
+			o := l.pos(j, 0, 0)
+			plane(j, c, buf)
+			kernels.CopyRows(p[o:], l.wp, buf, l.w, l.w, l.h, l.g)
+			clear(p[o+l.h*l.wp : o+(l.h+l.gr)*l.wp])
+		}
+	}
+}
+
+// fillDY fills dyp, worker wk's padded output gradient of images [lo, hi):
+// from dyAll, or from the running Backward's deferred BN gradient
+// (k.dyg, plane by plane through the worker's scratch).
+func (k *convKernel) fillDY(l padLayout, dyp, dyAll []float32, d convDims, lo, hi, wk int) {
+	g := k.dyg
+	if g == nil {
+		l.fill(dyp, dyAll[lo*d.m*d.ohw:hi*d.m*d.ohw], d.m, hi-lo)
+		return
+	}
+	l.fillPlanes(dyp, d.m, hi-lo, k.dyscr[wk], func(j, c int, buf []float32) { g.plane(lo+j, c, buf) })
+}
+
 // extract copies the valid outputs of nb images out of a lowered result
 // lo ([ch, ld] with column q for layout position q0+q) into dst (NCHW,
 // image j at dst[j*ch*h*w:]).
@@ -138,7 +169,7 @@ func (k *convKernel) forwardImplicit(d convDims, l padLayout, plan *polyPlan, lo
 	if plan != nil {
 		l.fillPhases(xp, x[lo*chw:hi*chw], k.ptmp[wk], d.c, nb, plan)
 	} else {
-		l.fill(xp, x[lo*chw:hi*chw], d.c, nb)
+		k.fillX(l, xp, x, d, lo, hi, wk)
 	}
 	n := l.gemmCols(nb)
 	yp := k.ybufs[wk]
@@ -157,13 +188,13 @@ func (k *convKernel) backwardImplicit(d convDims, l padLayout, plan *polyPlan, l
 	chw := d.c * d.s.H * d.s.W
 	n := l.cols(nb)
 	dyp := k.dybufs[wk]
-	l.fill(dyp, dyAll[lo*d.m*d.ohw:hi*d.m*d.ohw], d.m, nb)
+	k.fillDY(l, dyp, dyAll, d, lo, hi, wk)
 	if dw != nil {
 		xp := k.cols[wk]
 		if plan != nil {
 			l.fillPhases(xp, x[lo*chw:hi*chw], k.ptmp[wk], d.c, nb, plan)
 		} else {
-			l.fill(xp, x[lo*chw:hi*chw], d.c, nb)
+			k.fillX(l, xp, x, d, lo, hi, wk)
 		}
 		for g := range d.g.Group {
 			kernels.SgemmRowsT(d.mg, d.kk, n, 1, dyp[g*d.mg*l.plane+l.q0:], l.plane,
@@ -172,8 +203,10 @@ func (k *convKernel) backwardImplicit(d convDims, l padLayout, plan *polyPlan, l
 	}
 	switch {
 	case dx == nil:
+		return
 	case plan != nil:
 		k.backwardPolyDX(d, l, plan, lo, hi, wk, dyp, dx, k.ptmp[wk])
+		return
 	case k.wx != nil:
 		k.winoRun(k.wx, l, nb, dyp, k.wpk, dx[lo*chw:hi*chw], wk)
 	default:
@@ -184,5 +217,8 @@ func (k *convKernel) backwardImplicit(d convDims, l padLayout, plan *polyPlan, l
 			kernels.SgemmRowsPacked(k.pwx[g], nx, dyp, k.offX[g*kx:(g+1)*kx], 0, dxp[g*d.cg*nx:], nx)
 		}
 		l.extract(dx[lo*chw:hi*chw], dxp, nx, d.c, nb)
+	}
+	if k.gatherIn {
+		k.inBN.gatherPlanes(dx, lo*d.c, hi*d.c)
 	}
 }

@@ -262,7 +262,6 @@ func (k *convKernel) forwardWinograd(d convDims, x, w, y, bias, res []float32, t
 		k.wpu = packWino(nil, winoFilters(nil, w, d.m, d.c), d.m, d.c, false)
 		k.wuOf, k.wu, k.wuFor, pu = &w[0], nil, nil, k.wpu
 	}
-	chw := d.c * d.s.H * d.s.W
 	myhw := d.m * d.ohw
 	if intraOp(d) {
 		k.winoRunIntra(&ps, l, x, pu, y)
@@ -271,11 +270,12 @@ func (k *convKernel) forwardWinograd(d convDims, x, w, y, bias, res []float32, t
 	}
 	runChunks((d.n+kb-1)/kb, t, func(wk, ci int) {
 		lo, hi := ci*kb, min((ci+1)*kb, d.n)
-		l.fill(k.cols[wk], x[lo*chw:hi*chw], d.c, hi-lo)
+		k.fillX(l, k.cols[wk], x, d, lo, hi, wk)
 		k.winoRun(&ps, l, hi-lo, k.cols[wk], pu, y[lo*myhw:hi*myhw], wk)
 		for j := lo; j < hi; j++ {
 			k.finishImage(d, j, y, bias, res)
 		}
+		k.chunkStats(lo, hi)
 	})
 }
 

@@ -22,6 +22,15 @@ import (
 // A BatchNormalization or Add whose only reader is a Relu runs fused with
 // it (one pass, no intermediate tensor); the BN's or Add's output value is
 // then not kept, so Value returns nil for it.
+//
+// Training passes also fuse across the Conv, BN and Add of a ResNet
+// (bitwise the separate passes): a Conv gathers the batch sums of the BN
+// reading its output (bn_stats.go); a BN read by one Add or one Conv alone
+// leaves its output to it (bn_add.go, bn_conv_in.go; Value is nil for it
+// after a training pass); in Backward a BN leaves its input gradient to the
+// Conv before it (bn_grad.go), its two sums are gathered by the pass that
+// writes its output gradient (bn_bwd_sums.go), and a residual's last
+// gradient sum takes the Add+ReLU's mask (sumGrads).
 type Executor struct {
 	G     *graph.Graph
 	Grads map[string]*tensor.Tensor // d loss / d param, accumulated by Backward
@@ -46,6 +55,12 @@ type Executor struct {
 	recycle bool
 	lastUse map[string]int
 	refs    map[*tensor.Tensor]int
+
+	// reluAdds and firstReader (indexReluAdds): where Backward's last
+	// gradient sum of a value can take an Add+ReLU's mask (sumGrads).
+	reluAdds    map[string]int
+	firstReader map[string]int
+	maskedSums  int // sums masked so far (a diagnostic for tests)
 
 	// times, when not nil (SetTiming), sums each node's Forward time
 	// over the passes counted in passes.
@@ -167,6 +182,8 @@ func New(g *graph.Graph) (*Executor, error) {
 		e.order = append(e.order, n)
 		e.kernels = append(e.kernels, k)
 	}
+	linkBNGrads(g, e.order, e.kernels)
+	e.indexReluAdds()
 	e.ins = make([][]*tensor.Tensor, len(order))
 	e.outs = make([][]*tensor.Tensor, len(order))
 	e.ctx = Ctx{pool: e.pool, RNG: rand.New(rand.NewPCG(1, 2))}
@@ -305,8 +322,17 @@ func (e *Executor) Run(inputs map[string]*tensor.Tensor, train bool) (out map[st
 	return out, nil
 }
 
-// Value returns an intermediate value of the last Run (nil if unknown).
-func (e *Executor) Value(name string) *tensor.Tensor { return e.values[name] }
+// Value returns an intermediate value of the last Run (nil if unknown, or
+// not written: a training pass's BatchNormalization output that an Add or
+// a Conv alone reads is computed inside that node, bn_add.go and
+// bn_conv_in.go).
+func (e *Executor) Value(name string) *tensor.Tensor {
+	t := e.values[name]
+	if t != nil && t.Data == nil && tensor.Size(t.Shape) > 0 {
+		return nil
+	}
+	return t
+}
 
 // ZeroGrad clears the accumulated parameter gradients.
 func (e *Executor) ZeroGrad() {
@@ -402,11 +428,7 @@ func (e *Executor) Backward(gradOut map[string]*tensor.Tensor) (inGrads map[stri
 				continue
 			}
 			if prev := grads[in]; prev != nil {
-				// A fresh tensor: prev or g may be another value's gradient too.
-				sum := e.pool.get(false, prev.Shape...) // written whole below
-				a, b, d := prev.Data, g.Data[:len(prev.Data)], sum.Data
-				forChunks(len(d), func(lo, hi int) { kernels.Add(a[lo:hi], b[lo:hi], d[lo:hi], false) })
-				grads[in] = sum
+				grads[in] = e.sumGrads(i, in, prev, g)
 			} else {
 				grads[in] = g
 			}
@@ -419,6 +441,60 @@ func (e *Executor) Backward(gradOut map[string]*tensor.Tensor) (inGrads map[stri
 		}
 	}
 	return inGrads, nil
+}
+
+// sumGrads returns prev+g, value in's gradient so far plus node i's
+// contribution, in a fresh tensor (prev or g may be another value's
+// gradient too). When this is in's last contribution (node i is its first
+// reader, reading it once) and in is the output of an Add with a fused
+// ReLU, the sum is masked by that output in the same pass and the Add's
+// Backward told so (binKernel.masked), instead of masking it in a pass of
+// its own: bitwise the same gradient.
+func (e *Executor) sumGrads(i int, in string, prev, g *tensor.Tensor) *tensor.Tensor {
+	sum := e.pool.get(false, prev.Shape...) // written whole below
+	a, b, d := prev.Data, g.Data[:len(prev.Data)], sum.Data
+	fr, read := e.firstReader[in]
+	if p, ok := e.reluAdds[in]; ok && fuseReluSums && read && fr == i && e.outs[p] != nil {
+		if k := e.kernels[p].(*binKernel); len(e.outs[p]) == 1 && len(e.outs[p][0].Data) == len(d) {
+			o := e.outs[p][0].Data
+			if bn := k.bnIn; bn != nil && k.bnAdded && fuseBNBwdSums {
+				maskedSumGather(bn, o, a, b, d)
+			} else {
+				forChunks(len(d), func(lo, hi int) { vecAddReluBwd(o[lo:hi], a[lo:hi], b[lo:hi], d[lo:hi]) })
+			}
+			k.masked = sum
+			e.maskedSums++
+			return sum
+		}
+	}
+	forChunks(len(d), func(lo, hi int) { kernels.Add(a[lo:hi], b[lo:hi], d[lo:hi], false) })
+	return sum
+}
+
+// fuseReluSums enables sumGrads' masked sums; tests turn it off to
+// compare against the separate mask pass.
+var fuseReluSums = true
+
+// indexReluAdds records, for every output of an Add with a fused ReLU,
+// the Add's index in e.order (reluAdds), and for every value the index of
+// the first node reading it in exactly one input slot (firstReader; -1
+// when that node reads it more than once).
+func (e *Executor) indexReluAdds() {
+	e.reluAdds, e.firstReader = map[string]int{}, map[string]int{}
+	for i, n := range e.order {
+		if k, ok := e.kernels[i].(*binKernel); ok && k.relu && !k.mul && len(n.Outputs) == 1 {
+			e.reluAdds[n.Outputs[0]] = i
+		}
+		for _, in := range n.Inputs {
+			if _, seen := e.firstReader[in]; in == "" || seen {
+				continue
+			}
+			e.firstReader[in] = i
+			if slices.Contains(n.Inputs[slices.Index(n.Inputs, in)+1:], in) {
+				e.firstReader[in] = -1
+			}
+		}
+	}
 }
 
 // addInto sets dst[i] += src[i] (vectorised, see vec.go).

@@ -130,8 +130,18 @@ type binKernel struct {
 	// residual join): Forward writes max(A+B, 0) and Backward masks dY by
 	// the output first.
 	relu bool
-	plan *bcastPlan
-	a, b []int // shapes the plan was built for
+	// masked: the output gradient the executor already masked by the
+	// ReLU (Executor.sumGrads), for the next Backward; nil: none.
+	masked *tensor.Tensor
+	// pendIn: the deferred output of the BatchNormalization that alone
+	// feeds an operand (bn_add.go), for the next Forward.
+	pendIn *bnOut
+	// bnIn: that BN (linkBNGrads); bnAdded: the last Forward added its
+	// deferred output (same shapes), so the output gradient is its dY.
+	bnIn    *bnKernel
+	bnAdded bool
+	plan    *bcastPlan
+	a, b    []int // shapes the plan was built for
 }
 
 func newBin(mul bool) Factory {
@@ -158,6 +168,15 @@ func (k *binKernel) planFor(a, b []int) (*bcastPlan, error) {
 func (k *binKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 	if len(in) != 2 || in[0] == nil || in[1] == nil {
 		return nil, fmt.Errorf("needs inputs A and B")
+	}
+	k.bnAdded = false
+	if o, j := k.takeBN(in); o != nil {
+		if other := in[1-j]; !k.mul && tensor.SameShape(other.Shape, o.tok.Shape) {
+			k.bnAdded = true
+			return []*tensor.Tensor{k.forwardBN(ctx, o, j, other)}, nil
+		}
+		in = []*tensor.Tensor{in[0], in[1]} // the executor's slice keeps the placeholder
+		in[j] = o.materialize(ctx)
 	}
 	a, b := in[0], in[1]
 	p, err := k.planFor(a.Shape, b.Shape)
@@ -258,7 +277,9 @@ func (k *binKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []bo
 	if !tensor.SameShape(dy.Shape, p.out) {
 		return nil, fmt.Errorf("output gradient %v does not match output %v", dy.Shape, p.out)
 	}
-	if k.relu {
+	masked := k.masked == dy
+	k.masked = nil
+	if k.relu && !masked {
 		if len(out) < 1 || out[0] == nil || !tensor.SameShape(out[0].Shape, p.out) {
 			return nil, fmt.Errorf("fused Add+Relu backward needs its forward output")
 		}

@@ -50,6 +50,51 @@ type bnKernel struct {
 	xshape []int
 	mean   []float64 // batch mean per channel
 	invstd []float64 // 1/sqrt(biased batch variance + eps) per channel
+
+	// gradTo: the executor found this node's X to be the output of a
+	// Conv that nothing else reads; Backward then leaves dX to that Conv
+	// (bn_grad.go), in grad's coefficient buffers.
+	gradTo *convKernel
+	grad   bnGrad
+
+	// outTo: the executor found this node's output read by an Add alone
+	// (bn_add.go); a training Forward then leaves the output to it, in
+	// fwd's buffers.
+	outTo *binKernel
+	fwd   bnOut
+	// outConv: the same for a Conv reading the output (after the fused
+	// activation) alone, as its input X (bn_conv_in.go).
+	outConv *convKernel
+	// part: backward sums gathered by the pass that wrote dY
+	// (bn_bwd_sums.go).
+	part           bnBwdPart
+	gatheredImages int // images of the last Backward whose sums were gathered (for tests)
+}
+
+// deferOut prepares k.fwd for a training Forward over x and returns it;
+// the caller fills the per-channel coefficients.
+func (k *bnKernel) deferOut(x *tensor.Tensor) *bnOut {
+	n, c, inner := bnDims(x.Shape)
+	o := &k.fwd
+	o.tok = &tensor.Tensor{Shape: append([]int(nil), x.Shape...)}
+	o.x, o.n, o.c, o.inner = x.Data, n, c, inner
+	o.mu, o.a, o.b = grow32(o.mu, c), grow32(o.a, c), grow32(o.b, c)
+	o.relu, o.clip, o.lo, o.hi = k.relu, k.clip, k.lo, k.hi
+	return o
+}
+
+// deferGrad prepares k.grad for a Backward over x and dy (same shapes;
+// beta the BN's bias) and returns it; the caller fills the per-channel
+// coefficients.
+func (k *bnKernel) deferGrad(x, dy *tensor.Tensor, beta []float32) *bnGrad {
+	n, c, inner := bnDims(x.Shape)
+	g := &k.grad
+	g.tok = &tensor.Tensor{Shape: append([]int(nil), x.Shape...)}
+	g.beta = beta
+	g.x, g.dy, g.n, g.c, g.inner = x.Data, dy.Data, n, c, inner
+	g.mu, g.a, g.bx, g.c0 = grow32(g.mu, c), grow32(g.a, c), grow32(g.bx, c), grow32(g.c0, c)
+	g.relu, g.clip, g.lo, g.hi = k.relu, k.clip, k.lo, k.hi
+	return g
 }
 
 // newBN validates a BatchNormalization node: epsilon >= 0 and momentum in
@@ -131,7 +176,17 @@ func (k *bnKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, err
 	x := in[0]
 	n, c, inner := bnDims(x.Shape)
 	scale, bias, rmean, rvar := in[1].Data, in[2].Data, in[3].Data, in[4].Data
-	y := ctx.allocRaw(x.Shape...) // every element is written below
+	k.part.reset() // sums gathered for an earlier pass
+	k.fwd.tok = nil
+	// A training pass hands its output to the Add or Conv that alone
+	// reads it (bn_add.go, bn_conv_in.go) instead of writing it.
+	var def *bnOut
+	var y *tensor.Tensor
+	if ctx.Train && (k.outTo != nil && fuseBNAdd || k.outConv != nil && fuseBNConvIn) {
+		def = k.deferOut(x)
+	} else {
+		y = ctx.allocRaw(x.Shape...) // every element is written below
+	}
 	cstride := c * inner
 	// apply writes y = (x-mu)*a + b over channel ch; subtracting the mean
 	// first keeps precision when it is large against the spread.
@@ -164,6 +219,11 @@ func (k *bnKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, err
 	}
 	k.mean, k.invstd = k.mean[:c], k.invstd[:c]
 	k.xshape = append(k.xshape[:0], x.Shape...)
+	// The per-plane sums the Conv before gathered (bn_stats.go), if any.
+	st := statsFor(k.gradTo, x.Data, n, c, inner)
+	if st != nil {
+		defer func() { st.valid = false }()
+	}
 	bnForChannels(c, len(x.Data), func(ch int) {
 		// Sums shifted by a sample of the channel, k: with s = sum(x-k)
 		// and ss = sum((x-k)^2), mean = k + s/m and the variance
@@ -173,8 +233,7 @@ func (k *bnKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, err
 		// away, a second pass shifts by the mean found.
 		sums := func(shift float32) (s, ss float64) {
 			for img := range n {
-				off := img*cstride + ch*inner
-				ps, pss := vecSums(x.Data[off:off+inner], shift)
+				ps, pss := st.planeSums(x.Data, img, ch, c, inner, shift)
 				s += float64(ps)
 				ss += float64(pss)
 			}
@@ -193,11 +252,23 @@ func (k *bnKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, err
 		inv := 1 / math.Sqrt(v+k.eps)
 		k.mean[ch], k.invstd[ch] = mu, inv
 		a := float64(scale[ch]) * inv
-		apply(ch, float32(mu), float32(a), bias[ch])
+		if def != nil {
+			def.mu[ch], def.a[ch], def.b[ch] = float32(mu), float32(a), bias[ch]
+		} else {
+			apply(ch, float32(mu), float32(a), bias[ch])
+		}
 		rmean[ch] = float32(k.momentum*float64(rmean[ch]) + (1-k.momentum)*mu)
 		rvar[ch] = float32(k.momentum*float64(rvar[ch]) + (1-k.momentum)*ss/float64(m-1))
 	})
 	k.saved = true
+	if def != nil {
+		if k.outTo != nil {
+			k.outTo.pendIn = def
+		} else {
+			k.outConv.pendX = def
+		}
+		return []*tensor.Tensor{def.tok}, nil
+	}
 	return []*tensor.Tensor{y}, nil
 }
 
@@ -237,7 +308,11 @@ func (k *bnKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []boo
 	cstride := c * inner
 	scale := in[1].Data
 	var dx, ds, db *tensor.Tensor
-	if needX {
+	var dg *bnGrad
+	switch {
+	case needX && k.gradTo != nil && fuseBNGrads:
+		dg = k.deferGrad(x, dy, in[2].Data)
+	case needX:
 		dx = ctx.allocRaw(x.Shape...) // every element is written below
 	}
 	// With a fused ReLU, dz = dY masked by Y > 0 replaces dY; the loops
@@ -261,15 +336,7 @@ func (k *bnKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []boo
 		var sdy, sdyx float64
 		for img := range n {
 			off := img*cstride + ch*inner
-			var s, sx float32
-			switch {
-			case k.relu:
-				s, sx = vecBNBwdSumsRelu(x.Data[off:off+inner], dy.Data[off:off+inner], mu32, a32, beta)
-			case k.clip:
-				s, sx = vecBNBwdSumsClamp(x.Data[off:off+inner], dy.Data[off:off+inner], mu32, a32, beta, k.lo, k.hi)
-			default:
-				s, sx = vecBNBwdSums(x.Data[off:off+inner], dy.Data[off:off+inner], mu32)
-			}
+			s, sx := k.gathered(dy.Data, img, ch, x.Data[off:off+inner], dy.Data[off:off+inner], mu32, a32, beta)
 			sdy += float64(s)
 			sdyx += float64(sx)
 		}
@@ -288,19 +355,22 @@ func (k *bnKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []boo
 		bx := -a * inv * sdyx / m
 		c0 := -a * sdy / m
 		b32, c32 := float32(bx), float32(c0)
+		if dg != nil {
+			dg.mu[ch], dg.a[ch], dg.bx[ch], dg.c0[ch] = mu32, a32, b32, c32
+			return
+		}
 		for img := range n {
 			off := img*cstride + ch*inner
-			xs, dys, dxs := x.Data[off:off+inner], dy.Data[off:off+inner], dx.Data[off:off+inner]
-			switch {
-			case k.relu:
-				vecBNBwdApplyRelu(xs, dys, dxs, mu32, a32, b32, c32, beta)
-			case k.clip:
-				vecBNBwdApplyClamp(xs, dys, dxs, mu32, a32, b32, c32, beta, k.lo, k.hi)
-			default:
-				vecBNBwdApply(xs, dys, dxs, mu32, a32, b32, c32)
-			}
+			bnApplyPlane(x.Data[off:off+inner], dy.Data[off:off+inner], dx.Data[off:off+inner],
+				mu32, a32, b32, c32, beta, k.relu, k.clip, k.lo, k.hi)
 		}
 	})
+	k.gatheredImages = k.part.images(dy.Data)
+	k.part.reset()
+	if dg != nil {
+		dx = dg.tok
+		k.gradTo.pend = dg
+	}
 	gin[0] = dx
 	if needS {
 		gin[1] = ds

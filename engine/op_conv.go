@@ -185,6 +185,34 @@ type convKernel struct {
 	winoPlans []winoPlanEntry
 	wx        *winoPass
 
+	// pend: the deferred input gradient of the BatchNormalization reading
+	// this Conv's output (bn_grad.go), handed over by its Backward for
+	// the next Backward here; dyg: the one the running Backward fills
+	// its padded dY from (nil: dY itself), with per-worker plane
+	// scratch dyscr.
+	pend  *bnGrad
+	dyg   *bnGrad
+	dyscr [][]float32
+
+	// feedsBN: a BatchNormalization alone reads the output (linkBNGrads);
+	// a training Forward then gathers its per-plane sums in stats
+	// (bn_stats.go).
+	feedsBN bool
+	stats   convStats
+
+	// pendX: the deferred output of the BatchNormalization that alone
+	// feeds X (bn_conv_in.go), for the next Forward; in: what that
+	// Forward read, for Backward; xfill: the running pass's fills compute
+	// X from it (nil: from X), with per-worker plane scratch xscr.
+	pendX *bnOut
+	inBN  *bnKernel // the BN linked to hand X over (linkBNGrads)
+	// gatherIn: the running Backward gathers inBN's backward sums from
+	// each chunk of dX (bn_bwd_sums.go).
+	gatherIn bool
+	in       bnConvIn
+	xfill    *bnOut
+	xscr     [][]float32
+
 	// OpFusedConv only (inference): add input 3 (a tensor of Y's shape) to
 	// Y when present, then apply ReLU when relu is set, or clamp to
 	// [lo, hi] when clip is set (activation "clip": Clip, e.g. ReLU6).
@@ -385,7 +413,11 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 	if k.fused && ctx != nil && ctx.Train {
 		return nil, fmt.Errorf("%s is an inference-only fused node (engine.Optimize); train the original graph", OpFusedConv)
 	}
-	x, w := in[0].Data, in[1].Data
+	x, w := k.takeX(ctx, d, in[0]), in[1].Data
+	defer func() { k.xfill = nil }()
+	if k.xfill != nil {
+		k.xscr = ensureBufs(k.xscr, max(1, kernels.Threads()), d.s.H*d.s.W)
+	}
 	var res []float32
 	if k.fused && len(in) > 3 && in[3] != nil {
 		if want := []int{d.n, d.m, d.s.OH, d.s.OW}; !tensor.SameShape(in[3].Shape, want) {
@@ -396,6 +428,10 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 	// Every path writes all of y: the GEMMs with beta 0 or over the bias,
 	// the depthwise loops after setting each plane to its bias.
 	y := ctx.allocRaw(d.n, d.m, d.s.OH, d.s.OW)
+	k.stats.valid = false
+	if k.feedsBN && fuseBNStats && ctx != nil && ctx.Train {
+		k.stats.begin(y.Data, d.n, d.m, d.ohw)
+	}
 	var bias []float32
 	if d.hasBias {
 		bias = in[2].Data
@@ -417,7 +453,10 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 	nch := (d.n + kb - 1) / kb
 	f := &convFwd{d: d, kb: kb, x: x, w: w, y: y.Data, bias: bias, res: res, gemm: gemmFor(d.n)}
 	k.prepareForward(f, t)
-	runChunks(nch, t, func(wk, ci int) { k.forwardChunk(f, wk, ci) })
+	runChunks(nch, t, func(wk, ci int) {
+		k.forwardChunk(f, wk, ci)
+		k.chunkStats(ci*kb, min((ci+1)*kb, d.n))
+	})
 	return []*tensor.Tensor{y}, nil
 }
 
@@ -841,7 +880,9 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 	needX := len(need) > 0 && need[0]
 	needW := len(need) > 1 && need[1]
 	needB := len(need) > 2 && need[2] && d.hasBias
-	x, w := in[0].Data, in[1].Data
+	dy, k.dyg = k.takeDeferred(ctx, d, dy, needB)
+	x, w := k.backwardX(in[0]), in[1].Data
+	defer func() { k.dyg, k.xfill = nil, nil }()
 	var dx *tensor.Tensor
 	poly := usePolyphase(d) // (never together with dxConv: stride 2)
 	switch {
@@ -849,6 +890,10 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 		dx = ctx.allocRaw(in[0].Shape...) // every image is written whole (beta 0; every phase; every depthwise plane)
 	case needX:
 		dx = ctx.Alloc(in[0].Shape...) // col2im and the depthwise loops add into dx
+	}
+	k.gatherIn = needX && dx != nil && k.inBN != nil && k.in.tok != nil && k.in.tok == in[0] && fuseBNBwdSums
+	if k.gatherIn {
+		k.inBN.part.begin(dx.Data, d.n, d.c)
 	}
 	if needX || needW {
 		t := batchWorkers(d.n)
@@ -865,6 +910,35 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 		gin[2] = convBiasGrad(ctx, d, dy.Data)
 	}
 	return gin, nil
+}
+
+// chunkStats gathers the BN sums of images [lo, hi) of a training
+// Forward that collects them (bn_stats.go), once their outputs are final.
+func (k *convKernel) chunkStats(lo, hi int) {
+	if k.stats.valid {
+		k.stats.chunk(lo, hi)
+	}
+}
+
+// takeDeferred returns the output gradient to read: dy itself, or when
+// dy is the placeholder of a BatchNormalization's deferred input gradient
+// (bn_grad.go), the bnGrad the padded-layout fills compute it from (the
+// implicit and polyphase lowerings without a bias gradient), else that
+// gradient materialised. It panics on a placeholder it was not handed
+// (an executor error, recovered as one).
+func (k *convKernel) takeDeferred(ctx *Ctx, d convDims, dy *tensor.Tensor, needB bool) (*tensor.Tensor, *bnGrad) {
+	g := k.pend
+	k.pend = nil
+	if g == nil || g.tok != dy {
+		if dy.Data == nil {
+			panic("conv backward: output gradient without data")
+		}
+		return dy, nil
+	}
+	if !d.depthwise && !needB && (useImplicit(d) || usePolyphase(d)) {
+		return dy, g
+	}
+	return g.materialize(ctx), nil
 }
 
 // convBiasGrad sums the output gradient dy over images and pixels, per
@@ -888,7 +962,7 @@ func convBiasGrad(ctx *Ctx, d convDims, dy []float32) *tensor.Tensor {
 // input (into dx) and of the weight (into gin[1]) through the implicit,
 // polyphase or im2col lowering, chunk by chunk over t workers.
 func (k *convKernel) backwardLowered(ctx *Ctx, d convDims, in []*tensor.Tensor, dy []float32, dx *tensor.Tensor, needX, needW, poly bool, t int, gin []*tensor.Tensor) {
-	x, w := in[0].Data, in[1].Data
+	x, w := k.backwardX(in[0]), in[1].Data
 	wsize := d.m * d.kk
 	k.wx = nil
 	kb := k.chunk(d, t)
@@ -947,6 +1021,9 @@ func (k *convKernel) backwardLowered(ctx *Ctx, d convDims, in []*tensor.Tensor, 
 // returns the padded layout (and polyphase plan) of the implicit lowerings.
 func (k *convKernel) prepareBackward(d convDims, w []float32, kb, t int, needX, needW, implicit, poly bool) (padLayout, *polyPlan) {
 	colSize := d.c * d.s.KH * d.s.KW * kb * d.ohw
+	if k.dyg != nil {
+		k.dyscr = ensureBufs(k.dyscr, t, d.ohw)
+	}
 	var lay padLayout
 	var plan *polyPlan
 	switch {

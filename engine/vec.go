@@ -31,6 +31,20 @@ func reluBwdGo(x, dy, dx []float32) {
 	}
 }
 
+// addReluBwdGo sets d[i] = x[i] > 0 ? a[i]+b[i] : 0: a gradient's last
+// two contributions summed and masked by the ReLU output x in one pass,
+// bitwise reluBwdGo(x, a+b, d).
+func addReluBwdGo(x, a, b, d []float32) {
+	a, b, d = a[:len(x)], b[:len(x)], d[:len(x)]
+	for i, v := range x {
+		s := a[i] + b[i]
+		if !(v > 0) {
+			s = 0
+		}
+		d[i] = s
+	}
+}
+
 // sumsGo returns sum(x[i]-shift) and sum((x[i]-shift)^2).
 func sumsGo(x []float32, shift float32) (s, ss float32) {
 	for _, v := range x {

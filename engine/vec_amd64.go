@@ -53,6 +53,18 @@ func vecReluBwd(x, dy, dx []float32) {
 	reluBwdGo(x, dy, dx)
 }
 
+//go:noescape
+func addReluBwdAVX(x, a, b, d *float32, n int)
+
+func vecAddReluBwd(x, a, b, d []float32) {
+	a, b, d = a[:len(x)], b[:len(x)], d[:len(x)]
+	if v := len(x) &^ 7; v > 0 && useVecAsm() {
+		addReluBwdAVX(&x[0], &a[0], &b[0], &d[0], v)
+		x, a, b, d = x[v:], a[v:], b[v:], d[v:]
+	}
+	addReluBwdGo(x, a, b, d)
+}
+
 func vecSums(x []float32, shift float32) (s, ss float32) {
 	if v := len(x) &^ 7; v > 0 && useVecAsm() {
 		var out [2]float32

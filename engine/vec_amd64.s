@@ -75,6 +75,33 @@ rbloop:
 	VZEROUPPER
 	RET
 
+// func addReluBwdAVX(x, a, b, d *float32, n int)
+// d[i] = x[i] > 0 ? a[i]+b[i] : 0.
+TEXT ·addReluBwdAVX(SB), NOSPLIT, $0-40
+	MOVQ   x+0(FP), SI
+	MOVQ   a+8(FP), DX
+	MOVQ   b+16(FP), R8
+	MOVQ   d+24(FP), DI
+	MOVQ   n+32(FP), CX
+	SHRQ   $3, CX
+	VXORPS Y0, Y0, Y0
+
+arbloop:
+	VMOVUPS (DX), Y2
+	VADDPS  (R8), Y2, Y2
+	VMOVUPS (SI), Y1
+	VCMPPS  $0x1e, Y0, Y1, Y1 // x > 0 (ordered, quiet)
+	VANDPS  Y2, Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, R8
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     arbloop
+	VZEROUPPER
+	RET
+
 // hsum reduces the 8 lanes of Y to X's lane 0 (fixed order).
 #define HSUM(Y, X, T) \
 	VEXTRACTF128 $1, Y, T; \

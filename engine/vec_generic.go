@@ -4,6 +4,7 @@ package engine
 
 func vecRelu(x, y []float32)                                { reluGo(x, y[:len(x)]) }
 func vecReluBwd(x, dy, dx []float32)                        { reluBwdGo(x, dy[:len(x)], dx[:len(x)]) }
+func vecAddReluBwd(x, a, b, d []float32)                    { addReluBwdGo(x, a, b, d) }
 func vecSums(x []float32, shift float32) (s, ss float32)    { return sumsGo(x, shift) }
 func vecAffine(x, y []float32, mu, a, b float32, relu bool) { affineGo(x, y[:len(x)], mu, a, b, relu) }
 func vecBNBwdSums(x, dy []float32, mu float32) (sdy, sdyx float32) {

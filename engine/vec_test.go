@@ -30,6 +30,7 @@ func TestVecLoops(t *testing.T) {
 		checkVecGather(t, n, x, idx)
 		y, dx := checkVecRelu(t, n, x, dy)
 		checkVecAdd(t, n, x, dy, y)
+		checkVecAddReluBwd(t, n, x, dy, y)
 		if n > 3 {
 			x[1] = 0.5 // the sums below need finite input
 		}
@@ -92,6 +93,28 @@ func checkVecAdd(t *testing.T, n int, x, dy, y []float32) {
 			if math.Float32bits(y[i]) != math.Float32bits(want) && !(math.IsNaN(float64(want)) && math.IsNaN(float64(y[i]))) {
 				t.Errorf("n=%d i=%d relu=%v: add %g + %g = %g, want %g", n, i, relu, v, dy[i], y[i], want)
 			}
+		}
+	}
+}
+
+// checkVecAddReluBwd checks the masked sum of two gradients against
+// reluBwdGo of their sum, bit for bit (mask x with NaN and both zeros).
+func checkVecAddReluBwd(t *testing.T, n int, x, a, b []float32) {
+	t.Helper()
+	sum := make([]float32, n)
+	for i := range sum {
+		sum[i] = a[i] + b[i]
+	}
+	want := make([]float32, n)
+	reluBwdGo(x, sum, want)
+	d := make([]float32, n)
+	for i := range d {
+		d[i] = 99
+	}
+	vecAddReluBwd(x, a, b, d)
+	for i := range d {
+		if math.Float32bits(d[i]) != math.Float32bits(want[i]) {
+			t.Errorf("n=%d i=%d x=%g: masked sum %g + %g = %g, want %g", n, i, x[i], a[i], b[i], d[i], want[i])
 		}
 	}
 }
