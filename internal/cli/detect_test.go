@@ -254,6 +254,12 @@ func TestDemoDetect(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "compress", "model.slimpack")); err != nil {
 		t.Error(err)
 	}
+	// The shortened compress says so, beside the defaults and the command
+	// that runs them.
+	if !strings.Contains(log, "shortened to fit the demo's minutes: 3 DDPG episodes and 1/1/1 fine-tuning epochs") ||
+		!strings.Contains(log, "compress's defaults run 60 and 20/80/50") || !strings.Contains(log, "slimgo compress --model "+filepath.Join(out, "yolo-s.onnx")) {
+		t.Errorf("no line naming the demo's shortened compress:\n%s", log)
+	}
 	model := filepath.Join(out, "yolo-s.onnx")
 	if st, err := os.Stat(model); err != nil || float64(st.Size()) != num(t, trained, "bytes") {
 		t.Errorf("model %s: %v (bytes %v)", model, err, trained["bytes"])
