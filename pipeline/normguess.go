@@ -122,49 +122,57 @@ func fmtStats(v []float32) string {
 	return strings.Join(parts, ",")
 }
 
+// pickNorm scores each candidate for statistics (mean, std) of c channels
+// with score, logs every score (n images, in unit) and returns the chosen
+// candidate and whether it differs from (mean, std).
+func pickNorm(e *Env, c int, mean, std []float32, n int, unit string, score func(normCandidate) (float64, error)) (normCandidate, bool, error) {
+	cands := normCandidates(c, mean, std)
+	scores := make([]float64, len(cands))
+	for i, cand := range cands {
+		v, err := score(cand)
+		if err != nil {
+			return cand, false, err
+		}
+		scores[i] = v
+	}
+	pick := chooseNorm(scores)
+	fmt.Fprint(e.Log, describeNorm(n, cands, scores, unit, pick))
+	return cands[pick], pick > 0, nil
+}
+
 // guessNorm chooses the normalisation of classifier g's inputs when
 // neither its metadata nor the caller gave one (the sets are already
 // normalised with the training set's statistics): each candidate is
 // scored on normGuessImages training images and, when one beats the data
 // set's statistics by normGuessMargin points, both sets are renormalised
-// in place to it. Nothing happens without training images (eval reads
-// only the test split: the choice is never made on test images).
+// in place to it. Nothing happens without training images (the choice is
+// never made on test images).
 func guessNorm(e *Env, g *graph.Graph, tr, te *data.Dataset, batch int) error {
 	if tr == nil || tr.Len() == 0 {
 		return nil
 	}
 	idx := spread(tr.Len(), normGuessImages)
-	cands := normCandidates(tr.C, tr.Mean, tr.Std)
-	scores := make([]float64, len(cands))
-	for i, c := range cands {
+	cand, change, err := pickNorm(e, tr.C, tr.Mean, tr.Std, len(idx), "accuracy", func(c normCandidate) (float64, error) {
 		s := tr.Subset(idx)
 		if err := data.Renormalise(s.X, s.C, s.H*s.W, tr.Mean, tr.Std, c.Mean, c.Std); err != nil {
-			return err
+			return 0, err
 		}
 		ev, err := train.Evaluate(g, s, batch)
-		if err != nil {
-			return err
-		}
-		scores[i] = 100 * ev.Accuracy
+		return 100 * ev.Accuracy, err
+	})
+	if err != nil || !change {
+		return err
 	}
-	pick := chooseNorm(scores)
-	fmt.Fprint(e.Log, describeNorm(len(idx), cands, scores, "accuracy", pick))
-	if pick == 0 {
-		return nil
+	var tx []float32
+	if te != nil {
+		tx = te.X
 	}
-	return renormSets(tr.C, tr.H*tr.W, tr.Mean, tr.Std, cands[pick], func(m, s []float32) {
+	return renormSets(tr.C, tr.H*tr.W, tr.Mean, tr.Std, cand, func(m, s []float32) {
 		tr.Mean, tr.Std = m, s
 		if te != nil {
 			te.Mean, te.Std = slices.Clone(m), slices.Clone(s)
 		}
-	}, tr.X, testX(te))
-}
-
-func testX(te *data.Dataset) []float32 {
-	if te == nil {
-		return nil
-	}
-	return te.X
+	}, tr.X, tx)
 }
 
 // renormSets renormalises each of xs from (mean, std) to cand and then
@@ -196,29 +204,22 @@ func guessDetNorm(e *Env, g *graph.Graph, tr, va *data.DetDataset) error {
 		return nil
 	}
 	idx := spread(tr.Len(), normGuessImages/2)
-	cands := normCandidates(tr.C, tr.Mean, tr.Std)
-	scores := make([]float64, len(cands))
-	for i, c := range cands {
+	cand, change, err := pickNorm(e, tr.C, tr.Mean, tr.Std, len(idx), "mAP@0.5", func(c normCandidate) (float64, error) {
 		s := tr.Subset(idx)
 		if err := data.Renormalise(s.X, s.C, s.H*s.W, tr.Mean, tr.Std, c.Mean, c.Std); err != nil {
-			return err
+			return 0, err
 		}
 		m50, _, err := detScore(g, s)
-		if err != nil {
-			return err
-		}
-		scores[i] = m50
-	}
-	pick := chooseNorm(scores)
-	fmt.Fprint(e.Log, describeNorm(len(idx), cands, scores, "mAP@0.5", pick))
-	if pick == 0 {
-		return nil
+		return m50, err
+	})
+	if err != nil || !change {
+		return err
 	}
 	var vx []float32
 	if va != nil {
 		vx = va.X
 	}
-	return renormSets(tr.C, tr.H*tr.W, tr.Mean, tr.Std, cands[pick], func(m, s []float32) {
+	return renormSets(tr.C, tr.H*tr.W, tr.Mean, tr.Std, cand, func(m, s []float32) {
 		tr.Mean, tr.Std = m, s
 		if va != nil {
 			va.Mean, va.Std = slices.Clone(m), slices.Clone(s)
