@@ -100,7 +100,7 @@ func chooseNorm(scores []float64) int {
 // describeNorm is the log line for the guess.
 func describeNorm(n int, cands []normCandidate, scores []float64, unit string, pick int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "the model carries no preprocessing and no --mean/--std was given; on %d training images it scores", n)
+	fmt.Fprintf(&b, "normalisation: on %d training images the model scores", n)
 	for i, c := range cands {
 		sep := ","
 		if i == 0 {
@@ -127,6 +127,7 @@ func fmtStats(v []float32) string {
 // candidate and whether it differs from (mean, std).
 func pickNorm(e *Env, c int, mean, std []float32, n int, unit string, score func(normCandidate) (float64, error)) (normCandidate, bool, error) {
 	cands := normCandidates(c, mean, std)
+	fmt.Fprintf(e.Log, "the model carries no preprocessing and no --mean/--std was given: scoring %d usual normalisations on %d training images\n", len(cands), n)
 	scores := make([]float64, len(cands))
 	for i, cand := range cands {
 		v, err := score(cand)

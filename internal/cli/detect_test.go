@@ -105,7 +105,7 @@ func TestDetectTrainEvalInfo(t *testing.T) {
 		t.Fatal(err)
 	}
 	bv, blog := slimgo(t, "eval", "--model", bare, "--data", dir)
-	for _, want := range []string{"on 128 training images it scores", "mAP@0.5 with the data set's statistics", "with pixels in [0,1]", "with pixels in [-1,1]", "normalising with"} {
+	for _, want := range []string{"scoring 3 usual normalisations on 128 training images", "on 128 training images the model scores", "mAP@0.5 with the data set's statistics", "with pixels in [0,1]", "with pixels in [-1,1]", "normalising with"} {
 		if !strings.Contains(blog, want) {
 			t.Errorf("bare detector: %q not on stderr:\n%s", want, blog)
 		}
