@@ -58,10 +58,11 @@ func (p *PrepOptions) stats() (mean, std []float32) {
 // resolve chooses the preprocessing for model g (nil: a model not yet
 // built, as train --arch): the flags win over g's metadata (warning when
 // they differ); a model slimgo trained before preprocessing was recorded
-// falls back to its known data set's statistics; with neither, ok is false
-// and the data set's own statistics will be used (with a warning on stderr
-// when g is non-nil). Errors: malformed metadata, statistics that do not
-// fit the model's channels.
+// falls back to its known data set's statistics; with neither, ok is false:
+// the data are loaded with the data set's own statistics and, for a model
+// g, load then picks the usual normalisation g scores best with on
+// training images (guessNorm). Errors: malformed metadata, statistics that
+// do not fit the model's channels.
 func (p *PrepOptions) resolve(e *Env, g *graph.Graph, c int) (prep data.Preprocess, ok bool, err error) {
 	var meta data.Preprocess
 	hasMeta := false
