@@ -120,8 +120,34 @@ func interleave2(dst, even, odd []float32) {
 //go:noescape
 func copyRowsAVX(dst *float32, dstride int, src *float32, sstride int, n, rows, zero int)
 
-// copyRows runs CopyRows' loop (arguments checked by CopyRows).
+// copyRowsAVX512 is copyRows for rows >= 1 through 8-float blocks and
+// masked tails (vec_amd64.s, AVX-512VL): nfull whole blocks, then the
+// last n%8 floats under lmask with the zeros after them under smask and
+// zmask (the next block). copyRows sets the masks.
+//
+//go:noescape
+func copyRowsAVX512(dst *float32, dstride int, src *float32, sstride int, nfull, rows int, lmask, smask, zmask int)
+
+// copyRows runs CopyRows' loop (arguments checked by CopyRows). With
+// AVX-512 every row is whole 8-float moves and one masked one (the rows
+// of 7, 14 and 28 floats of the small maps' padded layouts, which the
+// AVX2 loop's 4-float and scalar steps ran far below memmove's speed);
+// zero runs reaching more than one block past the last full one take the
+// AVX2 loop.
 func copyRows(dst []float32, dstride int, src []float32, sstride int, n, rows, zero int) {
+	if useAVX512 && UseAsm && hasAsmKernel {
+		nfull := n / 8
+		rem, tot := n-8*nfull, n+zero-8*nfull
+		if tot <= 16 {
+			bits := func(k int) int { return 1<<min(max(k, 0), 8) - 1 }
+			sp := &dst[0] // not read when n == 0 (src may be empty then)
+			if n > 0 {
+				sp = &src[0]
+			}
+			copyRowsAVX512(&dst[0], dstride, sp, sstride, nfull, rows, bits(rem), bits(tot), bits(tot-8))
+			return
+		}
+	}
 	if UseAsm && hasAsmKernel && n > 0 {
 		copyRowsAVX(&dst[0], dstride, &src[0], sstride, n, rows, zero)
 		return

@@ -486,3 +486,52 @@ finsum:
 	VZEROUPPER
 	MOVSS        X0, ret+16(FP)
 	RET
+
+// func copyRowsAVX512(dst *float32, dstride int, src *float32, sstride int, nfull, rows int, lmask, smask, zmask int)
+// For each of rows >= 1 rows: copy nfull 8-float blocks src -> dst, then
+// one block loaded under lmask (zeros elsewhere) and stored under smask,
+// then zeros stored under zmask in the block after it (CopyRows' tail:
+// the last n%8 floats and the zeros after them); advance dst by dstride
+// and src by sstride floats. Masked-off lanes are neither read nor
+// written (AVX-512F/VL masks on YMM registers: 32-byte moves split fewer
+// cache lines than 64-byte ones on rows of 7 to 29 floats).
+TEXT ·copyRowsAVX512(SB), NOSPLIT, $0-72
+	MOVQ   dst+0(FP), DI
+	MOVQ   dstride+8(FP), R8
+	SHLQ   $2, R8
+	MOVQ   src+16(FP), SI
+	MOVQ   sstride+24(FP), R9
+	SHLQ   $2, R9
+	MOVQ   nfull+32(FP), R10
+	MOVQ   rows+40(FP), R11
+	MOVQ   lmask+48(FP), AX
+	KMOVW  AX, K1
+	MOVQ   smask+56(FP), AX
+	KMOVW  AX, K2
+	MOVQ   zmask+64(FP), AX
+	KMOVW  AX, K3
+	VPXORD Y1, Y1, Y1
+
+yrow:
+	MOVQ R10, CX
+	XORQ AX, AX
+
+yfull:
+	TESTQ   CX, CX
+	JZ      ytail
+	VMOVUPS (SI)(AX*1), Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ    $32, AX
+	DECQ    CX
+	JMP     yfull
+
+ytail:
+	VMOVUPS.Z (SI)(AX*1), K1, Y0
+	VMOVUPS   Y0, K2, (DI)(AX*1)
+	VMOVUPS   Y1, K3, 32(DI)(AX*1)
+	ADDQ      R8, DI
+	ADDQ      R9, SI
+	DECQ      R11
+	JNZ       yrow
+	VZEROUPPER
+	RET

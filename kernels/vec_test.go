@@ -145,13 +145,20 @@ func TestInterleave2(t *testing.T) {
 	}
 }
 
-// TestCopyRows checks CopyRows (assembly and Go) against the definition
-// on run lengths around the 8- and 4-float steps, with and without zeros.
+// TestCopyRows checks CopyRows (Go, AVX2 and AVX-512) against the
+// definition on run lengths around the 8-, 4- and 16-float steps, with
+// and without zeros, zero runs into the next 16-float block and past it.
 func TestCopyRows(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	for _, asm := range []bool{false, true} {
-		for _, n := range []int{0, 1, 3, 4, 7, 8, 13, 28, 33} {
-			for _, zero := range []int{0, 1, 2} {
+	defer func(v bool) { useAVX512 = v }(useAVX512)
+	for _, path := range []struct{ asm, avx512 bool }{{false, false}, {true, false}, {true, true}} {
+		if path.avx512 && !hasAVX512Kernel {
+			continue
+		}
+		useAVX512 = path.avx512
+		asm := path.asm
+		for _, n := range []int{0, 1, 3, 4, 7, 8, 13, 14, 15, 16, 17, 28, 31, 32, 33, 47} {
+			for _, zero := range []int{0, 1, 2, 15, 17, 33} {
 				rows, ss, ds := 5, n+3, n+zero+2
 				src := make([]float32, rows*ss)
 				for i := range src {
@@ -173,7 +180,7 @@ func TestCopyRows(t *testing.T) {
 				withAsm(asm, func() { CopyRows(got, ds, src, ss, n, rows, zero) })
 				for i := range want {
 					if got[i] != want[i] {
-						t.Fatalf("asm=%v n=%d zero=%d: element %d = %v, want %v", asm, n, zero, i, got[i], want[i])
+						t.Fatalf("asm=%v avx512=%v n=%d zero=%d: element %d = %v, want %v", asm, useAVX512, n, zero, i, got[i], want[i])
 					}
 				}
 			}
