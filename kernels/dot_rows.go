@@ -30,9 +30,25 @@ func dotRowsT(m, n, k int, alpha float32, a []float32, lda int, b []float32, off
 		j := 0
 		for ; wide && j+6 <= n; j += 6 {
 			dotBlock4x6(a[i*lda:], lda, b, (*[6]int)(off[j:j+6]), k, &blk6)
+			if alpha != 1 || (beta != 0 && beta != 1) {
+				for r := range 4 {
+					for s := range 6 {
+						set(i+r, j+s, blk6[r*6+s])
+					}
+				}
+				continue
+			}
+			// set's arithmetic for alpha 1 and beta 0 or 1 (v*1 and
+			// 1*c are exact), without its call per value.
 			for r := range 4 {
+				cr := (*[6]float32)(c[(i+r)*ldc+j:])
+				br := (*[6]float32)(blk6[r*6:])
+				if beta == 0 {
+					*cr = *br
+					continue
+				}
 				for s := range 6 {
-					set(i+r, j+s, blk6[r*6+s])
+					cr[s] = br[s] + cr[s]
 				}
 			}
 		}
