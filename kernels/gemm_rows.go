@@ -52,7 +52,7 @@ func SgemmRowsT(m, n, k int, alpha float32, a []float32, lda int, b []float32, o
 		scaleMatrix(m, n, beta, c, ldc)
 		return
 	}
-	if n <= rowsTDotMaxN {
+	if n <= rowsTDotMaxN || (m <= rowsTDotMaxM && hasDotBlock4x6()) {
 		dotRowsT(m, n, k, alpha, a, lda, b, off, beta, c, ldc)
 		return
 	}
@@ -65,6 +65,12 @@ func SgemmRowsT(m, n, k int, alpha float32, a []float32, lda int, b []float32, o
 // at 144 columns the GEMM is ahead, 43 us against 47). A variable so
 // tests can force either algorithm.
 var rowsTDotMaxN = 64
+
+// rowsTDotMaxM is the most rows of a SgemmRowsT product of any width
+// computed as dot products when the AVX-512 4x6 blocks run: with 16 rows
+// (a 16-channel convolution's weight gradient) the packed GEMM transposes
+// B for two 8-row tiles only. A variable so tests can force either.
+var rowsTDotMaxM = 16
 
 // sgemmRowsTPacked is SgemmRowsT through the packed GEMM (B^T packed into
 // 24-wide panels); arguments checked by SgemmRowsT, m, n, k > 0.

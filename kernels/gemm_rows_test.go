@@ -58,12 +58,18 @@ func TestSgemmRowsMatchesRef(t *testing.T) {
 		cases = append(cases, rowsCase{1 + r.IntN(80), 1 + r.IntN(130), 1 + r.IntN(300), 1, float32(r.IntN(2)), r.IntN(2) == 0})
 	}
 	// SgemmRowsT takes the dot-product blocks up to rowsTDotMaxN columns
-	// and the packed GEMM above: "dots" and "packed" force one for all.
+	// (or rowsTDotMaxM rows, AVX-512) and the packed GEMM above: "dots"
+	// and "packed" force one for all, "dots-avx2" the 4x3 blocks.
 	variants := []struct {
-		name  string
-		trans bool
-		maxN  int
-	}{{"rows", false, rowsTDotMaxN}, {"rowsT", true, rowsTDotMaxN}, {"rowsT-dots", true, 1 << 30}, {"rowsT-packed", true, 0}}
+		name         string
+		trans        bool
+		maxN, maxM   int
+		avx512Blocks bool
+	}{
+		{"rows", false, rowsTDotMaxN, rowsTDotMaxM, true}, {"rowsT", true, rowsTDotMaxN, rowsTDotMaxM, true},
+		{"rowsT-dots", true, 1 << 30, 0, true}, {"rowsT-dots-avx2", true, 1 << 30, 0, false}, {"rowsT-packed", true, 0, 0, true},
+	}
+	defer func(v bool) { useAVX512 = v }(useAVX512)
 	for _, path := range gemmPaths(t) {
 		for _, v := range variants {
 			trans := v.trans
@@ -90,9 +96,10 @@ func TestSgemmRowsMatchesRef(t *testing.T) {
 						}
 					}
 					SgemmRef(false, trans, tc.m, tc.n, tc.k, tc.alpha, a, tc.k, dense, cols, tc.beta, want, tc.n)
-					old := rowsTDotMaxN
-					rowsTDotMaxN = v.maxN
-					defer func() { rowsTDotMaxN = old }()
+					oldN, oldM, old512 := rowsTDotMaxN, rowsTDotMaxM, useAVX512
+					rowsTDotMaxN, rowsTDotMaxM = v.maxN, v.maxM
+					useAVX512 = old512 && v.avx512Blocks
+					defer func() { rowsTDotMaxN, rowsTDotMaxM, useAVX512 = oldN, oldM, old512 }()
 					withAsm(path.asm, func() {
 						if trans {
 							SgemmRowsT(tc.m, tc.n, tc.k, tc.alpha, a, tc.k, b, off, tc.beta, c, tc.n)

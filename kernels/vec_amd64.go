@@ -120,8 +120,34 @@ func interleave2(dst, even, odd []float32) {
 //go:noescape
 func copyRowsAVX(dst *float32, dstride int, src *float32, sstride int, n, rows, zero int)
 
-// copyRows runs CopyRows' loop (arguments checked by CopyRows).
+// copyRowsAVX512 is copyRows for rows >= 1 through 8-float blocks and
+// masked tails (vec_amd64.s, AVX-512VL): nfull whole blocks, then the
+// last n%8 floats under lmask with the zeros after them under smask and
+// zmask (the next block). copyRows sets the masks.
+//
+//go:noescape
+func copyRowsAVX512(dst *float32, dstride int, src *float32, sstride int, nfull, rows int, lmask, smask, zmask int)
+
+// copyRows runs CopyRows' loop (arguments checked by CopyRows). With
+// AVX-512 every row is whole 8-float moves and one masked one (the rows
+// of 7, 14 and 28 floats of the small maps' padded layouts, which the
+// AVX2 loop's 4-float and scalar steps ran far below memmove's speed);
+// zero runs reaching more than one block past the last full one take the
+// AVX2 loop.
 func copyRows(dst []float32, dstride int, src []float32, sstride int, n, rows, zero int) {
+	if useAVX512 && UseAsm && hasAsmKernel {
+		nfull := n / 8
+		rem, tot := n-8*nfull, n+zero-8*nfull
+		if tot <= 16 {
+			bits := func(k int) int { return 1<<min(max(k, 0), 8) - 1 }
+			sp := &dst[0] // not read when n == 0 (src may be empty then)
+			if n > 0 {
+				sp = &src[0]
+			}
+			copyRowsAVX512(&dst[0], dstride, sp, sstride, nfull, rows, bits(rem), bits(tot), bits(tot-8))
+			return
+		}
+	}
 	if UseAsm && hasAsmKernel && n > 0 {
 		copyRowsAVX(&dst[0], dstride, &src[0], sstride, n, rows, zero)
 		return
@@ -193,6 +219,33 @@ func dotBlock4x3(a []float32, lda int, b []float32, o0, o1, o2, k int, out *[12]
 			}
 		}
 	}
+}
+
+// dotBlock4x6AVX512 computes the 24 dot products of rows a, a+lda,
+// a+2lda, a+3lda against the runs at b0..b5 over 16*nfull floats and the
+// tail lanes of tmask (the k%16 after them) into out, row-major.
+// Implemented in vec_amd64.s (AVX-512F/VL).
+//
+//go:noescape
+func dotBlock4x6AVX512(a *float32, lda int, b0, b1, b2, b3, b4, b5 *float32, nfull, tmask int, out *[24]float32)
+
+// hasDotBlock4x6 reports whether dotBlock4x6 runs in assembly (AVX-512 on
+// and allowed), for dotRowsT's choice of block.
+func hasDotBlock4x6() bool { return useAVX512 && UseAsm && hasAsmKernel }
+
+// dotBlock4x6 sets out[r*6+s] = sum over q < k of a[r*lda+q]*b[o[s]+q]
+// for r < 4, s < 6 (k >= 1), checking every operand's bounds before the
+// assembly reads it; without it, dotBlock4x6Go.
+func dotBlock4x6(a []float32, lda int, b []float32, o *[6]int, k int, out *[24]float32) {
+	_ = a[3*lda+k-1]
+	for _, v := range o {
+		_ = b[v+k-1]
+	}
+	if !hasDotBlock4x6() {
+		dotBlock4x6Go(a, lda, b, o, k, out)
+		return
+	}
+	dotBlock4x6AVX512(&a[0], lda, &b[o[0]], &b[o[1]], &b[o[2]], &b[o[3]], &b[o[4]], &b[o[5]], k/16, 1<<(k%16)-1, out)
 }
 
 // finiteAVX returns the sum of x[i]-x[i] for i < n (n a positive multiple

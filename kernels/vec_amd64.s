@@ -486,3 +486,203 @@ finsum:
 	VZEROUPPER
 	MOVSS        X0, ret+16(FP)
 	RET
+
+// func copyRowsAVX512(dst *float32, dstride int, src *float32, sstride int, nfull, rows int, lmask, smask, zmask int)
+// For each of rows >= 1 rows: copy nfull 8-float blocks src -> dst, then
+// one block loaded under lmask (zeros elsewhere) and stored under smask,
+// then zeros stored under zmask in the block after it (CopyRows' tail:
+// the last n%8 floats and the zeros after them); advance dst by dstride
+// and src by sstride floats. Masked-off lanes are neither read nor
+// written (AVX-512F/VL masks on YMM registers: 32-byte moves split fewer
+// cache lines than 64-byte ones on rows of 7 to 29 floats).
+TEXT ·copyRowsAVX512(SB), NOSPLIT, $0-72
+	MOVQ   dst+0(FP), DI
+	MOVQ   dstride+8(FP), R8
+	SHLQ   $2, R8
+	MOVQ   src+16(FP), SI
+	MOVQ   sstride+24(FP), R9
+	SHLQ   $2, R9
+	MOVQ   nfull+32(FP), R10
+	MOVQ   rows+40(FP), R11
+	MOVQ   lmask+48(FP), AX
+	KMOVW  AX, K1
+	MOVQ   smask+56(FP), AX
+	KMOVW  AX, K2
+	MOVQ   zmask+64(FP), AX
+	KMOVW  AX, K3
+	VPXORD Y1, Y1, Y1
+
+yrow:
+	MOVQ R10, CX
+	XORQ AX, AX
+
+yfull:
+	TESTQ   CX, CX
+	JZ      ytail
+	VMOVUPS (SI)(AX*1), Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ    $32, AX
+	DECQ    CX
+	JMP     yfull
+
+ytail:
+	VMOVUPS.Z (SI)(AX*1), K1, Y0
+	VMOVUPS   Y0, K2, (DI)(AX*1)
+	VMOVUPS   Y1, K3, 32(DI)(AX*1)
+	ADDQ      R8, DI
+	ADDQ      R9, SI
+	DECQ      R11
+	JNZ       yrow
+	VZEROUPPER
+	RET
+
+// HSUM512_STORE stores the sum of Z's sixteen lanes (Y and X its lower
+// halves) to OFF(DI), through Z31 (EVEX-encodable steps, as Z may be
+// above Z15).
+#define HSUM512_STORE(Z, Y, X, OFF) \
+	VEXTRACTF32X8 $1, Z, Y31;  \
+	VADDPS        Y31, Y, Y;   \
+	VEXTRACTF32X4 $1, Y, X31;  \
+	VADDPS        X31, X, X;   \
+	VPERMILPS     $0x4E, X, X31; \
+	VADDPS        X31, X, X;   \
+	VPERMILPS     $0xB1, X, X31; \
+	VADDPS        X31, X, X;   \
+	VMOVSS        X, OFF(DI)
+
+// DOT46_ROW multiplies row vector Z30 by the six runs' vectors Z24-Z29,
+// accumulating into the six given registers.
+#define DOT46_ROW(Z0_, Z1_, Z2_, Z3_, Z4_, Z5_) \
+	VFMADD231PS Z30, Z24, Z0_; \
+	VFMADD231PS Z30, Z25, Z1_; \
+	VFMADD231PS Z30, Z26, Z2_; \
+	VFMADD231PS Z30, Z27, Z3_; \
+	VFMADD231PS Z30, Z28, Z4_; \
+	VFMADD231PS Z30, Z29, Z5_
+
+// DOT46_FULL is one whole 16-float step of dotBlock4x6AVX512 at byte
+// index AX (unmasked loads: a masked one may take a p05 micro-op beside
+// the FMAs).
+#define DOT46_FULL \
+	VMOVUPS (DX)(AX*1), Z24  \
+	VMOVUPS (BX)(AX*1), Z25  \
+	VMOVUPS (R11)(AX*1), Z26 \
+	VMOVUPS (R12)(AX*1), Z27 \
+	VMOVUPS (R13)(AX*1), Z28 \
+	VMOVUPS (R14)(AX*1), Z29 \
+	VMOVUPS (SI)(AX*1), Z30  \
+	DOT46_ROW(Z0, Z1, Z2, Z3, Z4, Z5) \
+	VMOVUPS (R8)(AX*1), Z30  \
+	DOT46_ROW(Z6, Z7, Z8, Z9, Z10, Z11) \
+	VMOVUPS (R9)(AX*1), Z30  \
+	DOT46_ROW(Z12, Z13, Z14, Z15, Z16, Z17) \
+	VMOVUPS (R10)(AX*1), Z30 \
+	DOT46_ROW(Z18, Z19, Z20, Z21, Z22, Z23)
+
+// DOT46_STEP is DOT46_FULL with loads under mask K (.Z zeroes the other
+// lanes), for the tail.
+#define DOT46_STEP(K) \
+	VMOVUPS.Z (DX)(AX*1), K, Z24  \
+	VMOVUPS.Z (BX)(AX*1), K, Z25  \
+	VMOVUPS.Z (R11)(AX*1), K, Z26 \
+	VMOVUPS.Z (R12)(AX*1), K, Z27 \
+	VMOVUPS.Z (R13)(AX*1), K, Z28 \
+	VMOVUPS.Z (R14)(AX*1), K, Z29 \
+	VMOVUPS.Z (SI)(AX*1), K, Z30  \
+	DOT46_ROW(Z0, Z1, Z2, Z3, Z4, Z5) \
+	VMOVUPS.Z (R8)(AX*1), K, Z30  \
+	DOT46_ROW(Z6, Z7, Z8, Z9, Z10, Z11) \
+	VMOVUPS.Z (R9)(AX*1), K, Z30  \
+	DOT46_ROW(Z12, Z13, Z14, Z15, Z16, Z17) \
+	VMOVUPS.Z (R10)(AX*1), K, Z30 \
+	DOT46_ROW(Z18, Z19, Z20, Z21, Z22, Z23)
+
+// func dotBlock4x6AVX512(a *float32, lda int, b0, b1, b2, b3, b4, b5 *float32, nfull, tmask int, out *[24]float32)
+// out[r*6+s] = sum over q < k of a[r*lda+q]*b_s[q], r < 4, s < 6, for
+// k = 16*nfull + the tail floats set in tmask (a mask of the k%16 lowest
+// lanes, 0: none; nothing past k read). Accumulators
+// Z0-Z23 (row r, run s in Z(6r+s)), the runs' vectors in Z24-Z29, each
+// row's in Z30; every accumulator's lanes summed at the end.
+TEXT ·dotBlock4x6AVX512(SB), NOSPLIT, $0-88
+	MOVQ    a+0(FP), SI
+	MOVQ    lda+8(FP), AX
+	MOVQ    b0+16(FP), DX
+	MOVQ    b1+24(FP), BX
+	MOVQ    b2+32(FP), R11
+	MOVQ    b3+40(FP), R12
+	MOVQ    b4+48(FP), R13
+	MOVQ    b5+56(FP), R14
+	MOVQ    nfull+64(FP), CX
+	SHLQ    $2, AX
+	LEAQ    (SI)(AX*1), R8
+	LEAQ    (R8)(AX*1), R9
+	LEAQ    (R9)(AX*1), R10
+	VPXORD  Z0, Z0, Z0
+	VMOVAPS Z0, Z1
+	VMOVAPS Z0, Z2
+	VMOVAPS Z0, Z3
+	VMOVAPS Z0, Z4
+	VMOVAPS Z0, Z5
+	VMOVAPS Z0, Z6
+	VMOVAPS Z0, Z7
+	VMOVAPS Z0, Z8
+	VMOVAPS Z0, Z9
+	VMOVAPS Z0, Z10
+	VMOVAPS Z0, Z11
+	VMOVAPS Z0, Z12
+	VMOVAPS Z0, Z13
+	VMOVAPS Z0, Z14
+	VMOVAPS Z0, Z15
+	VMOVAPS Z0, Z16
+	VMOVAPS Z0, Z17
+	VMOVAPS Z0, Z18
+	VMOVAPS Z0, Z19
+	VMOVAPS Z0, Z20
+	VMOVAPS Z0, Z21
+	VMOVAPS Z0, Z22
+	VMOVAPS Z0, Z23
+	MOVQ    tmask+72(FP), DI
+	KMOVW   DI, K2            // tail lanes
+	XORQ    AX, AX
+	TESTQ   CX, CX
+	JZ      d46tail
+
+d46loop:
+	DOT46_FULL
+	ADDQ $64, AX
+	DECQ CX
+	JNZ  d46loop
+
+d46tail:
+	TESTQ DI, DI
+	JZ    d46sum
+	DOT46_STEP(K2)
+
+d46sum:
+	MOVQ out+80(FP), DI
+	HSUM512_STORE(Z0, Y0, X0, 0)
+	HSUM512_STORE(Z1, Y1, X1, 4)
+	HSUM512_STORE(Z2, Y2, X2, 8)
+	HSUM512_STORE(Z3, Y3, X3, 12)
+	HSUM512_STORE(Z4, Y4, X4, 16)
+	HSUM512_STORE(Z5, Y5, X5, 20)
+	HSUM512_STORE(Z6, Y6, X6, 24)
+	HSUM512_STORE(Z7, Y7, X7, 28)
+	HSUM512_STORE(Z8, Y8, X8, 32)
+	HSUM512_STORE(Z9, Y9, X9, 36)
+	HSUM512_STORE(Z10, Y10, X10, 40)
+	HSUM512_STORE(Z11, Y11, X11, 44)
+	HSUM512_STORE(Z12, Y12, X12, 48)
+	HSUM512_STORE(Z13, Y13, X13, 52)
+	HSUM512_STORE(Z14, Y14, X14, 56)
+	HSUM512_STORE(Z15, Y15, X15, 60)
+	HSUM512_STORE(Z16, Y16, X16, 64)
+	HSUM512_STORE(Z17, Y17, X17, 68)
+	HSUM512_STORE(Z18, Y18, X18, 72)
+	HSUM512_STORE(Z19, Y19, X19, 76)
+	HSUM512_STORE(Z20, Y20, X20, 80)
+	HSUM512_STORE(Z21, Y21, X21, 84)
+	HSUM512_STORE(Z22, Y22, X22, 88)
+	HSUM512_STORE(Z23, Y23, X23, 92)
+	VZEROUPPER
+	RET

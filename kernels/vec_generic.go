@@ -50,3 +50,11 @@ func dotBlock4x3(a []float32, lda int, b []float32, o0, o1, o2, k int, out *[12]
 
 // allFinite reports whether no value of x is NaN or infinite.
 func allFinite(x []float32) bool { return allFiniteGo(x) }
+
+// hasDotBlock4x6 is false: dotRowsT takes 4x3 blocks.
+func hasDotBlock4x6() bool { return false }
+
+// dotBlock4x6 is dotBlock4x6Go.
+func dotBlock4x6(a []float32, lda int, b []float32, o *[6]int, k int, out *[24]float32) {
+	dotBlock4x6Go(a, lda, b, o, k, out)
+}

@@ -145,13 +145,20 @@ func TestInterleave2(t *testing.T) {
 	}
 }
 
-// TestCopyRows checks CopyRows (assembly and Go) against the definition
-// on run lengths around the 8- and 4-float steps, with and without zeros.
+// TestCopyRows checks CopyRows (Go, AVX2 and AVX-512) against the
+// definition on run lengths around the 8-, 4- and 16-float steps, with
+// and without zeros, zero runs into the next 16-float block and past it.
 func TestCopyRows(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	for _, asm := range []bool{false, true} {
-		for _, n := range []int{0, 1, 3, 4, 7, 8, 13, 28, 33} {
-			for _, zero := range []int{0, 1, 2} {
+	defer func(v bool) { useAVX512 = v }(useAVX512)
+	for _, path := range []struct{ asm, avx512 bool }{{false, false}, {true, false}, {true, true}} {
+		if path.avx512 && !hasAVX512Kernel {
+			continue
+		}
+		useAVX512 = path.avx512
+		asm := path.asm
+		for _, n := range []int{0, 1, 3, 4, 7, 8, 13, 14, 15, 16, 17, 28, 31, 32, 33, 47} {
+			for _, zero := range []int{0, 1, 2, 15, 17, 33} {
 				rows, ss, ds := 5, n+3, n+zero+2
 				src := make([]float32, rows*ss)
 				for i := range src {
@@ -173,7 +180,7 @@ func TestCopyRows(t *testing.T) {
 				withAsm(asm, func() { CopyRows(got, ds, src, ss, n, rows, zero) })
 				for i := range want {
 					if got[i] != want[i] {
-						t.Fatalf("asm=%v n=%d zero=%d: element %d = %v, want %v", asm, n, zero, i, got[i], want[i])
+						t.Fatalf("asm=%v avx512=%v n=%d zero=%d: element %d = %v, want %v", asm, useAVX512, n, zero, i, got[i], want[i])
 					}
 				}
 			}
@@ -267,6 +274,47 @@ func TestAllFinite(t *testing.T) {
 					t.Fatalf("n %d: %v at %d not found", n, b, i)
 				}
 				x[i] = old
+			}
+		}
+	}
+}
+
+// TestDotBlock4x6 checks dotBlock4x6 (AVX-512 when it runs, else Go)
+// against float64 sums on lengths around the 16-float steps, with NaN
+// right after every operand's k floats (a read past k would show).
+func TestDotBlock4x6(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, k := range []int{1, 7, 15, 16, 17, 31, 32, 33, 100, 841} {
+		lda := k + 5
+		a := make([]float32, 3*lda+k+1)
+		for i := range a {
+			a[i] = r.Float32()*2 - 1
+		}
+		for row := range 4 {
+			a[row*lda+k] = float32(math.NaN())
+		}
+		var o [6]int
+		b := make([]float32, 6*(k+3)+1)
+		for i := range b {
+			b[i] = r.Float32()*2 - 1
+		}
+		for s := range o {
+			o[s] = s * (k + 3)
+			b[o[s]+k] = float32(math.NaN())
+		}
+		var got [24]float32
+		dotBlock4x6(a, lda, b, &o, k, &got)
+		for row := range 4 {
+			for s := range 6 {
+				var want, scale float64
+				for q := range k {
+					p := float64(a[row*lda+q]) * float64(b[o[s]+q])
+					want += p
+					scale += math.Abs(p)
+				}
+				if g := float64(got[row*6+s]); math.Abs(g-want) > 1e-6*(scale+1) || math.IsNaN(g) {
+					t.Fatalf("k=%d (asm %v): out[%d][%d] = %v, want %v", k, hasDotBlock4x6(), row, s, g, want)
+				}
 			}
 		}
 	}
