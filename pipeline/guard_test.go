@@ -79,7 +79,7 @@ func TestLevelOptions(t *testing.T) {
 // the tolerance (at the default the result hung on the trained fixture:
 // after session 17's weight-gradient kernels changed its rounding, the
 // default clustering gained 0.3 points and the test had nothing to check;
-// at four times it loses 27 points, and the guard 0).
+// at four times it loses 27 points, and the guarded model none).
 const guardTestScale = 4 * cluster.DefaultThresholdScale
 
 // TestGuardHolds: on a resnet8 trained one epoch on 3,000 images (an
