@@ -159,13 +159,10 @@ func (d *DataOptions) load(e *Env, g *graph.Graph) (train, test *data.Dataset, e
 		if err := checkClasses(g, set); err != nil {
 			return nil, nil, err
 		}
-		if !ok && train.Len() > 0 {
+		if !ok {
 			if err := guessNorm(e, g, train, test, 64); err != nil {
 				return nil, nil, err
 			}
-		} else if !ok {
-			fmt.Fprintf(e.Log, "warning: the model carries no preprocessing and no --mean/--std was given: normalising with the data set's own statistics (mean %s, std %s); pass the values the model was trained with (e.g. --mean 0.5 --std 0.5, or --mean imagenet --std imagenet)\n",
-				data.FormatStats(train.Mean), data.FormatStats(train.Std))
 		}
 		train.Preprocess().SetMeta(g.Meta)
 	}

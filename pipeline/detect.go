@@ -124,12 +124,8 @@ func (d *DataOptions) loadDet(e *Env, g *graph.Graph, size int) (tr, va *data.De
 	fmt.Fprintf(e.Log, "data: %s (detection, %d train, %d val images, %d classes, letterboxed to %dx%dx%d)\n",
 		tr.Name, tr.Len(), va.Len(), len(tr.Classes), tr.C, tr.H, tr.W)
 	if g != nil && !ok {
-		if tr.Len() > 0 {
-			if err := guessDetNorm(e, g, tr, va); err != nil {
-				return nil, nil, err
-			}
-		} else {
-			fmt.Fprintf(e.Log, "warning: the model carries no preprocessing and no --mean/--std was given: normalising with the data set's own statistics\n")
+		if err := guessDetNorm(e, g, tr, va); err != nil {
+			return nil, nil, err
 		}
 	}
 	return tr, va, nil

@@ -146,10 +146,13 @@ func pickNorm(e *Env, c int, mean, std []float32, n int, unit string, score func
 // normalised with the training set's statistics): each candidate is
 // scored on normGuessImages training images and, when one beats the data
 // set's statistics by normGuessMargin points, both sets are renormalised
-// in place to it. Nothing happens without training images (the choice is
-// never made on test images).
+// in place to it. Without training images (te may be nil) it only warns
+// that the data set's statistics are used: the choice is never made on
+// test images.
 func guessNorm(e *Env, g *graph.Graph, tr, te *data.Dataset, batch int) error {
-	if tr == nil || tr.Len() == 0 {
+	if tr.Len() == 0 {
+		fmt.Fprintf(e.Log, "warning: the model carries no preprocessing and no --mean/--std was given: normalising with the data set's own statistics (mean %s, std %s); pass the values the model was trained with (e.g. --mean 0.5 --std 0.5, or --mean imagenet --std imagenet)\n",
+			data.FormatStats(tr.Mean), data.FormatStats(tr.Std))
 		return nil
 	}
 	idx := spread(tr.Len(), normGuessImages)
@@ -164,44 +167,19 @@ func guessNorm(e *Env, g *graph.Graph, tr, te *data.Dataset, batch int) error {
 	if err != nil || !change {
 		return err
 	}
-	var tx []float32
+	sets := []normTarget{{tr.X, &tr.Mean, &tr.Std}}
 	if te != nil {
-		tx = te.X
+		sets = append(sets, normTarget{te.X, &te.Mean, &te.Std})
 	}
-	return renormSets(tr.C, tr.H*tr.W, tr.Mean, tr.Std, cand, func(m, s []float32) {
-		tr.Mean, tr.Std = m, s
-		if te != nil {
-			te.Mean, te.Std = slices.Clone(m), slices.Clone(s)
-		}
-	}, tr.X, tx)
-}
-
-// renormSets renormalises each of xs from (mean, std) to cand and then
-// records cand's statistics (expanded to c channels) through set.
-func renormSets(c, hw int, mean, std []float32, cand normCandidate, set func(m, s []float32), xs ...[]float32) error {
-	for _, x := range xs {
-		if len(x) == 0 {
-			continue
-		}
-		if err := data.Renormalise(x, c, hw, mean, std, cand.Mean, cand.Std); err != nil {
-			return err
-		}
-	}
-	set(expand(cand.Mean, c), expand(cand.Std, c))
-	return nil
-}
-
-func expand(v []float32, c int) []float32 {
-	if len(v) == c {
-		return slices.Clone(v)
-	}
-	return slices.Repeat(v[:1], c)
+	return applyNorm(tr.C, tr.H*tr.W, cand, sets...)
 }
 
 // guessDetNorm is guessNorm for detector g, scored in mAP@0.5 on the
-// training images (fewer of them: a detector's pass costs more).
+// training images (fewer of them: a detector's pass costs more); va may
+// be nil.
 func guessDetNorm(e *Env, g *graph.Graph, tr, va *data.DetDataset) error {
-	if tr == nil || tr.Len() == 0 {
+	if tr.Len() == 0 {
+		fmt.Fprintf(e.Log, "warning: the model carries no preprocessing and no --mean/--std was given: normalising with the data set's own statistics\n")
 		return nil
 	}
 	idx := spread(tr.Len(), normGuessImages/2)
@@ -216,14 +194,38 @@ func guessDetNorm(e *Env, g *graph.Graph, tr, va *data.DetDataset) error {
 	if err != nil || !change {
 		return err
 	}
-	var vx []float32
+	sets := []normTarget{{tr.X, &tr.Mean, &tr.Std}}
 	if va != nil {
-		vx = va.X
+		sets = append(sets, normTarget{va.X, &va.Mean, &va.Std})
 	}
-	return renormSets(tr.C, tr.H*tr.W, tr.Mean, tr.Std, cand, func(m, s []float32) {
-		tr.Mean, tr.Std = m, s
-		if va != nil {
-			va.Mean, va.Std = slices.Clone(m), slices.Clone(s)
+	return applyNorm(tr.C, tr.H*tr.W, cand, sets...)
+}
+
+// normTarget is one loaded set to renormalise: its images and where its
+// statistics are recorded.
+type normTarget struct {
+	x         []float32
+	mean, std *[]float32
+}
+
+// applyNorm renormalises every set (images of c channels of hw pixels,
+// each normalised with its recorded statistics) to cand and records
+// cand's statistics, expanded to c channels, in its place.
+func applyNorm(c, hw int, cand normCandidate, sets ...normTarget) error {
+	for _, t := range sets {
+		if len(t.x) > 0 {
+			if err := data.Renormalise(t.x, c, hw, *t.mean, *t.std, cand.Mean, cand.Std); err != nil {
+				return err
+			}
 		}
-	}, tr.X, vx)
+		*t.mean, *t.std = expand(cand.Mean, c), expand(cand.Std, c)
+	}
+	return nil
+}
+
+func expand(v []float32, c int) []float32 {
+	if len(v) == c {
+		return slices.Clone(v)
+	}
+	return slices.Repeat(v[:1], c)
 }
