@@ -162,14 +162,11 @@ func checkBNLinks(t *testing.T, e *Executor) {
 	}
 }
 
-// resNetLike is two residual blocks (Conv-BN-ReLU, Conv-BN, Add, ReLU) on
-// a stem Conv-BN-ReLU, then global average pooling: every block output is
-// read by the next block's Conv and its Add, so its gradient is a sum.
-func resNetLike(c int) *graph.Graph {
-	g := graph.New("resnetlike")
-	g.Inputs = []graph.Value{{Name: "x", Shape: []int{-1, 2, -1, -1}}}
-	seed := uint64(1)
-	param := func(name string, shape ...int) string {
+// testParams returns a function that adds a random parameter of the given
+// shape to g under name (seeds seed+1, seed+2, ... in call order; a name
+// ending in "v", a BN variance, gets 1 + v^2) and returns the name.
+func testParams(g *graph.Graph, seed uint64) func(name string, shape ...int) string {
+	return func(name string, shape ...int) string {
 		seed++
 		g.Params[name] = cvRand(seed, shape...)
 		if name[len(name)-1] == 'v' {
@@ -179,6 +176,15 @@ func resNetLike(c int) *graph.Graph {
 		}
 		return name
 	}
+}
+
+// resNetLike is two residual blocks (Conv-BN-ReLU, Conv-BN, Add, ReLU) on
+// a stem Conv-BN-ReLU, then global average pooling: every block output is
+// read by the next block's Conv and its Add, so its gradient is a sum.
+func resNetLike(c int) *graph.Graph {
+	g := graph.New("resnetlike")
+	g.Inputs = []graph.Value{{Name: "x", Shape: []int{-1, 2, -1, -1}}}
+	param := testParams(g, 1)
 	add := func(name, op string, ins ...string) {
 		attrs := graph.Attrs(nil)
 		if op == graph.OpConv {
@@ -436,17 +442,7 @@ func TestBNAddDeferred(t *testing.T) {
 func bnChainNet() *graph.Graph {
 	g := graph.New("bnchain")
 	g.Inputs = []graph.Value{{Name: "x", Shape: []int{-1, 3, -1, -1}}}
-	seed := uint64(40)
-	param := func(name string, shape ...int) string {
-		seed++
-		g.Params[name] = cvRand(seed, shape...)
-		if name[len(name)-1] == 'v' {
-			for j, v := range g.Params[name].Data {
-				g.Params[name].Data[j] = 1 + v*v
-			}
-		}
-		return name
-	}
+	param := testParams(g, 40)
 	in := "x"
 	for i, l := range []struct {
 		cin, group, stride int
