@@ -180,7 +180,11 @@ func trainDetector(e *Env, o *TrainOptions, g *graph.Graph) (map[string]any, err
 			return nil, BadInput("%s; remove %s or train without --resume", strings.TrimPrefix(err.Error(), "train: "), o.Ckpt)
 		}
 	}
-	flip, jitter, err := ParseDetAugment(o.Augment)
+	aug := o.Augment
+	if aug == "" {
+		aug = DefaultDetectAugment // train's detector recipe; "none" turns it off
+	}
+	flip, jitter, err := ParseDetAugment(aug)
 	if err != nil {
 		return nil, err
 	}
@@ -214,8 +218,8 @@ func trainDetector(e *Env, o *TrainOptions, g *graph.Graph) (map[string]any, err
 	}
 	epochs := cmp0(opt.Epochs, 30)
 	opt.EvalEvery = max(5, epochs/6)
-	fmt.Fprintf(e.Log, "train: %s, %d epochs (AdamW at peak %g, cosine), mAP on %d val images every %d epochs and at the end\n",
-		g.Name, epochs, cmpF(opt.LR, train.DefaultDetectLR), va.Len(), opt.EvalEvery)
+	fmt.Fprintf(e.Log, "train: %s, %d epochs (AdamW at peak %g, cosine, augmentation %s), mAP on %d val images every %d epochs and at the end\n",
+		g.Name, epochs, cmpF(opt.LR, train.DefaultDetectLR), aug, va.Len(), opt.EvalEvery)
 	if err := CheckOutputDir(o.Ckpt); err != nil {
 		return nil, err
 	}
@@ -250,6 +254,7 @@ func trainDetector(e *Env, o *TrainOptions, g *graph.Graph) (map[string]any, err
 		"map50_95":      pct(last.MAP50_95),
 		"loss":          last.Loss,
 		"epochs":        epochs,
+		"augment":       aug,
 		"images_per_s":  ips,
 		"params":        st.Params,
 		"macs":          st.MACs,

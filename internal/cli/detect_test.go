@@ -14,6 +14,7 @@ import (
 	"github.com/slimgo/slimgo/internal/ort"
 	"github.com/slimgo/slimgo/nn"
 	"github.com/slimgo/slimgo/onnx"
+	"github.com/slimgo/slimgo/pipeline"
 )
 
 // detSet writes a generated detection sample (seed 1, 64 x 64) of the
@@ -46,8 +47,11 @@ func TestDetectTrainEvalInfo(t *testing.T) {
 	dir := detSet(t, 256, 64)
 	model := filepath.Join(t.TempDir(), "det.onnx")
 	tr, log := slimgo(t, "train", "--arch", "yolo-s", "--data", dir, "--epochs", "6", "--lr", "5e-3", "--mean", "0", "--std", "1", "--out", model)
-	if !strings.Contains(log, "epoch 6/6") || !strings.Contains(log, "AdamW at peak 0.005,") {
-		t.Errorf("no progress or not the given rate on stderr:\n%s", log)
+	if !strings.Contains(log, "epoch 6/6") || !strings.Contains(log, "AdamW at peak 0.005,") || !strings.Contains(log, "augmentation flip,jitter)") {
+		t.Errorf("no progress, not the given rate or not the default augmentation on stderr:\n%s", log)
+	}
+	if tr["augment"] != pipeline.DefaultDetectAugment {
+		t.Errorf("train without --augment: augment %v, want the detector default %q", tr["augment"], pipeline.DefaultDetectAugment)
 	}
 	m50, m5095 := num(t, tr, "map50"), num(t, tr, "map50_95")
 	// 6 epochs on 256 images: far from trained, but above chance.
@@ -120,11 +124,11 @@ func TestDetectTrainEvalInfo(t *testing.T) {
 	}
 	// Fine-tuning a detector (--model) keeps its size and classes.
 	model2 := filepath.Join(t.TempDir(), "det2.onnx")
-	ft, ftlog := slimgo(t, "train", "--model", model, "--data", dir, "--epochs", "1", "--train-limit", "32", "--out", model2)
+	ft, ftlog := slimgo(t, "train", "--model", model, "--data", dir, "--epochs", "1", "--train-limit", "32", "--augment", "none", "--out", model2)
 	if !strings.Contains(ftlog, "AdamW at peak 0.002,") { // pipeline.FineTuneDetectLR, not a new model's 8e-3
 		t.Errorf("fine-tuning without --lr does not use 2e-3:\n%s", ftlog)
 	}
-	if m := num(t, ft, "map50"); m < 0 || m > 100 || num(t, ft, "params") != 577390 {
+	if m := num(t, ft, "map50"); m < 0 || m > 100 || num(t, ft, "params") != 577390 || ft["augment"] != "none" {
 		t.Errorf("fine-tune summary %v", ft)
 	}
 	info, _ := slimgo(t, "info", "--model", model)

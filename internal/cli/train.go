@@ -26,7 +26,7 @@ func parseTrain(e *env, args []string) (*pipeline.TrainOptions, error) {
 	fs.StringVar(&o.Optimizer, "optimizer", "sgd", "sgd or adam")
 	fs.StringVar(&o.Schedule, "schedule", "onecycle", "learning-rate schedule: onecycle, cosine, step, constant")
 	fs.Float64Var(&o.Sparsity, "sparsity", 0, "L1 coefficient lambda on BatchNorm scale factors (sparse training; e.g. 1e-4)")
-	fs.StringVar(&o.Augment, "augment", "", "augmentation: comma list of crop (random crop, pad 2) and flip (horizontal); a detector takes flip and jitter (scale and shift); empty: none")
+	fs.StringVar(&o.Augment, "augment", "", "augmentation: comma list of crop (random crop, pad 2) and flip (horizontal), or none; empty: none for a classifier; a detector takes flip and jitter (scale and shift), empty: flip,jitter")
 	fs.StringVar(&o.Out, "out", "", "output ONNX model (required)")
 	fs.StringVar(&o.Ckpt, "checkpoint-dir", "", "directory for per-epoch checkpoints (default: OUT.ckpt next to --out)")
 	fs.BoolVar(&o.Resume, "resume", false, "resume from the checkpoint in --checkpoint-dir")
