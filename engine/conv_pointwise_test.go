@@ -25,6 +25,9 @@ func TestPointwiseBlocksMatchNaive(t *testing.T) {
 		// (70 = 20 + 24 + 26 on 3), with and without whole column blocks.
 		{"70x7x7 row split", 1, 33, 7, 7, 70, cvGeom(1, 1, 1, 0, 1, 1), true},
 		{"600x9x9 row split, blocks", 1, 6, 9, 9, 600, cvGeom(1, 1, 1, 0, 1, 1), true},
+		// 96 filters over 900 pixels: on 2 threads each range of 48
+		// rows takes two column blocks (672 + 228) in turn.
+		{"96x30x30 row split, blocks within rows", 1, 5, 30, 30, 96, cvGeom(1, 1, 1, 0, 1, 1), true},
 	} {
 		if blocks := (tc.h*tc.w + pwBlockCols(tc.m, tc.h*tc.w) - 1) / pwBlockCols(tc.m, tc.h*tc.w); (blocks > 1) != (tc.m >= 40 && tc.m != 70) {
 			t.Fatalf("%s: %d column blocks", tc.name, blocks)

@@ -676,7 +676,8 @@ func testConvWeightCache(t *testing.T, tc convCase) {
 }
 
 // BenchmarkConvForwardBatch1 times the inference forward pass of single
-// images on resnet18/mobilenet_v2 layer shapes at 224x224 input; run with
+// images on resnet18/mobilenet_v2 layer shapes at 224x224 input, the
+// output recycled from pass to pass as an executor's pool does; run with
 // -cpu 1,2 to see the intra-op split (images/s is b.N/s).
 func BenchmarkConvForwardBatch1(b *testing.B) {
 	for _, tc := range []convCase{
@@ -684,6 +685,10 @@ func BenchmarkConvForwardBatch1(b *testing.B) {
 		{"3x3 128x56x56 stride2", 1, 128, 56, 56, 128, cvGeom(3, 3, 2, 1, 1, 1), true},
 		{"1x1 96to24 56x56", 1, 96, 56, 56, 24, cvGeom(1, 1, 1, 0, 1, 1), true},
 		{"1x1 24to144 56x56", 1, 24, 56, 56, 144, cvGeom(1, 1, 1, 0, 1, 1), true},
+		{"1x1 96to576 14x14", 1, 96, 14, 14, 576, cvGeom(1, 1, 1, 0, 1, 1), true},
+		{"1x1 576to96 14x14", 1, 576, 14, 14, 96, cvGeom(1, 1, 1, 0, 1, 1), true},
+		{"1x1 160to960 7x7", 1, 160, 7, 7, 960, cvGeom(1, 1, 1, 0, 1, 1), true},
+		{"1x1 960to160 7x7", 1, 960, 7, 7, 160, cvGeom(1, 1, 1, 0, 1, 1), true},
 		{"depthwise 144x56x56", 1, 144, 56, 56, 144, cvGeom(3, 3, 1, 1, 1, 144), true},
 		{"7x7 stem 3x224x224 stride2", 1, 3, 224, 224, 64, cvGeom(7, 7, 2, 3, 1, 1), true},
 	} {
@@ -692,8 +697,9 @@ func BenchmarkConvForwardBatch1(b *testing.B) {
 			n.Op = OpFusedConv
 			k := cvCompile(b, n)
 			in := convIn(x, w, bias)
-			ctx := &Ctx{}
+			ctx := &Ctx{pool: NewPool()} // the output recycled, as in an executor
 			for b.Loop() {
+				ctx.pool.Reset()
 				if _, err := k.Forward(ctx, in); err != nil {
 					b.Fatal(err)
 				}
