@@ -12,7 +12,11 @@ package engine
 // dynamically, so batch 1 uses every thread and a worker slowed by other
 // load holds the others up by one block at most.
 
-import "github.com/slimgo/slimgo/kernels"
+import (
+	"math"
+
+	"github.com/slimgo/slimgo/kernels"
+)
 
 // pwBlockFloats bounds one block of outputs: 128 KiB.
 const pwBlockFloats = 32 << 10
@@ -145,6 +149,15 @@ func (k *convKernel) finishRows(f *convFwd, base, m0, m1, j0, w int) {
 // finishRow sets row to act(row + b + res) (res nil: none), act the fused
 // Conv's activation.
 func (k *convKernel) finishRow(row []float32, b float32, res []float32) {
+	if k.hswish {
+		if res != nil {
+			kernels.BiasAddClamp(row, res, b, float32(math.Inf(-1)), float32(math.Inf(1)))
+		} else if b != 0 {
+			vecAffine(row, row, 0, 1, b, false)
+		}
+		kernels.HardSwish(row, row)
+		return
+	}
 	if k.clip && res == nil {
 		kernels.BiasClamp(row, b, k.lo, k.hi)
 		return

@@ -214,10 +214,11 @@ type convKernel struct {
 	xscr     [][]float32
 
 	// OpFusedConv only (inference): add input 3 (a tensor of Y's shape) to
-	// Y when present, then apply ReLU when relu is set, or clamp to
-	// [lo, hi] when clip is set (activation "clip": Clip, e.g. ReLU6).
-	fused, relu, clip bool
-	lo, hi            float32
+	// Y when present, then apply ReLU when relu is set, clamp to [lo, hi]
+	// when clip is set (activation "clip": Clip, e.g. ReLU6), or apply
+	// HardSwish when hswish is set.
+	fused, relu, clip, hswish bool
+	lo, hi                    float32
 }
 
 // convAttrs are the Conv spec's attributes plus auto_pad (NOTSET/VALID
@@ -246,12 +247,12 @@ func newConv(n *graph.Node) (Kernel, error) {
 }
 
 // newFusedConv validates an OpFusedConv node (see Optimize): the Conv
-// attributes plus activation "", "relu" or "clip" (with clip_min <=
-// clip_max, defaults -Inf and +Inf).
+// attributes plus activation "", "relu", "clip" (with clip_min <=
+// clip_max, defaults -Inf and +Inf) or "hardswish".
 func newFusedConv(n *graph.Node) (Kernel, error) {
 	act := n.Attrs.String("activation", "")
-	if act != "" && act != "relu" && act != "clip" {
-		return nil, attrErrorf(n, "activation %q: want \"\", \"relu\" or \"clip\"", act)
+	if act != "" && act != "relu" && act != "clip" && act != "hardswish" {
+		return nil, attrErrorf(n, "activation %q: want \"\", \"relu\", \"clip\" or \"hardswish\"", act)
 	}
 	lo := n.Attrs.Float("clip_min", float32(math.Inf(-1)))
 	hi := n.Attrs.Float("clip_max", float32(math.Inf(1)))
@@ -267,13 +268,15 @@ func newFusedConv(n *graph.Node) (Kernel, error) {
 		return nil, err
 	}
 	ck := k.(*convKernel)
-	ck.fused, ck.relu, ck.clip = true, act == "relu", act == "clip"
+	ck.fused, ck.relu, ck.clip, ck.hswish = true, act == "relu", act == "clip", act == "hardswish"
 	ck.lo, ck.hi = lo, hi
 	return ck, nil
 }
 
 // actBounds returns the clamp [lo, hi] of the kernel's fused activation:
-// [0, +Inf] for ReLU, the Clip's bounds, else [-Inf, +Inf].
+// [0, +Inf] for ReLU, the Clip's bounds, else [-Inf, +Inf] (HardSwish
+// included, which the paths that clamp apply after: epilogue, finishRow,
+// forwardDepthwise).
 func (k *convKernel) actBounds() (lo, hi float32) {
 	switch {
 	case k.relu:
@@ -284,8 +287,8 @@ func (k *convKernel) actBounds() (lo, hi float32) {
 	return float32(math.Inf(-1)), float32(math.Inf(1))
 }
 
-// epilogue applies a fused Conv's residual add and ReLU to one output row
-// (res nil: no residual).
+// epilogue applies a fused Conv's residual add and activation to one
+// output row (res nil: no residual).
 func (k *convKernel) epilogue(row, res []float32) {
 	if res != nil {
 		kernels.AddTo(res, row)
@@ -295,6 +298,9 @@ func (k *convKernel) epilogue(row, res []float32) {
 	}
 	if k.clip {
 		kernels.BiasClamp(row, 0, k.lo, k.hi)
+	}
+	if k.hswish {
+		kernels.HardSwish(row, row)
 	}
 }
 
@@ -812,8 +818,11 @@ func (k *convKernel) forwardDepthwise(d convDims, x, w, bias, res, y []float32) 
 				} else {
 					k.dwPlaneK.Depthwise(x[c*hw:(c+1)*hw], w[m*d.kk:(m+1)*d.kk], b, lo, hi, row, k.cols[wk])
 				}
-				if res != nil {
+				switch {
+				case res != nil:
 					k.epilogue(row, res[u*d.ohw:(u+1)*d.ohw])
+				case k.hswish: // the kernels clamp only
+					kernels.HardSwish(row, row)
 				}
 				continue
 			}

@@ -18,7 +18,8 @@ import (
 //
 //	X, W, B?, R? -> Y = act(conv(X, W) + B + R)
 //
-// with the Conv attributes plus "activation" ("" or "relu"). R must have
+// with the Conv attributes plus "activation" ("", "relu", "clip" or
+// "hardswish"). R must have
 // Y's shape. It runs in inference mode only (Backward errors) and is not a
 // canonical graph op: graphs holding it are for an Executor, never for
 // saving or export, and it is not listed by Supported.
@@ -33,8 +34,8 @@ const OpFusedConv = "slimgo.FusedConv"
 //   - a Relu reading an Add of such a Conv's output (read by nothing else)
 //     and another value of the same shape becomes the Conv's residual input
 //     and activation, and
-//   - a Relu or Clip (ReLU6) reading the output of a Conv that nothing
-//     else reads becomes the Conv's activation,
+//   - a Relu, Clip (ReLU6) or HardSwish reading the output of a Conv that
+//     nothing else reads becomes the Conv's activation,
 //   - an Add of such a Conv's output (without activation) and another
 //     value of the same shape, with no Relu after it, becomes the Conv's
 //     residual input (MobileNetV2's linear bottlenecks), and
@@ -275,14 +276,15 @@ func fuseRemaining(g *graph.Graph) {
 	}
 }
 
-// fuseRelu rewrites Relu(conv) or Clip(conv) (min and max as
-// attributes, e.g. ReLU6) with conv's output read only by the activation
-// into a fused Conv with that activation.
+// fuseRelu rewrites Relu(conv), Clip(conv) (min and max as
+// attributes, e.g. ReLU6) or HardSwish(conv) (MobileNetV3) with conv's
+// output read only by the activation into a fused Conv with that
+// activation.
 func fuseRelu(g *graph.Graph) {
 	ix := graph.NewIndex(g, nil)
 	dead := map[*graph.Node]bool{}
 	for _, relu := range g.Nodes {
-		if (relu.Op != graph.OpRelu && relu.Op != graph.OpClip) || len(relu.Inputs) != 1 || len(relu.Outputs) != 1 {
+		if (relu.Op != graph.OpRelu && relu.Op != graph.OpClip && relu.Op != graph.OpHardSwish) || len(relu.Inputs) != 1 || len(relu.Outputs) != 1 {
 			continue
 		}
 		conv := fusable(relu.Inputs[0], ix)
@@ -295,6 +297,9 @@ func fuseRelu(g *graph.Graph) {
 			conv.Attrs = graph.Attrs{}
 		}
 		conv.Attrs["activation"] = "relu"
+		if relu.Op == graph.OpHardSwish {
+			conv.Attrs["activation"] = "hardswish"
+		}
 		if relu.Op == graph.OpClip {
 			conv.Attrs["activation"] = "clip"
 			conv.Attrs["clip_min"] = relu.Attrs.Float("min", float32(math.Inf(-1)))

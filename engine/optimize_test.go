@@ -71,6 +71,49 @@ func optGraph() *graph.Graph {
 	return g
 }
 
+// hswishGraph is a MobileNetV3-like chain with a HardSwish after every
+// Conv, one Conv for each lowering that applies the fused activation:
+// stride-2 3x3 (im2col), pointwise on a 16x16 map (column blocks, or
+// row ranges for a single image on several threads), depthwise 5x5
+// (kernels.PlaneKxK) and 3x3 (kernels.Plane3x3), 3x3 stride 1
+// (Winograd) and pointwise to 96 filters on an 8x8 map (the small-map
+// lowering); BN after the first.
+func hswishGraph() *graph.Graph {
+	g := graph.New("hswish")
+	g.Inputs = []graph.Value{{Name: "x", Shape: []int{-1, 3, 32, 32}}}
+	seed := uint64(40)
+	conv := func(name, in string, c, m, k, stride, group int, bias bool) string {
+		seed += 2
+		g.Params[name+".w"] = cvRand(seed, m, c/group, k, k)
+		in2 := []string{in, name + ".w"}
+		if bias {
+			g.Params[name+".b"] = cvRand(seed+1, m)
+			in2 = append(in2, name+".b")
+		}
+		g.Nodes = append(g.Nodes, &graph.Node{Name: name, Op: graph.OpConv, Inputs: in2, Outputs: []string{name + ".y"}, Attrs: cvGeom(k, k, stride, (k-1)/2, 1, group).attrs()})
+		return name + ".y"
+	}
+	hs := func(in string) string {
+		out := in + ".hs"
+		g.Nodes = append(g.Nodes, &graph.Node{Name: in + ".hswish", Op: graph.OpHardSwish, Inputs: []string{in}, Outputs: []string{out}})
+		return out
+	}
+	a := conv("stem", "x", 3, 16, 3, 2, 1, false)
+	for i, q := range []string{".s", ".b", ".m", ".v"} {
+		g.Params["bn"+q] = cvRand(seed+uint64(10+i), 16)
+	}
+	g.Nodes = append(g.Nodes, &graph.Node{Name: "bn", Op: graph.OpBN, Inputs: []string{a, "bn.s", "bn.b", "bn.m", "bn.v"}, Outputs: []string{"bn.y"}})
+	a = hs("bn.y")
+	a = hs(conv("expand", a, 16, 48, 1, 1, 1, true))
+	a = hs(conv("dw5", a, 48, 48, 5, 1, 48, true))
+	a = hs(conv("dw3", a, 48, 48, 3, 2, 48, true))
+	a = hs(conv("c3", a, 48, 32, 3, 1, 1, true))
+	a = hs(conv("pw96", a, 32, 96, 1, 1, 1, true))
+	g.Outputs = []graph.Value{{Name: a}}
+	randomiseBN(g, 11)
+	return g
+}
+
 func TestOptimizeMatchesOriginal(t *testing.T) {
 	r8, err := nn.Build("resnet8", []int{1, 28, 28}, 10, 3)
 	if err != nil {
@@ -105,6 +148,8 @@ func TestOptimizeMatchesOriginal(t *testing.T) {
 		{"resnet8 single image", r8, cvRand(6, 1, 1, 28, 28), map[string]int{OpFusedConv: 9}},
 		{"mobilenet-s batch 2", mb, cvRand(8, 2, 3, 64, 64), map[string]int{graph.OpBN: 0, graph.OpClip: 0}},
 		{"mobilenet-s single image", mb, cvRand(9, 1, 3, 64, 64), map[string]int{graph.OpBN: 0, graph.OpClip: 0}},
+		{"hardswish batch 2", hswishGraph(), cvRand(12, 2, 3, 32, 32), map[string]int{graph.OpHardSwish: 0, graph.OpBN: 0, OpFusedConv: 6}},
+		{"hardswish single image", hswishGraph(), cvRand(13, 1, 3, 32, 32), map[string]int{graph.OpHardSwish: 0, OpFusedConv: 6}},
 		{"fusion rules", optGraph(), cvRand(7, 15, 3, 6, 5), map[string]int{
 			graph.OpBN: 1, graph.OpRelu: 2, graph.OpAdd: 2, graph.OpConv: 0, OpFusedConv: 6}},
 	} {

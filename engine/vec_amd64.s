@@ -130,8 +130,8 @@ arbloop:
 	VADDPS Y4, Y2, Y2; \
 	HSUM(Y1, X1, X7); \
 	HSUM(Y2, X2, X7); \
-	MOVSS  X1, (DI); \
-	MOVSS  X2, 4(DI); \
+	VMOVSS  X1, (DI); \
+	VMOVSS  X2, 4(DI); \
 	VZEROUPPER; \
 	RET
 

@@ -60,11 +60,11 @@ TEXT ·hardSwishAVX(SB), NOSPLIT, $0-24
 	MOVQ         n+16(FP), CX
 	SHRQ         $3, CX
 	MOVL         $0x40400000, AX // 3
-	MOVL         AX, X0
+	VMOVD        AX, X0
 	VBROADCASTSS X0, Y0
 	VXORPS       Y1, Y1, Y1      // 0
 	MOVL         $0x40c00000, AX // 6
-	MOVL         AX, X2
+	VMOVD        AX, X2
 	VBROADCASTSS X2, Y2
 
 hsloop:

@@ -345,7 +345,7 @@ dotsum:
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
 	VZEROUPPER
-	MOVSS        X0, ret+24(FP)
+	VMOVSS        X0, ret+24(FP)
 	RET
 
 // HSUM_STORE(Y, X, XT, OFF) stores the sum of Y's eight lanes at OFF(DI);
@@ -355,7 +355,7 @@ dotsum:
 	VADDPS       XT, X, X; \
 	VHADDPS      X, X, X; \
 	VHADDPS      X, X, X; \
-	MOVSS        X, OFF(DI)
+	VMOVSS       X, OFF(DI)
 
 // func dotBlock4x3AVX(a *float32, lda int, b0, b1, b2 *float32, k int, out *[12]float32)
 // out[r*3+s] = sum over q < k of a[r*lda+q]*b_s[q], r < 4, s < 3 (k a
@@ -484,7 +484,7 @@ finsum:
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
 	VZEROUPPER
-	MOVSS        X0, ret+16(FP)
+	VMOVSS        X0, ret+16(FP)
 	RET
 
 // func copyRowsAVX512(dst *float32, dstride int, src *float32, sstride int, nfull, rows int, lmask, smask, zmask int)
