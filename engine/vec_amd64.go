@@ -17,6 +17,9 @@ func reluBwdAVX(x, dy, dx *float32, n int)
 func sumsAVX(x *float32, n int, shift float32, out *[2]float32)
 
 //go:noescape
+func sum64AVX(x *float32, n int) float64
+
+//go:noescape
 func affineAVX(x, y *float32, n int, mu, a, b float32, relu int)
 
 //go:noescape
@@ -227,4 +230,18 @@ func max9(taps *[9][]float32, y []float32, at []int32, b, sw int32, offs *[9]int
 		idx[16] = 8 * sw
 		max9AVX(&p, cnt, &y[from], &at[from], &idx)
 	}
+}
+
+// sum64 returns the float64 sum of v in sum64Go's order, 16 elements at
+// a time in assembly.
+func sum64(v []float32) float64 {
+	n := len(v) &^ 15
+	if n == 0 || !useVecAsm() {
+		return sum64Go(v)
+	}
+	s := sum64AVX(&v[0], n)
+	for _, x := range v[n:] {
+		s += float64(x)
+	}
+	return s
 }

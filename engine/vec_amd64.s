@@ -520,3 +520,40 @@ m9loop:
 	JLT     m9loop
 	VZEROUPPER
 	RET
+
+// func sum64AVX(x *float32, n int) float64
+// The float64 sum of x[0:n] (n a positive multiple of 16) in sum64Go's
+// order: partial sums a[j] of the elements i%16 == j (four vectors of
+// four), then b[l] = (a[l]+a[l+4]) + (a[l+8]+a[l+12]), then
+// (b[0]+b[2]) + (b[1]+b[3]).
+TEXT ·sum64AVX(SB), NOSPLIT, $0-24
+	MOVQ   x+0(FP), SI
+	MOVQ   n+8(FP), CX
+	SHRQ   $4, CX
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+
+s64loop:
+	VCVTPS2PD (SI), Y4
+	VCVTPS2PD 16(SI), Y5
+	VCVTPS2PD 32(SI), Y6
+	VCVTPS2PD 48(SI), Y7
+	VADDPD    Y4, Y0, Y0
+	VADDPD    Y5, Y1, Y1
+	VADDPD    Y6, Y2, Y2
+	VADDPD    Y7, Y3, Y3
+	ADDQ      $64, SI
+	DECQ      CX
+	JNZ       s64loop
+
+	VADDPD       Y1, Y0, Y0
+	VADDPD       Y3, Y2, Y2
+	VADDPD       Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPD       X1, X0, X0
+	VHADDPD      X0, X0, X0
+	VZEROUPPER
+	VMOVSD       X0, ret+16(FP)
+	RET

@@ -38,3 +38,5 @@ func vecGather(src []float32, idx []int32, dst []float32) { gatherGo(src, idx, d
 func max9(taps *[9][]float32, y []float32, at []int32, b, sw int32, offs *[9]int32) {
 	max9Go(taps, y, at[:len(y)], b, sw, offs, 0)
 }
+
+func sum64(v []float32) float64 { return sum64Go(v) }

@@ -34,6 +34,7 @@ func TestVecLoops(t *testing.T) {
 		if n > 3 {
 			x[1] = 0.5 // the sums below need finite input
 		}
+		checkSum64(t, n, x)
 		checkVecBN(t, n, x, dy, y, dx)
 		checkVecBNRelu(t, n, x, dy, y, dx)
 		checkVecBNClamp(t, n, x, dy, dx)
@@ -298,5 +299,32 @@ func TestMax9AgreesWithGo(t *testing.T) {
 				t.Fatalf("n %d, %d: %g at %d, want %g at %d", n, i, y[i], at[i], want[i], wantAt[i])
 			}
 		}
+	}
+}
+
+// checkSum64 checks sum64 (the assembly where it runs) against sum64Go
+// bit for bit, and both against a plain float64 sum.
+func checkSum64(t *testing.T, n int, x []float32) {
+	t.Helper()
+	// Sums of floats of like size are exact in float64 in any order;
+	// magnitudes 2^-40..2^40 apart make the order show in the bits.
+	wide := make([]float32, n)
+	for i, v := range x {
+		wide[i] = float32(math.Ldexp(float64(v), (i*37)%81-40))
+	}
+	if got, ref := sum64(wide), sum64Go(wide); math.Float64bits(got) != math.Float64bits(ref) {
+		t.Errorf("n=%d, wide magnitudes: sum64 %v, sum64Go %v", n, got, ref)
+	}
+	got, ref := sum64(x), sum64Go(x)
+	if math.Float64bits(got) != math.Float64bits(ref) {
+		t.Errorf("n=%d: sum64 %v, sum64Go %v", n, got, ref)
+	}
+	plain, mag := 0.0, 0.0
+	for _, v := range x {
+		plain += float64(v)
+		mag += math.Abs(float64(v))
+	}
+	if math.Abs(got-plain) > 1e-12*(mag+1) {
+		t.Errorf("n=%d: sum64 %v, plain sum %v", n, got, plain)
 	}
 }
