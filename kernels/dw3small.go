@@ -136,3 +136,44 @@ func newDWWide(w, stride int) *dwWide {
 func wideFits(w, stride int) bool {
 	return stride == 2 && w > dwSmallKMaxW || stride == 1 && w > dwSmallMaxW
 }
+
+// dwS1 is the lane plan of dwS1AVX512, the KxK kernel at stride 1 on
+// planes at most dwSmallMaxW wide; its layout is read by the assembly
+// (offsets in bytes: idx 0, kmask 448, wmask 504, rowb 512).
+type dwS1 struct {
+	// idx[kx][ox] is the input column ox+kx-(kw-1)/2 that output column
+	// ox's tap kx reads (0 where it is outside the row or ox >= w);
+	// kmask[kx] has bit ox set where it is inside.
+	idx   [dwSmallMaxK][dwSmallMaxW]int32
+	kmask [dwSmallMaxK]uint64
+	wmask uint64 // the w lanes of a row
+	rowb  int    // row bytes (4*w)
+}
+
+// s1Fits reports whether dwS1AVX512 takes planes w wide for a kernel kw
+// wide at stride: stride 1, w <= dwSmallMaxW, kw <= dwSmallMaxK. It
+// shifts each input row once per kernel column and reads the shifted
+// rows kh times from L1, where the padded layout's long rows compute the
+// pad columns too (rows of w+kw-1) around a copy in and out of the plane:
+// mobilenet_v3_small's 5x5 layers on 14x14 and 7x7 planes took 113-131
+// us each at 1 thread (ONNX Runtime 47-62).
+func s1Fits(w, kw, stride int) bool {
+	return stride == 1 && w <= dwSmallMaxW && kw <= dwSmallMaxK
+}
+
+func newDWS1(w, kw int) *dwS1 {
+	p := &dwS1{wmask: 1<<w - 1, rowb: 4 * w}
+	for kx := range kw {
+		for ox := range w {
+			if c := ox + kx - (kw-1)/2; c >= 0 && c < w {
+				p.idx[kx][ox] = int32(c)
+				p.kmask[kx] |= 1 << ox
+			}
+		}
+	}
+	return p
+}
+
+// s1Scratch is the scratch dwS1AVX512 needs: kw shifted vectors of 16
+// floats for each of the h rows and the kh-1 zero rows around them.
+func s1Scratch(h, kh, kw int) int { return (h + kh - 1) * kw * dwSmallMaxW }

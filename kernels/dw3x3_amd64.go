@@ -42,6 +42,14 @@ func dw3SmallAVX512(y, x *float32, h, w, oh, stride int, p *dwSmall, wts *[9]flo
 //go:noescape
 func dwSmallKAVX512(y, x *float32, h, w, oh, stride, kh, kw int, p *dwSmallK, wts *float32, bias, lo, hi float32)
 
+// dwS1AVX512 is PlaneKxK.Depthwise at stride 1 on a plane of width w <=
+// dwSmallMaxW and a kernel at most dwSmallMaxK wide with AVX-512
+// (dws1_avx512_amd64.s, p's lanes for w and kw), through s1Scratch(h,
+// kh, kw) floats at s; each output bitwise as dwTapsAVX512 computes it.
+//
+//go:noescape
+func dwS1AVX512(y, x *float32, h, kh, kw int, p *dwS1, wts *float32, bias, lo, hi float32, s *float32)
+
 // dw3WideAVX512 is Plane3x3.Depthwise on a plane of any width at stride
 // 1 or 2 with AVX-512 (dw3small_avx512_amd64.s): masks holds nb blocks'
 // three masks (dwWide), zero at least w zero floats; each output bitwise

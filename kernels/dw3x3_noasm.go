@@ -36,3 +36,8 @@ func dwSmallKAVX512(y, x *float32, h, w, oh, stride, kh, kw int, p *dwSmallK, wt
 func dw3WideAVX512(y, x *float32, h, w, oh, ow, stride int, p *dwWide, masks *uint64, nb int, zero *float32, wts *[9]float32, bias, lo, hi float32) {
 	panic("kernels: dw3WideAVX512 without assembly")
 }
+
+// dwS1AVX512 is never called without the assembly kernels.
+func dwS1AVX512(y, x *float32, h, kh, kw int, p *dwS1, wts *float32, bias, lo, hi float32, s *float32) {
+	panic("kernels: dwS1AVX512 without assembly")
+}

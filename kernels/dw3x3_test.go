@@ -345,8 +345,9 @@ func TestDW3SmallMatchesPadded(t *testing.T) {
 // TestDWSmallKMatchesPadded is TestDW3SmallMatchesPadded for PlaneKxK:
 // kernels 1x1 to 7x7 (square or not) on planes up to 32 wide (input rows
 // of one and two vectors), 1 to 17 rows and 28, 32, 33, at both strides
-// (the small-plane kernel takes stride 2: smallKFits; at stride 1 both
-// runs take the padded layout).
+// (the small-plane kernels: dwSmallK at stride 2, smallKFits; dwS1 at
+// stride 1 up to 16 columns, s1Fits; wider stride-1 planes take the
+// padded layout in both runs).
 func TestDWSmallKMatchesPadded(t *testing.T) {
 	if !AsmAvailable() || !useAVX512 {
 		t.Skip("no AVX-512 (or SLIMGO_NOASM / SLIMGO_NOAVX512)")
@@ -386,10 +387,11 @@ func TestDWSmallKMatchesPadded(t *testing.T) {
 }
 
 // The assembly reads the lane plans at fixed byte offsets (the comments
-// of dwSmall and dwSmallK); they must match the Go layout.
+// of dwSmall, dwSmallK and dwS1); they must match the Go layout.
 func TestDWSmallLayout(t *testing.T) {
 	var a dwSmall
 	var b dwSmallK
+	var c1 dwS1
 	for _, c := range []struct {
 		name      string
 		got, want uintptr
@@ -399,6 +401,8 @@ func TestDWSmallLayout(t *testing.T) {
 		{"dwSmallK.kmask", unsafe.Offsetof(b.kmask), 896}, {"dwSmallK.omask", unsafe.Offsetof(b.omask), 1008},
 		{"dwSmallK.wmask", unsafe.Offsetof(b.wmask), 1024}, {"dwSmallK.orow", unsafe.Offsetof(b.orow), 1040},
 		{"dwSmallK.nv", unsafe.Offsetof(b.nv), 1048},
+		{"dwS1.kmask", unsafe.Offsetof(c1.kmask), 448}, {"dwS1.wmask", unsafe.Offsetof(c1.wmask), 504},
+		{"dwS1.rowb", unsafe.Offsetof(c1.rowb), 512},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s at byte %d, the assembly reads %d", c.name, c.got, c.want)

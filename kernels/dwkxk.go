@@ -22,6 +22,7 @@ type PlaneKxK struct {
 	rs, plane            int       // padded row stride; padded plane (plus slack), after which the long row goes
 	off                  []int     // tap ky*kw+kx reads the padded plane off[t] floats ahead
 	small                *dwSmallK // the small-plane kernel's lane plan (w <= dwSmallKMaxW, kw <= dwSmallMaxK)
+	s1                   *dwS1     // the stride-1 small-plane kernel's (s1Fits)
 }
 
 // NewPlaneKxK returns the geometry. It panics on an even or non-positive
@@ -41,6 +42,9 @@ func NewPlaneKxK(h, w, kh, kw, stride int) *PlaneKxK {
 	if smallKFits(w, kw, stride) {
 		p.small = newDWSmallK(w, kw, stride)
 	}
+	if s1Fits(w, kw, stride) {
+		p.s1 = newDWS1(w, kw)
+	}
 	return p
 }
 
@@ -53,7 +57,7 @@ func (p *PlaneKxK) Matches(h, w, kh, kw, stride int) bool {
 func (p *PlaneKxK) Out() (oh, ow int) { return p.oh, p.ow }
 
 // Scratch returns the scratch length Depthwise needs.
-func (p *PlaneKxK) Scratch() int { return p.plane + p.h*p.rs }
+func (p *PlaneKxK) Scratch() int { return max(p.plane+p.h*p.rs, s1Scratch(p.h, p.kh, p.kw)) }
 
 // Depthwise writes output plane y (oh x ow) = min(max(bias + the
 // convolution of plane x (h x w) with the filter wts (kh*kw, row-major),
@@ -65,6 +69,11 @@ func (p *PlaneKxK) Depthwise(x, wts []float32, bias, lo, hi float32, y, scratch 
 	_ = y[p.oh*p.ow-1]
 	if p.small != nil && dwSmallOn() {
 		dwSmallKAVX512(&y[0], &x[0], p.h, p.w, p.oh, p.stride, p.kh, p.kw, p.small, &wts[0], bias, lo, hi)
+		return
+	}
+	if p.s1 != nil && dwSmallOn() {
+		_ = scratch[s1Scratch(p.h, p.kh, p.kw)-1]
+		dwS1AVX512(&y[0], &x[0], p.h, p.kh, p.kw, p.s1, &wts[0], bias, lo, hi, &scratch[0])
 		return
 	}
 	pad, tmp := scratch[:p.plane], scratch[p.plane:p.plane+p.h*p.rs]
