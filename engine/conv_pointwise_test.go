@@ -17,17 +17,17 @@ import (
 func TestPointwiseBlocksMatchNaive(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	for i, tc := range []convCase{
-		{"40x30x30 blocks", 1, 5, 30, 30, 40, cvGeom(1, 1, 1, 0, 1, 1), true},
-		{"40x30x30 blocks batch 3", 3, 5, 30, 30, 40, cvGeom(1, 1, 1, 0, 1, 1), true},
+		{"40x45x45 blocks", 1, 5, 45, 45, 40, cvGeom(1, 1, 1, 0, 1, 1), true},
+		{"40x45x45 blocks batch 3", 3, 5, 45, 45, 40, cvGeom(1, 1, 1, 0, 1, 1), true},
 		{"9x7x7 one block", 1, 17, 7, 7, 9, cvGeom(1, 1, 1, 0, 1, 1), false},
 		{"9x7x7 one block batch 3", 3, 17, 7, 7, 9, cvGeom(1, 1, 1, 0, 1, 1), true},
 		// Batch 1 on 2 and 3 threads splits these filters into row ranges
 		// (70 = 20 + 24 + 26 on 3), with and without whole column blocks.
 		{"70x7x7 row split", 1, 33, 7, 7, 70, cvGeom(1, 1, 1, 0, 1, 1), true},
-		{"600x9x9 row split, blocks", 1, 6, 9, 9, 600, cvGeom(1, 1, 1, 0, 1, 1), true},
-		// 96 filters over 900 pixels: on 2 threads each range of 48
-		// rows takes two column blocks (672 + 228) in turn.
-		{"96x30x30 row split, blocks within rows", 1, 5, 30, 30, 96, cvGeom(1, 1, 1, 0, 1, 1), true},
+		{"900x9x9 row split, blocks", 1, 6, 9, 9, 900, cvGeom(1, 1, 1, 0, 1, 1), true},
+		// 96 filters over 1600 pixels: on 2 threads each range of 48
+		// rows takes two column blocks (1344 + 256) in turn.
+		{"96x40x40 row split, blocks within rows", 1, 5, 40, 40, 96, cvGeom(1, 1, 1, 0, 1, 1), true},
 	} {
 		if blocks := (tc.h*tc.w + pwBlockCols(tc.m, tc.h*tc.w) - 1) / pwBlockCols(tc.m, tc.h*tc.w); (blocks > 1) != (tc.m >= 40 && tc.m != 70) {
 			t.Fatalf("%s: %d column blocks", tc.name, blocks)
