@@ -662,10 +662,18 @@ func (k *convKernel) finishImage(d convDims, img int, y, bias, res []float32) {
 
 // finishPlanes is finishImage for output planes [m0, m1) of image img.
 func (k *convKernel) finishPlanes(d convDims, img, m0, m1 int, y, bias, res []float32) {
+	k.finishPlaneRange(d, img, m0, m1, 0, d.ohw, y, bias, res)
+}
+
+// finishPlaneRange is finishPlanes for pixels [p0, p1) of each plane.
+func (k *convKernel) finishPlaneRange(d convDims, img, m0, m1, p0, p1 int, y, bias, res []float32) {
+	if bias == nil && !k.fused {
+		return
+	}
 	myhw := d.m * d.ohw
 	for m := m0; m < m1; m++ {
-		o := img*myhw + m*d.ohw
-		row := y[o : o+d.ohw]
+		o := img*myhw + m*d.ohw + p0
+		row := y[o : o+p1-p0]
 		if (k.clip && res == nil) || (k.fused && res != nil) {
 			b := float32(0)
 			if bias != nil {
@@ -673,7 +681,7 @@ func (k *convKernel) finishPlanes(d convDims, img, m0, m1 int, y, bias, res []fl
 			}
 			var r []float32
 			if res != nil {
-				r = res[o : o+d.ohw]
+				r = res[o : o+p1-p0]
 			}
 			k.finishRow(row, b, r)
 			continue
@@ -687,7 +695,7 @@ func (k *convKernel) finishPlanes(d convDims, img, m0, m1 int, y, bias, res []fl
 		if k.fused {
 			var r []float32
 			if res != nil {
-				r = res[o : o+d.ohw]
+				r = res[o : o+p1-p0]
 			}
 			k.epilogue(row, r)
 		}
