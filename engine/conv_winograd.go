@@ -263,6 +263,12 @@ func (k *convKernel) forwardWinograd(d convDims, x, w, y, bias, res []float32, t
 		k.wuOf, k.wu, k.wuFor, pu = &w[0], nil, nil, k.wpu
 	}
 	myhw := d.m * d.ohw
+	if k.fused && kb == 1 {
+		if parts := k.winoSplitParts(l, d, intraOp(d)); parts != nil {
+			k.forwardWinoParts(d, l, parts, x, pu, y, bias, res, t)
+			return
+		}
+	}
 	if intraOp(d) {
 		k.winoRunIntra(&ps, l, x, pu, y)
 		k.finishImage(d, 0, y, bias, res)
@@ -276,6 +282,123 @@ func (k *convKernel) forwardWinograd(d convDims, x, w, y, bias, res []float32, t
 			k.finishImage(d, j, y, bias, res)
 		}
 		k.chunkStats(lo, hi)
+	})
+}
+
+// winoPartBytes bounds the V and M matrices of one part of an image's
+// Winograd pass (winoSplitParts): 512 KiB, so that they stay in L2
+// between the input transform, the 16 products and the output transform.
+// A 64-channel 56x56 conv's whole-image V and M are 3.2 MB each. A
+// variable so tests can split small maps.
+var winoPartBytes = 512 << 10
+
+// winoPart is one part of an image's Winograd pass: the plan of its tile
+// groups and the output rows [r0, r1) they cover.
+type winoPart struct {
+	plan   *kernels.WinoPlan
+	r0, r1 int
+}
+
+// winoSplitParts returns (building once per layout and channels) the
+// parts of one image of layout l of a fused Conv's Winograd forward pass:
+// contiguous rows of tiles (two at a time when a row has 4 tiles, as they
+// share a group of 8), as few parts as keep each one's V and M within
+// winoPartBytes and, for an intra-op call (spread), at least two per
+// worker; nil when one part would do (the whole-image pass) or when the
+// transformed filters alone (16 x C x M floats) exceed winoPartBytes:
+// each part reads all of them, and resnet18's 128-channel 28x28 convs ran
+// 1.53 -> 1.96 ms at 1 thread in 4 parts, its 256-channel 14x14 ones
+// 1.51 -> 3.11 (the 64-channel 56x56 ones 2.16 -> 1.79).
+func (k *convKernel) winoSplitParts(l padLayout, d convDims, spread bool) []winoPart {
+	th, twp := winoTiles(l.h, l.w)
+	rowsPer, groupsPer := 1, twp/8 // tile rows and groups of a unit
+	if twp == 4 {
+		rowsPer, groupsPer = 2, 1
+	}
+	if 16*d.c*d.m*4 > winoPartBytes {
+		return nil // every part would read the 16 filter matrices again
+	}
+	units := (th + rowsPer - 1) / rowsPer
+	unitBytes := 16 * (d.c + d.m) * 8 * groupsPer * 4
+	n := (units*unitBytes + winoPartBytes - 1) / winoPartBytes
+	if spread && n > 1 {
+		n = max(n, 2*kernels.Threads())
+	}
+	n = min(n, units)
+	if n <= 1 {
+		return nil
+	}
+	key := winoSplitKey{l, d.m, n}
+	if k.wsplit.parts != nil && k.wsplit.key == key {
+		return k.wsplit.parts
+	}
+	groups := winoGroups(l, 1, d.m)
+	parts := make([]winoPart, n)
+	for q := range n {
+		u0, u1 := q*units/n, (q+1)*units/n
+		p, err := kernels.NewWinoPlan(groups[u0*groupsPer:u1*groupsPer], l.wp, l.w)
+		if err != nil {
+			panic(fmt.Sprintf("engine: Winograd plan: %v", err)) // offsets come from the layout
+		}
+		parts[q] = winoPart{p, min(l.h, 2*u0*rowsPer), min(l.h, 2*u1*rowsPer)}
+	}
+	k.wsplit.key, k.wsplit.parts = key, parts
+	return parts
+}
+
+// winoSplitKey identifies a cached split: the layout, output channels
+// and number of parts.
+type winoSplitKey struct {
+	l    padLayout
+	m, n int
+}
+
+// forwardWinoParts is forwardWinograd for a fused Conv whose images are
+// computed in parts (winoSplitParts): each image padded into one worker's
+// buffer, then each part's input transform, 16 products and output
+// transform, bias, residual and activation on that worker's own V and M.
+// A single image on several threads pads by channel and hands its parts
+// out to the workers; a batch hands out images. Every output is the same
+// sum as winoRun's.
+func (k *convKernel) forwardWinoParts(d convDims, l padLayout, parts []winoPart, x []float32, pu []*kernels.PackedA, y, bias, res []float32, t int) {
+	ld := 0
+	for _, pt := range parts {
+		ld = max(ld, winoLd(pt.plan))
+	}
+	nw := max(t, kernels.Threads())
+	k.wv = ensureBufs(k.wv, nw, 16*d.c*ld)
+	k.wm = ensureBufs(k.wm, nw, 16*d.m*ld)
+	chw, myhw := d.c*d.s.H*d.s.W, d.m*d.ohw
+	part := func(wk, img, q int, xp []float32) {
+		pt := parts[q]
+		p, ld := pt.plan, winoLd(pt.plan)
+		v, m := k.wv[wk], k.wm[wk]
+		for c := range d.c {
+			p.Input(xp[c*l.plane:], v[c*ld:], d.c*ld)
+		}
+		for xi := range 16 {
+			kernels.SgemmPacked(pu[xi], false, ld, v[xi*d.c*ld:], ld, 0, m[xi*d.m*ld:], ld)
+		}
+		yi := y[img*myhw : (img+1)*myhw]
+		for co := range d.m {
+			p.Output(m[co*ld:], d.m*ld, yi[co*d.ohw:])
+		}
+		k.finishPlaneRange(d, img, 0, d.m, pt.r0*l.w, pt.r1*l.w, y, bias, res)
+	}
+	if intraOp(d) {
+		xp, hw := k.cols[0], d.s.H*d.s.W
+		kernels.ParallelFor(d.c, func(lo, hi int) {
+			l.fill(xp[lo*l.plane:], x[lo*hw:hi*hw], hi-lo, 1)
+		})
+		runChunks(len(parts), kernels.Threads(), func(wk, q int) { part(wk, 0, q, xp) })
+		return
+	}
+	runChunks(d.n, t, func(wk, img int) {
+		xp := k.cols[wk]
+		l.fill(xp, x[img*chw:(img+1)*chw], d.c, 1)
+		for q := range parts {
+			part(wk, img, q, xp)
+		}
 	})
 }
 

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math"
+	"runtime"
 	"testing"
 
 	"github.com/slimgo/slimgo/kernels"
@@ -91,4 +92,38 @@ func TestWinogradBackwardFollowsWeights(t *testing.T) {
 	w2 := cvRand(13, w.Shape...)
 	in2 := convIn(x, w2, b)
 	same("other weights", cvBackward(t, k, in2, y, dy, need)[0].Data, fresh(w2))
+}
+
+// TestWinogradPartsMatchNaive splits small maps into Winograd parts
+// (winoPartBytes lowered): fused Convs with every activation, with and
+// without a residual, on 1 to 3 threads and at batch 1 and 3 against the
+// naive convolution, and bit for bit the whole-image pass's outputs.
+func TestWinogradPartsMatchNaive(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { winoPartBytes = v }(winoPartBytes)
+	for i, tc := range []convCase{
+		{"8x20x20", 1, 8, 20, 20, 8, cvGeom(3, 3, 1, 1, 1, 1), true},
+		{"8x20x20 batch 3", 3, 8, 20, 20, 8, cvGeom(3, 3, 1, 1, 1, 1), true},
+		{"6x13x11 odd", 1, 6, 13, 11, 10, cvGeom(3, 3, 1, 1, 1, 1), false},
+		{"16x7x7 two tile rows a group", 1, 16, 7, 7, 16, cvGeom(3, 3, 1, 1, 1, 1), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := tc.dims(t)
+			winoPartBytes = 16 << 10
+			k := &convKernel{}
+			if parts := k.winoSplitParts(implicitLayout(d, 1), d, false); len(parts) < 2 {
+				t.Fatalf("%d parts at %d bytes a part", len(parts), winoPartBytes)
+			}
+			fusedConvMatchesNaive(t, tc, uint64(700+10*i), uint64(800+i))
+			n, x, w, b := tc.build(uint64(900 + i))
+			n.Op = OpFusedConv
+			n.Attrs["activation"] = "relu"
+			split := cvForward(t, cvCompile(t, n), false, convIn(x, w, b)...)
+			winoPartBytes = 1 << 30
+			whole := cvForward(t, cvCompile(t, n), false, convIn(x, w, b)...)
+			if !cvBitEqual(split, whole) {
+				t.Fatal("parts differ bitwise from the whole-image pass")
+			}
+		})
+	}
 }

@@ -184,6 +184,10 @@ type convKernel struct {
 	dwPlaneK  *kernels.PlaneKxK // other odd depthwise kernels (isDWKxK)
 	winoPlans []winoPlanEntry
 	wx        *winoPass
+	wsplit    struct { // winoSplitParts's cached parts
+		key   winoSplitKey
+		parts []winoPart
+	}
 
 	// pend: the deferred input gradient of the BatchNormalization reading
 	// this Conv's output (bn_grad.go), handed over by its Backward for
