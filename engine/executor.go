@@ -66,6 +66,13 @@ type Executor struct {
 	// over the passes counted in passes.
 	times  []time.Duration
 	passes int
+
+	// Depth-first inference over a batch's first layers (split.go):
+	// plans per input shape, the concatenation buffer, and, during a
+	// planning pass, the floats of every value.
+	splits    map[string]*splitPlan
+	splitFull *tensor.Tensor
+	sizes     map[string]int
 }
 
 // NodeTime is one node's share of the passes timed by SetTiming.
@@ -104,7 +111,9 @@ func (e *Executor) NodeTimes() []NodeTime {
 // use (and is likely still cached) instead of a new buffer per value: the
 // pass's working set shrinks from every activation of the network to the
 // few live at a time. Value then returns nil for the released
-// intermediates. Training passes are not affected.
+// intermediates. With recycling on, an inference pass on a batch of more
+// images than Threads() may also run its first layers depth-first, a
+// sub-batch at a time (split.go). Training passes are not affected.
 func (e *Executor) SetRecycle(on bool) {
 	e.recycle = on
 	if !on || e.lastUse != nil {
@@ -281,7 +290,28 @@ func (e *Executor) Run(inputs map[string]*tensor.Tensor, train bool) (out map[st
 	}
 	e.ctx.Train = train
 	e.trained = train
-	for i, n := range e.order {
+	if sp := e.splitFor(inputs, train); sp != nil {
+		err = e.runSplit(sp, inputs)
+	} else {
+		err = e.runNodes(0, len(e.order), train)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if e.times != nil {
+		e.passes++
+	}
+	out = map[string]*tensor.Tensor{}
+	for _, v := range e.G.Outputs {
+		out[v.Name] = e.values[v.Name]
+	}
+	return out, nil
+}
+
+// runNodes runs nodes [lo, hi) of the order on e.values.
+func (e *Executor) runNodes(lo, hi int, train bool) error {
+	for i := lo; i < hi; i++ {
+		n := e.order[i]
 		in := e.ins[i][:0]
 		for _, name := range n.Inputs {
 			if name == "" {
@@ -300,26 +330,22 @@ func (e *Executor) Run(inputs map[string]*tensor.Tensor, train bool) (out map[st
 			e.times[i] += time.Since(t0)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("node %q (%s): %w", n.Name, n.Op, err)
+			return fmt.Errorf("node %q (%s): %w", n.Name, n.Op, err)
 		}
 		e.outs[i] = o
 		for j, name := range n.Outputs {
 			if j < len(o) && name != "" {
 				e.values[name] = o[j]
+				if e.sizes != nil && o[j] != nil {
+					e.sizes[name] = len(o[j].Data)
+				}
 			}
 		}
 		if e.recycle && !train {
 			e.recycleAfter(i, n, o)
 		}
 	}
-	if e.times != nil {
-		e.passes++
-	}
-	out = map[string]*tensor.Tensor{}
-	for _, v := range e.G.Outputs {
-		out[v.Name] = e.values[v.Name]
-	}
-	return out, nil
+	return nil
 }
 
 // Value returns an intermediate value of the last Run (nil if unknown, or

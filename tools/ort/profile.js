@@ -41,7 +41,8 @@ function median(v) {
   const threads = flag(args, '--threads', 1);
   const runs = Math.max(1, flag(args, '--runs', 50));
   const warmup = flag(args, '--warmup', 5);
-  if (args.length !== 1) die('usage: node profile.js MODEL.onnx [--threads T] [--runs N] [--warmup W]');
+  const batch = flag(args, '--batch', 0);
+  if (args.length !== 1) die('usage: node profile.js MODEL.onnx [--threads T] [--runs N] [--warmup W] [--batch B]');
   let ort;
   try {
     ort = require('onnxruntime-node');
@@ -63,6 +64,7 @@ function median(v) {
   const meta = session.inputMetadata ? session.inputMetadata.find((m) => m.name === name) : null;
   const dims = meta && meta.shape ? meta.shape.map((d) => (typeof d === 'number' && d > 0 ? d : 1)) : null;
   if (!dims) die('cannot read the input shape from the model');
+  if (batch > 0) dims[0] = batch; // a model with a dynamic batch axis
   const x = new ort.Tensor('float32', Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, Math.random), dims);
   for (let i = 0; i < warmup + runs; i++) await session.run({ [name]: x });
   session.endProfiling(); // the node binding returns no file name: take the one file in dir
