@@ -269,6 +269,10 @@ func (k *convKernel) forwardWinograd(d convDims, x, w, y, bias, res []float32, t
 			return
 		}
 	}
+	if intraOp(d) && k.fused && d.m >= 2*winoRowsMin && d.c*d.m <= winoRowsMaxCM {
+		k.winoRunRows(d, &ps, l, x, w, y, bias, res)
+		return
+	}
 	if intraOp(d) {
 		k.winoRunIntra(&ps, l, x, pu, y)
 		k.finishImage(d, 0, y, bias, res)
@@ -400,6 +404,75 @@ func (k *convKernel) forwardWinoParts(d convDims, l padLayout, parts []winoPart,
 			part(wk, img, q, xp)
 		}
 	})
+}
+
+// winoRowsMin is the fewest filters a worker of winoRunRows takes, and
+// winoRowsMaxCM the most input times output channels it is used for:
+// above, every worker's own padding and input transform of all the
+// channels cost more than the stages' traffic (resnet18's 128-channel
+// 28x28 convs went 0.79-0.86 -> 0.97-0.98 ms on two threads).
+const (
+	winoRowsMin   = 4
+	winoRowsMaxCM = 64 * 64
+)
+
+// winoRunRows is the Winograd forward pass of a fused Conv's single image
+// (layout l, pass ps) into y, bias, residual and activation included,
+// split over the workers by filters: each worker pads the image and
+// transforms all of its patches into its own V, multiplies V by its rows
+// of the 16 filter matrices into its own M, transforms those outputs and
+// finishes those planes. The padding and input transform are done by
+// every worker, but nothing one worker writes is read by another: split
+// by stage instead (winoRunIntra: input channels, then Winograd elements,
+// then filters), V and M went from core to core between the stages, and
+// resnet20's 16-channel 28x28 convs ran no faster on two threads than on
+// one (38 us against 41; split by filters 34, the model at batch 1 on 2
+// threads 1525-1605 -> 1649-1849 images/s). Every output is the same sum
+// as winoRun's.
+func (k *convKernel) winoRunRows(d convDims, ps *winoPass, l padLayout, x, w, y, bias, res []float32) {
+	t := min(kernels.Threads(), d.m/winoRowsMin)
+	packs := k.winoRowPacks(d, w, t)
+	p, ld := ps.full, ps.ld
+	n := winoLd(p)
+	k.cols = ensureBufs(k.cols, t, len(k.cols[0]))
+	k.wv = ensureBufs(k.wv, t, 16*d.c*ld)
+	k.wm = ensureBufs(k.wm, t, 16*d.m*ld)
+	runChunks(t, t, func(wk, q int) {
+		co0, co1 := pwRowRange(d.m, q, t)
+		xp, v, m := k.cols[wk], k.wv[wk], k.wm[wk]
+		l.fill(xp, x, d.c, 1)
+		for c := range d.c {
+			p.Input(xp[c*l.plane:], v[c*ld:], d.c*ld)
+		}
+		mq := co1 - co0
+		for xi := range 16 {
+			kernels.SgemmPacked(packs[q][xi], false, n, v[xi*d.c*ld:], ld, 0, m[xi*mq*ld:], ld)
+		}
+		for co := co0; co < co1; co++ {
+			p.Output(m[(co-co0)*ld:], mq*ld, y[co*d.ohw:])
+		}
+		k.finishPlanes(d, 0, co0, co1, y, bias, res)
+	})
+}
+
+// winoRowPacks returns a fused Conv's 16 transformed filter matrices
+// packed in t ranges of rows (pwRowRange), packing them on the first
+// call for these weights and this t.
+func (k *convKernel) winoRowPacks(d convDims, w []float32, t int) [][]*kernels.PackedA {
+	if k.wrOf == &w[0] && len(k.wr) == t && k.wr[0][0].Cols() == d.c {
+		return k.wr
+	}
+	u := winoFilters(nil, w, d.m, d.c)
+	k.wr = make([][]*kernels.PackedA, t)
+	for q := range t {
+		co0, co1 := pwRowRange(d.m, q, t)
+		k.wr[q] = make([]*kernels.PackedA, 16)
+		for xi := range 16 {
+			k.wr[q][xi] = kernels.PackA(false, co1-co0, d.c, 1, u[xi*d.m*d.c+co0*d.c:], d.c)
+		}
+	}
+	k.wrOf = &w[0]
+	return k.wr
 }
 
 // winoRunIntra is winoRun for a single image (ps over one image of layout

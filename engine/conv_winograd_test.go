@@ -127,3 +127,25 @@ func TestWinogradPartsMatchNaive(t *testing.T) {
 		})
 	}
 }
+
+// TestWinogradRowsMatchNaive runs single images of fused 3x3 Convs whose
+// Winograd pass is split by filters on several threads (winoRunRows: 8
+// filters or more) or by stage (fewer), with every activation, with and
+// without a residual, on 1 to 3 threads, against the naive convolution;
+// the outputs do not depend on the thread count.
+func TestWinogradRowsMatchNaive(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for i, tc := range []convCase{
+		{"16x28x28", 1, 16, 28, 28, 16, cvGeom(3, 3, 1, 1, 1, 1), true},
+		{"6x9x9 to 10", 1, 6, 9, 9, 10, cvGeom(3, 3, 1, 1, 1, 1), false},
+		{"32x7x7", 1, 32, 7, 7, 32, cvGeom(3, 3, 1, 1, 1, 1), true},
+		{"5x8x8 to 6, by stage", 1, 5, 8, 8, 6, cvGeom(3, 3, 1, 1, 1, 1), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if d := tc.dims(t); !useWinogradForward(d, true) {
+				t.Fatal("not a Winograd geometry")
+			}
+			fusedConvMatchesNaive(t, tc, uint64(1000+10*i), uint64(1100+i))
+		})
+	}
+}

@@ -184,7 +184,9 @@ type convKernel struct {
 	dwPlaneK  *kernels.PlaneKxK // other odd depthwise kernels (isDWKxK)
 	winoPlans []winoPlanEntry
 	wx        *winoPass
-	wsplit    struct { // winoSplitParts's cached parts
+	wr        [][]*kernels.PackedA // winoRunRows: the 16 matrices packed per range of filters
+	wrOf      *float32             // and the weights they were packed from
+	wsplit    struct {             // winoSplitParts's cached parts
 		key   winoSplitKey
 		parts []winoPart
 	}
