@@ -89,3 +89,35 @@ func fusedConvMatchesNaive(t *testing.T, tc convCase, seed, resSeed uint64) {
 		}
 	}
 }
+
+// TestSingleChannelAsDepthwise runs fused Convs of one input channel,
+// which take the depthwise plane kernels (M filters on the one plane)
+// when their geometry is one those kernels take (3x3 pad 1, odd same-padded
+// kernels, stride 1 or 2) and the GEMM lowerings otherwise, with every
+// activation, with and without a residual, at batch 1 and 3 on 1 to 3
+// threads, against the naive convolution.
+func TestSingleChannelAsDepthwise(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for i, tc := range []struct {
+		c     convCase
+		plane bool
+	}{
+		{convCase{"3x3 28x28", 1, 1, 28, 28, 16, cvGeom(3, 3, 1, 1, 1, 1), true}, true},
+		{convCase{"3x3 28x28 batch 3", 3, 1, 28, 28, 16, cvGeom(3, 3, 1, 1, 1, 1), true}, true},
+		{convCase{"3x3 stride 2", 1, 1, 15, 13, 8, cvGeom(3, 3, 2, 1, 1, 1), false}, true},
+		{convCase{"5x5 same", 3, 1, 12, 12, 6, cvGeom(5, 5, 1, 2, 1, 1), true}, true},
+		{convCase{"7x7 stride 2", 1, 1, 20, 20, 5, cvGeom(7, 7, 2, 3, 1, 1), true}, true},
+		{convCase{"3x3 valid", 1, 1, 10, 10, 4, cvGeom(3, 3, 1, 0, 1, 1), true}, false},
+	} {
+		n, x, w, b := tc.c.build(1)
+		n.Op = OpFusedConv
+		d, err := cvCompile(t, n).(*convKernel).check(convIn(x, w, b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.depthwise != tc.plane {
+			t.Fatalf("%s: depthwise %v, want %v", tc.c.name, d.depthwise, tc.plane)
+		}
+		fusedConvMatchesNaive(t, tc.c, uint64(1200+10*i), uint64(1300+i))
+	}
+}

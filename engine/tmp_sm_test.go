@@ -23,6 +23,8 @@ func TestTmpSM(t *testing.T) {
 		{"3x3 64x7x7", 1, 64, 7, 7, 64, cvGeom(3, 3, 1, 1, 1, 1), true},
 		{"3x3 512x7x7", 1, 512, 7, 7, 512, cvGeom(3, 3, 1, 1, 1, 1), true},
 		{"stem7", 1, 3, 224, 224, 64, cvGeom(7, 7, 2, 3, 1, 1), true},
+		{"r20stem", 1, 1, 28, 28, 16, cvGeom(3, 3, 1, 1, 1, 1), true},
+		{"r20stem64", 64, 1, 28, 28, 16, cvGeom(3, 3, 1, 1, 1, 1), true},
 		{"stem3", 1, 3, 224, 224, 32, cvGeom(3, 3, 2, 1, 1, 1), true},
 		{"3x3 64x56x56", 1, 64, 56, 56, 64, cvGeom(3, 3, 1, 1, 1, 1), true},
 	}
@@ -31,7 +33,7 @@ func TestTmpSM(t *testing.T) {
 			continue
 		}
 		for _, cold := range []bool{false} {
-			for _, th := range []int{1} {
+			for _, th := range []int{1, 2} {
 				runtime.GOMAXPROCS(th)
 				n, x, w, bias := tc.build(1)
 				n.Op = OpFusedConv
@@ -39,7 +41,7 @@ func TestTmpSM(t *testing.T) {
 				in := convIn(x, w, bias)
 				ctx := &Ctx{pool: NewPool()}
 				var ds []time.Duration
-				for range 1000 {
+				for range 300 {
 					ctx.pool.Reset()
 					if cold {
 						var s float32
