@@ -25,6 +25,9 @@ func TestPointwiseBlocksMatchNaive(t *testing.T) {
 		// (70 = 20 + 24 + 26 on 3), with and without whole column blocks.
 		{"70x7x7 row split", 1, 33, 7, 7, 70, cvGeom(1, 1, 1, 0, 1, 1), true},
 		{"900x9x9 row split, blocks", 1, 6, 9, 9, 900, cvGeom(1, 1, 1, 0, 1, 1), true},
+		// 24 filters on 32x32 planes (whole cache lines): batch 1 on 2
+		// and 3 threads hands out column blocks, two or more a worker.
+		{"24x32x32 column blocks", 1, 5, 32, 32, 24, cvGeom(1, 1, 1, 0, 1, 1), true},
 		// 96 filters over 1600 pixels: on 2 threads each range of 48
 		// rows takes two column blocks (1344 + 256) in turn.
 		{"96x40x40 row split, blocks within rows", 1, 5, 40, 40, 96, cvGeom(1, 1, 1, 0, 1, 1), true},
