@@ -360,6 +360,12 @@ func splitCols() int {
 // to compare with the 4x24 kernel, which gives bitwise the same C.
 var useWide = true
 
+// useColsW lets asmKernelCols take a partial panel's A panels in pairs
+// through sgemmKernelAVX512ColsW (8-row tiles, one load of B's row and
+// one broadcast of each A value a k step); tests turn it off to compare
+// with the 4-row kernel, which gives bitwise the same C.
+var useColsW = true
+
 // widePanels multiplies np packed A panels (the last with last rows) by
 // the 48 columns of op(B) at jr (two full NR panels, per src.mode: packed
 // in bp, read in place, rows at offsets, or packed into bp now) into C

@@ -52,8 +52,27 @@ func asmKernelCols(np, k int, a, b []float32, ldb int, c []float32, ldc int, acc
 	_ = b[(k-1)*ldb+cols-1]
 	_ = c[((np-1)*gemmMR+last-1)*ldc+cols-1]
 	acc := boolInt(accum)
+	if np >= 2 && useColsW {
+		pairs := np &^ 1
+		lastW := gemmMR
+		if pairs == np {
+			lastW = last
+		}
+		sgemmKernelAVX512ColsW(pairs, k, &a[0], &b[0], ldb, &c[0], ldc, acc, lastW, cols)
+		if pairs == np {
+			return
+		}
+		a, c, np = a[pairs*k*gemmMR:], c[pairs*gemmMR*ldc:], 1
+	}
 	sgemmKernelAVX512Cols(np, k, &a[0], &b[0], ldb, &c[0], ldc, acc, last, cols)
 }
+
+// sgemmKernelAVX512ColsW is sgemmKernelAVX512Cols for an even np >= 2,
+// the panels in pairs (8-row tiles, gemm_avx512c_amd64.s), each C value
+// the same chain of FMAs.
+//
+//go:noescape
+func sgemmKernelAVX512ColsW(np, k int, a, b *float32, ldb int, c *float32, ldc int, accum int, last int, cols int)
 
 // sgemmKernelAVX512W is the wide AVX-512 micro-kernel: np >= 1 packed A
 // panels of 4 rows times k >= 1 rows of 48 columns of B into C (or added

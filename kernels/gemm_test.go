@@ -349,7 +349,8 @@ func TestSgemmAVX512MatchesAVX2(t *testing.T) {
 }
 
 // TestSgemmWideMatchesNarrow runs products through the wide AVX-512
-// kernel (8x48 tiles) and the 4x24 one: C must be bitwise the same, as
+// kernels (8x48 tiles, and 8-row tiles for a partial panel) and the 4x24
+// ones: C must be bitwise the same, as
 // both compute each value by the same chain of FMAs, and match the naive
 // product. The shapes take every B mode (packed block: m > 144; packed
 // per panel: a stride that thrashes L1 or a transposed B; read in place),
@@ -361,7 +362,7 @@ func TestSgemmWideMatchesNarrow(t *testing.T) {
 	if !hasAVX512Kernel || !UseAsm || !useAVX512 {
 		t.Skip("no AVX-512 micro-kernel on this CPU (or SLIMGO_NOASM / SLIMGO_NOAVX512)")
 	}
-	defer func(v bool) { useWide = v }(useWide)
+	defer func(v, w bool) { useWide, useColsW = v, w }(useWide, useColsW)
 	type shape struct {
 		m, n, k int
 		tb      bool
@@ -395,7 +396,7 @@ func TestSgemmWideMatchesNarrow(t *testing.T) {
 			}
 			var got [2][4][]float32
 			for wi, wide := range []bool{false, true} {
-				useWide = wide
+				useWide, useColsW = wide, wide
 				pa := PackA(false, s.m, s.k, 1, a, s.k)
 				for pi, run := range []func(c []float32){
 					func(c []float32) { Sgemm(false, s.tb, s.m, s.n, s.k, 1, a, s.k, b, ldb, beta, c, s.n) },
