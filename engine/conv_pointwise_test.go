@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/slimgo/slimgo/kernels"
 	"github.com/slimgo/slimgo/tensor"
 )
 
@@ -122,5 +123,29 @@ func TestSingleChannelAsDepthwise(t *testing.T) {
 			t.Fatalf("%s: depthwise %v, want %v", tc.c.name, d.depthwise, tc.plane)
 		}
 		fusedConvMatchesNaive(t, tc.c, uint64(1200+10*i), uint64(1300+i))
+	}
+}
+
+// TestRowSplitMatchesNaive runs single images of fused im2col Convs that
+// take forwardRowSplit on 2 and 3 threads (filters split over the
+// workers, the lowering by channel ranges) through fusedConvMatchesNaive,
+// after checking they take it on 2 threads.
+func TestRowSplitMatchesNaive(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for i, tc := range []convCase{
+		{"3x3 stride 2 16 to 32 from 28x28", 1, 16, 28, 28, 32, cvGeom(3, 3, 2, 1, 1, 1), true},
+		{"5x5 8 to 48 at 12x12", 1, 8, 12, 12, 48, cvGeom(5, 5, 1, 2, 1, 1), false},
+	} {
+		runtime.GOMAXPROCS(2)
+		n, x, w, b := tc.build(1)
+		n.Op = OpFusedConv
+		d, err := cvCompile(t, n).(*convKernel).check(convIn(x, w, b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !useRowSplit(d, &convFwd{pw: []*kernels.PackedA{nil}}) || useSmallMap(d, true) || useWinogradForward(d, true) {
+			t.Fatalf("%s: does not take the row split", tc.name)
+		}
+		fusedConvMatchesNaive(t, tc, uint64(1400+10*i), uint64(1500+i))
 	}
 }

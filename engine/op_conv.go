@@ -571,6 +571,10 @@ func (k *convKernel) forwardChunk(f *convFwd, wk, ci int) {
 		k.forwardStripes(f, wk, lo)
 		return
 	}
+	if kb == 1 && useRowSplit(d, f) {
+		k.forwardRowSplit(f, x[lo*chw:(lo+1)*chw])
+		return
+	}
 	if kb == 1 {
 		xi := x[lo*chw : (lo+1)*chw]
 		yi := f.y[lo*myhw : (lo+1)*myhw]
@@ -637,6 +641,45 @@ func (k *convKernel) forwardBatched(f *convFwd, wk, lo, hi int) {
 			}
 		}
 	}
+}
+
+// rowSplitMaxMACs bounds the single-image products useRowSplit takes:
+// below it SgemmParallel would run them on one thread; below an eighth of
+// it (resnet20's 1x1 downsampling convs) the split costs more than it
+// saves.
+const rowSplitMaxMACs = 1 << 21
+
+// useRowSplit reports whether a single image's im2col product of a fused
+// Conv on several threads is split by filters (forwardRowSplit): one
+// group, packed filters, at least 8 filters a worker, and a small product
+// (a stride-2 3x3 conv at 14x14: the lowering gathered on one thread, the
+// product and the bias and ReLU too small for their parallel forms, so
+// resnet20's 16-to-32 one took 29 us on one thread and 32 on two).
+func useRowSplit(d convDims, f *convFwd) bool {
+	t := kernels.Threads()
+	macs := d.m * d.kk * d.ohw
+	return intraOp(d) && f.pw != nil && d.g.Group == 1 && !d.pointwise && d.m >= 8*t &&
+		macs >= rowSplitMaxMACs/8 && macs <= rowSplitMaxMACs
+}
+
+// forwardRowSplit computes the single image xi of f (useRowSplit): the
+// im2col rows lowered by channel ranges on every worker, then each
+// worker's range of filters (pwRowRange) multiplied, its planes finished.
+func (k *convKernel) forwardRowSplit(f *convFwd, xi []float32) {
+	d, t := f.d, kernels.Threads()
+	col := k.cols[0][:d.kk*d.ohw]
+	hw, rows := d.s.H*d.s.W, d.s.KH*d.s.KW*d.ohw
+	kernels.ParallelFor(d.c, func(lo, hi int) {
+		s := d.s
+		s.C = hi - lo
+		im2colWith(s, k.gt, xi[lo*hw:hi*hw], col[lo*rows:hi*rows], d.ohw)
+	})
+	packs := k.rowPacks(d, f.w, t)
+	runChunks(t, t, func(_, q int) {
+		m0, m1 := pwRowRange(d.m, q, t)
+		kernels.SgemmPacked(packs[q], false, d.ohw, col, d.ohw, 0, f.y[m0*d.ohw:], d.ohw)
+		k.finishPlanes(d, 0, m0, m1, f.y, f.bias, f.res)
+	})
 }
 
 // intraOp reports whether a Conv call splits the work of its single image
