@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "colmasks_amd64.h"
 
 // The 4x24 micro-kernel of gemm_avx2_amd64.s with AVX-512 (F and VL):
 // each 24-float row of B is one ZMM (16 floats) and one YMM (8), and the
@@ -179,23 +180,8 @@ TEXT ·sgemmKernelAVX512Cols(SB), NOSPLIT, $0-80
 	MOVQ ldc+48(FP), R8
 	SHLQ $2, R8
 
-	// K1 = (1 << min(cols, 16)) - 1, K2 = (1 << max(cols-16, 0)) - 1.
-	MOVQ    cols+72(FP), R9
-	MOVQ    $16, CX
-	CMPQ    R9, CX
-	CMOVQLT R9, CX
-	MOVQ    $1, AX
-	SHLQ    CX, AX
-	DECQ    AX
-	KMOVW   AX, K1
-	SUBQ    $16, R9
-	MOVQ    $0, CX
-	CMPQ    R9, CX
-	CMOVQGT R9, CX
-	MOVQ    $1, AX
-	SHLQ    CX, AX
-	DECQ    AX
-	KMOVW   AX, K2
+	MOVQ cols+72(FP), R9
+	COLMASKS(R9)
 
 	MOVQ accum+56(FP), AX
 	LEAQ (R11)(R11*2), R12

@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "colmasks_amd64.h"
 
 // The 8-row masked AVX-512 micro-kernel: sgemmKernelAVX512Cols's partial
 // panel (1..24 columns) for two 4-row A panels at a time, an 8x24 tile in
@@ -60,23 +61,8 @@ TEXT ·sgemmKernelAVX512ColsW(SB), NOSPLIT, $0-80
 	MOVQ R15, R9
 	SHLQ $4, R9                     // bytes of one A panel: 4 rows * 4 bytes * k
 
-	// K1 = (1 << min(cols, 16)) - 1, K2 = (1 << max(cols-16, 0)) - 1.
-	MOVQ    cols+72(FP), BX
-	MOVQ    $16, CX
-	CMPQ    BX, CX
-	CMOVQLT BX, CX
-	MOVQ    $1, AX
-	SHLQ    CX, AX
-	DECQ    AX
-	KMOVW   AX, K1
-	SUBQ    $16, BX
-	MOVQ    $0, CX
-	CMPQ    BX, CX
-	CMOVQGT BX, CX
-	MOVQ    $1, AX
-	SHLQ    CX, AX
-	DECQ    AX
-	KMOVW   AX, K2
+	MOVQ cols+72(FP), BX
+	COLMASKS(BX)
 
 	MOVQ accum+56(FP), AX
 	LEAQ (R11)(R11*2), R12
