@@ -230,7 +230,7 @@ func (k *convKernel) winoRun(ps *winoPass, l padLayout, nb int, xp []float32, pu
 	for c := range cin {
 		p.Input(xp[c*l.plane:], v[c*ld:], cin*ld)
 	}
-	n := winoLd(p)
+	n := p.Tiles() // the lanes past the tiles (up to ld) are not computed
 	for xi := range 16 {
 		kernels.SgemmPacked(pu[xi], false, n, v[xi*cin*ld:], ld, 0, m[xi*cout*ld:], ld)
 	}
@@ -381,7 +381,7 @@ func (k *convKernel) forwardWinoParts(d convDims, l padLayout, parts []winoPart,
 			p.Input(xp[c*l.plane:], v[c*ld:], d.c*ld)
 		}
 		for xi := range 16 {
-			kernels.SgemmPacked(pu[xi], false, ld, v[xi*d.c*ld:], ld, 0, m[xi*d.m*ld:], ld)
+			kernels.SgemmPacked(pu[xi], false, p.Tiles(), v[xi*d.c*ld:], ld, 0, m[xi*d.m*ld:], ld)
 		}
 		yi := y[img*myhw : (img+1)*myhw]
 		for co := range d.m {
@@ -433,7 +433,7 @@ func (k *convKernel) winoRunRows(d convDims, ps *winoPass, l padLayout, x, w, y,
 	t := min(kernels.Threads(), d.m/winoRowsMin)
 	packs := k.winoRowPacks(d, w, t)
 	p, ld := ps.full, ps.ld
-	n := winoLd(p)
+	n := p.Tiles()
 	k.cols = ensureBufs(k.cols, t, len(k.cols[0]))
 	k.wv = ensureBufs(k.wv, t, 16*d.c*ld)
 	k.wm = ensureBufs(k.wm, t, 16*d.m*ld)
@@ -491,7 +491,7 @@ func (k *convKernel) winoRunIntra(ps *winoPass, l padLayout, x []float32, pu []*
 			p.Input(xp[c*l.plane:], v[c*ld:], cin*ld)
 		}
 	})
-	n := winoLd(p)
+	n := p.Tiles()
 	kernels.ParallelFor(16, func(lo, hi int) {
 		for xi := lo; xi < hi; xi++ {
 			kernels.SgemmPacked(pu[xi], false, n, v[xi*cin*ld:], ld, 0, m[xi*cout*ld:], ld)

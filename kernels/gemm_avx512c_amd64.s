@@ -31,6 +31,23 @@
 	ROWC((AOFF+8)(SI)(R9*1), Z22, Y30)       \
 	ROWC((AOFF+12)(SI)(R9*1), Z23, Y31)
 
+// ROWC16 and STEPC16 are ROWC and STEPC for at most 16 columns: Z
+// accumulators only.
+#define ROWC16(AADDR, ZL) \
+	VBROADCASTSS AADDR, Z2 \
+	VFMADD231PS  Z0, Z2, ZL
+
+#define STEPC16(AOFF, BR) \
+	VMOVUPS.Z (BR), K1, Z0                 \
+	ROWC16((AOFF+0)(SI), Z16)              \
+	ROWC16((AOFF+4)(SI), Z17)              \
+	ROWC16((AOFF+8)(SI), Z18)              \
+	ROWC16((AOFF+12)(SI), Z19)             \
+	ROWC16((AOFF+0)(SI)(R9*1), Z20)        \
+	ROWC16((AOFF+4)(SI)(R9*1), Z21)        \
+	ROWC16((AOFF+8)(SI)(R9*1), Z22)        \
+	ROWC16((AOFF+12)(SI)(R9*1), Z23)
+
 // STC stores (or, with AX != 0, adds) one row under the masks at DX and
 // steps DX to the next row.
 #define STC(ZL, YH) \
@@ -90,6 +107,8 @@ cpair:
 	MOVQ   CX, BX
 	SHRQ   $2, BX
 	ANDQ   $3, CX
+	CMPQ   cols+72(FP), $16
+	JLE    narrow
 	TESTQ  BX, BX
 	JZ     ctail
 
@@ -116,6 +135,37 @@ cloop1:
 	ADDQ R11, DI
 	DECQ CX
 	JNZ  cloop1
+
+	JMP cstore
+
+	// At most 16 columns: the same chains without the 16-23 half.
+narrow:
+	TESTQ BX, BX
+	JZ    ntail
+
+nloop4:
+	STEPC16(0, DI)
+	LEAQ (DI)(R11*1), R14
+	STEPC16(16, R14)
+	LEAQ (DI)(R11*2), R14
+	STEPC16(32, R14)
+	LEAQ (DI)(R12*1), R14
+	STEPC16(48, R14)
+	ADDQ $64, SI
+	ADDQ R13, DI
+	DECQ BX
+	JNZ  nloop4
+
+ntail:
+	TESTQ CX, CX
+	JZ    cstore
+
+nloop1:
+	STEPC16(0, DI)
+	ADDQ $16, SI
+	ADDQ R11, DI
+	DECQ CX
+	JNZ  nloop1
 
 cstore:
 	MOVQ b+24(FP), R14              // B again for the next pair
