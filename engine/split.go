@@ -18,9 +18,9 @@ package engine
 // provided that value holds at least splitMinLive floats a image: a
 // small map is cheap to keep whatever the order, and large filters are
 // better read once for the batch. Each image's outputs are those of a
-// batch-1 pass (the same numbers up to the summation order of a kernel
-// that picks its lowering by batch size). A graph with no such cut, or
-// more than one input, runs layer by layer.
+// pass over its sub-batch (the same numbers as the batch's up to the
+// summation order of a kernel that picks its lowering by batch size). A
+// graph with no such cut, or more than one input, runs layer by layer.
 
 import (
 	"fmt"
