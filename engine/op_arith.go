@@ -192,19 +192,15 @@ func (k *binKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, er
 		case sa == 1 && sb == 1:
 			ar, br := a.Data[ia:ia+n], b.Data[ib:ib+n]
 			if k.mul {
-				for i := range yr {
-					yr[i] = ar[i] * br[i]
-				}
+				kernels.Mul(ar, br, yr)
 			} else {
 				kernels.Add(ar, br, yr, k.relu)
 				return
 			}
 		case sa == 1 && sb == 0:
 			ar, bv := a.Data[ia:ia+n], b.Data[ib]
-			if k.mul {
-				for i := range yr {
-					yr[i] = ar[i] * bv
-				}
+			if k.mul { // a squeeze-and-excitation block's channel scale
+				kernels.Scale(ar, yr, bv)
 			} else {
 				for i := range yr {
 					yr[i] = ar[i] + bv
@@ -213,9 +209,7 @@ func (k *binKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, er
 		case sa == 0 && sb == 1:
 			av, br := a.Data[ia], b.Data[ib:ib+n]
 			if k.mul {
-				for i := range yr {
-					yr[i] = av * br[i]
-				}
+				kernels.Scale(br, yr, av)
 			} else {
 				for i := range yr {
 					yr[i] = av + br[i]
@@ -245,9 +239,7 @@ func (k *binKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, er
 				kernels.Add(a.Data[lo:hi], b.Data[lo:hi], yr, k.relu)
 				return
 			}
-			for i, bv := range b.Data[lo:hi] {
-				yr[i] = a.Data[lo+i] * bv
-			}
+			kernels.Mul(a.Data[lo:hi], b.Data[lo:hi], yr)
 			if k.relu {
 				vecRelu(yr, yr)
 			}

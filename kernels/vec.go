@@ -133,3 +133,25 @@ func allFiniteGo(x []float32) bool {
 	}
 	return true
 }
+
+// Mul sets y[i] = a[i] * b[i] for i < len(a); b and y must be at least as
+// long (y may be a or b). Vector steps of 8 in assembly when UseAsm, the
+// same products as the Go loop.
+func Mul(a, b, y []float32) { mul(a, b, y) }
+
+// Scale sets y[i] = x[i] * s for i < len(x); y must be at least as long
+// (it may be x). Vector steps of 8 in assembly when UseAsm, the same
+// products as the Go loop.
+func Scale(x, y []float32, s float32) { scale(x, y, s) }
+
+func mulGo(a, b, y []float32) {
+	for i, v := range a {
+		y[i] = v * b[i]
+	}
+}
+
+func scaleGo(x, y []float32, s float32) {
+	for i, v := range x {
+		y[i] = v * s
+	}
+}

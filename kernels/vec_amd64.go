@@ -265,3 +265,35 @@ func allFinite(x []float32) bool {
 	}
 	return allFiniteGo(x)
 }
+
+// mulAVX sets y[i] = a[i]*b[i] for i < n (n a positive multiple of 8),
+// in vec_amd64.s (AVX).
+//
+//go:noescape
+func mulAVX(a, b, y *float32, n int)
+
+// scaleAVX sets y[i] = x[i]*s for i < n (n a positive multiple of 8), in
+// vec_amd64.s (AVX).
+//
+//go:noescape
+func scaleAVX(x, y *float32, n int, s float32)
+
+func mul(a, b, y []float32) {
+	n := len(a)
+	b, y = b[:n], y[:n]
+	if v := n &^ 7; v > 0 && UseAsm && hasAsmKernel {
+		mulAVX(&a[0], &b[0], &y[0], v)
+		a, b, y = a[v:], b[v:], y[v:]
+	}
+	mulGo(a, b, y)
+}
+
+func scale(x, y []float32, s float32) {
+	n := len(x)
+	y = y[:n]
+	if v := n &^ 7; v > 0 && UseAsm && hasAsmKernel {
+		scaleAVX(&x[0], &y[0], v, s)
+		x, y = x[v:], y[v:]
+	}
+	scaleGo(x, y, s)
+}

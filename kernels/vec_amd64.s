@@ -686,3 +686,43 @@ d46sum:
 	HSUM512_STORE(Z23, Y23, X23, 92)
 	VZEROUPPER
 	RET
+
+// func mulAVX(a, b, y *float32, n int)
+// y[i] = a[i] * b[i] for i < n, n a multiple of 8 and >= 8.
+TEXT ·mulAVX(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DX
+	MOVQ y+16(FP), DI
+	MOVQ n+24(FP), CX
+	SHRQ $3, CX
+
+mulloop:
+	VMOVUPS (SI), Y1
+	VMULPS  (DX), Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     mulloop
+	VZEROUPPER
+	RET
+
+// func scaleAVX(x, y *float32, n int, s float32)
+// y[i] = x[i] * s for i < n, n a multiple of 8 and >= 8.
+TEXT ·scaleAVX(SB), NOSPLIT, $0-28
+	MOVQ         x+0(FP), SI
+	MOVQ         y+8(FP), DI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSS s+24(FP), Y0
+	SHRQ         $3, CX
+
+scloop:
+	VMULPS  (SI), Y0, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     scloop
+	VZEROUPPER
+	RET

@@ -58,3 +58,6 @@ func hasDotBlock4x6() bool { return false }
 func dotBlock4x6(a []float32, lda int, b []float32, o *[6]int, k int, out *[24]float32) {
 	dotBlock4x6Go(a, lda, b, o, k, out)
 }
+
+func mul(a, b, y []float32)           { mulGo(a, b[:len(a)], y[:len(a)]) }
+func scale(x, y []float32, s float32) { scaleGo(x, y[:len(x)], s) }
