@@ -102,9 +102,9 @@ func pwRowRange(m, p, t int) (lo, hi int) {
 	return lo, hi
 }
 
-// rowPacks returns the filters of a fused pointwise Conv packed in t row
-// ranges (pwRowRange), packing them on the first call for these weights
-// and this t.
+// rowPacks returns a fused Conv's filters [M, K] packed in t row ranges
+// (pwRowRange), packing them on the first call for these weights and
+// this t (pointwise row splits and forwardRowSplit).
 func (k *convKernel) rowPacks(d convDims, w []float32, t int) []*kernels.PackedA {
 	if k.prOf == &w[0] && len(k.pr) == t && k.pr[0].Cols() == d.kk {
 		return k.pr

@@ -76,12 +76,7 @@ func (k *convKernel) forwardSmallMap(d convDims, x, w, y, bias, res []float32) {
 		col := x[:chw]
 		if !d.pointwise { // lowered by channel ranges on every worker
 			col = k.cols[0][:kk*d.ohw]
-			hw, rows := d.s.H*d.s.W, d.s.KH*d.s.KW*d.ohw
-			kernels.ParallelFor(d.c, func(lo, hi int) {
-				s := d.s
-				s.C = hi - lo
-				im2colWith(s, k.gt, x[lo*hw:hi*hw], col[lo*rows:hi*rows], d.ohw)
-			})
+			k.im2colImage(d, x[:chw], col)
 		}
 		panels := (d.m + 23) / 24
 		parts := min(t, panels/2)

@@ -70,7 +70,7 @@ type Executor struct {
 	// Depth-first inference over a batch's first layers (split.go):
 	// plans per input shape, the concatenation buffer, and, during a
 	// planning pass, the floats of every value.
-	splits    map[string]*splitPlan
+	splits    []splitEntry
 	splitFull *tensor.Tensor
 	sizes     map[string]int
 }

@@ -668,12 +668,7 @@ func useRowSplit(d convDims, f *convFwd) bool {
 func (k *convKernel) forwardRowSplit(f *convFwd, xi []float32) {
 	d, t := f.d, kernels.Threads()
 	col := k.cols[0][:d.kk*d.ohw]
-	hw, rows := d.s.H*d.s.W, d.s.KH*d.s.KW*d.ohw
-	kernels.ParallelFor(d.c, func(lo, hi int) {
-		s := d.s
-		s.C = hi - lo
-		im2colWith(s, k.gt, xi[lo*hw:hi*hw], col[lo*rows:hi*rows], d.ohw)
-	})
+	k.im2colImage(d, xi, col)
 	packs := k.rowPacks(d, f.w, t)
 	runChunks(t, t, func(_, q int) {
 		m0, m1 := pwRowRange(d.m, q, t)
@@ -688,10 +683,10 @@ func (k *convKernel) forwardRowSplit(f *convFwd, xi []float32) {
 func intraOp(d convDims) bool { return d.n == 1 && kernels.Threads() > 1 }
 
 // im2colImage writes the im2col matrix of the single image xi into col
-// (row stride OH*OW); for an intra-op call on a large map the channels'
-// row blocks are split over the workers.
+// (row stride OH*OW); for an intra-op call the channels' row blocks are
+// split over the workers (block copies or a gather table alike).
 func (k *convKernel) im2colImage(d convDims, xi, col []float32) {
-	if !intraOp(d) || useGather(d.s) || d.c < 2 {
+	if !intraOp(d) || d.c < 2 {
 		k.im2col(d, xi, col, d.ohw)
 		return
 	}
@@ -699,7 +694,7 @@ func (k *convKernel) im2colImage(d convDims, xi, col []float32) {
 	kernels.ParallelFor(d.c, func(lo, hi int) {
 		s := d.s
 		s.C = hi - lo
-		kernels.Im2col(xi[lo*hw:hi*hw], s, col[lo*rows:hi*rows])
+		im2colWith(s, k.gt, xi[lo*hw:hi*hw], col[lo*rows:hi*rows], d.ohw)
 	})
 }
 

@@ -23,7 +23,7 @@ package engine
 // graph with no such cut, or more than one input, runs layer by layer.
 
 import (
-	"fmt"
+	"slices"
 
 	"github.com/slimgo/slimgo/graph"
 	"github.com/slimgo/slimgo/kernels"
@@ -77,16 +77,20 @@ func (e *Executor) splitFor(inputs map[string]*tensor.Tensor, train bool) *split
 	if x == nil || len(x.Shape) < 2 || x.Shape[0] < 2 || kernels.Threads() >= x.Shape[0] {
 		return nil
 	}
-	key := fmt.Sprint(x.Shape[1:])
-	if sp, ok := e.splits[key]; ok {
-		return sp
-	}
-	if e.splits == nil {
-		e.splits = map[string]*splitPlan{}
+	for _, s := range e.splits {
+		if slices.Equal(s.shape, x.Shape[1:]) {
+			return s.plan
+		}
 	}
 	sp := e.planSplit(x, name)
-	e.splits[key] = sp
+	e.splits = append(e.splits, splitEntry{slices.Clone(x.Shape[1:]), sp})
 	return sp
+}
+
+// splitEntry is the plan (nil: layer by layer) for one per-image shape.
+type splitEntry struct {
+	shape []int
+	plan  *splitPlan
 }
 
 // planSplit runs the first image of x alone to learn each value's size

@@ -62,7 +62,7 @@ func TestSplitMatchesLayerByLayer(t *testing.T) {
 				}
 				var sp *splitPlan
 				for _, p := range e.splits {
-					sp = p
+					sp = p.plan
 				}
 				if (sp != nil) != (n > threads) {
 					t.Fatalf("%d threads, batch %d: plan %v", threads, n, sp)
