@@ -63,9 +63,10 @@ type Executor struct {
 	maskedSums  int // sums masked so far (a diagnostic for tests)
 
 	// times, when not nil (SetTiming), sums each node's Forward time
-	// over the passes counted in passes.
-	times  []time.Duration
-	passes int
+	// over the passes counted in passes; btimes its Backward time over
+	// the bpasses Backward calls.
+	times, btimes   []time.Duration
+	passes, bpasses int
 
 	// Depth-first inference over a batch's first layers (split.go):
 	// plans per input shape, the concatenation buffer, and, during a
@@ -80,15 +81,20 @@ type NodeTime struct {
 	Name, Op string
 	Total    time.Duration // summed over Passes forward passes
 	Passes   int
+	Backward time.Duration // summed over BackPasses Backward calls
+	// BackPasses counts the Backward calls timed (0 for inference).
+	BackPasses int
 }
 
 // SetTiming starts (on) or stops summing the wall time of each node's
-// Forward over the following passes (both modes); turning it on clears
-// earlier sums. The cost is two clock reads per node.
+// Forward over the following passes (both modes) and of its Backward over
+// the following Backward calls; turning it on clears earlier sums. The
+// cost is two clock reads per node and pass.
 func (e *Executor) SetTiming(on bool) {
-	e.times, e.passes = nil, 0
+	e.times, e.btimes, e.passes, e.bpasses = nil, nil, 0, 0
 	if on {
 		e.times = make([]time.Duration, len(e.order))
+		e.btimes = make([]time.Duration, len(e.order))
 	}
 }
 
@@ -100,7 +106,8 @@ func (e *Executor) NodeTimes() []NodeTime {
 	}
 	out := make([]NodeTime, len(e.order))
 	for i, n := range e.order {
-		out[i] = NodeTime{Name: n.Name, Op: n.Op, Total: e.times[i], Passes: e.passes}
+		out[i] = NodeTime{Name: n.Name, Op: n.Op, Total: e.times[i], Passes: e.passes,
+			Backward: e.btimes[i], BackPasses: e.bpasses}
 	}
 	return out
 }
@@ -435,7 +442,14 @@ func (e *Executor) Backward(gradOut map[string]*tensor.Tensor) (inGrads map[stri
 				need[j] = needVal[in]
 			}
 		}
+		var t0 time.Time
+		if e.btimes != nil {
+			t0 = time.Now()
+		}
 		gin, err := e.kernels[i].Backward(&e.ctx, e.ins[i], e.outs[i], gout, need)
+		if e.btimes != nil {
+			e.btimes[i] += time.Since(t0)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("node %q (%s) backward: %w", n.Name, n.Op, err)
 		}
@@ -459,6 +473,9 @@ func (e *Executor) Backward(gradOut map[string]*tensor.Tensor) (inGrads map[stri
 				grads[in] = g
 			}
 		}
+	}
+	if e.btimes != nil {
+		e.bpasses++
 	}
 	inGrads = map[string]*tensor.Tensor{}
 	for k := range isInput {

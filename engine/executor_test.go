@@ -473,3 +473,45 @@ func TestExecutorParamGradsOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestExecutorTiming checks SetTiming's counts: forward passes of both
+// modes, Backward calls, and a sum for each node that ran.
+func TestExecutorTiming(t *testing.T) {
+	shape := []int{2, 3, 4}
+	x, s := ewRand(1, shape...), ewRand(2, shape...)
+	e, err := New(fanOutGraph(shape, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.NodeTimes() != nil {
+		t.Fatal("NodeTimes without SetTiming")
+	}
+	e.SetTiming(true)
+	for range 3 {
+		if _, err := e.Run(map[string]*tensor.Tensor{"x": x}, true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Backward(map[string]*tensor.Tensor{"y": ewRand(3, shape...)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.Run(map[string]*tensor.Tensor{"x": x}, false); err != nil {
+		t.Fatal(err)
+	}
+	nt := e.NodeTimes()
+	if len(nt) != 3 {
+		t.Fatalf("%d node times, want 3", len(nt))
+	}
+	for _, n := range nt {
+		if n.Passes != 4 || n.BackPasses != 3 {
+			t.Errorf("%s: %d forward passes and %d backward, want 4 and 3", n.Name, n.Passes, n.BackPasses)
+		}
+		if n.Total <= 0 || n.Backward <= 0 {
+			t.Errorf("%s: forward %v, backward %v: want both summed", n.Name, n.Total, n.Backward)
+		}
+	}
+	e.SetTiming(false)
+	if e.NodeTimes() != nil {
+		t.Fatal("NodeTimes after SetTiming(false)")
+	}
+}

@@ -148,7 +148,17 @@ type convKernel struct {
 	dybufs [][]float32 // per-worker lowered output gradients of a chunk
 	dxbufs [][]float32 // per-worker lowered input gradients of a chunk (dX as a convolution)
 	dws    [][]float32 // per-chunk (depthwise: per-worker) weight-gradient accumulators
-	wflip  []float32   // flipped, transposed weights of the dX convolution
+	// dwT: the implicit lowering's weight gradient goes through
+	// kernels.RowsT (useRowsT): the accumulators in dws are then
+	// transposed ([kk][RowsTWidth(m)]), summed as such and stored once;
+	// dwPos lists a chunk's valid positions (gaps left out), dwtScr is
+	// each worker's scratch.
+	dwT    bool
+	dwPos  []int32
+	dwtScr []kernels.RowsTScratch
+	dwtSum []float32
+
+	wflip  []float32 // flipped, transposed weights of the dX convolution
 	gt     *gatherTable
 	gtx    *gatherTable // gather table of the dX convolution's geometry
 	offF   []int        // implicit lowering: row offsets of the input's im2col
@@ -1043,6 +1053,14 @@ func (k *convKernel) backwardLowered(ctx *Ctx, d convDims, in []*tensor.Tensor, 
 	// each with its own weight-gradient accumulator (bounded memory
 	// for large weights); a group is one unit of work.
 	ng := dwGroups(nch, wsize, t)
+	k.dwT = needW && implicit && useRowsT(d, k.offF)
+	if k.dwT {
+		wsize = kernels.RowsTWidth(d.m) * d.kk
+		for len(k.dwtScr) < t {
+			k.dwtScr = append(k.dwtScr, kernels.RowsTScratch{})
+		}
+		k.dwPos = lay.validPositions(k.dwPos[:0], kb)
+	}
 	if needW {
 		k.dws = ensureBufs(k.dws, ng, wsize)
 	}
@@ -1078,7 +1096,16 @@ func (k *convKernel) backwardLowered(ctx *Ctx, d convDims, in []*tensor.Tensor, 
 				addInto(dw.Data[lo:hi], k.dws[i][lo:hi])
 			}
 		}
-		if ng*wsize > parallelMin {
+		if k.dwT {
+			// Summed in the transposed layout (the same group order
+			// per element), stored once.
+			k.dwtSum = growBuf(k.dwtSum, wsize)
+			clear(k.dwtSum)
+			for i := range ng {
+				addInto(k.dwtSum, k.dws[i][:wsize])
+			}
+			kernels.RowsTStore(d.m, d.kk, k.dwtSum, dw.Data, d.kk)
+		} else if ng*wsize > parallelMin {
 			kernels.ParallelFor(wsize, sum)
 		} else {
 			sum(0, wsize)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/slimgo/slimgo/graph"
+	"github.com/slimgo/slimgo/kernels"
 	"github.com/slimgo/slimgo/tensor"
 )
 
@@ -99,6 +100,11 @@ var convCases = []convCase{
 	{"winograd one column", 3, 2, 5, 1, 3, cvGeom(3, 3, 1, 1, 1, 1), true},
 	{"winograd 2x2 many images", 37, 3, 2, 2, 2, cvGeom(3, 3, 1, 1, 1, 1), true},
 	{"winograd 14x14 many chunks", 20, 2, 14, 14, 3, cvGeom(3, 3, 1, 1, 1, 1), false},
+	// Weight gradients through kernels.RowsT (useRowsT): 16, 32 and 64
+	// lanes of filters a position, several chunks.
+	{"rowsT 20 filters", 5, 6, 6, 7, 20, cvGeom(3, 3, 1, 1, 1, 1), true},
+	{"rowsT 16 filters chunked", 9, 5, 5, 6, 16, cvGeom(3, 3, 1, 1, 1, 1), false},
+	{"rowsT 40 filters chunked", 9, 5, 5, 4, 40, cvGeom(3, 3, 1, 1, 1, 1), false},
 }
 
 // TestPolyphaseCases checks that the polyphase cases above take that
@@ -239,6 +245,42 @@ func testConvForward(t *testing.T) {
 }
 
 func TestConvBackwardMatchesNaiveAdjoint(t *testing.T) { testConvBackward(t) }
+
+// TestConvBackwardWithoutRowsT turns kernels.RowsT off, so the weight
+// gradients it takes by default run through SgemmRowsT again.
+func TestConvBackwardWithoutRowsT(t *testing.T) {
+	rowsTOn = false
+	defer func() { rowsTOn = true }()
+	testConvBackward(t)
+}
+
+// TestRowsTCases checks which backward cases take kernels.RowsT for
+// their weight gradient (where the AVX-512 kernels run): 3x3 stride-1
+// same-size geometries of several images, one group, at least five
+// input channels and at most 64 filters.
+func TestRowsTCases(t *testing.T) {
+	if !kernels.RowsTFits(1, []int{0, 1, 2}) {
+		t.Skip("no AVX-512 kernels")
+	}
+	want := map[string]bool{"3x3 pad1": false, "chunked 3x3 pad1": false, "winograd 7x7 odd batch": true, "rowsT 16 filters chunked": true,
+		"rowsT 20 filters": true, "rowsT 40 filters chunked": true, "wide weights chunked": true,
+		"chunked dilation2 pad2": false, "grayscale stem large map": false, "chunked groups2 nobias": false,
+		"batch1": false, "polyphase 3x3 pad1": false}
+	for _, tc := range convCases {
+		w, ok := want[tc.name]
+		if !ok {
+			continue
+		}
+		n, x, wt, b := tc.build(7)
+		k := cvCompile(t, n)
+		in := convIn(x, wt, b)
+		y := cvForward(t, k, true, in...)
+		cvBackward(t, k, in, y, cvRand(8, y.Shape...), []bool{true, true, b != nil}[:len(in)])
+		if got := k.(*convKernel).dwT; got != w {
+			t.Errorf("%s: weight gradient through RowsT %v, want %v", tc.name, got, w)
+		}
+	}
+}
 
 // TestConvBackwardGroupedAccumulators reruns the backward cases with a
 // weight-gradient budget small enough that several chunks share one

@@ -72,7 +72,7 @@ func main() {
 	noTorch := flag.Bool("no-torch", false, "measure slimgo only")
 	gemm := flag.String("gemm", "128x128x128,256x256x256,512x512x512,64x1568x576", "GEMM shapes MxNxK,... (empty: none)")
 	gemmMin := flag.Float64("gemm-min", 0.2, "seconds per timed GEMM batch")
-	child := flag.String("child", "", "internal: run one measurement (train, infer or step) and print JSON")
+	child := flag.String("child", "", "run one measurement (train, infer or step) and print JSON; layers: a training step's time per node (-model, -onnx, -train-batch, -steps)")
 	model := flag.String("model", "resnet8", "with -child: the architecture")
 	cpuprofile := flag.String("cpuprofile", "", "with -child: write a CPU profile of the timed part")
 	targets := flag.String("targets", "", "training steps only, per-step CPU and wall time: model/batch[/steps],... (models resnet8, resnet20, mobilenet_v2, resnet18; see step.go)")
@@ -91,6 +91,13 @@ func main() {
 	}
 	if *child != "" {
 		runtime.GOMAXPROCS(nthreads[0])
+		if *child == "layers" {
+			if err := runLayersChild(*model, *onnxPath, *trainBatch, *steps); err != nil {
+				fmt.Fprintln(os.Stderr, "speed:", err)
+				os.Exit(1)
+			}
+			return
+		}
 		if *child == "step" {
 			if err := runStepChild(*model, *onnxPath, *trainBatch, *steps, *epochs, *cpuprofile); err != nil {
 				fmt.Fprintln(os.Stderr, "speed:", err)
