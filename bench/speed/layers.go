@@ -6,7 +6,7 @@ package main
 // constant output gradient on random images, through the engine directly
 // (no loss or optimizer), with engine.Executor.SetTiming on; it prints
 // each node's mean forward and backward wall time over -steps steps after
-// three warm-ups, and the step's total.
+// three warm-ups, and the step's total; -cpuprofile profiles those steps.
 
 import (
 	"fmt"
@@ -16,7 +16,7 @@ import (
 	"github.com/slimgo/slimgo/tensor"
 )
 
-func runLayersChild(model, onnxPath string, batch, steps int) error {
+func runLayersChild(model, onnxPath string, batch, steps int, cpuprofile string) error {
 	g, chw, err := stepModel(model, onnxPath)
 	if err != nil {
 		return err
@@ -52,6 +52,10 @@ func runLayersChild(model, onnxPath string, batch, steps int) error {
 			return err
 		}
 	}
+	stop, err := startProfile(cpuprofile)
+	if err != nil {
+		return err
+	}
 	e.SetTiming(true)
 	t0 := time.Now()
 	for range max(steps, 1) {
@@ -60,6 +64,7 @@ func runLayersChild(model, onnxPath string, batch, steps int) error {
 		}
 	}
 	wall := time.Since(t0) / time.Duration(max(steps, 1))
+	stop()
 	ms := func(d time.Duration, n int) float64 { return float64(d) / 1e6 / float64(max(n, 1)) }
 	var fw, bw float64
 	fmt.Printf("%-32s %-20s %10s %10s\n", "node", "op", "fwd ms", "bwd ms")

@@ -92,7 +92,7 @@ func main() {
 	if *child != "" {
 		runtime.GOMAXPROCS(nthreads[0])
 		if *child == "layers" {
-			if err := runLayersChild(*model, *onnxPath, *trainBatch, *steps); err != nil {
+			if err := runLayersChild(*model, *onnxPath, *trainBatch, *steps, *cpuprofile); err != nil {
 				fmt.Fprintln(os.Stderr, "speed:", err)
 				os.Exit(1)
 			}
