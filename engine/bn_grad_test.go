@@ -551,7 +551,7 @@ func TestBNConvInDeferred(t *testing.T) {
 // resNetLike: bitwise the same steps.
 func TestBNFusionsAllOff(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
-	flags := []*bool{&fuseBNGrads, &fuseReluSums, &fuseBNStats, &fuseBNAdd, &fuseBNConvIn, &fuseBNBwdSums}
+	flags := []*bool{&fuseBNGrads, &fuseReluSums, &fuseBNStats, &fuseBNAdd, &fuseBNConvIn, &fuseBNBwdSums, &fuseConvSums}
 	set := func(on bool) {
 		for _, f := range flags {
 			*f = on
@@ -607,6 +607,43 @@ func TestBNBwdSumsGathered(t *testing.T) {
 		for i, n := range e.order {
 			if k, ok := e.kernels[i].(*bnKernel); ok && slices.Contains(c.want, n.Name) && k.gatheredImages != 3 {
 				t.Errorf("%s: BN %s gathered %d images' sums, want 3", e.G.Name, n.Name, k.gatheredImages)
+			}
+		}
+	}
+}
+
+// TestConvSumFused checks the residual sums written by the next block's
+// first Conv into its input gradient (conv_sum.go): two training steps of
+// resNetLike record bitwise the same values as with sumGrads' own pass,
+// on 1 and 3 threads, with the Conv's input gradient through Winograd
+// (10x10 maps) and the implicit GEMM (16x16), the Conv wrote the sum in
+// both steps and the BN before the Add took its sums from it.
+func TestConvSumFused(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func() { fuseConvSums = true }()
+	for _, threads := range []int{1, 3} {
+		runtime.GOMAXPROCS(threads)
+		for _, hw := range []int{10, 16} {
+			x := cvRand(95, 4, 2, hw, hw)
+			fuseConvSums = false
+			ref, e0 := trainRecord(t, resNetLike(5), x)
+			fuseConvSums = true
+			got, e := trainRecord(t, resNetLike(5), x)
+			if e0.convSums != 0 || e.convSums != 2 || e.maskedSums != e0.maskedSums {
+				t.Errorf("threads %d, %dx%d: %d and %d sums written by the Conv (masked sums %d and %d), want 0 and 2",
+					threads, hw, hw, e0.convSums, e.convSums, e0.maskedSums, e.maskedSums)
+			}
+			for k, v := range ref {
+				if !cvBitEqual(got[k], v) {
+					t.Errorf("threads %d, %dx%d: %s differs", threads, hw, hw, k)
+				}
+			}
+			// The BN the summed Add normalised took its backward sums
+			// from the Conv's chunks, every image.
+			for i, n := range e.order {
+				if k, ok := e.kernels[i].(*bnKernel); ok && n.Name == "b0.c2.bn" && k.gatheredImages != 4 {
+					t.Errorf("threads %d, %dx%d: BN %s gathered %d images' sums, want 4", threads, hw, hw, n.Name, k.gatheredImages)
+				}
 			}
 		}
 	}

@@ -61,6 +61,7 @@ type Executor struct {
 	reluAdds    map[string]int
 	firstReader map[string]int
 	maskedSums  int // sums masked so far (a diagnostic for tests)
+	convSums    int // of them, sums a Conv wrote into its input gradient
 
 	// times, when not nil (SetTiming), sums each node's Forward time
 	// over the passes counted in passes; btimes its Backward time over
@@ -442,6 +443,7 @@ func (e *Executor) Backward(gradOut map[string]*tensor.Tensor) (inGrads map[stri
 				need[j] = needVal[in]
 			}
 		}
+		rs, rsAdd := e.residualSum(i, n, need, grads)
 		var t0 time.Time
 		if e.btimes != nil {
 			t0 = time.Now()
@@ -458,6 +460,14 @@ func (e *Executor) Backward(gradOut map[string]*tensor.Tensor) (inGrads map[stri
 				continue
 			}
 			g := gin[j]
+			if j == 0 && rs != nil && rs.done {
+				// The Conv wrote the masked sum (conv_sum.go).
+				rsAdd.masked = g
+				e.maskedSums++
+				e.convSums++
+				grads[in] = g
+				continue
+			}
 			if _, p := e.G.Params[in]; p {
 				acc := e.Grads[in]
 				if acc == nil {
@@ -512,6 +522,33 @@ func (e *Executor) sumGrads(i int, in string, prev, g *tensor.Tensor) *tensor.Te
 	}
 	forChunks(len(d), func(lo, hi int) { kernels.Add(a[lo:hi], b[lo:hi], d[lo:hi], false) })
 	return sum
+}
+
+// residualSum hands node i, a Conv computing its input gradient, the
+// masked sum sumGrads would compute from it (conv_sum.go) when that
+// gradient is its input's last contribution and the input an Add+ReLU's
+// output (sumGrads' conditions); it returns the sum (nil: none) and that
+// Add's kernel.
+func (e *Executor) residualSum(i int, n *graph.Node, need []bool, grads map[string]*tensor.Tensor) (*dxSum, *binKernel) {
+	k, ok := e.kernels[i].(*convKernel)
+	if !ok || !fuseConvSums || !fuseReluSums || len(need) == 0 || !need[0] || len(n.Inputs) == 0 {
+		return nil, nil
+	}
+	in := n.Inputs[0]
+	prev := grads[in]
+	fr, read := e.firstReader[in]
+	p, isAdd := e.reluAdds[in]
+	if prev == nil || !isAdd || !read || fr != i || e.outs[p] == nil || len(e.outs[p]) != 1 ||
+		len(e.outs[p][0].Data) != len(prev.Data) {
+		return nil, nil
+	}
+	add := e.kernels[p].(*binKernel)
+	s := &dxSum{o: e.outs[p][0].Data, prev: prev.Data}
+	if bn := add.bnIn; bn != nil && add.bnAdded && fuseBNBwdSums {
+		s.bn = bn
+	}
+	k.sum = s
+	return s, add
 }
 
 // fuseReluSums enables sumGrads' masked sums; tests turn it off to

@@ -153,6 +153,10 @@ type convKernel struct {
 	// transposed ([kk][RowsTWidth(m)]), summed as such and stored once;
 	// dwPos lists a chunk's valid positions (gaps left out), dwtScr is
 	// each worker's scratch.
+	// sum: the residual sum this Backward's input gradient ends in
+	// (conv_sum.go), handed over by the executor; nil: none.
+	sum *dxSum
+
 	dwT    bool
 	dwPos  []int32
 	dwtScr []kernels.RowsTScratch
@@ -975,13 +979,26 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 	if k.gatherIn {
 		k.inBN.part.begin(dx.Data, d.n, d.c)
 	}
+	// The residual sum the executor handed over (conv_sum.go), written
+	// by the lowered paths' chunks; otherwise sumGrads does it.
+	sum := k.sum
+	k.sum = nil
+	if sum != nil && (!needX || d.depthwise || k.gatherIn) {
+		sum = nil
+	}
+	if sum != nil {
+		sum.begin(dx.Data, d.n, d.c)
+	}
 	if needX || needW {
 		t := batchWorkers(d.n)
 		if d.depthwise {
 			k.backwardDepthwise(ctx, d, x, w, dy.Data, dx, needX, needW, t, gin, in[1].Shape)
 		} else {
-			k.backwardLowered(ctx, d, in, dy.Data, dx, needX, needW, poly, t, gin)
+			k.backwardLowered(ctx, d, in, dy.Data, dx, needX, needW, poly, t, gin, sum)
 		}
+	}
+	if sum != nil {
+		sum.done = true
 	}
 	if needX {
 		gin[0] = dx
@@ -1041,7 +1058,7 @@ func convBiasGrad(ctx *Ctx, d convDims, dy []float32) *tensor.Tensor {
 // backwardLowered is Backward of a non-depthwise Conv: the gradients of the
 // input (into dx) and of the weight (into gin[1]) through the implicit,
 // polyphase or im2col lowering, chunk by chunk over t workers.
-func (k *convKernel) backwardLowered(ctx *Ctx, d convDims, in []*tensor.Tensor, dy []float32, dx *tensor.Tensor, needX, needW, poly bool, t int, gin []*tensor.Tensor) {
+func (k *convKernel) backwardLowered(ctx *Ctx, d convDims, in []*tensor.Tensor, dy []float32, dx *tensor.Tensor, needX, needW, poly bool, t int, gin []*tensor.Tensor, sum *dxSum) {
 	x, w := k.backwardX(in[0]), in[1].Data
 	wsize := d.m * d.kk
 	k.wx = nil
@@ -1084,6 +1101,9 @@ func (k *convKernel) backwardLowered(ctx *Ctx, d convDims, in []*tensor.Tensor, 
 			} else {
 				k.backwardChunk(d, ci, kb, wk, x, w, dy, dx, dw, beta, gemm)
 			}
+			if sum != nil {
+				sum.apply(dx.Data, d.c*d.s.H*d.s.W, d.c, ci*kb, min((ci+1)*kb, d.n))
+			}
 			beta = 1
 		}
 	})
@@ -1098,11 +1118,18 @@ func (k *convKernel) backwardLowered(ctx *Ctx, d convDims, in []*tensor.Tensor, 
 		}
 		if k.dwT {
 			// Summed in the transposed layout (the same group order
-			// per element), stored once.
+			// per element, split over workers like sum), stored once.
 			k.dwtSum = growBuf(k.dwtSum, wsize)
-			clear(k.dwtSum)
-			for i := range ng {
-				addInto(k.dwtSum, k.dws[i][:wsize])
+			sumT := func(lo, hi int) {
+				clear(k.dwtSum[lo:hi])
+				for i := range ng {
+					addInto(k.dwtSum[lo:hi], k.dws[i][lo:hi])
+				}
+			}
+			if ng*wsize > parallelMin {
+				kernels.ParallelFor(wsize, sumT)
+			} else {
+				sumT(0, wsize)
 			}
 			kernels.RowsTStore(d.m, d.kk, k.dwtSum, dw.Data, d.kk)
 		} else if ng*wsize > parallelMin {
