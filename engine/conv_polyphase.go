@@ -30,18 +30,12 @@ func phaseOf(r int) (p, a int) {
 }
 
 // usePolyphase reports whether a Conv call takes the polyphase lowering:
-// several images, not depthwise, not 1x1, stride 2x2 without dilation, an
-// input exactly twice the output in both dimensions, and every tap within
-// one plane row/column of the output position (the layout's one-pixel
-// gaps). A 1x1 stride-2 conv (a ResNet's downsampling shortcut) reads one
-// phase only, which the gather lowering copies once where the polyphase
-// one copies it twice: training passes at batch 128 (resnet20's 16->32 at
-// 28x28, 32->64 at 14x14) and batch 8 (resnet18's, 64->128 at 56x56 to
-// 256->512 at 14x14) ran 5-25% faster forward and 2-30% backward that way.
+// several images, not depthwise, stride 2x2 without dilation, an input
+// exactly twice the output in both dimensions, and every tap within one
+// plane row/column of the output position (the layout's one-pixel gaps).
 func usePolyphase(d convDims) bool {
 	g := d.g
 	if polyphaseOff || d.n < 2 || d.depthwise || g.SH != 2 || g.SW != 2 || g.DH != 1 || g.DW != 1 ||
-		g.KH == 1 && g.KW == 1 ||
 		d.s.H != 2*d.s.OH || d.s.W != 2*d.s.OW {
 		return false
 	}

@@ -75,7 +75,7 @@ var convCases = []convCase{
 	// Stride 2 on inputs twice the output size take the polyphase lowering
 	// (usePolyphase): four, two or one phases read, plane offsets -1..1.
 	{"polyphase 3x3 pad1", 5, 3, 8, 6, 4, cvGeom(3, 3, 2, 1, 1, 1), true},
-	{"1x1 stride2 chunked, not polyphase", 9, 4, 6, 8, 3, cvGeom(1, 1, 2, 0, 1, 1), false},
+	{"polyphase chunked 1x1", 9, 4, 6, 8, 3, cvGeom(1, 1, 2, 0, 1, 1), false},
 	{"polyphase groups2", 3, 4, 6, 6, 6, cvGeom(3, 3, 2, 1, 1, 2), false},
 	{"polyphase 3x3 pads bottom-right", 4, 2, 8, 6, 3, refGeom{kh: 3, kw: 3, sh: 2, sw: 2, padT: 0, padL: 0, padB: 1, padR: 1, dh: 1, dw: 1, group: 1}, true},
 	{"polyphase 2x2 nopad", 2, 3, 8, 4, 5, cvGeom(2, 2, 2, 0, 1, 1), true},
