@@ -141,6 +141,14 @@ func (k *poolKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 	} else {
 		k.xshape = k.xshape[:0]
 	}
+	if arg == nil && isPool2x2(s) {
+		forPlanes(planes, len(x.Data), func(lo, hi int) {
+			for p := lo; p < hi; p++ {
+				kernels.MaxPool2x2(x.Data[p*hw:(p+1)*hw], s.H, s.W, y.Data[p*ohw:(p+1)*ohw])
+			}
+		})
+		return []*tensor.Tensor{y}, nil
+	}
 	fast := arg == nil && isPool3x3(s)
 	if fast && !k.plane.Matches(s.H, s.W, s.SH) {
 		k.plane = kernels.NewPlane3x3(s.H, s.W, s.SH)
@@ -174,6 +182,15 @@ func isPool3x3(s kernels.ConvShape) bool {
 	return s.KH == 3 && s.KW == 3 && s.DH == 1 && s.DW == 1 && s.PadT == 1 && s.PadL == 1 &&
 		s.SH == s.SW && (s.SH == 1 || s.SH == 2) &&
 		s.OH == kernels.Depthwise3x3Out(s.H, s.SH) && s.OW == kernels.Depthwise3x3Out(s.W, s.SW)
+}
+
+// isPool2x2 reports whether an inference max pool takes kernels.MaxPool2x2:
+// a 2x2 window at stride 2, no padding, undilated, and the floor-mode
+// output size (VGG's pools). Its results are maxPlane's for inputs
+// without NaN (a +0/-0 tie may keep the other zero).
+func isPool2x2(s kernels.ConvShape) bool {
+	return s.KH == 2 && s.KW == 2 && s.SH == 2 && s.SW == 2 && s.DH == 1 && s.DW == 1 &&
+		s.PadT == 0 && s.PadL == 0 && s.OH == s.H/2 && s.OW == s.W/2
 }
 
 // maxPlane writes the window maxima of one plane into y and, when arg is not

@@ -44,6 +44,10 @@ var poolCases = []poolCase{
 	// them.
 	{"3x3 stride2 pad1 wide", 2, 3, 20, 70, cvPoolGeom(3, 2, 1, 1, false), false},
 	{"3x3 stride1 pad1 wide", 1, 2, 9, 40, cvPoolGeom(3, 1, 1, 1, false), false},
+	// 2x2 stride-2 pools at inference take kernels.MaxPool2x2 (vector rows
+	// from 16 outputs: this one, odd width, and "2x2 stride2" and its odd
+	// floor case above on the Go rows).
+	{"2x2 stride2 wide", 2, 3, 6, 67, cvPoolGeom(2, 2, 0, 1, false), false},
 }
 
 func (tc poolCase) node(op string) *graph.Node {
@@ -216,10 +220,11 @@ func TestPoolDeterministic(t *testing.T) {
 	}
 }
 
-// TestPool3x3Path checks which pool cases take kernels.MaxPool3x3 in
-// inference.
+// TestPool3x3Path checks which pool cases take kernels.MaxPool3x3 and
+// kernels.MaxPool2x2 in inference.
 func TestPool3x3Path(t *testing.T) {
 	want := map[string]bool{"3x3 stride1 pad1": true, "3x3 stride2 pad1 wide": true, "3x3 stride1 pad1 wide": true}
+	want2 := map[string]bool{"2x2 stride2": true, "2x2 stride2 odd floor": true, "2x2 stride2 wide": true}
 	for _, tc := range poolCases {
 		k := cvCompile(t, tc.node(graph.OpMaxPool)).(*poolKernel)
 		s, err := k.shape([]*tensor.Tensor{tensor.New(tc.n, tc.c, tc.h, tc.w)})
@@ -228,6 +233,9 @@ func TestPool3x3Path(t *testing.T) {
 		}
 		if got := isPool3x3(s); got != want[tc.name] {
 			t.Errorf("%s: isPool3x3 %v, want %v", tc.name, got, want[tc.name])
+		}
+		if got := isPool2x2(s); got != want2[tc.name] {
+			t.Errorf("%s: isPool2x2 %v, want %v", tc.name, got, want2[tc.name])
 		}
 	}
 }

@@ -1,0 +1,90 @@
+//go:build !purego
+
+#include "textflag.h"
+
+DATA pool2idx<>+0(SB)/4, $0
+DATA pool2idx<>+4(SB)/4, $2
+DATA pool2idx<>+8(SB)/4, $4
+DATA pool2idx<>+12(SB)/4, $6
+DATA pool2idx<>+16(SB)/4, $8
+DATA pool2idx<>+20(SB)/4, $10
+DATA pool2idx<>+24(SB)/4, $12
+DATA pool2idx<>+28(SB)/4, $14
+DATA pool2idx<>+32(SB)/4, $16
+DATA pool2idx<>+36(SB)/4, $18
+DATA pool2idx<>+40(SB)/4, $20
+DATA pool2idx<>+44(SB)/4, $22
+DATA pool2idx<>+48(SB)/4, $24
+DATA pool2idx<>+52(SB)/4, $26
+DATA pool2idx<>+56(SB)/4, $28
+DATA pool2idx<>+60(SB)/4, $30
+GLOBL pool2idx<>(SB), RODATA|NOPTR, $64
+
+// func maxPool2RowAVX512(r0, r1, y *float32, n int, tail int)
+// y[i] = the running maximum acc = (acc > v ? acc : v) of r0[2i],
+// r0[2i+1], r1[2i], r1[2i+1] in that order, for i < n (n >= 1): VMAXPS
+// with the accumulator as its first source, sixteen outputs a step, the
+// last n%16 under masks (tail: the low 16 bits the first input vector's
+// lanes, the next 16 the second's, the next 16 the outputs'; nothing
+// past the row read or written).
+TEXT ·maxPool2RowAVX512(SB), NOSPLIT, $0-40
+	MOVQ      r0+0(FP), SI
+	MOVQ      r1+8(FP), DX
+	MOVQ      y+16(FP), DI
+	MOVQ      n+24(FP), CX
+	SHRQ      $4, CX
+	VMOVDQU32 pool2idx<>(SB), Z8        // even lanes
+	VPTERNLOGD $0xff, Z9, Z9, Z9       // all ones (-1)
+	VPSUBD    Z9, Z8, Z9                // odd lanes: even + 1
+	TESTQ     CX, CX
+	JZ        p2tail
+p2loop:
+	VMOVUPS   (SI), Z0
+	VMOVUPS   64(SI), Z1
+	VMOVUPS   (DX), Z2
+	VMOVUPS   64(DX), Z3
+	VMOVDQA32 Z8, Z4
+	VPERMI2PS Z1, Z0, Z4                // r0 evens
+	VMOVDQA32 Z9, Z5
+	VPERMI2PS Z1, Z0, Z5                // r0 odds
+	VMOVDQA32 Z8, Z6
+	VPERMI2PS Z3, Z2, Z6                // r1 evens
+	VMOVDQA32 Z9, Z7
+	VPERMI2PS Z3, Z2, Z7                // r1 odds
+	VMAXPS    Z5, Z4, Z4
+	VMAXPS    Z6, Z4, Z4
+	VMAXPS    Z7, Z4, Z4
+	VMOVUPS   Z4, (DI)
+	ADDQ      $128, SI
+	ADDQ      $128, DX
+	ADDQ      $64, DI
+	DECQ      CX
+	JNZ       p2loop
+p2tail:
+	MOVQ      tail+32(FP), AX
+	TESTQ     AX, AX
+	JZ        p2done
+	KMOVW     AX, K1
+	SHRQ      $16, AX
+	KMOVW     AX, K2
+	SHRQ      $16, AX
+	KMOVW     AX, K3
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z 64(SI), K2, Z1
+	VMOVUPS.Z (DX), K1, Z2
+	VMOVUPS.Z 64(DX), K2, Z3
+	VMOVDQA32 Z8, Z4
+	VPERMI2PS Z1, Z0, Z4
+	VMOVDQA32 Z9, Z5
+	VPERMI2PS Z1, Z0, Z5
+	VMOVDQA32 Z8, Z6
+	VPERMI2PS Z3, Z2, Z6
+	VMOVDQA32 Z9, Z7
+	VPERMI2PS Z3, Z2, Z7
+	VMAXPS    Z5, Z4, Z4
+	VMAXPS    Z6, Z4, Z4
+	VMAXPS    Z7, Z4, Z4
+	VMOVUPS   Z4, K3, (DI)
+p2done:
+	VZEROUPPER
+	RET
