@@ -297,3 +297,12 @@ func scale(x, y []float32, s float32) {
 	}
 	scaleGo(x, y, s)
 }
+
+// hasGemv8 reports whether SgemvT's eight-row AVX-512 kernel runs.
+func hasGemv8() bool { return useAVX512 && UseAsm && hasAsmKernel }
+
+// gemv8AVX512 sets out[r] = sum over q < k of x[q]*b[r*ldb+q] for r < 8
+// (gemv_avx512_amd64.s): k >= 16, the last k%16 floats under tmask.
+//
+//go:noescape
+func gemv8AVX512(x, b *float32, ldb, k, tmask int, out *[8]float32)

@@ -61,3 +61,10 @@ func dotBlock4x6(a []float32, lda int, b []float32, o *[6]int, k int, out *[24]f
 
 func mul(a, b, y []float32)           { mulGo(a, b[:len(a)], y[:len(a)]) }
 func scale(x, y []float32, s float32) { scaleGo(x, y[:len(x)], s) }
+
+// hasGemv8 is false: SgemvT takes dot products.
+func hasGemv8() bool { return false }
+
+func gemv8AVX512(x, b *float32, ldb, k, tmask int, out *[8]float32) {
+	panic("kernels: gemv8AVX512 without assembly")
+}
