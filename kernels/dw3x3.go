@@ -266,6 +266,9 @@ func (p *Plane3x3) MaxPool(x, y, scratch []float32) {
 		panic(fmt.Sprintf("kernels.MaxPool3x3: x %d, y %d, scratch %d elements for a %dx%d plane at stride %d",
 			len(x), len(y), len(scratch), l.h, l.w, l.stride))
 	}
+	if l.stride == 2 && hasPool2() && p.maxPoolS2Rows(x, y, scratch) {
+		return
+	}
 	l.fill(x, scratch, float32(math.Inf(-1)))
 	if l.ow < dw3LongRow {
 		grid := scratch[l.tmp : l.tmp+l.longRow()]
@@ -280,6 +283,41 @@ func (p *Plane3x3) MaxPool(x, y, scratch []float32) {
 		}
 		max9Row(y[oy*l.ow:(oy+1)*l.ow], scratch, &off)
 	}
+}
+
+// maxPoolS2Rows is MaxPool at stride 2 through maxPool3s2RowAVX512: each
+// output row from its three input rows copied into -inf padded rows in
+// scratch (a missing row all -inf), so the same taps in the same order as
+// the padded plane gives. It reports false, doing nothing, when scratch
+// is too short for the rows.
+func (p *Plane3x3) maxPoolS2Rows(x, y, scratch []float32) bool {
+	l := &p.l
+	h, w, oh, ow := l.h, l.w, l.oh, l.ow
+	nblk := (ow + 15) / 16
+	rl := 32*nblk + 2 // the last block reads p[32*nblk+1]
+	if len(scratch) < 4*rl || w+1 > rl {
+		return false
+	}
+	ninf := float32(math.Inf(-1))
+	neg := scratch[3*rl : 4*rl]
+	fillWith(neg, ninf)
+	pad := func(dst []float32, iy int) *float32 {
+		if iy < 0 || iy >= h {
+			return &neg[0]
+		}
+		dst[0] = ninf
+		copy(dst[1:w+1], x[iy*w:(iy+1)*w])
+		fillWith(dst[w+1:rl], ninf)
+		return &dst[0]
+	}
+	tail := 1<<(ow-16*(nblk-1)) - 1
+	for oy := range oh {
+		p0 := pad(scratch[0:rl], 2*oy-1)
+		p1 := pad(scratch[rl:2*rl], 2*oy)
+		p2 := pad(scratch[2*rl:3*rl], 2*oy+1)
+		maxPool3s2RowAVX512(p0, p1, p2, &y[oy*ow], nblk, tail)
+	}
+	return true
 }
 
 // max9Row sets y[i] to the running maximum (acc > v ? acc : v) of

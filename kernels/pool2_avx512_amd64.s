@@ -88,3 +88,75 @@ p2tail:
 p2done:
 	VZEROUPPER
 	RET
+
+// func maxPool3s2RowAVX512(p0, p1, p2, y *float32, nblk, tail int)
+// One output row of a 3x3 max pool at stride 2 with pad 1 from three
+// padded input rows (p[i] = column i-1, -inf outside the plane, at least
+// 32*nblk+2 floats each): y[ox] = the running maximum acc = (acc > v ? acc
+// : v) over the taps p_r[2ox+c] in row-major order (r, then c < 3), for
+// ox < 16*nblk, the last block's outputs under the mask tail. Each block
+// loads 32+32 floats a row and splits them into the three tap columns
+// with VPERMI2PS.
+TEXT ·maxPool3s2RowAVX512(SB), NOSPLIT, $0-48
+	MOVQ      p0+0(FP), R8
+	MOVQ      p1+8(FP), R9
+	MOVQ      p2+16(FP), R10
+	MOVQ      y+24(FP), DI
+	MOVQ      nblk+32(FP), CX
+	MOVQ      tail+40(FP), AX
+	KMOVW     AX, K1
+	VMOVDQU32 pool2idx<>(SB), Z30       // even lanes
+	VPTERNLOGD $0xff, Z31, Z31, Z31
+	VPSUBD    Z31, Z30, Z31             // odd lanes
+	XORQ      AX, AX
+p3loop:
+	VMOVUPS   (R8)(AX*1), Z0
+	VMOVUPS   64(R8)(AX*1), Z1
+	VMOVUPS   8(R8)(AX*1), Z2
+	VMOVUPS   72(R8)(AX*1), Z3
+	VMOVDQA32 Z30, Z4
+	VPERMI2PS Z1, Z0, Z4
+	VMOVDQA32 Z31, Z5
+	VPERMI2PS Z1, Z0, Z5
+	VMOVDQA32 Z30, Z6
+	VPERMI2PS Z3, Z2, Z6
+	VMOVAPS   Z4, Z10
+	VMAXPS    Z5, Z10, Z10
+	VMAXPS    Z6, Z10, Z10
+	VMOVUPS   (R9)(AX*1), Z0
+	VMOVUPS   64(R9)(AX*1), Z1
+	VMOVUPS   8(R9)(AX*1), Z2
+	VMOVUPS   72(R9)(AX*1), Z3
+	VMOVDQA32 Z30, Z4
+	VPERMI2PS Z1, Z0, Z4
+	VMOVDQA32 Z31, Z5
+	VPERMI2PS Z1, Z0, Z5
+	VMOVDQA32 Z30, Z6
+	VPERMI2PS Z3, Z2, Z6
+	VMAXPS    Z4, Z10, Z10
+	VMAXPS    Z5, Z10, Z10
+	VMAXPS    Z6, Z10, Z10
+	VMOVUPS   (R10)(AX*1), Z0
+	VMOVUPS   64(R10)(AX*1), Z1
+	VMOVUPS   8(R10)(AX*1), Z2
+	VMOVUPS   72(R10)(AX*1), Z3
+	VMOVDQA32 Z30, Z4
+	VPERMI2PS Z1, Z0, Z4
+	VMOVDQA32 Z31, Z5
+	VPERMI2PS Z1, Z0, Z5
+	VMOVDQA32 Z30, Z6
+	VPERMI2PS Z3, Z2, Z6
+	VMAXPS    Z4, Z10, Z10
+	VMAXPS    Z5, Z10, Z10
+	VMAXPS    Z6, Z10, Z10
+	CMPQ      CX, $1
+	JEQ       p3last
+	VMOVUPS   Z10, (DI)
+	ADDQ      $128, AX
+	ADDQ      $64, DI
+	DECQ      CX
+	JMP       p3loop
+p3last:
+	VMOVUPS   Z10, K1, (DI)
+	VZEROUPPER
+	RET
