@@ -95,8 +95,18 @@ func asmKernelWide(np, k int, a, b0, b1 []float32, ldb int, c []float32, ldc int
 	_ = b1[(k-1)*ldb+gemmNR-1]
 	checkLast(last)
 	_ = c[((np-1)*gemmMR+last-1)*ldc+2*gemmNR-1]
+	if useContigB && len(b0) > gemmNR && &b0[gemmNR] == &b1[0] {
+		// One row of 48 floats (B read in place): plain loads.
+		sgemmKernelAVX512W(np, k, &a[0], &b0[0], nil, ldb, nil, &c[0], ldc, boolInt(accum), last)
+		return
+	}
 	sgemmKernelAVX512W(np, k, &a[0], &b0[0], &b1[0], ldb, nil, &c[0], ldc, boolInt(accum), last)
 }
+
+// useContigB lets asmKernelWide read B's two panels as one 48-float row
+// when they are contiguous; tests turn it off to compare (bitwise the same
+// products).
+var useContigB = true
 
 // asmKernelRowsWide calls sgemmKernelAVX512W for a row-offset B (row p
 // the 48 floats at b[off[p]:]) after checking a, off, last and c as

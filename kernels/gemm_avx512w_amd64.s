@@ -68,6 +68,15 @@
 	LOADR(R14) \
 	ROWS4(AOFF)
 
+// STEP8C and STEP4C: one k step with B's row the 48 contiguous floats at R.
+#define STEP8C(AOFF, R) \
+	LOADR(R) \
+	ROWS8(AOFF)
+
+#define STEP4C(AOFF, R) \
+	LOADR(R) \
+	ROWS4(AOFF)
+
 // Store (overwrite) or add (accumulate) one 48-wide row of C at DX and
 // step DX to the next row.
 #define STROWW(ZA, ZB, ZC) \
@@ -117,8 +126,10 @@
 // k >= 1 rows of 48 columns of B, stored into (or, accum != 0, added to)
 // C rows 4q.. (ldc floats apart); of the last panel only its first last
 // (1..4) rows. With off nil, columns 0-23 of B's row p are at b0+p*ldb
-// and 24-47 at b1+p*ldb; otherwise row p is the 48 floats at b0+off[p]
-// (a row-offset B; b1 and ldb unused). Panels are taken in pairs (8-row
+// and 24-47 at b1+p*ldb, or with b1 nil too all 48 at b0+p*ldb (three
+// plain loads a step instead of two and a VINSERTF64X4, whose shuffle
+// takes an FMA port); otherwise row p is the 48 floats at b0+off[p] (a
+// row-offset B; b1 and ldb unused). Panels are taken in pairs (8-row
 // tiles); an odd last one alone.
 TEXT ·sgemmKernelAVX512W(SB), NOSPLIT, $0-88
 	MOVQ np+0(FP), R10
@@ -145,6 +156,8 @@ pair:
 	JNZ   prows
 	MOVQ  b0+24(FP), DI
 	MOVQ  b1+32(FP), BX
+	TESTQ BX, BX
+	JZ    pcont
 	TESTQ AX, AX
 	JZ    ptail
 
@@ -210,6 +223,36 @@ prloop1:
 	ADDQ $8, DI
 	DECQ CX
 	JNZ  prloop1
+	JMP  pstore
+
+pcont:
+	TESTQ AX, AX
+	JZ    pctail
+
+pcloop4:
+	STEP8C(0, DI)
+	LEAQ (DI)(R11*1), R14
+	STEP8C(16, R14)
+	LEAQ (DI)(R11*2), R14
+	STEP8C(32, R14)
+	LEAQ (DI)(R12*1), R14
+	STEP8C(48, R14)
+	ADDQ $64, SI
+	ADDQ R13, DI
+	DECQ AX
+	JNZ  pcloop4
+
+pctail:
+	MOVQ R15, CX
+	ANDQ $3, CX
+	JZ   pstore
+
+pcloop1:
+	STEP8C(0, DI)
+	ADDQ $16, SI
+	ADDQ R11, DI
+	DECQ CX
+	JNZ  pcloop1
 
 pstore:
 	ADDQ R9, SI            // skip the pair's second panel
@@ -271,6 +314,8 @@ single:
 	JNZ   srows
 	MOVQ  b0+24(FP), DI
 	MOVQ  b1+32(FP), BX
+	TESTQ BX, BX
+	JZ    scont
 	TESTQ AX, AX
 	JZ    stail
 
@@ -336,6 +381,36 @@ srloop1:
 	ADDQ $8, DI
 	DECQ CX
 	JNZ  srloop1
+	JMP  sstore
+
+scont:
+	TESTQ AX, AX
+	JZ    sctail
+
+scloop4:
+	STEP4C(0, DI)
+	LEAQ (DI)(R11*1), R14
+	STEP4C(16, R14)
+	LEAQ (DI)(R11*2), R14
+	STEP4C(32, R14)
+	LEAQ (DI)(R12*1), R14
+	STEP4C(48, R14)
+	ADDQ $64, SI
+	ADDQ R13, DI
+	DECQ AX
+	JNZ  scloop4
+
+sctail:
+	MOVQ R15, CX
+	ANDQ $3, CX
+	JZ   sstore
+
+scloop1:
+	STEP4C(0, DI)
+	ADDQ $16, SI
+	ADDQ R11, DI
+	DECQ CX
+	JNZ  scloop1
 
 sstore:
 	MOVQ  last+80(FP), CX
