@@ -194,6 +194,7 @@ type convKernel struct {
 	prOf      *float32
 	pt        *kernels.PackedB // filters transposed and packed for small maps (conv_smallmap.go)
 	ptOf      *float32
+	rn        *rowsNState       // the RowsN lowering's setup (conv_rowsn.go)
 	dwPlane   *kernels.Plane3x3 // depthwise 3x3 (isDW3x3): the plane geometry
 	dwPlaneK  *kernels.PlaneKxK // other odd depthwise kernels (isDWKxK)
 	winoPlans []winoPlanEntry
@@ -476,6 +477,10 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 		return []*tensor.Tensor{y}, nil
 	}
 	t := batchWorkers(d.n)
+	if useRowsN(d, k.fused) {
+		k.forwardRowsN(d, x, w, y.Data, bias, res)
+		return []*tensor.Tensor{y}, nil
+	}
 	if useSmallMap(d, k.fused) {
 		k.forwardSmallMap(d, x, w, y.Data, bias, res)
 		return []*tensor.Tensor{y}, nil

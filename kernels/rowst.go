@@ -49,10 +49,12 @@ func RowsTFits(m int, off []int) bool {
 	return true
 }
 
-// RowsTScratch is RowsT's working memory, reused between calls.
+// RowsTScratch is the working memory of RowsT and RowsN, reused between
+// calls.
 type RowsTScratch struct {
 	t   []float32 // A transposed: [k][M]
 	idx [64]int32
+	n   []float32 // RowsN's tiles: [positions][64]
 }
 
 // RowsT sets acc[j*M+i] = (acc[j*M+i] when accum) + the sum over q <

@@ -35,3 +35,15 @@ func rowsT4x1AVX512(dyT *float32, k int, b *float32, offs *[1]int, pos *int32, a
 //
 //go:noescape
 func gatherTAVX512(a *float32, k int, pos *int32, idx *[64]int32, masks *[4]uint16, nv int, dst *float32)
+
+// rowsN4x6AVX512 is RowsN's kernel: six positions (pos) by 64 packed
+// filters (wt, [k][64]) over the k B rows at off, stored to (accum != 0:
+// added to) t ([6][64]).
+//
+//go:noescape
+func rowsN4x6AVX512(wt *float32, k int, b *float32, off *int, pos *[6]int, t *float32, accum int)
+
+// transposeOutAVX512 sets y[i*ldy+p] = t[p*64+i] for i < rows, p < hw.
+//
+//go:noescape
+func transposeOutAVX512(t *float32, hw int, y *float32, rows, ldy int)

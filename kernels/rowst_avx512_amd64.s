@@ -892,3 +892,195 @@ gt1:
 	JNZ     gt1
 	VZEROUPPER
 	RET
+
+// func rowsN4x6AVX512(wt *float32, k int, b *float32, off *int, pos *[6]int, t *float32, accum int)
+// t[p*64+i] = (t[p*64+i] when accum != 0) + the sum over r < k of
+// wt[r*64+i] * b[off[r]+pos[p]] for p < 6, i < 64: accumulator (p, v)
+// in Z(4p+v), each input value broadcast once into four FMAs with the
+// filters' vectors, r in order.
+TEXT ·rowsN4x6AVX512(SB), NOSPLIT, $0-56
+	MOVQ    wt+0(FP), SI
+	MOVQ    k+8(FP), CX
+	MOVQ    b+16(FP), BX
+	MOVQ    off+24(FP), DI
+	MOVQ    pos+32(FP), AX
+	MOVQ    0(AX), R8
+	MOVQ    8(AX), R9
+	MOVQ    16(AX), R10
+	MOVQ    24(AX), R11
+	MOVQ    32(AX), R12
+	MOVQ    40(AX), R13
+	MOVQ    t+40(FP), AX
+	MOVQ    accum+48(FP), DX
+	TESTQ   DX, DX
+	JNZ     rowsN4x6AVX512_load
+	VPXORD  Z0, Z0, Z0
+	VMOVAPS Z0, Z1
+	VMOVAPS Z0, Z2
+	VMOVAPS Z0, Z3
+	VMOVAPS Z0, Z4
+	VMOVAPS Z0, Z5
+	VMOVAPS Z0, Z6
+	VMOVAPS Z0, Z7
+	VMOVAPS Z0, Z8
+	VMOVAPS Z0, Z9
+	VMOVAPS Z0, Z10
+	VMOVAPS Z0, Z11
+	VMOVAPS Z0, Z12
+	VMOVAPS Z0, Z13
+	VMOVAPS Z0, Z14
+	VMOVAPS Z0, Z15
+	VMOVAPS Z0, Z16
+	VMOVAPS Z0, Z17
+	VMOVAPS Z0, Z18
+	VMOVAPS Z0, Z19
+	VMOVAPS Z0, Z20
+	VMOVAPS Z0, Z21
+	VMOVAPS Z0, Z22
+	VMOVAPS Z0, Z23
+	JMP     rowsN4x6AVX512_loop
+rowsN4x6AVX512_load:
+	VMOVUPS 0(AX), Z0
+	VMOVUPS 64(AX), Z1
+	VMOVUPS 128(AX), Z2
+	VMOVUPS 192(AX), Z3
+	VMOVUPS 256(AX), Z4
+	VMOVUPS 320(AX), Z5
+	VMOVUPS 384(AX), Z6
+	VMOVUPS 448(AX), Z7
+	VMOVUPS 512(AX), Z8
+	VMOVUPS 576(AX), Z9
+	VMOVUPS 640(AX), Z10
+	VMOVUPS 704(AX), Z11
+	VMOVUPS 768(AX), Z12
+	VMOVUPS 832(AX), Z13
+	VMOVUPS 896(AX), Z14
+	VMOVUPS 960(AX), Z15
+	VMOVUPS 1024(AX), Z16
+	VMOVUPS 1088(AX), Z17
+	VMOVUPS 1152(AX), Z18
+	VMOVUPS 1216(AX), Z19
+	VMOVUPS 1280(AX), Z20
+	VMOVUPS 1344(AX), Z21
+	VMOVUPS 1408(AX), Z22
+	VMOVUPS 1472(AX), Z23
+rowsN4x6AVX512_loop:
+	MOVQ    (DI), AX
+	LEAQ    (BX)(AX*4), AX
+	VMOVUPS 0(SI), Z24
+	VMOVUPS 64(SI), Z25
+	VMOVUPS 128(SI), Z26
+	VMOVUPS 192(SI), Z27
+	VBROADCASTSS (AX)(R8*4), Z28
+	VFMADD231PS Z24, Z28, Z0
+	VFMADD231PS Z25, Z28, Z1
+	VFMADD231PS Z26, Z28, Z2
+	VFMADD231PS Z27, Z28, Z3
+	VBROADCASTSS (AX)(R9*4), Z29
+	VFMADD231PS Z24, Z29, Z4
+	VFMADD231PS Z25, Z29, Z5
+	VFMADD231PS Z26, Z29, Z6
+	VFMADD231PS Z27, Z29, Z7
+	VBROADCASTSS (AX)(R10*4), Z30
+	VFMADD231PS Z24, Z30, Z8
+	VFMADD231PS Z25, Z30, Z9
+	VFMADD231PS Z26, Z30, Z10
+	VFMADD231PS Z27, Z30, Z11
+	VBROADCASTSS (AX)(R11*4), Z31
+	VFMADD231PS Z24, Z31, Z12
+	VFMADD231PS Z25, Z31, Z13
+	VFMADD231PS Z26, Z31, Z14
+	VFMADD231PS Z27, Z31, Z15
+	VBROADCASTSS (AX)(R12*4), Z28
+	VFMADD231PS Z24, Z28, Z16
+	VFMADD231PS Z25, Z28, Z17
+	VFMADD231PS Z26, Z28, Z18
+	VFMADD231PS Z27, Z28, Z19
+	VBROADCASTSS (AX)(R13*4), Z29
+	VFMADD231PS Z24, Z29, Z20
+	VFMADD231PS Z25, Z29, Z21
+	VFMADD231PS Z26, Z29, Z22
+	VFMADD231PS Z27, Z29, Z23
+	ADDQ    $8, DI
+	ADDQ    $256, SI
+	DECQ    CX
+	JNZ     rowsN4x6AVX512_loop
+	MOVQ    t+40(FP), BX
+	VMOVUPS Z0, 0(BX)
+	VMOVUPS Z1, 64(BX)
+	VMOVUPS Z2, 128(BX)
+	VMOVUPS Z3, 192(BX)
+	VMOVUPS Z4, 256(BX)
+	VMOVUPS Z5, 320(BX)
+	VMOVUPS Z6, 384(BX)
+	VMOVUPS Z7, 448(BX)
+	VMOVUPS Z8, 512(BX)
+	VMOVUPS Z9, 576(BX)
+	VMOVUPS Z10, 640(BX)
+	VMOVUPS Z11, 704(BX)
+	VMOVUPS Z12, 768(BX)
+	VMOVUPS Z13, 832(BX)
+	VMOVUPS Z14, 896(BX)
+	VMOVUPS Z15, 960(BX)
+	VMOVUPS Z16, 1024(BX)
+	VMOVUPS Z17, 1088(BX)
+	VMOVUPS Z18, 1152(BX)
+	VMOVUPS Z19, 1216(BX)
+	VMOVUPS Z20, 1280(BX)
+	VMOVUPS Z21, 1344(BX)
+	VMOVUPS Z22, 1408(BX)
+	VMOVUPS Z23, 1472(BX)
+	VZEROUPPER
+	RET
+
+// func transposeOutAVX512(t *float32, hw int, y *float32, rows, ldy int)
+// y[i*ldy+p] = t[p*64+i] for i < rows, p < hw: a [hw][64] block of RowsN's
+// tiles into rows planes ldy floats apart, 16 positions a gather (the
+// last ones under a mask).
+TEXT ·transposeOutAVX512(SB), NOSPLIT, $0-40
+	MOVQ      t+0(FP), SI
+	MOVQ      hw+8(FP), R8
+	MOVQ      y+16(FP), DI
+	MOVQ      rows+24(FP), R9
+	MOVQ      $0x0706050403020100, AX
+	VMOVQ     AX, X1
+	MOVQ      $0x0f0e0d0c0b0a0908, AX
+	VPINSRQ   $1, AX, X1, X1
+	VPMOVZXBD X1, Z1
+	VPSLLD    $6, Z1, Z1             // lane l: l*64
+	MOVQ      R8, CX
+	ANDQ      $15, CX
+	MOVQ      $1, AX
+	SHLQ      CX, AX
+	DECQ      AX
+	KMOVW     AX, K3                 // the last block's lanes
+	SHRQ      $4, R8                 // full blocks
+	MOVQ      ldy+32(FP), R10
+	SHLQ      $2, R10                // bytes from plane to plane
+trow:
+	MOVQ      SI, BX                 // t + i
+	MOVQ      DI, DX                 // plane i
+	MOVQ      R8, CX
+	TESTQ     CX, CX
+	JZ        ttail
+tblk:
+	KXNORW    K2, K2, K2
+	VGATHERDPS (BX)(Z1*4), K2, Z2
+	VMOVUPS   Z2, (DX)
+	ADDQ      $4096, BX              // 16 positions of 64 floats
+	ADDQ      $64, DX
+	DECQ      CX
+	JNZ       tblk
+ttail:
+	KORTESTW  K3, K3
+	JZ        tnext
+	KMOVW     K3, K2
+	VGATHERDPS (BX)(Z1*4), K2, Z2
+	VMOVUPS   Z2, K3, (DX)
+tnext:
+	ADDQ      $4, SI
+	ADDQ      R10, DI
+	DECQ      R9
+	JNZ       trow
+	VZEROUPPER
+	RET

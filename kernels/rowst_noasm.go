@@ -39,3 +39,9 @@ func rowsT4x1AVX512(dyT *float32, k int, b *float32, offs *[1]int, pos *int32, a
 func gatherTAVX512(a *float32, k int, pos *int32, idx *[64]int32, masks *[4]uint16, nv int, dst *float32) {
 	noRowsT()
 }
+
+func rowsN4x6AVX512(wt *float32, k int, b *float32, off *int, pos *[6]int, t *float32, accum int) {
+	noRowsT()
+}
+
+func transposeOutAVX512(t *float32, hw int, y *float32, rows, ldy int) { noRowsT() }

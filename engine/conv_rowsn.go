@@ -1,0 +1,139 @@
+package engine
+
+// Stride-1 "same" convolutions of a fused (inference) Conv on small maps
+// through kernels.RowsN: filters in vectors of 16, 64 a block, each input
+// value of a six-position tile broadcast into four fused multiply-adds,
+// over the valid positions of the image's padded layout only. On 7x7 and
+// 14x14 maps the other lowerings lose a large share of their work to
+// edges: the implicit GEMM computes the padded layout's gap columns (a
+// quarter of them at 7x7), Winograd's 4x4 tiles round a 7x7 map up to
+// 8x8 and add their transforms. One thread, kernels' BenchmarkRowsN:
+// 64 filters at 7x7 25.5 us against the implicit GEMM's 47.9 (the engine
+// took 42 for it through Winograd, ONNX Runtime 28), 512 at 7x7 1.82 ms
+// against 3.09 (resnet18's layer4 convs: 2.9 ms in the engine, 2.0 in ONNX
+// Runtime), 256 at 14x14 1.53 against 1.97.
+
+import (
+	"github.com/slimgo/slimgo/kernels"
+)
+
+// useRowsN reports whether a Forward call takes the RowsN lowering: a
+// fused Conv of one group on a single image, not depthwise, stride 1 with
+// the output as large as the input (the implicit layout's geometry), at
+// least rowsNMinFilters filters and at most rowsNMaxPlane output pixels.
+// A batch keeps the lowerings that share the filters across its images'
+// products (resnet18 at batch 8, one thread: its 14x14 and 7x7 convs took
+// 9.6 and 11.4 ms through Winograd, 11.8 and 12.3 through RowsN in chunks
+// of 8 images; on two threads RowsN was ahead, 73 -> 78-81 images/s, but
+// not by enough to route batches by thread count).
+func useRowsN(d convDims, fused bool) bool {
+	return rowsNOn && fused && d.n == 1 && kernels.RowsNFits() && d.g.Group == 1 && !d.depthwise && !d.pointwise &&
+		d.dxConv && d.s.OH == d.s.H && d.s.OW == d.s.W && d.m >= rowsNMinFilters && d.ohw <= rowsNMaxPlane
+}
+
+// rowsNOn lets tests route these Convs through the other lowerings;
+// rowsNMinFilters is one whole block of RowsN's filters.
+var rowsNOn = true
+
+const (
+	rowsNMinFilters = 64
+	rowsNMaxPlane   = 14 * 14
+)
+
+// rowsNState is a fused Conv's RowsN setup: the filters packed (from the
+// weights at of), and for chunks of kb images the padded layout, its tap
+// offsets and valid positions; per-unit scratch.
+type rowsNState struct {
+	of   *float32
+	wp   []float32
+	kb   int
+	lay  padLayout
+	off  []int
+	pos  []int32
+	scr  []kernels.RowsTScratch
+	kk   int
+	m, c int
+}
+
+// rowsN returns the Conv's RowsN state for d, weights w and chunks of kb
+// images, building it on the first call for these weights and geometry.
+func (k *convKernel) rowsN(d convDims, w []float32, kb int) *rowsNState {
+	st := k.rn
+	lay := implicitLayout(d, kb)
+	if st != nil && st.of == &w[0] && st.kb == kb && st.lay == lay && st.kk == d.kk && st.m == d.m && st.c == d.c {
+		return st
+	}
+	if st == nil || st.of != &w[0] || st.kk != d.kk || st.m != d.m {
+		st = &rowsNState{of: &w[0], kk: d.kk, m: d.m}
+		st.wp = kernels.PackRowsN(nil, d.m, d.kk, w, d.kk)
+	}
+	st.kb, st.lay, st.c = kb, lay, d.c
+	st.off = implicitOffsets(st.off[:0], lay, d.c, d.g.KH, d.g.KW, d.g.DH, d.g.DW, d.g.PadT, d.g.PadL)
+	st.pos = lay.validPositions(st.pos[:0], kb)
+	k.rn = st
+	return st
+}
+
+// forwardRowsN computes y (bias, residual and activation included) for
+// useRowsN geometries: images in one chunk per worker (each block of
+// filters read once for all of a chunk's positions; a batch only when
+// tests route one here); a single image on several workers padded once,
+// then its filter blocks (or, with one block, two halves of its
+// positions) over the workers.
+func (k *convKernel) forwardRowsN(d convDims, x, w, y, bias, res []float32) {
+	t := kernels.Threads()
+	chw, myhw := d.c*d.s.H*d.s.W, d.m*d.ohw
+	kk := d.kk
+	nblk := (d.m + kernels.RowsNWidth - 1) / kernels.RowsNWidth
+	if d.n > 1 || t == 1 {
+		wks := min(t, d.n)
+		kb := (d.n + wks - 1) / wks
+		nch := (d.n + kb - 1) / kb
+		st := k.rowsN(d, w, kb)
+		k.cols = ensureBufs(k.cols, wks, d.c*st.lay.plane+implicitSlack)
+		for len(st.scr) < wks {
+			st.scr = append(st.scr, kernels.RowsTScratch{})
+		}
+		runChunks(nch, wks, func(wk, ci int) {
+			lo, hi := ci*kb, min((ci+1)*kb, d.n)
+			xp := k.cols[wk]
+			st.lay.fill(xp, x[lo*chw:hi*chw], d.c, hi-lo)
+			kernels.RowsN(d.m, st.wp, xp, st.off, st.pos[:(hi-lo)*d.ohw], d.ohw, d.ohw, y[lo*myhw:hi*myhw], myhw, &st.scr[wk])
+			for j := lo; j < hi; j++ {
+				k.finishPlanes(d, j, 0, d.m, y, bias, res)
+			}
+		})
+		return
+	}
+	st := k.rowsN(d, w, 1)
+	k.cols = ensureBufs(k.cols, 1, d.c*st.lay.plane+implicitSlack)
+	xp := k.cols[0]
+	st.lay.fill(xp, x[:chw], d.c, 1)
+	units := nblk
+	if nblk == 1 {
+		units = 2 // the positions in two halves, whole tiles of six
+	}
+	for len(st.scr) < units {
+		st.scr = append(st.scr, kernels.RowsTScratch{})
+	}
+	kernels.ParallelFor(units, func(lo, hi int) {
+		for u := lo; u < hi; u++ {
+			if nblk > 1 {
+				m0 := u * kernels.RowsNWidth
+				m1 := min(d.m, m0+kernels.RowsNWidth)
+				kernels.RowsN(m1-m0, st.wp[u*kk*kernels.RowsNWidth:], xp, st.off, st.pos, d.ohw, d.ohw, y[m0*d.ohw:myhw], myhw, &st.scr[u])
+				k.finishPlanes(d, 0, m0, m1, y, bias, res)
+				continue
+			}
+			h := (d.ohw/2 + 5) / 6 * 6
+			p0, p1 := 0, min(h, d.ohw)
+			if u == 1 {
+				p0, p1 = p1, d.ohw
+			}
+			if p0 < p1 {
+				kernels.RowsN(d.m, st.wp, xp, st.off, st.pos[p0:p1], p1-p0, d.ohw, y[p0:myhw], myhw, &st.scr[u])
+				k.finishPlaneRange(d, 0, 0, d.m, p0, p1, y, bias, res)
+			}
+		}
+	})
+}

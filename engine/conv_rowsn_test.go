@@ -1,0 +1,52 @@
+package engine
+
+import (
+	"runtime"
+	"testing"
+
+	"github.com/slimgo/slimgo/kernels"
+)
+
+// TestRowsNConvMatchesNaive runs fused single-image Convs that take the
+// RowsN lowering (3x3 and 5x5 stride 1 "same", 7x7 and 14x14 and odd
+// maps, one and several blocks of 64 filters, a partial last block)
+// through fusedConvMatchesNaive (every activation, with and without a
+// residual, 1 to 3 threads: filter blocks or position halves over the
+// workers, bitwise the same on each), after checking they take it, and
+// checks that batches, pointwise, strided and grouped Convs do not.
+func TestRowsNConvMatchesNaive(t *testing.T) {
+	if !kernels.RowsNFits() {
+		t.Skip("no AVX-512 kernels")
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for i, tc := range []convCase{
+		{"3x3 64 at 7x7", 1, 20, 7, 7, 64, cvGeom(3, 3, 1, 1, 1, 1), true},
+		{"3x3 130 at 7x7", 1, 9, 7, 7, 130, cvGeom(3, 3, 1, 1, 1, 1), true},
+		{"3x3 96 at 14x14", 1, 6, 14, 14, 96, cvGeom(3, 3, 1, 1, 1, 1), false},
+		{"3x3 64 at 5x9", 1, 7, 5, 9, 64, cvGeom(3, 3, 1, 1, 1, 1), true},
+		{"5x5 70 at 6x6", 1, 4, 6, 6, 70, cvGeom(5, 5, 1, 2, 1, 1), true},
+	} {
+		n, x, w, b := tc.build(1)
+		n.Op = OpFusedConv
+		d, err := cvCompile(t, n).(*convKernel).check(convIn(x, w, b))
+		if err != nil || !useRowsN(d, true) {
+			t.Fatalf("%s: does not take the RowsN lowering (%v)", tc.name, err)
+		}
+		fusedConvMatchesNaive(t, tc, uint64(900+10*i), uint64(950+i))
+	}
+	for _, tc := range []convCase{
+		{"batch 2", 2, 8, 7, 7, 64, cvGeom(3, 3, 1, 1, 1, 1), true},
+		{"63 filters", 1, 8, 7, 7, 63, cvGeom(3, 3, 1, 1, 1, 1), true},
+		{"15x15", 1, 8, 15, 15, 64, cvGeom(3, 3, 1, 1, 1, 1), true},
+		{"stride 2", 1, 8, 14, 14, 64, cvGeom(3, 3, 2, 1, 1, 1), true},
+		{"pointwise", 1, 8, 7, 7, 64, cvGeom(1, 1, 1, 0, 1, 1), true},
+		{"groups 2", 1, 8, 7, 7, 64, cvGeom(3, 3, 1, 1, 1, 2), true},
+	} {
+		n, x, w, b := tc.build(1)
+		n.Op = OpFusedConv
+		d, err := cvCompile(t, n).(*convKernel).check(convIn(x, w, b))
+		if err != nil || useRowsN(d, true) {
+			t.Errorf("%s: takes the RowsN lowering (%v)", tc.name, err)
+		}
+	}
+}

@@ -1,0 +1,126 @@
+package kernels
+
+import "fmt"
+
+// Stride-1 convolutions on a padded layout, filters in vectors.
+//
+// The implicit-GEMM lowering computes C[i][q] = sum over r of
+// W[i][r] * b[off[r]+q] for every column q of a padded layout, the gap
+// columns included (a quarter of them at 7x7), vectorised along q. RowsN
+// computes the same sums for a list of positions only, vectorised along
+// 64 filters: every input value is broadcast into four fused
+// multiply-adds with a vector of 16 filters' weights, six positions a
+// tile. The tiles come out position-major ([q][64]) and are transposed
+// into the output planes afterwards, while they are in cache.
+
+// RowsNWidth is the filter block of RowsN's packed weights.
+const RowsNWidth = 64
+
+// PackRowsN packs the m x k matrix w (rows ldw apart) for RowsN into dst
+// (grown as needed): ceil(m/64) blocks of [k][64] floats, block b holding
+// rows 64b.. transposed, zeros past row m.
+func PackRowsN(dst []float32, m, k int, w []float32, ldw int) []float32 {
+	checkMatrix("PackRowsN", "W", m, k, w, ldw)
+	nb := (m + RowsNWidth - 1) / RowsNWidth
+	dst = grow(dst, nb*k*RowsNWidth)[:nb*k*RowsNWidth]
+	clear(dst)
+	for i := range m {
+		blk := dst[i/RowsNWidth*k*RowsNWidth+i%RowsNWidth:]
+		for r, v := range w[i*ldw : i*ldw+k] {
+			blk[r*RowsNWidth] = v
+		}
+	}
+	return dst
+}
+
+// rowsNKC is the reduction block of RowsN: rows of W of 64 filters.
+var rowsNKC = 128
+
+// RowsNFits reports whether RowsN runs here (the AVX-512 kernels).
+func RowsNFits() bool { return hasRowsT() }
+
+// RowsN sets y[j*ldImg+i*ldPlane+p] = the sum over r < len(off) of
+// W[i][r] * b[off[r]+pos[j*hw+p]], for i < m, groups j < len(pos)/hw of hw
+// positions (an image, or part of one) and p < hw, with W packed by
+// PackRowsN for m rows and len(off) columns: output planes ldPlane floats
+// apart, groups ldImg apart. Each sum runs over r in order, one fused
+// multiply-add a term, from zero (in blocks of rowsNKC terms, each
+// block's sum added to the running one). It panics unless RowsNFits, when
+// len(pos) is not a multiple of hw, on negative or out-of-range offsets
+// and positions, and on short slices.
+func RowsN(m int, wp []float32, b []float32, off []int, pos []int32, hw, ldPlane int, y []float32, ldImg int, s *RowsTScratch) {
+	k, npos := len(off), len(pos)
+	if !RowsNFits() {
+		panic("kernels.RowsN: no AVX-512 kernels")
+	}
+	if m < 1 || k < 1 || hw < 1 || npos%hw != 0 || ldPlane < hw || ldImg < 0 {
+		panic(fmt.Sprintf("kernels.RowsN: m=%d, %d offsets, %d positions in groups of %d, strides %d and %d", m, k, npos, hw, ldPlane, ldImg))
+	}
+	if npos == 0 {
+		return
+	}
+	nblk := (m + RowsNWidth - 1) / RowsNWidth
+	if len(wp) < nblk*k*RowsNWidth {
+		panic(fmt.Sprintf("kernels.RowsN: packed weights have %d floats, want %d", len(wp), nblk*k*RowsNWidth))
+	}
+	lo, hi := pos[0], pos[0]
+	for _, p := range pos {
+		lo, hi = min(lo, p), max(hi, p)
+	}
+	for _, o := range off {
+		if o+int(lo) < 0 || o+int(hi) >= len(b) {
+			panic(fmt.Sprintf("kernels.RowsN: B row at %d reaches outside B's %d floats", o, len(b)))
+		}
+	}
+	nb := npos / hw
+	if need := (nb-1)*ldImg + (m-1)*ldPlane + hw; len(y) < need {
+		panic(fmt.Sprintf("kernels.RowsN: y has %d floats, want %d", len(y), need))
+	}
+	tiles := (npos + 5) / 6
+	s.n = grow(s.n, tiles*6*RowsNWidth)
+	t := s.n[:tiles*6*RowsNWidth]
+	var ps [][6]int
+	for q := 0; q < npos; q += 6 {
+		var p [6]int
+		for i := range p {
+			p[i] = int(pos[min(q+i, npos-1)])
+		}
+		ps = append(ps, p)
+	}
+	for blk := range nblk {
+		wt := wp[blk*k*RowsNWidth:]
+		// The reduction in blocks of rowsNKC rows of W (32 KiB, kept in
+		// L1 while every tile of positions reads it), the tiles'
+		// partial sums in t.
+		for r0 := 0; r0 < k; r0 += rowsNKC {
+			kc := min(rowsNKC, k-r0)
+			acc := 0
+			if r0 > 0 {
+				acc = 1
+			}
+			for ti := range ps {
+				rowsN4x6AVX512(&wt[r0*RowsNWidth], kc, &b[0], &off[r0], &ps[ti], &t[ti*6*RowsNWidth], acc)
+			}
+		}
+		rows := min(RowsNWidth, m-blk*RowsNWidth)
+		for j := range nb {
+			transposeOutAVX512(&t[j*hw*RowsNWidth], hw, &y[j*ldImg+blk*RowsNWidth*ldPlane], rows, ldPlane)
+		}
+	}
+}
+
+// rowsNGo is RowsN's arithmetic in Go on unpacked W ([m][len(off)]), for
+// tests: the same order, each product and sum rounded apart.
+func rowsNGo(m int, w []float32, b []float32, off []int, pos []int32, hw, ldPlane int, y []float32, ldImg int) {
+	k := len(off)
+	for q, p := range pos {
+		j, pp := q/hw, q%hw
+		for i := range m {
+			var s float32
+			for r, o := range off {
+				s += w[i*k+r] * b[o+int(p)]
+			}
+			y[j*ldImg+i*ldPlane+pp] = s
+		}
+	}
+}
