@@ -8,12 +8,14 @@ import (
 )
 
 // TestRowsNConvMatchesNaive runs fused single-image Convs that take the
-// RowsN lowering (3x3 and 5x5 stride 1 "same", 7x7 and 14x14 and odd
-// maps, one and several blocks of 64 filters, a partial last block)
+// RowsN lowering (3x3 and 5x5 stride 1 "same", stride 2, no pad, a
+// rectangular dilated kernel with asymmetric pads and strides; 7x7 and
+// 14x14 and odd maps; one and several blocks of 64 filters, a partial
+// last block)
 // through fusedConvMatchesNaive (every activation, with and without a
 // residual, 1 to 3 threads: filter blocks or position halves over the
 // workers, bitwise the same on each), after checking they take it, and
-// checks that batches, pointwise, strided and grouped Convs do not.
+// checks that batches, pointwise, larger and grouped Convs do not.
 func TestRowsNConvMatchesNaive(t *testing.T) {
 	if !kernels.RowsNFits() {
 		t.Skip("no AVX-512 kernels")
@@ -25,6 +27,11 @@ func TestRowsNConvMatchesNaive(t *testing.T) {
 		{"3x3 96 at 14x14", 1, 6, 14, 14, 96, cvGeom(3, 3, 1, 1, 1, 1), false},
 		{"3x3 64 at 5x9", 1, 7, 5, 9, 64, cvGeom(3, 3, 1, 1, 1, 1), true},
 		{"5x5 70 at 6x6", 1, 4, 6, 6, 70, cvGeom(5, 5, 1, 2, 1, 1), true},
+		{"3x3 stride 2 64 from 14x14", 1, 8, 14, 14, 64, cvGeom(3, 3, 2, 1, 1, 1), true},
+		{"3x3 stride 2 128 from 15x13", 1, 5, 15, 13, 128, cvGeom(3, 3, 2, 1, 1, 1), false},
+		{"rect stride dilation asym pads", 1, 3, 11, 12, 66, refGeom{kh: 3, kw: 2, sh: 2, sw: 3, padT: 2, padL: 0, padB: 1, padR: 1, dh: 2, dw: 1, group: 1}, true},
+		{"3x3 no pad 64 at 9x9", 1, 6, 9, 9, 64, cvGeom(3, 3, 1, 0, 1, 1), false},
+		{"3x3 stride 2 64 to 28x28", 1, 3, 56, 56, 64, cvGeom(3, 3, 2, 1, 1, 1), true},
 	} {
 		n, x, w, b := tc.build(1)
 		n.Op = OpFusedConv
@@ -38,7 +45,7 @@ func TestRowsNConvMatchesNaive(t *testing.T) {
 		{"batch 2", 2, 8, 7, 7, 64, cvGeom(3, 3, 1, 1, 1, 1), true},
 		{"63 filters", 1, 8, 7, 7, 63, cvGeom(3, 3, 1, 1, 1, 1), true},
 		{"15x15", 1, 8, 15, 15, 64, cvGeom(3, 3, 1, 1, 1, 1), true},
-		{"stride 2", 1, 8, 14, 14, 64, cvGeom(3, 3, 2, 1, 1, 1), true},
+		{"stride 2 to 29x29", 1, 3, 58, 58, 64, cvGeom(3, 3, 2, 1, 1, 1), true},
 		{"pointwise", 1, 8, 7, 7, 64, cvGeom(1, 1, 1, 0, 1, 1), true},
 		{"groups 2", 1, 8, 7, 7, 64, cvGeom(3, 3, 1, 1, 1, 2), true},
 	} {
