@@ -38,7 +38,7 @@ func useRowsN(d convDims, fused bool) bool {
 var rowsNOn = true
 
 const (
-	rowsNMinFilters = 64
+	rowsNMinFilters = 32
 	rowsNMaxPlane   = 14 * 14
 	// rowsNMaxPlaneStrided is rowsNMaxPlane for strided Convs: resnet18's
 	// stride-2 conv to 28x28 took 1.08 ms through Winograd's lowering of
@@ -90,8 +90,8 @@ func (k *convKernel) rowsN(d convDims, w []float32, kb int) *rowsNState {
 func (k *convKernel) forwardRowsN(d convDims, x, w, y, bias, res []float32) {
 	t := kernels.Threads()
 	chw, myhw := d.c*d.s.H*d.s.W, d.m*d.ohw
-	kk := d.kk
-	nblk := (d.m + kernels.RowsNWidth - 1) / kernels.RowsNWidth
+	bw := kernels.RowsNBlock(d.m)
+	nblk := (d.m + bw - 1) / bw
 	if d.n > 1 || t == 1 {
 		wks := min(t, d.n)
 		kb := (d.n + wks - 1) / wks
@@ -126,9 +126,9 @@ func (k *convKernel) forwardRowsN(d convDims, x, w, y, bias, res []float32) {
 	kernels.ParallelFor(units, func(lo, hi int) {
 		for u := lo; u < hi; u++ {
 			if nblk > 1 {
-				m0 := u * kernels.RowsNWidth
-				m1 := min(d.m, m0+kernels.RowsNWidth)
-				kernels.RowsN(m1-m0, st.wp[u*kk*kernels.RowsNWidth:], xp, st.off, st.pos, d.ohw, d.ohw, y[m0*d.ohw:myhw], myhw, &st.scr[u])
+				m0 := u * bw
+				m1 := min(d.m, m0+bw)
+				kernels.RowsNBlocks(d.m, u, u+1, st.wp, xp, st.off, st.pos, d.ohw, d.ohw, y[:myhw], myhw, &st.scr[u])
 				k.finishPlanes(d, 0, m0, m1, y, bias, res)
 				continue
 			}

@@ -194,57 +194,64 @@ gt1:
 import sys
 
 
-def rowsn():
-    """rowsN4x6AVX512: six positions by 64 filters (RowsN, rowsn.go)."""
-    name = "rowsN4x6AVX512"
-    P = ["R8", "R9", "R10", "R11", "R12", "R13"]
-    L = ["// func rowsN4x6AVX512(wt *float32, k int, b *float32, off *int, pos *[6]int, t *float32, accum int)",
-         "// t[p*64+i] = (t[p*64+i] when accum != 0) + the sum over r < k of",
-         "// wt[r*64+i] * b[off[r]+pos[p]] for p < 6, i < 64: accumulator (p, v)",
-         "// in Z(4p+v), each input value broadcast once into four FMAs with the",
+def rowsn(nv, np_):
+    """rowsN{nv}x{np_}AVX512: np_ positions by 16*nv filters (RowsN, rowsn.go)."""
+    name = f"rowsN{nv}x{np_}AVX512"
+    P = ["R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15", "DX"][:np_]
+    bw = 16 * nv
+    nacc = nv * np_
+    wz = nacc              # the filters' vectors
+    tz = nacc + nv         # broadcast temporaries
+    ntmp = 32 - tz
+    assert ntmp >= 1
+    L = [f"// func {name}(wt *float32, k int, b *float32, off *int, pos *[{np_}]int, t *float32, accum int)",
+         f"// t[p*{bw}+i] = (t[p*{bw}+i] when accum != 0) + the sum over r < k of",
+         f"// wt[r*{bw}+i] * b[off[r]+pos[p]] for p < {np_}, i < {bw}: accumulator (p, v)",
+         f"// in Z({nv}p+v), each input value broadcast once into {nv} FMAs with the",
          "// filters' vectors, r in order.",
          f"TEXT ·{name}(SB), NOSPLIT, $0-56",
-         "\tMOVQ    wt+0(FP), SI",
-         "\tMOVQ    k+8(FP), CX",
-         "\tMOVQ    b+16(FP), BX",
-         "\tMOVQ    off+24(FP), DI",
-         "\tMOVQ    pos+32(FP), AX"]
+         "\tMOVQ    t+40(FP), AX",
+         "\tMOVQ    accum+48(FP), CX",
+         "\tTESTQ   CX, CX",
+         f"\tJNZ     {name}_load",
+         "\tVPXORD  Z0, Z0, Z0"]
+    for i in range(1, nacc):
+        L.append(f"\tVMOVAPS Z0, Z{i}")
+    L.append(f"\tJMP     {name}_start")
+    L.append(f"{name}_load:")
+    for i in range(nacc):
+        L.append(f"\tVMOVUPS {64*i}(AX), Z{i}")
+    L.append(f"{name}_start:")
+    L += ["\tMOVQ    wt+0(FP), SI",
+          "\tMOVQ    k+8(FP), CX",
+          "\tMOVQ    b+16(FP), BX",
+          "\tMOVQ    off+24(FP), DI",
+          "\tMOVQ    pos+32(FP), AX"]
     for p, r in enumerate(P):
         L.append(f"\tMOVQ    {8*p}(AX), {r}")
-    L.append("\tMOVQ    t+40(FP), AX")
-    L.append("\tMOVQ    accum+48(FP), DX")
-    L.append("\tTESTQ   DX, DX")
-    L.append(f"\tJNZ     {name}_load")
-    L.append("\tVPXORD  Z0, Z0, Z0")
-    for i in range(1, 24):
-        L.append(f"\tVMOVAPS Z0, Z{i}")
-    L.append(f"\tJMP     {name}_loop")
-    L.append(f"{name}_load:")
-    for i in range(24):
-        L.append(f"\tVMOVUPS {64*i}(AX), Z{i}")
     L.append(f"{name}_loop:")
     L.append("\tMOVQ    (DI), AX")
     L.append("\tLEAQ    (BX)(AX*4), AX")
-    for v in range(4):
-        L.append(f"\tVMOVUPS {64*v}(SI), Z{24+v}")
+    for v in range(nv):
+        L.append(f"\tVMOVUPS {64*v}(SI), Z{wz+v}")
     for p, r in enumerate(P):
-        t = 28 + p % 4
+        t = tz + p % ntmp
         L.append(f"\tVBROADCASTSS (AX)({r}*4), Z{t}")
-        for v in range(4):
-            L.append(f"\tVFMADD231PS Z{24+v}, Z{t}, Z{p*4+v}")
-    L += ["\tADDQ    $8, DI", "\tADDQ    $256, SI", "\tDECQ    CX", f"\tJNZ     {name}_loop",
+        for v in range(nv):
+            L.append(f"\tVFMADD231PS Z{wz+v}, Z{t}, Z{p*nv+v}")
+    L += ["\tADDQ    $8, DI", f"\tADDQ    ${4*bw}, SI", "\tDECQ    CX", f"\tJNZ     {name}_loop",
           "\tMOVQ    t+40(FP), BX"]
-    for i in range(24):
+    for i in range(nacc):
         L.append(f"\tVMOVUPS Z{i}, {64*i}(BX)")
     L += ["\tVZEROUPPER", "\tRET"]
     return "\n".join(L) + "\n"
 
 
-TRANSPOSE_OUT = """// func transposeOutAVX512(t *float32, hw int, y *float32, rows, ldy int)
-// y[i*ldy+p] = t[p*64+i] for i < rows, p < hw: a [hw][64] block of RowsN's
-// tiles into rows planes ldy floats apart, 16 positions a gather (the
-// last ones under a mask).
-TEXT ·transposeOutAVX512(SB), NOSPLIT, $0-40
+TRANSPOSE_OUT = """// func transposeOutAVX512(t *float32, hw int, y *float32, rows, ldy, shift int)
+// y[i*ldy+p] = t[p*bw+i] for i < rows, p < hw, bw = 1<<shift: a [hw][bw]
+// block of RowsN's tiles into rows planes ldy floats apart, 16 positions a
+// gather (the last ones under a mask).
+TEXT ·transposeOutAVX512(SB), NOSPLIT, $0-48
 	MOVQ      t+0(FP), SI
 	MOVQ      hw+8(FP), R8
 	MOVQ      y+16(FP), DI
@@ -254,7 +261,13 @@ TEXT ·transposeOutAVX512(SB), NOSPLIT, $0-40
 	MOVQ      $0x0f0e0d0c0b0a0908, AX
 	VPINSRQ   $1, AX, X1, X1
 	VPMOVZXBD X1, Z1
-	VPSLLD    $6, Z1, Z1             // lane l: l*64
+	MOVQ      shift+40(FP), AX
+	VMOVQ     AX, X3
+	VPSLLD    X3, Z1, Z1             // lane l: l*bw
+	MOVQ      shift+40(FP), CX
+	ADDQ      $6, CX
+	MOVQ      $1, R12
+	SHLQ      CX, R12                // 16 positions of bw floats: 64*bw bytes
 	MOVQ      R8, CX
 	ANDQ      $15, CX
 	MOVQ      $1, AX
@@ -274,7 +287,7 @@ tblk:
 	KXNORW    K2, K2, K2
 	VGATHERDPS (BX)(Z1*4), K2, Z2
 	VMOVUPS   Z2, (DX)
-	ADDQ      $4096, BX              // 16 positions of 64 floats
+	ADDQ      R12, BX
 	ADDQ      $64, DX
 	DECQ      CX
 	JNZ       tblk
@@ -298,6 +311,6 @@ if __name__ == "__main__":
     out = hdr
     for nv, runs in [(1, 9), (1, 3), (1, 1), (2, 4), (2, 1), (4, 2), (4, 1)]:
         out += kernel(nv, runs) + "\n"
-    out += gather + "\n" + rowsn() + "\n" + TRANSPOSE_OUT
+    out += gather + "\n" + rowsn(4, 6) + "\n" + rowsn(2, 9) + "\n" + TRANSPOSE_OUT
     with open(sys.argv[1], "w") as f:
         f.write(out)

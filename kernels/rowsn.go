@@ -8,26 +8,34 @@ import "fmt"
 // W[i][r] * b[off[r]+q] for every column q of a padded layout, the gap
 // columns included (a quarter of them at 7x7), vectorised along q. RowsN
 // computes the same sums for a list of positions only, vectorised along
-// 64 filters: every input value is broadcast into four fused
-// multiply-adds with a vector of 16 filters' weights, six positions a
-// tile. The tiles come out position-major ([q][64]) and are transposed
+// 64 filters (32 for at most 32): every input value is broadcast into
+// four (two) fused multiply-adds with vectors of 16 filters' weights, six
+// (nine) positions a tile. The tiles come out position-major ([q][64]) and are transposed
 // into the output planes afterwards, while they are in cache.
 
-// RowsNWidth is the filter block of RowsN's packed weights.
-const RowsNWidth = 64
+// RowsNBlock returns the filter block of RowsN's packed weights for m
+// filters: 32 (two vectors, nine positions a tile) up to 32 filters, else
+// 64 (four vectors, six positions a tile).
+func RowsNBlock(m int) int {
+	if m <= 32 {
+		return 32
+	}
+	return 64
+}
 
 // PackRowsN packs the m x k matrix w (rows ldw apart) for RowsN into dst
-// (grown as needed): ceil(m/64) blocks of [k][64] floats, block b holding
-// rows 64b.. transposed, zeros past row m.
+// (grown as needed): ceil(m/bw) blocks of [k][bw] floats, bw =
+// RowsNBlock(m), block b holding rows b*bw.. transposed, zeros past row m.
 func PackRowsN(dst []float32, m, k int, w []float32, ldw int) []float32 {
 	checkMatrix("PackRowsN", "W", m, k, w, ldw)
-	nb := (m + RowsNWidth - 1) / RowsNWidth
-	dst = grow(dst, nb*k*RowsNWidth)[:nb*k*RowsNWidth]
+	bw := RowsNBlock(m)
+	nb := (m + bw - 1) / bw
+	dst = grow(dst, nb*k*bw)[:nb*k*bw]
 	clear(dst)
 	for i := range m {
-		blk := dst[i/RowsNWidth*k*RowsNWidth+i%RowsNWidth:]
+		blk := dst[i/bw*k*bw+i%bw:]
 		for r, v := range w[i*ldw : i*ldw+k] {
-			blk[r*RowsNWidth] = v
+			blk[r*bw] = v
 		}
 	}
 	return dst
@@ -49,6 +57,14 @@ func RowsNFits() bool { return hasRowsT() }
 // len(pos) is not a multiple of hw, on negative or out-of-range offsets
 // and positions, and on short slices.
 func RowsN(m int, wp []float32, b []float32, off []int, pos []int32, hw, ldPlane int, y []float32, ldImg int, s *RowsTScratch) {
+	RowsNBlocks(m, 0, (m+RowsNBlock(m)-1)/RowsNBlock(m), wp, b, off, pos, hw, ldPlane, y, ldImg, s)
+}
+
+// RowsNBlocks is RowsN for the filter blocks [blo, bhi) of m filters
+// (blocks of RowsNBlock(m), the last one short) only: the rows i in
+// those blocks of each group's planes are written, y still addressed
+// from filter 0.
+func RowsNBlocks(m, blo, bhi int, wp []float32, b []float32, off []int, pos []int32, hw, ldPlane int, y []float32, ldImg int, s *RowsTScratch) {
 	k, npos := len(off), len(pos)
 	if !RowsNFits() {
 		panic("kernels.RowsN: no AVX-512 kernels")
@@ -59,9 +75,17 @@ func RowsN(m int, wp []float32, b []float32, off []int, pos []int32, hw, ldPlane
 	if npos == 0 {
 		return
 	}
-	nblk := (m + RowsNWidth - 1) / RowsNWidth
-	if len(wp) < nblk*k*RowsNWidth {
-		panic(fmt.Sprintf("kernels.RowsN: packed weights have %d floats, want %d", len(wp), nblk*k*RowsNWidth))
+	bw := RowsNBlock(m)
+	tp, shift := 6, 6 // positions a tile, log2(bw)
+	if bw == 32 {
+		tp, shift = 9, 5
+	}
+	nblk := (m + bw - 1) / bw
+	if blo < 0 || bhi > nblk || blo >= bhi {
+		panic(fmt.Sprintf("kernels.RowsN: blocks [%d, %d) of %d", blo, bhi, nblk))
+	}
+	if len(wp) < nblk*k*bw {
+		panic(fmt.Sprintf("kernels.RowsN: packed weights have %d floats, want %d", len(wp), nblk*k*bw))
 	}
 	lo, hi := pos[0], pos[0]
 	for _, p := range pos {
@@ -76,21 +100,17 @@ func RowsN(m int, wp []float32, b []float32, off []int, pos []int32, hw, ldPlane
 	if need := (nb-1)*ldImg + (m-1)*ldPlane + hw; len(y) < need {
 		panic(fmt.Sprintf("kernels.RowsN: y has %d floats, want %d", len(y), need))
 	}
-	tiles := (npos + 5) / 6
-	s.n = grow(s.n, tiles*6*RowsNWidth)
-	t := s.n[:tiles*6*RowsNWidth]
-	var ps [][6]int
-	for q := 0; q < npos; q += 6 {
-		var p [6]int
-		for i := range p {
-			p[i] = int(pos[min(q+i, npos-1)])
-		}
-		ps = append(ps, p)
+	tiles := (npos + tp - 1) / tp
+	s.n = grow(s.n, tiles*tp*bw)
+	t := s.n[:tiles*tp*bw]
+	s.pos = s.pos[:0]
+	for q := 0; q < tiles*tp; q++ {
+		s.pos = append(s.pos, int(pos[min(q, npos-1)])) // the last tile's spare slots repeat the last position
 	}
-	for blk := range nblk {
-		wt := wp[blk*k*RowsNWidth:]
-		// The reduction in blocks of rowsNKC rows of W (32 KiB, kept in
-		// L1 while every tile of positions reads it), the tiles'
+	for blk := blo; blk < bhi; blk++ {
+		wt := wp[blk*k*bw:]
+		// The reduction in blocks of rowsNKC rows of W (16-32 KiB, kept
+		// in L1 while every tile of positions reads it), the tiles'
 		// partial sums in t.
 		for r0 := 0; r0 < k; r0 += rowsNKC {
 			kc := min(rowsNKC, k-r0)
@@ -98,13 +118,17 @@ func RowsN(m int, wp []float32, b []float32, off []int, pos []int32, hw, ldPlane
 			if r0 > 0 {
 				acc = 1
 			}
-			for ti := range ps {
-				rowsN4x6AVX512(&wt[r0*RowsNWidth], kc, &b[0], &off[r0], &ps[ti], &t[ti*6*RowsNWidth], acc)
+			for ti := range tiles {
+				if bw == 64 {
+					rowsN4x6AVX512(&wt[r0*bw], kc, &b[0], &off[r0], (*[6]int)(s.pos[ti*6:]), &t[ti*6*bw], acc)
+				} else {
+					rowsN2x9AVX512(&wt[r0*bw], kc, &b[0], &off[r0], (*[9]int)(s.pos[ti*9:]), &t[ti*9*bw], acc)
+				}
 			}
 		}
-		rows := min(RowsNWidth, m-blk*RowsNWidth)
+		rows := min(bw, m-blk*bw)
 		for j := range nb {
-			transposeOutAVX512(&t[j*hw*RowsNWidth], hw, &y[j*ldImg+blk*RowsNWidth*ldPlane], rows, ldPlane)
+			transposeOutAVX512(&t[j*hw*bw], hw, &y[j*ldImg+blk*bw*ldPlane], rows, ldPlane, shift)
 		}
 	}
 }

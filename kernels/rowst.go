@@ -54,7 +54,8 @@ func RowsTFits(m int, off []int) bool {
 type RowsTScratch struct {
 	t   []float32 // A transposed: [k][M]
 	idx [64]int32
-	n   []float32 // RowsN's tiles: [positions][64]
+	n   []float32 // RowsN's tiles: [positions][block]
+	pos []int     // RowsN's positions, tile by tile
 }
 
 // RowsT sets acc[j*M+i] = (acc[j*M+i] when accum) + the sum over q <

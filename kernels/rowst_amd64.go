@@ -43,7 +43,12 @@ func gatherTAVX512(a *float32, k int, pos *int32, idx *[64]int32, masks *[4]uint
 //go:noescape
 func rowsN4x6AVX512(wt *float32, k int, b *float32, off *int, pos *[6]int, t *float32, accum int)
 
-// transposeOutAVX512 sets y[i*ldy+p] = t[p*64+i] for i < rows, p < hw.
+// rowsN2x9AVX512 is rowsN4x6AVX512 for nine positions by 32 filters.
 //
 //go:noescape
-func transposeOutAVX512(t *float32, hw int, y *float32, rows, ldy int)
+func rowsN2x9AVX512(wt *float32, k int, b *float32, off *int, pos *[9]int, t *float32, accum int)
+
+// transposeOutAVX512 sets y[i*ldy+p] = t[p<<shift+i] for i < rows, p < hw.
+//
+//go:noescape
+func transposeOutAVX512(t *float32, hw int, y *float32, rows, ldy, shift int)

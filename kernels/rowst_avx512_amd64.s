@@ -896,23 +896,12 @@ gt1:
 // func rowsN4x6AVX512(wt *float32, k int, b *float32, off *int, pos *[6]int, t *float32, accum int)
 // t[p*64+i] = (t[p*64+i] when accum != 0) + the sum over r < k of
 // wt[r*64+i] * b[off[r]+pos[p]] for p < 6, i < 64: accumulator (p, v)
-// in Z(4p+v), each input value broadcast once into four FMAs with the
+// in Z(4p+v), each input value broadcast once into 4 FMAs with the
 // filters' vectors, r in order.
 TEXT ·rowsN4x6AVX512(SB), NOSPLIT, $0-56
-	MOVQ    wt+0(FP), SI
-	MOVQ    k+8(FP), CX
-	MOVQ    b+16(FP), BX
-	MOVQ    off+24(FP), DI
-	MOVQ    pos+32(FP), AX
-	MOVQ    0(AX), R8
-	MOVQ    8(AX), R9
-	MOVQ    16(AX), R10
-	MOVQ    24(AX), R11
-	MOVQ    32(AX), R12
-	MOVQ    40(AX), R13
 	MOVQ    t+40(FP), AX
-	MOVQ    accum+48(FP), DX
-	TESTQ   DX, DX
+	MOVQ    accum+48(FP), CX
+	TESTQ   CX, CX
 	JNZ     rowsN4x6AVX512_load
 	VPXORD  Z0, Z0, Z0
 	VMOVAPS Z0, Z1
@@ -938,7 +927,7 @@ TEXT ·rowsN4x6AVX512(SB), NOSPLIT, $0-56
 	VMOVAPS Z0, Z21
 	VMOVAPS Z0, Z22
 	VMOVAPS Z0, Z23
-	JMP     rowsN4x6AVX512_loop
+	JMP     rowsN4x6AVX512_start
 rowsN4x6AVX512_load:
 	VMOVUPS 0(AX), Z0
 	VMOVUPS 64(AX), Z1
@@ -964,6 +953,18 @@ rowsN4x6AVX512_load:
 	VMOVUPS 1344(AX), Z21
 	VMOVUPS 1408(AX), Z22
 	VMOVUPS 1472(AX), Z23
+rowsN4x6AVX512_start:
+	MOVQ    wt+0(FP), SI
+	MOVQ    k+8(FP), CX
+	MOVQ    b+16(FP), BX
+	MOVQ    off+24(FP), DI
+	MOVQ    pos+32(FP), AX
+	MOVQ    0(AX), R8
+	MOVQ    8(AX), R9
+	MOVQ    16(AX), R10
+	MOVQ    24(AX), R11
+	MOVQ    32(AX), R12
+	MOVQ    40(AX), R13
 rowsN4x6AVX512_loop:
 	MOVQ    (DI), AX
 	LEAQ    (BX)(AX*4), AX
@@ -1033,11 +1034,132 @@ rowsN4x6AVX512_loop:
 	VZEROUPPER
 	RET
 
-// func transposeOutAVX512(t *float32, hw int, y *float32, rows, ldy int)
-// y[i*ldy+p] = t[p*64+i] for i < rows, p < hw: a [hw][64] block of RowsN's
-// tiles into rows planes ldy floats apart, 16 positions a gather (the
-// last ones under a mask).
-TEXT ·transposeOutAVX512(SB), NOSPLIT, $0-40
+// func rowsN2x9AVX512(wt *float32, k int, b *float32, off *int, pos *[9]int, t *float32, accum int)
+// t[p*32+i] = (t[p*32+i] when accum != 0) + the sum over r < k of
+// wt[r*32+i] * b[off[r]+pos[p]] for p < 9, i < 32: accumulator (p, v)
+// in Z(2p+v), each input value broadcast once into 2 FMAs with the
+// filters' vectors, r in order.
+TEXT ·rowsN2x9AVX512(SB), NOSPLIT, $0-56
+	MOVQ    t+40(FP), AX
+	MOVQ    accum+48(FP), CX
+	TESTQ   CX, CX
+	JNZ     rowsN2x9AVX512_load
+	VPXORD  Z0, Z0, Z0
+	VMOVAPS Z0, Z1
+	VMOVAPS Z0, Z2
+	VMOVAPS Z0, Z3
+	VMOVAPS Z0, Z4
+	VMOVAPS Z0, Z5
+	VMOVAPS Z0, Z6
+	VMOVAPS Z0, Z7
+	VMOVAPS Z0, Z8
+	VMOVAPS Z0, Z9
+	VMOVAPS Z0, Z10
+	VMOVAPS Z0, Z11
+	VMOVAPS Z0, Z12
+	VMOVAPS Z0, Z13
+	VMOVAPS Z0, Z14
+	VMOVAPS Z0, Z15
+	VMOVAPS Z0, Z16
+	VMOVAPS Z0, Z17
+	JMP     rowsN2x9AVX512_start
+rowsN2x9AVX512_load:
+	VMOVUPS 0(AX), Z0
+	VMOVUPS 64(AX), Z1
+	VMOVUPS 128(AX), Z2
+	VMOVUPS 192(AX), Z3
+	VMOVUPS 256(AX), Z4
+	VMOVUPS 320(AX), Z5
+	VMOVUPS 384(AX), Z6
+	VMOVUPS 448(AX), Z7
+	VMOVUPS 512(AX), Z8
+	VMOVUPS 576(AX), Z9
+	VMOVUPS 640(AX), Z10
+	VMOVUPS 704(AX), Z11
+	VMOVUPS 768(AX), Z12
+	VMOVUPS 832(AX), Z13
+	VMOVUPS 896(AX), Z14
+	VMOVUPS 960(AX), Z15
+	VMOVUPS 1024(AX), Z16
+	VMOVUPS 1088(AX), Z17
+rowsN2x9AVX512_start:
+	MOVQ    wt+0(FP), SI
+	MOVQ    k+8(FP), CX
+	MOVQ    b+16(FP), BX
+	MOVQ    off+24(FP), DI
+	MOVQ    pos+32(FP), AX
+	MOVQ    0(AX), R8
+	MOVQ    8(AX), R9
+	MOVQ    16(AX), R10
+	MOVQ    24(AX), R11
+	MOVQ    32(AX), R12
+	MOVQ    40(AX), R13
+	MOVQ    48(AX), R14
+	MOVQ    56(AX), R15
+	MOVQ    64(AX), DX
+rowsN2x9AVX512_loop:
+	MOVQ    (DI), AX
+	LEAQ    (BX)(AX*4), AX
+	VMOVUPS 0(SI), Z18
+	VMOVUPS 64(SI), Z19
+	VBROADCASTSS (AX)(R8*4), Z20
+	VFMADD231PS Z18, Z20, Z0
+	VFMADD231PS Z19, Z20, Z1
+	VBROADCASTSS (AX)(R9*4), Z21
+	VFMADD231PS Z18, Z21, Z2
+	VFMADD231PS Z19, Z21, Z3
+	VBROADCASTSS (AX)(R10*4), Z22
+	VFMADD231PS Z18, Z22, Z4
+	VFMADD231PS Z19, Z22, Z5
+	VBROADCASTSS (AX)(R11*4), Z23
+	VFMADD231PS Z18, Z23, Z6
+	VFMADD231PS Z19, Z23, Z7
+	VBROADCASTSS (AX)(R12*4), Z24
+	VFMADD231PS Z18, Z24, Z8
+	VFMADD231PS Z19, Z24, Z9
+	VBROADCASTSS (AX)(R13*4), Z25
+	VFMADD231PS Z18, Z25, Z10
+	VFMADD231PS Z19, Z25, Z11
+	VBROADCASTSS (AX)(R14*4), Z26
+	VFMADD231PS Z18, Z26, Z12
+	VFMADD231PS Z19, Z26, Z13
+	VBROADCASTSS (AX)(R15*4), Z27
+	VFMADD231PS Z18, Z27, Z14
+	VFMADD231PS Z19, Z27, Z15
+	VBROADCASTSS (AX)(DX*4), Z28
+	VFMADD231PS Z18, Z28, Z16
+	VFMADD231PS Z19, Z28, Z17
+	ADDQ    $8, DI
+	ADDQ    $128, SI
+	DECQ    CX
+	JNZ     rowsN2x9AVX512_loop
+	MOVQ    t+40(FP), BX
+	VMOVUPS Z0, 0(BX)
+	VMOVUPS Z1, 64(BX)
+	VMOVUPS Z2, 128(BX)
+	VMOVUPS Z3, 192(BX)
+	VMOVUPS Z4, 256(BX)
+	VMOVUPS Z5, 320(BX)
+	VMOVUPS Z6, 384(BX)
+	VMOVUPS Z7, 448(BX)
+	VMOVUPS Z8, 512(BX)
+	VMOVUPS Z9, 576(BX)
+	VMOVUPS Z10, 640(BX)
+	VMOVUPS Z11, 704(BX)
+	VMOVUPS Z12, 768(BX)
+	VMOVUPS Z13, 832(BX)
+	VMOVUPS Z14, 896(BX)
+	VMOVUPS Z15, 960(BX)
+	VMOVUPS Z16, 1024(BX)
+	VMOVUPS Z17, 1088(BX)
+	VZEROUPPER
+	RET
+
+// func transposeOutAVX512(t *float32, hw int, y *float32, rows, ldy, shift int)
+// y[i*ldy+p] = t[p*bw+i] for i < rows, p < hw, bw = 1<<shift: a [hw][bw]
+// block of RowsN's tiles into rows planes ldy floats apart, 16 positions a
+// gather (the last ones under a mask).
+TEXT ·transposeOutAVX512(SB), NOSPLIT, $0-48
 	MOVQ      t+0(FP), SI
 	MOVQ      hw+8(FP), R8
 	MOVQ      y+16(FP), DI
@@ -1047,7 +1169,13 @@ TEXT ·transposeOutAVX512(SB), NOSPLIT, $0-40
 	MOVQ      $0x0f0e0d0c0b0a0908, AX
 	VPINSRQ   $1, AX, X1, X1
 	VPMOVZXBD X1, Z1
-	VPSLLD    $6, Z1, Z1             // lane l: l*64
+	MOVQ      shift+40(FP), AX
+	VMOVQ     AX, X3
+	VPSLLD    X3, Z1, Z1             // lane l: l*bw
+	MOVQ      shift+40(FP), CX
+	ADDQ      $6, CX
+	MOVQ      $1, R12
+	SHLQ      CX, R12                // 16 positions of bw floats: 64*bw bytes
 	MOVQ      R8, CX
 	ANDQ      $15, CX
 	MOVQ      $1, AX
@@ -1067,7 +1195,7 @@ tblk:
 	KXNORW    K2, K2, K2
 	VGATHERDPS (BX)(Z1*4), K2, Z2
 	VMOVUPS   Z2, (DX)
-	ADDQ      $4096, BX              // 16 positions of 64 floats
+	ADDQ      R12, BX
 	ADDQ      $64, DX
 	DECQ      CX
 	JNZ       tblk

@@ -44,4 +44,8 @@ func rowsN4x6AVX512(wt *float32, k int, b *float32, off *int, pos *[6]int, t *fl
 	noRowsT()
 }
 
-func transposeOutAVX512(t *float32, hw int, y *float32, rows, ldy int) { noRowsT() }
+func rowsN2x9AVX512(wt *float32, k int, b *float32, off *int, pos *[9]int, t *float32, accum int) {
+	noRowsT()
+}
+
+func transposeOutAVX512(t *float32, hw int, y *float32, rows, ldy, shift int) { noRowsT() }
