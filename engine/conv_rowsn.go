@@ -1,9 +1,10 @@
 package engine
 
-// Stride-1 "same" convolutions of a fused (inference) Conv on small maps
-// through kernels.RowsN: filters in vectors of 16, 64 a block, each input
-// value of a six-position tile broadcast into four fused multiply-adds,
-// over the valid positions of the image's padded layout only. On 7x7 and
+// Convolutions of a fused (inference) Conv on one image's small maps
+// through kernels.RowsN: the filters in vectors of 16 (blocks of 64, or
+// 32 for at most 32 filters), each input value of a tile of six (nine)
+// positions broadcast into four (two) fused multiply-adds, over the
+// output pixels' window origins in the padded input only. On 7x7 and
 // 14x14 maps the other lowerings lose a large share of their work to
 // edges: the implicit GEMM computes the padded layout's gap columns (a
 // quarter of them at 7x7), Winograd's 4x4 tiles round a 7x7 map up to
@@ -20,21 +21,20 @@ import (
 // useRowsN reports whether a Forward call takes the RowsN lowering: a
 // fused Conv of one group on a single image, neither depthwise nor
 // pointwise, with at least rowsNMinFilters filters and at most
-// rowsNMaxPlane output pixels (rowsNMaxPlaneStrided when strided). Any stride, pad and dilation: the image is
-// padded with its largest pads (implicitLayout) and each output's
-// position is its window's origin there (rowsNPositions).
-// A batch keeps the lowerings that share the filters across its images'
-// products (resnet18 at batch 8, one thread: its 14x14 and 7x7 convs took
-// 9.6 and 11.4 ms through Winograd, 11.8 and 12.3 through RowsN in chunks
-// of 8 images; on two threads RowsN was ahead, 73 -> 78-81 images/s, but
-// not by enough to route batches by thread count).
+// rowsNMaxPlane output pixels (rowsNMaxPlaneStrided when strided). Any
+// stride, pad and dilation: the image is padded with its largest pads
+// (implicitLayout) and each output's position is its window's origin
+// there (rowsNPositions). A batch keeps the lowerings that share the
+// filters across its images' products (resnet18 at batch 8, one thread:
+// its 14x14 and 7x7 convs took 9.6 and 11.4 ms through Winograd, 11.8 and
+// 12.3 through RowsN in chunks of 8 images).
 func useRowsN(d convDims, fused bool) bool {
 	return rowsNOn && fused && d.n == 1 && kernels.RowsNFits() && d.g.Group == 1 && !d.depthwise && !d.pointwise &&
 		d.m >= rowsNMinFilters && (d.ohw <= rowsNMaxPlane || d.ohw <= rowsNMaxPlaneStrided && (d.g.SH > 1 || d.g.SW > 1))
 }
 
 // rowsNOn lets tests route these Convs through the other lowerings;
-// rowsNMinFilters is one whole block of RowsN's filters.
+// rowsNMinFilters is one whole block of RowsN's narrower filter blocks.
 var rowsNOn = true
 
 const (
@@ -118,7 +118,7 @@ func (k *convKernel) forwardRowsN(d convDims, x, w, y, bias, res []float32) {
 	st.lay.fill(xp, x[:chw], d.c, 1)
 	units := nblk
 	if nblk == 1 {
-		units = 2 // the positions in two halves, whole tiles of six
+		units = 2 // the positions in two halves of whole tiles
 	}
 	for len(st.scr) < units {
 		st.scr = append(st.scr, kernels.RowsTScratch{})
@@ -132,7 +132,11 @@ func (k *convKernel) forwardRowsN(d convDims, x, w, y, bias, res []float32) {
 				k.finishPlanes(d, 0, m0, m1, y, bias, res)
 				continue
 			}
-			h := (d.ohw/2 + 5) / 6 * 6
+			tp := 6 // RowsN's positions a tile
+			if bw == 32 {
+				tp = 9
+			}
+			h := (d.ohw/2 + tp - 1) / tp * tp
 			p0, p1 := 0, min(h, d.ohw)
 			if u == 1 {
 				p0, p1 = p1, d.ohw

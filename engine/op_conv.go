@@ -148,15 +148,15 @@ type convKernel struct {
 	dybufs [][]float32 // per-worker lowered output gradients of a chunk
 	dxbufs [][]float32 // per-worker lowered input gradients of a chunk (dX as a convolution)
 	dws    [][]float32 // per-chunk (depthwise: per-worker) weight-gradient accumulators
+	// sum: the residual sum this Backward's input gradient ends in
+	// (conv_sum.go), handed over by the executor; nil: none.
+	sum *dxSum
+
 	// dwT: the implicit lowering's weight gradient goes through
 	// kernels.RowsT (useRowsT): the accumulators in dws are then
 	// transposed ([kk][RowsTWidth(m)]), summed as such and stored once;
 	// dwPos lists a chunk's valid positions (gaps left out), dwtScr is
 	// each worker's scratch.
-	// sum: the residual sum this Backward's input gradient ends in
-	// (conv_sum.go), handed over by the executor; nil: none.
-	sum *dxSum
-
 	dwT    bool
 	dwPos  []int32
 	dwtScr []kernels.RowsTScratch
@@ -951,6 +951,10 @@ func isDW3x3(d convDims) bool {
 // depend on the thread count), dcol = W^T * dY scattered back with Col2im, dB = sum of dY
 // over batch and pixels.
 func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
+	// The residual sum the executor handed over (conv_sum.go), taken
+	// before any return so that none outlives this call.
+	sum := k.sum
+	k.sum = nil
 	gin := make([]*tensor.Tensor, len(in))
 	if k.fused {
 		return nil, fmt.Errorf("%s is an inference-only fused node (engine.Optimize); train the original graph", OpFusedConv)
@@ -984,10 +988,8 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 	if k.gatherIn {
 		k.inBN.part.begin(dx.Data, d.n, d.c)
 	}
-	// The residual sum the executor handed over (conv_sum.go), written
-	// by the lowered paths' chunks; otherwise sumGrads does it.
-	sum := k.sum
-	k.sum = nil
+	// The residual sum is written by the lowered paths' chunks;
+	// otherwise sumGrads does it.
 	if sum != nil && (!needX || d.depthwise || k.gatherIn) {
 		sum = nil
 	}

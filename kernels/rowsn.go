@@ -2,16 +2,17 @@ package kernels
 
 import "fmt"
 
-// Stride-1 convolutions on a padded layout, filters in vectors.
+// Convolutions on a padded layout, filters in vectors.
 //
 // The implicit-GEMM lowering computes C[i][q] = sum over r of
 // W[i][r] * b[off[r]+q] for every column q of a padded layout, the gap
 // columns included (a quarter of them at 7x7), vectorised along q. RowsN
-// computes the same sums for a list of positions only, vectorised along
-// 64 filters (32 for at most 32): every input value is broadcast into
-// four (two) fused multiply-adds with vectors of 16 filters' weights, six
-// (nine) positions a tile. The tiles come out position-major ([q][64]) and are transposed
-// into the output planes afterwards, while they are in cache.
+// computes the same sums for a list of positions only (window origins:
+// any stride), vectorised along 64 filters (32 for at most 32): every
+// input value is broadcast into four (two) fused multiply-adds with
+// vectors of 16 filters' weights, six (nine) positions a tile. The tiles
+// come out position-major ([q][block]) and are transposed into the output
+// planes afterwards, while they are in cache.
 
 // RowsNBlock returns the filter block of RowsN's packed weights for m
 // filters: 32 (two vectors, nine positions a tile) up to 32 filters, else
@@ -41,7 +42,7 @@ func PackRowsN(dst []float32, m, k int, w []float32, ldw int) []float32 {
 	return dst
 }
 
-// rowsNKC is the reduction block of RowsN: rows of W of 64 filters.
+// rowsNKC is the reduction block of RowsN: rows of a block of W.
 var rowsNKC = 128
 
 // RowsNFits reports whether RowsN runs here (the AVX-512 kernels).
