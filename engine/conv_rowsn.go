@@ -19,9 +19,13 @@ import (
 )
 
 // useRowsN reports whether a Forward call takes the RowsN lowering: a
-// fused Conv of one group on a single image, neither depthwise nor
-// pointwise, with at least rowsNMinFilters filters and at most
-// rowsNMaxPlane output pixels (rowsNMaxPlaneStrided when strided). Any
+// fused Conv of one group on a single image, neither depthwise nor 1x1,
+// with at least rowsNMinFilters filters and at most rowsNMaxPlane output
+// pixels (rowsNMaxPlaneStrided when strided). Each block of filters reads
+// the whole input again; a 1x1 kernel does too little with it for that
+// (resnet50's 1x1 stride-2 conv from 256x56x56 took 3.18 ms through
+// RowsN, 1.78 through the gather lowering), while its 3x3 stride-2 conv
+// from 128x56x56 took 1.90-2.00 ms through RowsN, 2.09-2.18 otherwise. Any
 // stride, pad and dilation: the image is padded with its largest pads
 // (implicitLayout) and each output's position is its window's origin
 // there (rowsNPositions). A batch keeps the lowerings that share the
@@ -29,8 +33,14 @@ import (
 // its 14x14 and 7x7 convs took 9.6 and 11.4 ms through Winograd, 11.8 and
 // 12.3 through RowsN in chunks of 8 images).
 func useRowsN(d convDims, fused bool) bool {
-	return rowsNOn && fused && d.n == 1 && kernels.RowsNFits() && d.g.Group == 1 && !d.depthwise && !d.pointwise &&
-		d.m >= rowsNMinFilters && (d.ohw <= rowsNMaxPlane || d.ohw <= rowsNMaxPlaneStrided && (d.g.SH > 1 || d.g.SW > 1))
+	if !rowsNOn || !fused || d.n != 1 || !kernels.RowsNFits() || d.g.Group != 1 || d.depthwise ||
+		d.s.KH*d.s.KW == 1 || d.m < rowsNMinFilters {
+		return false
+	}
+	if d.g.SH == 1 && d.g.SW == 1 {
+		return d.ohw <= rowsNMaxPlane
+	}
+	return d.ohw <= rowsNMaxPlaneStrided
 }
 
 // rowsNOn lets tests route these Convs through the other lowerings;
@@ -113,9 +123,12 @@ func (k *convKernel) forwardRowsN(d convDims, x, w, y, bias, res []float32) {
 		return
 	}
 	st := k.rowsN(d, w, 1)
-	k.cols = ensureBufs(k.cols, 1, d.c*st.lay.plane+implicitSlack)
-	xp := k.cols[0]
-	st.lay.fill(xp, x[:chw], d.c, 1)
+	xp := x[:chw] // without pads, one image's layout is the image itself
+	if st.lay.g > 0 || st.lay.gr > 0 {
+		k.cols = ensureBufs(k.cols, 1, d.c*st.lay.plane+implicitSlack)
+		xp = k.cols[0]
+		st.lay.fill(xp, x[:chw], d.c, 1)
+	}
 	units := nblk
 	if nblk == 1 {
 		units = 2 // the positions in two halves of whole tiles

@@ -15,7 +15,7 @@ import (
 // through fusedConvMatchesNaive (every activation, with and without a
 // residual, 1 to 3 threads: filter blocks or position halves over the
 // workers, bitwise the same on each), after checking they take it, and
-// checks that batches, pointwise, larger and grouped Convs do not.
+// checks that batches, 1x1 kernels, larger and grouped Convs do not.
 func TestRowsNConvMatchesNaive(t *testing.T) {
 	if !kernels.RowsNFits() {
 		t.Skip("no AVX-512 kernels")
@@ -49,6 +49,7 @@ func TestRowsNConvMatchesNaive(t *testing.T) {
 		{"15x15", 1, 8, 15, 15, 64, cvGeom(3, 3, 1, 1, 1, 1), true},
 		{"stride 2 to 29x29", 1, 3, 58, 58, 64, cvGeom(3, 3, 2, 1, 1, 1), true},
 		{"pointwise", 1, 8, 7, 7, 64, cvGeom(1, 1, 1, 0, 1, 1), true},
+		{"1x1 stride 2", 1, 8, 14, 14, 64, cvGeom(1, 1, 2, 0, 1, 1), true},
 		{"groups 2", 1, 8, 7, 7, 64, cvGeom(3, 3, 1, 1, 1, 2), true},
 	} {
 		n, x, w, b := tc.build(1)
