@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "hsum_amd64.h"
 
 // GV8 adds the products of x's 16 floats at AX with the 8 rows' (at DI,
 // BX, CX, DX, R10-R13) into Z0-Z7; GV8M(K) under mask K (the tail).
@@ -33,18 +34,6 @@
 	VFMADD231PS Z9, Z8, Z6 \
 	VMOVUPS.Z (R13)(AX*1), K, Z9 \
 	VFMADD231PS Z9, Z8, Z7
-
-// HS stores the lane sum of Z at OFF(R9).
-#define HS(Z, Y, X, OFF) \
-	VEXTRACTF32X8 $1, Z, Y10;  \
-	VADDPS        Y10, Y, Y;   \
-	VEXTRACTF32X4 $1, Y, X10;  \
-	VADDPS        X10, X, X;   \
-	VPERMILPS     $0x4E, X, X10; \
-	VADDPS        X10, X, X;   \
-	VPERMILPS     $0xB1, X, X10; \
-	VADDPS        X10, X, X;   \
-	VMOVSS        X, OFF(R9)
 
 // func gemv8AVX512(x, b *float32, ldb, k, tmask int, out *[8]float32)
 // out[r] = sum over q < k of x[q]*b[r*ldb+q] for r < 8: eight rows
@@ -88,14 +77,14 @@ gvtail:
 	KMOVW  R15, K2
 	GV8M(K2)
 gvsum:
-	MOVQ   out+40(FP), R9
-	HS(Z0, Y0, X0, 0)
-	HS(Z1, Y1, X1, 4)
-	HS(Z2, Y2, X2, 8)
-	HS(Z3, Y3, X3, 12)
-	HS(Z4, Y4, X4, 16)
-	HS(Z5, Y5, X5, 20)
-	HS(Z6, Y6, X6, 24)
-	HS(Z7, Y7, X7, 28)
+	MOVQ   out+40(FP), DI
+	HSUM512_STORE(Z0, Y0, X0, 0)
+	HSUM512_STORE(Z1, Y1, X1, 4)
+	HSUM512_STORE(Z2, Y2, X2, 8)
+	HSUM512_STORE(Z3, Y3, X3, 12)
+	HSUM512_STORE(Z4, Y4, X4, 16)
+	HSUM512_STORE(Z5, Y5, X5, 20)
+	HSUM512_STORE(Z6, Y6, X6, 24)
+	HSUM512_STORE(Z7, Y7, X7, 28)
 	VZEROUPPER
 	RET

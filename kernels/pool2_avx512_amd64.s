@@ -20,6 +20,23 @@ DATA pool2idx<>+56(SB)/4, $28
 DATA pool2idx<>+60(SB)/4, $30
 GLOBL pool2idx<>(SB), RODATA|NOPTR, $64
 
+// MAX2X2 sets Z4 to the running maximum of 16 windows from two input
+// rows' 32 floats each (Z0-Z1, Z2-Z3): their even and odd lanes split by
+// VPERMI2PS (indices in Z8, Z9), then VMAXPS in tap order, the
+// accumulator its first source.
+#define MAX2X2 \
+	VMOVDQA32 Z8, Z4       \
+	VPERMI2PS Z1, Z0, Z4   \
+	VMOVDQA32 Z9, Z5       \
+	VPERMI2PS Z1, Z0, Z5   \
+	VMOVDQA32 Z8, Z6       \
+	VPERMI2PS Z3, Z2, Z6   \
+	VMOVDQA32 Z9, Z7       \
+	VPERMI2PS Z3, Z2, Z7   \
+	VMAXPS    Z5, Z4, Z4   \
+	VMAXPS    Z6, Z4, Z4   \
+	VMAXPS    Z7, Z4, Z4
+
 // func maxPool2RowAVX512(r0, r1, y *float32, n int, tail int)
 // y[i] = the running maximum acc = (acc > v ? acc : v) of r0[2i],
 // r0[2i+1], r1[2i], r1[2i+1] in that order, for i < n (n >= 1): VMAXPS
@@ -43,17 +60,7 @@ p2loop:
 	VMOVUPS   64(SI), Z1
 	VMOVUPS   (DX), Z2
 	VMOVUPS   64(DX), Z3
-	VMOVDQA32 Z8, Z4
-	VPERMI2PS Z1, Z0, Z4                // r0 evens
-	VMOVDQA32 Z9, Z5
-	VPERMI2PS Z1, Z0, Z5                // r0 odds
-	VMOVDQA32 Z8, Z6
-	VPERMI2PS Z3, Z2, Z6                // r1 evens
-	VMOVDQA32 Z9, Z7
-	VPERMI2PS Z3, Z2, Z7                // r1 odds
-	VMAXPS    Z5, Z4, Z4
-	VMAXPS    Z6, Z4, Z4
-	VMAXPS    Z7, Z4, Z4
+	MAX2X2
 	VMOVUPS   Z4, (DI)
 	ADDQ      $128, SI
 	ADDQ      $128, DX
@@ -73,17 +80,7 @@ p2tail:
 	VMOVUPS.Z 64(SI), K2, Z1
 	VMOVUPS.Z (DX), K1, Z2
 	VMOVUPS.Z 64(DX), K2, Z3
-	VMOVDQA32 Z8, Z4
-	VPERMI2PS Z1, Z0, Z4
-	VMOVDQA32 Z9, Z5
-	VPERMI2PS Z1, Z0, Z5
-	VMOVDQA32 Z8, Z6
-	VPERMI2PS Z3, Z2, Z6
-	VMOVDQA32 Z9, Z7
-	VPERMI2PS Z3, Z2, Z7
-	VMAXPS    Z5, Z4, Z4
-	VMAXPS    Z6, Z4, Z4
-	VMAXPS    Z7, Z4, Z4
+	MAX2X2
 	VMOVUPS   Z4, K3, (DI)
 p2done:
 	VZEROUPPER

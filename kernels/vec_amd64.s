@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "hsum_amd64.h"
 
 // func axpyAVX(alpha float32, x, y *float32, n int)
 // y[i] += alpha*x[i] for i < n, n a multiple of 8 and >= 8.
@@ -536,19 +537,6 @@ ytail:
 	VZEROUPPER
 	RET
 
-// HSUM512_STORE stores the sum of Z's sixteen lanes (Y and X its lower
-// halves) to OFF(DI), through Z31 (EVEX-encodable steps, as Z may be
-// above Z15).
-#define HSUM512_STORE(Z, Y, X, OFF) \
-	VEXTRACTF32X8 $1, Z, Y31;  \
-	VADDPS        Y31, Y, Y;   \
-	VEXTRACTF32X4 $1, Y, X31;  \
-	VADDPS        X31, X, X;   \
-	VPERMILPS     $0x4E, X, X31; \
-	VADDPS        X31, X, X;   \
-	VPERMILPS     $0xB1, X, X31; \
-	VADDPS        X31, X, X;   \
-	VMOVSS        X, OFF(DI)
 
 // DOT46_ROW multiplies row vector Z30 by the six runs' vectors Z24-Z29,
 // accumulating into the six given registers.
