@@ -86,6 +86,21 @@ p2done:
 	VZEROUPPER
 	RET
 
+// TAPS3(R) loads 32+32 floats of a padded row at R+AX (from p[32b] and
+// p[32b+2]) and splits them into the three tap columns of 16 stride-2
+// windows: Z4 columns 2ox-1, Z5 2ox, Z6 2ox+1 (indices in Z30, Z31).
+#define TAPS3(R) \
+	VMOVUPS   (R)(AX*1), Z0     \
+	VMOVUPS   64(R)(AX*1), Z1   \
+	VMOVUPS   8(R)(AX*1), Z2    \
+	VMOVUPS   72(R)(AX*1), Z3   \
+	VMOVDQA32 Z30, Z4           \
+	VPERMI2PS Z1, Z0, Z4        \
+	VMOVDQA32 Z31, Z5           \
+	VPERMI2PS Z1, Z0, Z5        \
+	VMOVDQA32 Z30, Z6           \
+	VPERMI2PS Z3, Z2, Z6
+
 // func maxPool3s2RowAVX512(p0, p1, p2, y *float32, nblk, tail int)
 // One output row of a 3x3 max pool at stride 2 with pad 1 from three
 // padded input rows (p[i] = column i-1, -inf outside the plane, at least
@@ -107,42 +122,15 @@ TEXT ·maxPool3s2RowAVX512(SB), NOSPLIT, $0-48
 	VPSUBD    Z31, Z30, Z31             // odd lanes
 	XORQ      AX, AX
 p3loop:
-	VMOVUPS   (R8)(AX*1), Z0
-	VMOVUPS   64(R8)(AX*1), Z1
-	VMOVUPS   8(R8)(AX*1), Z2
-	VMOVUPS   72(R8)(AX*1), Z3
-	VMOVDQA32 Z30, Z4
-	VPERMI2PS Z1, Z0, Z4
-	VMOVDQA32 Z31, Z5
-	VPERMI2PS Z1, Z0, Z5
-	VMOVDQA32 Z30, Z6
-	VPERMI2PS Z3, Z2, Z6
+	TAPS3(R8)
 	VMOVAPS   Z4, Z10
 	VMAXPS    Z5, Z10, Z10
 	VMAXPS    Z6, Z10, Z10
-	VMOVUPS   (R9)(AX*1), Z0
-	VMOVUPS   64(R9)(AX*1), Z1
-	VMOVUPS   8(R9)(AX*1), Z2
-	VMOVUPS   72(R9)(AX*1), Z3
-	VMOVDQA32 Z30, Z4
-	VPERMI2PS Z1, Z0, Z4
-	VMOVDQA32 Z31, Z5
-	VPERMI2PS Z1, Z0, Z5
-	VMOVDQA32 Z30, Z6
-	VPERMI2PS Z3, Z2, Z6
+	TAPS3(R9)
 	VMAXPS    Z4, Z10, Z10
 	VMAXPS    Z5, Z10, Z10
 	VMAXPS    Z6, Z10, Z10
-	VMOVUPS   (R10)(AX*1), Z0
-	VMOVUPS   64(R10)(AX*1), Z1
-	VMOVUPS   8(R10)(AX*1), Z2
-	VMOVUPS   72(R10)(AX*1), Z3
-	VMOVDQA32 Z30, Z4
-	VPERMI2PS Z1, Z0, Z4
-	VMOVDQA32 Z31, Z5
-	VPERMI2PS Z1, Z0, Z5
-	VMOVDQA32 Z30, Z6
-	VPERMI2PS Z3, Z2, Z6
+	TAPS3(R10)
 	VMAXPS    Z4, Z10, Z10
 	VMAXPS    Z5, Z10, Z10
 	VMAXPS    Z6, Z10, Z10
