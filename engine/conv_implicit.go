@@ -245,15 +245,17 @@ var rowsTOn = true
 // useRowsT takes kernels.RowsT.
 const rowsTMinCols = 45
 
-// validPositions appends to dst the positions of kb images' pixels in the
-// layout, relative to q0 (image-major, then rows, then columns): the
-// columns of a lowered product that are not gaps.
-func (l padLayout) validPositions(dst []int32, kb int) []int32 {
+// origins appends to dst, for kb images of oh x ow outputs at strides
+// sh, sw, each output's window origin in the layout (input pixel (oy*sh,
+// ox*sw), relative to q0), image-major then row-major: the tap offsets of
+// implicitOffsets added to it reach the window's taps, padding gaps
+// included. At stride 1 over the whole plane these are the columns of a
+// lowered product that are not gaps.
+func (l padLayout) origins(dst []int32, kb, oh, ow, sh, sw int) []int32 {
 	for j := range kb {
-		for y := range l.h {
-			o := l.pos(j, y, 0) - l.q0
-			for x := range l.w {
-				dst = append(dst, int32(o+x))
+		for oy := range oh {
+			for ox := range ow {
+				dst = append(dst, int32(l.pos(j, oy*sh, ox*sw)-l.q0))
 			}
 		}
 	}

@@ -28,7 +28,7 @@ import (
 // from 128x56x56 took 1.90-2.00 ms through RowsN, 2.09-2.18 otherwise. Any
 // stride, pad and dilation: the image is padded with its largest pads
 // (implicitLayout) and each output's position is its window's origin
-// there (rowsNPositions). A batch keeps the lowerings that share the
+// there (padLayout.origins). A batch keeps the lowerings that share the
 // filters across its images' products (resnet18 at batch 8, one thread:
 // its 14x14 and 7x7 convs took 9.6 and 11.4 ms through Winograd, 11.8 and
 // 12.3 through RowsN in chunks of 8 images).
@@ -58,12 +58,11 @@ const (
 )
 
 // rowsNState is a fused Conv's RowsN setup: the filters packed (from the
-// weights at of), and for chunks of kb images the padded layout, its tap
-// offsets and valid positions; per-unit scratch.
+// weights at of), one image's padded layout, its tap offsets and output
+// window origins, and per-unit scratch.
 type rowsNState struct {
 	of   *float32
 	wp   []float32
-	kb   int
 	lay  padLayout
 	off  []int
 	pos  []int32
@@ -72,57 +71,34 @@ type rowsNState struct {
 	m, c int
 }
 
-// rowsN returns the Conv's RowsN state for d, weights w and chunks of kb
-// images, building it on the first call for these weights and geometry.
-func (k *convKernel) rowsN(d convDims, w []float32, kb int) *rowsNState {
+// rowsN returns the Conv's RowsN state for d and weights w, building it
+// on the first call for these weights and this geometry.
+func (k *convKernel) rowsN(d convDims, w []float32) *rowsNState {
 	st := k.rn
-	lay := implicitLayout(d, kb)
-	if st != nil && st.of == &w[0] && st.kb == kb && st.lay == lay && st.kk == d.kk && st.m == d.m && st.c == d.c {
+	lay := implicitLayout(d, 1)
+	if st != nil && st.of == &w[0] && st.lay == lay && st.kk == d.kk && st.m == d.m && st.c == d.c {
 		return st
 	}
 	if st == nil || st.of != &w[0] || st.kk != d.kk || st.m != d.m {
 		st = &rowsNState{of: &w[0], kk: d.kk, m: d.m}
 		st.wp = kernels.PackRowsN(nil, d.m, d.kk, w, d.kk)
 	}
-	st.kb, st.lay, st.c = kb, lay, d.c
+	st.lay, st.c = lay, d.c
 	st.off = implicitOffsets(st.off[:0], lay, d.c, d.g.KH, d.g.KW, d.g.DH, d.g.DW, d.g.PadT, d.g.PadL)
-	st.pos = rowsNPositions(st.pos[:0], lay, d, kb)
+	st.pos = lay.origins(st.pos[:0], 1, d.s.OH, d.s.OW, d.g.SH, d.g.SW)
 	k.rn = st
 	return st
 }
 
 // forwardRowsN computes y (bias, residual and activation included) for
-// useRowsN geometries: images in one chunk per worker (each block of
-// filters read once for all of a chunk's positions; a batch only when
-// tests route one here); a single image on several workers padded once,
-// then its filter blocks (or, with one block, two halves of its
-// positions) over the workers.
+// useRowsN geometries: the image padded once (read in place without
+// pads), then its filter blocks (or, with one block on several workers,
+// two halves of its positions) over the workers.
 func (k *convKernel) forwardRowsN(d convDims, x, w, y, bias, res []float32) {
-	t := kernels.Threads()
 	chw, myhw := d.c*d.s.H*d.s.W, d.m*d.ohw
 	bw := kernels.RowsNBlock(d.m)
 	nblk := (d.m + bw - 1) / bw
-	if d.n > 1 || t == 1 {
-		wks := min(t, d.n)
-		kb := (d.n + wks - 1) / wks
-		nch := (d.n + kb - 1) / kb
-		st := k.rowsN(d, w, kb)
-		k.cols = ensureBufs(k.cols, wks, d.c*st.lay.plane+implicitSlack)
-		for len(st.scr) < wks {
-			st.scr = append(st.scr, kernels.RowsTScratch{})
-		}
-		runChunks(nch, wks, func(wk, ci int) {
-			lo, hi := ci*kb, min((ci+1)*kb, d.n)
-			xp := k.cols[wk]
-			st.lay.fill(xp, x[lo*chw:hi*chw], d.c, hi-lo)
-			kernels.RowsN(d.m, st.wp, xp, st.off, st.pos[:(hi-lo)*d.ohw], d.ohw, d.ohw, y[lo*myhw:hi*myhw], myhw, &st.scr[wk])
-			for j := lo; j < hi; j++ {
-				k.finishPlanes(d, j, 0, d.m, y, bias, res)
-			}
-		})
-		return
-	}
-	st := k.rowsN(d, w, 1)
+	st := k.rowsN(d, w)
 	xp := x[:chw] // without pads, one image's layout is the image itself
 	if st.lay.g > 0 || st.lay.gr > 0 {
 		k.cols = ensureBufs(k.cols, 1, d.c*st.lay.plane+implicitSlack)
@@ -130,7 +106,7 @@ func (k *convKernel) forwardRowsN(d convDims, x, w, y, bias, res []float32) {
 		st.lay.fill(xp, x[:chw], d.c, 1)
 	}
 	units := nblk
-	if nblk == 1 {
+	if nblk == 1 && kernels.Threads() > 1 {
 		units = 2 // the positions in two halves of whole tiles
 	}
 	for len(st.scr) < units {
@@ -138,7 +114,7 @@ func (k *convKernel) forwardRowsN(d convDims, x, w, y, bias, res []float32) {
 	}
 	kernels.ParallelFor(units, func(lo, hi int) {
 		for u := lo; u < hi; u++ {
-			if nblk > 1 {
+			if units == nblk {
 				m0 := u * bw
 				m1 := min(d.m, m0+bw)
 				kernels.RowsNBlocks(d.m, u, u+1, st.wp, xp, st.off, st.pos, d.ohw, d.ohw, y[:myhw], myhw, &st.scr[u])
@@ -160,21 +136,4 @@ func (k *convKernel) forwardRowsN(d convDims, x, w, y, bias, res []float32) {
 			}
 		}
 	})
-}
-
-// rowsNPositions appends to dst, for kb images of the layout l of d's
-// input, each output pixel's window origin (input pixel (oy*SH, ox*SW),
-// relative to q0), image-major then row-major: the tap offsets of
-// implicitOffsets added to it reach the window's taps, padding gaps
-// included (a window ends at most PadB rows and PadR columns past the
-// image, within the layout's gaps).
-func rowsNPositions(dst []int32, l padLayout, d convDims, kb int) []int32 {
-	for j := range kb {
-		for oy := range d.s.OH {
-			for ox := range d.s.OW {
-				dst = append(dst, int32(l.pos(j, oy*d.g.SH, ox*d.g.SW)-l.q0))
-			}
-		}
-	}
-	return dst
 }

@@ -506,49 +506,56 @@ func (e *Executor) Backward(gradOut map[string]*tensor.Tensor) (inGrads map[stri
 func (e *Executor) sumGrads(i int, in string, prev, g *tensor.Tensor) *tensor.Tensor {
 	sum := e.pool.get(false, prev.Shape...) // written whole below
 	a, b, d := prev.Data, g.Data[:len(prev.Data)], sum.Data
-	fr, read := e.firstReader[in]
-	if p, ok := e.reluAdds[in]; ok && fuseReluSums && read && fr == i && e.outs[p] != nil {
-		if k := e.kernels[p].(*binKernel); len(e.outs[p]) == 1 && len(e.outs[p][0].Data) == len(d) {
-			o := e.outs[p][0].Data
-			if bn := k.bnIn; bn != nil && k.bnAdded && fuseBNBwdSums {
-				maskedSumGather(bn, o, a, b, d)
-			} else {
-				forChunks(len(d), func(lo, hi int) { vecAddReluBwd(o[lo:hi], a[lo:hi], b[lo:hi], d[lo:hi]) })
-			}
-			k.masked = sum
-			e.maskedSums++
-			return sum
+	if add, o, bn := e.maskedSum(i, in, len(d)); add != nil {
+		if bn != nil {
+			maskedSumGather(bn, o, a, b, d)
+		} else {
+			forChunks(len(d), func(lo, hi int) { vecAddReluBwd(o[lo:hi], a[lo:hi], b[lo:hi], d[lo:hi]) })
 		}
+		add.masked = sum
+		e.maskedSums++
+		return sum
 	}
 	forChunks(len(d), func(lo, hi int) { kernels.Add(a[lo:hi], b[lo:hi], d[lo:hi], false) })
 	return sum
 }
 
+// maskedSum reports whether node i's contribution to value in's gradient
+// (n floats) is in's last one (node i its first reader, reading it once)
+// with in the output of an Add with a fused ReLU: then that Add's kernel
+// (add, nil when not), its output o (the mask) and the BN whose deferred
+// output it took, whose backward sums the sum gathers (bn, nil: none).
+func (e *Executor) maskedSum(i int, in string, n int) (add *binKernel, o []float32, bn *bnKernel) {
+	fr, read := e.firstReader[in]
+	p, ok := e.reluAdds[in]
+	if !ok || !fuseReluSums || !read || fr != i || e.outs[p] == nil || len(e.outs[p]) != 1 || len(e.outs[p][0].Data) != n {
+		return nil, nil, nil
+	}
+	add = e.kernels[p].(*binKernel)
+	if add.bnIn != nil && add.bnAdded && fuseBNBwdSums {
+		bn = add.bnIn
+	}
+	return add, e.outs[p][0].Data, bn
+}
+
 // residualSum hands node i, a Conv computing its input gradient, the
-// masked sum sumGrads would compute from it (conv_sum.go) when that
-// gradient is its input's last contribution and the input an Add+ReLU's
-// output (sumGrads' conditions); it returns the sum (nil: none) and that
-// Add's kernel.
+// masked sum sumGrads would compute from it (conv_sum.go) when maskedSum
+// holds for it; it returns the sum (nil: none) and the Add's kernel.
 func (e *Executor) residualSum(i int, n *graph.Node, need []bool, grads map[string]*tensor.Tensor) (*dxSum, *binKernel) {
 	k, ok := e.kernels[i].(*convKernel)
-	if !ok || !fuseConvSums || !fuseReluSums || len(need) == 0 || !need[0] || len(n.Inputs) == 0 {
+	if !ok || !fuseConvSums || len(need) == 0 || !need[0] || len(n.Inputs) == 0 {
 		return nil, nil
 	}
-	in := n.Inputs[0]
-	prev := grads[in]
-	fr, read := e.firstReader[in]
-	p, isAdd := e.reluAdds[in]
-	if prev == nil || !isAdd || !read || fr != i || e.outs[p] == nil || len(e.outs[p]) != 1 ||
-		len(e.outs[p][0].Data) != len(prev.Data) {
+	prev := grads[n.Inputs[0]]
+	if prev == nil {
 		return nil, nil
 	}
-	add := e.kernels[p].(*binKernel)
-	s := &dxSum{o: e.outs[p][0].Data, prev: prev.Data}
-	if bn := add.bnIn; bn != nil && add.bnAdded && fuseBNBwdSums {
-		s.bn = bn
+	add, o, bn := e.maskedSum(i, n.Inputs[0], len(prev.Data))
+	if add == nil {
+		return nil, nil
 	}
-	k.sum = s
-	return s, add
+	k.sum = &dxSum{o: o, prev: prev.Data, bn: bn}
+	return k.sum, add
 }
 
 // fuseReluSums enables sumGrads' masked sums; tests turn it off to

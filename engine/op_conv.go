@@ -953,7 +953,7 @@ func isDW3x3(d convDims) bool {
 func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
 	// The residual sum the executor handed over (conv_sum.go), taken
 	// before any return so that none outlives this call.
-	sum := k.sum
+	rsum := k.sum
 	k.sum = nil
 	gin := make([]*tensor.Tensor, len(in))
 	if k.fused {
@@ -990,22 +990,22 @@ func (k *convKernel) Backward(ctx *Ctx, in, out, gout []*tensor.Tensor, need []b
 	}
 	// The residual sum is written by the lowered paths' chunks;
 	// otherwise sumGrads does it.
-	if sum != nil && (!needX || d.depthwise || k.gatherIn) {
-		sum = nil
+	if rsum != nil && (!needX || d.depthwise || k.gatherIn) {
+		rsum = nil
 	}
-	if sum != nil {
-		sum.begin(dx.Data, d.n, d.c)
+	if rsum != nil {
+		rsum.begin(dx.Data, d.n, d.c)
 	}
 	if needX || needW {
 		t := batchWorkers(d.n)
 		if d.depthwise {
 			k.backwardDepthwise(ctx, d, x, w, dy.Data, dx, needX, needW, t, gin, in[1].Shape)
 		} else {
-			k.backwardLowered(ctx, d, in, dy.Data, dx, needX, needW, poly, t, gin, sum)
+			k.backwardLowered(ctx, d, in, dy.Data, dx, needX, needW, poly, t, gin, rsum)
 		}
 	}
-	if sum != nil {
-		sum.done = true
+	if rsum != nil {
+		rsum.done = true
 	}
 	if needX {
 		gin[0] = dx
@@ -1065,7 +1065,7 @@ func convBiasGrad(ctx *Ctx, d convDims, dy []float32) *tensor.Tensor {
 // backwardLowered is Backward of a non-depthwise Conv: the gradients of the
 // input (into dx) and of the weight (into gin[1]) through the implicit,
 // polyphase or im2col lowering, chunk by chunk over t workers.
-func (k *convKernel) backwardLowered(ctx *Ctx, d convDims, in []*tensor.Tensor, dy []float32, dx *tensor.Tensor, needX, needW, poly bool, t int, gin []*tensor.Tensor, sum *dxSum) {
+func (k *convKernel) backwardLowered(ctx *Ctx, d convDims, in []*tensor.Tensor, dy []float32, dx *tensor.Tensor, needX, needW, poly bool, t int, gin []*tensor.Tensor, rsum *dxSum) {
 	x, w := k.backwardX(in[0]), in[1].Data
 	wsize := d.m * d.kk
 	k.wx = nil
@@ -1083,7 +1083,7 @@ func (k *convKernel) backwardLowered(ctx *Ctx, d convDims, in []*tensor.Tensor, 
 		for len(k.dwtScr) < t {
 			k.dwtScr = append(k.dwtScr, kernels.RowsTScratch{})
 		}
-		k.dwPos = lay.validPositions(k.dwPos[:0], kb)
+		k.dwPos = lay.origins(k.dwPos[:0], kb, lay.h, lay.w, 1, 1)
 	}
 	if needW {
 		k.dws = ensureBufs(k.dws, ng, wsize)
@@ -1108,41 +1108,35 @@ func (k *convKernel) backwardLowered(ctx *Ctx, d convDims, in []*tensor.Tensor, 
 			} else {
 				k.backwardChunk(d, ci, kb, wk, x, w, dy, dx, dw, beta, gemm)
 			}
-			if sum != nil {
-				sum.apply(dx.Data, d.c*d.s.H*d.s.W, d.c, ci*kb, min((ci+1)*kb, d.n))
+			if rsum != nil {
+				rsum.apply(dx.Data, d.c*d.s.H*d.s.W, d.c, ci*kb, min((ci+1)*kb, d.n))
 			}
 			beta = 1
 		}
 	})
 	if needW {
 		dw := ctx.Alloc(in[1].Shape...)
-		// Every element sums the groups in group order, however
-		// the elements are split over workers.
+		// Every element sums the groups in group order, however the
+		// elements are split over workers: into dw, or for RowsT's
+		// accumulators in their transposed layout, stored once after.
+		acc := dw.Data
+		if k.dwT {
+			k.dwtSum = growBuf(k.dwtSum, wsize)
+			acc = k.dwtSum
+		}
 		sum := func(lo, hi int) {
+			clear(acc[lo:hi])
 			for i := range ng {
-				addInto(dw.Data[lo:hi], k.dws[i][lo:hi])
+				addInto(acc[lo:hi], k.dws[i][lo:hi])
 			}
 		}
-		if k.dwT {
-			// Summed in the transposed layout (the same group order
-			// per element, split over workers like sum), stored once.
-			k.dwtSum = growBuf(k.dwtSum, wsize)
-			sumT := func(lo, hi int) {
-				clear(k.dwtSum[lo:hi])
-				for i := range ng {
-					addInto(k.dwtSum[lo:hi], k.dws[i][lo:hi])
-				}
-			}
-			if ng*wsize > parallelMin {
-				kernels.ParallelFor(wsize, sumT)
-			} else {
-				sumT(0, wsize)
-			}
-			kernels.RowsTStore(d.m, d.kk, k.dwtSum, dw.Data, d.kk)
-		} else if ng*wsize > parallelMin {
+		if ng*wsize > parallelMin {
 			kernels.ParallelFor(wsize, sum)
 		} else {
 			sum(0, wsize)
+		}
+		if k.dwT {
+			kernels.RowsTStore(d.m, d.kk, k.dwtSum, dw.Data, d.kk)
 		}
 		gin[1] = dw
 	}
