@@ -207,9 +207,19 @@ func (k *convKernel) preparePass(l padLayout, n, kb, cin, cout, t int, in *[][]f
 	ps := winoPass{full: k.winoPlan(l, kb, cout), last: k.winoPlan(l, n-(nch-1)*kb, cout), kb: kb, cin: cin, cout: cout}
 	ps.ld = winoLd(ps.full)
 	*in = ensureBufs(*in, t, max(cin*l.plane+implicitSlack, (cin-1)*l.plane+ps.full.InputNeed()))
-	k.wv = ensureBufs(k.wv, t, 16*cin*ps.ld)
-	k.wm = ensureBufs(k.wm, t, 16*cout*ps.ld)
+	k.wv = ensureBufs(k.wv, t, 16*winoMat(cin, ps.ld))
+	k.wm = ensureBufs(k.wm, t, 16*winoMat(cout, ps.ld))
 	return ps
+}
+
+// winoMat returns the distance in floats between the 16 V (or M)
+// matrices of rows x ld floats: rows*ld rounded up to an odd number of
+// 64-byte lines. The transforms write (read) one vector in each of the 16
+// matrices in turn; a distance of a multiple of 4 KiB (64 channels of 384
+// tiles: 96 KiB) put all 16 in one L1 set, and every access missed.
+func winoMat(rows, ld int) int {
+	s := (rows*ld + 15) / 16
+	return (s | 1) * 16
 }
 
 // winoLd returns the V/M column stride of a plan: its tiles rounded up to
@@ -227,16 +237,17 @@ func (k *convKernel) winoRun(ps *winoPass, l padLayout, nb int, xp []float32, pu
 	}
 	v, m := k.wv[wk], k.wm[wk]
 	cin, cout, ld := ps.cin, ps.cout, ps.ld
+	vs, ms := winoMat(cin, ld), winoMat(cout, ld)
 	for c := range cin {
-		p.Input(xp[c*l.plane:], v[c*ld:], cin*ld)
+		p.Input(xp[c*l.plane:], v[c*ld:], vs)
 	}
 	n := p.Tiles() // the lanes past the tiles (up to ld) are not computed
 	for xi := range 16 {
-		kernels.SgemmPacked(pu[xi], false, n, v[xi*cin*ld:], ld, 0, m[xi*cout*ld:], ld)
+		kernels.SgemmPacked(pu[xi], false, n, v[xi*vs:], ld, 0, m[xi*ms:], ld)
 	}
 	ohw := l.h * l.w
 	for co := range cout {
-		p.Output(m[co*ld:], cout*ld, dst[co*ohw:])
+		p.Output(m[co*ld:], ms, dst[co*ohw:])
 	}
 }
 
@@ -370,22 +381,23 @@ func (k *convKernel) forwardWinoParts(d convDims, l padLayout, parts []winoPart,
 		ld = max(ld, winoLd(pt.plan))
 	}
 	nw := max(t, kernels.Threads())
-	k.wv = ensureBufs(k.wv, nw, 16*d.c*ld)
-	k.wm = ensureBufs(k.wm, nw, 16*d.m*ld)
+	k.wv = ensureBufs(k.wv, nw, 16*winoMat(d.c, ld))
+	k.wm = ensureBufs(k.wm, nw, 16*winoMat(d.m, ld))
 	chw, myhw := d.c*d.s.H*d.s.W, d.m*d.ohw
 	part := func(wk, img, q int, xp []float32) {
 		pt := parts[q]
 		p, ld := pt.plan, winoLd(pt.plan)
 		v, m := k.wv[wk], k.wm[wk]
+		vs, ms := winoMat(d.c, ld), winoMat(d.m, ld)
 		for c := range d.c {
-			p.Input(xp[c*l.plane:], v[c*ld:], d.c*ld)
+			p.Input(xp[c*l.plane:], v[c*ld:], vs)
 		}
 		for xi := range 16 {
-			kernels.SgemmPacked(pu[xi], false, p.Tiles(), v[xi*d.c*ld:], ld, 0, m[xi*d.m*ld:], ld)
+			kernels.SgemmPacked(pu[xi], false, p.Tiles(), v[xi*vs:], ld, 0, m[xi*ms:], ld)
 		}
 		yi := y[img*myhw : (img+1)*myhw]
 		for co := range d.m {
-			p.Output(m[co*ld:], d.m*ld, yi[co*d.ohw:])
+			p.Output(m[co*ld:], ms, yi[co*d.ohw:])
 		}
 		k.finishPlaneRange(d, img, 0, d.m, pt.r0*l.w, pt.r1*l.w, y, bias, res)
 	}
@@ -435,21 +447,22 @@ func (k *convKernel) winoRunRows(d convDims, ps *winoPass, l padLayout, x, w, y,
 	p, ld := ps.full, ps.ld
 	n := p.Tiles()
 	k.cols = ensureBufs(k.cols, t, len(k.cols[0]))
-	k.wv = ensureBufs(k.wv, t, 16*d.c*ld)
-	k.wm = ensureBufs(k.wm, t, 16*d.m*ld)
+	vs := winoMat(d.c, ld)
+	k.wv = ensureBufs(k.wv, t, 16*vs)
+	k.wm = ensureBufs(k.wm, t, 16*winoMat(d.m, ld))
 	runChunks(t, t, func(wk, q int) {
 		co0, co1 := pwRowRange(d.m, q, t)
 		xp, v, m := k.cols[wk], k.wv[wk], k.wm[wk]
 		l.fill(xp, x, d.c, 1)
 		for c := range d.c {
-			p.Input(xp[c*l.plane:], v[c*ld:], d.c*ld)
+			p.Input(xp[c*l.plane:], v[c*ld:], vs)
 		}
-		mq := co1 - co0
+		ms := winoMat(co1-co0, ld)
 		for xi := range 16 {
-			kernels.SgemmPacked(packs[q][xi], false, n, v[xi*d.c*ld:], ld, 0, m[xi*mq*ld:], ld)
+			kernels.SgemmPacked(packs[q][xi], false, n, v[xi*vs:], ld, 0, m[xi*ms:], ld)
 		}
 		for co := co0; co < co1; co++ {
-			p.Output(m[(co-co0)*ld:], mq*ld, y[co*d.ohw:])
+			p.Output(m[(co-co0)*ld:], ms, y[co*d.ohw:])
 		}
 		k.finishPlanes(d, 0, co0, co1, y, bias, res)
 	})
@@ -484,22 +497,23 @@ func (k *convKernel) winoRunIntra(ps *winoPass, l padLayout, x []float32, pu []*
 	p := ps.full
 	xp, v, m := k.cols[0], k.wv[0], k.wm[0]
 	cin, cout, ld := ps.cin, ps.cout, ps.ld
+	vs, ms := winoMat(cin, ld), winoMat(cout, ld)
 	hw := l.h * l.w
 	kernels.ParallelFor(cin, func(lo, hi int) {
 		l.fill(xp[lo*l.plane:], x[lo*hw:hi*hw], hi-lo, 1)
 		for c := lo; c < hi; c++ {
-			p.Input(xp[c*l.plane:], v[c*ld:], cin*ld)
+			p.Input(xp[c*l.plane:], v[c*ld:], vs)
 		}
 	})
 	n := p.Tiles()
 	kernels.ParallelFor(16, func(lo, hi int) {
 		for xi := lo; xi < hi; xi++ {
-			kernels.SgemmPacked(pu[xi], false, n, v[xi*cin*ld:], ld, 0, m[xi*cout*ld:], ld)
+			kernels.SgemmPacked(pu[xi], false, n, v[xi*vs:], ld, 0, m[xi*ms:], ld)
 		}
 	})
 	kernels.ParallelFor(cout, func(lo, hi int) {
 		for co := lo; co < hi; co++ {
-			p.Output(m[co*ld:], cout*ld, dst[co*hw:])
+			p.Output(m[co*ld:], ms, dst[co*hw:])
 		}
 	})
 }
