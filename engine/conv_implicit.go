@@ -213,7 +213,7 @@ func (k *convKernel) backwardImplicit(d convDims, l padLayout, plan *polyPlan, l
 		k.backwardPolyDX(d, l, plan, lo, hi, wk, dyp, dx, k.ptmp[wk])
 		return
 	case k.wx != nil:
-		k.winoRun(k.wx, l, nb, dyp, k.wpk, dx[lo*chw:hi*chw], wk)
+		k.winoRun(k.wx, l, nb, dyp, k.wpk, dx[lo*chw:hi*chw], wk, nil, 0)
 	default:
 		kx := d.mg * d.s.KH * d.s.KW
 		dxp := k.dxbufs[wk]

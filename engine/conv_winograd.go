@@ -226,11 +226,52 @@ func winoMat(rows, ld int) int {
 // whole 24-column GEMM panels.
 func winoLd(p *kernels.WinoPlan) int { return (p.Tiles() + 23) / 24 * 24 }
 
+// winoFin is the bias, residual and clamp that the output transform
+// applies as it stores (kernels.WinoEpi) in place of a finishing pass over
+// the output: bias per output channel or nil, res the whole output's
+// residual (offsets as in y) or nil.
+type winoFin struct {
+	bias, res []float32
+	lo, hi    float32
+}
+
+// winoFinish returns the output transform's epilogue for a Forward with
+// bias (nil: none) and residual res (nil: none), or nil when there is
+// nothing to finish or the activation is not a clamp (HardSwish keeps
+// its finishing pass).
+func (k *convKernel) winoFinish(bias, res []float32) *winoFin {
+	if k.hswish || (bias == nil && !k.fused) {
+		return nil
+	}
+	lo, hi := k.actBounds()
+	return &winoFin{bias: bias, res: res, lo: lo, hi: hi}
+}
+
+// output runs p's output transform of output channel co from m (its 16
+// matrices ms apart) into dst, the channel's plane, which starts at
+// offset off of the whole output; with f not nil, bias, residual and
+// clamp included.
+func (f *winoFin) output(p *kernels.WinoPlan, m []float32, ms int, dst []float32, co, off int) {
+	if f == nil {
+		p.Output(m, ms, dst)
+		return
+	}
+	e := kernels.WinoEpi{Lo: f.lo, Hi: f.hi}
+	if f.bias != nil {
+		e.B = f.bias[co]
+	}
+	if f.res != nil {
+		e.Res = f.res[off:]
+	}
+	p.OutputEpi(m, ms, dst, e)
+}
+
 // winoRun computes the convolution of nb images' padded planes xp (ps.cin
 // channels of layout l, filled) with the pass's transformed filters, pu
 // (its 16 matrices packed by packWino), into dst (the chunk's NCHW
-// output, ps.cout channels) on worker wk's buffers.
-func (k *convKernel) winoRun(ps *winoPass, l padLayout, nb int, xp []float32, pu []*kernels.PackedA, dst []float32, wk int) {
+// output, ps.cout channels, at offset base of the whole output) on worker
+// wk's buffers, finished by fin (nil: not).
+func (k *convKernel) winoRun(ps *winoPass, l padLayout, nb int, xp []float32, pu []*kernels.PackedA, dst []float32, wk int, fin *winoFin, base int) {
 	p := ps.full
 	if nb != ps.kb {
 		p = ps.last
@@ -247,7 +288,7 @@ func (k *convKernel) winoRun(ps *winoPass, l padLayout, nb int, xp []float32, pu
 	}
 	ohw := l.h * l.w
 	for co := range cout {
-		p.Output(m[co*ld:], ms, dst[co*ohw:])
+		fin.output(p, m[co*ld:], ms, dst[co*ohw:], co, base+co*ohw)
 	}
 }
 
@@ -284,16 +325,19 @@ func (k *convKernel) forwardWinograd(d convDims, x, w, y, bias, res []float32, t
 		k.winoRunRows(d, &ps, l, x, w, y, bias, res)
 		return
 	}
+	fin := k.winoFinish(bias, res)
 	if intraOp(d) {
-		k.winoRunIntra(&ps, l, x, pu, y)
-		k.finishImage(d, 0, y, bias, res)
+		k.winoRunIntra(&ps, l, x, pu, y, fin)
+		if fin == nil {
+			k.finishImage(d, 0, y, bias, res)
+		}
 		return
 	}
 	runChunks((d.n+kb-1)/kb, t, func(wk, ci int) {
 		lo, hi := ci*kb, min((ci+1)*kb, d.n)
 		k.fillX(l, k.cols[wk], x, d, lo, hi, wk)
-		k.winoRun(&ps, l, hi-lo, k.cols[wk], pu, y[lo*myhw:hi*myhw], wk)
-		for j := lo; j < hi; j++ {
+		k.winoRun(&ps, l, hi-lo, k.cols[wk], pu, y[lo*myhw:hi*myhw], wk, fin, lo*myhw)
+		for j := lo; j < hi && fin == nil; j++ {
 			k.finishImage(d, j, y, bias, res)
 		}
 		k.chunkStats(lo, hi)
@@ -384,6 +428,7 @@ func (k *convKernel) forwardWinoParts(d convDims, l padLayout, parts []winoPart,
 	k.wv = ensureBufs(k.wv, nw, 16*winoMat(d.c, ld))
 	k.wm = ensureBufs(k.wm, nw, 16*winoMat(d.m, ld))
 	chw, myhw := d.c*d.s.H*d.s.W, d.m*d.ohw
+	fin := k.winoFinish(bias, res)
 	part := func(wk, img, q int, xp []float32) {
 		pt := parts[q]
 		p, ld := pt.plan, winoLd(pt.plan)
@@ -397,9 +442,11 @@ func (k *convKernel) forwardWinoParts(d convDims, l padLayout, parts []winoPart,
 		}
 		yi := y[img*myhw : (img+1)*myhw]
 		for co := range d.m {
-			p.Output(m[co*ld:], ms, yi[co*d.ohw:])
+			fin.output(p, m[co*ld:], ms, yi[co*d.ohw:], co, img*myhw+co*d.ohw)
 		}
-		k.finishPlaneRange(d, img, 0, d.m, pt.r0*l.w, pt.r1*l.w, y, bias, res)
+		if fin == nil {
+			k.finishPlaneRange(d, img, 0, d.m, pt.r0*l.w, pt.r1*l.w, y, bias, res)
+		}
 	}
 	if intraOp(d) {
 		xp, hw := k.cols[0], d.s.H*d.s.W
@@ -450,6 +497,7 @@ func (k *convKernel) winoRunRows(d convDims, ps *winoPass, l padLayout, x, w, y,
 	vs := winoMat(d.c, ld)
 	k.wv = ensureBufs(k.wv, t, 16*vs)
 	k.wm = ensureBufs(k.wm, t, 16*winoMat(d.m, ld))
+	fin := k.winoFinish(bias, res)
 	runChunks(t, t, func(wk, q int) {
 		co0, co1 := pwRowRange(d.m, q, t)
 		xp, v, m := k.cols[wk], k.wv[wk], k.wm[wk]
@@ -462,9 +510,11 @@ func (k *convKernel) winoRunRows(d convDims, ps *winoPass, l padLayout, x, w, y,
 			kernels.SgemmPacked(packs[q][xi], false, n, v[xi*vs:], ld, 0, m[xi*ms:], ld)
 		}
 		for co := co0; co < co1; co++ {
-			p.Output(m[(co-co0)*ld:], ms, y[co*d.ohw:])
+			fin.output(p, m[(co-co0)*ld:], ms, y[co*d.ohw:], co, co*d.ohw)
 		}
-		k.finishPlanes(d, 0, co0, co1, y, bias, res)
+		if fin == nil {
+			k.finishPlanes(d, 0, co0, co1, y, bias, res)
+		}
 	})
 }
 
@@ -492,8 +542,9 @@ func (k *convKernel) winoRowPacks(d convDims, w []float32, t int) [][]*kernels.P
 // l, worker 0's buffers) with each stage split over the workers: the
 // padded copy and input transform by input channel, the 16 GEMMs by
 // Winograd element, the output transform by output channel. Every stage
-// computes what winoRun computes, element for element.
-func (k *convKernel) winoRunIntra(ps *winoPass, l padLayout, x []float32, pu []*kernels.PackedA, dst []float32) {
+// computes what winoRun computes, element for element, finished by fin
+// (nil: not).
+func (k *convKernel) winoRunIntra(ps *winoPass, l padLayout, x []float32, pu []*kernels.PackedA, dst []float32, fin *winoFin) {
 	p := ps.full
 	xp, v, m := k.cols[0], k.wv[0], k.wm[0]
 	cin, cout, ld := ps.cin, ps.cout, ps.ld
@@ -513,7 +564,7 @@ func (k *convKernel) winoRunIntra(ps *winoPass, l padLayout, x []float32, pu []*
 	})
 	kernels.ParallelFor(cout, func(lo, hi int) {
 		for co := lo; co < hi; co++ {
-			p.Output(m[co*ld:], ms, dst[co*hw:])
+			fin.output(p, m[co*ld:], ms, dst[co*hw:], co, co*hw)
 		}
 	})
 }

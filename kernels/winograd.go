@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 	"slices"
+	"unsafe"
 )
 
 // Winograd F(2x2, 3x3) transforms (Lavin and Gray, "Fast Algorithms for
@@ -155,7 +156,45 @@ func (p *WinoPlan) Output(m []float32, ms int, dst []float32) {
 		winoOutputAVX(&m[0], ms, &p.groups[0], len(p.groups), &dst[0], p.ow, &winoMasks[0])
 		return
 	}
-	winoOutputGo(m, ms, p.groups, dst, p.ow)
+	winoOutputGo(m, ms, p.groups, dst, p.ow, nil)
+}
+
+// WinoEpi is an epilogue of OutputEpi: every stored output y becomes
+// min(max((y + B) + Res[o], Lo), Hi), o its offset in the output plane;
+// Res nil: no residual term.
+type WinoEpi struct {
+	B, Lo, Hi float32
+	Res       []float32
+}
+
+// winoEpi is WinoEpi as the assembly reads it: res the byte distance from
+// the output plane to the residual plane, 0 for none.
+type winoEpi struct {
+	b, lo, hi float32
+	_         float32
+	res       int64
+}
+
+// OutputEpi is Output with the epilogue e applied to every stored value
+// (the bias, residual and clamp of a fused Conv), reading e.Res at the
+// offsets it stores. It panics if m, dst or a non-nil e.Res is too short.
+func (p *WinoPlan) OutputEpi(m []float32, ms int, dst []float32, e WinoEpi) {
+	if len(p.groups) == 0 {
+		return
+	}
+	p.check("OutputEpi", len(dst), p.outNeed, "M", len(m), ms)
+	if e.Res != nil && len(e.Res) < p.outNeed {
+		panic(fmt.Sprintf("kernels.WinoPlan.OutputEpi: residual plane %d floats (need %d)", len(e.Res), p.outNeed))
+	}
+	if UseAsm && hasAsmKernel {
+		ep := winoEpi{b: e.B, lo: e.Lo, hi: e.Hi}
+		if e.Res != nil {
+			ep.res = int64(uintptr(unsafe.Pointer(&e.Res[0])) - uintptr(unsafe.Pointer(&dst[0])))
+		}
+		winoOutputEpiAVX(&m[0], ms, &p.groups[0], len(p.groups), &dst[0], p.ow, &winoMasks[0], &ep)
+		return
+	}
+	winoOutputGo(m, ms, p.groups, dst, p.ow, &e)
 }
 
 // winoMasks holds the store masks of 0..8 leading lanes, 8 int32 each.
@@ -271,8 +310,18 @@ func winoInputGo(src []float32, wp int, groups []WinoGroup, v []float32, vs int)
 	}
 }
 
-// winoOutputGo is Output's portable body.
-func winoOutputGo(m []float32, ms int, groups []WinoGroup, dst []float32, ow int) {
+// winoOutputGo is Output's portable body, OutputEpi's with e not nil.
+func winoOutputGo(m []float32, ms int, groups []WinoGroup, dst []float32, ow int, e *WinoEpi) {
+	put := func(o int, y float32) {
+		if e != nil {
+			y += e.B
+			if e.Res != nil {
+				y += e.Res[o]
+			}
+			y = min(max(y, e.Lo), e.Hi)
+		}
+		dst[o] = y
+	}
 	for gi, g := range groups {
 		for lane := range 8 {
 			half, i := winoLaneTile(lane)
@@ -292,10 +341,10 @@ func winoOutputGo(m []float32, ms int, groups []WinoGroup, dst []float32, ow int
 				y1 := s[a][1] - s[a][2] - s[a][3]
 				x := 2 * i
 				if x < n {
-					dst[out+a*ow+x] = y0
+					put(out+a*ow+x, y0)
 				}
 				if x+1 < n {
-					dst[out+a*ow+x+1] = y1
+					put(out+a*ow+x+1, y1)
 				}
 			}
 		}

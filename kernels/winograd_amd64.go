@@ -13,3 +13,9 @@ func winoInputAVX(src *float32, wp int, groups *WinoGroup, ng int, v *float32, v
 //
 //go:noescape
 func winoOutputAVX(m *float32, ms int, groups *WinoGroup, ng int, dst *float32, ow int, masks *int32)
+
+// winoOutputEpiAVX is WinoPlan.OutputEpi's AVX2 body: winoOutputAVX with
+// the epilogue ep applied to every stored row.
+//
+//go:noescape
+func winoOutputEpiAVX(m *float32, ms int, groups *WinoGroup, ng int, dst *float32, ow int, masks *int32, ep *winoEpi)

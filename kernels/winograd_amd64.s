@@ -123,6 +123,57 @@ part: \
 	VMASKMOVPS r, Y0, addr \
 done:
 
+// WINOOUTT computes group BX's 4 output rows from its 16 M vectors
+// (from AX, SI bytes apart): half A's rows 0, 1 in Y12, Y14, half B's
+// in Y13, Y15. Clobbers R10 and Y0-Y11: s0 = m0 + m1 + m2 and
+// s1 = m1 - m2 - m3 down the columns, then y?0 = s0 + s1 + s2 and
+// y?1 = s1 - s2 - s3 along them, the two output columns interleaved.
+#define WINOOUTT \
+	MOVQ AX, R10 \
+	WINOLOAD(Y0) \
+	WINOLOAD(Y1) \
+	WINOLOAD(Y2) \
+	WINOLOAD(Y3) \
+	WINOLOAD(Y4) \
+	WINOLOAD(Y5) \
+	WINOLOAD(Y6) \
+	WINOLOAD(Y7) \
+	VADDPS Y4, Y0, Y0 \
+	VADDPS Y5, Y1, Y1 \
+	VADDPS Y6, Y2, Y2 \
+	VADDPS Y7, Y3, Y3 \
+	WINOLOAD(Y8) \
+	WINOLOAD(Y9) \
+	WINOLOAD(Y10) \
+	WINOLOAD(Y11) \
+	VADDPS Y8, Y0, Y0 \
+	VADDPS Y9, Y1, Y1 \
+	VADDPS Y10, Y2, Y2 \
+	VADDPS Y11, Y3, Y3 \
+	VSUBPS Y8, Y4, Y4 \
+	VSUBPS Y9, Y5, Y5 \
+	VSUBPS Y10, Y6, Y6 \
+	VSUBPS Y11, Y7, Y7 \
+	VSUBPS (R10), Y4, Y4 \
+	ADDQ   SI, R10 \
+	VSUBPS (R10), Y5, Y5 \
+	ADDQ   SI, R10 \
+	VSUBPS (R10), Y6, Y6 \
+	ADDQ   SI, R10 \
+	VSUBPS (R10), Y7, Y7 \
+	VADDPS Y1, Y0, Y8 \
+	VADDPS Y2, Y8, Y8 \
+	VSUBPS Y2, Y1, Y9 \
+	VSUBPS Y3, Y9, Y9 \
+	VADDPS Y5, Y4, Y10 \
+	VADDPS Y6, Y10, Y10 \
+	VSUBPS Y6, Y5, Y11 \
+	VSUBPS Y7, Y11, Y11 \
+	VUNPCKLPS Y9, Y8, Y12 \
+	VUNPCKHPS Y9, Y8, Y13 \
+	VUNPCKLPS Y11, Y10, Y14 \
+	VUNPCKHPS Y11, Y10, Y15
+
 // func winoOutputAVX(m *float32, ms int, groups *WinoGroup, ng int, dst *float32, ow int, masks *int32)
 TEXT ·winoOutputAVX(SB), NOSPLIT, $0-56
 	MOVQ m+0(FP), AX
@@ -136,56 +187,7 @@ TEXT ·winoOutputAVX(SB), NOSPLIT, $0-56
 	MOVQ masks+48(FP), R15
 
 outloop:
-	MOVQ AX, R10
-	// s0 = m0 + m1 + m2 (Y0-Y3), s1 = m1 - m2 - m3 (Y4-Y7), per column.
-	WINOLOAD(Y0)
-	WINOLOAD(Y1)
-	WINOLOAD(Y2)
-	WINOLOAD(Y3)
-	WINOLOAD(Y4)
-	WINOLOAD(Y5)
-	WINOLOAD(Y6)
-	WINOLOAD(Y7)
-	VADDPS Y4, Y0, Y0
-	VADDPS Y5, Y1, Y1
-	VADDPS Y6, Y2, Y2
-	VADDPS Y7, Y3, Y3
-	WINOLOAD(Y8)
-	WINOLOAD(Y9)
-	WINOLOAD(Y10)
-	WINOLOAD(Y11)
-	VADDPS Y8, Y0, Y0
-	VADDPS Y9, Y1, Y1
-	VADDPS Y10, Y2, Y2
-	VADDPS Y11, Y3, Y3
-	VSUBPS Y8, Y4, Y4
-	VSUBPS Y9, Y5, Y5
-	VSUBPS Y10, Y6, Y6
-	VSUBPS Y11, Y7, Y7
-	VSUBPS (R10), Y4, Y4
-	ADDQ   SI, R10
-	VSUBPS (R10), Y5, Y5
-	ADDQ   SI, R10
-	VSUBPS (R10), Y6, Y6
-	ADDQ   SI, R10
-	VSUBPS (R10), Y7, Y7
-
-	// y?0 = s0 + s1 + s2, y?1 = s1 - s2 - s3 (columns), rows 0 and 1.
-	VADDPS Y1, Y0, Y8
-	VADDPS Y2, Y8, Y8
-	VSUBPS Y2, Y1, Y9
-	VSUBPS Y3, Y9, Y9
-	VADDPS Y5, Y4, Y10
-	VADDPS Y6, Y10, Y10
-	VSUBPS Y6, Y5, Y11
-	VSUBPS Y7, Y11, Y11
-
-	// Interleave the two output columns: half A's and half B's rows.
-	VUNPCKLPS Y9, Y8, Y12
-	VUNPCKHPS Y9, Y8, Y13
-	VUNPCKLPS Y11, Y10, Y14
-	VUNPCKHPS Y11, Y10, Y15
-
+	WINOOUTT
 	MOVLQSX 8(BX), R11
 	LEAQ    (DI)(R11*4), R8
 	MOVLQSX 12(BX), R11
@@ -199,5 +201,74 @@ outloop:
 	ADDQ $32, BX
 	DECQ CX
 	JNZ  outloop
+	VZEROUPPER
+	RET
+
+// WINOEPIROW is WINOSTOREROW with the epilogue: r = min(max((r + b) +
+// res, lo), hi), b, lo, hi broadcast in Y1-Y3, the residual row at raddr
+// read only when R14 (its distance from dst) is not 0, with the store's
+// mask when the store is partial. Clobbers R11, Y0 and Y4.
+#define WINOEPIROW(cnt, r, addr, raddr, part, nres, pres, done) \
+	VADDPS     Y1, r, r \
+	MOVLQSX    cnt(BX), R11 \
+	CMPQ       R11, $8 \
+	JLT        part \
+	TESTQ      R14, R14 \
+	JZ         nres \
+	VADDPS     raddr, r, r \
+nres: \
+	VMAXPS     r, Y2, r \
+	VMINPS     r, Y3, r \
+	VMOVUPS    r, addr \
+	JMP        done \
+part: \
+	SHLQ       $5, R11 \
+	VMOVDQU    (R15)(R11*1), Y0 \
+	TESTQ      R14, R14 \
+	JZ         pres \
+	VMASKMOVPS raddr, Y0, Y4 \
+	VADDPS     Y4, r, r \
+pres: \
+	VMAXPS     r, Y2, r \
+	VMINPS     r, Y3, r \
+	VMASKMOVPS r, Y0, addr \
+done:
+
+// func winoOutputEpiAVX(m *float32, ms int, groups *WinoGroup, ng int, dst *float32, ow int, masks *int32, ep *winoEpi)
+TEXT ·winoOutputEpiAVX(SB), NOSPLIT, $0-64
+	MOVQ m+0(FP), AX
+	MOVQ ms+8(FP), SI
+	SHLQ $2, SI
+	MOVQ groups+16(FP), BX
+	MOVQ ng+24(FP), CX
+	MOVQ dst+32(FP), DI
+	MOVQ ow+40(FP), DX
+	SHLQ $2, DX
+	MOVQ masks+48(FP), R15
+	MOVQ ep+56(FP), R12
+	MOVQ 16(R12), R14
+
+epiloop:
+	WINOOUTT
+	VBROADCASTSS 0(R12), Y1
+	VBROADCASTSS 4(R12), Y2
+	VBROADCASTSS 8(R12), Y3
+
+	MOVLQSX 8(BX), R11
+	LEAQ    (DI)(R11*4), R8
+	LEAQ    (R8)(R14*1), R9
+	LEAQ    (R9)(DX*1), R13
+	WINOEPIROW(16, Y12, (R8), (R9), ea0part, ea0n, ea0p, ea1)
+	WINOEPIROW(20, Y14, (R8)(DX*1), (R13), ea1part, ea1n, ea1p, eb0)
+	MOVLQSX 12(BX), R11
+	LEAQ    (DI)(R11*4), R8
+	LEAQ    (R8)(R14*1), R9
+	LEAQ    (R9)(DX*1), R13
+	WINOEPIROW(24, Y13, (R8), (R9), eb0part, eb0n, eb0p, eb1)
+	WINOEPIROW(28, Y15, (R8)(DX*1), (R13), eb1part, eb1n, eb1p, enext)
+	ADDQ $32, AX
+	ADDQ $32, BX
+	DECQ CX
+	JNZ  epiloop
 	VZEROUPPER
 	RET

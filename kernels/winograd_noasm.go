@@ -11,3 +11,8 @@ func winoInputAVX(src *float32, wp int, groups *WinoGroup, ng int, v *float32, v
 func winoOutputAVX(m *float32, ms int, groups *WinoGroup, ng int, dst *float32, ow int, masks *int32) {
 	panic("kernels: winoOutputAVX without assembly")
 }
+
+// winoOutputEpiAVX is never called without the assembly kernels.
+func winoOutputEpiAVX(m *float32, ms int, groups *WinoGroup, ng int, dst *float32, ow int, masks *int32, ep *winoEpi) {
+	panic("kernels: winoOutputEpiAVX without assembly")
+}

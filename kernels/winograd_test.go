@@ -107,6 +107,61 @@ func TestWinograd(t *testing.T) {
 	}
 }
 
+// TestWinoOutputEpi checks OutputEpi against Output followed by the
+// epilogue in Go, bit for bit, with and without a residual and with a
+// ReLU and a two-sided clamp, on the assembly and Go paths; and that it
+// stores nothing outside the stored counts.
+func TestWinoOutputEpi(t *testing.T) {
+	inf := float32(math.Inf(1))
+	for _, ng := range []int{1, 2, 5} {
+		for ei, e := range []WinoEpi{{B: 0.25, Lo: 0, Hi: inf}, {B: -0.5, Lo: -0.5, Hi: 0.5}, {B: 0, Lo: -inf, Hi: inf}} {
+			for _, withRes := range []bool{false, true} {
+				for _, path := range gemmPaths(t) {
+					t.Run(fmt.Sprintf("%s/ng%d/epi%d/res%v", path.name, ng, ei, withRes), func(t *testing.T) {
+						r := rand.New(rand.NewPCG(uint64(ng*10+ei), 3))
+						_, groups, ow := winoCase(r, ng, 17)
+						p, err := NewWinoPlan(groups, 17, ow)
+						if err != nil {
+							t.Fatal(err)
+						}
+						stride := p.Tiles() + 3
+						m := randSlice(r, 16*stride)
+						const sentinel = -12345
+						want := make([]float32, 2*ng*ow)
+						for i := range want {
+							want[i] = sentinel
+						}
+						withAsm(path.asm, func() { p.Output(m, stride, want) })
+						if withRes {
+							e.Res = randSlice(r, len(want))
+						}
+						for i, y := range want {
+							if y == sentinel {
+								continue
+							}
+							y += e.B
+							if e.Res != nil {
+								y += e.Res[i]
+							}
+							want[i] = min(max(y, e.Lo), e.Hi)
+						}
+						got := make([]float32, len(want))
+						for i := range got {
+							got[i] = sentinel
+						}
+						withAsm(path.asm, func() { p.OutputEpi(m, stride, got, e) })
+						for i := range got {
+							if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+								t.Fatalf("output %d: %v, want %v", i, got[i], want[i])
+							}
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
 // TestWinoPlanErrors checks that bad groups are refused and short buffers
 // panic.
 func TestWinoPlanErrors(t *testing.T) {
@@ -133,6 +188,9 @@ func TestWinoPlanErrors(t *testing.T) {
 		"short input":  func() { p.Input(make([]float32, p.InputNeed()-1), make([]float32, 128), 8) },
 		"short V":      func() { p.Input(make([]float32, p.InputNeed()), make([]float32, 127), 8) },
 		"short output": func() { p.Output(make([]float32, 128), 8, make([]float32, p.OutputNeed()-1)) },
+		"short residual": func() {
+			p.OutputEpi(make([]float32, 128), 8, make([]float32, p.OutputNeed()), WinoEpi{Res: make([]float32, p.OutputNeed()-1)})
+		},
 		"small stride": func() { p.Output(make([]float32, 128), 7, make([]float32, p.OutputNeed())) },
 	} {
 		func() {
