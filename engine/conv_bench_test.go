@@ -38,3 +38,36 @@ func BenchmarkConvForwardPruned(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkConvForwardStrided times the inference forward pass (fused
+// Conv, bias, ReLU) of resnet20's stride-2 convs at batch 64 (b64) and
+// batch 1 (b1): the 3x3 first conv of a stage and the 1x1 projection of
+// its shortcut, 16 -> 32 channels at 28x28 and 32 -> 64 at 14x14.
+func BenchmarkConvForwardStrided(b *testing.B) {
+	for _, n := range []int{64, 1} {
+		for _, tc := range []convCase{
+			{"3x3s2 16-32 28x28", n, 16, 28, 28, 32, cvGeom(3, 3, 2, 1, 1, 1), true},
+			{"1x1s2 16-32 28x28", n, 16, 28, 28, 32, cvGeom(1, 1, 2, 0, 1, 1), true},
+			{"3x3s2 32-64 14x14", n, 32, 14, 14, 64, cvGeom(3, 3, 2, 1, 1, 1), true},
+			{"1x1s2 32-64 14x14", n, 32, 14, 14, 64, cvGeom(1, 1, 2, 0, 1, 1), true},
+		} {
+			b.Run(fmt.Sprintf("%s b%d", tc.name, n), func(b *testing.B) {
+				nd, x, w, bias := tc.build(1)
+				nd.Op = OpFusedConv
+				nd.Attrs["activation"] = "relu"
+				k := cvCompile(b, nd)
+				in := convIn(x, w, bias)
+				ctx := &Ctx{}
+				best := time.Hour
+				for b.Loop() {
+					t0 := time.Now()
+					if _, err := k.Forward(ctx, in); err != nil {
+						b.Fatal(err)
+					}
+					best = min(best, time.Since(t0))
+				}
+				b.ReportMetric(float64(best)/1e3, "best-us")
+			})
+		}
+	}
+}

@@ -43,6 +43,25 @@ func useRowsN(d convDims, fused bool) bool {
 	return d.ohw <= rowsNMaxPlaneStrided
 }
 
+// stridedImages reports whether a fused Conv's batch with a stride above
+// 1 and an output plane of at most rowsNMaxPlaneStrided runs image by
+// image, each image on one worker, as a single image would on one thread
+// (useRowsNImages, or im2col and one product into its planes), instead of
+// the polyphase or batched im2col lowerings of several images side by
+// side.
+func stridedImages(d convDims, fused bool) bool {
+	return fused && d.n > 1 && (d.g.SH > 1 || d.g.SW > 1) && !d.depthwise && d.g.Group == 1 &&
+		d.ohw <= rowsNMaxPlaneStrided
+}
+
+// useRowsNImages reports whether a stridedImages batch takes RowsN for
+// each image (forwardRowsNImages): useRowsN's conditions for one image.
+func useRowsNImages(d convDims, fused bool) bool {
+	d1 := d
+	d1.n = 1
+	return stridedImages(d, fused) && useRowsN(d1, fused)
+}
+
 // rowsNOn lets tests route these Convs through the other lowerings;
 // rowsNMinFilters is one whole block of RowsN's narrower filter blocks.
 var rowsNOn = true
@@ -88,6 +107,32 @@ func (k *convKernel) rowsN(d convDims, w []float32) *rowsNState {
 	st.pos = lay.origins(st.pos[:0], 1, d.s.OH, d.s.OW, d.g.SH, d.g.SW)
 	k.rn = st
 	return st
+}
+
+// forwardRowsNImages is forwardRowsN for a batch (useRowsNImages): each
+// image padded into its worker's buffer and all its filter blocks run
+// there, then its planes finished.
+func (k *convKernel) forwardRowsNImages(d convDims, x, w, y, bias, res []float32, t int) {
+	chw, myhw := d.c*d.s.H*d.s.W, d.m*d.ohw
+	bw := kernels.RowsNBlock(d.m)
+	nblk := (d.m + bw - 1) / bw
+	st := k.rowsN(d, w)
+	pads := st.lay.g > 0 || st.lay.gr > 0
+	if pads {
+		k.cols = ensureBufs(k.cols, t, d.c*st.lay.plane+implicitSlack)
+	}
+	for len(st.scr) < t {
+		st.scr = append(st.scr, kernels.RowsTScratch{})
+	}
+	runChunks(d.n, t, func(wk, img int) {
+		xp := x[img*chw : (img+1)*chw]
+		if pads {
+			st.lay.fill(k.cols[wk], xp, d.c, 1)
+			xp = k.cols[wk]
+		}
+		kernels.RowsNBlocks(d.m, 0, nblk, st.wp, xp, st.off, st.pos, d.ohw, d.ohw, y[img*myhw:(img+1)*myhw], myhw, &st.scr[wk])
+		k.finishPlanes(d, img, 0, d.m, y, bias, res)
+	})
 }
 
 // forwardRowsN computes y (bias, residual and activation included) for

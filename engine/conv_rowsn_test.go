@@ -60,3 +60,44 @@ func TestRowsNConvMatchesNaive(t *testing.T) {
 		}
 	}
 }
+
+// TestStridedImagesMatchNaive checks the image-by-image lowering of a
+// fused strided Conv's batch (stridedImages) against the naive
+// convolution, with and without residual, every activation, 1-3 threads:
+// through RowsN (useRowsNImages) where it fits and through one image's
+// im2col product elsewhere (1x1 kernels, fewer than 32 filters); and
+// that stride 1 and outputs above 28x28 keep the other lowerings.
+func TestStridedImagesMatchNaive(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for i, tc := range []convCase{
+		{"3x3 stride 2 32 filters", 3, 6, 14, 14, 32, cvGeom(3, 3, 2, 1, 1, 1), true},
+		{"3x3 stride 2 64 filters odd map", 4, 5, 15, 13, 64, cvGeom(3, 3, 2, 1, 1, 1), false},
+		{"1x1 stride 2", 3, 8, 14, 14, 32, cvGeom(1, 1, 2, 0, 1, 1), true},
+		{"3x3 stride 2 12 filters", 3, 5, 12, 12, 12, cvGeom(3, 3, 2, 1, 1, 1), true},
+		{"rect stride dilation asym pads", 2, 3, 11, 12, 40, refGeom{kh: 3, kw: 2, sh: 2, sw: 3, padT: 2, padL: 0, padB: 1, padR: 1, dh: 2, dw: 1, group: 1}, true},
+	} {
+		n, x, w, b := tc.build(1)
+		n.Op = OpFusedConv
+		d, err := cvCompile(t, n).(*convKernel).check(convIn(x, w, b))
+		if err != nil || !stridedImages(d, true) {
+			t.Fatalf("%s: does not run image by image (%v)", tc.name, err)
+		}
+		if want := kernels.RowsNFits() && d.m >= rowsNMinFilters && tc.g.kh*tc.g.kw > 1; useRowsNImages(d, true) != want {
+			t.Errorf("%s: useRowsNImages %v, want %v", tc.name, !want, want)
+		}
+		fusedConvMatchesNaive(t, tc, uint64(700+10*i), uint64(750+i))
+	}
+	for _, tc := range []convCase{
+		{"stride 1", 3, 8, 7, 7, 64, cvGeom(3, 3, 1, 1, 1, 1), true},
+		{"one image", 1, 8, 14, 14, 64, cvGeom(3, 3, 2, 1, 1, 1), true},
+		{"stride 2 to 29x29", 2, 3, 58, 58, 64, cvGeom(3, 3, 2, 1, 1, 1), true},
+		{"depthwise", 2, 8, 14, 14, 8, cvGeom(3, 3, 2, 1, 1, 8), true},
+	} {
+		n, x, w, b := tc.build(1)
+		n.Op = OpFusedConv
+		d, err := cvCompile(t, n).(*convKernel).check(convIn(x, w, b))
+		if err != nil || stridedImages(d, true) {
+			t.Errorf("%s: runs image by image (%v)", tc.name, err)
+		}
+	}
+}

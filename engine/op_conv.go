@@ -481,6 +481,10 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 		k.forwardRowsN(d, x, w, y.Data, bias, res)
 		return []*tensor.Tensor{y}, nil
 	}
+	if useRowsNImages(d, k.fused) {
+		k.forwardRowsNImages(d, x, w, y.Data, bias, res, t)
+		return []*tensor.Tensor{y}, nil
+	}
 	if useSmallMap(d, k.fused) {
 		k.forwardSmallMap(d, x, w, y.Data, bias, res)
 		return []*tensor.Tensor{y}, nil
@@ -518,7 +522,7 @@ type convFwd struct {
 func (k *convKernel) prepareForward(f *convFwd, t int) {
 	d, kb := f.d, f.kb
 	f.implicit = useImplicit(d)
-	f.poly = !f.implicit && usePolyphase(d)
+	f.poly = !f.implicit && usePolyphase(d) && !stridedImages(d, k.fused)
 	switch {
 	case f.implicit:
 		f.lay = implicitLayout(d, kb)
@@ -825,6 +829,9 @@ func (k *convKernel) col2im(d convDims, col []float32, ld int, dxi []float32) {
 // geometries (kernels.Im2col's vector gathers beat the engine's strided
 // lowering there); else chunkImages.
 func (k *convKernel) chunk(d convDims, t int) int {
+	if stridedImages(d, k.fused) {
+		return 1
+	}
 	if usePolyphase(d) || pointwiseBatched(d, k.fused) {
 		return chunkImages(d.n, d.ohw, t)
 	}
