@@ -78,11 +78,27 @@ func winoTiles(h, w int) (th, twp int) {
 	return th, (tw + 7) / 8 * 8
 }
 
+// winoChunkBytes bounds the V and M matrices of a forward chunk (16 x
+// (C + M) floats a tile), so that they stay in L2 between the input
+// transform, the 16 products and the output transform: 64 channels at
+// 7x7, batch 64, took 1.38 ms in chunks of 384 or 256 tiles (3.1 and 2.1
+// MB), 1.14-1.16 in chunks of 96 or 48.
+const winoChunkBytes = 1 << 20
+
 // winoChunk returns the images per forward chunk: about winoTargetTiles
-// tiles, and at least two chunks per worker.
+// tiles, V and M within winoChunkBytes, preferably a multiple of 48 tiles
+// (whole column pairs of the wide GEMM kernel: 96 tiles ran 1.14 ms where
+// 80 and 112 ran 1.28-1.37), and at least two chunks per worker.
 func winoChunk(d convDims, t int) int {
 	th, twp := winoTiles(d.s.H, d.s.W)
-	kb := max(1, winoTargetTiles/(th*twp))
+	per := th * twp
+	kb := max(1, min(winoTargetTiles/per, winoChunkBytes/(16*(d.c+d.m)*4*per)))
+	for k := kb; 2*k > kb; k-- {
+		if k*per%48 == 0 {
+			kb = k
+			break
+		}
+	}
 	if per := (d.n + 2*t - 1) / (2 * t); kb > per {
 		kb = max(1, per)
 	}
