@@ -203,7 +203,7 @@ func New(g *graph.Graph) (*Executor, error) {
 	e.indexReluAdds()
 	e.ins = make([][]*tensor.Tensor, len(order))
 	e.outs = make([][]*tensor.Tensor, len(order))
-	e.ctx = Ctx{pool: e.pool, RNG: rand.New(rand.NewPCG(1, 2))}
+	e.ctx = Ctx{pool: e.pool, RNG: rand.New(rand.NewPCG(1, 2)), conv: &convScratch{}}
 	return e, nil
 }
 

@@ -19,6 +19,7 @@ type Ctx struct {
 	Train bool       // training mode: batch statistics, dropout, state saved for Backward
 	RNG   *rand.Rand // randomness for training-mode ops (dropout); never nil in training
 	pool  *Pool
+	conv  *convScratch // the fused Convs' shared per-worker buffers, or nil
 }
 
 // Alloc returns a zeroed tensor of the given shape, recycled from the pass's

@@ -441,6 +441,26 @@ func ensureBufs(bufs [][]float32, t, size int) [][]float32 {
 	return bufs
 }
 
+// convScratch holds the per-worker buffers that a fused (inference-only)
+// Conv's Forward uses only while it runs: padded or lowered inputs (cols),
+// Winograd's V and M (wv, wm) and lowered outputs (ybufs). An executor's
+// fused Convs run one after another and share one set, which then stays
+// in cache from node to node. Each Conv keeping its own, a resnet20 image
+// touched 3.7 MB of them on one thread (7 MB on two), and a 16-channel
+// 28x28 conv ran 47 us on cold buffers against 32 on warm ones (resnet20
+// at batch 1: +12-20% with the set shared).
+type convScratch struct{ cols, wv, wm, ybufs [][]float32 }
+
+// lend hands the set to k for one Forward and returns the function that
+// takes it back (with whatever k grew it to).
+func (s *convScratch) lend(k *convKernel) func() {
+	k.cols, k.wv, k.wm, k.ybufs = s.cols, s.wv, s.wm, s.ybufs
+	return func() {
+		s.cols, s.wv, s.wm, s.ybufs = k.cols, k.wv, k.wm, k.ybufs
+		k.cols, k.wv, k.wm, k.ybufs = nil, nil, nil, nil
+	}
+}
+
 func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 	d, err := k.check(in)
 	if err != nil {
@@ -448,6 +468,9 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 	}
 	if k.fused && ctx != nil && ctx.Train {
 		return nil, fmt.Errorf("%s is an inference-only fused node (engine.Optimize); train the original graph", OpFusedConv)
+	}
+	if k.fused && ctx != nil && ctx.conv != nil {
+		defer ctx.conv.lend(k)()
 	}
 	x, w := k.takeX(ctx, d, in[0]), in[1].Data
 	defer func() { k.xfill = nil }()

@@ -238,3 +238,56 @@ func TestOptimizedGraphRefusesTraining(t *testing.T) {
 		}
 	}
 }
+
+// TestFusedConvsShareScratch runs an optimised resnet8 (Winograd, RowsN,
+// strided and pointwise lowerings) at batch 1, 3 and 1 again with the
+// executor's shared Conv buffers and with every Conv keeping its own:
+// the outputs must be the same bit for bit, the fused Convs must hold no
+// buffers between runs, and the shared set must have been used.
+func TestFusedConvsShareScratch(t *testing.T) {
+	g, err := nn.Build("resnet8", []int{1, 28, 28}, 10, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	randomiseBN(g, 4)
+	o, err := Optimize(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own.ctx.conv = nil
+	for i, n := range []int{1, 3, 1} {
+		x := cvRand(uint64(20+i), n, 1, 28, 28)
+		var outs [2]map[string]*tensor.Tensor
+		for j, e := range []*Executor{shared, own} {
+			out, err := e.Run(map[string]*tensor.Tensor{o.Inputs[0].Name: x}, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs[j] = map[string]*tensor.Tensor{}
+			for k, v := range out {
+				outs[j][k] = v.Clone()
+			}
+		}
+		for k, w := range outs[1] {
+			if !cvBitEqual(outs[0][k], w) {
+				t.Fatalf("batch %d: output %q differs with the shared buffers", n, k)
+			}
+		}
+		for _, k := range shared.kernels {
+			if c, ok := k.(*convKernel); ok && (c.cols != nil || c.wv != nil || c.wm != nil || c.ybufs != nil) {
+				t.Fatalf("batch %d: a fused Conv kept buffers after the run", n)
+			}
+		}
+		if s := shared.ctx.conv; len(s.cols) == 0 || len(s.wv) == 0 || len(s.wm) == 0 {
+			t.Fatalf("batch %d: the shared buffers were not used (%d, %d, %d)", n, len(s.cols), len(s.wv), len(s.wm))
+		}
+	}
+}
