@@ -85,6 +85,30 @@ func (l padLayout) fill(dst, src []float32, ch, nb int) {
 	}
 }
 
+// fillRows is fill for a single image (nb 1) restricted to layout rows
+// [r0, r1) (clamped to the h+2*gr rows; layout row r holds image row r-gr,
+// the others are zero): it writes floats [r0*wp, r1*wp+g) of every channel
+// plane, each row with its gap columns on both sides, and nothing else, so
+// a worker that reads only those rows needs only those of the image.
+func (l padLayout) fillRows(dst, src []float32, ch, r0, r1 int) {
+	r0, r1 = max(r0, 0), min(r1, l.h+2*l.gr)
+	if r0 >= r1 {
+		return
+	}
+	hw := l.h * l.w
+	y0, y1 := max(r0-l.gr, 0), min(r1-l.gr, l.h) // the image rows among them
+	for c := range ch {
+		p := dst[c*l.plane : c*l.plane+r1*l.wp+l.g]
+		if y0 >= y1 {
+			clear(p[r0*l.wp:])
+			continue
+		}
+		clear(p[r0*l.wp : (y0+l.gr)*l.wp+l.g])
+		kernels.CopyRows(p[(y0+l.gr)*l.wp+l.g:], l.wp, src[c*hw+y0*l.w:(c+1)*hw], l.w, l.w, y1-y0, l.g)
+		clear(p[(y1+l.gr)*l.wp+l.g:])
+	}
+}
+
 // fillPlanes is fill with image j's channel c made by plane(j, c, buf)
 // into buf (h*w floats, a scratch that stays in cache) and copied from
 // there.

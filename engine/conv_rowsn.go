@@ -144,15 +144,18 @@ func (k *convKernel) forwardRowsN(d convDims, x, w, y, bias, res []float32) {
 	bw := kernels.RowsNBlock(d.m)
 	nblk := (d.m + bw - 1) / bw
 	st := k.rowsN(d, w)
-	xp := x[:chw] // without pads, one image's layout is the image itself
-	if st.lay.g > 0 || st.lay.gr > 0 {
-		k.cols = ensureBufs(k.cols, 1, d.c*st.lay.plane+implicitSlack)
-		xp = k.cols[0]
-		st.lay.fill(xp, x[:chw], d.c, 1)
-	}
 	units := nblk
 	if nblk == 1 && kernels.Threads() > 1 {
 		units = 2 // the positions in two halves of whole tiles
+	}
+	xp := x[:chw] // without pads, one image's layout is the image itself
+	pads := st.lay.g > 0 || st.lay.gr > 0
+	if pads {
+		k.cols = ensureBufs(k.cols, units, d.c*st.lay.plane+implicitSlack)
+		if units == nblk {
+			xp = k.cols[0]
+			st.lay.fill(xp, x[:chw], d.c, 1)
+		}
 	}
 	for len(st.scr) < units {
 		st.scr = append(st.scr, kernels.RowsTScratch{})
@@ -176,6 +179,14 @@ func (k *convKernel) forwardRowsN(d convDims, x, w, y, bias, res []float32) {
 				p0, p1 = p1, d.ohw
 			}
 			if p0 < p1 {
+				xp := xp
+				if pads { // the rows of the image these positions read, into this unit's own buffer
+					g := d.g
+					oy0, oy1 := p0/d.s.OW, (p1-1)/d.s.OW
+					r0 := oy0*g.SH - g.PadT + st.lay.gr
+					xp = k.cols[u]
+					st.lay.fillRows(xp, x[:chw], d.c, r0, oy1*g.SH-g.PadT+(g.KH-1)*g.DH+st.lay.gr+1)
+				}
 				kernels.RowsN(d.m, st.wp, xp, st.off, st.pos[p0:p1], p1-p0, d.ohw, y[p0:myhw], myhw, &st.scr[u])
 				k.finishPlaneRange(d, 0, 0, d.m, p0, p1, y, bias, res)
 			}
