@@ -88,8 +88,9 @@ func (l padLayout) fill(dst, src []float32, ch, nb int) {
 // fillRows is fill for a single image (nb 1) restricted to layout rows
 // [r0, r1) (clamped to the h+2*gr rows; layout row r holds image row r-gr,
 // the others are zero): it writes floats [r0*wp, r1*wp+g) of every channel
-// plane, each row with its gap columns on both sides, and nothing else, so
-// a worker that reads only those rows needs only those of the image.
+// plane (none for no rows), each row with its gap columns on both sides,
+// and nothing else, so a worker that reads only those rows needs only
+// those of the image.
 func (l padLayout) fillRows(dst, src []float32, ch, r0, r1 int) {
 	r0, r1 = max(r0, 0), min(r1, l.h+2*l.gr)
 	if r0 >= r1 {
