@@ -378,8 +378,11 @@ type winoPart struct {
 // parts of one image of layout l of a fused Conv's Winograd forward pass:
 // contiguous rows of tiles (two at a time when a row has 4 tiles, as they
 // share a group of 8), as few parts as keep each one's V and M within
-// winoPartBytes and, for an intra-op call (spread), at least two per
-// worker; nil when one part would do (the whole-image pass) or when the
+// winoPartBytes and, for an intra-op call (spread) whose map has at least
+// winoBandMinTiles tiles a worker, at least one per worker (bands of
+// rows, forwardWinoParts); nil when one part would do (the whole-image
+// pass: a small map on several workers then splits its filters,
+// winoRunRows) or when the
 // transformed filters alone (16 x C x M floats) exceed winoPartBytes:
 // each part reads all of them, and resnet18's 128-channel 28x28 convs ran
 // 1.53 -> 1.96 ms at 1 thread in 4 parts, its 256-channel 14x14 ones
@@ -396,8 +399,8 @@ func (k *convKernel) winoSplitParts(l padLayout, d convDims, spread bool) []wino
 	units := (th + rowsPer - 1) / rowsPer
 	unitBytes := 16 * (d.c + d.m) * 8 * groupsPer * 4
 	n := (units*unitBytes + winoPartBytes - 1) / winoPartBytes
-	if spread && n > 1 {
-		n = max(n, 2*kernels.Threads())
+	if t := kernels.Threads(); spread && (n > 1 || th*twp >= t*winoBandMinTiles) {
+		n = max(n, t)
 	}
 	n = min(n, units)
 	if n <= 1 {
@@ -421,6 +424,12 @@ func (k *convKernel) winoSplitParts(l padLayout, d convDims, spread bool) []wino
 	return parts
 }
 
+// winoBandMinTiles is the fewest tiles a worker's band of a single image
+// takes (a 28x28 map's 224 tiles on two workers: 112 each); below, the
+// image's filters are split instead (winoRunRows), the bands' products
+// being too narrow.
+const winoBandMinTiles = 96
+
 // winoSplitKey identifies a cached split: the layout, output channels
 // and number of parts.
 type winoSplitKey struct {
@@ -432,9 +441,12 @@ type winoSplitKey struct {
 // computed in parts (winoSplitParts): each image padded into one worker's
 // buffer, then each part's input transform, 16 products and output
 // transform, bias, residual and activation on that worker's own V and M.
-// A single image on several threads pads by channel and hands its parts
-// out to the workers; a batch hands out images. Every output is the same
-// sum as winoRun's.
+// A single image on several threads gives each worker a band of
+// contiguous parts, for which it pads only the image rows its tiles read
+// (resnet20's 16-channel 28x28 convs on two threads 27-29 -> 26-28 us,
+// the model +1-5%, resnet8 +4-8%: the input stays on the core that wrote
+// it); a batch hands out images. Every output is the same sum as
+// winoRun's.
 func (k *convKernel) forwardWinoParts(d convDims, l padLayout, parts []winoPart, x []float32, pu []*kernels.PackedA, y, bias, res []float32, t int) {
 	ld := 0
 	for _, pt := range parts {
@@ -465,11 +477,21 @@ func (k *convKernel) forwardWinoParts(d convDims, l padLayout, parts []winoPart,
 		}
 	}
 	if intraOp(d) {
-		xp, hw := k.cols[0], d.s.H*d.s.W
-		kernels.ParallelFor(d.c, func(lo, hi int) {
-			l.fill(xp[lo*l.plane:], x[lo*hw:hi*hw], hi-lo, 1)
+		// Worker wk's band: from the row above its first output row to
+		// the one below its last (its tiles' 4x4 patches; a patch's last
+		// row only enters its tile's second output row, and a tile past
+		// the right edge, whose outputs are not stored, reads on into the
+		// next row).
+		tw := min(kernels.Threads(), len(parts))
+		k.cols = ensureBufs(k.cols, tw, len(k.cols[0]))
+		runChunks(tw, tw, func(_, wk int) {
+			q0, q1 := wk*len(parts)/tw, (wk+1)*len(parts)/tw
+			xp := k.cols[wk]
+			l.fillRows(xp, x, d.c, l.gr+parts[q0].r0-1, l.gr+parts[q1-1].r1+1)
+			for q := q0; q < q1; q++ {
+				part(wk, 0, q, xp)
+			}
 		})
-		runChunks(len(parts), kernels.Threads(), func(wk, q int) { part(wk, 0, q, xp) })
 		return
 	}
 	runChunks(d.n, t, func(wk, img int) {

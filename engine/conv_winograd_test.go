@@ -129,21 +129,33 @@ func TestWinogradPartsMatchNaive(t *testing.T) {
 }
 
 // TestWinogradRowsMatchNaive runs single images of fused 3x3 Convs whose
-// Winograd pass is split by filters on several threads (winoRunRows: 8
-// filters or more) or by stage (fewer), with every activation, with and
-// without a residual, on 1 to 3 threads, against the naive convolution;
-// the outputs do not depend on the thread count.
+// Winograd pass is split on several threads by bands of tile rows
+// (forwardWinoParts: at least winoBandMinTiles tiles a worker), by
+// filters (winoRunRows: 8 filters or more) or by stage (fewer), with
+// every activation, with and without a residual, on 1 to 3 threads,
+// against the naive convolution; the outputs do not depend on the thread
+// count.
 func TestWinogradRowsMatchNaive(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
-	for i, tc := range []convCase{
-		{"16x28x28", 1, 16, 28, 28, 16, cvGeom(3, 3, 1, 1, 1, 1), true},
-		{"6x9x9 to 10", 1, 6, 9, 9, 10, cvGeom(3, 3, 1, 1, 1, 1), false},
-		{"32x7x7", 1, 32, 7, 7, 32, cvGeom(3, 3, 1, 1, 1, 1), true},
-		{"5x8x8 to 6, by stage", 1, 5, 8, 8, 6, cvGeom(3, 3, 1, 1, 1, 1), true},
+	for i, tc := range []struct {
+		convCase
+		bands bool // split in bands on two threads
+	}{
+		{convCase{"16x28x28", 1, 16, 28, 28, 16, cvGeom(3, 3, 1, 1, 1, 1), true}, true},
+		{convCase{"8x27x29 odd", 1, 8, 27, 29, 12, cvGeom(3, 3, 1, 1, 1, 1), false}, true},
+		{convCase{"6x9x9 to 10", 1, 6, 9, 9, 10, cvGeom(3, 3, 1, 1, 1, 1), false}, false},
+		{convCase{"32x7x7", 1, 32, 7, 7, 32, cvGeom(3, 3, 1, 1, 1, 1), true}, false},
+		{convCase{"5x8x8 to 6, by stage", 1, 5, 8, 8, 6, cvGeom(3, 3, 1, 1, 1, 1), true}, false},
 	} {
+		tc, bands := tc.convCase, tc.bands
 		t.Run(tc.name, func(t *testing.T) {
-			if d := tc.dims(t); !useWinogradForward(d, true) {
+			d := tc.dims(t)
+			if !useWinogradForward(d, true) {
 				t.Fatal("not a Winograd geometry")
+			}
+			runtime.GOMAXPROCS(2)
+			if parts := (&convKernel{}).winoSplitParts(implicitLayout(d, 1), d, true); (len(parts) >= 2) != bands {
+				t.Fatalf("%d parts on two threads, want bands %v", len(parts), bands)
 			}
 			fusedConvMatchesNaive(t, tc, uint64(1000+10*i), uint64(1100+i))
 		})

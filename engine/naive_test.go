@@ -229,11 +229,32 @@ func cvCompile(t testing.TB, n *graph.Node) Kernel {
 func cvForward(t testing.TB, k Kernel, train bool, in ...*tensor.Tensor) *tensor.Tensor {
 	t.Helper()
 	ctx := &Ctx{Train: train, RNG: rand.New(rand.NewPCG(1, 2))}
+	if c, ok := k.(*convKernel); ok && c.fused {
+		ctx.conv = poisonedScratch()
+	}
 	out, err := k.Forward(ctx, in)
 	if err != nil {
 		t.Fatalf("forward: %v", err)
 	}
 	return out[0]
+}
+
+// poisonedScratch returns a set of shared Conv buffers (convScratch) of
+// 64K floats a worker, every float NaN: a fused Conv that reads a padded
+// row, a gap or a zero row it did not write gets NaN in its output instead
+// of the zeros of a fresh buffer.
+func poisonedScratch() *convScratch {
+	bufs := func() [][]float32 {
+		b := make([][]float32, 4)
+		for i := range b {
+			b[i] = make([]float32, 64<<10)
+			for j := range b[i] {
+				b[i][j] = float32(math.NaN())
+			}
+		}
+		return b
+	}
+	return &convScratch{cols: bufs(), wv: bufs(), wm: bufs(), ybufs: bufs()}
 }
 
 // cvBackward runs one kernel backward for a single-output op.
