@@ -31,12 +31,13 @@ var smallMapOff = false
 // useSmallMap reports whether a Forward call takes the small-map
 // lowering: a fused Conv of one group, not depthwise, with at most
 // smallMapMaxPixels outputs per plane and smallMapMinFilters filters, on
-// a single image or pointwise (the other lowerings of a batch put several
-// images' pixels side by side in one wide product and beat it: resnet18
-// at batch 8 lost 9% to it).
+// a single image (the other lowerings of a batch put several images'
+// pixels side by side in one wide product and beat it: resnet18 at batch
+// 8 lost 9% to it; so did a batch's pointwise convs on 7x7 maps,
+// pointwiseBatched).
 func useSmallMap(d convDims, fused bool) bool {
 	return fused && !smallMapOff && d.g.Group == 1 && !d.depthwise &&
-		d.ohw <= smallMapMaxPixels && d.m >= smallMapMinFilters && (d.n == 1 || d.pointwise)
+		d.ohw <= smallMapMaxPixels && d.m >= smallMapMinFilters && d.n == 1
 }
 
 // forwardSmallMap computes y (every image, bias, residual and activation

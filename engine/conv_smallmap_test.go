@@ -9,7 +9,7 @@ import (
 
 // TestSmallMapMatchesNaive runs fused Convs that take the small-map
 // lowering (pointwise and 3x3, stride 1 and 2, 4x4 to 8x8 outputs, filter
-// counts that are and are not whole panels, pointwise at batch 3) through
+// counts that are and are not whole panels) through
 // fusedConvMatchesNaive (every activation, with and without a residual, 1
 // to 3 threads, bitwise the same on each), after checking they take it.
 func TestSmallMapMatchesNaive(t *testing.T) {
@@ -18,7 +18,6 @@ func TestSmallMapMatchesNaive(t *testing.T) {
 	rowsNOn = false // the 3x3 stride-1 cases would take RowsN
 	for i, tc := range []convCase{
 		{"pointwise 96 at 7x7", 1, 40, 7, 7, 96, cvGeom(1, 1, 1, 0, 1, 1), true},
-		{"pointwise 130 at 7x7 batch 3", 3, 33, 7, 7, 130, cvGeom(1, 1, 1, 0, 1, 1), false},
 		{"3x3 100 at 7x7", 1, 20, 7, 7, 100, cvGeom(3, 3, 1, 1, 1, 1), true},
 		{"3x3 stride 2 128 from 16x16", 1, 12, 16, 16, 128, cvGeom(3, 3, 2, 1, 1, 1), true},
 		{"3x3 200 at 4x4", 1, 9, 4, 4, 200, cvGeom(3, 3, 1, 1, 1, 1), true},
@@ -33,17 +32,29 @@ func TestSmallMapMatchesNaive(t *testing.T) {
 	}
 }
 
-// TestSmallMapNotForBatches checks that a 3x3 Conv on a small map keeps
-// its batched lowering at batch 3, and pointwise ones and single images
-// take the small-map one.
+// TestSmallMapNotForBatches checks that a 3x3 or pointwise Conv on a small
+// map keeps its batched lowering at batch 3 (a fused pointwise one its
+// images side by side, pointwiseBatched, checked against the naive
+// convolution), and single images take the small-map one.
 func TestSmallMapNotForBatches(t *testing.T) {
 	d := convDims{n: 3, m: 128, ohw: 49, g: graph.ConvGeom{Group: 1}}
 	if useSmallMap(d, true) {
 		t.Fatal("a 3x3 Conv at batch 3 takes the small-map lowering")
 	}
 	d.pointwise = true
-	if !useSmallMap(d, true) || useSmallMap(d, false) {
-		t.Fatal("a fused pointwise Conv at batch 3 does not take the small-map lowering (or an unfused one does)")
+	if useSmallMap(d, true) || !pointwiseBatched(d, true) {
+		t.Fatal("a fused pointwise Conv at batch 3 takes the small-map lowering, or not its images side by side")
+	}
+	if d.ohw = 65; pointwiseBatched(d, true) || !pointwiseBatched(d, false) {
+		t.Fatal("a fused pointwise Conv on more than 64 pixels runs its images side by side (or an unfused one does not)")
+	}
+	d.ohw = 49
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for i, tc := range []convCase{
+		{"pointwise 130 at 7x7 batch 3", 3, 33, 7, 7, 130, cvGeom(1, 1, 1, 0, 1, 1), false},
+		{"pointwise 24 at 5x6 batch 4", 4, 20, 5, 6, 24, cvGeom(1, 1, 1, 0, 1, 1), true},
+	} {
+		fusedConvMatchesNaive(t, tc, uint64(600+10*i), uint64(650+i))
 	}
 	d.pointwise, d.n = false, 1
 	if !useSmallMap(d, true) {

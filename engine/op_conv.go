@@ -673,17 +673,23 @@ func (k *convKernel) forwardBatched(f *convFwd, wk, lo, hi int) {
 		yi := f.y[(lo+j)*myhw : (lo+j+1)*myhw]
 		for m := range d.m {
 			dst, src := yi[m*d.ohw:(m+1)*d.ohw], yb[m*ld+j*d.ohw:m*ld+(j+1)*d.ohw]
-			if bias == nil {
+			if k.fused { // bias, residual and activation in one pass
 				copy(dst, src)
-			} else {
-				vecAffine(src, dst, 0, 1, bias[m], false)
-			}
-			if k.fused {
+				var b float32
+				if bias != nil {
+					b = bias[m]
+				}
 				var r []float32
 				if res != nil {
 					r = res[(lo+j)*myhw+m*d.ohw : (lo+j)*myhw+(m+1)*d.ohw]
 				}
-				k.epilogue(dst, r)
+				k.finishRow(dst, b, r)
+				continue
+			}
+			if bias == nil {
+				copy(dst, src)
+			} else {
+				vecAffine(src, dst, 0, 1, bias[m], false)
 			}
 		}
 	}
@@ -869,10 +875,14 @@ func (k *convKernel) chunk(d convDims, t int) int {
 // lowering does) instead of one GEMM per image: on maps under
 // lowerTargetCols pixels (14x14 and smaller), whose per-image GEMMs are
 // too thin for their packing (a 2x2 map's weight gradient is a product
-// over 4 columns), in a batch and outside the fused inference path (which
-// keeps its packed filters and column blocks per image).
+// over 4 columns), in a batch; for a fused Conv only on maps of at most
+// smallMapMaxPixels (larger ones keep their packed filters and column
+// blocks per image): at batch 8, one thread, mobilenet's 7x7 96-to-576
+// expansion took 521 us per image on the small-map lowering, 538 in
+// column blocks, 472 side by side; 960-to-160 1261, 1326 and 1111;
+// resnet50's 2048-to-512 6951, 8661 and 6485.
 func pointwiseBatched(d convDims, fused bool) bool {
-	return d.pointwise && !fused && d.n > 1 && d.ohw < lowerTargetCols
+	return d.pointwise && d.n > 1 && d.ohw < lowerTargetCols && (!fused || d.ohw <= smallMapMaxPixels)
 }
 
 // pointwiseCols copies image xi ([C, H*W]) into columns j*H*W.. of the
