@@ -89,6 +89,43 @@ func (k *convKernel) forwardSmallMap(d convDims, x, w, y, bias, res []float32) {
 	runChunks(d.n, min(t, d.n), func(wk, img int) { part(wk, img, 0, d.m, lower(wk, img)) })
 }
 
+// usePixelRows reports whether a fused pointwise Conv's batch of 1x1 maps
+// (a squeeze-and-excitation block's two convs) is computed as one product
+// of the images as rows, X [N, C], by the transposed filters, W^T [C, M],
+// straight into Y [N, M] (forwardPixelRows): NCHW with one pixel is
+// already that layout. Side by side (pointwiseBatched) the product had 8
+// columns at batch 8, one panel of the masked kernel.
+func usePixelRows(d convDims, fused bool) bool {
+	return fused && d.pointwise && d.ohw == 1 && d.n > 1 && d.g.Group == 1
+}
+
+// forwardPixelRows computes y for usePixelRows: the product split by
+// 24-filter panels over the workers, then each image's row finished (bias
+// vector, residual, activation: finishRow's order).
+func (k *convKernel) forwardPixelRows(d convDims, x, w, y, bias, res []float32) {
+	pt := k.packedWeightsT(d, w)
+	panels := (d.m + 23) / 24
+	parts := max(1, min(kernels.Threads(), panels, d.m*d.c*d.n/pixelRowsMinMACs))
+	runChunks(parts, parts, func(_, q int) {
+		j0, j1 := q*panels/parts*24, min(d.m, (q+1)*panels/parts*24)
+		kernels.SgemmPackedB(false, d.n, x, d.c, pt, j0, j1, 0, y, d.m)
+		for img := range d.n {
+			row := y[img*d.m+j0 : img*d.m+j1]
+			if bias != nil {
+				kernels.AddTo(bias[j0:j1], row)
+			}
+			var r []float32
+			if res != nil {
+				r = res[img*d.m+j0 : img*d.m+j1]
+			}
+			k.epilogue(row, r)
+		}
+	})
+}
+
+// pixelRowsMinMACs is the least work a worker of forwardPixelRows takes.
+const pixelRowsMinMACs = 1 << 18
+
 // packedWeightsT returns a fused Conv's filters [M, K] packed as the
 // right operand K x M of the small-map product, packing them on the first
 // call for these weights.

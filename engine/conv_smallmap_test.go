@@ -61,3 +61,29 @@ func TestSmallMapNotForBatches(t *testing.T) {
 		t.Fatal("a single image's 3x3 Conv does not take the small-map lowering")
 	}
 }
+
+// TestPixelRowsMatchNaive runs fused pointwise Convs on 1x1 maps at
+// batches of 2 to 8 (a squeeze-and-excitation block's convs) through
+// usePixelRows's product, filter counts within one panel and over several
+// (split over the workers), against the naive convolution with every
+// activation, with and without a residual, on 1 to 3 threads.
+func TestPixelRowsMatchNaive(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for i, tc := range []convCase{
+		{"576 to 144 batch 8", 8, 576, 1, 1, 144, cvGeom(1, 1, 1, 0, 1, 1), true},
+		{"16 to 8 batch 2", 2, 16, 1, 1, 8, cvGeom(1, 1, 1, 0, 1, 1), true},
+		{"40 to 97 batch 5, no bias", 5, 40, 1, 1, 97, cvGeom(1, 1, 1, 0, 1, 1), false},
+	} {
+		n, x, w, b := tc.build(1)
+		n.Op = OpFusedConv
+		d, err := cvCompile(t, n).(*convKernel).check(convIn(x, w, b))
+		if err != nil || !usePixelRows(d, true) || usePixelRows(d, false) {
+			t.Fatalf("%s: usePixelRows fused %v, unfused %v (%v)", tc.name, usePixelRows(d, true), usePixelRows(d, false), err)
+		}
+		fusedConvMatchesNaive(t, tc, uint64(500+10*i), uint64(550+i))
+	}
+	d := convDims{n: 1, m: 8, c: 16, ohw: 1, pointwise: true, g: graph.ConvGeom{Group: 1}}
+	if usePixelRows(d, true) {
+		t.Error("a single image takes the pixel-rows product")
+	}
+}

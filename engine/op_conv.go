@@ -512,6 +512,10 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 		k.forwardSmallMap(d, x, w, y.Data, bias, res)
 		return []*tensor.Tensor{y}, nil
 	}
+	if usePixelRows(d, k.fused) {
+		k.forwardPixelRows(d, x, w, y.Data, bias, res)
+		return []*tensor.Tensor{y}, nil
+	}
 	if useWinogradForward(d, k.fused) {
 		k.forwardWinograd(d, x, w, y.Data, bias, res, t)
 		return []*tensor.Tensor{y}, nil
