@@ -28,6 +28,7 @@ const gemvMaxRows = 2
 type gemmKernel struct {
 	alpha, beta float32
 	transB      bool
+	off         []int // dotRows: the offsets of b's rows
 }
 
 // newGemm validates a Gemm node. It errors on transA=1, transA/transB
@@ -132,9 +133,41 @@ func (g *gemmKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 		}
 		return []*tensor.Tensor{y}, nil
 	}
+	if g.transB && d.n <= gemmDotMaxRows {
+		g.dotRows(d, in[0].Data, in[1].Data, beta, y.Data)
+		return []*tensor.Tensor{y}, nil
+	}
 	kernels.SgemmParallel(false, g.transB, d.n, d.m, d.k, g.alpha, in[0].Data, d.k, in[1].Data, ldb, beta, y.Data, d.m)
 	return []*tensor.Tensor{y}, nil
 }
+
+// gemmDotMaxRows is the most input rows a Gemm with a transposed weight
+// computes as blocks of dot products over the weight in place
+// (kernels.SgemmRowsT), reading it once per four rows, instead of packing
+// (transposing) the whole weight for the GEMM on every call: resnet50's
+// classifier at batch 8, one thread, 7.65 ms (ONNX Runtime 2.04).
+const gemmDotMaxRows = 16
+
+// dotRows computes y = alpha*a*b^T + beta*y for a [N, K], b [M, K] by
+// SgemmRowsT, its columns (b's rows) split over the workers.
+func (g *gemmKernel) dotRows(d gemmDims, a, b []float32, beta float32, y []float32) {
+	if len(g.off) != d.m || (d.m > 1 && g.off[1] != d.k) {
+		g.off = make([]int, d.m)
+		for j := range g.off {
+			g.off[j] = j * d.k
+		}
+	}
+	t := max(1, min(kernels.Threads(), d.n*d.m*d.k/gemmDotMinMACs))
+	kernels.ParallelFor(t, func(lo, hi int) {
+		for q := lo; q < hi; q++ {
+			j0, j1 := q*d.m/t, (q+1)*d.m/t
+			kernels.SgemmRowsT(d.n, j1-j0, d.k, g.alpha, a, d.k, b, g.off[j0:j1], beta, y[j0:], d.m)
+		}
+	})
+}
+
+// gemmDotMinMACs is the least work dotRows gives a worker.
+const gemmDotMinMACs = 1 << 18
 
 // Backward returns dA = alpha*dY*op(B)^T, dB = alpha*A^T*dY (or its
 // transpose for transB=1) and dC = beta*dY summed over C's broadcast axes,

@@ -30,6 +30,7 @@ var gemmCases = []gemmCase{
 	{"large batch parallel", 96, 70, 50, true, []int{50}, 1, 1},
 	{"large batch B[K,M]", 80, 64, 60, false, []int{1, 60}, 0.75, 1},
 	{"single row transB (dot products)", 1, 300, 40, true, []int{40}, 0.5, -1.5},
+	{"batch 8 transB (blocks of dot products, split)", 8, 600, 130, true, []int{130}, 1.25, 0.5},
 }
 
 func (tc gemmCase) build(seed uint64) (*graph.Node, []*tensor.Tensor) {
