@@ -120,8 +120,31 @@ func (k *poolKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 	x := in[0]
 	n := x.Shape[0]
 	planes := n * s.C
-	y := ctx.Alloc(n, s.C, s.OH, s.OW)
 	hw, ohw := s.H*s.W, s.OH*s.OW
+	if k.max && !ctx.Train && (isPool2x2(s) || isPool3x3(s)) {
+		// MaxPool2x2 and MaxPool3x3 write every output: no zeroing.
+		y := ctx.allocRaw(n, s.C, s.OH, s.OW)
+		k.xshape = k.xshape[:0]
+		if isPool2x2(s) {
+			forPlanes(planes, len(x.Data), func(lo, hi int) {
+				for p := lo; p < hi; p++ {
+					kernels.MaxPool2x2(x.Data[p*hw:(p+1)*hw], s.H, s.W, y.Data[p*ohw:(p+1)*ohw])
+				}
+			})
+			return []*tensor.Tensor{y}, nil
+		}
+		if !k.plane.Matches(s.H, s.W, s.SH) {
+			k.plane = kernels.NewPlane3x3(s.H, s.W, s.SH)
+		}
+		forPlanes(planes, len(x.Data), func(lo, hi int) {
+			scratch := make([]float32, k.plane.Scratch())
+			for p := lo; p < hi; p++ {
+				k.plane.MaxPool(x.Data[p*hw:(p+1)*hw], y.Data[p*ohw:(p+1)*ohw], scratch)
+			}
+		})
+		return []*tensor.Tensor{y}, nil
+	}
+	y := ctx.Alloc(n, s.C, s.OH, s.OW)
 	if !k.max {
 		forPlanes(planes, len(x.Data), func(lo, hi int) {
 			for p := lo; p < hi; p++ {
@@ -141,29 +164,9 @@ func (k *poolKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 	} else {
 		k.xshape = k.xshape[:0]
 	}
-	if arg == nil && isPool2x2(s) {
-		forPlanes(planes, len(x.Data), func(lo, hi int) {
-			for p := lo; p < hi; p++ {
-				kernels.MaxPool2x2(x.Data[p*hw:(p+1)*hw], s.H, s.W, y.Data[p*ohw:(p+1)*ohw])
-			}
-		})
-		return []*tensor.Tensor{y}, nil
-	}
-	fast := arg == nil && isPool3x3(s)
-	if fast && !k.plane.Matches(s.H, s.W, s.SH) {
-		k.plane = kernels.NewPlane3x3(s.H, s.W, s.SH)
-	}
 	forPlanes(planes, len(x.Data), func(lo, hi int) {
-		var scratch []float32
 		var sc maxScratch
-		if fast {
-			scratch = make([]float32, k.plane.Scratch())
-		}
 		for p := lo; p < hi; p++ {
-			if fast {
-				k.plane.MaxPool(x.Data[p*hw:(p+1)*hw], y.Data[p*ohw:(p+1)*ohw], scratch)
-				continue
-			}
 			var a []int32
 			if arg != nil {
 				a = arg[p*ohw : (p+1)*ohw]

@@ -334,3 +334,31 @@ func TestMaxPlaneVectorRows(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxPoolOnRecycledBuffer runs every inference MaxPool case with its
+// output recycled from a NaN-filled buffer of the pool (the 2x2 and 3x3
+// fast paths skip the zeroing): the outputs must equal those on a fresh
+// buffer, bit for bit.
+func TestMaxPoolOnRecycledBuffer(t *testing.T) {
+	for i, tc := range poolCases {
+		k := cvCompile(t, tc.node(graph.OpMaxPool))
+		x := cvRand(uint64(300+i), tc.n, tc.c, tc.h, tc.w)
+		fresh := cvForward(t, k, false, x)
+		ctx := &Ctx{pool: NewPool()}
+		junk := ctx.pool.Get(fresh.Shape...)
+		for j := range junk.Data {
+			junk.Data[j] = float32(math.NaN())
+		}
+		ctx.pool.Reset()
+		out, err := k.Forward(ctx, []*tensor.Tensor{x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if &out[0].Data[0] != &junk.Data[0] {
+			t.Fatalf("%s: the output was not the recycled buffer", tc.name)
+		}
+		if !cvBitEqual(out[0], fresh) {
+			t.Errorf("%s: output on a recycled buffer differs", tc.name)
+		}
+	}
+}
