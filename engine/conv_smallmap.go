@@ -37,8 +37,16 @@ var smallMapOff = false
 // pointwiseBatched).
 func useSmallMap(d convDims, fused bool) bool {
 	return fused && !smallMapOff && d.g.Group == 1 && !d.depthwise &&
-		d.ohw <= smallMapMaxPixels && d.m >= smallMapMinFilters && d.n == 1
+		d.ohw <= smallMapMaxPixels && d.m >= smallMapMinFilters && d.n == 1 &&
+		!(d.pointwise && intraOp(d) && d.m <= smallMapSplitMinFilters*kernels.Threads())
 }
+
+// smallMapSplitMinFilters is the fewest filters a worker takes in a
+// single image's pointwise product split over several workers; with
+// fewer the column-block path's row split is faster (7x7 maps on two
+// threads: 960-to-160 115 -> 64 us, 576-to-96 42 -> 24, 960-to-256
+// 135 -> 98; 960-to-320 stays: 155 against 168).
+const smallMapSplitMinFilters = 128
 
 // forwardSmallMap computes y (every image, bias, residual and activation
 // included) by the small-map lowering.

@@ -17,7 +17,7 @@ func TestSmallMapMatchesNaive(t *testing.T) {
 	defer func() { rowsNOn = true }()
 	rowsNOn = false // the 3x3 stride-1 cases would take RowsN
 	for i, tc := range []convCase{
-		{"pointwise 96 at 7x7", 1, 40, 7, 7, 96, cvGeom(1, 1, 1, 0, 1, 1), true},
+		{"pointwise 400 at 7x7", 1, 40, 7, 7, 400, cvGeom(1, 1, 1, 0, 1, 1), true},
 		{"3x3 100 at 7x7", 1, 20, 7, 7, 100, cvGeom(3, 3, 1, 1, 1, 1), true},
 		{"3x3 stride 2 128 from 16x16", 1, 12, 16, 16, 128, cvGeom(3, 3, 2, 1, 1, 1), true},
 		{"3x3 200 at 4x4", 1, 9, 4, 4, 200, cvGeom(3, 3, 1, 1, 1, 1), true},
@@ -59,6 +59,18 @@ func TestSmallMapNotForBatches(t *testing.T) {
 	d.pointwise, d.n = false, 1
 	if !useSmallMap(d, true) {
 		t.Fatal("a single image's 3x3 Conv does not take the small-map lowering")
+	}
+	runtime.GOMAXPROCS(2)
+	d.pointwise = true
+	if d.m = 256; useSmallMap(d, true) {
+		t.Error("a single image's 256-filter pointwise Conv on two threads takes the small-map lowering")
+	}
+	if d.m = 257; !useSmallMap(d, true) {
+		t.Error("a single image's 257-filter pointwise Conv on two threads does not take the small-map lowering")
+	}
+	runtime.GOMAXPROCS(1)
+	if d.m = 96; !useSmallMap(d, true) {
+		t.Error("a single image's 96-filter pointwise Conv on one thread does not take the small-map lowering")
 	}
 }
 
