@@ -86,17 +86,25 @@ func winoTiles(h, w int) (th, twp int) {
 const winoChunkBytes = 1 << 20
 
 // winoChunk returns the images per forward chunk: about winoTargetTiles
-// tiles, V and M within winoChunkBytes, preferably a multiple of 48 tiles
-// (whole column pairs of the wide GEMM kernel: 96 tiles ran 1.14 ms where
-// 80 and 112 ran 1.28-1.37), and at least two chunks per worker.
+// tiles and at least two chunks per worker; when the transformed filters
+// are small (16 x C x M floats within a quarter of winoChunkBytes), V and
+// M within winoChunkBytes, preferably a multiple of 48 tiles (whole column
+// pairs of the wide GEMM kernel: 96 tiles ran 1.14 ms where 80 and 112
+// ran 1.28-1.37). Larger filters are read again by every chunk and need
+// wide products more than an L2-sized V and M: resnet50's 512-channel 7x7
+// convs at batch 8 took 18 ms in chunks of one or two images (16, 32
+// tiles), 10 in chunks of 3-8.
 func winoChunk(d convDims, t int) int {
 	th, twp := winoTiles(d.s.H, d.s.W)
 	per := th * twp
-	kb := max(1, min(winoTargetTiles/per, winoChunkBytes/(16*(d.c+d.m)*4*per)))
-	for k := kb; 2*k > kb; k-- {
-		if k*per%48 == 0 {
-			kb = k
-			break
+	kb := max(1, winoTargetTiles/per)
+	if 16*d.c*d.m*4 <= winoChunkBytes/4 {
+		kb = max(1, min(kb, winoChunkBytes/(16*(d.c+d.m)*4*per)))
+		for k := kb; 2*k > kb; k-- {
+			if k*per%48 == 0 {
+				kb = k
+				break
+			}
 		}
 	}
 	if per := (d.n + 2*t - 1) / (2 * t); kb > per {
