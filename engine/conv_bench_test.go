@@ -18,20 +18,7 @@ func BenchmarkConvForwardPruned(b *testing.B) {
 		h, c := hc[0], hc[1]
 		tc := convCase{fmt.Sprintf("3x3 %dx%dx%d", c, h, h), 64, c, h, h, c, cvGeom(3, 3, 1, 1, 1, 1), true}
 		b.Run(tc.name, func(b *testing.B) {
-			n, x, w, bias := tc.build(1)
-			n.Op = OpFusedConv
-			n.Attrs["activation"] = "relu"
-			k := cvCompile(b, n)
-			in := convIn(x, w, bias)
-			ctx := &Ctx{}
-			best := time.Hour
-			for b.Loop() {
-				t0 := time.Now()
-				if _, err := k.Forward(ctx, in); err != nil {
-					b.Fatal(err)
-				}
-				best = min(best, time.Since(t0))
-			}
+			best := benchFusedForward(b, tc)
 			macs := float64(tc.n * c * c * 9 * h * h)
 			b.ReportMetric(float64(best)/1e3, "best-us")
 			b.ReportMetric(float64(best)/(macs/1e6), "ns/MMAC")
@@ -52,22 +39,29 @@ func BenchmarkConvForwardStrided(b *testing.B) {
 			{"1x1s2 32-64 14x14", n, 32, 14, 14, 64, cvGeom(1, 1, 2, 0, 1, 1), true},
 		} {
 			b.Run(fmt.Sprintf("%s b%d", tc.name, n), func(b *testing.B) {
-				nd, x, w, bias := tc.build(1)
-				nd.Op = OpFusedConv
-				nd.Attrs["activation"] = "relu"
-				k := cvCompile(b, nd)
-				in := convIn(x, w, bias)
-				ctx := &Ctx{}
-				best := time.Hour
-				for b.Loop() {
-					t0 := time.Now()
-					if _, err := k.Forward(ctx, in); err != nil {
-						b.Fatal(err)
-					}
-					best = min(best, time.Since(t0))
-				}
-				b.ReportMetric(float64(best)/1e3, "best-us")
+				b.ReportMetric(float64(benchFusedForward(b, tc))/1e3, "best-us")
 			})
 		}
 	}
+}
+
+// benchFusedForward times tc as a fused Conv with bias and ReLU, forward
+// only, b.N passes, and returns the fastest (a shared machine only ever
+// slows passes down).
+func benchFusedForward(b *testing.B, tc convCase) time.Duration {
+	n, x, w, bias := tc.build(1)
+	n.Op = OpFusedConv
+	n.Attrs["activation"] = "relu"
+	k := cvCompile(b, n)
+	in := convIn(x, w, bias)
+	ctx := &Ctx{}
+	best := time.Hour
+	for b.Loop() {
+		t0 := time.Now()
+		if _, err := k.Forward(ctx, in); err != nil {
+			b.Fatal(err)
+		}
+		best = min(best, time.Since(t0))
+	}
+	return best
 }

@@ -76,11 +76,9 @@ func TestStridedImagesMatchNaive(t *testing.T) {
 		{"3x3 stride 2 12 filters", 3, 5, 12, 12, 12, cvGeom(3, 3, 2, 1, 1, 1), true},
 		{"rect stride dilation asym pads", 2, 3, 11, 12, 40, refGeom{kh: 3, kw: 2, sh: 2, sw: 3, padT: 2, padL: 0, padB: 1, padR: 1, dh: 2, dw: 1, group: 1}, true},
 	} {
-		n, x, w, b := tc.build(1)
-		n.Op = OpFusedConv
-		d, err := cvCompile(t, n).(*convKernel).check(convIn(x, w, b))
-		if err != nil || !stridedImages(d, true) {
-			t.Fatalf("%s: does not run image by image (%v)", tc.name, err)
+		d := tc.dims(t)
+		if !stridedImages(d, true) {
+			t.Fatalf("%s: does not run image by image", tc.name)
 		}
 		if want := kernels.RowsNFits() && d.m >= rowsNMinFilters && tc.g.kh*tc.g.kw > 1; useRowsNImages(d, true) != want {
 			t.Errorf("%s: useRowsNImages %v, want %v", tc.name, !want, want)
@@ -93,11 +91,8 @@ func TestStridedImagesMatchNaive(t *testing.T) {
 		{"stride 2 to 29x29", 2, 3, 58, 58, 64, cvGeom(3, 3, 2, 1, 1, 1), true},
 		{"depthwise", 2, 8, 14, 14, 8, cvGeom(3, 3, 2, 1, 1, 8), true},
 	} {
-		n, x, w, b := tc.build(1)
-		n.Op = OpFusedConv
-		d, err := cvCompile(t, n).(*convKernel).check(convIn(x, w, b))
-		if err != nil || stridedImages(d, true) {
-			t.Errorf("%s: runs image by image (%v)", tc.name, err)
+		if stridedImages(tc.dims(t), true) {
+			t.Errorf("%s: runs image by image", tc.name)
 		}
 	}
 }

@@ -86,11 +86,8 @@ func TestPixelRowsMatchNaive(t *testing.T) {
 		{"16 to 8 batch 2", 2, 16, 1, 1, 8, cvGeom(1, 1, 1, 0, 1, 1), true},
 		{"40 to 97 batch 5, no bias", 5, 40, 1, 1, 97, cvGeom(1, 1, 1, 0, 1, 1), false},
 	} {
-		n, x, w, b := tc.build(1)
-		n.Op = OpFusedConv
-		d, err := cvCompile(t, n).(*convKernel).check(convIn(x, w, b))
-		if err != nil || !usePixelRows(d, true) || usePixelRows(d, false) {
-			t.Fatalf("%s: usePixelRows fused %v, unfused %v (%v)", tc.name, usePixelRows(d, true), usePixelRows(d, false), err)
+		if d := tc.dims(t); !usePixelRows(d, true) || usePixelRows(d, false) {
+			t.Fatalf("%s: usePixelRows fused %v, unfused %v", tc.name, usePixelRows(d, true), usePixelRows(d, false))
 		}
 		fusedConvMatchesNaive(t, tc, uint64(500+10*i), uint64(550+i))
 	}
