@@ -90,7 +90,8 @@ const winoChunkBytes = 1 << 20
 // are small (16 x C x M floats within a quarter of winoChunkBytes), V and
 // M within winoChunkBytes, preferably a multiple of 48 tiles (whole column
 // pairs of the wide GEMM kernel: 96 tiles ran 1.14 ms where 80 and 112
-// ran 1.28-1.37). Larger filters are read again by every chunk and need
+// ran 1.28-1.37); two chunks a worker when they have 48 tiles or more,
+// else one. Larger filters are read again by every chunk and need
 // wide products more than an L2-sized V and M: resnet50's 512-channel 7x7
 // convs at batch 8 took 18 ms in chunks of one or two images (16, 32
 // tiles), 10 in chunks of 3-8.
@@ -107,8 +108,16 @@ func winoChunk(d convDims, t int) int {
 			}
 		}
 	}
-	if per := (d.n + 2*t - 1) / (2 * t); kb > per {
-		kb = max(1, per)
+	if two := (d.n + 2*t - 1) / (2 * t); kb > two {
+		// Two chunks a worker, unless that makes the products narrower
+		// than one 48-column pair of the wide kernel; then one a worker:
+		// resnet18's 512-channel 7x7 convs at batch 8 on two threads took
+		// 7.2 ms in chunks of two images (32 tiles), 4.4 in chunks of four.
+		if one := (d.n + t - 1) / t; two*per < 48 {
+			kb = min(kb, one)
+		} else {
+			kb = max(1, two)
+		}
 	}
 	return balanceChunk(d.n, kb, t)
 }

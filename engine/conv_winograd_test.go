@@ -161,3 +161,26 @@ func TestWinogradRowsMatchNaive(t *testing.T) {
 		})
 	}
 }
+
+// TestWinoChunk checks the forward chunk sizes: within the V/M budget on
+// whole 48-tile pairs for small filters, wide chunks for large ones, two
+// chunks a worker unless that leaves fewer than 48 tiles a chunk.
+func TestWinoChunk(t *testing.T) {
+	for _, tc := range []struct {
+		c, h, n, t, want int
+	}{
+		{64, 7, 64, 1, 6},   // budget: 8 images, 6 for 96 tiles
+		{64, 7, 64, 2, 4},   // balanced over two workers: 16 chunks of 4, not 11 of 6
+		{64, 7, 8, 2, 4},    // two a worker would be 32 tiles: one a worker
+		{512, 7, 8, 2, 4},   // large filters, no budget; one a worker
+		{512, 7, 8, 1, 4},   // two chunks of 64 tiles on one worker
+		{256, 14, 8, 2, 2},  // two a worker: 112 tiles each
+		{32, 14, 128, 2, 4}, // budget: 4 images (224 tiles)
+	} {
+		d := convDims{n: tc.n, c: tc.c, m: tc.c}
+		d.s.H, d.s.W = tc.h, tc.h
+		if got := winoChunk(d, tc.t); got != tc.want {
+			t.Errorf("%d channels at %dx%d, batch %d, %d workers: chunks of %d images, want %d", tc.c, tc.h, tc.h, tc.n, tc.t, got, tc.want)
+		}
+	}
+}
