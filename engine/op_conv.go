@@ -865,6 +865,12 @@ func (k *convKernel) chunk(d convDims, t int) int {
 	if stridedImages(d, k.fused) {
 		return 1
 	}
+	if k.fused && pointwiseBatched(d, true) && t > 1 {
+		// One chunk a worker rather than two: mobilenet_v2's 7x7
+		// pointwise convs at batch 8 on two threads were products of 98
+		// columns (2 images); in chunks of 4 the model ran 1-10% faster.
+		return max(chunkImages(d.n, d.ohw, t), min((d.n+t-1)/t, lowerTargetCols/d.ohw))
+	}
 	if usePolyphase(d) || pointwiseBatched(d, k.fused) {
 		return chunkImages(d.n, d.ohw, t)
 	}
