@@ -451,14 +451,15 @@ func ensureBufs(bufs [][]float32, t, size int) [][]float32 {
 // at batch 1: +12-20% with the set shared).
 type convScratch struct{ cols, wv, wm, ybufs [][]float32 }
 
-// lend hands the set to k for one Forward and returns the function that
-// takes it back (with whatever k grew it to).
-func (s *convScratch) lend(k *convKernel) func() {
+// lend hands the set to k for one Forward; takeBack takes it back, with
+// whatever k grew it to.
+func (s *convScratch) lend(k *convKernel) {
 	k.cols, k.wv, k.wm, k.ybufs = s.cols, s.wv, s.wm, s.ybufs
-	return func() {
-		s.cols, s.wv, s.wm, s.ybufs = k.cols, k.wv, k.wm, k.ybufs
-		k.cols, k.wv, k.wm, k.ybufs = nil, nil, nil, nil
-	}
+}
+
+func (s *convScratch) takeBack(k *convKernel) {
+	s.cols, s.wv, s.wm, s.ybufs = k.cols, k.wv, k.wm, k.ybufs
+	k.cols, k.wv, k.wm, k.ybufs = nil, nil, nil, nil
 }
 
 func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
@@ -470,7 +471,8 @@ func (k *convKernel) Forward(ctx *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 		return nil, fmt.Errorf("%s is an inference-only fused node (engine.Optimize); train the original graph", OpFusedConv)
 	}
 	if k.fused && ctx != nil && ctx.conv != nil {
-		defer ctx.conv.lend(k)()
+		ctx.conv.lend(k)
+		defer ctx.conv.takeBack(k)
 	}
 	x, w := k.takeX(ctx, d, in[0]), in[1].Data
 	defer func() { k.xfill = nil }()

@@ -153,7 +153,7 @@ func (p *WinoPlan) Output(m []float32, ms int, dst []float32) {
 	}
 	p.check("Output", len(dst), p.outNeed, "M", len(m), ms)
 	if UseAsm && hasAsmKernel {
-		winoOutputAVX(&m[0], ms, &p.groups[0], len(p.groups), &dst[0], p.ow, &winoMasks[0])
+		winoOutputAVX(&m[0], ms, &p.groups[0], len(p.groups), &dst[0], p.ow, &winoMasks[0], nil)
 		return
 	}
 	winoOutputGo(m, ms, p.groups, dst, p.ow, nil)
@@ -191,7 +191,7 @@ func (p *WinoPlan) OutputEpi(m []float32, ms int, dst []float32, e WinoEpi) {
 		if e.Res != nil {
 			ep.res = int64(uintptr(unsafe.Pointer(&e.Res[0])) - uintptr(unsafe.Pointer(&dst[0])))
 		}
-		winoOutputEpiAVX(&m[0], ms, &p.groups[0], len(p.groups), &dst[0], p.ow, &winoMasks[0], &ep)
+		winoOutputAVX(&m[0], ms, &p.groups[0], len(p.groups), &dst[0], p.ow, &winoMasks[0], &ep)
 		return
 	}
 	winoOutputGo(m, ms, p.groups, dst, p.ow, &e)

@@ -8,14 +8,9 @@ package kernels
 //go:noescape
 func winoInputAVX(src *float32, wp int, groups *WinoGroup, ng int, v *float32, vs int)
 
-// winoOutputAVX is WinoPlan.Output's AVX2 body: ng >= 1 groups, masks the
+// winoOutputAVX is WinoPlan.Output's AVX2 body (ep nil) and OutputEpi's
+// (the epilogue ep applied to every stored row): ng >= 1 groups, masks the
 // 9 x 8 int32 lane masks of winoMasks.
 //
 //go:noescape
-func winoOutputAVX(m *float32, ms int, groups *WinoGroup, ng int, dst *float32, ow int, masks *int32)
-
-// winoOutputEpiAVX is WinoPlan.OutputEpi's AVX2 body: winoOutputAVX with
-// the epilogue ep applied to every stored row.
-//
-//go:noescape
-func winoOutputEpiAVX(m *float32, ms int, groups *WinoGroup, ng int, dst *float32, ow int, masks *int32, ep *winoEpi)
+func winoOutputAVX(m *float32, ms int, groups *WinoGroup, ng int, dst *float32, ow int, masks *int32, ep *winoEpi)

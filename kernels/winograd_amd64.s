@@ -174,17 +174,22 @@ done:
 	VUNPCKLPS Y11, Y10, Y14 \
 	VUNPCKHPS Y11, Y10, Y15
 
-// func winoOutputAVX(m *float32, ms int, groups *WinoGroup, ng int, dst *float32, ow int, masks *int32)
-TEXT ·winoOutputAVX(SB), NOSPLIT, $0-56
-	MOVQ m+0(FP), AX
-	MOVQ ms+8(FP), SI
-	SHLQ $2, SI
-	MOVQ groups+16(FP), BX
-	MOVQ ng+24(FP), CX
-	MOVQ dst+32(FP), DI
-	MOVQ ow+40(FP), DX
-	SHLQ $2, DX
-	MOVQ masks+48(FP), R15
+// func winoOutputAVX(m *float32, ms int, groups *WinoGroup, ng int, dst *float32, ow int, masks *int32, ep *winoEpi)
+// With ep nil the rows are stored as they are (outloop), else through the
+// epilogue (epiloop).
+TEXT ·winoOutputAVX(SB), NOSPLIT, $0-64
+	MOVQ  m+0(FP), AX
+	MOVQ  ms+8(FP), SI
+	SHLQ  $2, SI
+	MOVQ  groups+16(FP), BX
+	MOVQ  ng+24(FP), CX
+	MOVQ  dst+32(FP), DI
+	MOVQ  ow+40(FP), DX
+	SHLQ  $2, DX
+	MOVQ  masks+48(FP), R15
+	MOVQ  ep+56(FP), R12
+	TESTQ R12, R12
+	JNZ   epi
 
 outloop:
 	WINOOUTT
@@ -234,18 +239,8 @@ pres: \
 	VMASKMOVPS r, Y0, addr \
 done:
 
-// func winoOutputEpiAVX(m *float32, ms int, groups *WinoGroup, ng int, dst *float32, ow int, masks *int32, ep *winoEpi)
-TEXT ·winoOutputEpiAVX(SB), NOSPLIT, $0-64
-	MOVQ m+0(FP), AX
-	MOVQ ms+8(FP), SI
-	SHLQ $2, SI
-	MOVQ groups+16(FP), BX
-	MOVQ ng+24(FP), CX
-	MOVQ dst+32(FP), DI
-	MOVQ ow+40(FP), DX
-	SHLQ $2, DX
-	MOVQ masks+48(FP), R15
-	MOVQ ep+56(FP), R12
+// winoOutputAVX's epilogue loop (ep in R12).
+epi:
 	MOVQ 16(R12), R14
 
 epiloop:

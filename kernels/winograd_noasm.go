@@ -8,11 +8,6 @@ func winoInputAVX(src *float32, wp int, groups *WinoGroup, ng int, v *float32, v
 }
 
 // winoOutputAVX is never called without the assembly kernels.
-func winoOutputAVX(m *float32, ms int, groups *WinoGroup, ng int, dst *float32, ow int, masks *int32) {
+func winoOutputAVX(m *float32, ms int, groups *WinoGroup, ng int, dst *float32, ow int, masks *int32, ep *winoEpi) {
 	panic("kernels: winoOutputAVX without assembly")
-}
-
-// winoOutputEpiAVX is never called without the assembly kernels.
-func winoOutputEpiAVX(m *float32, ms int, groups *WinoGroup, ng int, dst *float32, ow int, masks *int32, ep *winoEpi) {
-	panic("kernels: winoOutputEpiAVX without assembly")
 }
